@@ -1,0 +1,76 @@
+//! Configuration of the bank-transfer adapter (`[providers.bank_transfer]` in the gateway's
+//! config); secrets are `SecretString`s that never print.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// How to reach and authenticate with the sponsor bank, and how to check its callbacks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankTransferConfig {
+    /// The bank API's base URL without a trailing slash, e.g. `https://api.bank.example/bank`;
+    /// request paths (`/v1/transfers`) are appended to it and signed without it.
+    pub base_url: String,
+    /// Our client id at the bank, sent as `X-Client-Id`.
+    pub client_id: String,
+    /// The shared secret that signs every request (`X-Signature`).
+    pub request_secret: SecretString,
+    /// The bank's webhook signing secrets, `whsec_<base64>`. Several are accepted at once so
+    /// a secret can be rotated without refusing callbacks signed with the old one.
+    pub webhook_secrets: Vec<SecretString>,
+    /// How long one HTTP call may take. A submit that times out is an unknown outcome, so
+    /// this should stay well above the bank's normal answer time.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How far a callback's `webhook-timestamp` may be from our clock before it is refused
+    /// as stale (replay protection).
+    #[serde(default = "default_webhook_tolerance_secs")]
+    pub webhook_tolerance_secs: i64,
+    /// The longest transfer description the bank accepts; NAPAS memos are 25 characters,
+    /// some banks allow fewer.
+    #[serde(default = "default_memo_max_chars")]
+    pub memo_max_chars: usize,
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_webhook_tolerance_secs() -> i64 {
+    300
+}
+
+fn default_memo_max_chars() -> usize {
+    25
+}
+
+/// Why the adapter could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("providers.bank_transfer.base_url is not an http(s) URL")]
+    BadBaseUrl,
+    #[error("providers.bank_transfer.webhook_secrets[{index}] is not a whsec_<base64> secret")]
+    BadWebhookSecret { index: usize },
+    #[error("providers.bank_transfer.webhook_secrets is empty: callbacks could never be verified")]
+    NoWebhookSecret,
+    #[error("the HTTP client for the bank could not be built: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_the_optional_fields() {
+        let config: BankTransferConfig = serde_json::from_str(
+            r#"{"base_url":"http://localhost/bank","client_id":"gw","request_secret":"s",
+                "webhook_secrets":["whsec_c2VjcmV0"]}"#,
+        )
+        .expect("valid config");
+        assert_eq!(config.timeout_ms, 5_000);
+        assert_eq!(config.webhook_tolerance_secs, 300);
+        assert_eq!(config.memo_max_chars, 25);
+        assert!(!format!("{config:?}").contains("whsec_c2VjcmV0"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The bank's wire types (prefixed `Bank…`) and the mapping of its statuses and error codes
+//! onto the gateway's `ProviderStatus` and `AdapterError`.
+
+use std::time::Duration;
+
+use gateway_adapter::names::{normalise_name, provider_memo};
+use gateway_adapter::{
+    AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest,
+    ProviderStatus, Vnd,
+};
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /v1/name-inquiry`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankNameInquiryRequest {
+    pub bin: String,
+    pub account_number: String,
+}
+
+/// Successful answer of `POST /v1/name-inquiry`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankNameInquiryResponse {
+    /// UPPERCASE, without diacritics.
+    pub account_name: String,
+}
+
+/// Body of `POST /v1/transfers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTransferRequest {
+    /// Our payment id; also the `Idempotency-Key` header.
+    pub client_reference: String,
+    /// Upstream's order id, for the bank's reconciliation files.
+    pub end_to_end_id: String,
+    /// Whole đồng.
+    pub amount: u64,
+    pub currency: String,
+    pub beneficiary_bin: String,
+    pub beneficiary_account: String,
+    pub beneficiary_name: String,
+    /// ASCII, no diacritics, at most `memo_max_chars`.
+    pub description: String,
+}
+
+impl BankTransferRequest {
+    /// The transfer for `request`: the name the bank expects (UPPERCASE, no diacritics) and
+    /// the memo cut to `memo_max_chars`. Refuses a destination that is not a bank account.
+    pub fn from_payout(
+        request: &PayoutRequest,
+        memo_max_chars: usize,
+    ) -> Result<Self, AdapterError> {
+        let Destination::BankAccount {
+            bin,
+            account_number,
+            account_name,
+        } = &request.destination
+        else {
+            return Err(wrong_destination());
+        };
+        let name = account_name
+            .as_deref()
+            .unwrap_or(&request.beneficiary.full_name);
+        Ok(Self {
+            client_reference: request.payment_id.as_str().to_string(),
+            end_to_end_id: request.order_id.clone(),
+            amount: request.amount.dong(),
+            currency: "VND".into(),
+            beneficiary_bin: bin.as_str().to_string(),
+            beneficiary_account: account_number.as_str().to_string(),
+            beneficiary_name: normalise_name(name),
+            description: provider_memo(&request.memo, memo_max_chars),
+        })
+    }
+}
+
+/// The error for a payout routed to this adapter with a non-bank destination.
+pub fn wrong_destination() -> AdapterError {
+    AdapterError::permanent(
+        "unsupported_destination",
+        "The bank-transfer adapter only pays bank accounts.",
+    )
+}
+
+/// Answer of `POST /v1/transfers` (202 processing, 200 done).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTransferResponse {
+    pub transfer_id: String,
+    pub client_reference: String,
+    pub status: BankTransferStatus,
+}
+
+/// Answer of `GET /v1/transfers/{client_reference}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankStatusResponse {
+    pub transfer_id: String,
+    pub client_reference: String,
+    pub status: BankTransferStatus,
+    #[serde(default)]
+    pub reason_code: Option<String>,
+    pub amount: u64,
+}
+
+/// Error body of any 4xx/5xx answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankErrorResponse {
+    pub error_code: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A callback body: `{"type": "transfer.completed" | "transfer.failed", "data": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankWebhookEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: BankWebhookData,
+}
+
+/// The transfer a callback reports on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankWebhookData {
+    pub transfer_id: String,
+    pub client_reference: String,
+    pub end_to_end_id: String,
+    pub amount: u64,
+    pub status: BankTransferStatus,
+    #[serde(default)]
+    pub reason_code: Option<String>,
+}
+
+/// A transfer status as the bank writes it. Statuses we do not know are kept, not guessed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum BankTransferStatus {
+    Processing,
+    Completed,
+    Failed,
+    Rejected,
+    /// Anything else the bank may send; it is never taken as final.
+    Other(String),
+}
+
+impl From<String> for BankTransferStatus {
+    fn from(value: String) -> Self {
+        match value.as_str() {
+            "PROCESSING" => Self::Processing,
+            "COMPLETED" => Self::Completed,
+            "FAILED" => Self::Failed,
+            "REJECTED" => Self::Rejected,
+            _ => Self::Other(value),
+        }
+    }
+}
+
+impl From<BankTransferStatus> for String {
+    fn from(value: BankTransferStatus) -> Self {
+        match value {
+            BankTransferStatus::Processing => "PROCESSING".into(),
+            BankTransferStatus::Completed => "COMPLETED".into(),
+            BankTransferStatus::Failed => "FAILED".into(),
+            BankTransferStatus::Rejected => "REJECTED".into(),
+            BankTransferStatus::Other(other) => other,
+        }
+    }
+}
+
+/// The exhaustive status mapping: only `COMPLETED` is success, only `FAILED`/`REJECTED` are
+/// failure; processing and every unknown status stay pending.
+pub fn map_status(
+    status: &BankTransferStatus,
+    transfer_id: &str,
+    reason_code: Option<&str>,
+) -> ProviderStatus {
+    let provider_ref = Some(transfer_id.to_string());
+    match status {
+        BankTransferStatus::Completed => ProviderStatus::Succeeded { provider_ref },
+        BankTransferStatus::Failed | BankTransferStatus::Rejected => {
+            let bank_code = reason_code.unwrap_or("UNSPECIFIED");
+            ProviderStatus::Failed {
+                code: reason_code_for(bank_code),
+                reason: format!("The bank reports transfer {transfer_id} as failed ({bank_code})."),
+            }
+        }
+        BankTransferStatus::Processing | BankTransferStatus::Other(_) => {
+            ProviderStatus::Pending { provider_ref }
+        }
+    }
+}
+
+/// Parses a verified callback body; `event_id` is its `webhook-id`. An event whose type
+/// contradicts its status is malformed; unknown event types map by status (so, pending).
+pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
+    let event: BankWebhookEvent = serde_json::from_slice(body)
+        .map_err(|error| CallbackError::Malformed(error.to_string()))?;
+    let data = &event.data;
+    let consistent = match event.event_type.as_str() {
+        "transfer.completed" => data.status == BankTransferStatus::Completed,
+        "transfer.failed" => matches!(
+            data.status,
+            BankTransferStatus::Failed | BankTransferStatus::Rejected
+        ),
+        _ => true,
+    };
+    if !consistent {
+        return Err(CallbackError::Malformed(format!(
+            "a {} event carries another status",
+            event.event_type
+        )));
+    }
+    Ok(CallbackEvent {
+        event_id,
+        payment_id: PaymentId::from_stored(data.client_reference.clone()),
+        amount: Vnd::new(data.amount),
+        status: map_status(&data.status, &data.transfer_id, data.reason_code.as_deref()),
+    })
+}
+
+/// The gateway's stable reason code for a bank error code.
+pub fn reason_code_for(bank_code: &str) -> String {
+    match bank_code {
+        "ACCOUNT_NOT_FOUND" => "account_not_found".into(),
+        "ACCOUNT_CLOSED" => "account_closed".into(),
+        "AMOUNT_LIMIT_EXCEEDED" => "amount_over_limit".into(),
+        "INVALID_REQUEST" => "invalid_request".into(),
+        "IDEMPOTENCY_CONFLICT" => "idempotency_conflict".into(),
+        other => format!("bank_{}", other.to_ascii_lowercase()),
+    }
+}
+
+/// Classifies a non-2xx answer (`message` never quotes the bank's text, which may hold
+/// personal data): 422 and 409 carry permanent bank codes, 401/403 mean our
+/// credentials are wrong (transient, so nothing fails while ops fix the config), 429 and
+/// 5xx are transient, anything else follows [`AdapterError::from_http_status`].
+pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> AdapterError {
+    let parsed: Option<BankErrorResponse> = serde_json::from_slice(body).ok();
+    let bank_code = parsed.as_ref().map(|error| error.error_code.as_str());
+    // The bank's free-text `message` is left out: it may quote the account or the name.
+    let message = match bank_code {
+        Some(code) => format!("The bank answered HTTP {status} {code}."),
+        None => format!("The bank answered HTTP {status}."),
+    };
+    match status {
+        409 | 422 => AdapterError::permanent(
+            reason_code_for(bank_code.unwrap_or(if status == 409 {
+                "IDEMPOTENCY_CONFLICT"
+            } else {
+                "INVALID_REQUEST"
+            })),
+            message,
+        ),
+        401 | 403 => AdapterError::transient("bank_auth_failed", message),
+        _ => match AdapterError::from_http_status(status, message) {
+            AdapterError::Transient { code, message, .. } => AdapterError::Transient {
+                code,
+                message,
+                retry_after,
+            },
+            other => other,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_completed_is_success_and_unknown_statuses_stay_pending() {
+        let status = |text: &str| {
+            let parsed: BankTransferStatus =
+                serde_json::from_value(serde_json::json!(text)).expect("a string");
+            map_status(&parsed, "T1", None)
+        };
+        assert!(matches!(
+            status("COMPLETED"),
+            ProviderStatus::Succeeded { .. }
+        ));
+        assert!(matches!(status("FAILED"), ProviderStatus::Failed { .. }));
+        assert!(matches!(status("REJECTED"), ProviderStatus::Failed { .. }));
+        for pending in ["PROCESSING", "SUCCESS", "completed", "DONE", ""] {
+            assert!(
+                matches!(status(pending), ProviderStatus::Pending { .. }),
+                "{pending}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_transfers_carry_the_mapped_reason_code() {
+        let failed = map_status(&BankTransferStatus::Failed, "T1", Some("ACCOUNT_CLOSED"));
+        assert!(matches!(failed, ProviderStatus::Failed { code, .. } if code == "account_closed"));
+    }
+
+    #[test]
+    fn a_completed_event_carrying_a_failed_status_is_malformed() {
+        let body = br#"{"type":"transfer.completed","data":{"transfer_id":"T1",
+            "client_reference":"p","end_to_end_id":"o","amount":1,"status":"FAILED"}}"#;
+        assert!(matches!(
+            callback_event("msg".into(), body),
+            Err(CallbackError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_kept_on_transient_errors() {
+        let error = map_error(429, b"", Some(Duration::from_secs(2)));
+        assert_eq!(
+            error,
+            AdapterError::Transient {
+                code: "http_429".into(),
+                message: "The bank answered HTTP 429.".into(),
+                retry_after: Some(Duration::from_secs(2)),
+            }
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! The bank-transfer adapter against a `wiremock` bank: request shape and signature, the
+//! classification of every answer, and Standard Webhooks callback verification.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{adapter, fixed_now, payout, FIXED_NOW, WEBHOOK_SECRET};
+use gateway_adapter::{AdapterError, CallbackError, PaymentId, PayoutAdapter, ProviderStatus, Vnd};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PAYMENT: &str = "pay_01J9Z8ZKQ2";
+const ORDER: &str = "ORD-2026-11-000123";
+
+/// A bank mounted under `/bank`, as the sandbox is; the signature covers `/v1/...` only.
+async fn bank() -> MockServer {
+    MockServer::start().await
+}
+
+fn base_url(server: &MockServer) -> String {
+    format!("{}/bank", server.uri())
+}
+
+async fn answer_submit(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/bank/v1/transfers"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+fn accepted(status: &str) -> serde_json::Value {
+    serde_json::json!({"transfer_id": "FT0001", "client_reference": PAYMENT, "status": status})
+}
+
+async fn submit_answered_with(response: ResponseTemplate) -> Result<ProviderStatus, AdapterError> {
+    let server = bank().await;
+    answer_submit(&server, response).await;
+    adapter(&base_url(&server), 2_000)
+        .submit(&payout(PAYMENT, ORDER))
+        .await
+}
+
+#[tokio::test]
+async fn submit_sends_the_documented_body_and_a_signature_over_the_api_path() {
+    let server = bank().await;
+    answer_submit(
+        &server,
+        ResponseTemplate::new(202).set_body_json(accepted("PROCESSING")),
+    )
+    .await;
+    let adapter = adapter(&base_url(&server), 2_000).with_clock(fixed_now);
+
+    adapter
+        .submit(&payout(PAYMENT, ORDER))
+        .await
+        .expect("the bank accepted the transfer");
+
+    let requests = server.received_requests().await.expect("recording is on");
+    assert_eq!(requests.len(), 1);
+    let sent = &requests[0];
+    let expected_body = r#"{"client_reference":"pay_01J9Z8ZKQ2","end_to_end_id":"ORD-2026-11-000123","amount":2789000,"currency":"VND","beneficiary_bin":"970436","beneficiary_account":"0011004455667","beneficiary_name":"NGUYEN VAN AN","description":"Tro cap uu dai thang 11/2"}"#;
+    assert_eq!(String::from_utf8_lossy(&sent.body), expected_body);
+    let header_value = |name: &str| {
+        sent.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(header_value("idempotency-key").as_deref(), Some(PAYMENT));
+    assert_eq!(header_value("x-client-id").as_deref(), Some("gateway-test"));
+    assert_eq!(header_value("x-timestamp"), Some(FIXED_NOW.to_string()));
+    // HMAC-SHA256("test-request-secret", "1767225600\nPOST\n/v1/transfers\n" + body),
+    // computed independently of this crate.
+    assert_eq!(
+        header_value("x-signature").as_deref(),
+        Some("362296383e588cac30d05a110733d4baf509c8a10fb19abbde794678fddb571a")
+    );
+}
+
+#[tokio::test]
+async fn status_inquiry_signs_an_empty_body_over_the_reference_path() {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .and(header(
+            "x-signature",
+            "a07adfbd22e706e124d7f5089f57ab771c5d37bbb25c4f3c043a824be53fdfe0",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "transfer_id": "FT0001", "client_reference": PAYMENT, "status": "PROCESSING",
+            "reason_code": null, "amount": 2_789_000
+        })))
+        .mount(&server)
+        .await;
+    let status = adapter(&base_url(&server), 2_000)
+        .with_clock(fixed_now)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await;
+    assert_eq!(
+        status,
+        Ok(ProviderStatus::Pending {
+            provider_ref: Some("FT0001".into())
+        })
+    );
+}
+
+#[tokio::test]
+async fn accepted_202_is_pending_and_200_completed_is_succeeded() {
+    let pending =
+        submit_answered_with(ResponseTemplate::new(202).set_body_json(accepted("PROCESSING")))
+            .await;
+    assert_eq!(
+        pending,
+        Ok(ProviderStatus::Pending {
+            provider_ref: Some("FT0001".into())
+        })
+    );
+    let done =
+        submit_answered_with(ResponseTemplate::new(200).set_body_json(accepted("COMPLETED"))).await;
+    assert_eq!(
+        done,
+        Ok(ProviderStatus::Succeeded {
+            provider_ref: Some("FT0001".into())
+        })
+    );
+}
+
+#[tokio::test]
+async fn each_422_code_is_permanent_with_its_reason_code() {
+    for (bank_code, reason_code) in [
+        ("ACCOUNT_NOT_FOUND", "account_not_found"),
+        ("ACCOUNT_CLOSED", "account_closed"),
+        ("AMOUNT_LIMIT_EXCEEDED", "amount_over_limit"),
+        ("INVALID_REQUEST", "invalid_request"),
+    ] {
+        let body = serde_json::json!({"error_code": bank_code, "message": "refused"});
+        let result = submit_answered_with(ResponseTemplate::new(422).set_body_json(body)).await;
+        assert!(
+            matches!(&result, Err(AdapterError::Permanent { code, .. }) if code == reason_code),
+            "{bank_code} gave {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn idempotency_conflict_is_permanent() {
+    let body = serde_json::json!({"error_code": "IDEMPOTENCY_CONFLICT", "message": "other amount"});
+    let result = submit_answered_with(ResponseTemplate::new(409).set_body_json(body)).await;
+    assert!(
+        matches!(&result, Err(AdapterError::Permanent { code, .. }) if code == "idempotency_conflict"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn unavailable_and_rate_limited_answers_are_transient() {
+    let unavailable = submit_answered_with(ResponseTemplate::new(503)).await;
+    assert!(
+        matches!(&unavailable, Err(AdapterError::Transient { code, .. }) if code == "http_503"),
+        "{unavailable:?}"
+    );
+    let limited =
+        submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
+    assert!(
+        matches!(&limited, Err(AdapterError::Transient { code, retry_after, .. })
+            if code == "http_429" && *retry_after == Some(Duration::from_secs(7))),
+        "{limited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_submit_that_times_out_is_an_unknown_outcome() {
+    let server = bank().await;
+    let slow = ResponseTemplate::new(202)
+        .set_body_json(accepted("PROCESSING"))
+        .set_delay(Duration::from_millis(1_500));
+    answer_submit(&server, slow).await;
+    let result = adapter(&base_url(&server), 200)
+        .submit(&payout(PAYMENT, ORDER))
+        .await;
+    assert!(
+        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_transient_because_nothing_was_sent() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address");
+    drop(listener);
+    let result = adapter(&format!("http://{address}/bank"), 1_000)
+        .submit(&payout(PAYMENT, ORDER))
+        .await;
+    assert!(
+        matches!(&result, Err(AdapterError::Transient { code, .. }) if code == "connect_failed"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_submits_of_one_payment_carry_the_same_idempotency_key() {
+    let server = bank().await;
+    answer_submit(&server, ResponseTemplate::new(503)).await;
+    let adapter = adapter(&base_url(&server), 2_000);
+    let request = payout(PAYMENT, ORDER);
+    let _first = adapter.submit(&request).await;
+    let _second = adapter.submit(&request).await;
+    let requests = server.received_requests().await.expect("recording is on");
+    let keys: Vec<_> = requests
+        .iter()
+        .map(|sent| sent.headers.get("idempotency-key").cloned())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys[0].as_ref().and_then(|k| k.to_str().ok()),
+        Some(PAYMENT)
+    );
+    assert_eq!(keys[0], keys[1]);
+}
+
+#[tokio::test]
+async fn status_404_means_the_bank_never_received_the_payment() {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(serde_json::json!({"error_code": "TRANSFER_NOT_FOUND"})),
+        )
+        .mount(&server)
+        .await;
+    let status = adapter(&base_url(&server), 2_000)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await;
+    assert_eq!(status, Ok(ProviderStatus::NotFound));
+}
+
+#[tokio::test]
+async fn a_status_with_another_amount_is_never_taken_as_paid() {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "transfer_id": "FT0001", "client_reference": PAYMENT, "status": "COMPLETED",
+            "reason_code": null, "amount": 27_890_000
+        })))
+        .mount(&server)
+        .await;
+    let status = adapter(&base_url(&server), 2_000)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await;
+    assert!(
+        matches!(status, Err(AdapterError::UnknownOutcome { .. })),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn name_inquiry_returns_the_holder_and_404_is_account_not_found() {
+    let server = bank().await;
+    Mock::given(method("POST"))
+        .and(path("/bank/v1/name-inquiry"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"account_name": "NGUYEN VAN AN"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/bank/v1/name-inquiry"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(serde_json::json!({"error_code": "ACCOUNT_NOT_FOUND"})),
+        )
+        .mount(&server)
+        .await;
+    let adapter = adapter(&base_url(&server), 2_000);
+    let request = payout(PAYMENT, ORDER);
+    assert_eq!(
+        adapter.name_inquiry(&request).await,
+        Ok(Some("NGUYEN VAN AN".into()))
+    );
+    let missing = adapter.name_inquiry(&request).await;
+    assert!(
+        matches!(&missing, Err(AdapterError::Permanent { code, message })
+            if code == "account_not_found" && !message.contains(common::ACCOUNT)),
+        "{missing:?}"
+    );
+}
+
+// --- Standard Webhooks -------------------------------------------------------------------
+
+/// The Standard Webhooks specification's published test vector.
+const VECTOR_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const VECTOR_TIMESTAMP: i64 = 1_614_265_330;
+const VECTOR_BODY: &[u8] = br#"{"test": 2432232314}"#;
+const VECTOR_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+fn webhook_headers(id: &str, timestamp: i64, signature: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("webhook-id", id.to_string()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature.to_string()),
+    ] {
+        headers.insert(name, value.parse().expect("a valid header value"));
+    }
+    headers
+}
+
+fn offline_adapter() -> adapter_bank_transfer::BankTransferAdapter {
+    adapter("http://127.0.0.1:9/bank", 1_000)
+}
+
+#[test]
+fn the_published_standard_webhooks_vector_verifies() {
+    let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_SIGNATURE);
+    assert_eq!(
+        offline_adapter().verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP + 10),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_signature_list_verifies_if_any_entry_matches_and_rotation_keeps_old_secrets() {
+    let list = format!("v1,AAAA v2,zzzz {VECTOR_SIGNATURE}");
+    let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, &list);
+    let mut config = common::config("http://127.0.0.1:9/bank", 1_000);
+    config.webhook_secrets = vec![
+        "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbg=="
+            .to_string()
+            .into(),
+        WEBHOOK_SECRET.to_string().into(),
+    ];
+    let rotated =
+        adapter_bank_transfer::BankTransferAdapter::new(config).expect("a valid rotated config");
+    assert_eq!(
+        rotated.verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_forged_signature_is_refused() {
+    let forged = adapter_bank_transfer::WebhookSecret::from_bytes(b"attacker".to_vec()).sign(
+        VECTOR_ID,
+        VECTOR_TIMESTAMP,
+        VECTOR_BODY,
+    );
+    let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, &forged);
+    assert_eq!(
+        offline_adapter().verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP),
+        Err(CallbackError::BadSignature)
+    );
+}
+
+#[test]
+fn a_stale_timestamp_is_refused_even_with_a_valid_signature() {
+    let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_SIGNATURE);
+    assert_eq!(
+        offline_adapter().verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP + 301),
+        Err(CallbackError::StaleTimestamp)
+    );
+}
+
+#[test]
+fn a_replayed_signature_on_another_body_is_refused() {
+    let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_SIGNATURE);
+    assert_eq!(
+        offline_adapter().verify_callback(&headers, br#"{"test": 1}"#, VECTOR_TIMESTAMP),
+        Err(CallbackError::BadSignature)
+    );
+}
+
+#[test]
+fn a_callback_without_signature_headers_is_refused() {
+    assert_eq!(
+        offline_adapter().verify_callback(&http::HeaderMap::new(), VECTOR_BODY, VECTOR_TIMESTAMP),
+        Err(CallbackError::MissingSignature)
+    );
+}
+
+#[test]
+fn a_verified_transfer_callback_parses_into_a_succeeded_event() {
+    let body = serde_json::json!({"type": "transfer.completed", "data": {
+        "transfer_id": "FT0001", "client_reference": PAYMENT, "end_to_end_id": ORDER,
+        "amount": 2_789_000, "status": "COMPLETED", "reason_code": null}})
+    .to_string();
+    let secret =
+        adapter_bank_transfer::WebhookSecret::parse(WEBHOOK_SECRET).expect("a whsec secret");
+    let signature = secret.sign("msg_1", FIXED_NOW, body.as_bytes());
+    let headers = webhook_headers("msg_1", FIXED_NOW, &signature);
+    let adapter = offline_adapter();
+    assert_eq!(
+        adapter.verify_callback(&headers, body.as_bytes(), FIXED_NOW),
+        Ok(())
+    );
+    let event = adapter
+        .parse_callback(&headers, body.as_bytes())
+        .expect("a well-formed callback");
+    assert_eq!(event.event_id, "msg_1");
+    assert_eq!(event.payment_id, PaymentId::from_stored(PAYMENT));
+    assert_eq!(event.amount, Vnd::new(2_789_000));
+    assert_eq!(
+        event.status,
+        ProviderStatus::Succeeded {
+            provider_ref: Some("FT0001".into())
+        }
+    );
+}

@@ -1,0 +1,144 @@
+//! Delivery of provider callbacks to the gateway, with the faults real providers show:
+//! delayed, lost and duplicated deliveries, and a few retries when the gateway is down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::faults::FaultState;
+
+/// Attempts per delivery (the first try plus retries on 5xx or connection errors).
+const ATTEMPTS: u32 = 4;
+/// Backoff before the first retry; doubled on each further retry.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One callback, already signed by the provider emulation: the sender never changes a byte,
+/// so a duplicate carries the same body, headers and event id.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    pub url: String,
+    /// Header names and values, signature headers included.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, exactly as signed.
+    pub body: Vec<u8>,
+}
+
+/// Counts of what the sender did, for the admin API and for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CallbackStats {
+    /// Deliveries the gateway answered with a 2xx.
+    pub delivered: u64,
+    /// Callbacks dropped on purpose by the lost-callback fault.
+    pub lost: u64,
+    /// Callbacks sent a second time by the duplicate-callback fault.
+    pub duplicated: u64,
+    /// Deliveries that never got a 2xx after every attempt, or got a 4xx.
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    delivered: AtomicU64,
+    lost: AtomicU64,
+    duplicated: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Sends callbacks on spawned tasks, so the request handler that triggers one never waits.
+#[derive(Clone, Debug, Default)]
+pub struct CallbackSender {
+    http: reqwest::Client,
+    counters: Arc<Counters>,
+}
+
+impl CallbackSender {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `callback` honouring the provider's faults: it may be lost, delayed by
+    /// `callback_delay_ms`, or delivered twice. Returns the delivery task, or `None` when the
+    /// callback was lost. Must be called inside a tokio runtime.
+    pub fn send(&self, callback: Callback, faults: &FaultState) -> Option<JoinHandle<()>> {
+        if faults.take_lost_callback() {
+            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(url = %callback.url, "The sandbox dropped a callback on purpose (lost-callback fault).");
+            return None;
+        }
+        let duplicate = faults.take_duplicate_callback();
+        let delay = faults.callback_delay();
+        let sender = self.clone();
+        Some(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            sender.deliver(&callback).await;
+            if duplicate {
+                sender.counters.duplicated.fetch_add(1, Ordering::Relaxed);
+                sender.deliver(&callback).await;
+            }
+        }))
+    }
+
+    /// What the sender has done since it was created or reset.
+    pub fn stats(&self) -> CallbackStats {
+        CallbackStats {
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            lost: self.counters.lost.load(Ordering::Relaxed),
+            duplicated: self.counters.duplicated.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets every count back to zero.
+    pub fn reset_stats(&self) {
+        for counter in [
+            &self.counters.delivered,
+            &self.counters.lost,
+            &self.counters.duplicated,
+            &self.counters.failed,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// One delivery: up to [`ATTEMPTS`] tries, retrying on 5xx and transport errors.
+    async fn deliver(&self, callback: &Callback) {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            let mut request = self
+                .http
+                .post(&callback.url)
+                .timeout(ATTEMPT_TIMEOUT)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(callback.body.clone());
+            for (name, value) in &callback.headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let retry = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    tracing::warn!(url = %callback.url, status, attempt, "The gateway refused a sandbox callback.");
+                    response.status().is_server_error()
+                }
+                Err(error) => {
+                    tracing::warn!(url = %callback.url, %error, attempt, "A sandbox callback could not be delivered.");
+                    true
+                }
+            };
+            if !retry || attempt == ATTEMPTS {
+                break;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}

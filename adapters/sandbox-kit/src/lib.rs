@@ -1,0 +1,20 @@
+//! Provider-independent parts of the payout-provider emulator, shared by the bank, VNPost and
+//! mobile-money sandboxes.
+//!
+//! A provider emulation holds a [`SharedKit`]: it books credits in the [`Ledger`] (which
+//! enforces idempotency and is the test oracle for "paid at most once"), looks accounts up
+//! in the [`Directory`], asks its [`FaultState`] which fault to inject, and sends callbacks
+//! through the [`CallbackSender`]. [`admin_router`] exposes the kit over HTTP for tests and
+//! the `demo` command.
+
+pub mod admin;
+pub mod callback;
+pub mod directory;
+pub mod faults;
+pub mod ledger;
+
+pub use admin::{admin_router, LedgerReport, SandboxKit, SharedKit};
+pub use callback::{Callback, CallbackSender, CallbackStats};
+pub use directory::{Directory, RegisteredAccount};
+pub use faults::{FaultState, Faults, SubmitRejection};
+pub use ledger::{BookOutcome, Ledger, LedgerEntry, LedgerStatus};

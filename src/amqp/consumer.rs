@@ -1,0 +1,117 @@
+//! The orders consumer: manual acks after the durable claim, bounded prefetch, reconnection.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures_lite::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{connect, properties, reconnect_delay, topology};
+use crate::config::AmqpSettings;
+use crate::intake::Intake;
+
+/// Consumes orders until `shutdown`, reconnecting after broker failures. Deliveries of a
+/// dead channel are never acked on a new one: each belongs to the channel it came on, and
+/// RabbitMQ redelivers what that channel left unacked.
+pub async fn run(intake: Arc<Intake>, settings: AmqpSettings, shutdown: CancellationToken) {
+    let mut attempt = 0;
+    while !shutdown.is_cancelled() {
+        match consume(&intake, &settings, &shutdown, &mut attempt).await {
+            Ok(()) => return,
+            Err(error) => {
+                metrics::counter!("gateway_consumer_reconnects_total").increment(1);
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "The orders consumer lost its broker connection; it will reconnect."
+                );
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(reconnect_delay(&settings, attempt)) => {}
+        }
+        attempt += 1;
+    }
+}
+
+async fn consume(
+    intake: &Arc<Intake>,
+    settings: &AmqpSettings,
+    shutdown: &CancellationToken,
+    attempt: &mut u32,
+) -> anyhow::Result<()> {
+    let connection = connect(settings, "orders")
+        .await
+        .context("could not connect to RabbitMQ")?;
+    let channel = connection.create_channel().await?;
+    topology::declare(&channel, settings)
+        .await
+        .context("could not declare the topology")?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await?;
+    let mut deliveries = channel
+        .basic_consume(
+            settings.orders_queue.as_str().into(),
+            "payout-gateway".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    *attempt = 0;
+    tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
+    // Prefetch bounds how many deliveries are in flight, so this set stays small.
+    let mut in_flight = JoinSet::new();
+    let result = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            next = deliveries.next() => match next {
+                Some(Ok(delivery)) => {
+                    let intake = intake.clone();
+                    in_flight.spawn(async move { handle(&intake, delivery).await });
+                }
+                Some(Err(error)) => break Err(error).context("the orders channel failed"),
+                None => break Err(anyhow::anyhow!("the broker cancelled the orders consumer")),
+            }
+        }
+    };
+    // Let claims in progress finish and ack, so a shutdown leaves nothing half done.
+    while in_flight.join_next().await.is_some() {}
+    let _ = connection.close(200, "shutdown".into()).await;
+    result
+}
+
+/// Claims (or rejects) one order, then acks it. A store failure nacks it back to the queue
+/// after a pause; the broker's delivery limit dead-letters an order that keeps failing.
+async fn handle(intake: &Intake, delivery: Delivery) {
+    let stored = properties::from_amqp(&delivery.properties);
+    match intake.take(&delivery.data, &stored).await {
+        Ok(()) => {
+            if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+                // The channel died after the claim committed: the broker redelivers the
+                // order and the claim answers it as a duplicate. Nothing is paid twice.
+                tracing::warn!(%error, "Could not ack an order after claiming it; it will be redelivered and deduplicated.");
+            }
+        }
+        Err(error) => {
+            metrics::counter!("gateway_intake_failures_total").increment(1);
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Could not store an order; it goes back to the queue."
+            );
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
+        }
+    }
+}

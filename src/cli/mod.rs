@@ -1,0 +1,73 @@
+//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `orders show`.
+
+mod orders;
+mod publish;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// Payout gateway: payment orders from RabbitMQ to bank, VNPost and mobile-money providers.
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version, about)]
+pub struct Cli {
+    /// Folder with `default.toml` (and `<GATEWAY_ENV>.toml`).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEWAY_CONFIG_DIR",
+        default_value = "config"
+    )]
+    pub config_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: consume orders, pay through the providers, publish results.
+    Run,
+    /// Run the provider sandbox (emulated bank, VNPost and wallets) with its ledger.
+    Sandbox,
+    /// Start the sandbox and the gateway, pay a sample payout list end to end, and check
+    /// the sandbox ledger against the results. Exits non-zero if anything does not add up.
+    Demo(crate::demo::DemoArgs),
+    /// Load an upstream payout list (CSV) onto the orders queue, with publisher confirms.
+    Publish {
+        /// The payout list; see the README for its columns.
+        file: PathBuf,
+    },
+    /// Look at orders in the store.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Show one order: its payment, event log and result messages.
+    Show {
+        /// Upstream's order id (or the gateway's payment id).
+        order_id: String,
+    },
+}
+
+/// Runs a command; the exit code says whether it did what was asked.
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(&cli.config_dir)?;
+    crate::telemetry::init(&settings.log);
+    match cli.command {
+        Command::Run => run::gateway(settings).await,
+        Command::Sandbox => run::sandbox(settings).await,
+        Command::Demo(args) => crate::demo::run(settings, args).await,
+        Command::Publish { file } => publish::file(settings, &file).await,
+        Command::Orders {
+            command: OrdersCommand::Show { order_id },
+        } => orders::show(settings, &order_id).await,
+    }
+}

@@ -1,0 +1,164 @@
+//! Layered settings: `config/default.toml`, then `config/<GATEWAY_ENV>.toml`, then `GATEWAY__SECTION__KEY`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::order::ChannelLimits;
+use crate::providers::ProvidersSettings;
+
+/// Everything the gateway, the sandbox and the CLI read from configuration.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub amqp: AmqpSettings,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub dispatcher: DispatcherSettings,
+    pub limits: ChannelLimits,
+    pub providers: ProvidersSettings,
+    pub sandbox: SandboxSettings,
+    pub log: LogSettings,
+}
+
+/// RabbitMQ connection and topology names. Names come from config so that tests (and a
+/// second environment on the same broker) can use their own queues.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AmqpSettings {
+    /// `amqp://user:password@host:port/vhost`; a secret because it carries the password.
+    pub url: SecretString,
+    /// Quorum queue the upstream system publishes payment orders to.
+    pub orders_queue: String,
+    /// Topic exchange results are published to, routing key `result.<channel>.<status>`.
+    pub results_exchange: String,
+    /// Quorum queue bound to the results exchange with `result.#`, for upstream to read.
+    pub results_queue: String,
+    /// Quorum queue the ops team watches; the gateway's own dead letters and the broker's
+    /// (delivery limit exceeded) both land here.
+    pub dlq_queue: String,
+    /// Fanout exchange the orders queue dead-letters into; bound to `dlq_queue`.
+    pub dead_letter_exchange: String,
+    /// Unacknowledged orders one consumer holds at most: the backpressure towards RabbitMQ.
+    pub prefetch: u16,
+    /// Deliveries of one order before the broker dead-letters it (`x-delivery-limit`), so a
+    /// message that crashes the gateway cannot loop forever.
+    pub delivery_limit: u32,
+    /// First wait before reconnecting after the broker went away; doubles up to 30 s.
+    pub reconnect_delay_ms: u64,
+}
+
+/// Where payments are stored.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (one gateway process) or `postgres://…` (several).
+    pub url: SecretString,
+    /// Pool size for PostgreSQL; SQLite always uses one writer connection.
+    pub max_connections: u32,
+}
+
+/// The gateway's HTTP listener: callbacks, health and metrics.
+#[derive(Clone, Debug, Deserialize)]
+pub struct HttpSettings {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    /// Largest callback body accepted; larger ones get 413 before anything reads them.
+    pub max_body_bytes: usize,
+}
+
+/// How the dispatcher drives payments through their states.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DispatcherSettings {
+    /// How often the dispatcher looks for due work when nothing woke it.
+    pub tick_ms: u64,
+    /// Payments leased per look.
+    pub batch_size: i64,
+    /// How long one worker may hold a payment; a crashed worker's payment is picked up
+    /// again after this, and a payment found in `submitting` is then inquired, not resent.
+    /// Must be longer than the slowest provider timeout.
+    pub lease_ms: u64,
+    /// Submission attempts (transient errors) before the payment fails `retries_exhausted`.
+    pub max_attempts: i64,
+    /// First retry delay; doubles per attempt, with full jitter, up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Status inquiries for an unknown outcome before the payment goes to `needs_review`.
+    pub max_inquiries: i64,
+    /// Wait before the first status inquiry after an unknown outcome.
+    pub inquiry_delay_ms: u64,
+    /// A payment pending this long without a callback is asked about (callbacks get lost).
+    pub pending_poll_after_ms: u64,
+    /// What to do with a second order for the same beneficiary, program, period and
+    /// payment type: `reject` it, or hold it for `review`.
+    pub duplicate_payment_policy: DuplicatePaymentPolicy,
+    /// Payments in flight at once per provider, so one slow provider cannot starve others.
+    pub provider_concurrency: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePaymentPolicy {
+    Reject,
+    Review,
+}
+
+/// The provider emulator (`gateway sandbox`, and the one `gateway demo` starts).
+#[derive(Clone, Debug, Deserialize)]
+pub struct SandboxSettings {
+    /// Address the sandbox listens on.
+    pub listen: String,
+    /// Base URL of the gateway's callback routes, e.g. `http://127.0.0.1:8080/callbacks`;
+    /// each provider calls `<base>/<provider key>`.
+    pub callback_base_url: String,
+    /// The emulated providers' own secrets and settings.
+    pub providers: crate::providers::SandboxProvidersSettings,
+    /// Faults each emulated provider starts with, by provider key; tests and the demo
+    /// change them at run time with `PUT /sandbox/faults/{provider}`.
+    #[serde(default)]
+    pub faults: std::collections::HashMap<String, sandbox_kit::Faults>,
+}
+
+/// Log output.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    /// `json` for machines, `pretty` for people at a terminal.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `gateway=debug,info`; `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads `<dir>/default.toml`, then `<dir>/<GATEWAY_ENV>.toml` if `GATEWAY_ENV` is set,
+    /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`).
+    pub fn load(config_dir: &Path) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")).required(true));
+        if let Ok(environment) = std::env::var("GATEWAY_ENV") {
+            builder = builder.add_source(
+                config::File::from(config_dir.join(format!("{environment}.toml"))).required(true),
+            );
+        }
+        builder
+            .add_source(
+                config::Environment::with_prefix("GATEWAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .with_context(|| {
+                format!(
+                    "could not load the configuration from {}",
+                    config_dir.display()
+                )
+            })
+    }
+
+    /// The configuration directory: `GATEWAY_CONFIG_DIR`, or `config` next to the working directory.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("GATEWAY_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"))
+    }
+}

@@ -1,0 +1,79 @@
+//! Reads the results queue until every expected order has a final result, showing progress.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_lite::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+
+use crate::amqp;
+use crate::config::AmqpSettings;
+use crate::payment::ResultMessage;
+
+/// Every result message seen, by order id, in arrival order.
+pub type ResultsByOrder = BTreeMap<String, Vec<ResultMessage>>;
+
+/// Consumes `results_queue` until each of `expected` has a final result or `timeout` passed.
+/// Returns what arrived; the caller decides whether it is complete.
+pub async fn collect_results(
+    settings: &AmqpSettings,
+    expected: &HashSet<String>,
+    timeout: Duration,
+    show_progress: bool,
+) -> anyhow::Result<ResultsByOrder> {
+    let connection = amqp::connect(settings, "results-reader")
+        .await
+        .context("could not connect to RabbitMQ")?;
+    let channel = connection.create_channel().await?;
+    amqp::topology::declare(&channel, settings).await?;
+    channel.basic_qos(500, BasicQosOptions::default()).await?;
+    let mut deliveries = channel
+        .basic_consume(
+            settings.results_queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let progress = if show_progress {
+        ProgressBar::new(expected.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("final results {bar:40} {pos}/{len} orders ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut results = ResultsByOrder::new();
+    let mut finished = HashSet::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while finished.len() < expected.len() {
+        let next = tokio::time::timeout_at(deadline, deliveries.next()).await;
+        let Ok(Some(delivery)) = next else { break };
+        let delivery = delivery?;
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        let message: ResultMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "A result message does not follow contract v1.");
+                continue;
+            }
+        };
+        if message.is_final
+            && expected.contains(&message.order_id)
+            && finished.insert(message.order_id.clone())
+        {
+            progress.inc(1);
+        }
+        results
+            .entry(message.order_id.clone())
+            .or_default()
+            .push(message);
+    }
+    progress.finish_and_clear();
+    let _ = connection.close(200, "done".into()).await;
+    Ok(results)
+}

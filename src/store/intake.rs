@@ -1,0 +1,248 @@
+//! The durable claim of an incoming order, and the record of a rejected one.
+//!
+//! Both happen in one transaction with their outbox rows; the consumer acks the delivery
+//! only after that transaction committed.
+
+use gateway_adapter::Invalid;
+use sqlx::Row;
+
+use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
+use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
+use super::{now_ms, Store, StoredProperties};
+use crate::config::DuplicatePaymentPolicy;
+use crate::order::PaymentOrder;
+use crate::payment::{payment_id_for, PaymentState, ResultMessage, ResultStatus};
+
+/// What the claim found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// A new payment, now `accepted` (or held by the duplicate-payment guard).
+    Claimed {
+        payment_id: String,
+        state: PaymentState,
+    },
+    /// The same order again: nothing new is paid; its latest result is published again.
+    Duplicate { payment_id: String },
+    /// The idempotency key is taken by a different payload: dead-lettered, nothing paid.
+    Conflict { payment_id: String },
+}
+
+/// An order that failed validation, as the consumer hands it to the store.
+#[derive(Clone, Debug)]
+pub struct Rejection<'a> {
+    /// The order id if one could be read, else the AMQP `message_id`, else empty.
+    pub order_id: String,
+    pub channel: Option<String>,
+    pub invalid: &'a Invalid,
+}
+
+impl Store {
+    /// Claims an order: unique idempotency key and payload fingerprint, the guard against
+    /// paying one beneficiary twice for the same program, period and payment type, the
+    /// `accepted` result — all in one transaction.
+    pub async fn claim(
+        &self,
+        order: &PaymentOrder,
+        raw_message: &[u8],
+        properties: &StoredProperties,
+        policy: DuplicatePaymentPolicy,
+    ) -> Result<ClaimOutcome, sqlx::Error> {
+        let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
+        let fingerprint = order.fingerprint();
+        let order_json =
+            serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        let now = now_ms();
+        let mut transaction = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, amount, \
+             batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13) ON CONFLICT DO NOTHING",
+        )
+        .bind(&payment_id)
+        .bind(order.idempotency_key.as_str())
+        .bind(order.order_id.as_str())
+        .bind(&fingerprint)
+        .bind(order.channel().as_str())
+        .bind(order.destination.provider_key())
+        .bind(order.amount.as_i64())
+        .bind(order.batch_id.as_str())
+        .bind(order.beneficiary.commune_code.as_str())
+        .bind(&order_json)
+        .bind(raw_message.to_vec())
+        .bind(properties.to_json())
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+
+        if inserted.rows_affected() == 0 {
+            let existing = sqlx::query(
+                "SELECT payment_id, fingerprint FROM payments WHERE idempotency_key = $1",
+            )
+            .bind(order.idempotency_key.as_str())
+            .fetch_one(&mut *transaction)
+            .await?;
+            let existing_id: String = existing.try_get("payment_id")?;
+            let existing_fingerprint: String = existing.try_get("fingerprint")?;
+            let outcome = if existing_fingerprint == fingerprint {
+                republish_latest_result(&mut transaction, &existing_id).await?;
+                ClaimOutcome::Duplicate {
+                    payment_id: existing_id,
+                }
+            } else {
+                let detail = format!(
+                    "idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
+                );
+                let dead = properties.with_dead_letter("conflict", &detail);
+                insert_dead_letter(&mut transaction, None, raw_message, &dead).await?;
+                ClaimOutcome::Conflict {
+                    payment_id: existing_id,
+                }
+            };
+            transaction.commit().await?;
+            return Ok(outcome);
+        }
+
+        let (state, reason_code, reason, next_attempt_at) = match self
+            .guard_beneficiary_period(&mut transaction, order, &payment_id)
+            .await?
+        {
+            None => (PaymentState::Accepted, None, None, Some(now)),
+            Some(other) => {
+                let reason = format!(
+                    "the beneficiary already has payment {other} for this program, period and payment type"
+                );
+                let state = match policy {
+                    DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
+                    DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
+                };
+                (
+                    state,
+                    Some("possible_duplicate_payment".to_string()),
+                    Some(reason),
+                    None,
+                )
+            }
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE payments SET state = $1, seq = 1, reason_code = $2, reason = $3, next_attempt_at = $4 \
+             WHERE payment_id = $5 RETURNING {PAYMENT_COLUMNS}"
+        ))
+        .bind(state.as_str())
+        .bind(reason_code.clone())
+        .bind(reason.clone())
+        .bind(next_attempt_at)
+        .bind(&payment_id)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let record = PaymentRecord::from_row(&row)?;
+        let detail = reason.unwrap_or_else(|| "order claimed from the orders queue".to_string());
+        record_event(
+            &mut transaction,
+            &payment_id,
+            None,
+            state,
+            reason_code.as_deref(),
+            &detail,
+        )
+        .await?;
+        if let Some(message) = record.result_message() {
+            insert_result(&mut transaction, &message).await?;
+        }
+        transaction.commit().await?;
+        Ok(ClaimOutcome::Claimed { payment_id, state })
+    }
+
+    /// Takes the (beneficiary, program, period, payment type) slot for this payment. Returns
+    /// the other payment's id when one that has not failed already holds it.
+    async fn guard_beneficiary_period(
+        &self,
+        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+        order: &PaymentOrder,
+        payment_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let key = (
+            order.beneficiary.id.as_str(),
+            order.program.as_str(),
+            order.period.to_string(),
+            order.payment_type.as_str(),
+        );
+        let taken = sqlx::query(
+            "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(key.0)
+        .bind(key.1)
+        .bind(&key.2)
+        .bind(key.3)
+        .bind(payment_id)
+        .execute(&mut **transaction)
+        .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let holder = sqlx::query(
+            "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
+             WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
+        )
+        .bind(key.0)
+        .bind(key.1)
+        .bind(&key.2)
+        .bind(key.3)
+        .fetch_one(&mut **transaction)
+        .await?;
+        let holder_id: String = holder.try_get("payment_id")?;
+        let holder_state: String = holder.try_get("state")?;
+        // A payment that failed or was rejected paid nothing: a new order may take its place.
+        if holder_state == PaymentState::Failed.as_str()
+            || holder_state == PaymentState::Rejected.as_str()
+        {
+            sqlx::query(
+                "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
+                 AND period = $4 AND payment_type = $5",
+            )
+            .bind(payment_id)
+            .bind(key.0)
+            .bind(key.1)
+            .bind(&key.2)
+            .bind(key.3)
+            .execute(&mut **transaction)
+            .await?;
+            return Ok(None);
+        }
+        Ok(Some(holder_id))
+    }
+
+    /// Records an invalid order: a final `rejected` result and a dead letter `invalid`.
+    pub async fn reject(
+        &self,
+        rejection: &Rejection<'_>,
+        raw_message: &[u8],
+        properties: &StoredProperties,
+    ) -> Result<(), sqlx::Error> {
+        let message = ResultMessage {
+            order_id: rejection.order_id.clone(),
+            payment_id: None,
+            status: ResultStatus::Rejected,
+            is_final: true,
+            seq: 1,
+            channel: rejection.channel.clone(),
+            amount: None,
+            provider_ref: None,
+            reason_code: Some(rejection.invalid.code.to_string()),
+            reason: Some(rejection.invalid.message.clone()),
+            attempts: 0,
+            occurred_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let detail = format!("{}: {}", rejection.invalid.code, rejection.invalid.message);
+        let mut transaction = self.pool().begin().await?;
+        insert_result(&mut transaction, &message).await?;
+        insert_dead_letter(
+            &mut transaction,
+            None,
+            raw_message,
+            &properties.with_dead_letter("invalid", &detail),
+        )
+        .await?;
+        transaction.commit().await
+    }
+}

@@ -1,0 +1,147 @@
+//! The store: payments, their event log, the outbox and seen callbacks, on SQLite or PostgreSQL.
+//!
+//! One `sqlx::AnyPool` serves both backends; the SQL is the common dialect (`$N`
+//! parameters, `ON CONFLICT DO NOTHING`, `RETURNING`), times are integer milliseconds and
+//! amounts integer đồng, so no type differs between them. Each backend has its own
+//! migrations, shipped inside the binary.
+
+mod callbacks;
+mod intake;
+mod outbox;
+mod payments;
+mod properties;
+mod queries;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+pub use callbacks::CallbackOutcome;
+pub use intake::{ClaimOutcome, Rejection};
+pub use outbox::{OutboxKind, OutboxRow};
+pub use payments::{Change, Inquiries, PaymentRecord};
+pub use properties::StoredProperties;
+pub use queries::{OrderView, PaymentEvent};
+
+use crate::config::DatabaseSettings;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The gateway's source of truth once an order is claimed. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Milliseconds since 1970, the store's clock unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its folder) if needed, and runs the migrations.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = settings.url.expose_secret();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database.url must start with sqlite: or postgres://");
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = prepare_sqlite_url(url)?;
+                // One connection: SQLite has one writer anyway, and a single connection
+                // cannot hit SQLITE_BUSY on a lock upgrade inside a transaction.
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection
+                                .execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+                                )
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new().max_connections(settings.max_connections).connect(url).await
+            }
+        }
+        .context("could not connect to the database (database.url)")?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .context("could not run the database migrations")?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Makes sure the folder of a `sqlite:` file exists and that the file will be created.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("could not create the database folder {}", parent.display())
+            })?;
+        }
+    }
+    Ok(if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Reads a column that holds a `PaymentState` name.
+fn state_column(row: &AnyRow, column: &str) -> Result<crate::payment::PaymentState, sqlx::Error> {
+    let raw: String = row.try_get(column)?;
+    crate::payment::PaymentState::from_str(&raw)
+        .map_err(|message| sqlx::Error::Decode(message.into()))
+}

@@ -1,0 +1,324 @@
+//! Payment records: leasing due work and applying state changes with their outbox rows.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::outbox::{insert_dead_letter, insert_result};
+use super::{now_ms, state_column, Store, StoredProperties};
+use crate::order::PaymentOrder;
+use crate::payment::{PaymentState, ResultMessage};
+
+/// One payment as the store has it.
+#[derive(Clone, Debug)]
+pub struct PaymentRecord {
+    pub payment_id: String,
+    pub order_id: String,
+    pub channel: String,
+    pub provider: String,
+    pub amount: i64,
+    pub batch_id: String,
+    pub commune_code: String,
+    pub order_json: String,
+    pub state: PaymentState,
+    /// Bumped by every change; changes are compare-and-set on it, so two writers (the
+    /// dispatcher and a callback) can never both move the same payment.
+    pub version: i64,
+    /// The `seq` of the last published result.
+    pub seq: i64,
+    pub attempts: i64,
+    pub inquiries: i64,
+    pub next_attempt_at: Option<i64>,
+    pub provider_ref: Option<String>,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(super) const PAYMENT_COLUMNS: &str = "payment_id, order_id, channel, provider, amount, batch_id, commune_code, \
+     order_json, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, reason_code, reason, \
+     created_at, updated_at";
+
+impl PaymentRecord {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            payment_id: row.try_get("payment_id")?,
+            order_id: row.try_get("order_id")?,
+            channel: row.try_get("channel")?,
+            provider: row.try_get("provider")?,
+            amount: row.try_get("amount")?,
+            batch_id: row.try_get("batch_id")?,
+            commune_code: row.try_get("commune_code")?,
+            order_json: row.try_get("order_json")?,
+            state: state_column(row, "state")?,
+            version: row.try_get("version")?,
+            seq: row.try_get("seq")?,
+            attempts: row.try_get("attempts")?,
+            inquiries: row.try_get("inquiries")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+            provider_ref: row.try_get("provider_ref")?,
+            reason_code: row.try_get("reason_code")?,
+            reason: row.try_get("reason")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// The validated order this payment was claimed from.
+    pub fn order(&self) -> Result<PaymentOrder, serde_json::Error> {
+        serde_json::from_str(&self.order_json)
+    }
+
+    /// The result message for this record as it stands.
+    pub fn result_message(&self) -> Option<ResultMessage> {
+        let status = self.state.published_as()?;
+        Some(ResultMessage {
+            order_id: self.order_id.clone(),
+            payment_id: Some(self.payment_id.clone()),
+            status,
+            is_final: status.is_final(),
+            seq: self.seq,
+            channel: Some(self.channel.clone()),
+            amount: u64::try_from(self.amount).ok(),
+            provider_ref: self.provider_ref.clone(),
+            reason_code: self.reason_code.clone(),
+            reason: self.reason.clone(),
+            attempts: self.attempts,
+            occurred_at: chrono::DateTime::from_timestamp_millis(self.updated_at)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    }
+}
+
+/// What to do with the inquiry counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Inquiries {
+    #[default]
+    Keep,
+    Reset,
+    Increment,
+}
+
+/// One state change, as the dispatcher or a callback decided it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub to: PaymentState,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    /// Replaces the stored provider reference when set.
+    pub provider_ref: Option<String>,
+    /// When the dispatcher should look at the payment again; `None` for nothing scheduled.
+    pub next_attempt_at: Option<i64>,
+    /// Counts one more submission attempt.
+    pub count_attempt: bool,
+    pub inquiries: Inquiries,
+    /// Also dead-letters the original order with this `x-gateway-reason`.
+    pub dead_letter: Option<&'static str>,
+    /// A sentence for the event log (no personal data).
+    pub detail: String,
+}
+
+impl Change {
+    pub fn to(to: PaymentState, detail: impl Into<String>) -> Self {
+        Self {
+            to,
+            reason_code: None,
+            reason: None,
+            provider_ref: None,
+            next_attempt_at: None,
+            count_attempt: false,
+            inquiries: Inquiries::Keep,
+            dead_letter: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn reason(mut self, code: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.reason_code = Some(code.into());
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn at(mut self, next_attempt_at: i64) -> Self {
+        self.next_attempt_at = Some(next_attempt_at);
+        self
+    }
+}
+
+impl Store {
+    /// Leases up to `limit` payments whose `next_attempt_at` has come, for `lease_ms`.
+    /// A payment leased by a worker that died is leased again once its lease ran out.
+    pub async fn lease_due(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+        let now = now_ms();
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut leased = Vec::with_capacity(due.len());
+        for payment_id in due {
+            let row = sqlx::query(&format!(
+                "UPDATE payments SET lease_until = $1 WHERE payment_id = $2 \
+                 AND next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
+                 AND (lease_until IS NULL OR lease_until < $3) RETURNING {PAYMENT_COLUMNS}"
+            ))
+            .bind(now + lease_ms)
+            .bind(&payment_id)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                leased.push(PaymentRecord::from_row(&row)?);
+            }
+        }
+        Ok(leased)
+    }
+
+    /// Loads one payment.
+    pub async fn payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
+        ))
+        .bind(payment_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| PaymentRecord::from_row(&row))
+        .transpose()
+    }
+
+    /// Applies a change if the payment is still as `record` saw it. Returns the new record,
+    /// or `None` when someone else changed the payment first (nothing is written then).
+    pub async fn apply(
+        &self,
+        record: &PaymentRecord,
+        change: Change,
+    ) -> Result<Option<PaymentRecord>, sqlx::Error> {
+        let mut transaction = self.pool().begin().await?;
+        let applied = apply_in(&mut transaction, record, change).await?;
+        transaction.commit().await?;
+        Ok(applied)
+    }
+}
+
+/// Applies `change` inside a transaction: the row (compare-and-set on `version`), the event
+/// log, the result message if upstream sees this state, and the dead letter if asked for.
+pub(super) async fn apply_in(
+    transaction: &mut Transaction<'static, Any>,
+    record: &PaymentRecord,
+    change: Change,
+) -> Result<Option<PaymentRecord>, sqlx::Error> {
+    if !record.state.can_become(change.to) {
+        return Err(sqlx::Error::Protocol(format!(
+            "illegal payment transition {} -> {} for {}",
+            record.state, change.to, record.payment_id
+        )));
+    }
+    let now = now_ms();
+    let publishes = change.to != record.state && change.to.published_as().is_some();
+    let next = PaymentRecord {
+        state: change.to,
+        version: record.version + 1,
+        seq: record.seq + i64::from(publishes),
+        attempts: record.attempts + i64::from(change.count_attempt),
+        inquiries: match change.inquiries {
+            Inquiries::Keep => record.inquiries,
+            Inquiries::Reset => 0,
+            Inquiries::Increment => record.inquiries + 1,
+        },
+        next_attempt_at: change.next_attempt_at,
+        provider_ref: change
+            .provider_ref
+            .clone()
+            .or_else(|| record.provider_ref.clone()),
+        reason_code: change.reason_code.clone(),
+        reason: change.reason.clone(),
+        updated_at: now,
+        ..record.clone()
+    };
+    let updated = sqlx::query(
+        "UPDATE payments SET state = $1, version = $2, seq = $3, attempts = $4, inquiries = $5, \
+         next_attempt_at = $6, lease_until = NULL, provider_ref = $7, reason_code = $8, reason = $9, updated_at = $10 \
+         WHERE payment_id = $11 AND version = $12",
+    )
+    .bind(next.state.as_str())
+    .bind(next.version)
+    .bind(next.seq)
+    .bind(next.attempts)
+    .bind(next.inquiries)
+    .bind(next.next_attempt_at)
+    .bind(next.provider_ref.clone())
+    .bind(next.reason_code.clone())
+    .bind(next.reason.clone())
+    .bind(now)
+    .bind(&record.payment_id)
+    .bind(record.version)
+    .execute(&mut **transaction)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    record_event(
+        transaction,
+        &record.payment_id,
+        Some(record.state),
+        next.state,
+        next.reason_code.as_deref(),
+        &change.detail,
+    )
+    .await?;
+    if publishes {
+        if let Some(message) = next.result_message() {
+            insert_result(transaction, &message).await?;
+        }
+    }
+    if let Some(reason) = change.dead_letter {
+        let (raw_message, raw_properties): (Vec<u8>, String) = sqlx::query_as(
+            "SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1",
+        )
+        .bind(&record.payment_id)
+        .fetch_one(&mut **transaction)
+        .await?;
+        let properties =
+            StoredProperties::from_json(&raw_properties).with_dead_letter(reason, &change.detail);
+        insert_dead_letter(
+            transaction,
+            Some(&record.payment_id),
+            &raw_message,
+            &properties,
+        )
+        .await?;
+    }
+    Ok(Some(next))
+}
+
+/// Appends one line to a payment's event log.
+pub(super) async fn record_event(
+    transaction: &mut Transaction<'static, Any>,
+    payment_id: &str,
+    from: Option<PaymentState>,
+    to: PaymentState,
+    reason_code: Option<&str>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(payment_id)
+    .bind(from.map(|state| state.as_str().to_string()))
+    .bind(to.as_str())
+    .bind(reason_code.map(str::to_string))
+    .bind(detail)
+    .bind(now_ms())
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
