@@ -42,6 +42,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     let started = Instant::now();
     let run_id = format!("demo-{}", stack::new_run_id());
     settings.database.url = stack::temporary_sqlite_url(&run_id)?;
+    // A demo should not sit out the production poll and retry intervals.
+    settings.dispatcher.pending_poll_after_ms = 2_000;
+    settings.dispatcher.inquiry_delay_ms = 500;
+    settings.dispatcher.backoff_base_ms = 200;
+    settings.dispatcher.backoff_max_ms = 2_000;
+    settings.dispatcher.lease_ms = 10_000;
     let (settings, sandbox, gateway) = stack::start(settings, &run_id).await?;
     // The bank misbehaves a little, as banks do: the gateway must still pay each order once.
     sandbox.kit.set_faults(

@@ -1,0 +1,1 @@
+//! mobile-money channel: being written; see the issue tracker.

@@ -1,0 +1,1 @@
+//! vnpost-account channel: being written; see the issue tracker.

@@ -1,0 +1,188 @@
+//! Bank callbacks: forged, stale, oversized and replayed callbacks change nothing; a valid
+//! one finishes the payment; one that contradicts the record sends it to review.
+
+use std::time::Duration;
+
+use adapter_bank_transfer::WebhookSecret;
+use gateway::payment::{PaymentState, ResultStatus};
+use sandbox_kit::Faults;
+use serde_json::{json, Value};
+
+use crate::support::{bank_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    forged_stale_and_replayed_callbacks_change_nothing,
+    a_callback_with_another_amount_goes_to_review
+);
+
+const SECRET: &str = "whsec_c2FuZGJveC1iYW5rLXdlYmhvb2stc2VjcmV0LTAwMDE=";
+
+fn completed(payment_id: &str, order_id: &str, amount: u64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "transfer.completed",
+        "data": {
+            "transfer_id": "TRF-TEST-1",
+            "client_reference": payment_id,
+            "end_to_end_id": order_id,
+            "amount": amount,
+            "status": "COMPLETED",
+            "reason_code": null
+        }
+    }))
+    .unwrap()
+}
+
+async fn post(
+    stack: &TestStack,
+    secret: &str,
+    id: &str,
+    timestamp: i64,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let signature = WebhookSecret::parse(secret)
+        .unwrap()
+        .sign(id, timestamp, &body);
+    let response = reqwest::Client::new()
+        .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Publishes an order the bank keeps processing (no callback of its own) and returns
+/// (order id, payment id) once it is pending.
+async fn pending_order(stack: &mut TestStack, amount: u64) -> (String, String) {
+    stack.set_bank_faults(Faults {
+        complete_after_ms: 600_000,
+        ..Faults::default()
+    });
+    let order = bank_order(amount);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let order_id = order["order_id"].as_str().unwrap().to_string();
+    let pending = stack
+        .wait_for(
+            &order_id,
+            |m| m.status == ResultStatus::Pending,
+            Duration::from_secs(20),
+        )
+        .await;
+    (order_id, pending.payment_id.unwrap())
+}
+
+async fn state_of(stack: &TestStack, payment_id: &str) -> PaymentState {
+    stack
+        .gateway
+        .as_ref()
+        .unwrap()
+        .store
+        .payment(payment_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (order_id, payment_id) = pending_order(&mut stack, 2_789_000).await;
+    let now = chrono::Utc::now().timestamp();
+    let body = completed(&payment_id, &order_id, 2_789_000);
+    let forger = "whsec_Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0";
+
+    let (status, answer) = post(&stack, forger, "msg_forged", now, body.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+    let (status, answer) = post(&stack, SECRET, "msg_stale", now - 3_600, body.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("stale_timestamp"))
+    );
+    let (status, _) = post(&stack, SECRET, "msg_big", now, vec![b' '; 200_000]).await;
+    assert_eq!(status, 413);
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    assert_eq!(
+        state_of(&stack, &payment_id).await,
+        PaymentState::Pending,
+        "refused callbacks changed nothing"
+    );
+
+    let (status, answer) = post(&stack, SECRET, "msg_valid", now, body.clone()).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+    assert_eq!(state_of(&stack, &payment_id).await, PaymentState::Succeeded);
+    let (status, answer) = post(&stack, SECRET, "msg_valid", now, body.clone()).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("duplicate"))
+    );
+    // The same event id with another body does not verify.
+    let other = completed(&payment_id, &order_id, 9_999_999);
+    let signature = WebhookSecret::parse(SECRET)
+        .unwrap()
+        .sign("msg_valid", now, &body);
+    let replayed = reqwest::Client::new()
+        .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
+        .header("webhook-id", "msg_valid")
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature)
+        .body(other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status().as_u16(), 401);
+
+    stack.final_result(&order_id).await;
+    stack.drain_results(Duration::from_secs(1)).await;
+    let finals = stack.seen[&order_id].iter().filter(|m| m.is_final).count();
+    assert_eq!(finals, 1, "one final result despite the replay");
+    let store = &stack.gateway.as_ref().unwrap().store;
+    assert_eq!(store.callback_count(&payment_id).await.unwrap(), 1);
+    stack.stop().await;
+}
+
+async fn a_callback_with_another_amount_goes_to_review(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (order_id, payment_id) = pending_order(&mut stack, 500_000).await;
+    let now = chrono::Utc::now().timestamp();
+    let (status, _) = post(
+        &stack,
+        SECRET,
+        "msg_amount",
+        now,
+        completed(&payment_id, &order_id, 5_000_000),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        state_of(&stack, &payment_id).await,
+        PaymentState::NeedsReview
+    );
+    let review = stack
+        .wait_for(
+            &order_id,
+            |m| m.status == ResultStatus::NeedsReview,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        review.reason_code.as_deref(),
+        Some("callback_contradicts_record")
+    );
+    assert!(!review.is_final);
+    stack.stop().await;
+}

@@ -1,0 +1,129 @@
+//! The gateway killed with SIGKILL while orders are in flight, then restarted: every order
+//! ends with one final result and the ledger shows no double credit.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use gateway::config::Settings;
+use gateway::payment::ResultStatus;
+use sandbox_kit::Faults;
+use secrecy::ExposeSecret;
+
+use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(a_gateway_killed_mid_flight_and_restarted_pays_every_order_once);
+
+/// Starts the real `gateway run` binary with the stack's settings in its environment.
+fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
+    let amqp = &settings.amqp;
+    let dispatcher = &settings.dispatcher;
+    let bank = settings.providers.bank_transfer.as_ref().unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("run")
+        .env("GATEWAY__AMQP__ORDERS_QUEUE", &amqp.orders_queue)
+        .env("GATEWAY__AMQP__RESULTS_EXCHANGE", &amqp.results_exchange)
+        .env("GATEWAY__AMQP__RESULTS_QUEUE", &amqp.results_queue)
+        .env("GATEWAY__AMQP__DLQ_QUEUE", &amqp.dlq_queue)
+        .env(
+            "GATEWAY__AMQP__DEAD_LETTER_EXCHANGE",
+            &amqp.dead_letter_exchange,
+        )
+        .env(
+            "GATEWAY__DATABASE__URL",
+            settings.database.url.expose_secret(),
+        )
+        .env("GATEWAY__HTTP__LISTEN", &settings.http.listen)
+        .env(
+            "GATEWAY__PROVIDERS__BANK_TRANSFER__BASE_URL",
+            &bank.base_url,
+        )
+        .env(
+            "GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS",
+            bank.timeout_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__LEASE_MS",
+            dispatcher.lease_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__TICK_MS",
+            dispatcher.tick_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__PENDING_POLL_AFTER_MS",
+            dispatcher.pending_poll_after_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__INQUIRY_DELAY_MS",
+            dispatcher.inquiry_delay_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__BACKOFF_BASE_MS",
+            dispatcher.backoff_base_ms.to_string(),
+        )
+        .env(
+            "GATEWAY__DISPATCHER__BACKOFF_MAX_MS",
+            dispatcher.backoff_max_ms.to_string(),
+        )
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the gateway binary starts")
+}
+
+async fn a_gateway_killed_mid_flight_and_restarted_pays_every_order_once(db: Db) {
+    let mut stack = TestStack::start_with(db, test_settings(), false).await;
+    // A slow bank that loses some callbacks keeps payments in every state when the kill lands.
+    stack.set_bank_faults(Faults {
+        latency_ms: 150,
+        lost_callback_rate: 0.3,
+        complete_after_ms: 300,
+        ..Faults::default()
+    });
+    let orders: Vec<_> = (0..24).map(|i| bank_order(500_000 + i * 1_000)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    let mut gateway = spawn_gateway(&stack.settings);
+    let first = orders[0]["order_id"].as_str().unwrap();
+    stack
+        .wait_for(
+            first,
+            |m| m.status == ResultStatus::Accepted,
+            Duration::from_secs(30),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    gateway.kill().await.expect("SIGKILL");
+
+    let mut gateway = spawn_gateway(&stack.settings);
+    for order in &orders {
+        let order_id = order["order_id"].as_str().unwrap();
+        let result = stack.final_result(order_id).await;
+        assert_eq!(
+            result.status,
+            ResultStatus::Succeeded,
+            "{order_id}: {:?}",
+            result.reason
+        );
+    }
+    stack.drain_results(Duration::from_secs(1)).await;
+    for order in &orders {
+        let order_id = order["order_id"].as_str().unwrap();
+        assert_eq!(stack.credits(order_id).await, 1, "{order_id} credited once");
+        let distinct_finals: std::collections::BTreeSet<i64> = stack.seen[order_id]
+            .iter()
+            .filter(|m| m.is_final)
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(
+            distinct_finals.len(),
+            1,
+            "{order_id}: one final result (repeats share their seq)"
+        );
+    }
+    gateway.kill().await.expect("stop the gateway");
+    stack.stop().await;
+}

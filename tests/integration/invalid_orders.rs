@@ -1,0 +1,150 @@
+//! Every class of invalid order gets a `rejected` result with its reason code and a dead
+//! letter `invalid`, and the gateway keeps consuming afterwards.
+
+use std::collections::HashMap;
+
+use gateway::payment::ResultStatus;
+use serde_json::{json, Value};
+
+use crate::support::{bank_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(every_invalid_order_class_is_rejected_and_dead_lettered);
+
+/// (expected reason code, the bad message body)
+fn invalid_orders() -> Vec<(&'static str, Vec<u8>)> {
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut order = bank_order(500_000);
+        change(&mut order);
+        serde_json::to_vec(&order).unwrap()
+    };
+    vec![
+        (
+            "malformed_json",
+            b"{\"order_id\": \"TB-1\", \"amount\": ".to_vec(),
+        ),
+        (
+            "missing_field",
+            with(&|o| {
+                o.as_object_mut().unwrap().remove("period");
+            }),
+        ),
+        ("unknown_field", with(&|o| o["priority"] = json!("high"))),
+        ("wrong_type", with(&|o| o["program"] = json!(7))),
+        ("amount_not_positive", with(&|o| o["amount"] = json!("0"))),
+        (
+            "amount_not_positive",
+            with(&|o| o["amount"] = json!(-500000)),
+        ),
+        (
+            "amount_fractional",
+            with(&|o| o["amount"] = json!("500000.5")),
+        ),
+        (
+            "amount_fractional",
+            with(&|o| o["amount"] = json!(500000.0)),
+        ),
+        (
+            "amount_too_large",
+            with(&|o| o["amount"] = json!("99999999999999999999999")),
+        ),
+        (
+            "amount_over_limit",
+            with(&|o| o["amount"] = json!("500000000")),
+        ),
+        (
+            "unsupported_currency",
+            with(&|o| o["currency"] = json!("USD")),
+        ),
+        (
+            "unknown_bank",
+            with(&|o| o["destination"]["bank_bin"] = json!("970499")),
+        ),
+        (
+            "invalid_account_number",
+            with(&|o| o["destination"]["account_number"] = json!("12-34")),
+        ),
+        (
+            "invalid_citizen_id",
+            with(&|o| o["beneficiary"]["id"] = json!("12345")),
+        ),
+        ("unknown_channel", with(&|o| o["channel"] = json!("cash"))),
+        (
+            "unknown_program",
+            with(&|o| o["program"] = json!("pension")),
+        ),
+        ("invalid_period", with(&|o| o["period"] = json!("2026-13"))),
+        (
+            "invalid_phone_number",
+            with(&|o| {
+                o["channel"] = json!("mobile_money");
+                o["destination"] =
+                    json!({ "wallet_provider": "viettel_money", "phone_number": "0241234567" });
+            }),
+        ),
+        (
+            "order_too_large",
+            with(&|o| o["memo"] = json!("x".repeat(70_000))),
+        ),
+    ]
+}
+
+async fn every_invalid_order_class_is_rejected_and_dead_lettered(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let cases = invalid_orders();
+    let mut expected = HashMap::new();
+    for (index, (code, body)) in cases.iter().enumerate() {
+        let message_id = format!("invalid-{}-{index}", stack.run_id);
+        // The rejected result names the order id when the body has one, else the message id.
+        let order_id = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["order_id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| message_id.clone());
+        stack.publish_raw(body, &message_id).await;
+        expected.insert(order_id, *code);
+    }
+    for (order_id, code) in &expected {
+        let result = stack.final_result(order_id).await;
+        assert_eq!(result.status, ResultStatus::Rejected, "{order_id}");
+        assert_eq!(
+            result.reason_code.as_deref(),
+            Some(*code),
+            "{order_id}: {:?}",
+            result.reason
+        );
+        assert!(
+            result.reason.as_deref().is_some_and(|r| !r.is_empty()),
+            "a sentence explains {code}"
+        );
+        assert!(result.payment_id.is_none());
+    }
+    for _ in 0..cases.len() {
+        let dead = stack.next_dead_letter().await;
+        assert_eq!(
+            dead.headers.get("x-gateway-reason").map(String::as_str),
+            Some("invalid")
+        );
+        let detail = dead
+            .headers
+            .get("x-gateway-detail")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            cases.iter().any(|(code, _)| detail.starts_with(code)),
+            "detail names the code: {detail}"
+        );
+        assert!(
+            cases.iter().any(|(_, body)| *body == dead.body),
+            "the dead letter keeps the original bytes"
+        );
+    }
+
+    // The gateway is still consuming: a valid order afterwards is paid.
+    let order = bank_order(500_000);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let result = stack
+        .final_result(order["order_id"].as_str().unwrap())
+        .await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+    stack.stop().await;
+}

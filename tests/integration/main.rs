@@ -1,0 +1,34 @@
+//! Integration tests: the gateway against a real RabbitMQ, a real database (SQLite and
+//! PostgreSQL) and the provider sandbox over HTTP.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod bank_flow;
+mod callbacks;
+mod crash;
+mod demo;
+mod invalid_orders;
+
+/// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,375 @@
+//! Test support: a sandbox and a gateway on a real RabbitMQ and a real database (SQLite
+//! file or a fresh PostgreSQL database), with queue names of their own, and helpers to
+//! publish orders and read results and dead letters.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use gateway::app::RunningGateway;
+use gateway::config::Settings;
+use gateway::demo::stack::{self, LocalSandbox};
+use gateway::payment::ResultMessage;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
+use sandbox_kit::{Faults, RegisteredAccount};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The server that hands out fresh PostgreSQL databases (`TEST_POSTGRES_URL`).
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database URL of the kind asked for, fresh for this test.
+pub async fn fresh_database(db: Db, run_id: &str) -> SecretString {
+    match db {
+        Db::Sqlite => stack::temporary_sqlite_url(run_id).expect("a temporary folder"),
+        Db::Postgres => {
+            use sqlx::Executor;
+            let admin = postgres_admin_url();
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("PostgreSQL answers at TEST_POSTGRES_URL");
+            let name = format!("gateway_test_{run_id}");
+            connection
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create a test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(base, _)| base.to_string())
+                .unwrap_or(admin);
+            SecretString::from(format!("{base}/{name}"))
+        }
+    }
+}
+
+/// Settings for tests: fast polls and retries, short leases, a short bank timeout.
+pub fn test_settings() -> Settings {
+    let mut settings =
+        Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
+    settings.log.level = "warn".to_string();
+    let dispatcher = &mut settings.dispatcher;
+    dispatcher.tick_ms = 50;
+    dispatcher.lease_ms = 3_000;
+    dispatcher.backoff_base_ms = 100;
+    dispatcher.backoff_max_ms = 1_000;
+    dispatcher.inquiry_delay_ms = 200;
+    dispatcher.pending_poll_after_ms = 1_000;
+    dispatcher.max_attempts = 4;
+    settings.amqp.reconnect_delay_ms = 100;
+    if let Some(bank) = settings.providers.bank_transfer.as_mut() {
+        bank.timeout_ms = 1_000;
+    }
+    settings
+}
+
+/// A running stack plus a reader of its results and dead-letter queues.
+pub struct TestStack {
+    pub settings: Settings,
+    pub sandbox: LocalSandbox,
+    pub gateway: Option<RunningGateway>,
+    pub run_id: String,
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    results: mpsc::UnboundedReceiver<ResultMessage>,
+    dead_letters: mpsc::UnboundedReceiver<DeadLetter>,
+    /// Every result read so far, by order id.
+    pub seen: HashMap<String, Vec<ResultMessage>>,
+    http: reqwest::Client,
+}
+
+/// A message read from the dead-letter queue.
+#[derive(Clone, Debug)]
+pub struct DeadLetter {
+    pub body: Vec<u8>,
+    pub headers: HashMap<String, String>,
+}
+
+impl TestStack {
+    /// Sandbox and gateway in this process.
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, test_settings(), true).await
+    }
+
+    /// `start_gateway = false` prepares everything but leaves the gateway to the test
+    /// (to run it as a child process).
+    pub async fn start_with(db: Db, mut settings: Settings, start_gateway: bool) -> Self {
+        let run_id = stack::new_run_id();
+        settings.database.url = fresh_database(db, &run_id).await;
+        let (settings, sandbox) = stack::prepare(settings, &run_id)
+            .await
+            .expect("the sandbox starts");
+        let gateway = if start_gateway {
+            Some(
+                RunningGateway::start(settings.clone())
+                    .await
+                    .expect("the gateway starts"),
+            )
+        } else {
+            None
+        };
+        let connection = gateway::amqp::connect(&settings.amqp, "test")
+            .await
+            .expect("RabbitMQ answers");
+        let channel = connection.create_channel().await.expect("a channel");
+        gateway::amqp::topology::declare(&channel, &settings.amqp)
+            .await
+            .expect("the topology declares");
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirms");
+        let results = spawn_reader(&connection, &settings.amqp.results_queue, |body, _| {
+            serde_json::from_slice::<ResultMessage>(body).ok()
+        })
+        .await;
+        let dead_letters = spawn_reader(&connection, &settings.amqp.dlq_queue, |body, headers| {
+            Some(DeadLetter {
+                body: body.to_vec(),
+                headers,
+            })
+        })
+        .await;
+        Self {
+            settings,
+            sandbox,
+            gateway,
+            run_id,
+            connection,
+            channel,
+            results,
+            dead_letters,
+            seen: HashMap::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Publishes raw bytes as an order, with confirms.
+    pub async fn publish_raw(&self, body: &[u8], message_id: &str) {
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into());
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                self.settings.amqp.orders_queue.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                properties,
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        assert!(confirm.is_ack(), "the broker confirmed the order");
+    }
+
+    pub async fn publish(&self, order: &Value) {
+        let order_id = order["order_id"].as_str().unwrap_or_default().to_string();
+        self.publish_raw(&serde_json::to_vec(order).expect("json"), &order_id)
+            .await;
+    }
+
+    /// Waits for the final result of `order_id` (reading and remembering everything else).
+    pub async fn final_result(&mut self, order_id: &str) -> ResultMessage {
+        self.wait_for(order_id, |m| m.is_final, Duration::from_secs(30))
+            .await
+    }
+
+    /// Waits for a result of `order_id` that satisfies `accept`.
+    pub async fn wait_for(
+        &mut self,
+        order_id: &str,
+        accept: impl Fn(&ResultMessage) -> bool,
+        timeout: Duration,
+    ) -> ResultMessage {
+        if let Some(found) = self
+            .seen
+            .get(order_id)
+            .and_then(|ms| ms.iter().find(|m| accept(m)))
+        {
+            return found.clone();
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.results.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no matching result for {order_id} within {timeout:?}; seen {:?}",
+                        self.seen.get(order_id)
+                    )
+                })
+                .expect("the results reader runs");
+            self.seen
+                .entry(message.order_id.clone())
+                .or_default()
+                .push(message.clone());
+            if message.order_id == order_id && accept(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Reads results for `duration` and remembers them (to check that nothing more came).
+    pub async fn drain_results(&mut self, duration: Duration) {
+        let deadline = tokio::time::Instant::now() + duration;
+        while let Ok(Some(message)) = tokio::time::timeout_at(deadline, self.results.recv()).await {
+            self.seen
+                .entry(message.order_id.clone())
+                .or_default()
+                .push(message);
+        }
+    }
+
+    pub async fn next_dead_letter(&mut self) -> DeadLetter {
+        tokio::time::timeout(Duration::from_secs(30), self.dead_letters.recv())
+            .await
+            .expect("a dead letter within 30 s")
+            .expect("the dead-letter reader runs")
+    }
+
+    /// Credited ledger entries for an order, read over the sandbox's HTTP API.
+    pub async fn credits(&self, order_id: &str) -> u64 {
+        let report: Value = self
+            .http
+            .get(format!("{}/sandbox/ledger", self.sandbox.url()))
+            .send()
+            .await
+            .expect("the sandbox answers")
+            .json()
+            .await
+            .expect("ledger JSON");
+        report["credits_by_order"][order_id].as_u64().unwrap_or(0)
+    }
+
+    pub fn set_bank_faults(&self, faults: Faults) {
+        self.sandbox.kit.set_faults("bank_transfer", faults);
+    }
+
+    /// Registers the bank account of an order with the holder name the bank will report.
+    pub fn open_bank_account(&self, order: &Value, holder_name: &str) {
+        self.sandbox.kit.directory.register([RegisteredAccount {
+            provider: "bank_transfer".to_string(),
+            account: order["destination"]["account_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            holder_name: holder_name.to_string(),
+            closed: false,
+        }]);
+    }
+
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.settings.http.listen)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop().await;
+        }
+        self.sandbox.stop();
+        for queue in [
+            &self.settings.amqp.orders_queue,
+            &self.settings.amqp.results_queue,
+            &self.settings.amqp.dlq_queue,
+        ] {
+            let _ = self
+                .channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}
+
+/// Consumes `queue` in the background and sends what `decode` makes of each message.
+async fn spawn_reader<T: Send + 'static>(
+    connection: &lapin::Connection,
+    queue: &str,
+    decode: impl Fn(&[u8], HashMap<String, String>) -> Option<T> + Send + 'static,
+) -> mpsc::UnboundedReceiver<T> {
+    let channel = connection.create_channel().await.expect("a channel");
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let _channel = channel;
+        while let Some(Ok(delivery)) = consumer.next().await {
+            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            let headers = delivery
+                .properties
+                .headers()
+                .as_ref()
+                .map(|table| {
+                    table
+                        .inner()
+                        .iter()
+                        .map(|(key, value)| {
+                            let text = match value {
+                                AMQPValue::LongString(text) => text.to_string(),
+                                other => format!("{other:?}"),
+                            };
+                            (key.to_string(), text)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(item) = decode(&delivery.data, headers) {
+                if sender.send(item).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    receiver
+}
+
+/// A valid bank-transfer order with a fresh order id and beneficiary.
+pub fn bank_order(amount: u64) -> Value {
+    let serial: u64 = rand::random_range(0..1_000_000);
+    let account: u64 = rand::random_range(1_000_000_000..9_999_999_999);
+    json!({
+        "order_id": format!("TB-2026-12-{}", stack::new_run_id()),
+        "batch_id": "TB-2026-12-TEST",
+        "program": "meritorious",
+        "period": "2026-12",
+        "payment_type": "monthly",
+        "beneficiary": { "id": format!("034187{serial:06}"), "full_name": "Nguyễn Văn Đức", "commune_code": "12454" },
+        "amount": amount.to_string(),
+        "currency": "VND",
+        "channel": "bank_transfer",
+        "destination": { "bank_bin": "970436", "account_number": format!("00{account}") },
+        "memo": "Trợ cấp ưu đãi tháng 12/2026",
+        "created_at": "2026-11-28T08:00:00+07:00"
+    })
+}
+
+/// The holder name the bank reports for `bank_order`'s beneficiary.
+pub const HOLDER: &str = "NGUYEN VAN DUC";
