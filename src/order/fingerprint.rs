@@ -1,10 +1,10 @@
 //! The payload fingerprint the idempotency claim compares: SHA-256 of the canonical JSON of the
 //! parsed order. Spelling differences the contract allows (amount as string or integer, phone
-//! as `+84…` or `0…`, key order, time-zone offset of `created_at`, an omitted
-//! `idempotency_key` or `memo` versus its default) give the same fingerprint; any difference
-//! in what would be paid gives a different one.
+//! as `+84…` or `0…`, key order, an omitted `idempotency_key` or `memo` versus its default)
+//! give the same fingerprint; any difference in what would be paid gives a different one.
+//! `created_at` is left out: it says when upstream wrote the message, not what to pay, so an
+//! order re-sent later (a payout list published twice) is a duplicate, not a conflict.
 
-use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -19,7 +19,7 @@ impl PaymentOrder {
     }
 
     /// The order in canonical JSON: contract field names, keys sorted at every level, no
-    /// whitespace, amount as an integer, phone in national form, `created_at` in UTC with `Z`,
+    /// whitespace, amount as an integer, phone in national form, no `created_at`,
     /// the idempotency key and memo as resolved (defaults filled in), no `null`s.
     pub fn canonical_json(&self) -> String {
         let mut out = String::with_capacity(512);
@@ -67,7 +67,6 @@ impl PaymentOrder {
             "channel": self.channel().as_str(),
             "destination": destination,
             "memo": self.memo,
-            "created_at": self.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         })
     }
 }

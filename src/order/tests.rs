@@ -151,6 +151,13 @@ fn phone_spelling_key_order_and_time_zone_do_not_change_the_fingerprint() {
 }
 
 #[test]
+fn an_order_sent_again_later_keeps_its_fingerprint() {
+    let original = parse(BANK);
+    let later = parse(&with(BANK, "/created_at", json!("2026-01-05T09:00:00+07:00")).to_string());
+    assert_eq!(original.fingerprint(), later.fingerprint());
+}
+
+#[test]
 fn a_different_amount_gives_a_different_fingerprint() {
     let original = parse(BANK);
     let changed = parse(&with(BANK, "/amount", json!("2789001")).to_string());

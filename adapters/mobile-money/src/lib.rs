@@ -1,1 +1,19 @@
-//! mobile-money channel: being written; see the issue tracker.
+//! The mobile-money channel: a MoMo-style wallet disbursement API spoken by Viettel Money,
+//! VNPT Money and MobiFone Money, and a sandbox that emulates it.
+//!
+//! The wire protocol (sorted-field HMAC-SHA256 signatures in the body, `requestId`
+//! idempotency, `resultCode`s, IPN callbacks answered with 204) is documented in this
+//! crate's `README.md`. [`MobileMoneyAdapter`] is the gateway's client, one instance per
+//! [`gateway_adapter::WalletProvider`]; [`WalletSandbox`] is the emulated provider, built on
+//! `sandbox-kit`.
+
+pub mod client;
+pub mod config;
+pub mod sandbox;
+pub mod signing;
+pub mod transformers;
+
+pub use client::{system_now_ms, MobileMoneyAdapter};
+pub use config::{ConfigError, MobileMoneyConfig};
+pub use sandbox::{WalletSandbox, WalletSandboxConfig, DEFAULT_MONTHLY_LIMIT_VND};
+pub use transformers::ResultCode;

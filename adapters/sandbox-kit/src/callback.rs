@@ -65,6 +65,22 @@ impl CallbackSender {
     /// `callback_delay_ms`, or delivered twice. Returns the delivery task, or `None` when the
     /// callback was lost. Must be called inside a tokio runtime.
     pub fn send(&self, callback: Callback, faults: &FaultState) -> Option<JoinHandle<()>> {
+        self.dispatch(callback, faults, ATTEMPTS)
+    }
+
+    /// Like [`CallbackSender::send`], but each delivery is one attempt with no retry on a
+    /// 5xx or a connection error: the style of providers that send a callback only once
+    /// (wallet IPNs). A duplicate-callback fault still delivers it twice.
+    pub fn send_once(&self, callback: Callback, faults: &FaultState) -> Option<JoinHandle<()>> {
+        self.dispatch(callback, faults, 1)
+    }
+
+    fn dispatch(
+        &self,
+        callback: Callback,
+        faults: &FaultState,
+        attempts: u32,
+    ) -> Option<JoinHandle<()>> {
         if faults.take_lost_callback() {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
             tracing::info!(url = %callback.url, "The sandbox dropped a callback on purpose (lost-callback fault).");
@@ -75,10 +91,10 @@ impl CallbackSender {
         let sender = self.clone();
         Some(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            sender.deliver(&callback).await;
+            sender.deliver(&callback, attempts).await;
             if duplicate {
                 sender.counters.duplicated.fetch_add(1, Ordering::Relaxed);
-                sender.deliver(&callback).await;
+                sender.deliver(&callback, attempts).await;
             }
         }))
     }
@@ -105,10 +121,10 @@ impl CallbackSender {
         }
     }
 
-    /// One delivery: up to [`ATTEMPTS`] tries, retrying on 5xx and transport errors.
-    async fn deliver(&self, callback: &Callback) {
+    /// One delivery: up to `attempts` tries, retrying on 5xx and transport errors.
+    async fn deliver(&self, callback: &Callback, attempts: u32) {
         let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ATTEMPTS {
+        for attempt in 1..=attempts {
             let mut request = self
                 .http
                 .post(&callback.url)
@@ -133,12 +149,104 @@ impl CallbackSender {
                     true
                 }
             };
-            if !retry || attempt == ATTEMPTS {
+            if !retry || attempt == attempts {
                 break;
             }
             tokio::time::sleep(backoff).await;
             backoff *= 2;
         }
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use axum::Router;
+
+    use super::*;
+    use crate::faults::Faults;
+
+    /// A receiver on 127.0.0.1 that answers every POST with `status` and counts the requests.
+    async fn receiver(status: StatusCode) -> (String, Arc<AtomicU32>) {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let app = Router::new().route(
+            "/ipn",
+            post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move { status }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{address}/ipn"), hits)
+    }
+
+    fn callback(url: String) -> Callback {
+        Callback {
+            url,
+            headers: Vec::new(),
+            body: br#"{"resultCode":0}"#.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn send_once_makes_a_single_attempt_even_when_the_gateway_answers_5xx() {
+        let (url, hits) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;
+        let sender = CallbackSender::new();
+        sender
+            .send_once(callback(url), &FaultState::default())
+            .expect("not lost")
+            .await
+            .expect("the delivery task ends");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert_eq!(sender.stats().failed, 1);
+        assert_eq!(sender.stats().delivered, 0);
+    }
+
+    #[tokio::test]
+    async fn send_once_still_honours_the_duplicate_and_lost_callback_faults() {
+        let (url, hits) = receiver(StatusCode::NO_CONTENT).await;
+        let sender = CallbackSender::new();
+        let faults = FaultState::new(Faults {
+            duplicate_next_callbacks: 1,
+            ..Faults::default()
+        });
+        sender
+            .send_once(callback(url.clone()), &faults)
+            .expect("not lost")
+            .await
+            .expect("the delivery task ends");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert_eq!(sender.stats().delivered, 2);
+        assert_eq!(sender.stats().duplicated, 1);
+
+        faults.replace(Faults {
+            lose_next_callbacks: 1,
+            ..Faults::default()
+        });
+        assert!(sender.send_once(callback(url), &faults).is_none());
+        assert_eq!(sender.stats().lost, 1);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn send_retries_a_5xx_answer() {
+        let (url, hits) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;
+        let sender = CallbackSender::new();
+        sender
+            .send(callback(url), &FaultState::default())
+            .expect("not lost")
+            .await
+            .expect("the delivery task ends");
+        assert_eq!(hits.load(Ordering::SeqCst), ATTEMPTS);
+        assert_eq!(sender.stats().failed, 1);
     }
 }

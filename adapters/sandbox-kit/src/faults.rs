@@ -40,6 +40,10 @@ pub struct Faults {
     pub lose_next_callbacks: u32,
     /// The next N callbacks are delivered twice.
     pub duplicate_next_callbacks: u32,
+    /// The next N submits are answered "duplicate request in flight" (the wallet style's
+    /// HTTP 422 / `resultCode` 7000) without booking anything. Emulations without such an
+    /// answer ignore it.
+    pub duplicate_in_flight_next: u32,
     /// Time between booking a credit and completing it (when the callback goes out).
     pub complete_after_ms: u64,
 }
@@ -59,6 +63,7 @@ impl Default for Faults {
             timeout_after_booking_next: 0,
             lose_next_callbacks: 0,
             duplicate_next_callbacks: 0,
+            duplicate_in_flight_next: 0,
             complete_after_ms: 50,
         }
     }
@@ -139,6 +144,12 @@ impl FaultState {
             || roll(faults.timeout_after_booking_rate)
     }
 
+    /// Whether this submit is answered "duplicate request in flight" without booking:
+    /// consumes `duplicate_in_flight_next`.
+    pub fn take_duplicate_in_flight(&self) -> bool {
+        take_counter(&mut self.lock().duplicate_in_flight_next)
+    }
+
     /// Whether this callback is lost (never sent).
     pub fn take_lost_callback(&self) -> bool {
         let mut faults = self.lock();
@@ -192,6 +203,7 @@ mod tests {
             assert!(!state.take_timeout_after_booking());
             assert!(!state.take_lost_callback());
             assert!(!state.take_duplicate_callback());
+            assert!(!state.take_duplicate_in_flight());
         }
         assert_eq!(state.hang(), Duration::from_millis(15_000));
         assert_eq!(state.complete_after(), Duration::from_millis(50));
@@ -229,6 +241,19 @@ mod tests {
         assert!(!state.take_duplicate_callback());
         assert!(state.take_timeout_after_booking());
         assert!(!state.take_timeout_after_booking());
+    }
+
+    #[test]
+    fn duplicate_in_flight_next_fires_exactly_that_many_times() {
+        let faults: Faults =
+            serde_json::from_str(r#"{"duplicate_in_flight_next":2}"#).expect("valid faults JSON");
+        let state = FaultState::new(faults);
+        assert!(state.take_duplicate_in_flight());
+        assert!(state.take_duplicate_in_flight());
+        assert!(!state.take_duplicate_in_flight());
+        assert_eq!(state.snapshot().duplicate_in_flight_next, 0);
+        // It is independent of the other submit faults.
+        assert_eq!(state.take_submit_rejection(), None);
     }
 
     #[test]

@@ -1,1 +1,17 @@
-//! vnpost-account channel: being written; see the issue tracker.
+//! The VNPost-account channel: the Post Office's signed-JSON payout API, and a sandbox that
+//! emulates it.
+//!
+//! The wire protocol (the `signature` field inside every body, result codes, status query,
+//! callbacks signed the same way) is documented in this crate's `README.md`.
+//! [`VnpostAccountAdapter`] is the gateway's client; [`VnpostSandbox`] is the emulated Post
+//! Office, built on `sandbox-kit`.
+
+pub mod client;
+pub mod config;
+pub mod sandbox;
+pub mod signing;
+pub mod transformers;
+
+pub use client::{system_now, VnpostAccountAdapter, PROVIDER_KEY};
+pub use config::{ConfigError, VnpostAccountConfig};
+pub use sandbox::{VnpostSandbox, VnpostSandboxConfig, AMOUNT_LIMIT_VND};

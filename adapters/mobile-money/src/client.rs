@@ -1,0 +1,456 @@
+//! `MobileMoneyAdapter`: the `PayoutAdapter` for a MoMo-style wallet disbursement API. One
+//! type serves Viettel Money, VNPT Money and MobiFone Money, one instance per provider. It
+//! calls the provider once per method and classifies every answer; it never retries.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use gateway_adapter::{
+    AdapterError, CallbackError, CallbackEvent, Channel, Destination, Msisdn, PaymentId,
+    PayoutAdapter, PayoutRequest, ProviderStatus, Vnd, WalletProvider,
+};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::{is_http_url, ConfigError, MobileMoneyConfig};
+use crate::signing::{self, Fields, SignatureProblem};
+use crate::transformers::{
+    callback_status, inquiry_error, query_outcome, submit_outcome, ResultCode,
+    WalletInquiryRequest, WalletInquiryResponse, WalletIpn, WalletPayRequest, WalletPayResponse,
+    WalletQueryRequest, WalletQueryResponse, LANG,
+};
+
+/// `POST` path of the wallet (name) inquiry.
+pub const PATH_INQUIRY: &str = "/v2/wallet/inquiry";
+/// `POST` path of a disbursement.
+pub const PATH_PAY: &str = "/v2/disbursement/pay";
+/// `POST` path of a disbursement status query.
+pub const PATH_QUERY: &str = "/v2/disbursement/query";
+
+/// Milliseconds since 1970 by the system clock (`responseTime` is in milliseconds).
+pub fn system_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A provider answer: its HTTP status, `Retry-After` if any, and the raw body.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+/// Whether a call can have moved money: a lost answer to a write is an unknown outcome, a
+/// lost answer to a read is only worth asking again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Write,
+    Read,
+}
+
+/// The mobile-money channel for one wallet provider. One `reqwest` client (rustls,
+/// `timeout_ms`) is shared by all calls.
+#[derive(Debug)]
+pub struct MobileMoneyAdapter {
+    provider: WalletProvider,
+    config: MobileMoneyConfig,
+    /// `config.base_url` without a trailing slash.
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl MobileMoneyAdapter {
+    /// Builds the adapter for `provider` and its HTTP client; refuses a config that could
+    /// never work.
+    pub fn new(provider: WalletProvider, config: MobileMoneyConfig) -> Result<Self, ConfigError> {
+        let key = provider.as_str();
+        let base_url = config.base_url.trim_end_matches('/').to_string();
+        if !is_http_url(&base_url) {
+            return Err(ConfigError::BadBaseUrl { provider: key });
+        }
+        if !is_http_url(&config.ipn_url) {
+            return Err(ConfigError::BadIpnUrl { provider: key });
+        }
+        if config.partner_code.trim().is_empty() {
+            return Err(ConfigError::EmptyPartnerCode { provider: key });
+        }
+        if config.secret_key.expose_secret().is_empty() {
+            return Err(ConfigError::EmptySecretKey { provider: key });
+        }
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()
+            .map_err(|source| ConfigError::HttpClient {
+                provider: key,
+                source,
+            })?;
+        Ok(Self {
+            provider,
+            config,
+            base_url,
+            http,
+        })
+    }
+
+    /// The wallet provider this instance pays through.
+    pub fn provider(&self) -> WalletProvider {
+        self.provider
+    }
+
+    fn secret(&self) -> &[u8] {
+        self.config.secret_key.expose_secret().as_bytes()
+    }
+
+    /// The phone number of a wallet at this provider; any other destination is refused.
+    fn wallet<'a>(&self, request: &'a PayoutRequest) -> Result<&'a Msisdn, AdapterError> {
+        match &request.destination {
+            Destination::Wallet { provider, msisdn } if *provider == self.provider => Ok(msisdn),
+            Destination::Wallet { provider, .. } => Err(AdapterError::permanent(
+                "invalid_request",
+                format!(
+                    "The {} adapter cannot pay a {} wallet.",
+                    self.provider.as_str(),
+                    provider.as_str()
+                ),
+            )),
+            Destination::BankAccount { .. } | Destination::VnpostAccount { .. } => {
+                Err(AdapterError::permanent(
+                    "invalid_request",
+                    format!("The {} adapter only pays wallets.", self.provider.as_str()),
+                ))
+            }
+        }
+    }
+
+    /// The signed JSON body of a request struct whose `signature` field is still empty.
+    fn signed_body<T: serde::Serialize>(
+        &self,
+        request: &T,
+        set_signature: impl FnOnce(String) -> T,
+    ) -> Result<Vec<u8>, AdapterError> {
+        let bad = |error: serde_json::Error| {
+            AdapterError::permanent("invalid_request", error.to_string())
+        };
+        let fields = signing::to_fields(request).map_err(bad)?;
+        let signed = set_signature(signing::sign(self.secret(), &fields));
+        serde_json::to_vec(&signed).map_err(bad)
+    }
+
+    /// Sends one signed JSON body.
+    async fn post(&self, path: &str, body: Vec<u8>, call: Call) -> Result<Answer, AdapterError> {
+        let provider = self.provider.as_str();
+        let transport = |error: reqwest::Error| {
+            let message = format!("{provider} did not answer POST {path}: {error}");
+            match call {
+                Call::Write => AdapterError::from_transport(!error.is_connect(), message),
+                Call::Read => AdapterError::transient("provider_unreachable", message),
+            }
+        };
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// Classifies an answer that carries no verified `resultCode`: 429 and 5xx by HTTP
+    /// status (transient, `Retry-After` kept), 401/403 as our credentials being wrong,
+    /// otherwise `unreadable` for a status that should have had a signed body.
+    fn http_error(&self, answer: &Answer, unreadable: AdapterError) -> AdapterError {
+        let message = format!(
+            "{} answered HTTP {} without a signed result.",
+            self.provider.as_str(),
+            answer.status
+        );
+        match answer.status {
+            429 | 500..=599 => match AdapterError::from_http_status(answer.status, message) {
+                AdapterError::Transient { code, message, .. } => AdapterError::Transient {
+                    code,
+                    message,
+                    retry_after: answer.retry_after,
+                },
+                other => other,
+            },
+            401 | 403 => AdapterError::transient("provider_auth_failed", message),
+            200..=299 | 422 => unreadable,
+            status => AdapterError::from_http_status(status, message),
+        }
+    }
+
+    /// Opens an answer: HTTP-level errors first, then the signature (over every field but
+    /// `signature`), then our `partnerCode` if echoed, then the typed body. `problem` builds
+    /// the error for a body that cannot be trusted (unknown outcome for a write, transient
+    /// for a read).
+    fn open<T: DeserializeOwned>(
+        &self,
+        answer: &Answer,
+        problem: impl Fn(String) -> AdapterError,
+    ) -> Result<T, AdapterError> {
+        let provider = self.provider.as_str();
+        if answer.status == 429 || answer.status >= 500 {
+            return Err(self.http_error(answer, problem(String::new())));
+        }
+        let Some(fields) = signing::parse_fields(&answer.body) else {
+            let unreadable = problem(format!(
+                "{provider} answered HTTP {} with an unreadable body.",
+                answer.status
+            ));
+            return Err(self.http_error(answer, unreadable));
+        };
+        match signing::verify(self.secret(), &fields) {
+            Ok(()) => {}
+            Err(SignatureProblem::Missing) => {
+                return Err(problem(format!(
+                    "{provider}'s answer carries no signature."
+                )))
+            }
+            Err(SignatureProblem::Bad) => {
+                return Err(problem(format!(
+                    "{provider}'s answer signature does not verify."
+                )))
+            }
+        }
+        if let Some(partner) = fields.get("partnerCode") {
+            if partner.as_str() != Some(self.config.partner_code.as_str()) {
+                return Err(problem(format!(
+                    "{provider} answered for another partnerCode."
+                )));
+            }
+        }
+        serde_json::from_value(Value::Object(fields)).map_err(|error| {
+            problem(format!(
+                "{provider}'s signed answer does not have the expected fields: {error}"
+            ))
+        })
+    }
+
+    fn request_id_differs(echoed: Option<&str>, ours: &str) -> bool {
+        echoed.is_some_and(|echoed| echoed != ours)
+    }
+}
+
+#[async_trait]
+impl PayoutAdapter for MobileMoneyAdapter {
+    fn channel(&self) -> Channel {
+        Channel::MobileMoney
+    }
+
+    fn provider_key(&self) -> &str {
+        self.provider.as_str()
+    }
+
+    async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
+        let wallet = self.wallet(request)?;
+        let inquiry = WalletInquiryRequest {
+            partner_code: self.config.partner_code.clone(),
+            request_id: format!("{}-inq", request.payment_id.as_str()),
+            wallet_id: wallet.as_str().to_string(),
+            lang: LANG.into(),
+            signature: String::new(),
+        };
+        let body = self.signed_body(&inquiry, |signature| WalletInquiryRequest {
+            signature,
+            ..inquiry.clone()
+        })?;
+        let answer = self.post(PATH_INQUIRY, body, Call::Read).await?;
+        let found: WalletInquiryResponse = self.open(&answer, |message| {
+            AdapterError::transient("provider_bad_answer", message)
+        })?;
+        let provider = self.provider.as_str();
+        match ResultCode::from_code(found.result_code) {
+            ResultCode::Done => {
+                if Self::request_id_differs(found.wallet_id.as_deref(), wallet.as_str()) {
+                    return Err(AdapterError::transient(
+                        "provider_bad_answer",
+                        format!("{provider} answered the inquiry for another wallet."),
+                    ));
+                }
+                match found.wallet_name {
+                    Some(name) if !name.trim().is_empty() => Ok(Some(name)),
+                    _ => Err(AdapterError::transient(
+                        "provider_bad_answer",
+                        format!("{provider} found the wallet but sent no walletName."),
+                    )),
+                }
+            }
+            code => {
+                let error = inquiry_error(code);
+                tracing::debug!(wallet = %wallet.masked(), %provider, result_code = code.code(), "A wallet inquiry was refused.");
+                Err(error)
+            }
+        }
+    }
+
+    async fn submit(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
+        let wallet = self.wallet(request)?;
+        let pay = WalletPayRequest::from_payout(
+            request,
+            wallet,
+            &self.config.partner_code,
+            &self.config.ipn_url,
+            self.config.memo_max_chars,
+        );
+        tracing::debug!(
+            payment_id = %request.payment_id,
+            provider = self.provider.as_str(),
+            wallet = %wallet.masked(),
+            amount = pay.amount,
+            "Submitting a wallet disbursement."
+        );
+        let body = self.signed_body(&pay, |signature| WalletPayRequest {
+            signature,
+            ..pay.clone()
+        })?;
+        let answer = self.post(PATH_PAY, body, Call::Write).await?;
+        let reply: WalletPayResponse = self.open(&answer, AdapterError::unknown)?;
+        let provider = self.provider.as_str();
+        let ours = request.payment_id.as_str();
+        if Self::request_id_differs(reply.request_id.as_deref(), ours) {
+            return Err(AdapterError::unknown(format!(
+                "{provider} answered the disbursement with another requestId."
+            )));
+        }
+        let code = ResultCode::from_code(reply.result_code);
+        if matches!(code, ResultCode::Done | ResultCode::Processing) {
+            // A "yes" is only believed when it is a 2xx about exactly this payout.
+            let exact = (200..300).contains(&answer.status)
+                && reply.request_id.as_deref() == Some(ours)
+                && reply.amount == Some(request.amount.dong());
+            if !exact {
+                return Err(AdapterError::unknown(format!(
+                    "{provider} answered resultCode {} with HTTP {}, another requestId or another amount.",
+                    code.code(),
+                    answer.status
+                )));
+            }
+        }
+        submit_outcome(code, reply.trans_id)
+    }
+
+    async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
+        let query = WalletQueryRequest {
+            partner_code: self.config.partner_code.clone(),
+            request_id: request.payment_id.as_str().to_string(),
+            lang: LANG.into(),
+            signature: String::new(),
+        };
+        let body = self.signed_body(&query, |signature| WalletQueryRequest {
+            signature,
+            ..query.clone()
+        })?;
+        let answer = self.post(PATH_QUERY, body, Call::Read).await?;
+        let found: WalletQueryResponse = self.open(&answer, |message| {
+            AdapterError::transient("provider_bad_answer", message)
+        })?;
+        let provider = self.provider.as_str();
+        if Self::request_id_differs(found.request_id.as_deref(), request.payment_id.as_str()) {
+            return Err(AdapterError::transient(
+                "provider_bad_answer",
+                format!("{provider} answered the query with another requestId."),
+            ));
+        }
+        let code = ResultCode::from_code(found.result_code);
+        // A record that contradicts ours is never taken as paid or failed.
+        let final_code = matches!(code, ResultCode::Done | ResultCode::FailedAfterAcceptance);
+        if final_code
+            && found
+                .amount
+                .is_some_and(|amount| amount != request.amount.dong())
+        {
+            return Err(AdapterError::unknown(format!(
+                "{provider} reports transaction {} for {} đồng, not the {} đồng we sent.",
+                found.trans_id.as_deref().unwrap_or("without id"),
+                found.amount.unwrap_or(0),
+                request.amount.dong()
+            )));
+        }
+        query_outcome(code, found.fail_code, found.trans_id)
+    }
+
+    fn verify_callback(
+        &self,
+        _headers: &http::HeaderMap,
+        body: &[u8],
+        now_unix: i64,
+    ) -> Result<(), CallbackError> {
+        let fields = ipn_fields(body)?;
+        signing::verify(self.secret(), &fields).map_err(|problem| match problem {
+            SignatureProblem::Missing => CallbackError::MissingSignature,
+            SignatureProblem::Bad => CallbackError::BadSignature,
+        })?;
+        // Signed by the provider with our key, but for another partner: not ours to take.
+        if fields.get("partnerCode").and_then(Value::as_str)
+            != Some(self.config.partner_code.as_str())
+        {
+            return Err(CallbackError::BadSignature);
+        }
+        let response_time = fields
+            .get("responseTime")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                CallbackError::Malformed("responseTime is not unix milliseconds".into())
+            })?;
+        let tolerance_ms = self.config.callback_tolerance_secs.saturating_mul(1_000);
+        if (now_unix.saturating_mul(1_000) - response_time).abs() > tolerance_ms {
+            return Err(CallbackError::StaleTimestamp);
+        }
+        Ok(())
+    }
+
+    fn parse_callback(
+        &self,
+        _headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<CallbackEvent, CallbackError> {
+        let ipn: WalletIpn = parse_ipn(ipn_fields(body)?)?;
+        let trans_id = ipn
+            .trans_id
+            .ok_or_else(|| CallbackError::Malformed("the IPN carries no transId".into()))?;
+        Ok(CallbackEvent {
+            event_id: format!("{trans_id}:{}", ipn.result_code),
+            payment_id: PaymentId::from_stored(ipn.request_id),
+            amount: Vnd::new(ipn.amount),
+            status: callback_status(
+                ResultCode::from_code(ipn.result_code),
+                ipn.fail_code,
+                Some(trans_id),
+            ),
+        })
+    }
+
+    /// Wallet providers want `204 No Content` within 15 s.
+    fn callback_ack_status(&self) -> u16 {
+        204
+    }
+}
+
+/// An IPN body as a generic JSON object; nothing is interpreted before the signature checks.
+fn ipn_fields(body: &[u8]) -> Result<Fields, CallbackError> {
+    signing::parse_fields(body)
+        .ok_or_else(|| CallbackError::Malformed("the IPN body is not a JSON object".into()))
+}
+
+fn parse_ipn<T: DeserializeOwned>(fields: Fields) -> Result<T, CallbackError> {
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|error| CallbackError::Malformed(error.to_string()))
+}

@@ -1,0 +1,110 @@
+//! Configuration of the mobile-money adapter: one `[providers.<provider key>]` section per
+//! wallet provider (`viettel_money`, `vnpt_money`, `mobifone_money`), all of this shape.
+//! The secret is a `SecretString` that never prints.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// How to reach one wallet provider's disbursement API and check its IPN callbacks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileMoneyConfig {
+    /// The provider API's base URL without a trailing slash, e.g.
+    /// `https://api.wallet.example` or, for the sandbox, `http://127.0.0.1:9090/wallet/viettel_money`;
+    /// request paths (`/v2/disbursement/pay`) are appended to it.
+    pub base_url: String,
+    /// Our partner code at this provider (`partnerCode` in every request and callback).
+    pub partner_code: String,
+    /// The shared HMAC-SHA256 key that signs requests and that the provider signs its answers
+    /// and IPN callbacks with.
+    pub secret_key: SecretString,
+    /// The gateway's callback route for this provider, sent as `ipnUrl` with every
+    /// disbursement, e.g. `http://127.0.0.1:8080/callbacks/viettel_money`.
+    pub ipn_url: String,
+    /// How long one HTTP call may take. A disbursement that times out is an unknown outcome,
+    /// so this should stay well above the provider's normal answer time.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How far an IPN's `responseTime` may be from our clock before it is refused as stale
+    /// (replay protection).
+    #[serde(default = "default_callback_tolerance_secs")]
+    pub callback_tolerance_secs: i64,
+    /// The longest `orderInfo` the provider accepts.
+    #[serde(default = "default_memo_max_chars")]
+    pub memo_max_chars: usize,
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_callback_tolerance_secs() -> i64 {
+    300
+}
+
+fn default_memo_max_chars() -> usize {
+    50
+}
+
+/// Why the adapter or the sandbox could not be built from its configuration; `provider` is
+/// the provider key (`viettel_money`, …) whose section is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("providers.{provider}.base_url is not an http(s) URL")]
+    BadBaseUrl { provider: &'static str },
+    #[error("providers.{provider}.ipn_url is not an http(s) URL")]
+    BadIpnUrl { provider: &'static str },
+    #[error("the partner_code for {provider} is empty")]
+    EmptyPartnerCode { provider: &'static str },
+    #[error("the secret_key for {provider} is empty: nothing could be signed or verified")]
+    EmptySecretKey { provider: &'static str },
+    #[error("the HTTP client for {provider} could not be built: {source}")]
+    HttpClient {
+        provider: &'static str,
+        source: reqwest::Error,
+    },
+}
+
+/// True for an absolute `http://` or `https://` URL with something after the scheme.
+pub(crate) fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_the_optional_fields_and_the_secret_never_prints() {
+        let config: MobileMoneyConfig = serde_json::from_str(
+            r#"{"base_url":"http://localhost/wallet/viettel_money","partner_code":"GW",
+                "secret_key":"very-secret-key","ipn_url":"http://localhost/callbacks/viettel_money"}"#,
+        )
+        .expect("valid config");
+        assert_eq!(config.timeout_ms, 5_000);
+        assert_eq!(config.callback_tolerance_secs, 300);
+        assert_eq!(config.memo_max_chars, 50);
+        assert!(!format!("{config:?}").contains("very-secret-key"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let result = serde_json::from_str::<MobileMoneyConfig>(
+            r#"{"base_url":"http://localhost","partner_code":"GW","secret_key":"k",
+                "ipn_url":"http://localhost/cb","ipn_path":"/cb"}"#,
+        );
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn only_absolute_http_urls_pass() {
+        assert!(is_http_url("http://127.0.0.1:8080/callbacks/viettel_money"));
+        assert!(is_http_url("https://api.example"));
+        assert!(!is_http_url("ftp://api.example"));
+        assert!(!is_http_url("http://"));
+        assert!(!is_http_url("/callbacks/viettel_money"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The wallet style's signature: lowercase hex HMAC-SHA256 over the sorted
+//! `key=value&key=value` string of every top-level field except `signature`. Requests,
+//! answers and IPN callbacks are all signed this way, with the one shared secret key.
+//!
+//! Values are signed in their plain string form: strings as they are (no quotes, no URL
+//! encoding), numbers as their digits, `true`/`false`; absent and `null` fields are left
+//! out. Nested arrays or objects (the protocol has none) are signed as compact JSON.
+
+use std::collections::BTreeMap;
+
+use gateway_adapter::signing::{hmac_sha256, sorted_fields, verify_hmac_sha256};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The body field that carries the signature; it is never part of what is signed.
+pub const SIGNATURE_FIELD: &str = "signature";
+
+/// A JSON object's top-level fields, as parsed from a body.
+pub type Fields = Map<String, Value>;
+
+/// Why a signed body was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureProblem {
+    /// No `signature` field, or not a non-empty string.
+    Missing,
+    /// The signature is not hex, or was made over other values or with another key.
+    Bad,
+}
+
+/// The plain string form of one value, or `None` for `null` (left out of the signature).
+pub fn plain_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+    }
+}
+
+/// The string a signature covers: `key=value` pairs sorted by key, joined by `&`, without
+/// `signature` and without `null` fields.
+pub fn signing_string(fields: &Fields) -> String {
+    let plain: BTreeMap<String, String> = fields
+        .iter()
+        .filter(|(key, _)| key.as_str() != SIGNATURE_FIELD)
+        .filter_map(|(key, value)| plain_value(value).map(|text| (key.clone(), text)))
+        .collect();
+    sorted_fields(&plain)
+}
+
+/// The `signature` value for `fields`: lowercase hex HMAC-SHA256 of the signing string.
+pub fn sign(secret: &[u8], fields: &Fields) -> String {
+    hex::encode(hmac_sha256(secret, signing_string(fields).as_bytes()))
+}
+
+/// Checks the `signature` field of `fields` in constant time.
+pub fn verify(secret: &[u8], fields: &Fields) -> Result<(), SignatureProblem> {
+    let signature = match fields.get(SIGNATURE_FIELD) {
+        Some(Value::String(text)) if !text.trim().is_empty() => text.trim(),
+        _ => return Err(SignatureProblem::Missing),
+    };
+    let tag = hex::decode(signature).map_err(|_| SignatureProblem::Bad)?;
+    if verify_hmac_sha256(secret, signing_string(fields).as_bytes(), &tag) {
+        Ok(())
+    } else {
+        Err(SignatureProblem::Bad)
+    }
+}
+
+/// The top-level fields of a serialisable struct; an error if it is not a JSON object.
+pub fn to_fields<T: Serialize>(value: &T) -> Result<Fields, serde_json::Error> {
+    match serde_json::to_value(value)? {
+        Value::Object(fields) => Ok(fields),
+        other => Err(serde::ser::Error::custom(format!(
+            "expected a JSON object, got {other}"
+        ))),
+    }
+}
+
+/// `fields` with their `signature` set (replacing any there was).
+pub fn signed(secret: &[u8], mut fields: Fields) -> Fields {
+    fields.remove(SIGNATURE_FIELD);
+    let signature = sign(secret, &fields);
+    fields.insert(SIGNATURE_FIELD.into(), Value::String(signature));
+    fields
+}
+
+/// Parses a body as a JSON object, without interpreting any field.
+pub fn parse_fields(body: &[u8]) -> Option<Fields> {
+    match serde_json::from_slice::<Value>(body).ok()? {
+        Value::Object(fields) => Some(fields),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(value: Value) -> Fields {
+        match value {
+            Value::Object(fields) => fields,
+            _ => panic!("a JSON object"),
+        }
+    }
+
+    #[test]
+    fn the_signing_string_sorts_keys_and_skips_signature_and_nulls() {
+        let body = fields(json!({
+            "requestId": "pay-1", "amount": 500000, "signature": "ff", "failCode": null,
+            "lang": "vi", "ok": true
+        }));
+        assert_eq!(
+            signing_string(&body),
+            "amount=500000&lang=vi&ok=true&requestId=pay-1"
+        );
+    }
+
+    #[test]
+    fn a_signed_object_verifies_and_any_changed_value_does_not() {
+        let body = signed(
+            b"k",
+            fields(json!({"requestId": "pay-1", "amount": 500000})),
+        );
+        assert_eq!(verify(b"k", &body), Ok(()));
+        assert_eq!(verify(b"other", &body), Err(SignatureProblem::Bad));
+        let mut changed = body.clone();
+        changed.insert("amount".into(), json!(5000000));
+        assert_eq!(verify(b"k", &changed), Err(SignatureProblem::Bad));
+        let mut not_hex = body.clone();
+        not_hex.insert(SIGNATURE_FIELD.into(), json!("zz"));
+        assert_eq!(verify(b"k", &not_hex), Err(SignatureProblem::Bad));
+        let mut unsigned = body;
+        unsigned.remove(SIGNATURE_FIELD);
+        assert_eq!(verify(b"k", &unsigned), Err(SignatureProblem::Missing));
+        unsigned.insert(SIGNATURE_FIELD.into(), json!(""));
+        assert_eq!(verify(b"k", &unsigned), Err(SignatureProblem::Missing));
+    }
+
+    #[test]
+    fn a_number_and_its_digits_as_a_string_sign_alike() {
+        // The signature covers plain values, so the provider may send `amount` either way.
+        let as_number = sign(b"k", &fields(json!({"amount": 500000})));
+        let as_string = sign(b"k", &fields(json!({"amount": "500000"})));
+        assert_eq!(as_number, as_string);
+    }
+
+    #[test]
+    fn only_json_objects_parse_as_fields() {
+        assert!(parse_fields(br#"{"a":1}"#).is_some());
+        assert!(parse_fields(b"[1]").is_none());
+        assert!(parse_fields(b"not json").is_none());
+    }
+}

@@ -1,0 +1,337 @@
+//! `VnpostAccountAdapter`: the `PayoutAdapter` for the Post Office's signed-JSON payout API.
+//! It calls VNPost once per method, verifies every answer's signature and classifies it; it
+//! never retries.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use gateway_adapter::mask::mask_tail;
+use gateway_adapter::{
+    AdapterError, CallbackError, CallbackEvent, Channel, PayoutAdapter, PayoutRequest,
+    ProviderStatus,
+};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+
+use crate::config::{ConfigError, VnpostAccountConfig};
+use crate::signing::{self, SignatureProblem, Signed};
+use crate::transformers::{
+    callback_event, map_inquiry_answer, map_payout_answer, map_query_answer, vnpost_account,
+    VnpostInquiryRequest, VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse,
+    VnpostQueryRequest, VnpostQueryResponse, VnpostResultCode,
+};
+
+/// The provider key of this adapter in config and in the callback route.
+pub const PROVIDER_KEY: &str = "vnpost_account";
+
+/// Request paths, appended to `base_url`.
+pub const PATH_INQUIRY: &str = "/api/v1/account/inquiry";
+pub const PATH_PAYOUTS: &str = "/api/v1/payouts";
+pub const PATH_QUERY: &str = "/api/v1/payouts/query";
+
+/// Whether a lost or unreadable answer leaves the outcome unknown (a payout) or just means
+/// "ask again" (a read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Payout,
+    Read,
+}
+
+/// The VNPost-account channel. One `reqwest` client (rustls, `timeout_ms`) serves all calls.
+#[derive(Debug)]
+pub struct VnpostAccountAdapter {
+    config: VnpostAccountConfig,
+    /// `config.base_url` without a trailing slash.
+    base_url: String,
+    http: reqwest::Client,
+    /// Unix seconds for the `timestamp` field; a field so tests can sign with a fixed time.
+    now: fn() -> i64,
+}
+
+/// Seconds since 1970 by the system clock.
+pub fn system_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl VnpostAccountAdapter {
+    /// Builds the adapter and its HTTP client; refuses a config that could never work.
+    pub fn new(config: VnpostAccountConfig) -> Result<Self, ConfigError> {
+        let base_url = config.base_url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError::BadBaseUrl);
+        }
+        if config.partner_id.trim().is_empty() {
+            return Err(ConfigError::NoPartnerId);
+        }
+        if config.secret.expose_secret().is_empty() {
+            return Err(ConfigError::NoSecret);
+        }
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()?;
+        Ok(Self {
+            config,
+            base_url,
+            http,
+            now: system_now,
+        })
+    }
+
+    /// Replaces the clock that stamps `timestamp` (tests use a fixed one).
+    pub fn with_clock(mut self, now: fn() -> i64) -> Self {
+        self.now = now;
+        self
+    }
+
+    fn secret(&self) -> &[u8] {
+        self.config.secret.expose_secret().as_bytes()
+    }
+
+    fn timestamp(&self) -> String {
+        signing::format_timestamp((self.now)())
+    }
+
+    /// Signs `message`, POSTs it to `path` and returns the answer parsed as `T` once its
+    /// signature verified. Every failure is classified for `kind`.
+    async fn call<M: Signed, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        message: M,
+        kind: Call,
+    ) -> Result<T, AdapterError> {
+        let sealed = signing::seal(self.secret(), message)
+            .map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))?;
+        let body = serde_json::to_vec(&sealed)
+            .map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))?;
+        let transport = |error: reqwest::Error| {
+            let message = format!("VNPost did not answer POST {path}: {error}");
+            match kind {
+                Call::Payout => AdapterError::from_transport(!error.is_connect(), message),
+                Call::Read => AdapterError::transient("provider_unreachable", message),
+            }
+        };
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let answer = response.bytes().await.map_err(transport)?;
+        if status != 200 {
+            return Err(http_error(status, retry_after));
+        }
+        verified_answer(self.secret(), path, &answer, kind)
+    }
+}
+
+/// Classifies a non-200 answer (its body is not read: it may quote personal data): 401/403
+/// mean our credentials are wrong (transient, nothing fails while ops fix the config), the
+/// rest follows [`AdapterError::from_http_status`] with `Retry-After` kept.
+fn http_error(status: u16, retry_after: Option<Duration>) -> AdapterError {
+    let message = format!("VNPost answered HTTP {status}.");
+    match status {
+        401 | 403 => AdapterError::transient("provider_auth_failed", message),
+        _ => match AdapterError::from_http_status(status, message) {
+            AdapterError::Transient { code, message, .. } => AdapterError::Transient {
+                code,
+                message,
+                retry_after,
+            },
+            other => other,
+        },
+    }
+}
+
+/// Verifies an HTTP 200 answer's signature on its generic fields, then parses it as `T`.
+/// An answer that does not verify or parse is never believed: for a payout the outcome is
+/// unknown, for a read it is worth asking again.
+fn verified_answer<T: DeserializeOwned>(
+    secret: &[u8],
+    path: &str,
+    body: &[u8],
+    kind: Call,
+) -> Result<T, AdapterError> {
+    let untrusted = |code: &str, message: String| match kind {
+        Call::Payout => AdapterError::unknown(message),
+        Call::Read => AdapterError::transient(code, message),
+    };
+    let Some(fields) = signing::parse_fields(body) else {
+        return Err(untrusted(
+            "provider_bad_answer",
+            format!("VNPost's answer to {path} is not a JSON object."),
+        ));
+    };
+    if let Err(problem) = signing::verify_fields(secret, &fields) {
+        let says_bad_signature = fields
+            .get("result_code")
+            .and_then(|code| code.as_str())
+            .is_some_and(|code| code == VnpostResultCode::BadSignature.as_str());
+        let what = match problem {
+            SignatureProblem::Missing => "carries no signature",
+            SignatureProblem::Bad => "has a signature that does not verify",
+        };
+        let mut message = format!("VNPost's answer to {path} {what}.");
+        let code = if says_bad_signature {
+            message.push_str(
+                " It claims result_code 20 (our signature is bad): the shared secret is probably wrong.",
+            );
+            "provider_auth_failed"
+        } else {
+            "provider_bad_signature"
+        };
+        return Err(untrusted(code, message));
+    }
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|_| {
+        untrusted(
+            "provider_bad_answer",
+            format!("VNPost's signed answer to {path} is unreadable."),
+        )
+    })
+}
+
+#[async_trait]
+impl PayoutAdapter for VnpostAccountAdapter {
+    fn channel(&self) -> Channel {
+        Channel::VnpostAccount
+    }
+
+    fn provider_key(&self) -> &str {
+        PROVIDER_KEY
+    }
+
+    async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
+        let account_no = vnpost_account(&request.destination)?;
+        let inquiry = VnpostInquiryRequest {
+            partner_id: self.config.partner_id.clone(),
+            account_no: account_no.to_string(),
+            timestamp: self.timestamp(),
+            signature: String::new(),
+        };
+        let answer: VnpostInquiryResponse = self.call(PATH_INQUIRY, inquiry, Call::Read).await?;
+        if answer.result_code == VnpostResultCode::Done
+            && answer.account_no.as_deref() != Some(account_no)
+        {
+            return Err(AdapterError::transient(
+                "provider_bad_answer",
+                format!(
+                    "VNPost answered the name inquiry for another account than {}.",
+                    mask_tail(account_no)
+                ),
+            ));
+        }
+        map_inquiry_answer(answer)
+    }
+
+    async fn submit(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
+        let payout = VnpostPayoutRequest::from_payout(
+            request,
+            &self.config.partner_id,
+            self.timestamp(),
+            self.config.memo_max_chars,
+        )?;
+        tracing::debug!(
+            payment_id = %request.payment_id,
+            account = %mask_tail(&payout.account_no),
+            amount = payout.amount,
+            "Submitting a VNPost-account payout."
+        );
+        let answer: VnpostPayoutResponse = self.call(PATH_PAYOUTS, payout, Call::Payout).await?;
+        // An answer about another request says nothing about ours.
+        if let Some(echoed) = &answer.request_id {
+            if echoed != request.payment_id.as_str() {
+                return Err(AdapterError::unknown(
+                    "VNPost answered the payout with another request_id.",
+                ));
+            }
+        } else if matches!(
+            answer.result_code,
+            VnpostResultCode::Done | VnpostResultCode::Processing
+        ) {
+            return Err(AdapterError::unknown(
+                "VNPost accepted the payout without echoing its request_id.",
+            ));
+        }
+        map_payout_answer(&answer.result_code, answer.transaction_id.as_deref())
+    }
+
+    async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
+        let query = VnpostQueryRequest {
+            partner_id: self.config.partner_id.clone(),
+            request_id: request.payment_id.as_str().to_string(),
+            timestamp: self.timestamp(),
+            signature: String::new(),
+        };
+        let answer: VnpostQueryResponse = self.call(PATH_QUERY, query, Call::Read).await?;
+        let status = map_query_answer(
+            &answer.result_code,
+            answer.transaction_id.as_deref(),
+            answer.fail_code.as_deref(),
+        )?;
+        if matches!(status, ProviderStatus::NotFound) {
+            return Ok(status);
+        }
+        if answer.request_id.as_deref() != Some(request.payment_id.as_str()) {
+            return Err(AdapterError::transient(
+                "provider_bad_answer",
+                "VNPost answered the status query for another request_id.",
+            ));
+        }
+        // A record that contradicts ours is never taken as paid or failed.
+        if let Some(amount) = answer.amount {
+            if amount != request.amount.dong() {
+                return Err(AdapterError::unknown(format!(
+                    "VNPost reports request {} for {amount} đồng, not the {} đồng we sent.",
+                    request.payment_id,
+                    request.amount.dong()
+                )));
+            }
+        } else if !matches!(status, ProviderStatus::Pending { .. }) {
+            return Err(AdapterError::unknown(
+                "VNPost reports a final status without the amount.",
+            ));
+        }
+        Ok(status)
+    }
+
+    fn verify_callback(
+        &self,
+        _headers: &http::HeaderMap,
+        body: &[u8],
+        now_unix: i64,
+    ) -> Result<(), CallbackError> {
+        let fields = signing::parse_fields(body)
+            .ok_or_else(|| CallbackError::Malformed("the body is not a JSON object".into()))?;
+        signing::verify_fields(self.secret(), &fields).map_err(|problem| match problem {
+            SignatureProblem::Missing => CallbackError::MissingSignature,
+            SignatureProblem::Bad => CallbackError::BadSignature,
+        })?;
+        let timestamp = signing::timestamp_of(&fields).ok_or_else(|| {
+            CallbackError::Malformed("timestamp is not a yyyyMMddHHmmss time".into())
+        })?;
+        if (now_unix - timestamp).abs() > self.config.callback_tolerance_secs {
+            return Err(CallbackError::StaleTimestamp);
+        }
+        Ok(())
+    }
+
+    fn parse_callback(
+        &self,
+        _headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<CallbackEvent, CallbackError> {
+        callback_event(body)
+    }
+}
