@@ -67,16 +67,13 @@ impl RunningGateway {
             dispatcher_wake: dispatcher_wake.clone(),
             relay_wake: relay_wake.clone(),
         });
-        tasks.spawn(amqp::consumer::run(
-            intake,
-            settings.amqp.clone(),
-            intake_shutdown,
-        ));
+        tasks.spawn(amqp::consumer::run(intake, settings.amqp.clone(), intake_shutdown));
 
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             adapters,
             settings.dispatcher.clone(),
+            &settings.limits,
             dispatcher_wake,
             relay_wake.clone(),
         ));

@@ -131,12 +131,11 @@ impl Settings {
     /// Loads `<dir>/default.toml`, then `<dir>/<GATEWAY_ENV>.toml` if `GATEWAY_ENV` is set,
     /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`).
     pub fn load(config_dir: &Path) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(config_dir.join("default.toml")).required(true));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from(config_dir.join("default.toml")).required(true));
         if let Ok(environment) = std::env::var("GATEWAY_ENV") {
-            builder = builder.add_source(
-                config::File::from(config_dir.join(format!("{environment}.toml"))).required(true),
-            );
+            builder =
+                builder.add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(true));
         }
         builder
             .add_source(
@@ -147,12 +146,7 @@ impl Settings {
             )
             .build()
             .and_then(config::Config::try_deserialize)
-            .with_context(|| {
-                format!(
-                    "could not load the configuration from {}",
-                    config_dir.display()
-                )
-            })
+            .with_context(|| format!("could not load the configuration from {}", config_dir.display()))
     }
 
     /// The configuration directory: `GATEWAY_CONFIG_DIR`, or `config` next to the working directory.

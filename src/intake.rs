@@ -22,11 +22,7 @@ pub struct Intake {
 impl Intake {
     /// Validates and stores one order. Returns only after the store committed, so the
     /// caller may ack; an error means nothing was stored and the order must be redelivered.
-    pub async fn take(
-        &self,
-        body: &[u8],
-        properties: &StoredProperties,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn take(&self, body: &[u8], properties: &StoredProperties) -> Result<(), sqlx::Error> {
         match parse_order(body, &self.limits) {
             Err(invalid) => {
                 let (order_id, channel) = hints(body, properties);
@@ -51,19 +47,16 @@ impl Intake {
                     .await?;
                 match &outcome {
                     ClaimOutcome::Claimed { payment_id, state } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "claimed")
-                            .increment(1);
+                        metrics::counter!("gateway_orders_total", "outcome" => "claimed").increment(1);
                         tracing::debug!(order_id = %order.order_id.as_str(), %payment_id, %state, "Claimed an order.");
                         self.dispatcher_wake.notify_one();
                     }
                     ClaimOutcome::Duplicate { payment_id } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "duplicate")
-                            .increment(1);
+                        metrics::counter!("gateway_orders_total", "outcome" => "duplicate").increment(1);
                         tracing::info!(order_id = %order.order_id.as_str(), %payment_id, "A duplicate delivery; answered with the latest result.");
                     }
                     ClaimOutcome::Conflict { payment_id } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "conflict")
-                            .increment(1);
+                        metrics::counter!("gateway_orders_total", "outcome" => "conflict").increment(1);
                         tracing::warn!(order_id = %order.order_id.as_str(), %payment_id, "An idempotency key was reused for a different payload; dead-lettered.");
                     }
                 }

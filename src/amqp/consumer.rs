@@ -51,9 +51,7 @@ async fn consume(
     topology::declare(&channel, settings)
         .await
         .context("could not declare the topology")?;
-    channel
-        .basic_qos(settings.prefetch, BasicQosOptions::default())
-        .await?;
+    channel.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
     let mut deliveries = channel
         .basic_consume(
             settings.orders_queue.as_str().into(),

@@ -16,8 +16,7 @@ use crate::config::AmqpSettings;
 /// Automatic recovery stays off: each task reconnects itself and starts from a clean channel,
 /// so a delivery tag from a dead channel can never be acked on a new one.
 pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Connection> {
-    let properties = ConnectionProperties::default()
-        .with_connection_name(format!("payout-gateway/{role}").into());
+    let properties = ConnectionProperties::default().with_connection_name(format!("payout-gateway/{role}").into());
     Connection::connect(settings.url.expose_secret(), properties).await
 }
 

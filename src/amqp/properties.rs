@@ -22,10 +22,7 @@ pub fn from_amqp(properties: &BasicProperties) -> StoredProperties {
     StoredProperties {
         content_type: properties.content_type().as_ref().map(ToString::to_string),
         message_id: properties.message_id().as_ref().map(ToString::to_string),
-        correlation_id: properties
-            .correlation_id()
-            .as_ref()
-            .map(ToString::to_string),
+        correlation_id: properties.correlation_id().as_ref().map(ToString::to_string),
         headers,
     }
 }
@@ -45,10 +42,7 @@ pub fn to_amqp(stored: &StoredProperties) -> BasicProperties {
     if !stored.headers.is_empty() {
         let mut table = FieldTable::default();
         for (key, value) in &stored.headers {
-            table.insert(
-                key.as_str().into(),
-                AMQPValue::LongString(value.as_str().into()),
-            );
+            table.insert(key.as_str().into(), AMQPValue::LongString(value.as_str().into()));
         }
         properties = properties.with_headers(table);
     }

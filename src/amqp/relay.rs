@@ -19,12 +19,7 @@ use crate::store::{OutboxKind, Store};
 const BATCH: i64 = 256;
 
 /// Runs until `shutdown`, reconnecting after broker failures.
-pub async fn run(
-    store: Store,
-    settings: AmqpSettings,
-    wake: Arc<Notify>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(store: Store, settings: AmqpSettings, wake: Arc<Notify>, shutdown: CancellationToken) {
     let mut attempt = 0;
     while !shutdown.is_cancelled() {
         match relay(&store, &settings, &wake, &shutdown, &mut attempt).await {
@@ -59,16 +54,11 @@ async fn relay(
     topology::declare(&channel, settings)
         .await
         .context("could not declare the topology")?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
     *attempt = 0;
     tracing::info!("The outbox relay is connected.");
     loop {
-        let rows = store
-            .unpublished(BATCH)
-            .await
-            .context("could not read the outbox")?;
+        let rows = store.unpublished(BATCH).await.context("could not read the outbox")?;
         if rows.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => {
@@ -83,9 +73,7 @@ async fn relay(
         let mut confirms = Vec::with_capacity(rows.len());
         for row in &rows {
             let (exchange, routing_key) = match row.kind {
-                OutboxKind::Result => {
-                    (settings.results_exchange.as_str(), row.routing_key.as_str())
-                }
+                OutboxKind::Result => (settings.results_exchange.as_str(), row.routing_key.as_str()),
                 OutboxKind::DeadLetter => ("", settings.dlq_queue.as_str()),
             };
             let confirm = channel
@@ -113,10 +101,7 @@ async fn relay(
                 }
                 Confirmation::Nack(_) => {
                     refused += 1;
-                    tracing::error!(
-                        outbox_id = id,
-                        "The broker refused an outbox message (nack)."
-                    );
+                    tracing::error!(outbox_id = id, "The broker refused an outbox message (nack).");
                 }
                 Confirmation::NotRequested => {
                     bail!("publisher confirms are not enabled on the relay channel")

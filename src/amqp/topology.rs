@@ -54,10 +54,7 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> lapin::Resul
         "x-dead-letter-strategy".into(),
         AMQPValue::LongString("at-least-once".into()),
     );
-    orders.insert(
-        "x-overflow".into(),
-        AMQPValue::LongString("reject-publish".into()),
-    );
+    orders.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
     declare_quorum(channel, &settings.orders_queue, orders).await?;
 
     declare_quorum(channel, &settings.results_queue, quorum_arguments()).await?;
@@ -74,10 +71,7 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> lapin::Resul
 
 fn quorum_arguments() -> FieldTable {
     let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
     arguments
 }
 
@@ -86,8 +80,5 @@ async fn declare_quorum(channel: &Channel, name: &str, arguments: FieldTable) ->
         durable: true,
         ..Default::default()
     };
-    channel
-        .queue_declare(name.into(), options, arguments)
-        .await
-        .map(|_| ())
+    channel.queue_declare(name.into(), options, arguments).await.map(|_| ())
 }

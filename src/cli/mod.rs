@@ -16,12 +16,7 @@ use crate::config::Settings;
 #[command(name = "gateway", version, about)]
 pub struct Cli {
     /// Folder with `default.toml` (and `<GATEWAY_ENV>.toml`).
-    #[arg(
-        long,
-        global = true,
-        env = "GATEWAY_CONFIG_DIR",
-        default_value = "config"
-    )]
+    #[arg(long, global = true, env = "GATEWAY_CONFIG_DIR", default_value = "config")]
     pub config_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,

@@ -17,21 +17,12 @@ pub async fn show(settings: Settings, order_id: &str) -> anyhow::Result<ExitCode
     println!("order       {}", payment.order_id);
     println!("payment     {}", payment.payment_id);
     println!("channel     {} ({})", payment.channel, payment.provider);
-    println!(
-        "amount      {} ₫",
-        format_dong(payment.amount.max(0) as u64)
-    );
+    println!("amount      {} ₫", format_dong(payment.amount.max(0) as u64));
     println!("state       {}", payment.state);
     if let Some(code) = &payment.reason_code {
-        println!(
-            "reason      {code}: {}",
-            payment.reason.as_deref().unwrap_or("")
-        );
+        println!("reason      {code}: {}", payment.reason.as_deref().unwrap_or(""));
     }
-    println!(
-        "attempts    {}   inquiries {}",
-        payment.attempts, payment.inquiries
-    );
+    println!("attempts    {}   inquiries {}", payment.attempts, payment.inquiries);
     if let Some(reference) = &payment.provider_ref {
         println!("provider    {reference}");
     }

@@ -17,8 +17,7 @@ pub async fn sandbox(settings: Settings) -> anyhow::Result<ExitCode> {
     let kit = sandbox_kit::SandboxKit::shared();
     let router = crate::providers::build_sandbox_router(&settings.sandbox, kit)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let (address, server) =
-        crate::http::serve(&settings.sandbox.listen, router, shutdown.clone()).await?;
+    let (address, server) = crate::http::serve(&settings.sandbox.listen, router, shutdown.clone()).await?;
     tracing::info!(%address, "The provider sandbox is running; its ledger is at /sandbox/ledger.");
     wait_for_signal().await;
     shutdown.cancel();
@@ -31,14 +30,13 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = terminate.recv() => {}

@@ -49,18 +49,27 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     settings.dispatcher.backoff_max_ms = 2_000;
     settings.dispatcher.lease_ms = 10_000;
     let (settings, sandbox, gateway) = stack::start(settings, &run_id).await?;
-    // The bank misbehaves a little, as banks do: the gateway must still pay each order once.
-    sandbox.kit.set_faults(
+    // Providers misbehave a little, as they do: the gateway must still pay each order once.
+    for provider in [
         "bank_transfer",
-        Faults {
-            error_5xx_rate: 0.05,
-            lost_callback_rate: 0.1,
-            duplicate_callback_rate: 0.1,
-            timeout_after_booking_next: 2,
-            hang_ms: 3_000,
-            ..Faults::default()
-        },
-    );
+        "vnpost_account",
+        "viettel_money",
+        "vnpt_money",
+        "mobifone_money",
+    ] {
+        sandbox.kit.set_faults(
+            provider,
+            Faults {
+                error_5xx_rate: 0.05,
+                lost_callback_rate: 0.1,
+                duplicate_callback_rate: 0.1,
+                timeout_after_booking_next: 1,
+                duplicate_in_flight_next: u32::from(provider == "viettel_money"),
+                hang_ms: 3_000,
+                ..Faults::default()
+            },
+        );
+    }
     let sample = sample::generate(args.per_commune, &args.period, args.seed);
     sandbox.kit.directory.register(sample.accounts.clone());
     let list_path = std::env::temp_dir()
@@ -78,13 +87,8 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
 
     publish_orders(&settings.amqp, &sample.rows, true).await?;
     let expected: HashSet<String> = sample.rows.iter().map(|row| row.order_id.clone()).collect();
-    let results = watch::collect_results(
-        &settings.amqp,
-        &expected,
-        Duration::from_secs(args.timeout_secs),
-        true,
-    )
-    .await?;
+    let results =
+        watch::collect_results(&settings.amqp, &expected, Duration::from_secs(args.timeout_secs), true).await?;
     gateway.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();

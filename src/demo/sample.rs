@@ -28,10 +28,17 @@ const FAMILY: [&str; 12] = [
 ];
 const MIDDLE: [&str; 8] = ["Văn", "Thị", "Đức", "Ngọc", "Minh", "Thu", "Quang", "Hữu"];
 const GIVEN: [&str; 16] = [
-    "An", "Bình", "Chi", "Dũng", "Đào", "Giang", "Hà", "Hùng", "Hương", "Khánh", "Lan", "Long",
-    "Mai", "Nam", "Phương", "Thảo",
+    "An", "Bình", "Chi", "Dũng", "Đào", "Giang", "Hà", "Hùng", "Hương", "Khánh", "Lan", "Long", "Mai", "Nam", "Phương",
+    "Thảo",
 ];
 const BINS: [&str; 6] = ["970405", "970436", "970415", "970418", "970449", "970422"];
+/// Wallet providers with mobile prefixes of their carrier (numbers are portable, but most
+/// people keep their carrier's wallet).
+const WALLETS: [(&str, &[&str]); 3] = [
+    ("viettel_money", &["086", "096", "097", "098", "032", "035"]),
+    ("vnpt_money", &["088", "091", "094", "081", "083"]),
+    ("mobifone_money", &["089", "090", "093", "070", "077"]),
+];
 
 /// Social-assistance base from 1 July 2024 (Decree 76/2024) and meritorious base (Decree 77/2024).
 const SOCIAL_BASE: u64 = 500_000;
@@ -43,7 +50,9 @@ pub struct Sample {
     pub accounts: Vec<RegisteredAccount>,
 }
 
-/// Builds `per_commune` lines per commune for `period` (`YYYY-MM`), the same for the same seed.
+/// Builds `per_commune` lines per commune for `period` (`YYYY-MM`), the same for the same
+/// seed. Channels in realistic shares: about 55% bank accounts, 25% VNPost accounts and 20%
+/// wallets (split between the three wallet providers).
 pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut rows = Vec::new();
@@ -59,27 +68,16 @@ pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
                 GIVEN[rng.random_range(0..GIVEN.len())]
             );
             let century_sex = rng.random_range(0..2u8);
-            let beneficiary_id = format!(
-                "034{century_sex}{:02}{:06}",
-                rng.random_range(30..99u8),
-                serial
-            );
+            let beneficiary_id = format!("034{century_sex}{:02}{:06}", rng.random_range(30..99u8), serial);
             let meritorious = rng.random_bool(0.35);
             let (program, amount) = if meritorious {
-                (
-                    "meritorious",
-                    MERITORIOUS_BASE * [2, 3, 4][rng.random_range(0..3)] / 2,
-                )
+                ("meritorious", MERITORIOUS_BASE * [2, 3, 4][rng.random_range(0..3)] / 2)
             } else {
                 (
                     "social_assistance",
                     SOCIAL_BASE * [2, 3, 4, 5][rng.random_range(0..4)] / 2,
                 )
             };
-            let account_number = format!(
-                "{:013}",
-                rng.random_range(1_000_000_000u64..9_999_999_999_999)
-            );
             let mut row = PayoutRow {
                 order_id: format!("TB-{period}-{serial:06}"),
                 batch_id: batch_id.clone(),
@@ -90,19 +88,46 @@ pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
                 full_name: full_name.clone(),
                 commune_code: commune_code.to_string(),
                 amount: amount.to_string(),
-                channel: "bank_transfer".to_string(),
-                bank_bin: BINS[rng.random_range(0..BINS.len())].to_string(),
-                account_number: account_number.clone(),
                 memo: format!("Tro cap thang {period}"),
                 ..PayoutRow::default()
+            };
+            let (provider, account) = match rng.random_range(0..100u8) {
+                0..=54 => {
+                    row.channel = "bank_transfer".to_string();
+                    row.bank_bin = BINS[rng.random_range(0..BINS.len())].to_string();
+                    row.account_number = format!("{:013}", rng.random_range(1_000_000_000u64..9_999_999_999_999));
+                    ("bank_transfer".to_string(), row.account_number.clone())
+                }
+                55..=79 => {
+                    row.channel = "vnpost_account".to_string();
+                    row.account_number = format!("{:012}", rng.random_range(100_000_000_000u64..999_999_999_999));
+                    ("vnpost_account".to_string(), row.account_number.clone())
+                }
+                _ => {
+                    row.channel = "mobile_money".to_string();
+                    let (provider, prefixes) = WALLETS[rng.random_range(0..WALLETS.len())];
+                    row.wallet_provider = provider.to_string();
+                    let prefix = prefixes[rng.random_range(0..prefixes.len())];
+                    row.phone_number = format!("{prefix}{:07}", rng.random_range(0..10_000_000u32));
+                    (provider.to_string(), row.phone_number.clone())
+                }
             };
             let mut holder = full_name;
             let mut closed = false;
             let mut registered = true;
-            // Every 25th line carries a mistake the gateway or the bank must catch.
+            // Every 25th line carries a mistake the gateway or the provider must catch.
             match serial % 25 {
                 3 => row.amount = format!("{amount}.5"),
-                8 => row.bank_bin = "970499".to_string(),
+                8 => match row.channel.as_str() {
+                    "bank_transfer" => row.bank_bin = "970499".to_string(),
+                    "mobile_money" => row.phone_number = "0241234567".to_string(),
+                    _ => row.account_number = "12-34".to_string(),
+                },
+                11 if row.channel == "mobile_money" => {
+                    // Arrears for a whole year: more than a wallet may receive in a month.
+                    row.payment_type = "arrears".to_string();
+                    row.amount = (SOCIAL_BASE * 24).to_string();
+                }
                 13 => row.beneficiary_id = "12345".to_string(),
                 17 => holder = "TRAN THI KHAC".to_string(),
                 21 => registered = false,
@@ -111,8 +136,8 @@ pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
             }
             if registered {
                 accounts.push(RegisteredAccount {
-                    provider: "bank_transfer".to_string(),
-                    account: account_number,
+                    provider,
+                    account,
                     holder_name: holder,
                     closed,
                 });
@@ -137,16 +162,8 @@ mod tests {
         let second = generate(5, "2026-12", 7);
         assert_eq!(first.rows.len(), 51);
         assert_eq!(
-            first
-                .rows
-                .iter()
-                .map(|r| r.order_id.clone())
-                .collect::<Vec<_>>(),
-            second
-                .rows
-                .iter()
-                .map(|r| r.order_id.clone())
-                .collect::<Vec<_>>()
+            first.rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>(),
+            second.rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>()
         );
         for (code, _) in COMMUNES {
             assert!(first.rows.iter().any(|row| row.commune_code == code));

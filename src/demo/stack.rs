@@ -30,10 +30,7 @@ impl LocalSandbox {
 /// Gives `settings` queue names ending in `.<run_id>`, a free gateway port, and points the
 /// providers at a sandbox started here. Returns the sandbox; start the gateway with the
 /// returned settings (in process with [`RunningGateway::start`], or as a child process).
-pub async fn prepare(
-    mut settings: Settings,
-    run_id: &str,
-) -> anyhow::Result<(Settings, LocalSandbox)> {
+pub async fn prepare(mut settings: Settings, run_id: &str) -> anyhow::Result<(Settings, LocalSandbox)> {
     let amqp = &mut settings.amqp;
     for name in [
         &mut amqp.orders_queue,
@@ -52,26 +49,26 @@ pub async fn prepare(
     let kit = SandboxKit::shared();
     let router = crate::providers::build_sandbox_router(&settings.sandbox, kit.clone())?;
     let shutdown = CancellationToken::new();
-    let (address, _server) =
-        crate::http::serve(&settings.sandbox.listen, router, shutdown.clone()).await?;
-    if let Some(bank) = settings.providers.bank_transfer.as_mut() {
-        bank.base_url = format!("http://{address}/bank");
+    let (address, _server) = crate::http::serve(&settings.sandbox.listen, router, shutdown.clone()).await?;
+    let sandbox_url = |key: &str| format!("http://{address}{}", crate::providers::sandbox_path(key));
+    let providers = &mut settings.providers;
+    if let Some(bank) = providers.bank_transfer.as_mut() {
+        bank.base_url = sandbox_url("bank_transfer");
     }
-    Ok((
-        settings,
-        LocalSandbox {
-            address,
-            kit,
-            shutdown,
-        },
-    ))
+    if let Some(vnpost) = providers.vnpost_account.as_mut() {
+        vnpost.base_url = sandbox_url("vnpost_account");
+    }
+    for (provider, wallet) in providers.wallets_mut() {
+        if let Some(wallet) = wallet.as_mut() {
+            wallet.base_url = sandbox_url(provider.as_str());
+            wallet.ipn_url = format!("http://127.0.0.1:{gateway_port}/callbacks/{}", provider.as_str());
+        }
+    }
+    Ok((settings, LocalSandbox { address, kit, shutdown }))
 }
 
 /// Prepares the stack and starts the gateway in this process.
-pub async fn start(
-    settings: Settings,
-    run_id: &str,
-) -> anyhow::Result<(Settings, LocalSandbox, RunningGateway)> {
+pub async fn start(settings: Settings, run_id: &str) -> anyhow::Result<(Settings, LocalSandbox, RunningGateway)> {
     let (settings, sandbox) = prepare(settings, run_id).await?;
     let gateway = RunningGateway::start(settings.clone()).await?;
     Ok((settings, sandbox, gateway))
@@ -81,10 +78,7 @@ pub async fn start(
 pub fn temporary_sqlite_url(run_id: &str) -> anyhow::Result<SecretString> {
     let folder = std::env::temp_dir().join(format!("payout-gateway-{run_id}"));
     std::fs::create_dir_all(&folder)?;
-    Ok(SecretString::from(format!(
-        "sqlite://{}/gateway.db",
-        folder.display()
-    )))
+    Ok(SecretString::from(format!("sqlite://{}/gateway.db", folder.display())))
 }
 
 /// A port nobody listens on right now.

@@ -10,6 +10,22 @@ use super::watch::ResultsByOrder;
 use crate::payment::{ResultMessage, ResultStatus};
 use crate::publish::PayoutRow;
 
+/// Order counts and amounts (đồng) per key.
+type Totals<K> = BTreeMap<K, (usize, u64)>;
+
+fn add<K: Ord>(totals: &mut Totals<K>, key: K, amount: u64) {
+    let cell = totals.entry(key).or_default();
+    cell.0 += 1;
+    cell.1 += amount;
+}
+
+fn line(place: &str, channel: &str, status: &str, count: usize, amount: u64) {
+    println!(
+        "{place:<14} {channel:<15} {status:<18} {count:>6} {:>18}",
+        format!("{} ₫", format_dong(amount))
+    );
+}
+
 /// The final result of each order (the one with the highest `seq` among final ones).
 pub fn final_results(results: &ResultsByOrder) -> BTreeMap<&str, &ResultMessage> {
     results
@@ -24,63 +40,53 @@ pub fn final_results(results: &ResultsByOrder) -> BTreeMap<&str, &ResultMessage>
         .collect()
 }
 
-/// Prints counts and amounts per commune and status, then the reasons behind every
-/// rejected and failed line.
+/// Prints counts and amounts per commune, channel and status, then per channel and per
+/// status, then the reasons behind every rejected and failed line.
 pub fn print(rows: &[PayoutRow], results: &ResultsByOrder) {
     let finals = final_results(results);
-    let mut table: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
+    let mut by_commune: Totals<(&str, &str, &str)> = BTreeMap::new();
+    let mut by_channel: Totals<(&str, &str)> = BTreeMap::new();
+    let mut by_status: Totals<&str> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for row in rows.iter().filter(|row| seen.insert(row.order_id.as_str())) {
         let status = finals
             .get(row.order_id.as_str())
             .map(|m| m.status.as_str())
             .unwrap_or("no final result");
-        let cell = table
-            .entry((row.commune_code.as_str(), status))
-            .or_default();
-        cell.0 += 1;
-        cell.1 += row.amount.parse::<u64>().unwrap_or(0);
+        let amount = row.amount.parse::<u64>().unwrap_or(0);
+        add(
+            &mut by_commune,
+            (row.commune_code.as_str(), row.channel.as_str(), status),
+            amount,
+        );
+        add(&mut by_channel, (row.channel.as_str(), status), amount);
+        add(&mut by_status, status, amount);
     }
     println!(
         "\n{:<14} {:<15} {:<18} {:>6} {:>18}",
         "commune", "channel", "status", "orders", "amount"
     );
-    let mut by_status: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
-    for ((commune_code, status), (count, amount)) in &table {
+    for ((commune_code, channel, status), (count, amount)) in &by_commune {
         let name = COMMUNES
             .iter()
             .find(|(code, _)| code == commune_code)
             .map(|(_, name)| *name)
             .unwrap_or(commune_code);
-        println!(
-            "{name:<14} {:<15} {status:<18} {count:>6} {:>18}",
-            "bank_transfer",
-            format!("{} ₫", format_dong(*amount))
-        );
-        let total = by_status.entry(status).or_default();
-        total.0 += count;
-        total.1 += amount;
+        line(name, channel, status, *count, *amount);
+    }
+    println!();
+    for ((channel, status), (count, amount)) in &by_channel {
+        line("all communes", channel, status, *count, *amount);
     }
     println!();
     for (status, (count, amount)) in &by_status {
-        println!(
-            "{:<14} {:<15} {status:<18} {count:>6} {:>18}",
-            "all communes",
-            "",
-            format!("{} ₫", format_dong(*amount))
-        );
+        line("all communes", "all channels", status, *count, *amount);
     }
     let mut reasons: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for (order_id, message) in &finals {
-        if matches!(
-            message.status,
-            ResultStatus::Rejected | ResultStatus::Failed
-        ) {
+        if matches!(message.status, ResultStatus::Rejected | ResultStatus::Failed) {
             reasons
-                .entry((
-                    message.status.as_str(),
-                    message.reason_code.as_deref().unwrap_or(""),
-                ))
+                .entry((message.status.as_str(), message.reason_code.as_deref().unwrap_or("")))
                 .or_default()
                 .push(order_id);
         }
@@ -88,10 +94,7 @@ pub fn print(rows: &[PayoutRow], results: &ResultsByOrder) {
     if !reasons.is_empty() {
         println!("\nrejected and failed, by reason:");
         for ((status, code), orders) in &reasons {
-            let example = finals
-                .get(orders[0])
-                .and_then(|m| m.reason.clone())
-                .unwrap_or_default();
+            let example = finals.get(orders[0]).and_then(|m| m.reason.clone()).unwrap_or_default();
             println!(
                 "  {status:<9} {code:<28} {:>4}  e.g. {} — {example}",
                 orders.len(),
@@ -102,11 +105,7 @@ pub fn print(rows: &[PayoutRow], results: &ResultsByOrder) {
 }
 
 /// Checks the invariants on what the demo saw. Returns one sentence per problem.
-pub fn reconcile(
-    rows: &[PayoutRow],
-    results: &ResultsByOrder,
-    ledger: &[LedgerEntry],
-) -> Vec<String> {
+pub fn reconcile(rows: &[PayoutRow], results: &ResultsByOrder, ledger: &[LedgerEntry]) -> Vec<String> {
     let mut problems = Vec::new();
     let finals = final_results(results);
     let order_ids: BTreeSet<&str> = rows.iter().map(|row| row.order_id.as_str()).collect();
@@ -130,17 +129,11 @@ pub fn reconcile(
     }
     let mut credits: BTreeMap<&str, Vec<&LedgerEntry>> = BTreeMap::new();
     for entry in ledger.iter().filter(|entry| entry.is_credited()) {
-        credits
-            .entry(entry.order_ref.as_str())
-            .or_default()
-            .push(entry);
+        credits.entry(entry.order_ref.as_str()).or_default().push(entry);
     }
     for (order_id, entries) in &credits {
         if entries.len() > 1 {
-            problems.push(format!(
-                "order {order_id} was credited {} times",
-                entries.len()
-            ));
+            problems.push(format!("order {order_id} was credited {} times", entries.len()));
         }
         match finals.get(order_id) {
             Some(message) if message.status == ResultStatus::Succeeded => {
@@ -154,9 +147,7 @@ pub fn reconcile(
                 "order {order_id} was credited but its result is {}",
                 message.status.as_str()
             )),
-            None => problems.push(format!(
-                "order {order_id} was credited but has no final result"
-            )),
+            None => problems.push(format!("order {order_id} was credited but has no final result")),
         }
     }
     for (order_id, message) in &finals {

@@ -62,16 +62,10 @@ pub async fn collect_results(
                 continue;
             }
         };
-        if message.is_final
-            && expected.contains(&message.order_id)
-            && finished.insert(message.order_id.clone())
-        {
+        if message.is_final && expected.contains(&message.order_id) && finished.insert(message.order_id.clone()) {
             progress.inc(1);
         }
-        results
-            .entry(message.order_id.clone())
-            .or_default()
-            .push(message);
+        results.entry(message.order_id.clone()).or_default().push(message);
     }
     progress.finish_and_clear();
     let _ = connection.close(200, "done".into()).await;

@@ -23,10 +23,7 @@ mod tests {
         for attempt in 1..40 {
             let delay = retry_delay_ms(attempt, 100, 60_000);
             let ceiling = (100u64 << (attempt - 1).min(30)).min(60_000);
-            assert!(
-                delay <= ceiling && delay >= ceiling / 2,
-                "attempt {attempt}: {delay}"
-            );
+            assert!(delay <= ceiling && delay >= ceiling / 2, "attempt {attempt}: {delay}");
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::DispatcherSettings;
+use crate::order::ChannelLimits;
 use crate::providers::Adapters;
 use crate::store::Store;
 
@@ -32,6 +33,8 @@ pub struct Dispatcher {
     provider_permits: HashMap<String, Arc<Semaphore>>,
     /// Bounds the payments leased at once, so a backlog of 170,000 is not leased in one go.
     in_flight: Arc<Semaphore>,
+    /// Credits one wallet may receive per calendar month, checked before anything is sent.
+    wallet_monthly_max: i64,
 }
 
 impl Dispatcher {
@@ -39,6 +42,7 @@ impl Dispatcher {
         store: Store,
         adapters: Adapters,
         settings: DispatcherSettings,
+        limits: &ChannelLimits,
         wake: Arc<Notify>,
         relay_wake: Arc<Notify>,
     ) -> Self {
@@ -47,9 +51,7 @@ impl Dispatcher {
             .keys()
             .map(|key| (key.clone(), Arc::new(Semaphore::new(per_provider))))
             .collect::<HashMap<_, _>>();
-        let in_flight = Arc::new(Semaphore::new(
-            per_provider * provider_permits.len().max(1) * 2,
-        ));
+        let in_flight = Arc::new(Semaphore::new(per_provider * provider_permits.len().max(1) * 2));
         Self {
             store,
             adapters,
@@ -58,6 +60,7 @@ impl Dispatcher {
             relay_wake,
             provider_permits,
             in_flight,
+            wallet_monthly_max: i64::try_from(limits.wallet_monthly_max).unwrap_or(i64::MAX),
         }
     }
 
@@ -72,10 +75,7 @@ impl Dispatcher {
             } else {
                 match self
                     .store
-                    .lease_due(
-                        room.min(self.settings.batch_size),
-                        self.settings.lease_ms as i64,
-                    )
+                    .lease_due(room.min(self.settings.batch_size), self.settings.lease_ms as i64)
                     .await
                 {
                     Ok(leased) => leased,

@@ -4,12 +4,13 @@
 //! and anything that may have reached the provider is resolved by a status inquiry —
 //! never by a blind resend and never by a guess that it failed.
 
+use gateway_adapter::money::format_dong;
 use gateway_adapter::names::names_match;
-use gateway_adapter::{AdapterError, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus};
+use gateway_adapter::{AdapterError, Destination, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus};
 
 use super::{retry_delay_ms, Dispatcher};
 use crate::payment::PaymentState;
-use crate::store::{now_ms, Change, Inquiries, PaymentRecord};
+use crate::store::{now_ms, Change, Inquiries, PaymentRecord, WalletReservation};
 
 impl Dispatcher {
     /// Moves one payment one step forward. Errors are logged here, once; the payment stays
@@ -37,9 +38,7 @@ impl Dispatcher {
             PaymentState::Accepted | PaymentState::RetryScheduled => {
                 self.send(adapter.as_ref(), record, &request).await
             }
-            PaymentState::Submitting | PaymentState::Unknown => {
-                self.inquire(adapter.as_ref(), record, &request).await
-            }
+            PaymentState::Submitting | PaymentState::Unknown => self.inquire(adapter.as_ref(), record, &request).await,
             PaymentState::Pending => self.poll(adapter.as_ref(), record, &request).await,
             other => {
                 tracing::warn!(payment_id = %request.payment_id, state = %other, "A payment in a state with nothing to do was due.");
@@ -58,6 +57,9 @@ impl Dispatcher {
         record: PaymentRecord,
         request: &PayoutRequest,
     ) -> Result<(), sqlx::Error> {
+        if let Some(refusal) = self.reserve_wallet_month(&record, request).await? {
+            return self.record(&record, refusal).await;
+        }
         match adapter.name_inquiry(request).await {
             Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => {
                 let change = Change::to(PaymentState::Failed, "name inquiry returned another holder name").reason(
@@ -77,12 +79,50 @@ impl Dispatcher {
         let Some(record) = self.store.apply(&record, submitting).await? else {
             return Ok(());
         };
-        metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone())
-            .increment(1);
+        metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
         match adapter.submit(request).await {
             Ok(status) => self.after_status(&record, status, "submit answered").await,
             Err(error) => self.after_error(&record, error, "submit").await,
         }
+    }
+
+    /// For a wallet payout, reserves its amount in the wallet's month before anything is
+    /// sent. Returns the refusal when the wallet would go over its monthly limit.
+    async fn reserve_wallet_month(
+        &self,
+        record: &PaymentRecord,
+        request: &PayoutRequest,
+    ) -> Result<Option<Change>, sqlx::Error> {
+        let Destination::Wallet { provider, msisdn } = &request.destination else {
+            return Ok(None);
+        };
+        let vietnam =
+            chrono::FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+        let month = chrono::Utc::now().with_timezone(&vietnam).format("%Y-%m").to_string();
+        let reservation = self
+            .store
+            .reserve_wallet_month(
+                &record.payment_id,
+                provider.as_str(),
+                msisdn.as_str(),
+                &month,
+                request.amount.as_i64(),
+                self.wallet_monthly_max,
+            )
+            .await?;
+        Ok(match reservation {
+            WalletReservation::Reserved => None,
+            WalletReservation::OverLimit { already } => Some(
+                Change::to(PaymentState::Failed, "refused before sending: wallet monthly limit").reason(
+                    "wallet_monthly_limit",
+                    format!(
+                        "the wallet would receive more than {} ₫ in {month} ({} ₫ already reserved); nothing was sent",
+                        format_dong(self.wallet_monthly_max.max(0) as u64),
+                        format_dong(already.max(0) as u64)
+                    ),
+                ),
+            ),
+        })
     }
 
     /// Asks the provider what became of a payment whose outcome is unknown. If the provider
@@ -126,17 +166,11 @@ impl Dispatcher {
                     return Ok(());
                 };
                 match adapter.submit(request).await {
-                    Ok(status) => {
-                        self.after_status(&record, status, "resubmit answered")
-                            .await
-                    }
+                    Ok(status) => self.after_status(&record, status, "resubmit answered").await,
                     Err(error) => self.after_error(&record, error, "resubmit").await,
                 }
             }
-            Ok(status) => {
-                self.after_status(&record, status, "status inquiry answered")
-                    .await
-            }
+            Ok(status) => self.after_status(&record, status, "status inquiry answered").await,
             Err(error) => {
                 let inquiries = record.inquiries + 1;
                 if inquiries >= self.settings.max_inquiries {
@@ -150,18 +184,11 @@ impl Dispatcher {
                     };
                     return self.record(&record, change).await;
                 }
-                let delay = retry_delay_ms(
-                    inquiries,
-                    self.settings.inquiry_delay_ms,
-                    self.settings.backoff_max_ms,
-                );
+                let delay = retry_delay_ms(inquiries, self.settings.inquiry_delay_ms, self.settings.backoff_max_ms);
                 let change = Change {
                     inquiries: Inquiries::Increment,
-                    ..Change::to(
-                        PaymentState::Unknown,
-                        format!("status inquiry failed: {error}"),
-                    )
-                    .at(now_ms() + delay as i64)
+                    ..Change::to(PaymentState::Unknown, format!("status inquiry failed: {error}"))
+                        .at(now_ms() + delay as i64)
                 };
                 self.record(&record, change).await
             }
@@ -178,28 +205,18 @@ impl Dispatcher {
         let next_poll = now_ms() + self.settings.pending_poll_after_ms as i64;
         match adapter.query_status(request).await {
             Ok(ProviderStatus::NotFound) => {
-                let change = Change::to(
-                    PaymentState::NeedsReview,
-                    "the provider lost a payment it had accepted",
-                )
-                .reason(
-                    "provider_lost_payment",
-                    "the provider accepted this payout earlier but now has no record of it",
-                );
+                let change = Change::to(PaymentState::NeedsReview, "the provider lost a payment it had accepted")
+                    .reason(
+                        "provider_lost_payment",
+                        "the provider accepted this payout earlier but now has no record of it",
+                    );
                 self.record(&record, change).await
             }
-            Ok(status) => {
-                self.after_status(&record, status, "pending poll answered")
-                    .await
-            }
+            Ok(status) => self.after_status(&record, status, "pending poll answered").await,
             Err(error) => {
                 self.record(
                     &record,
-                    Change::to(
-                        PaymentState::Pending,
-                        format!("pending poll failed: {error}"),
-                    )
-                    .at(next_poll),
+                    Change::to(PaymentState::Pending, format!("pending poll failed: {error}")).at(next_poll),
                 )
                 .await
             }
@@ -227,33 +244,21 @@ impl Dispatcher {
                 ..Change::to(PaymentState::Pending, format!("{context}: pending"))
                     .at(now_ms() + self.settings.pending_poll_after_ms as i64)
             },
-            ProviderStatus::NotFound => {
-                Change::to(PaymentState::Unknown, format!("{context}: no record"))
-                    .at(now_ms() + self.settings.inquiry_delay_ms as i64)
-            }
+            ProviderStatus::NotFound => Change::to(PaymentState::Unknown, format!("{context}: no record"))
+                .at(now_ms() + self.settings.inquiry_delay_ms as i64),
         };
         self.record(record, change).await
     }
 
     /// Records a failed provider call according to its class.
-    async fn after_error(
-        &self,
-        record: &PaymentRecord,
-        error: AdapterError,
-        context: &str,
-    ) -> Result<(), sqlx::Error> {
+    async fn after_error(&self, record: &PaymentRecord, error: AdapterError, context: &str) -> Result<(), sqlx::Error> {
         // Only a submit can have reached the provider; a name inquiry pays nothing.
-        let may_have_been_sent = matches!(
-            record.state,
-            PaymentState::Submitting | PaymentState::Unknown
-        );
+        let may_have_been_sent = matches!(record.state, PaymentState::Submitting | PaymentState::Unknown);
         let now = now_ms();
         let change = match error {
-            AdapterError::Permanent { code, message } => Change::to(
-                PaymentState::Failed,
-                format!("{context} refused permanently"),
-            )
-            .reason(code, message),
+            AdapterError::Permanent { code, message } => {
+                Change::to(PaymentState::Failed, format!("{context} refused permanently")).reason(code, message)
+            }
             AdapterError::UnknownOutcome { message } if may_have_been_sent => {
                 Change::to(PaymentState::Unknown, format!("{context}: outcome unknown"))
                     .reason("unknown_outcome", message)
@@ -266,12 +271,9 @@ impl Dispatcher {
             } if may_have_been_sent => {
                 if record.attempts >= self.settings.max_attempts {
                     // Out of attempts: ask before failing, since a 5xx may have been booked.
-                    Change::to(
-                        PaymentState::Unknown,
-                        format!("{context}: {code} on the last attempt"),
-                    )
-                    .reason("retries_exhausted", message)
-                    .at(now + self.settings.inquiry_delay_ms as i64)
+                    Change::to(PaymentState::Unknown, format!("{context}: {code} on the last attempt"))
+                        .reason("retries_exhausted", message)
+                        .at(now + self.settings.inquiry_delay_ms as i64)
                 } else {
                     let delay = self.retry_delay(record.attempts, retry_after);
                     Change::to(PaymentState::RetryScheduled, format!("{context}: {code}"))
@@ -285,13 +287,9 @@ impl Dispatcher {
                 message,
                 retry_after,
             } => self.before_send_failure(record, code, message, retry_after, context),
-            AdapterError::UnknownOutcome { message } => self.before_send_failure(
-                record,
-                "provider_timeout".to_string(),
-                message,
-                None,
-                context,
-            ),
+            AdapterError::UnknownOutcome { message } => {
+                self.before_send_failure(record, "provider_timeout".to_string(), message, None, context)
+            }
         };
         self.record(record, change).await
     }
@@ -320,26 +318,17 @@ impl Dispatcher {
             return Change {
                 dead_letter: Some("retries_exhausted"),
                 count_attempt: true,
-                ..Change::to(
-                    PaymentState::Failed,
-                    format!("{context}: {code} on the last attempt"),
-                )
-                .reason(
+                ..Change::to(PaymentState::Failed, format!("{context}: {code} on the last attempt")).reason(
                     "retries_exhausted",
-                    format!(
-                        "the provider could not be reached after {attempts} attempts: {message}"
-                    ),
+                    format!("the provider could not be reached after {attempts} attempts: {message}"),
                 )
             };
         }
         Change {
             count_attempt: true,
-            ..Change::to(
-                PaymentState::Unknown,
-                format!("{context}: {code} on the last attempt"),
-            )
-            .reason("retries_exhausted", message)
-            .at(now + self.settings.inquiry_delay_ms as i64)
+            ..Change::to(PaymentState::Unknown, format!("{context}: {code} on the last attempt"))
+                .reason("retries_exhausted", message)
+                .at(now + self.settings.inquiry_delay_ms as i64)
         }
     }
 
@@ -359,8 +348,7 @@ impl Dispatcher {
         let reason_code = change.reason_code.clone();
         match self.store.apply(record, change).await? {
             Some(_) => {
-                metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str())
-                    .increment(1);
+                metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
                 tracing::info!(payment_id = %record.payment_id, from = %record.state, to = %to, reason_code = reason_code.as_deref().unwrap_or(""), "Payment moved.");
             }
             None => {

@@ -28,26 +28,25 @@ pub async fn receive(
     };
     let now = chrono::Utc::now().timestamp();
     if let Err(error) = adapter.verify_callback(&headers, &body, now) {
-        metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => error.code()).increment(1);
+        metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => error.code())
+            .increment(1);
         tracing::warn!(%provider, code = error.code(), "Refused a callback that did not verify.");
         return refuse(StatusCode::UNAUTHORIZED, error.code(), &error.to_string());
     }
     let event = match adapter.parse_callback(&headers, &body) {
         Ok(event) => event,
         Err(error) => {
-            metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => error.code()).increment(1);
+            metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => error.code())
+                .increment(1);
             return refuse(StatusCode::BAD_REQUEST, error.code(), &error.to_string());
         }
     };
     let poll_at = crate::store::now_ms() + state.pending_poll_after_ms as i64;
     let outcome = state
         .store
-        .apply_callback(
-            &provider,
-            &event.event_id,
-            event.payment_id.as_str(),
-            |record| decide(record, &event, poll_at),
-        )
+        .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), |record| {
+            decide(record, &event, poll_at)
+        })
         .await;
     let label = match &outcome {
         Ok(CallbackOutcome::Applied(_)) => "applied",
@@ -66,8 +65,7 @@ pub async fn receive(
         Ok(outcome) => {
             tracing::info!(%provider, payment_id = %event.payment_id, event_id = %event.event_id, outcome = ?outcome, "Took a callback.");
             state.relay_wake.notify_one();
-            let status =
-                StatusCode::from_u16(adapter.callback_ack_status()).unwrap_or(StatusCode::OK);
+            let status = StatusCode::from_u16(adapter.callback_ack_status()).unwrap_or(StatusCode::OK);
             if status == StatusCode::NO_CONTENT {
                 status.into_response()
             } else {
@@ -91,19 +89,13 @@ pub async fn receive(
 pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Option<Change> {
     let contradiction = |why: &str| {
         Some(
-            Change::to(
-                PaymentState::NeedsReview,
-                format!("callback {}: {why}", event.event_id),
-            )
-            .reason(
+            Change::to(PaymentState::NeedsReview, format!("callback {}: {why}", event.event_id)).reason(
                 "callback_contradicts_record",
                 format!("a verified provider callback contradicts the gateway's record: {why}"),
             ),
         )
     };
-    let amount_differs = event
-        .amount
-        .is_some_and(|amount| amount.as_i64() != record.amount);
+    let amount_differs = event.amount.is_some_and(|amount| amount.as_i64() != record.amount);
     if record.state.is_final() {
         let agrees = matches!(
             (&event.status, record.state),
@@ -138,9 +130,7 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Op
             provider_ref: provider_ref.clone(),
             ..Change::to(target, detail)
         },
-        ProviderStatus::Failed { code, reason } => {
-            Change::to(target, detail).reason(code.clone(), reason.clone())
-        }
+        ProviderStatus::Failed { code, reason } => Change::to(target, detail).reason(code.clone(), reason.clone()),
         ProviderStatus::Pending { provider_ref } => Change {
             provider_ref: provider_ref.clone(),
             ..Change::to(target, detail).at(poll_at)

@@ -50,8 +50,7 @@ pub async fn serve(
         .map_err(|error| anyhow::anyhow!("could not listen on {listen}: {error}"))?;
     let address = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        let server =
-            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
+        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(error) = server.await {
             tracing::error!(%error, "The HTTP server stopped with an error.");
         }

@@ -10,8 +10,8 @@ use gateway_adapter::money::format_dong;
 use gateway_adapter::{Channel, Invalid, Vnd};
 
 /// The largest amount one order may carry on each channel, in đồng (config section
-/// `[order_limits]` or wherever the config puts it). An order above its channel's limit is
-/// refused with `amount_over_limit`; banks and wallets may enforce lower caps of their own.
+/// `[limits]`). An order above its channel's limit is refused with `amount_over_limit`;
+/// banks and wallets may enforce lower caps of their own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelLimits {
@@ -19,9 +19,13 @@ pub struct ChannelLimits {
     pub bank_transfer_max: u64,
     /// Per payment into a VNPost account. Default 100,000,000.
     pub vnpost_account_max: u64,
-    /// Per payment into a mobile-money wallet; the monthly cap per wallet (Decree 368/2025,
-    /// 100,000,000 VND) is tracked elsewhere. Default 100,000,000.
+    /// Per payment into a mobile-money wallet. Default 100,000,000.
     pub mobile_money_max: u64,
+    /// Credits into one wallet per calendar month (Vietnam time) across all orders. The
+    /// dispatcher checks it before anything is sent; an order that would exceed it fails
+    /// with `wallet_monthly_limit`. 10,000,000 under the 2021-2025 pilot rules (the default),
+    /// 100,000,000 under Decree 368/2025.
+    pub wallet_monthly_max: u64,
 }
 
 impl Default for ChannelLimits {
@@ -30,6 +34,7 @@ impl Default for ChannelLimits {
             bank_transfer_max: 499_999_999,
             vnpost_account_max: 100_000_000,
             mobile_money_max: 100_000_000,
+            wallet_monthly_max: 10_000_000,
         }
     }
 }
@@ -180,9 +185,7 @@ mod tests {
 
     #[test]
     fn odd_spellings_of_numbers_are_invalid_amounts() {
-        for text in [
-            "", "-", ".", "1e6", " 100", "100 ", "+100", "1_000", "1,000", "0x10",
-        ] {
+        for text in ["", "-", ".", "1e6", " 100", "100 ", "+100", "1_000", "1,000", "0x10"] {
             assert_eq!(code(json!(text)), "invalid_amount", "{text:?}");
         }
     }
@@ -203,8 +206,7 @@ mod tests {
         let limits = ChannelLimits::default();
         assert_eq!(limits.max_for(Channel::BankTransfer), 499_999_999);
         assert_eq!(limits.max_for(Channel::MobileMoney), 100_000_000);
-        let partial: ChannelLimits =
-            serde_json::from_str(r#"{"mobile_money_max": 10000000}"#).expect("partial config");
+        let partial: ChannelLimits = serde_json::from_str(r#"{"mobile_money_max": 10000000}"#).expect("partial config");
         assert_eq!(partial.mobile_money_max, 10_000_000);
         assert_eq!(partial.vnpost_account_max, 100_000_000);
     }

@@ -182,9 +182,7 @@ impl Program {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|program| program.as_str() == value)
+        Self::ALL.into_iter().find(|program| program.as_str() == value)
     }
 
     /// The usual Vietnamese abbreviation, ASCII, for default memos: `NCC` (người có công),
@@ -213,11 +211,7 @@ pub enum PaymentType {
 }
 
 impl PaymentType {
-    pub const ALL: [PaymentType; 3] = [
-        PaymentType::Monthly,
-        PaymentType::Arrears,
-        PaymentType::OneOff,
-    ];
+    pub const ALL: [PaymentType; 3] = [PaymentType::Monthly, PaymentType::Arrears, PaymentType::OneOff];
 
     pub fn as_str(self) -> &'static str {
         match self {

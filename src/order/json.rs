@@ -38,10 +38,7 @@ impl<'a> Fields<'a> {
         allowed: &[&str],
         what: &str,
     ) -> Result<Self, Invalid> {
-        let mut unknown: Vec<&String> = map
-            .keys()
-            .filter(|key| !allowed.contains(&key.as_str()))
-            .collect();
+        let mut unknown: Vec<&String> = map.keys().filter(|key| !allowed.contains(&key.as_str())).collect();
         unknown.sort();
         if let Some(key) = unknown.first() {
             return Err(Invalid::new(
@@ -67,16 +64,13 @@ impl<'a> Fields<'a> {
     }
 
     pub(super) fn required(&self, name: &str) -> Result<&'a Value, Invalid> {
-        self.map.get(name).ok_or_else(|| {
-            Invalid::new("missing_field", format!("{} is required", self.path(name)))
-        })
+        self.map
+            .get(name)
+            .ok_or_else(|| Invalid::new("missing_field", format!("{} is required", self.path(name))))
     }
 
     fn wrong_type(&self, name: &str, expected: &str) -> Invalid {
-        Invalid::new(
-            "wrong_type",
-            format!("{} must be {expected}", self.path(name)),
-        )
+        Invalid::new("wrong_type", format!("{} must be {expected}", self.path(name)))
     }
 
     pub(super) fn required_str(&self, name: &str) -> Result<&'a str, Invalid> {

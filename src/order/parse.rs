@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use gateway_adapter::{
-    AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn,
-    WalletProvider,
+    AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn, WalletProvider,
 };
 
 use super::amount::{parse_amount, ChannelLimits};
@@ -52,18 +51,12 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
     }
     let value: Value = serde_json::from_slice(body).map_err(|error| {
         // serde_json's syntax errors name a position, never the input's content.
-        Invalid::new(
-            "malformed_json",
-            format!("the order is not valid JSON: {error}"),
-        )
+        Invalid::new("malformed_json", format!("the order is not valid JSON: {error}"))
     })?;
     serde_json::from_slice::<NoDuplicateKeys>(body)
         .map_err(|error| Invalid::new("duplicate_field", error.to_string()))?;
     let Value::Object(map) = &value else {
-        return Err(Invalid::new(
-            "not_an_object",
-            "the order must be a JSON object",
-        ));
+        return Err(Invalid::new("not_an_object", "the order must be a JSON object"));
     };
 
     let top = Fields::new(map, "", ORDER_FIELDS, "the order")?;
@@ -73,12 +66,8 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
         None => IdempotencyKey::from(&order_id),
     };
     let batch_id = BatchId::try_from(top.required_str("batch_id")?)?;
-    let program = Program::parse(top.required_str("program")?).ok_or_else(|| {
-        Invalid::new(
-            "unknown_program",
-            "program must be meritorious or social_assistance",
-        )
-    })?;
+    let program = Program::parse(top.required_str("program")?)
+        .ok_or_else(|| Invalid::new("unknown_program", "program must be meritorious or social_assistance"))?;
     let period = Period::try_from(top.required_str("period")?)?;
     let payment_type = PaymentType::parse(top.required_str("payment_type")?).ok_or_else(|| {
         Invalid::new(
@@ -131,12 +120,7 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
 }
 
 fn parse_beneficiary(top: &Fields<'_>) -> Result<Beneficiary, Invalid> {
-    let fields = top.object(
-        "beneficiary",
-        "beneficiary.",
-        BENEFICIARY_FIELDS,
-        "beneficiary",
-    )?;
+    let fields = top.object("beneficiary", "beneficiary.", BENEFICIARY_FIELDS, "beneficiary")?;
     let id = CitizenId::try_from(fields.required_str("id")?).map_err(|e| fields.named("id", e))?;
     let full_name = check_name("beneficiary.full_name", fields.required_str("full_name")?)?;
     let commune_code = fields.required_str("commune_code")?;
@@ -162,13 +146,11 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
     let what = format!("a {channel} destination");
     let fields = top.object("destination", "destination.", allowed, &what)?;
     let account_number = |fields: &Fields<'_>| {
-        AccountNumber::try_from(fields.required_str("account_number")?)
-            .map_err(|e| fields.named("account_number", e))
+        AccountNumber::try_from(fields.required_str("account_number")?).map_err(|e| fields.named("account_number", e))
     };
     Ok(match channel {
         Channel::BankTransfer => {
-            let bin = BankBin::try_from(fields.required_str("bank_bin")?)
-                .map_err(|e| fields.named("bank_bin", e))?;
+            let bin = BankBin::try_from(fields.required_str("bank_bin")?).map_err(|e| fields.named("bank_bin", e))?;
             let account_number = account_number(&fields)?;
             let account_name = fields
                 .optional_str("account_name")?
@@ -184,15 +166,14 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
             account_number: account_number(&fields)?,
         },
         Channel::MobileMoney => {
-            let provider = WalletProvider::parse(fields.required_str("wallet_provider")?)
-                .ok_or_else(|| {
-                    Invalid::new(
-                        "unknown_wallet_provider",
-                        "destination.wallet_provider must be viettel_money, vnpt_money or mobifone_money",
-                    )
-                })?;
-            let msisdn = Msisdn::try_from(fields.required_str("phone_number")?)
-                .map_err(|e| fields.named("phone_number", e))?;
+            let provider = WalletProvider::parse(fields.required_str("wallet_provider")?).ok_or_else(|| {
+                Invalid::new(
+                    "unknown_wallet_provider",
+                    "destination.wallet_provider must be viettel_money, vnpt_money or mobifone_money",
+                )
+            })?;
+            let msisdn =
+                Msisdn::try_from(fields.required_str("phone_number")?).map_err(|e| fields.named("phone_number", e))?;
             Destination::Wallet { provider, msisdn }
         }
     })
@@ -201,17 +182,14 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
 /// A person's name: 1–100 characters of letters (Vietnamese diacritics included, precomposed
 /// or as combining marks), spaces, `'`, `-` and `.`, with at least one letter.
 fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
-    let allowed = |c: char| {
-        c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{036F}')
-    };
+    let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{036F}');
     let count = name.chars().count();
-    if !(1..=MAX_NAME_CHARS).contains(&count)
-        || !name.chars().all(allowed)
-        || !name.chars().any(char::is_alphabetic)
-    {
+    if !(1..=MAX_NAME_CHARS).contains(&count) || !name.chars().all(allowed) || !name.chars().any(char::is_alphabetic) {
         return Err(Invalid::new(
             "invalid_name",
-            format!("{path} must be 1 to {MAX_NAME_CHARS} characters of letters, spaces, apostrophes, hyphens and dots"),
+            format!(
+                "{path} must be 1 to {MAX_NAME_CHARS} characters of letters, spaces, apostrophes, hyphens and dots"
+            ),
         ));
     }
     Ok(name.to_string())

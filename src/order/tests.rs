@@ -34,10 +34,7 @@ fn fixture(body: &str) -> Value {
 fn refusal(body: &[u8]) -> Invalid {
     let error = parse_order(body, &ChannelLimits::default()).expect_err("a refusal");
     assert!(reason_meaning(error.code).is_some(), "{error}");
-    assert!(
-        !PERSONAL.iter().any(|p| error.message.contains(p)),
-        "{error}"
-    );
+    assert!(!PERSONAL.iter().any(|p| error.message.contains(p)), "{error}");
     error
 }
 
@@ -144,10 +141,7 @@ fn phone_spelling_key_order_and_time_zone_do_not_change_the_fingerprint() {
     let mut respelled = with(WALLET, "/destination/phone_number", json!("0986.123.456"));
     respelled["created_at"] = json!("2025-06-20T08:32:00+07:00");
     respelled["idempotency_key"] = json!("TB-BTXH-2025-07-000003");
-    assert_eq!(
-        original.fingerprint(),
-        parse(&respelled.to_string()).fingerprint()
-    );
+    assert_eq!(original.fingerprint(), parse(&respelled.to_string()).fingerprint());
 }
 
 #[test]
@@ -179,10 +173,7 @@ fn a_serde_round_trip_gives_an_equal_order() {
 fn debug_output_masks_personal_data() {
     for body in [BANK, VNPOST, WALLET] {
         let debug = format!("{:?}", parse(body));
-        for personal in PERSONAL
-            .iter()
-            .chain(&["NGUYEN VAN THANH", "Trần", "8800034012345"])
-        {
+        for personal in PERSONAL.iter().chain(&["NGUYEN VAN THANH", "Trần", "8800034012345"]) {
             assert!(!debug.contains(personal), "{personal} in {debug}");
         }
     }
@@ -279,17 +270,8 @@ fn a_body_over_64_kib_is_order_too_large() {
 
 #[test]
 fn a_missing_required_field_is_missing_field() {
-    let top = [
-        "/order_id",
-        "/batch_id",
-        "/amount",
-        "/currency",
-        "/created_at",
-    ];
-    for pointer in top
-        .into_iter()
-        .chain(["/destination", "/beneficiary/full_name"])
-    {
+    let top = ["/order_id", "/batch_id", "/amount", "/currency", "/created_at"];
+    for pointer in top.into_iter().chain(["/destination", "/beneficiary/full_name"]) {
         let mut order = fixture(BANK);
         let (parent, field) = pointer.rsplit_once('/').expect("a pointer");
         let parent = order.pointer_mut(parent).and_then(Value::as_object_mut);
@@ -309,12 +291,7 @@ fn a_field_of_the_wrong_json_type_is_wrong_type() {
 
 #[test]
 fn an_amount_with_a_fraction_or_a_float_is_amount_fractional() {
-    let amounts = [
-        json!("2789000.5"),
-        json!("2789000.00"),
-        json!(2789000.0),
-        json!(1e6),
-    ];
+    let amounts = [json!("2789000.5"), json!("2789000.00"), json!(2789000.0), json!(1e6)];
     assert_refused(BANK, "/amount", &amounts, "amount_fractional");
 }
 
@@ -331,11 +308,7 @@ fn an_amount_that_overflows_is_amount_too_large() {
     // The same digits as a JSON integer, and one beyond even a 96-bit decimal.
     for literal in [big, "9999999999999999999999999999999999999999"] {
         let body = BANK.replace("\"2789000\"", literal);
-        assert_eq!(
-            refusal(body.as_bytes()).code,
-            "amount_too_large",
-            "{literal}"
-        );
+        assert_eq!(refusal(body.as_bytes()).code, "amount_too_large", "{literal}");
     }
 }
 
@@ -361,9 +334,7 @@ fn a_nine_digit_cmnd_number_is_invalid_citizen_id() {
 
 #[test]
 fn malformed_periods_are_invalid_period() {
-    let periods = [
-        "2026-00", "2026-1", "1999-12", "2100-01", "2026/07", "202607",
-    ];
+    let periods = ["2026-00", "2026-1", "1999-12", "2100-01", "2026/07", "202607"];
     assert_refused(BANK, "/period", &periods.map(Value::from), "invalid_period");
 }
 

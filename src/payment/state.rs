@@ -91,10 +91,7 @@ impl PaymentState {
                     Submitting | Failed | RetryScheduled | Rejected
                 )
                 | (RetryScheduled, Unknown)
-                | (
-                    Submitting,
-                    Pending | Succeeded | Failed | Unknown | RetryScheduled
-                )
+                | (Submitting, Pending | Succeeded | Failed | Unknown | RetryScheduled)
                 | (Unknown, Submitting | Pending | Succeeded | Failed | Unknown)
                 | (Pending, Pending | Succeeded | Failed)
                 | (NeedsReview, Succeeded | Failed)

@@ -90,27 +90,19 @@ impl PayoutRow {
 
 /// Reads a payout list; a line that is not even CSV is an error that names the line.
 pub fn read_payout_list(path: &Path) -> anyhow::Result<Vec<PayoutRow>> {
-    let mut reader = csv::Reader::from_path(path)
-        .with_context(|| format!("could not open {}", path.display()))?;
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("could not open {}", path.display()))?;
     reader
         .deserialize()
         .enumerate()
         .map(|(index, row)| {
-            row.with_context(|| {
-                format!(
-                    "line {} of {} is not a payout row",
-                    index + 2,
-                    path.display()
-                )
-            })
+            row.with_context(|| format!("line {} of {} is not a payout row", index + 2, path.display()))
         })
         .collect()
 }
 
 /// Writes a payout list (the demo writes its sample this way).
 pub fn write_payout_list(path: &Path, rows: &[PayoutRow]) -> anyhow::Result<()> {
-    let mut writer = csv::Writer::from_path(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
+    let mut writer = csv::Writer::from_path(path).with_context(|| format!("could not write {}", path.display()))?;
     for row in rows {
         writer.serialize(row)?;
     }

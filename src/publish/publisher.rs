@@ -33,19 +33,15 @@ pub async fn publish_orders(
     amqp::topology::declare(&channel, settings)
         .await
         .context("could not declare the topology")?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
     let progress = if show_progress {
         ProgressBar::new(rows.len() as u64)
     } else {
         ProgressBar::hidden()
     };
     progress.set_style(
-        ProgressStyle::with_template(
-            "publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut report = PublishReport::default();
@@ -77,10 +73,9 @@ pub async fn publish_orders(
                     report.published += 1;
                     progress.inc(1);
                 }
-                Confirmation::Ack(Some(_)) => bail!(
-                    "order {order_id} could not be routed to {}",
-                    settings.orders_queue
-                ),
+                Confirmation::Ack(Some(_)) => {
+                    bail!("order {order_id} could not be routed to {}", settings.orders_queue)
+                }
                 Confirmation::Nack(_) => bail!(
                     "the broker refused order {order_id} (is {} full?)",
                     settings.orders_queue

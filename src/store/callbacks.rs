@@ -36,12 +36,10 @@ impl Store {
     {
         for _ in 0..5 {
             let mut transaction = self.pool().begin().await?;
-            let row = sqlx::query(&format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
-            ))
-            .bind(payment_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
+            let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+                .bind(payment_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
             let Some(row) = row else {
                 return Ok(CallbackOutcome::UnknownPayment);
             };

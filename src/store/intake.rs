@@ -17,10 +17,7 @@ use crate::payment::{payment_id_for, PaymentState, ResultMessage, ResultStatus};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// A new payment, now `accepted` (or held by the duplicate-payment guard).
-    Claimed {
-        payment_id: String,
-        state: PaymentState,
-    },
+    Claimed { payment_id: String, state: PaymentState },
     /// The same order again: nothing new is paid; its latest result is published again.
     Duplicate { payment_id: String },
     /// The idempotency key is taken by a different payload: dead-lettered, nothing paid.
@@ -49,8 +46,7 @@ impl Store {
     ) -> Result<ClaimOutcome, sqlx::Error> {
         let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
         let fingerprint = order.fingerprint();
-        let order_json =
-            serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
         let now = now_ms();
         let mut transaction = self.pool().begin().await?;
         let inserted = sqlx::query(
@@ -75,12 +71,10 @@ impl Store {
         .await?;
 
         if inserted.rows_affected() == 0 {
-            let existing = sqlx::query(
-                "SELECT payment_id, fingerprint FROM payments WHERE idempotency_key = $1",
-            )
-            .bind(order.idempotency_key.as_str())
-            .fetch_one(&mut *transaction)
-            .await?;
+            let existing = sqlx::query("SELECT payment_id, fingerprint FROM payments WHERE idempotency_key = $1")
+                .bind(order.idempotency_key.as_str())
+                .fetch_one(&mut *transaction)
+                .await?;
             let existing_id: String = existing.try_get("payment_id")?;
             let existing_fingerprint: String = existing.try_get("fingerprint")?;
             let outcome = if existing_fingerprint == fingerprint {
@@ -108,9 +102,8 @@ impl Store {
         {
             None => (PaymentState::Accepted, None, None, Some(now)),
             Some(other) => {
-                let reason = format!(
-                    "the beneficiary already has payment {other} for this program, period and payment type"
-                );
+                let reason =
+                    format!("the beneficiary already has payment {other} for this program, period and payment type");
                 let state = match policy {
                     DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
                     DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
@@ -193,9 +186,7 @@ impl Store {
         let holder_id: String = holder.try_get("payment_id")?;
         let holder_state: String = holder.try_get("state")?;
         // A payment that failed or was rejected paid nothing: a new order may take its place.
-        if holder_state == PaymentState::Failed.as_str()
-            || holder_state == PaymentState::Rejected.as_str()
-        {
+        if holder_state == PaymentState::Failed.as_str() || holder_state == PaymentState::Rejected.as_str() {
             sqlx::query(
                 "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
                  AND period = $4 AND payment_type = $5",

@@ -11,6 +11,7 @@ mod outbox;
 mod payments;
 mod properties;
 mod queries;
+mod wallets;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use outbox::{OutboxKind, OutboxRow};
 pub use payments::{Change, Inquiries, PaymentRecord};
 pub use properties::StoredProperties;
 pub use queries::{OrderView, PaymentEvent};
+pub use wallets::WalletReservation;
 
 use crate::config::DatabaseSettings;
 
@@ -84,7 +86,10 @@ impl Store {
                     .await
             }
             Backend::Postgres => {
-                AnyPoolOptions::new().max_connections(settings.max_connections).connect(url).await
+                AnyPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .connect(url)
+                    .await
             }
         }
         .context("could not connect to the database (database.url)")?;
@@ -105,10 +110,7 @@ impl Store {
 
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -118,18 +120,12 @@ impl Store {
 
 /// Makes sure the folder of a `sqlite:` file exists and that the file will be created.
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path != ":memory:" && !path.is_empty() {
-        if let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).with_context(|| {
-                format!("could not create the database folder {}", parent.display())
-            })?;
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("could not create the database folder {}", parent.display()))?;
         }
     }
     Ok(if url.contains('?') {
@@ -142,6 +138,5 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
 /// Reads a column that holds a `PaymentState` name.
 fn state_column(row: &AnyRow, column: &str) -> Result<crate::payment::PaymentState, sqlx::Error> {
     let raw: String = row.try_get(column)?;
-    crate::payment::PaymentState::from_str(&raw)
-        .map_err(|message| sqlx::Error::Decode(message.into()))
+    crate::payment::PaymentState::from_str(&raw).map_err(|message| sqlx::Error::Decode(message.into()))
 }

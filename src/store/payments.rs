@@ -149,11 +149,7 @@ impl Change {
 impl Store {
     /// Leases up to `limit` payments whose `next_attempt_at` has come, for `lease_ms`.
     /// A payment leased by a worker that died is leased again once its lease ran out.
-    pub async fn lease_due(
-        &self,
-        limit: i64,
-        lease_ms: i64,
-    ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+    pub async fn lease_due(&self, limit: i64, lease_ms: i64) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         let now = now_ms();
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 \
@@ -184,23 +180,17 @@ impl Store {
 
     /// Loads one payment.
     pub async fn payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, sqlx::Error> {
-        sqlx::query(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
-        ))
-        .bind(payment_id)
-        .fetch_optional(self.pool())
-        .await?
-        .map(|row| PaymentRecord::from_row(&row))
-        .transpose()
+        sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+            .bind(payment_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| PaymentRecord::from_row(&row))
+            .transpose()
     }
 
     /// Applies a change if the payment is still as `record` saw it. Returns the new record,
     /// or `None` when someone else changed the payment first (nothing is written then).
-    pub async fn apply(
-        &self,
-        record: &PaymentRecord,
-        change: Change,
-    ) -> Result<Option<PaymentRecord>, sqlx::Error> {
+    pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, sqlx::Error> {
         let mut transaction = self.pool().begin().await?;
         let applied = apply_in(&mut transaction, record, change).await?;
         transaction.commit().await?;
@@ -234,10 +224,7 @@ pub(super) async fn apply_in(
             Inquiries::Increment => record.inquiries + 1,
         },
         next_attempt_at: change.next_attempt_at,
-        provider_ref: change
-            .provider_ref
-            .clone()
-            .or_else(|| record.provider_ref.clone()),
+        provider_ref: change.provider_ref.clone().or_else(|| record.provider_ref.clone()),
         reason_code: change.reason_code.clone(),
         reason: change.reason.clone(),
         updated_at: now,
@@ -280,21 +267,13 @@ pub(super) async fn apply_in(
         }
     }
     if let Some(reason) = change.dead_letter {
-        let (raw_message, raw_properties): (Vec<u8>, String) = sqlx::query_as(
-            "SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1",
-        )
-        .bind(&record.payment_id)
-        .fetch_one(&mut **transaction)
-        .await?;
-        let properties =
-            StoredProperties::from_json(&raw_properties).with_dead_letter(reason, &change.detail);
-        insert_dead_letter(
-            transaction,
-            Some(&record.payment_id),
-            &raw_message,
-            &properties,
-        )
-        .await?;
+        let (raw_message, raw_properties): (Vec<u8>, String) =
+            sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
+                .bind(&record.payment_id)
+                .fetch_one(&mut **transaction)
+                .await?;
+        let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, &change.detail);
+        insert_dead_letter(transaction, Some(&record.payment_id), &raw_message, &properties).await?;
     }
     Ok(Some(next))
 }

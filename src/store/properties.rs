@@ -26,10 +26,8 @@ impl StoredProperties {
     /// A copy with the gateway's dead-letter headers added.
     pub fn with_dead_letter(&self, reason: &str, detail: &str) -> Self {
         let mut copy = self.clone();
-        copy.headers
-            .insert("x-gateway-reason".to_string(), reason.to_string());
-        copy.headers
-            .insert("x-gateway-detail".to_string(), detail.to_string());
+        copy.headers.insert("x-gateway-reason".to_string(), reason.to_string());
+        copy.headers.insert("x-gateway-detail".to_string(), detail.to_string());
         copy
     }
 }

@@ -27,10 +27,7 @@ pub struct OrderView {
 
 impl Store {
     /// Looks an order up by upstream's order id (or by payment id).
-    pub async fn order_view(
-        &self,
-        order_or_payment_id: &str,
-    ) -> Result<Option<OrderView>, sqlx::Error> {
+    pub async fn order_view(&self, order_or_payment_id: &str) -> Result<Option<OrderView>, sqlx::Error> {
         let row = sqlx::query(&format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 OR payment_id = $1 ORDER BY created_at LIMIT 1"
         ))
@@ -57,16 +54,14 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let results = sqlx::query(
-            "SELECT body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id",
-        )
-        .bind(&payment.payment_id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .filter_map(|row| row.try_get::<Vec<u8>, _>("body").ok())
-        .filter_map(|body| serde_json::from_slice(&body).ok())
-        .collect();
+        let results = sqlx::query("SELECT body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id")
+            .bind(&payment.payment_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .filter_map(|row| row.try_get::<Vec<u8>, _>("body").ok())
+            .filter_map(|body| serde_json::from_slice(&body).ok())
+            .collect();
         Ok(Some(OrderView {
             payment,
             events,

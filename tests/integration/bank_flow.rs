@@ -54,15 +54,8 @@ async fn three_deliveries_of_one_order_pay_once(db: Db) {
     stack.publish(&order).await;
     stack.drain_results(Duration::from_secs(2)).await;
 
-    let finals: Vec<_> = stack.seen[&order_id]
-        .iter()
-        .filter(|m| m.is_final)
-        .collect();
-    assert_eq!(
-        finals.len(),
-        3,
-        "each duplicate is answered with the latest result"
-    );
+    let finals: Vec<_> = stack.seen[&order_id].iter().filter(|m| m.is_final).collect();
+    assert_eq!(finals.len(), 3, "each duplicate is answered with the latest result");
     assert!(finals
         .iter()
         .all(|m| m.seq == first.seq && m.status == ResultStatus::Succeeded));
@@ -91,15 +84,8 @@ async fn the_same_key_with_another_amount_is_a_conflict(db: Db) {
         "5000000"
     );
     stack.drain_results(Duration::from_secs(1)).await;
-    assert_eq!(
-        stack.credits(&order_id).await,
-        1,
-        "only the first payload was paid"
-    );
-    let finals: Vec<_> = stack.seen[&order_id]
-        .iter()
-        .filter(|m| m.is_final)
-        .collect();
+    assert_eq!(stack.credits(&order_id).await, 1, "only the first payload was paid");
+    let finals: Vec<_> = stack.seen[&order_id].iter().filter(|m| m.is_final).collect();
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].amount, Some(500_000));
     stack.stop().await;
@@ -136,10 +122,7 @@ async fn a_timeout_after_booking_is_resolved_by_inquiry_without_a_second_credit(
     let order_id = order["order_id"].as_str().unwrap();
     let result = stack.final_result(order_id).await;
     assert_eq!(result.status, ResultStatus::Succeeded);
-    assert_eq!(
-        result.attempts, 1,
-        "the outcome was asked about, not resent"
-    );
+    assert_eq!(result.attempts, 1, "the outcome was asked about, not resent");
     assert_eq!(stack.credits(order_id).await, 1);
     let view = stack
         .gateway

@@ -32,16 +32,8 @@ fn completed(payment_id: &str, order_id: &str, amount: u64) -> Vec<u8> {
     .unwrap()
 }
 
-async fn post(
-    stack: &TestStack,
-    secret: &str,
-    id: &str,
-    timestamp: i64,
-    body: Vec<u8>,
-) -> (u16, Value) {
-    let signature = WebhookSecret::parse(secret)
-        .unwrap()
-        .sign(id, timestamp, &body);
+async fn post(stack: &TestStack, secret: &str, id: &str, timestamp: i64, body: Vec<u8>) -> (u16, Value) {
+    let signature = WebhookSecret::parse(secret).unwrap().sign(id, timestamp, &body);
     let response = reqwest::Client::new()
         .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
         .header("webhook-id", id)
@@ -98,15 +90,9 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
     let forger = "whsec_Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0";
 
     let (status, answer) = post(&stack, forger, "msg_forged", now, body.clone()).await;
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (401, Some("bad_signature"))
-    );
+    assert_eq!((status, answer["code"].as_str()), (401, Some("bad_signature")));
     let (status, answer) = post(&stack, SECRET, "msg_stale", now - 3_600, body.clone()).await;
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (401, Some("stale_timestamp"))
-    );
+    assert_eq!((status, answer["code"].as_str()), (401, Some("stale_timestamp")));
     let (status, _) = post(&stack, SECRET, "msg_big", now, vec![b' '; 200_000]).await;
     assert_eq!(status, 413);
     let unsigned = reqwest::Client::new()
@@ -126,15 +112,10 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(state_of(&stack, &payment_id).await, PaymentState::Succeeded);
     let (status, answer) = post(&stack, SECRET, "msg_valid", now, body.clone()).await;
-    assert_eq!(
-        (status, answer["outcome"].as_str()),
-        (200, Some("duplicate"))
-    );
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("duplicate")));
     // The same event id with another body does not verify.
     let other = completed(&payment_id, &order_id, 9_999_999);
-    let signature = WebhookSecret::parse(SECRET)
-        .unwrap()
-        .sign("msg_valid", now, &body);
+    let signature = WebhookSecret::parse(SECRET).unwrap().sign("msg_valid", now, &body);
     let replayed = reqwest::Client::new()
         .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
         .header("webhook-id", "msg_valid")
@@ -168,10 +149,7 @@ async fn a_callback_with_another_amount_goes_to_review(db: Db) {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        state_of(&stack, &payment_id).await,
-        PaymentState::NeedsReview
-    );
+    assert_eq!(state_of(&stack, &payment_id).await, PaymentState::NeedsReview);
     let review = stack
         .wait_for(
             &order_id,
@@ -179,10 +157,7 @@ async fn a_callback_with_another_amount_goes_to_review(db: Db) {
             Duration::from_secs(10),
         )
         .await;
-    assert_eq!(
-        review.reason_code.as_deref(),
-        Some("callback_contradicts_record")
-    );
+    assert_eq!(review.reason_code.as_deref(), Some("callback_contradicts_record"));
     assert!(!review.is_final);
     stack.stop().await;
 }

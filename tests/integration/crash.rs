@@ -24,31 +24,16 @@ fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
         .env("GATEWAY__AMQP__RESULTS_EXCHANGE", &amqp.results_exchange)
         .env("GATEWAY__AMQP__RESULTS_QUEUE", &amqp.results_queue)
         .env("GATEWAY__AMQP__DLQ_QUEUE", &amqp.dlq_queue)
-        .env(
-            "GATEWAY__AMQP__DEAD_LETTER_EXCHANGE",
-            &amqp.dead_letter_exchange,
-        )
-        .env(
-            "GATEWAY__DATABASE__URL",
-            settings.database.url.expose_secret(),
-        )
+        .env("GATEWAY__AMQP__DEAD_LETTER_EXCHANGE", &amqp.dead_letter_exchange)
+        .env("GATEWAY__DATABASE__URL", settings.database.url.expose_secret())
         .env("GATEWAY__HTTP__LISTEN", &settings.http.listen)
-        .env(
-            "GATEWAY__PROVIDERS__BANK_TRANSFER__BASE_URL",
-            &bank.base_url,
-        )
+        .env("GATEWAY__PROVIDERS__BANK_TRANSFER__BASE_URL", &bank.base_url)
         .env(
             "GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS",
             bank.timeout_ms.to_string(),
         )
-        .env(
-            "GATEWAY__DISPATCHER__LEASE_MS",
-            dispatcher.lease_ms.to_string(),
-        )
-        .env(
-            "GATEWAY__DISPATCHER__TICK_MS",
-            dispatcher.tick_ms.to_string(),
-        )
+        .env("GATEWAY__DISPATCHER__LEASE_MS", dispatcher.lease_ms.to_string())
+        .env("GATEWAY__DISPATCHER__TICK_MS", dispatcher.tick_ms.to_string())
         .env(
             "GATEWAY__DISPATCHER__PENDING_POLL_AFTER_MS",
             dispatcher.pending_poll_after_ms.to_string(),
@@ -89,11 +74,7 @@ async fn a_gateway_killed_mid_flight_and_restarted_pays_every_order_once(db: Db)
     let mut gateway = spawn_gateway(&stack.settings);
     let first = orders[0]["order_id"].as_str().unwrap();
     stack
-        .wait_for(
-            first,
-            |m| m.status == ResultStatus::Accepted,
-            Duration::from_secs(30),
-        )
+        .wait_for(first, |m| m.status == ResultStatus::Accepted, Duration::from_secs(30))
         .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     gateway.kill().await.expect("SIGKILL");

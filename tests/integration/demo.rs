@@ -18,10 +18,7 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        stdout.contains("nothing paid twice, nothing lost"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("nothing paid twice, nothing lost"), "{stdout}");
     for commune in ["Đề Thám", "Dũng Nghĩa"] {
         assert!(stdout.contains(commune), "the summary lists {commune}");
     }

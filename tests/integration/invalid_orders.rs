@@ -18,10 +18,7 @@ fn invalid_orders() -> Vec<(&'static str, Vec<u8>)> {
         serde_json::to_vec(&order).unwrap()
     };
     vec![
-        (
-            "malformed_json",
-            b"{\"order_id\": \"TB-1\", \"amount\": ".to_vec(),
-        ),
+        ("malformed_json", b"{\"order_id\": \"TB-1\", \"amount\": ".to_vec()),
         (
             "missing_field",
             with(&|o| {
@@ -31,30 +28,15 @@ fn invalid_orders() -> Vec<(&'static str, Vec<u8>)> {
         ("unknown_field", with(&|o| o["priority"] = json!("high"))),
         ("wrong_type", with(&|o| o["program"] = json!(7))),
         ("amount_not_positive", with(&|o| o["amount"] = json!("0"))),
-        (
-            "amount_not_positive",
-            with(&|o| o["amount"] = json!(-500000)),
-        ),
-        (
-            "amount_fractional",
-            with(&|o| o["amount"] = json!("500000.5")),
-        ),
-        (
-            "amount_fractional",
-            with(&|o| o["amount"] = json!(500000.0)),
-        ),
+        ("amount_not_positive", with(&|o| o["amount"] = json!(-500000))),
+        ("amount_fractional", with(&|o| o["amount"] = json!("500000.5"))),
+        ("amount_fractional", with(&|o| o["amount"] = json!(500000.0))),
         (
             "amount_too_large",
             with(&|o| o["amount"] = json!("99999999999999999999999")),
         ),
-        (
-            "amount_over_limit",
-            with(&|o| o["amount"] = json!("500000000")),
-        ),
-        (
-            "unsupported_currency",
-            with(&|o| o["currency"] = json!("USD")),
-        ),
+        ("amount_over_limit", with(&|o| o["amount"] = json!("500000000"))),
+        ("unsupported_currency", with(&|o| o["currency"] = json!("USD"))),
         (
             "unknown_bank",
             with(&|o| o["destination"]["bank_bin"] = json!("970499")),
@@ -63,28 +45,18 @@ fn invalid_orders() -> Vec<(&'static str, Vec<u8>)> {
             "invalid_account_number",
             with(&|o| o["destination"]["account_number"] = json!("12-34")),
         ),
-        (
-            "invalid_citizen_id",
-            with(&|o| o["beneficiary"]["id"] = json!("12345")),
-        ),
+        ("invalid_citizen_id", with(&|o| o["beneficiary"]["id"] = json!("12345"))),
         ("unknown_channel", with(&|o| o["channel"] = json!("cash"))),
-        (
-            "unknown_program",
-            with(&|o| o["program"] = json!("pension")),
-        ),
+        ("unknown_program", with(&|o| o["program"] = json!("pension"))),
         ("invalid_period", with(&|o| o["period"] = json!("2026-13"))),
         (
             "invalid_phone_number",
             with(&|o| {
                 o["channel"] = json!("mobile_money");
-                o["destination"] =
-                    json!({ "wallet_provider": "viettel_money", "phone_number": "0241234567" });
+                o["destination"] = json!({ "wallet_provider": "viettel_money", "phone_number": "0241234567" });
             }),
         ),
-        (
-            "order_too_large",
-            with(&|o| o["memo"] = json!("x".repeat(70_000))),
-        ),
+        ("order_too_large", with(&|o| o["memo"] = json!("x".repeat(70_000)))),
     ]
 }
 
@@ -123,11 +95,7 @@ async fn every_invalid_order_class_is_rejected_and_dead_lettered(db: Db) {
             dead.headers.get("x-gateway-reason").map(String::as_str),
             Some("invalid")
         );
-        let detail = dead
-            .headers
-            .get("x-gateway-detail")
-            .cloned()
-            .unwrap_or_default();
+        let detail = dead.headers.get("x-gateway-detail").cloned().unwrap_or_default();
         assert!(
             cases.iter().any(|(code, _)| detail.starts_with(code)),
             "detail names the code: {detail}"
@@ -142,9 +110,7 @@ async fn every_invalid_order_class_is_rejected_and_dead_lettered(db: Db) {
     let order = bank_order(500_000);
     stack.open_bank_account(&order, HOLDER);
     stack.publish(&order).await;
-    let result = stack
-        .final_result(order["order_id"].as_str().unwrap())
-        .await;
+    let result = stack.final_result(order["order_id"].as_str().unwrap()).await;
     assert_eq!(result.status, ResultStatus::Succeeded);
     stack.stop().await;
 }

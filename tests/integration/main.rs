@@ -6,6 +6,7 @@ mod support;
 
 mod bank_flow;
 mod callbacks;
+mod channels;
 mod crash;
 mod demo;
 mod invalid_orders;

@@ -10,9 +10,7 @@ use gateway::app::RunningGateway;
 use gateway::config::Settings;
 use gateway::demo::stack::{self, LocalSandbox};
 use gateway::payment::ResultMessage;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use sandbox_kit::{Faults, RegisteredAccount};
@@ -29,8 +27,7 @@ pub enum Db {
 
 /// The server that hands out fresh PostgreSQL databases (`TEST_POSTGRES_URL`).
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A database URL of the kind asked for, fresh for this test.
@@ -59,8 +56,7 @@ pub async fn fresh_database(db: Db, run_id: &str) -> SecretString {
 
 /// Settings for tests: fast polls and retries, short leases, a short bank timeout.
 pub fn test_settings() -> Settings {
-    let mut settings =
-        Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
+    let mut settings = Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
     settings.log.level = "warn".to_string();
     let dispatcher = &mut settings.dispatcher;
     dispatcher.tick_ms = 50;
@@ -71,8 +67,17 @@ pub fn test_settings() -> Settings {
     dispatcher.pending_poll_after_ms = 1_000;
     dispatcher.max_attempts = 4;
     settings.amqp.reconnect_delay_ms = 100;
-    if let Some(bank) = settings.providers.bank_transfer.as_mut() {
+    let providers = &mut settings.providers;
+    if let Some(bank) = providers.bank_transfer.as_mut() {
         bank.timeout_ms = 1_000;
+    }
+    if let Some(vnpost) = providers.vnpost_account.as_mut() {
+        vnpost.timeout_ms = 1_000;
+    }
+    for (_, wallet) in providers.wallets_mut() {
+        if let Some(wallet) = wallet.as_mut() {
+            wallet.timeout_ms = 1_000;
+        }
     }
     settings
 }
@@ -110,9 +115,7 @@ impl TestStack {
     pub async fn start_with(db: Db, mut settings: Settings, start_gateway: bool) -> Self {
         let run_id = stack::new_run_id();
         settings.database.url = fresh_database(db, &run_id).await;
-        let (settings, sandbox) = stack::prepare(settings, &run_id)
-            .await
-            .expect("the sandbox starts");
+        let (settings, sandbox) = stack::prepare(settings, &run_id).await.expect("the sandbox starts");
         let gateway = if start_gateway {
             Some(
                 RunningGateway::start(settings.clone())
@@ -129,10 +132,7 @@ impl TestStack {
         gateway::amqp::topology::declare(&channel, &settings.amqp)
             .await
             .expect("the topology declares");
-        channel
-            .confirm_select(Default::default())
-            .await
-            .expect("confirms");
+        channel.confirm_select(Default::default()).await.expect("confirms");
         let results = spawn_reader(&connection, &settings.amqp.results_queue, |body, _| {
             serde_json::from_slice::<ResultMessage>(body).ok()
         })
@@ -191,8 +191,7 @@ impl TestStack {
 
     /// Waits for the final result of `order_id` (reading and remembering everything else).
     pub async fn final_result(&mut self, order_id: &str) -> ResultMessage {
-        self.wait_for(order_id, |m| m.is_final, Duration::from_secs(30))
-            .await
+        self.wait_for(order_id, |m| m.is_final, Duration::from_secs(30)).await
     }
 
     /// Waits for a result of `order_id` that satisfies `accept`.
@@ -202,11 +201,7 @@ impl TestStack {
         accept: impl Fn(&ResultMessage) -> bool,
         timeout: Duration,
     ) -> ResultMessage {
-        if let Some(found) = self
-            .seen
-            .get(order_id)
-            .and_then(|ms| ms.iter().find(|m| accept(m)))
-        {
+        if let Some(found) = self.seen.get(order_id).and_then(|ms| ms.iter().find(|m| accept(m))) {
             return found.clone();
         }
         let deadline = tokio::time::Instant::now() + timeout;
@@ -234,10 +229,7 @@ impl TestStack {
     pub async fn drain_results(&mut self, duration: Duration) {
         let deadline = tokio::time::Instant::now() + duration;
         while let Ok(Some(message)) = tokio::time::timeout_at(deadline, self.results.recv()).await {
-            self.seen
-                .entry(message.order_id.clone())
-                .or_default()
-                .push(message);
+            self.seen.entry(message.order_id.clone()).or_default().push(message);
         }
     }
 
@@ -263,7 +255,35 @@ impl TestStack {
     }
 
     pub fn set_bank_faults(&self, faults: Faults) {
-        self.sandbox.kit.set_faults("bank_transfer", faults);
+        self.set_faults("bank_transfer", faults);
+    }
+
+    pub fn set_faults(&self, provider: &str, faults: Faults) {
+        self.sandbox.kit.set_faults(provider, faults);
+    }
+
+    /// Registers the account (or wallet) an order pays into, at the provider that holds it.
+    pub fn open_account(&self, order: &Value, holder_name: &str) {
+        let destination = &order["destination"];
+        let (provider, account) = match order["channel"].as_str() {
+            Some("mobile_money") => (
+                destination["wallet_provider"].as_str(),
+                destination["phone_number"].as_str(),
+            ),
+            Some(channel) => (Some(channel), destination["account_number"].as_str()),
+            None => (None, None),
+        };
+        // Providers know wallets by the national form of the phone number.
+        let account = account.unwrap_or_default();
+        let account = gateway_adapter::Msisdn::try_from(account)
+            .map(|m| m.as_str().to_string())
+            .unwrap_or(account.to_string());
+        self.sandbox.kit.directory.register([RegisteredAccount {
+            provider: provider.unwrap_or_default().to_string(),
+            account,
+            holder_name: holder_name.to_string(),
+            closed: false,
+        }]);
     }
 
     /// Registers the bank account of an order with the holder name the bank will report.
@@ -369,6 +389,24 @@ pub fn bank_order(amount: u64) -> Value {
         "memo": "Trợ cấp ưu đãi tháng 12/2026",
         "created_at": "2026-11-28T08:00:00+07:00"
     })
+}
+
+/// A valid VNPost-account order.
+pub fn vnpost_order(amount: u64) -> Value {
+    let mut order = bank_order(amount);
+    order["channel"] = json!("vnpost_account");
+    let account: u64 = rand::random_range(100_000_000_000..999_999_999_999);
+    order["destination"] = json!({ "account_number": account.to_string() });
+    order
+}
+
+/// A valid mobile-money order to a fresh wallet of `provider`.
+pub fn wallet_order(provider: &str, amount: u64) -> Value {
+    let mut order = bank_order(amount);
+    order["channel"] = json!("mobile_money");
+    let number: u32 = rand::random_range(0..10_000_000);
+    order["destination"] = json!({ "wallet_provider": provider, "phone_number": format!("+8498{number:07}") });
+    order
 }
 
 /// The holder name the bank reports for `bank_order`'s beneficiary.

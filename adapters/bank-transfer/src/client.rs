@@ -5,8 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use gateway_adapter::{
-    AdapterError, CallbackError, CallbackEvent, Channel, Destination, PayoutAdapter, PayoutRequest,
-    ProviderStatus,
+    AdapterError, CallbackError, CallbackEvent, Channel, Destination, PayoutAdapter, PayoutRequest, ProviderStatus,
 };
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -14,8 +13,8 @@ use secrecy::ExposeSecret;
 use crate::config::{BankTransferConfig, ConfigError};
 use crate::signing::{self, WebhookSecret};
 use crate::transformers::{
-    callback_event, map_error, map_status, wrong_destination, BankNameInquiryRequest,
-    BankNameInquiryResponse, BankStatusResponse, BankTransferRequest, BankTransferResponse,
+    callback_event, map_error, map_status, wrong_destination, BankNameInquiryRequest, BankNameInquiryResponse,
+    BankStatusResponse, BankTransferRequest, BankTransferResponse,
 };
 
 /// The provider key of this adapter in config and in the callback route.
@@ -64,8 +63,7 @@ impl BankTransferAdapter {
             .iter()
             .enumerate()
             .map(|(index, secret)| {
-                WebhookSecret::parse(secret.expose_secret())
-                    .ok_or(ConfigError::BadWebhookSecret { index })
+                WebhookSecret::parse(secret.expose_secret()).ok_or(ConfigError::BadWebhookSecret { index })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let http = reqwest::Client::builder()
@@ -145,8 +143,7 @@ impl BankTransferAdapter {
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, AdapterError> {
-    serde_json::to_vec(value)
-        .map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))
+    serde_json::to_vec(value).map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))
 }
 
 #[async_trait]
@@ -161,9 +158,7 @@ impl PayoutAdapter for BankTransferAdapter {
 
     async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
         let Destination::BankAccount {
-            bin,
-            account_number,
-            ..
+            bin, account_number, ..
         } = &request.destination
         else {
             return Err(wrong_destination());
@@ -172,17 +167,12 @@ impl PayoutAdapter for BankTransferAdapter {
             bin: bin.as_str().to_string(),
             account_number: account_number.as_str().to_string(),
         })?;
-        let answer = self
-            .call(Method::POST, "/v1/name-inquiry", body, None, false)
-            .await?;
+        let answer = self.call(Method::POST, "/v1/name-inquiry", body, None, false).await?;
         match answer.status {
             200 => serde_json::from_slice::<BankNameInquiryResponse>(&answer.body)
                 .map(|found| Some(found.account_name))
                 .map_err(|_| {
-                    AdapterError::transient(
-                        "bank_bad_answer",
-                        "The bank's name inquiry answer is unreadable.",
-                    )
+                    AdapterError::transient("bank_bad_answer", "The bank's name inquiry answer is unreadable.")
                 }),
             404 => Err(AdapterError::permanent(
                 "account_not_found",
@@ -206,19 +196,13 @@ impl PayoutAdapter for BankTransferAdapter {
         );
         let body = encode(&transfer)?;
         let key = request.payment_id.as_str();
-        let answer = self
-            .call(Method::POST, "/v1/transfers", body, Some(key), true)
-            .await?;
+        let answer = self.call(Method::POST, "/v1/transfers", body, Some(key), true).await?;
         if !(200..300).contains(&answer.status) {
             return Err(map_error(answer.status, &answer.body, answer.retry_after));
         }
         // The bank said yes but we cannot read what: only an inquiry can tell what happened.
-        let accepted: BankTransferResponse =
-            serde_json::from_slice(&answer.body).map_err(|_| {
-                AdapterError::unknown(
-                    "The bank accepted the transfer but its answer is unreadable.",
-                )
-            })?;
+        let accepted: BankTransferResponse = serde_json::from_slice(&answer.body)
+            .map_err(|_| AdapterError::unknown("The bank accepted the transfer but its answer is unreadable."))?;
         if accepted.client_reference != key {
             return Err(AdapterError::unknown(
                 "The bank answered the transfer with another client_reference.",
@@ -229,18 +213,12 @@ impl PayoutAdapter for BankTransferAdapter {
 
     async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
         let path = format!("/v1/transfers/{}", request.payment_id.as_str());
-        let answer = self
-            .call(Method::GET, &path, Vec::new(), None, false)
-            .await?;
+        let answer = self.call(Method::GET, &path, Vec::new(), None, false).await?;
         match answer.status {
             200 => {
-                let found: BankStatusResponse =
-                    serde_json::from_slice(&answer.body).map_err(|_| {
-                        AdapterError::transient(
-                            "bank_bad_answer",
-                            "The bank's status answer is unreadable.",
-                        )
-                    })?;
+                let found: BankStatusResponse = serde_json::from_slice(&answer.body).map_err(|_| {
+                    AdapterError::transient("bank_bad_answer", "The bank's status answer is unreadable.")
+                })?;
                 // A record that contradicts ours is never taken as paid or failed.
                 if found.amount != request.amount.dong() {
                     return Err(AdapterError::unknown(format!(
@@ -261,12 +239,7 @@ impl PayoutAdapter for BankTransferAdapter {
         }
     }
 
-    fn verify_callback(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        now_unix: i64,
-    ) -> Result<(), CallbackError> {
+    fn verify_callback(&self, headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError> {
         signing::verify_webhook(
             &self.webhook_secrets,
             headers,
@@ -276,11 +249,7 @@ impl PayoutAdapter for BankTransferAdapter {
         )
     }
 
-    fn parse_callback(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> Result<CallbackEvent, CallbackError> {
+    fn parse_callback(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
         let event_id = headers
             .get(signing::HEADER_WEBHOOK_ID)
             .and_then(|value| value.to_str().ok())

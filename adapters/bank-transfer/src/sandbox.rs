@@ -67,23 +67,14 @@ impl BankSandbox {
         Router::new()
             .route("/v1/name-inquiry", post(handlers::name_inquiry))
             .route("/v1/transfers", post(handlers::submit))
-            .route(
-                "/v1/transfers/{client_reference}",
-                get(handlers::transfer_status),
-            )
+            .route("/v1/transfers/{client_reference}", get(handlers::transfer_status))
             .with_state(self.inner.clone())
     }
 }
 
 impl Inner {
     /// Checks `X-Client-Id`, `X-Timestamp` and `X-Signature` over the stripped path.
-    pub(crate) fn authentic(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> bool {
+    pub(crate) fn authentic(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> bool {
         let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         match (
             header(signing::HEADER_CLIENT_ID),
@@ -112,11 +103,7 @@ impl Inner {
         };
         let (event_type, status, reason_code) = match &entry.status {
             LedgerStatus::Completed => ("transfer.completed", BankTransferStatus::Completed, None),
-            LedgerStatus::Failed { code } => (
-                "transfer.failed",
-                BankTransferStatus::Failed,
-                Some(code.clone()),
-            ),
+            LedgerStatus::Failed { code } => ("transfer.failed", BankTransferStatus::Failed, Some(code.clone())),
             LedgerStatus::Processing => return,
         };
         let event = BankWebhookEvent {
@@ -138,10 +125,7 @@ impl Inner {
         let signature = self.webhook_secret.sign(&id, timestamp, &body);
         let headers = vec![
             (signing::HEADER_WEBHOOK_ID.to_string(), id),
-            (
-                signing::HEADER_WEBHOOK_TIMESTAMP.to_string(),
-                timestamp.to_string(),
-            ),
+            (signing::HEADER_WEBHOOK_TIMESTAMP.to_string(), timestamp.to_string()),
             (signing::HEADER_WEBHOOK_SIGNATURE.to_string(), signature),
         ];
         let faults = self.kit.faults(PROVIDER_KEY);

@@ -32,13 +32,7 @@ pub fn request_signing_bytes(timestamp: i64, method: &str, path: &str, body: &[u
 }
 
 /// The `X-Signature` value: lowercase hex HMAC-SHA256 of the signing bytes.
-pub fn sign_request(
-    secret: &[u8],
-    timestamp: i64,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> String {
+pub fn sign_request(secret: &[u8], timestamp: i64, method: &str, path: &str, body: &[u8]) -> String {
     hex::encode(hmac_sha256(
         secret,
         &request_signing_bytes(timestamp, method, path, body),
@@ -60,12 +54,7 @@ pub struct ReceivedRequest<'a> {
 
 /// Checks a request signature in constant time, refusing timestamps more than
 /// `tolerance_secs` away from `now_unix`.
-pub fn verify_request(
-    secret: &[u8],
-    request: &ReceivedRequest<'_>,
-    now_unix: i64,
-    tolerance_secs: i64,
-) -> bool {
+pub fn verify_request(secret: &[u8], request: &ReceivedRequest<'_>, now_unix: i64, tolerance_secs: i64) -> bool {
     let Ok(timestamp) = request.timestamp.trim().parse::<i64>() else {
         return false;
     };

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::{
-    AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest,
-    ProviderStatus, Vnd,
+    AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +43,7 @@ pub struct BankTransferRequest {
 impl BankTransferRequest {
     /// The transfer for `request`: the name the bank expects (UPPERCASE, no diacritics) and
     /// the memo cut to `memo_max_chars`. Refuses a destination that is not a bank account.
-    pub fn from_payout(
-        request: &PayoutRequest,
-        memo_max_chars: usize,
-    ) -> Result<Self, AdapterError> {
+    pub fn from_payout(request: &PayoutRequest, memo_max_chars: usize) -> Result<Self, AdapterError> {
         let Destination::BankAccount {
             bin,
             account_number,
@@ -56,9 +52,7 @@ impl BankTransferRequest {
         else {
             return Err(wrong_destination());
         };
-        let name = account_name
-            .as_deref()
-            .unwrap_or(&request.beneficiary.full_name);
+        let name = account_name.as_deref().unwrap_or(&request.beneficiary.full_name);
         Ok(Self {
             client_reference: request.payment_id.as_str().to_string(),
             end_to_end_id: request.order_id.clone(),
@@ -165,11 +159,7 @@ impl From<BankTransferStatus> for String {
 
 /// The exhaustive status mapping: only `COMPLETED` is success, only `FAILED`/`REJECTED` are
 /// failure; processing and every unknown status stay pending.
-pub fn map_status(
-    status: &BankTransferStatus,
-    transfer_id: &str,
-    reason_code: Option<&str>,
-) -> ProviderStatus {
+pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: Option<&str>) -> ProviderStatus {
     let provider_ref = Some(transfer_id.to_string());
     match status {
         BankTransferStatus::Completed => ProviderStatus::Succeeded { provider_ref },
@@ -180,24 +170,19 @@ pub fn map_status(
                 reason: format!("The bank reports transfer {transfer_id} as failed ({bank_code})."),
             }
         }
-        BankTransferStatus::Processing | BankTransferStatus::Other(_) => {
-            ProviderStatus::Pending { provider_ref }
-        }
+        BankTransferStatus::Processing | BankTransferStatus::Other(_) => ProviderStatus::Pending { provider_ref },
     }
 }
 
 /// Parses a verified callback body; `event_id` is its `webhook-id`. An event whose type
 /// contradicts its status is malformed; unknown event types map by status (so, pending).
 pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
-    let event: BankWebhookEvent = serde_json::from_slice(body)
-        .map_err(|error| CallbackError::Malformed(error.to_string()))?;
+    let event: BankWebhookEvent =
+        serde_json::from_slice(body).map_err(|error| CallbackError::Malformed(error.to_string()))?;
     let data = &event.data;
     let consistent = match event.event_type.as_str() {
         "transfer.completed" => data.status == BankTransferStatus::Completed,
-        "transfer.failed" => matches!(
-            data.status,
-            BankTransferStatus::Failed | BankTransferStatus::Rejected
-        ),
+        "transfer.failed" => matches!(data.status, BankTransferStatus::Failed | BankTransferStatus::Rejected),
         _ => true,
     };
     if !consistent {
@@ -266,21 +251,14 @@ mod tests {
     #[test]
     fn only_completed_is_success_and_unknown_statuses_stay_pending() {
         let status = |text: &str| {
-            let parsed: BankTransferStatus =
-                serde_json::from_value(serde_json::json!(text)).expect("a string");
+            let parsed: BankTransferStatus = serde_json::from_value(serde_json::json!(text)).expect("a string");
             map_status(&parsed, "T1", None)
         };
-        assert!(matches!(
-            status("COMPLETED"),
-            ProviderStatus::Succeeded { .. }
-        ));
+        assert!(matches!(status("COMPLETED"), ProviderStatus::Succeeded { .. }));
         assert!(matches!(status("FAILED"), ProviderStatus::Failed { .. }));
         assert!(matches!(status("REJECTED"), ProviderStatus::Failed { .. }));
         for pending in ["PROCESSING", "SUCCESS", "completed", "DONE", ""] {
-            assert!(
-                matches!(status(pending), ProviderStatus::Pending { .. }),
-                "{pending}"
-            );
+            assert!(matches!(status(pending), ProviderStatus::Pending { .. }), "{pending}");
         }
     }
 

@@ -37,9 +37,7 @@ fn accepted(status: &str) -> serde_json::Value {
 async fn submit_answered_with(response: ResponseTemplate) -> Result<ProviderStatus, AdapterError> {
     let server = bank().await;
     answer_submit(&server, response).await;
-    adapter(&base_url(&server), 2_000)
-        .submit(&payout(PAYMENT, ORDER))
-        .await
+    adapter(&base_url(&server), 2_000).submit(&payout(PAYMENT, ORDER)).await
 }
 
 #[tokio::test]
@@ -108,17 +106,14 @@ async fn status_inquiry_signs_an_empty_body_over_the_reference_path() {
 
 #[tokio::test]
 async fn accepted_202_is_pending_and_200_completed_is_succeeded() {
-    let pending =
-        submit_answered_with(ResponseTemplate::new(202).set_body_json(accepted("PROCESSING")))
-            .await;
+    let pending = submit_answered_with(ResponseTemplate::new(202).set_body_json(accepted("PROCESSING"))).await;
     assert_eq!(
         pending,
         Ok(ProviderStatus::Pending {
             provider_ref: Some("FT0001".into())
         })
     );
-    let done =
-        submit_answered_with(ResponseTemplate::new(200).set_body_json(accepted("COMPLETED"))).await;
+    let done = submit_answered_with(ResponseTemplate::new(200).set_body_json(accepted("COMPLETED"))).await;
     assert_eq!(
         done,
         Ok(ProviderStatus::Succeeded {
@@ -161,8 +156,7 @@ async fn unavailable_and_rate_limited_answers_are_transient() {
         matches!(&unavailable, Err(AdapterError::Transient { code, .. }) if code == "http_503"),
         "{unavailable:?}"
     );
-    let limited =
-        submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
+    let limited = submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
     assert!(
         matches!(&limited, Err(AdapterError::Transient { code, retry_after, .. })
             if code == "http_429" && *retry_after == Some(Duration::from_secs(7))),
@@ -177,13 +171,8 @@ async fn a_submit_that_times_out_is_an_unknown_outcome() {
         .set_body_json(accepted("PROCESSING"))
         .set_delay(Duration::from_millis(1_500));
     answer_submit(&server, slow).await;
-    let result = adapter(&base_url(&server), 200)
-        .submit(&payout(PAYMENT, ORDER))
-        .await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    let result = adapter(&base_url(&server), 200).submit(&payout(PAYMENT, ORDER)).await;
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -214,10 +203,7 @@ async fn two_submits_of_one_payment_carry_the_same_idempotency_key() {
         .map(|sent| sent.headers.get("idempotency-key").cloned())
         .collect();
     assert_eq!(keys.len(), 2);
-    assert_eq!(
-        keys[0].as_ref().and_then(|k| k.to_str().ok()),
-        Some(PAYMENT)
-    );
+    assert_eq!(keys[0].as_ref().and_then(|k| k.to_str().ok()), Some(PAYMENT));
     assert_eq!(keys[0], keys[1]);
 }
 
@@ -226,10 +212,7 @@ async fn status_404_means_the_bank_never_received_the_payment() {
     let server = bank().await;
     Mock::given(method("GET"))
         .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(serde_json::json!({"error_code": "TRANSFER_NOT_FOUND"})),
-        )
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "TRANSFER_NOT_FOUND"})))
         .mount(&server)
         .await;
     let status = adapter(&base_url(&server), 2_000)
@@ -252,10 +235,7 @@ async fn a_status_with_another_amount_is_never_taken_as_paid() {
     let status = adapter(&base_url(&server), 2_000)
         .query_status(&payout(PAYMENT, ORDER))
         .await;
-    assert!(
-        matches!(status, Err(AdapterError::UnknownOutcome { .. })),
-        "{status:?}"
-    );
+    assert!(matches!(status, Err(AdapterError::UnknownOutcome { .. })), "{status:?}");
 }
 
 #[tokio::test]
@@ -263,27 +243,18 @@ async fn name_inquiry_returns_the_holder_and_404_is_account_not_found() {
     let server = bank().await;
     Mock::given(method("POST"))
         .and(path("/bank/v1/name-inquiry"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"account_name": "NGUYEN VAN AN"})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"account_name": "NGUYEN VAN AN"})))
         .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/bank/v1/name-inquiry"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(serde_json::json!({"error_code": "ACCOUNT_NOT_FOUND"})),
-        )
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "ACCOUNT_NOT_FOUND"})))
         .mount(&server)
         .await;
     let adapter = adapter(&base_url(&server), 2_000);
     let request = payout(PAYMENT, ORDER);
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
     let missing = adapter.name_inquiry(&request).await;
     assert!(
         matches!(&missing, Err(AdapterError::Permanent { code, message })
@@ -331,17 +302,11 @@ fn a_signature_list_verifies_if_any_entry_matches_and_rotation_keeps_old_secrets
     let headers = webhook_headers(VECTOR_ID, VECTOR_TIMESTAMP, &list);
     let mut config = common::config("http://127.0.0.1:9/bank", 1_000);
     config.webhook_secrets = vec![
-        "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbg=="
-            .to_string()
-            .into(),
+        "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbg==".to_string().into(),
         WEBHOOK_SECRET.to_string().into(),
     ];
-    let rotated =
-        adapter_bank_transfer::BankTransferAdapter::new(config).expect("a valid rotated config");
-    assert_eq!(
-        rotated.verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP),
-        Ok(())
-    );
+    let rotated = adapter_bank_transfer::BankTransferAdapter::new(config).expect("a valid rotated config");
+    assert_eq!(rotated.verify_callback(&headers, VECTOR_BODY, VECTOR_TIMESTAMP), Ok(()));
 }
 
 #[test]
@@ -390,15 +355,11 @@ fn a_verified_transfer_callback_parses_into_a_succeeded_event() {
         "transfer_id": "FT0001", "client_reference": PAYMENT, "end_to_end_id": ORDER,
         "amount": 2_789_000, "status": "COMPLETED", "reason_code": null}})
     .to_string();
-    let secret =
-        adapter_bank_transfer::WebhookSecret::parse(WEBHOOK_SECRET).expect("a whsec secret");
+    let secret = adapter_bank_transfer::WebhookSecret::parse(WEBHOOK_SECRET).expect("a whsec secret");
     let signature = secret.sign("msg_1", FIXED_NOW, body.as_bytes());
     let headers = webhook_headers("msg_1", FIXED_NOW, &signature);
     let adapter = offline_adapter();
-    assert_eq!(
-        adapter.verify_callback(&headers, body.as_bytes(), FIXED_NOW),
-        Ok(())
-    );
+    assert_eq!(adapter.verify_callback(&headers, body.as_bytes(), FIXED_NOW), Ok(()));
     let event = adapter
         .parse_callback(&headers, body.as_bytes())
         .expect("a well-formed callback");

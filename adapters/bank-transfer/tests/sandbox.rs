@@ -38,11 +38,7 @@ impl Running {
             .send()
             .await
             .expect("the admin API answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        assert!(response.status().is_success(), "{path}: {}", response.status());
     }
 
     async fn ledger(&self) -> serde_json::Value {
@@ -75,9 +71,7 @@ async fn receive_callback(
 /// Serves the sandbox as the gateway does (bank under `/bank`, admin at the root) plus a
 /// callback receiver, with one registered open account and one closed account.
 async fn start() -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let root = format!("http://{}", listener.local_addr().expect("a bound address"));
     let kit = SandboxKit::shared();
     let sandbox = BankSandbox::new(
@@ -114,10 +108,7 @@ async fn start() -> Running {
     running
 }
 
-async fn wait_until_succeeded(
-    adapter: &BankTransferAdapter,
-    request: &gateway_adapter::PayoutRequest,
-) {
+async fn wait_until_succeeded(adapter: &BankTransferAdapter, request: &gateway_adapter::PayoutRequest) {
     for _ in 0..100 {
         if let Ok(ProviderStatus::Succeeded { .. }) = adapter.query_status(request).await {
             return;
@@ -133,21 +124,12 @@ async fn same_idempotency_key_books_one_credit_and_the_callback_verifies() {
     let adapter = adapter(&sandbox.bank_url(), 2_000);
     let request = payout("pay_round_trip", "order-round-trip");
 
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
     let first = adapter.submit(&request).await;
-    assert!(
-        matches!(first, Ok(ProviderStatus::Pending { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
 
     let (headers, body) = sandbox.next_callback().await;
-    assert_eq!(
-        adapter.verify_callback(&headers, &body, system_now()),
-        Ok(())
-    );
+    assert_eq!(adapter.verify_callback(&headers, &body, system_now()), Ok(()));
     let event = adapter
         .parse_callback(&headers, &body)
         .expect("the sandbox sends well-formed callbacks");
@@ -156,10 +138,7 @@ async fn same_idempotency_key_books_one_credit_and_the_callback_verifies() {
     assert!(matches!(event.status, ProviderStatus::Succeeded { .. }));
 
     let second = adapter.submit(&request).await;
-    assert!(
-        matches!(second, Ok(ProviderStatus::Succeeded { .. })),
-        "{second:?}"
-    );
+    assert!(matches!(second, Ok(ProviderStatus::Succeeded { .. })), "{second:?}");
     let ledger = sandbox.ledger().await;
     assert_eq!(ledger["credits_by_order"]["order-round-trip"], 1);
     assert_eq!(ledger["entries"].as_array().map(Vec::len), Some(1));
@@ -170,26 +149,16 @@ async fn timeout_after_booking_is_unknown_and_the_inquiry_finds_one_credit() {
     let sandbox = start().await;
     let faults = serde_json::json!({"timeout_after_booking_next": 1, "hang_ms": 3_000});
     sandbox
-        .admin(
-            reqwest::Method::PUT,
-            "/sandbox/faults/bank_transfer",
-            faults,
-        )
+        .admin(reqwest::Method::PUT, "/sandbox/faults/bank_transfer", faults)
         .await;
     let adapter = adapter(&sandbox.bank_url(), 300);
     let request = payout("pay_timeout", "order-timeout");
 
     let result = adapter.submit(&request).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
     wait_until_succeeded(&adapter, &request).await;
     let again = adapter.submit(&request).await;
-    assert!(
-        matches!(again, Ok(ProviderStatus::Succeeded { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Ok(ProviderStatus::Succeeded { .. })), "{again:?}");
     assert_eq!(sandbox.kit.ledger.credits_for_order("order-timeout"), 1);
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
 }
@@ -215,14 +184,10 @@ async fn refused_submits_book_nothing() {
     let mut closed = payout("pay_closed", "order-closed");
     closed.destination = gateway_adapter::Destination::BankAccount {
         bin: gateway_adapter::BankBin::try_from("970415").expect("VietinBank's BIN"),
-        account_number: gateway_adapter::AccountNumber::try_from("0099887766")
-            .expect("a valid account number"),
+        account_number: gateway_adapter::AccountNumber::try_from("0099887766").expect("a valid account number"),
         account_name: None,
     };
-    assert_eq!(
-        adapter.name_inquiry(&closed).await,
-        Ok(Some("LE THI BA".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&closed).await, Ok(Some("LE THI BA".into())));
     let refused = adapter.submit(&closed).await;
     assert!(
         matches!(&refused, Err(AdapterError::Permanent { code, .. }) if code == "account_closed"),
@@ -251,8 +216,7 @@ async fn unknown_accounts_and_bad_signatures_are_refused() {
     let mut unknown = payout("pay_unknown", "order-unknown");
     unknown.destination = gateway_adapter::Destination::BankAccount {
         bin: gateway_adapter::BankBin::try_from("970436").expect("Vietcombank's BIN"),
-        account_number: gateway_adapter::AccountNumber::try_from("1234567890")
-            .expect("a valid account number"),
+        account_number: gateway_adapter::AccountNumber::try_from("1234567890").expect("a valid account number"),
         account_name: None,
     };
     let inquiry = adapter.name_inquiry(&unknown).await;

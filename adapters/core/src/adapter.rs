@@ -165,19 +165,10 @@ pub trait PayoutAdapter: Send + Sync {
 
     /// Verifies a callback's signature (and timestamp, where the style has one) on the raw
     /// bytes, in constant time, before anything parses it. `now_unix` is seconds since 1970.
-    fn verify_callback(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        now_unix: i64,
-    ) -> Result<(), CallbackError>;
+    fn verify_callback(&self, headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError>;
 
     /// Parses a callback that [`PayoutAdapter::verify_callback`] accepted.
-    fn parse_callback(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> Result<CallbackEvent, CallbackError>;
+    fn parse_callback(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError>;
 
     /// How the callback is acknowledged on success (HTTP status); wallets want 204.
     fn callback_ack_status(&self) -> u16 {

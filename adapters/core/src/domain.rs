@@ -43,11 +43,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [
-        Channel::BankTransfer,
-        Channel::VnpostAccount,
-        Channel::MobileMoney,
-    ];
+    pub const ALL: [Channel; 3] = [Channel::BankTransfer, Channel::VnpostAccount, Channel::MobileMoney];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,9 +54,7 @@ impl Channel {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|channel| channel.as_str() == value)
+        Self::ALL.into_iter().find(|channel| channel.as_str() == value)
     }
 }
 
@@ -95,9 +89,7 @@ impl WalletProvider {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|provider| provider.as_str() == value)
+        Self::ALL.into_iter().find(|provider| provider.as_str() == value)
     }
 }
 
@@ -176,10 +168,7 @@ impl TryFrom<&str> for CitizenId {
             ));
         }
         if value.len() != 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Invalid::new(
-                code,
-                "beneficiary.id must be a 12-digit citizen id",
-            ));
+            return Err(Invalid::new(code, "beneficiary.id must be a 12-digit citizen id"));
         }
         let province: u32 = value[0..3].parse().unwrap_or(0);
         if !(1..=96).contains(&province) {
@@ -207,9 +196,7 @@ masked_string!(
 impl TryFrom<&str> for AccountNumber {
     type Error = Invalid;
     fn try_from(value: &str) -> Result<Self, Invalid> {
-        let valid_chars = value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        let valid_chars = value.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
         if !(6..=19).contains(&value.len()) || !valid_chars {
             return Err(Invalid::new(
                 "invalid_account_number",
@@ -229,10 +216,7 @@ impl TryFrom<&str> for Msisdn {
     type Error = Invalid;
     /// Accepts spaces, dots and dashes, and `+84`/`84` for the leading `0`.
     fn try_from(value: &str) -> Result<Self, Invalid> {
-        let compact: String = value
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '.' | '-'))
-            .collect();
+        let compact: String = value.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
         let national = if let Some(rest) = compact.strip_prefix("+84") {
             format!("0{rest}")
         } else if let Some(rest) = compact.strip_prefix("84").filter(|rest| rest.len() == 9) {
@@ -416,14 +400,7 @@ mod tests {
 
     #[test]
     fn phone_numbers_refuse_landlines_and_bad_lengths() {
-        for raw in [
-            "0241234567",
-            "091234567",
-            "09123456789",
-            "abc",
-            "",
-            "+8491234567",
-        ] {
+        for raw in ["0241234567", "091234567", "09123456789", "abc", "", "+8491234567"] {
             assert_eq!(
                 Msisdn::try_from(raw).map_err(|e| e.code),
                 Err("invalid_phone_number"),
@@ -456,22 +433,10 @@ mod tests {
 
     #[test]
     fn bank_bins_come_from_the_checked_table() {
-        assert_eq!(
-            BankBin::try_from("970436").map(|b| b.bank_name()),
-            Ok("Vietcombank")
-        );
-        assert_eq!(
-            BankBin::try_from("970415").map(|b| b.bank_name()),
-            Ok("VietinBank")
-        );
-        assert_eq!(
-            BankBin::try_from("970499").map_err(|e| e.code),
-            Err("unknown_bank")
-        );
-        assert_eq!(
-            BankBin::try_from("97043").map_err(|e| e.code),
-            Err("invalid_bank_bin")
-        );
+        assert_eq!(BankBin::try_from("970436").map(|b| b.bank_name()), Ok("Vietcombank"));
+        assert_eq!(BankBin::try_from("970415").map(|b| b.bank_name()), Ok("VietinBank"));
+        assert_eq!(BankBin::try_from("970499").map_err(|e| e.code), Err("unknown_bank"));
+        assert_eq!(BankBin::try_from("97043").map_err(|e| e.code), Err("invalid_bank_bin"));
     }
 
     #[test]

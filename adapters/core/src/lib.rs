@@ -10,11 +10,8 @@ pub mod money;
 pub mod names;
 pub mod signing;
 
-pub use adapter::{
-    AdapterError, CallbackError, CallbackEvent, PayoutAdapter, PayoutRequest, ProviderStatus,
-};
+pub use adapter::{AdapterError, CallbackError, CallbackEvent, PayoutAdapter, PayoutRequest, ProviderStatus};
 pub use domain::{
-    AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn,
-    PaymentId, WalletProvider,
+    AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn, PaymentId, WalletProvider,
 };
 pub use money::Vnd;

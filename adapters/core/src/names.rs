@@ -62,15 +62,9 @@ mod tests {
     #[test]
     fn normalises_real_vietnamese_names() {
         assert_eq!(normalise_name("Nguyễn Văn An"), "NGUYEN VAN AN");
-        assert_eq!(
-            normalise_name("  Đặng   Thị  Ngọc Ánh "),
-            "DANG THI NGOC ANH"
-        );
+        assert_eq!(normalise_name("  Đặng   Thị  Ngọc Ánh "), "DANG THI NGOC ANH");
         assert_eq!(normalise_name("Lê Đức Thọ"), "LE DUC THO");
-        assert_eq!(
-            normalise_name("Trương Thị Huyền Trâm"),
-            "TRUONG THI HUYEN TRAM"
-        );
+        assert_eq!(normalise_name("Trương Thị Huyền Trâm"), "TRUONG THI HUYEN TRAM");
         assert_eq!(normalise_name("Phạm Ngũ Lão"), "PHAM NGU LAO");
         assert_eq!(normalise_name("Bùi Thị Xuân"), "BUI THI XUAN");
     }

@@ -55,16 +55,8 @@ mod tests {
             hex::encode(&tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(verify_hmac_sha256(
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &tag
-        ));
-        assert!(!verify_hmac_sha256(
-            b"Jefe",
-            b"what do ya want for something?",
-            &tag
-        ));
+        assert!(verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &tag));
+        assert!(!verify_hmac_sha256(b"Jefe", b"what do ya want for something?", &tag));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use gateway_adapter::{
-    AdapterError, CallbackError, CallbackEvent, Channel, Destination, Msisdn, PaymentId,
-    PayoutAdapter, PayoutRequest, ProviderStatus, Vnd, WalletProvider,
+    AdapterError, CallbackError, CallbackEvent, Channel, Destination, Msisdn, PaymentId, PayoutAdapter, PayoutRequest,
+    ProviderStatus, Vnd, WalletProvider,
 };
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -16,9 +16,9 @@ use serde_json::Value;
 use crate::config::{is_http_url, ConfigError, MobileMoneyConfig};
 use crate::signing::{self, Fields, SignatureProblem};
 use crate::transformers::{
-    callback_status, inquiry_error, query_outcome, submit_outcome, ResultCode,
-    WalletInquiryRequest, WalletInquiryResponse, WalletIpn, WalletPayRequest, WalletPayResponse,
-    WalletQueryRequest, WalletQueryResponse, LANG,
+    callback_status, inquiry_error, query_outcome, submit_outcome, ResultCode, WalletInquiryRequest,
+    WalletInquiryResponse, WalletIpn, WalletPayRequest, WalletPayResponse, WalletQueryRequest, WalletQueryResponse,
+    LANG,
 };
 
 /// `POST` path of the wallet (name) inquiry.
@@ -84,10 +84,7 @@ impl MobileMoneyAdapter {
             .use_rustls_tls()
             .timeout(Duration::from_millis(config.timeout_ms))
             .build()
-            .map_err(|source| ConfigError::HttpClient {
-                provider: key,
-                source,
-            })?;
+            .map_err(|source| ConfigError::HttpClient { provider: key, source })?;
         Ok(Self {
             provider,
             config,
@@ -117,12 +114,10 @@ impl MobileMoneyAdapter {
                     provider.as_str()
                 ),
             )),
-            Destination::BankAccount { .. } | Destination::VnpostAccount { .. } => {
-                Err(AdapterError::permanent(
-                    "invalid_request",
-                    format!("The {} adapter only pays wallets.", self.provider.as_str()),
-                ))
-            }
+            Destination::BankAccount { .. } | Destination::VnpostAccount { .. } => Err(AdapterError::permanent(
+                "invalid_request",
+                format!("The {} adapter only pays wallets.", self.provider.as_str()),
+            )),
         }
     }
 
@@ -132,9 +127,7 @@ impl MobileMoneyAdapter {
         request: &T,
         set_signature: impl FnOnce(String) -> T,
     ) -> Result<Vec<u8>, AdapterError> {
-        let bad = |error: serde_json::Error| {
-            AdapterError::permanent("invalid_request", error.to_string())
-        };
+        let bad = |error: serde_json::Error| AdapterError::permanent("invalid_request", error.to_string());
         let fields = signing::to_fields(request).map_err(bad)?;
         let signed = set_signature(signing::sign(self.secret(), &fields));
         serde_json::to_vec(&signed).map_err(bad)
@@ -220,21 +213,15 @@ impl MobileMoneyAdapter {
         match signing::verify(self.secret(), &fields) {
             Ok(()) => {}
             Err(SignatureProblem::Missing) => {
-                return Err(problem(format!(
-                    "{provider}'s answer carries no signature."
-                )))
+                return Err(problem(format!("{provider}'s answer carries no signature.")))
             }
             Err(SignatureProblem::Bad) => {
-                return Err(problem(format!(
-                    "{provider}'s answer signature does not verify."
-                )))
+                return Err(problem(format!("{provider}'s answer signature does not verify.")))
             }
         }
         if let Some(partner) = fields.get("partnerCode") {
             if partner.as_str() != Some(self.config.partner_code.as_str()) {
-                return Err(problem(format!(
-                    "{provider} answered for another partnerCode."
-                )));
+                return Err(problem(format!("{provider} answered for another partnerCode.")));
             }
         }
         serde_json::from_value(Value::Object(fields)).map_err(|error| {
@@ -372,11 +359,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
         let code = ResultCode::from_code(found.result_code);
         // A record that contradicts ours is never taken as paid or failed.
         let final_code = matches!(code, ResultCode::Done | ResultCode::FailedAfterAcceptance);
-        if final_code
-            && found
-                .amount
-                .is_some_and(|amount| amount != request.amount.dong())
-        {
+        if final_code && found.amount.is_some_and(|amount| amount != request.amount.dong()) {
             return Err(AdapterError::unknown(format!(
                 "{provider} reports transaction {} for {} đồng, not the {} đồng we sent.",
                 found.trans_id.as_deref().unwrap_or("without id"),
@@ -387,29 +370,20 @@ impl PayoutAdapter for MobileMoneyAdapter {
         query_outcome(code, found.fail_code, found.trans_id)
     }
 
-    fn verify_callback(
-        &self,
-        _headers: &http::HeaderMap,
-        body: &[u8],
-        now_unix: i64,
-    ) -> Result<(), CallbackError> {
+    fn verify_callback(&self, _headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError> {
         let fields = ipn_fields(body)?;
         signing::verify(self.secret(), &fields).map_err(|problem| match problem {
             SignatureProblem::Missing => CallbackError::MissingSignature,
             SignatureProblem::Bad => CallbackError::BadSignature,
         })?;
         // Signed by the provider with our key, but for another partner: not ours to take.
-        if fields.get("partnerCode").and_then(Value::as_str)
-            != Some(self.config.partner_code.as_str())
-        {
+        if fields.get("partnerCode").and_then(Value::as_str) != Some(self.config.partner_code.as_str()) {
             return Err(CallbackError::BadSignature);
         }
         let response_time = fields
             .get("responseTime")
             .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                CallbackError::Malformed("responseTime is not unix milliseconds".into())
-            })?;
+            .ok_or_else(|| CallbackError::Malformed("responseTime is not unix milliseconds".into()))?;
         let tolerance_ms = self.config.callback_tolerance_secs.saturating_mul(1_000);
         if (now_unix.saturating_mul(1_000) - response_time).abs() > tolerance_ms {
             return Err(CallbackError::StaleTimestamp);
@@ -417,11 +391,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
         Ok(())
     }
 
-    fn parse_callback(
-        &self,
-        _headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> Result<CallbackEvent, CallbackError> {
+    fn parse_callback(&self, _headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
         let ipn: WalletIpn = parse_ipn(ipn_fields(body)?)?;
         let trans_id = ipn
             .trans_id
@@ -430,11 +400,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
             event_id: format!("{trans_id}:{}", ipn.result_code),
             payment_id: PaymentId::from_stored(ipn.request_id),
             amount: Vnd::new(ipn.amount),
-            status: callback_status(
-                ResultCode::from_code(ipn.result_code),
-                ipn.fail_code,
-                Some(trans_id),
-            ),
+            status: callback_status(ResultCode::from_code(ipn.result_code), ipn.fail_code, Some(trans_id)),
         })
     }
 
@@ -446,11 +412,9 @@ impl PayoutAdapter for MobileMoneyAdapter {
 
 /// An IPN body as a generic JSON object; nothing is interpreted before the signature checks.
 fn ipn_fields(body: &[u8]) -> Result<Fields, CallbackError> {
-    signing::parse_fields(body)
-        .ok_or_else(|| CallbackError::Malformed("the IPN body is not a JSON object".into()))
+    signing::parse_fields(body).ok_or_else(|| CallbackError::Malformed("the IPN body is not a JSON object".into()))
 }
 
 fn parse_ipn<T: DeserializeOwned>(fields: Fields) -> Result<T, CallbackError> {
-    serde_json::from_value(Value::Object(fields))
-        .map_err(|error| CallbackError::Malformed(error.to_string()))
+    serde_json::from_value(Value::Object(fields)).map_err(|error| CallbackError::Malformed(error.to_string()))
 }

@@ -67,10 +67,9 @@ pub enum ConfigError {
 
 /// True for an absolute `http://` or `https://` URL with something after the scheme.
 pub(crate) fn is_http_url(url: &str) -> bool {
-    ["http://", "https://"].iter().any(|scheme| {
-        url.strip_prefix(scheme)
-            .is_some_and(|rest| !rest.is_empty())
-    })
+    ["http://", "https://"]
+        .iter()
+        .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()))
 }
 
 #[cfg(test)]

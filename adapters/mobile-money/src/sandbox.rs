@@ -63,11 +63,7 @@ pub(crate) struct Inner {
 
 impl WalletSandbox {
     /// Builds the emulator of `provider`; refuses an empty partner code or secret.
-    pub fn new(
-        provider: WalletProvider,
-        config: WalletSandboxConfig,
-        kit: SharedKit,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(provider: WalletProvider, config: WalletSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
         let key = provider.as_str();
         if config.partner_code.trim().is_empty() {
             return Err(ConfigError::EmptyPartnerCode { provider: key });
@@ -124,13 +120,9 @@ impl Inner {
     /// signature → 13, another partner code → 11.
     pub(crate) fn open_request(&self, body: &[u8]) -> Result<Fields, ResultCode> {
         let fields = signing::parse_fields(body).ok_or(ResultCode::BadFormat)?;
-        signing::verify(self.secret_key.expose_secret().as_bytes(), &fields).map_err(
-            |problem| match problem {
-                SignatureProblem::Missing | SignatureProblem::Bad => {
-                    ResultCode::AuthenticationFailed
-                }
-            },
-        )?;
+        signing::verify(self.secret_key.expose_secret().as_bytes(), &fields).map_err(|problem| match problem {
+            SignatureProblem::Missing | SignatureProblem::Bad => ResultCode::AuthenticationFailed,
+        })?;
         if fields.get("partnerCode").and_then(Value::as_str) != Some(self.partner_code.as_str()) {
             return Err(ResultCode::AccessDenied);
         }
@@ -145,8 +137,7 @@ impl Inner {
         };
         body.insert("partnerCode".into(), json!(self.partner_code));
         body.insert("resultCode".into(), json!(code.code()));
-        body.entry("message")
-            .or_insert_with(|| json!(code.message()));
+        body.entry("message").or_insert_with(|| json!(code.message()));
         body.insert("responseTime".into(), json!(system_now_ms()));
         let signed = signing::signed(self.secret_key.expose_secret().as_bytes(), body);
         (status, Json(Value::Object(signed))).into_response()
@@ -169,21 +160,13 @@ impl Inner {
     /// HTTP 503 (`resultCode` 98) or 429 (`Retry-After: 1`): refused before anything booked.
     pub(crate) fn unavailable(&self, rate_limited: bool) -> Response {
         if rate_limited {
-            let mut answer = self.answer(
-                StatusCode::TOO_MANY_REQUESTS,
-                ResultCode::SystemBusy,
-                json!({}),
-            );
+            let mut answer = self.answer(StatusCode::TOO_MANY_REQUESTS, ResultCode::SystemBusy, json!({}));
             answer
                 .headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
             answer
         } else {
-            self.answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ResultCode::SystemBusy,
-                json!({}),
-            )
+            self.answer(StatusCode::SERVICE_UNAVAILABLE, ResultCode::SystemBusy, json!({}))
         }
     }
 
@@ -219,8 +202,7 @@ impl Inner {
             LedgerStatus::Processing => ResultCode::Processing,
             LedgerStatus::Completed => ResultCode::Done,
             LedgerStatus::Failed { code } => {
-                if let (Some(object), Ok(fail_code)) = (fields.as_object_mut(), code.parse::<i64>())
-                {
+                if let (Some(object), Ok(fail_code)) = (fields.as_object_mut(), code.parse::<i64>()) {
                     object.insert("failCode".into(), json!(fail_code));
                 }
                 ResultCode::FailedAfterAcceptance
@@ -278,9 +260,8 @@ mod tests {
         let config: WalletSandboxConfig =
             serde_json::from_str(r#"{"partner_code":"GW","secret_key":"k"}"#).expect("valid");
         assert_eq!(config.monthly_limit_vnd, 10_000_000);
-        assert!(serde_json::from_str::<WalletSandboxConfig>(
-            r#"{"partner_code":"GW","secret_key":"k","limit":1}"#
-        )
-        .is_err());
+        assert!(
+            serde_json::from_str::<WalletSandboxConfig>(r#"{"partner_code":"GW","secret_key":"k","limit":1}"#).is_err()
+        );
     }
 }

@@ -113,18 +113,12 @@ mod tests {
             "requestId": "pay-1", "amount": 500000, "signature": "ff", "failCode": null,
             "lang": "vi", "ok": true
         }));
-        assert_eq!(
-            signing_string(&body),
-            "amount=500000&lang=vi&ok=true&requestId=pay-1"
-        );
+        assert_eq!(signing_string(&body), "amount=500000&lang=vi&ok=true&requestId=pay-1");
     }
 
     #[test]
     fn a_signed_object_verifies_and_any_changed_value_does_not() {
-        let body = signed(
-            b"k",
-            fields(json!({"requestId": "pay-1", "amount": 500000})),
-        );
+        let body = signed(b"k", fields(json!({"requestId": "pay-1", "amount": 500000})));
         assert_eq!(verify(b"k", &body), Ok(()));
         assert_eq!(verify(b"other", &body), Err(SignatureProblem::Bad));
         let mut changed = body.clone();

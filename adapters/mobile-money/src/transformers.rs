@@ -120,9 +120,7 @@ impl ResultCode {
 }
 
 /// Deserialises an optional id that a provider may send as a JSON string or a number.
-fn string_or_number<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
@@ -282,9 +280,7 @@ pub fn reason_code_for(code: ResultCode) -> String {
         ResultCode::WalletNotFound => "account_not_found".into(),
         ResultCode::WalletLocked => "account_closed".into(),
         ResultCode::WalletMonthlyLimit => "wallet_monthly_limit".into(),
-        ResultCode::AccessDenied | ResultCode::AuthenticationFailed => {
-            "provider_auth_failed".into()
-        }
+        ResultCode::AccessDenied | ResultCode::AuthenticationFailed => "provider_auth_failed".into(),
         ResultCode::BadFormat => "invalid_request".into(),
         ResultCode::DuplicateRequestId => "idempotency_conflict".into(),
         ResultCode::SystemBusy => "provider_busy".into(),
@@ -304,21 +300,12 @@ fn said(code: ResultCode) -> String {
 
 /// What a disbursement answer's `resultCode` means. Success codes are only passed here
 /// after the caller checked the HTTP status and the echoed `requestId` and `amount`.
-pub fn submit_outcome(
-    code: ResultCode,
-    trans_id: Option<String>,
-) -> Result<ProviderStatus, AdapterError> {
-    let permanent =
-        |code: ResultCode| Err(AdapterError::permanent(reason_code_for(code), said(code)));
-    let transient =
-        |code: ResultCode| Err(AdapterError::transient(reason_code_for(code), said(code)));
+pub fn submit_outcome(code: ResultCode, trans_id: Option<String>) -> Result<ProviderStatus, AdapterError> {
+    let permanent = |code: ResultCode| Err(AdapterError::permanent(reason_code_for(code), said(code)));
+    let transient = |code: ResultCode| Err(AdapterError::transient(reason_code_for(code), said(code)));
     match code {
-        ResultCode::Done => Ok(ProviderStatus::Succeeded {
-            provider_ref: trans_id,
-        }),
-        ResultCode::Processing => Ok(ProviderStatus::Pending {
-            provider_ref: trans_id,
-        }),
+        ResultCode::Done => Ok(ProviderStatus::Succeeded { provider_ref: trans_id }),
+        ResultCode::Processing => Ok(ProviderStatus::Pending { provider_ref: trans_id }),
         // "Wait and inquire": the first request may still pay; never a failure, never a new id.
         ResultCode::DuplicateInFlight => Err(AdapterError::unknown(
             "The wallet provider is still processing an earlier request with this requestId (7000).",
@@ -347,18 +334,14 @@ pub fn query_outcome(
     trans_id: Option<String>,
 ) -> Result<ProviderStatus, AdapterError> {
     match code {
-        ResultCode::Done => Ok(ProviderStatus::Succeeded {
-            provider_ref: trans_id,
-        }),
+        ResultCode::Done => Ok(ProviderStatus::Succeeded { provider_ref: trans_id }),
         ResultCode::FailedAfterAcceptance => Ok(failed(fail_code, trans_id.as_deref())),
         ResultCode::RequestNotFound => Ok(ProviderStatus::NotFound),
         ResultCode::AccessDenied
         | ResultCode::AuthenticationFailed
         | ResultCode::BadFormat
         | ResultCode::SystemBusy
-        | ResultCode::UnknownError => {
-            Err(AdapterError::transient(reason_code_for(code), said(code)))
-        }
+        | ResultCode::UnknownError => Err(AdapterError::transient(reason_code_for(code), said(code))),
         ResultCode::Processing
         | ResultCode::DuplicateInFlight
         | ResultCode::PartnerBalanceInsufficient
@@ -366,22 +349,14 @@ pub fn query_outcome(
         | ResultCode::WalletLocked
         | ResultCode::WalletMonthlyLimit
         | ResultCode::DuplicateRequestId
-        | ResultCode::Unlisted(_) => Ok(ProviderStatus::Pending {
-            provider_ref: trans_id,
-        }),
+        | ResultCode::Unlisted(_) => Ok(ProviderStatus::Pending { provider_ref: trans_id }),
     }
 }
 
 /// What an IPN's `resultCode` means: `0` succeeded, `1006` failed, everything else pending.
-pub fn callback_status(
-    code: ResultCode,
-    fail_code: Option<i64>,
-    trans_id: Option<String>,
-) -> ProviderStatus {
+pub fn callback_status(code: ResultCode, fail_code: Option<i64>, trans_id: Option<String>) -> ProviderStatus {
     match code {
-        ResultCode::Done => ProviderStatus::Succeeded {
-            provider_ref: trans_id,
-        },
+        ResultCode::Done => ProviderStatus::Succeeded { provider_ref: trans_id },
         ResultCode::FailedAfterAcceptance => failed(fail_code, trans_id.as_deref()),
         ResultCode::Processing
         | ResultCode::PartnerBalanceInsufficient
@@ -396,9 +371,7 @@ pub fn callback_status(
         | ResultCode::DuplicateRequestId
         | ResultCode::SystemBusy
         | ResultCode::UnknownError
-        | ResultCode::Unlisted(_) => ProviderStatus::Pending {
-            provider_ref: trans_id,
-        },
+        | ResultCode::Unlisted(_) => ProviderStatus::Pending { provider_ref: trans_id },
     }
 }
 
@@ -491,11 +464,7 @@ mod tests {
 
     #[test]
     fn a_failure_after_acceptance_carries_the_mapped_fail_code() {
-        let status = query_outcome(
-            ResultCode::FailedAfterAcceptance,
-            Some(1003),
-            Some("9".into()),
-        );
+        let status = query_outcome(ResultCode::FailedAfterAcceptance, Some(1003), Some("9".into()));
         assert!(
             matches!(&status, Ok(ProviderStatus::Failed { code, .. }) if code == "account_closed"),
             "{status:?}"
@@ -511,12 +480,8 @@ mod tests {
         let number: WalletQueryResponse =
             serde_json::from_str(r#"{"resultCode":0,"transId":2890001234567}"#).expect("valid");
         assert_eq!(number.trans_id.as_deref(), Some("2890001234567"));
-        let text: WalletQueryResponse =
-            serde_json::from_str(r#"{"resultCode":0,"transId":"T-1"}"#).expect("valid");
+        let text: WalletQueryResponse = serde_json::from_str(r#"{"resultCode":0,"transId":"T-1"}"#).expect("valid");
         assert_eq!(text.trans_id.as_deref(), Some("T-1"));
-        assert!(
-            serde_json::from_str::<WalletQueryResponse>(r#"{"resultCode":0,"transId":[1]}"#)
-                .is_err()
-        );
+        assert!(serde_json::from_str::<WalletQueryResponse>(r#"{"resultCode":0,"transId":[1]}"#).is_err());
     }
 }

@@ -8,8 +8,7 @@ use std::time::Duration;
 use adapter_mobile_money::{ConfigError, MobileMoneyAdapter};
 use common::{adapter, config, payout, signed, FIXED_NOW, PARTNER_CODE, WALLET};
 use gateway_adapter::{
-    AdapterError, CallbackError, Channel, PaymentId, PayoutAdapter, ProviderStatus, Vnd,
-    WalletProvider,
+    AdapterError, CallbackError, Channel, PaymentId, PayoutAdapter, ProviderStatus, Vnd, WalletProvider,
 };
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -44,9 +43,7 @@ fn pay_answer(result_code: i64) -> Value {
 async fn submit_answered_with(response: ResponseTemplate) -> Result<ProviderStatus, AdapterError> {
     let server = MockServer::start().await;
     answer(&server, "/v2/disbursement/pay", response).await;
-    adapter(&base_url(&server), 2_000)
-        .submit(&payout(PAYMENT, ORDER))
-        .await
+    adapter(&base_url(&server), 2_000).submit(&payout(PAYMENT, ORDER)).await
 }
 
 async fn submit_answered_with_code(result_code: i64) -> Result<ProviderStatus, AdapterError> {
@@ -143,14 +140,8 @@ async fn status_query_and_wallet_inquiry_send_signed_bodies_of_the_documented_sh
     .await;
     let adapter = adapter(&base_url(&server), 2_000);
     let request = payout(PAYMENT, ORDER);
-    assert_eq!(
-        adapter.query_status(&request).await,
-        Ok(ProviderStatus::NotFound)
-    );
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.query_status(&request).await, Ok(ProviderStatus::NotFound));
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
     // Both signatures computed with Python's `hmac` over the sorted fields.
     assert_eq!(
         sent_bodies(&server).await,
@@ -215,10 +206,7 @@ async fn http_422_with_7000_is_an_unknown_outcome_never_a_failure() {
 
 #[tokio::test]
 async fn result_code_1001_partner_balance_is_transient() {
-    assert_transient(
-        &submit_answered_with_code(1001).await,
-        "provider_insufficient_funds",
-    );
+    assert_transient(&submit_answered_with_code(1001).await, "provider_insufficient_funds");
 }
 
 #[tokio::test]
@@ -233,10 +221,7 @@ async fn result_code_1003_wallet_locked_is_permanent() {
 
 #[tokio::test]
 async fn result_code_1004_monthly_limit_is_permanent() {
-    assert_permanent(
-        &submit_answered_with_code(1004).await,
-        "wallet_monthly_limit",
-    );
+    assert_permanent(&submit_answered_with_code(1004).await, "wallet_monthly_limit");
 }
 
 #[tokio::test]
@@ -280,19 +265,13 @@ async fn a_success_about_another_amount_or_request_is_never_taken_as_paid() {
     let mut other_amount = pay_answer(0);
     other_amount["amount"] = json!(5_000_000);
     let other_amount = signed(other_amount);
-    assert_unknown(
-        &submit_answered_with(ResponseTemplate::new(200).set_body_json(other_amount)).await,
-    );
+    assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_json(other_amount)).await);
     let mut other_request = pay_answer(0);
     other_request["requestId"] = json!("pay_someone_else");
     let other_request = signed(other_request);
-    assert_unknown(
-        &submit_answered_with(ResponseTemplate::new(200).set_body_json(other_request)).await,
-    );
+    assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_json(other_request)).await);
     // Success codes only count on a 2xx.
-    assert_unknown(
-        &submit_answered_with(ResponseTemplate::new(422).set_body_json(pay_answer(0))).await,
-    );
+    assert_unknown(&submit_answered_with(ResponseTemplate::new(422).set_body_json(pay_answer(0))).await);
 }
 
 #[tokio::test]
@@ -303,8 +282,7 @@ async fn a_503_is_transient() {
 
 #[tokio::test]
 async fn a_429_is_transient_and_keeps_retry_after() {
-    let result =
-        submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
+    let result = submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
     assert!(
         matches!(&result, Err(AdapterError::Transient { code, retry_after, .. })
             if code == "http_429" && *retry_after == Some(Duration::from_secs(7))),
@@ -319,9 +297,7 @@ async fn a_submit_that_times_out_is_an_unknown_outcome() {
         .set_body_json(pay_answer(1000))
         .set_delay(Duration::from_millis(1_500));
     answer(&server, "/v2/disbursement/pay", slow).await;
-    let result = adapter(&base_url(&server), 200)
-        .submit(&payout(PAYMENT, ORDER))
-        .await;
+    let result = adapter(&base_url(&server), 200).submit(&payout(PAYMENT, ORDER)).await;
     assert_unknown(&result);
 }
 
@@ -342,14 +318,9 @@ async fn a_submit_answer_with_a_bad_or_missing_signature_is_an_unknown_outcome()
     forged["signature"] = json!("00".repeat(32));
     assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_json(forged)).await);
     let mut unsigned = pay_answer(1002);
-    unsigned
-        .as_object_mut()
-        .expect("an object")
-        .remove("signature");
+    unsigned.as_object_mut().expect("an object").remove("signature");
     assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_json(unsigned)).await);
-    assert_unknown(
-        &submit_answered_with(ResponseTemplate::new(200).set_body_string("<html>ok</html>")).await,
-    );
+    assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_string("<html>ok</html>")).await);
 }
 
 #[tokio::test]
@@ -369,8 +340,7 @@ async fn a_wallet_of_another_provider_is_refused_without_calling_anyone() {
 
 #[tokio::test]
 async fn query_1010_means_the_provider_never_received_the_payment() {
-    let status =
-        query_answered_with(signed(json!({"resultCode": 1010, "requestId": PAYMENT}))).await;
+    let status = query_answered_with(signed(json!({"resultCode": 1010, "requestId": PAYMENT}))).await;
     assert_eq!(status, Ok(ProviderStatus::NotFound));
 }
 
@@ -453,11 +423,8 @@ fn the_adapter_names_its_channel_and_provider_and_acks_with_204() {
     assert_eq!(adapter.channel(), Channel::MobileMoney);
     assert_eq!(adapter.provider_key(), "viettel_money");
     assert_eq!(adapter.callback_ack_status(), 204);
-    let mobifone = MobileMoneyAdapter::new(
-        WalletProvider::MobifoneMoney,
-        config("http://127.0.0.1:9", 1_000),
-    )
-    .expect("a valid config");
+    let mobifone = MobileMoneyAdapter::new(WalletProvider::MobifoneMoney, config("http://127.0.0.1:9", 1_000))
+        .expect("a valid config");
     assert_eq!(mobifone.provider_key(), "mobifone_money");
 }
 
@@ -466,9 +433,7 @@ fn a_config_that_could_never_work_is_refused() {
     let mut bad_base = config("api.wallet.example", 1_000);
     assert!(matches!(
         MobileMoneyAdapter::new(WalletProvider::VnptMoney, bad_base.clone()),
-        Err(ConfigError::BadBaseUrl {
-            provider: "vnpt_money"
-        })
+        Err(ConfigError::BadBaseUrl { provider: "vnpt_money" })
     ));
     bad_base.base_url = "https://api.wallet.example".into();
     bad_base.ipn_url = "/callbacks/vnpt_money".into();
@@ -527,10 +492,7 @@ fn an_ipn_whose_values_changed_after_signing_is_refused() {
     let forged = vector_with(|ipn| ipn["amount"] = json!(5_000_000));
     assert_eq!(verify(&forged, FIXED_NOW), Err(CallbackError::BadSignature));
     let failed_as_paid = vector_with(|ipn| ipn["resultCode"] = json!(1006));
-    assert_eq!(
-        verify(&failed_as_paid, FIXED_NOW),
-        Err(CallbackError::BadSignature)
-    );
+    assert_eq!(verify(&failed_as_paid, FIXED_NOW), Err(CallbackError::BadSignature));
 }
 
 #[test]
@@ -562,10 +524,7 @@ fn an_ipn_without_signature_is_refused() {
     let unsigned = vector_with(|ipn| {
         ipn.as_object_mut().expect("an object").remove("signature");
     });
-    assert_eq!(
-        verify(&unsigned, FIXED_NOW),
-        Err(CallbackError::MissingSignature)
-    );
+    assert_eq!(verify(&unsigned, FIXED_NOW), Err(CallbackError::MissingSignature));
     assert!(matches!(
         verify(b"not json", FIXED_NOW),
         Err(CallbackError::Malformed(_))

@@ -15,9 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use common::{config, payout, payout_to, PARTNER_CODE, SECRET_KEY, WALLET};
-use gateway_adapter::{
-    AdapterError, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus, Vnd, WalletProvider,
-};
+use gateway_adapter::{AdapterError, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
 use sandbox_kit::{admin_router, SandboxKit, SharedKit};
 use secrecy::SecretString;
 use serde_json::json;
@@ -64,11 +62,7 @@ impl Running {
     async fn set_faults(&self, provider: WalletProvider, faults: serde_json::Value) {
         let response = self
             .http
-            .put(format!(
-                "{}/sandbox/faults/{}",
-                self.root,
-                provider.as_str()
-            ))
+            .put(format!("{}/sandbox/faults/{}", self.root, provider.as_str()))
             .json(&faults)
             .send()
             .await
@@ -88,11 +82,7 @@ impl Running {
     }
 }
 
-async fn receive_callback(
-    State(receiver): State<Receiver>,
-    Path(provider): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn receive_callback(State(receiver): State<Receiver>, Path(provider): Path<String>, body: Bytes) -> StatusCode {
     let _ = receiver.sender.send((provider, body));
     StatusCode::NO_CONTENT
 }
@@ -118,9 +108,7 @@ async fn start() -> Running {
 }
 
 async fn start_with(monthly_limit_vnd: u64) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let root = format!("http://{}", listener.local_addr().expect("a bound address"));
     let kit = SandboxKit::shared();
     let mut app = Router::new().merge(admin_router(kit.clone()));
@@ -188,15 +176,9 @@ async fn submitting_twice_books_one_credit_and_the_ipn_verifies() {
     let adapter = sandbox.viettel();
     let request = payout("pay_round_trip", "order-round-trip");
 
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
     let first = adapter.submit(&request).await;
-    assert!(
-        matches!(first, Ok(ProviderStatus::Pending { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
 
     let (provider, body) = sandbox.next_callback().await;
     assert_eq!(provider, "viettel_money");
@@ -211,10 +193,7 @@ async fn submitting_twice_books_one_credit_and_the_ipn_verifies() {
     let ProviderStatus::Succeeded { provider_ref } = &event.status else {
         panic!("expected a succeeded IPN, got {:?}", event.status);
     };
-    assert_eq!(
-        event.event_id,
-        format!("{}:0", provider_ref.as_deref().unwrap_or(""))
-    );
+    assert_eq!(event.event_id, format!("{}:0", provider_ref.as_deref().unwrap_or("")));
 
     let second = adapter.submit(&request).await;
     assert_eq!(
@@ -232,30 +211,18 @@ async fn submitting_twice_books_one_credit_and_the_ipn_verifies() {
 async fn a_7000_answer_then_a_resubmit_pays_once() {
     let sandbox = start().await;
     sandbox
-        .set_faults(
-            WalletProvider::ViettelMoney,
-            json!({"duplicate_in_flight_next": 1}),
-        )
+        .set_faults(WalletProvider::ViettelMoney, json!({"duplicate_in_flight_next": 1}))
         .await;
     let adapter = sandbox.viettel();
     let request = payout("pay_in_flight", "order-in-flight");
 
     let first = adapter.submit(&request).await;
-    assert!(
-        matches!(first, Err(AdapterError::UnknownOutcome { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Err(AdapterError::UnknownOutcome { .. })), "{first:?}");
     assert!(sandbox.kit.ledger.entries().is_empty());
     // Wait and inquire: the provider has no record, so the same requestId goes again.
-    assert_eq!(
-        adapter.query_status(&request).await,
-        Ok(ProviderStatus::NotFound)
-    );
+    assert_eq!(adapter.query_status(&request).await, Ok(ProviderStatus::NotFound));
     let second = adapter.submit(&request).await;
-    assert!(
-        matches!(second, Ok(ProviderStatus::Pending { .. })),
-        "{second:?}"
-    );
+    assert!(matches!(second, Ok(ProviderStatus::Pending { .. })), "{second:?}");
     wait_until_succeeded(&adapter, &request).await;
     assert_eq!(sandbox.credits("order-in-flight"), 1);
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
@@ -265,31 +232,19 @@ async fn a_7000_answer_then_a_resubmit_pays_once() {
 async fn a_resubmit_while_the_first_is_processing_gets_7000_and_books_nothing_new() {
     let sandbox = start().await;
     sandbox
-        .set_faults(
-            WalletProvider::ViettelMoney,
-            json!({"complete_after_ms": 800}),
-        )
+        .set_faults(WalletProvider::ViettelMoney, json!({"complete_after_ms": 800}))
         .await;
     let adapter = sandbox.viettel();
     let request = payout("pay_processing", "order-processing");
 
     let first = adapter.submit(&request).await;
-    assert!(
-        matches!(first, Ok(ProviderStatus::Pending { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
     let again = adapter.submit(&request).await;
-    assert!(
-        matches!(again, Err(AdapterError::UnknownOutcome { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(AdapterError::UnknownOutcome { .. })), "{again:?}");
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
     wait_until_succeeded(&adapter, &request).await;
     let after = adapter.submit(&request).await;
-    assert!(
-        matches!(after, Ok(ProviderStatus::Succeeded { .. })),
-        "{after:?}"
-    );
+    assert!(matches!(after, Ok(ProviderStatus::Succeeded { .. })), "{after:?}");
     assert_eq!(sandbox.credits("order-processing"), 1);
 }
 
@@ -306,16 +261,10 @@ async fn a_timeout_after_booking_is_unknown_and_the_query_finds_one_credit() {
     let request = payout("pay_timeout", "order-timeout");
 
     let result = adapter.submit(&request).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
     wait_until_succeeded(&adapter, &request).await;
     let again = adapter.submit(&request).await;
-    assert!(
-        matches!(again, Ok(ProviderStatus::Succeeded { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Ok(ProviderStatus::Succeeded { .. })), "{again:?}");
     assert_eq!(sandbox.credits("order-timeout"), 1);
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
 }
@@ -327,34 +276,20 @@ async fn the_monthly_wallet_limit_refuses_with_1004_and_books_nothing() {
     let mut arrears = payout("pay_arrears", "order-arrears");
     arrears.amount = Vnd::new(8_000_000).expect("a positive amount");
     let booked = adapter.submit(&arrears).await;
-    assert!(
-        matches!(booked, Ok(ProviderStatus::Pending { .. })),
-        "{booked:?}"
-    );
+    assert!(matches!(booked, Ok(ProviderStatus::Pending { .. })), "{booked:?}");
 
     let mut monthly = payout("pay_monthly", "order-monthly");
     monthly.amount = Vnd::new(2_789_000).expect("a positive amount");
     assert_permanent(&adapter.submit(&monthly).await, "wallet_monthly_limit");
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
-    assert_eq!(
-        adapter.query_status(&monthly).await,
-        Ok(ProviderStatus::NotFound)
-    );
+    assert_eq!(adapter.query_status(&monthly).await, Ok(ProviderStatus::NotFound));
 
     // The limit is per wallet and per provider: the same wallet at VNPT Money still has room.
     let vnpt = sandbox.adapter(WalletProvider::VnptMoney, 2_000);
-    let mut elsewhere = payout_to(
-        WalletProvider::VnptMoney,
-        WALLET,
-        "pay_monthly",
-        "order-monthly",
-    );
+    let mut elsewhere = payout_to(WalletProvider::VnptMoney, WALLET, "pay_monthly", "order-monthly");
     elsewhere.amount = monthly.amount;
     let other = vnpt.submit(&elsewhere).await;
-    assert!(
-        matches!(other, Ok(ProviderStatus::Pending { .. })),
-        "{other:?}"
-    );
+    assert!(matches!(other, Ok(ProviderStatus::Pending { .. })), "{other:?}");
 }
 
 #[tokio::test]
@@ -362,16 +297,10 @@ async fn a_configured_monthly_limit_is_enforced_to_the_dong() {
     let sandbox = start_with(1_000_000).await;
     let adapter = sandbox.viettel();
     let first = adapter.submit(&payout("pay_a", "order-a")).await;
-    assert!(
-        matches!(first, Ok(ProviderStatus::Pending { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
     // 500,000 + 500,000 is exactly the limit: still allowed.
     let second = adapter.submit(&payout("pay_b", "order-b")).await;
-    assert!(
-        matches!(second, Ok(ProviderStatus::Pending { .. })),
-        "{second:?}"
-    );
+    assert!(matches!(second, Ok(ProviderStatus::Pending { .. })), "{second:?}");
     assert_permanent(
         &adapter.submit(&payout("pay_c", "order-c")).await,
         "wallet_monthly_limit",
@@ -406,12 +335,7 @@ async fn three_providers_on_one_sandbox_keep_separate_ledgers() {
         assert_eq!(entry.client_reference, "pay_shared_id");
     }
     // A payment made only at VNPT Money is unknown to Viettel Money.
-    let vnpt_only = payout_to(
-        WalletProvider::VnptMoney,
-        WALLET,
-        "pay_vnpt_only",
-        "order-x",
-    );
+    let vnpt_only = payout_to(WalletProvider::VnptMoney, WALLET, "pay_vnpt_only", "order-x");
     sandbox
         .adapter(WalletProvider::VnptMoney, 2_000)
         .submit(&vnpt_only)
@@ -462,10 +386,7 @@ async fn the_same_request_id_with_another_amount_is_an_idempotency_conflict() {
     let sandbox = start().await;
     let adapter = sandbox.viettel();
     let request = payout("pay_conflict", "order-conflict");
-    adapter
-        .submit(&request)
-        .await
-        .expect("the first is accepted");
+    adapter.submit(&request).await.expect("the first is accepted");
     let mut changed = request.clone();
     changed.amount = Vnd::new(600_000).expect("a positive amount");
     assert_permanent(&adapter.submit(&changed).await, "idempotency_conflict");
@@ -478,10 +399,7 @@ async fn refused_submits_book_nothing() {
     let sandbox = start().await;
     let adapter = sandbox.viettel();
     sandbox
-        .set_faults(
-            WalletProvider::ViettelMoney,
-            json!({"fail_next_submits": 1}),
-        )
+        .set_faults(WalletProvider::ViettelMoney, json!({"fail_next_submits": 1}))
         .await;
     let request = payout("pay_503", "order-503");
     let unavailable = adapter.submit(&request).await;
@@ -499,10 +417,7 @@ async fn refused_submits_book_nothing() {
         "{limited:?}"
     );
     assert!(sandbox.kit.ledger.entries().is_empty());
-    assert_eq!(
-        adapter.query_status(&request).await,
-        Ok(ProviderStatus::NotFound)
-    );
+    assert_eq!(adapter.query_status(&request).await, Ok(ProviderStatus::NotFound));
 }
 
 #[tokio::test]
@@ -510,8 +425,7 @@ async fn a_request_signed_with_another_key_is_refused_with_13_and_books_nothing(
     let sandbox = start().await;
     let mut wrong = config(&sandbox.wallet_url(WalletProvider::ViettelMoney), 2_000);
     wrong.secret_key = SecretString::from("not-the-shared-secret");
-    let impostor =
-        MobileMoneyAdapter::new(WalletProvider::ViettelMoney, wrong).expect("a valid config");
+    let impostor = MobileMoneyAdapter::new(WalletProvider::ViettelMoney, wrong).expect("a valid config");
     // The refusal is signed with the real key, which the impostor cannot verify: unknown.
     let refused = impostor.submit(&payout("pay_forged", "order-forged")).await;
     assert!(
@@ -542,8 +456,7 @@ async fn the_ipn_is_sent_once_without_retries_and_a_lost_one_leaves_the_query() 
     let sandbox = start().await;
     let mut config = config(&sandbox.wallet_url(WalletProvider::ViettelMoney), 2_000);
     config.ipn_url = format!("{}/failing-ipn", sandbox.root);
-    let adapter =
-        MobileMoneyAdapter::new(WalletProvider::ViettelMoney, config).expect("a valid config");
+    let adapter = MobileMoneyAdapter::new(WalletProvider::ViettelMoney, config).expect("a valid config");
     let request = payout("pay_ipn_once", "order-ipn-once");
     adapter.submit(&request).await.expect("accepted");
     wait_until_succeeded(&adapter, &request).await;
@@ -553,10 +466,7 @@ async fn the_ipn_is_sent_once_without_retries_and_a_lost_one_leaves_the_query() 
     assert_eq!(sandbox.kit.callbacks.stats().failed, 1);
 
     sandbox
-        .set_faults(
-            WalletProvider::ViettelMoney,
-            json!({"lose_next_callbacks": 1}),
-        )
+        .set_faults(WalletProvider::ViettelMoney, json!({"lose_next_callbacks": 1}))
         .await;
     let lost = payout("pay_ipn_lost", "order-ipn-lost");
     sandbox.viettel().submit(&lost).await.expect("accepted");

@@ -74,10 +74,7 @@ pub struct LedgerReport {
 pub fn admin_router(kit: SharedKit) -> Router {
     Router::new()
         .route("/sandbox/ledger", get(ledger))
-        .route(
-            "/sandbox/faults/{provider}",
-            put(set_faults).get(get_faults),
-        )
+        .route("/sandbox/faults/{provider}", put(set_faults).get(get_faults))
         .route("/sandbox/accounts", post(register_accounts))
         .route("/sandbox/reset", post(reset))
         .with_state(kit)
@@ -104,10 +101,7 @@ async fn get_faults(State(kit): State<SharedKit>, Path(provider): Path<String>) 
     Json(kit.faults(&provider).snapshot())
 }
 
-async fn register_accounts(
-    State(kit): State<SharedKit>,
-    Json(accounts): Json<Vec<RegisteredAccount>>,
-) -> StatusCode {
+async fn register_accounts(State(kit): State<SharedKit>, Json(accounts): Json<Vec<RegisteredAccount>>) -> StatusCode {
     kit.directory.register(accounts);
     StatusCode::NO_CONTENT
 }

@@ -75,12 +75,7 @@ impl CallbackSender {
         self.dispatch(callback, faults, 1)
     }
 
-    fn dispatch(
-        &self,
-        callback: Callback,
-        faults: &FaultState,
-        attempts: u32,
-    ) -> Option<JoinHandle<()>> {
+    fn dispatch(&self, callback: Callback, faults: &FaultState, attempts: u32) -> Option<JoinHandle<()>> {
         if faults.take_lost_callback() {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
             tracing::info!(url = %callback.url, "The sandbox dropped a callback on purpose (lost-callback fault).");
@@ -181,9 +176,7 @@ mod tests {
                 async move { status }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_addr().expect("a bound address");
         tokio::spawn(async move { axum::serve(listener, app).await });
         (format!("http://{address}/ipn"), hits)

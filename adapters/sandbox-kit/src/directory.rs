@@ -40,9 +40,7 @@ impl Directory {
 
     /// The account, if the provider knows it.
     pub fn lookup(&self, provider: &str, account: &str) -> Option<RegisteredAccount> {
-        self.lock()
-            .get(&(provider.to_string(), account.to_string()))
-            .cloned()
+        self.lock().get(&(provider.to_string(), account.to_string())).cloned()
     }
 
     /// How many accounts are registered, for the admin API.
@@ -60,9 +58,7 @@ impl Directory {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), RegisteredAccount>> {
-        self.accounts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

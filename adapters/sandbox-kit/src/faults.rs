@@ -140,8 +140,7 @@ impl FaultState {
     /// Whether this freshly booked submit hangs for [`FaultState::hang`] before answering.
     pub fn take_timeout_after_booking(&self) -> bool {
         let mut faults = self.lock();
-        take_counter(&mut faults.timeout_after_booking_next)
-            || roll(faults.timeout_after_booking_rate)
+        take_counter(&mut faults.timeout_after_booking_next) || roll(faults.timeout_after_booking_rate)
     }
 
     /// Whether this submit is answered "duplicate request in flight" without booking:
@@ -164,9 +163,7 @@ impl FaultState {
 
     fn lock(&self) -> MutexGuard<'_, Faults> {
         // A panic while holding this lock leaves plain data behind, still usable.
-        self.faults
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -215,14 +212,8 @@ mod tests {
             fail_next_submits: 2,
             ..Faults::default()
         });
-        assert_eq!(
-            state.take_submit_rejection(),
-            Some(SubmitRejection::Unavailable)
-        );
-        assert_eq!(
-            state.take_submit_rejection(),
-            Some(SubmitRejection::Unavailable)
-        );
+        assert_eq!(state.take_submit_rejection(), Some(SubmitRejection::Unavailable));
+        assert_eq!(state.take_submit_rejection(), Some(SubmitRejection::Unavailable));
         assert_eq!(state.take_submit_rejection(), None);
         assert_eq!(state.snapshot().fail_next_submits, 0);
     }
@@ -245,8 +236,7 @@ mod tests {
 
     #[test]
     fn duplicate_in_flight_next_fires_exactly_that_many_times() {
-        let faults: Faults =
-            serde_json::from_str(r#"{"duplicate_in_flight_next":2}"#).expect("valid faults JSON");
+        let faults: Faults = serde_json::from_str(r#"{"duplicate_in_flight_next":2}"#).expect("valid faults JSON");
         let state = FaultState::new(faults);
         assert!(state.take_duplicate_in_flight());
         assert!(state.take_duplicate_in_flight());
@@ -265,10 +255,7 @@ mod tests {
             ..Faults::default()
         });
         for _ in 0..20 {
-            assert_eq!(
-                state.take_submit_rejection(),
-                Some(SubmitRejection::RateLimited)
-            );
+            assert_eq!(state.take_submit_rejection(), Some(SubmitRejection::RateLimited));
             assert!(!state.take_lost_callback());
             assert!(!state.take_duplicate_callback());
         }
@@ -277,8 +264,7 @@ mod tests {
     #[test]
     fn partial_json_keeps_the_other_defaults() {
         let faults: Faults =
-            serde_json::from_str(r#"{"timeout_after_booking_next":1,"hang_ms":800}"#)
-                .expect("valid faults JSON");
+            serde_json::from_str(r#"{"timeout_after_booking_next":1,"hang_ms":800}"#).expect("valid faults JSON");
         assert_eq!(faults.timeout_after_booking_next, 1);
         assert_eq!(faults.hang_ms, 800);
         assert_eq!(faults.complete_after_ms, 50);

@@ -103,11 +103,7 @@ impl Ledger {
     pub fn entries(&self) -> Vec<LedgerEntry> {
         let mut all: Vec<LedgerEntry> = self.lock().values().cloned().collect();
         all.sort_by(|a, b| {
-            (a.booked_at, &a.provider, &a.client_reference).cmp(&(
-                b.booked_at,
-                &b.provider,
-                &b.client_reference,
-            ))
+            (a.booked_at, &a.provider, &a.client_reference).cmp(&(b.booked_at, &b.provider, &b.client_reference))
         });
         all
     }
@@ -135,12 +131,7 @@ impl Ledger {
         self.lock().clear();
     }
 
-    fn finish(
-        &self,
-        provider: &str,
-        client_reference: &str,
-        status: LedgerStatus,
-    ) -> Option<LedgerEntry> {
+    fn finish(&self, provider: &str, client_reference: &str, status: LedgerStatus) -> Option<LedgerEntry> {
         let mut entries = self.lock();
         let entry = entries.get_mut(&(provider.to_string(), client_reference.to_string()))?;
         if entry.status == LedgerStatus::Processing {
@@ -151,9 +142,7 @@ impl Ledger {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, LedgerEntry>> {
         // A panic while holding the lock leaves plain data behind, still consistent per entry.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

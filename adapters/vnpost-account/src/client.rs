@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use gateway_adapter::mask::mask_tail;
 use gateway_adapter::{
-    AdapterError, CallbackError, CallbackEvent, Channel, PayoutAdapter, PayoutRequest,
-    ProviderStatus,
+    AdapterError, CallbackError, CallbackEvent, Channel, PayoutAdapter, PayoutRequest, ProviderStatus,
 };
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -16,9 +15,9 @@ use serde::de::DeserializeOwned;
 use crate::config::{ConfigError, VnpostAccountConfig};
 use crate::signing::{self, SignatureProblem, Signed};
 use crate::transformers::{
-    callback_event, map_inquiry_answer, map_payout_answer, map_query_answer, vnpost_account,
-    VnpostInquiryRequest, VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse,
-    VnpostQueryRequest, VnpostQueryResponse, VnpostResultCode,
+    callback_event, map_inquiry_answer, map_payout_answer, map_query_answer, vnpost_account, VnpostInquiryRequest,
+    VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse, VnpostQueryRequest, VnpostQueryResponse,
+    VnpostResultCode,
 };
 
 /// The provider key of this adapter in config and in the callback route.
@@ -158,12 +157,7 @@ fn http_error(status: u16, retry_after: Option<Duration>) -> AdapterError {
 /// Verifies an HTTP 200 answer's signature on its generic fields, then parses it as `T`.
 /// An answer that does not verify or parse is never believed: for a payout the outcome is
 /// unknown, for a read it is worth asking again.
-fn verified_answer<T: DeserializeOwned>(
-    secret: &[u8],
-    path: &str,
-    body: &[u8],
-    kind: Call,
-) -> Result<T, AdapterError> {
+fn verified_answer<T: DeserializeOwned>(secret: &[u8], path: &str, body: &[u8], kind: Call) -> Result<T, AdapterError> {
     let untrusted = |code: &str, message: String| match kind {
         Call::Payout => AdapterError::unknown(message),
         Call::Read => AdapterError::transient(code, message),
@@ -185,9 +179,7 @@ fn verified_answer<T: DeserializeOwned>(
         };
         let mut message = format!("VNPost's answer to {path} {what}.");
         let code = if says_bad_signature {
-            message.push_str(
-                " It claims result_code 20 (our signature is bad): the shared secret is probably wrong.",
-            );
+            message.push_str(" It claims result_code 20 (our signature is bad): the shared secret is probably wrong.");
             "provider_auth_failed"
         } else {
             "provider_bad_signature"
@@ -221,9 +213,7 @@ impl PayoutAdapter for VnpostAccountAdapter {
             signature: String::new(),
         };
         let answer: VnpostInquiryResponse = self.call(PATH_INQUIRY, inquiry, Call::Read).await?;
-        if answer.result_code == VnpostResultCode::Done
-            && answer.account_no.as_deref() != Some(account_no)
-        {
+        if answer.result_code == VnpostResultCode::Done && answer.account_no.as_deref() != Some(account_no) {
             return Err(AdapterError::transient(
                 "provider_bad_answer",
                 format!(
@@ -306,32 +296,22 @@ impl PayoutAdapter for VnpostAccountAdapter {
         Ok(status)
     }
 
-    fn verify_callback(
-        &self,
-        _headers: &http::HeaderMap,
-        body: &[u8],
-        now_unix: i64,
-    ) -> Result<(), CallbackError> {
+    fn verify_callback(&self, _headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError> {
         let fields = signing::parse_fields(body)
             .ok_or_else(|| CallbackError::Malformed("the body is not a JSON object".into()))?;
         signing::verify_fields(self.secret(), &fields).map_err(|problem| match problem {
             SignatureProblem::Missing => CallbackError::MissingSignature,
             SignatureProblem::Bad => CallbackError::BadSignature,
         })?;
-        let timestamp = signing::timestamp_of(&fields).ok_or_else(|| {
-            CallbackError::Malformed("timestamp is not a yyyyMMddHHmmss time".into())
-        })?;
+        let timestamp = signing::timestamp_of(&fields)
+            .ok_or_else(|| CallbackError::Malformed("timestamp is not a yyyyMMddHHmmss time".into()))?;
         if (now_unix - timestamp).abs() > self.config.callback_tolerance_secs {
             return Err(CallbackError::StaleTimestamp);
         }
         Ok(())
     }
 
-    fn parse_callback(
-        &self,
-        _headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> Result<CallbackEvent, CallbackError> {
+    fn parse_callback(&self, _headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
         callback_event(body)
     }
 }

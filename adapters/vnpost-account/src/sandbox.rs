@@ -110,8 +110,8 @@ impl Inner {
                 message: "The request signature does not verify.".into(),
             });
         }
-        let fresh = signing::timestamp_of(&fields)
-            .is_some_and(|sent| (system_now() - sent).abs() <= REQUEST_TOLERANCE_SECS);
+        let fresh =
+            signing::timestamp_of(&fields).is_some_and(|sent| (system_now() - sent).abs() <= REQUEST_TOLERANCE_SECS);
         if !fresh {
             return Err(Refusal {
                 code: VnpostResultCode::BadSignature,
@@ -166,8 +166,7 @@ impl Inner {
             timestamp: signing::format_timestamp(system_now()),
             signature: String::new(),
         };
-        let Ok(body) = signing::seal(self.secret(), callback).and_then(|c| serde_json::to_vec(&c))
-        else {
+        let Ok(body) = signing::seal(self.secret(), callback).and_then(|c| serde_json::to_vec(&c)) else {
             return;
         };
         let faults = self.kit.faults(PROVIDER_KEY);

@@ -55,9 +55,7 @@ pub fn sign_fields(secret: &[u8], fields: &Map<String, Value>) -> String {
 /// Returns `message` with its `signature` field computed over its other fields.
 pub fn seal<T: Signed>(secret: &[u8], mut message: T) -> Result<T, serde_json::Error> {
     let Value::Object(fields) = serde_json::to_value(&message)? else {
-        return Err(serde::ser::Error::custom(
-            "a signed message is a JSON object",
-        ));
+        return Err(serde::ser::Error::custom("a signed message is a JSON object"));
     };
     message.set_signature(sign_fields(secret, &fields));
     Ok(message)

@@ -5,8 +5,7 @@
 use gateway_adapter::mask::{mask_name, mask_tail};
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::{
-    AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest,
-    ProviderStatus, Vnd,
+    AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
 use serde::{Deserialize, Serialize};
 
@@ -294,12 +293,10 @@ impl From<VnpostResultCode> for String {
 pub fn vnpost_account(destination: &Destination) -> Result<&str, AdapterError> {
     match destination {
         Destination::VnpostAccount { account_number } => Ok(account_number.as_str()),
-        Destination::BankAccount { .. } | Destination::Wallet { .. } => {
-            Err(AdapterError::permanent(
-                "invalid_request",
-                "The VNPost-account adapter only pays VNPost accounts.",
-            ))
-        }
+        Destination::BankAccount { .. } | Destination::Wallet { .. } => Err(AdapterError::permanent(
+            "invalid_request",
+            "The VNPost-account adapter only pays VNPost accounts.",
+        )),
     }
 }
 
@@ -307,10 +304,7 @@ pub fn vnpost_account(destination: &Destination) -> Result<&str, AdapterError> {
 fn refused(code: &VnpostResultCode, reason_code: &str) -> AdapterError {
     AdapterError::permanent(
         reason_code,
-        format!(
-            "VNPost refused the request (result_code {}).",
-            code.as_str()
-        ),
+        format!("VNPost refused the request (result_code {}).", code.as_str()),
     )
 }
 
@@ -357,11 +351,7 @@ pub fn map_payout_answer(
 
 /// The status a code reports, for callbacks: only `00` is success and only `03` is failure;
 /// every other code stays pending.
-pub fn map_status(
-    code: &VnpostResultCode,
-    transaction_id: Option<&str>,
-    fail_code: Option<&str>,
-) -> ProviderStatus {
+pub fn map_status(code: &VnpostResultCode, transaction_id: Option<&str>, fail_code: Option<&str>) -> ProviderStatus {
     let provider_ref = transaction_id.map(str::to_string);
     match code {
         VnpostResultCode::Done => ProviderStatus::Succeeded { provider_ref },
@@ -449,10 +439,7 @@ pub fn map_inquiry_answer(answer: VnpostInquiryResponse) -> Result<Option<String
         | VnpostResultCode::UnknownError
         | VnpostResultCode::Other(_) => Err(AdapterError::transient(
             "provider_error",
-            format!(
-                "VNPost answered the name inquiry with result_code {}.",
-                code.as_str()
-            ),
+            format!("VNPost answered the name inquiry with result_code {}.", code.as_str()),
         )),
     }
 }
@@ -492,8 +479,8 @@ pub fn reason_code_for(vnpost_code: &str) -> String {
 /// Parses a callback body that `verify_callback` accepted. A `00` that carries a `fail_code`
 /// contradicts itself and is malformed; codes other than `00`/`03` map to pending.
 pub fn callback_event(body: &[u8]) -> Result<CallbackEvent, CallbackError> {
-    let callback: VnpostCallback = serde_json::from_slice(body)
-        .map_err(|error| CallbackError::Malformed(error.to_string()))?;
+    let callback: VnpostCallback =
+        serde_json::from_slice(body).map_err(|error| CallbackError::Malformed(error.to_string()))?;
     if callback.result_code == VnpostResultCode::Done && callback.fail_code.is_some() {
         return Err(CallbackError::Malformed(
             "a result_code 00 callback carries a fail_code".into(),
@@ -546,10 +533,7 @@ mod tests {
         ));
         for pending in ["01", "0", "000", "OK", "", "99", "05"] {
             assert!(
-                matches!(
-                    map_status(&code(pending), None, None),
-                    ProviderStatus::Pending { .. }
-                ),
+                matches!(map_status(&code(pending), None, None), ProviderStatus::Pending { .. }),
                 "{pending}"
             );
         }

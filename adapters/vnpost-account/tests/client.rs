@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use common::{adapter, fixed_now, payout, signed, signed_with, ACCOUNT, FIXED_NOW, ORDER, PAYMENT};
 use gateway_adapter::{
-    AdapterError, BankBin, CallbackError, Destination, PaymentId, PayoutAdapter, ProviderStatus,
-    Vnd,
+    AdapterError, BankBin, CallbackError, Destination, PaymentId, PayoutAdapter, ProviderStatus, Vnd,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -35,9 +34,7 @@ fn payout_answer(code: &str) -> serde_json::Value {
 async fn submit_answered_with(response: ResponseTemplate) -> Result<ProviderStatus, AdapterError> {
     let server = MockServer::start().await;
     answer(&server, "/api/v1/payouts", response).await;
-    adapter(&base_url(&server), 2_000)
-        .submit(&payout(PAYMENT, ORDER))
-        .await
+    adapter(&base_url(&server), 2_000).submit(&payout(PAYMENT, ORDER)).await
 }
 
 async fn submit_answered_code(code: &str) -> Result<ProviderStatus, AdapterError> {
@@ -139,10 +136,7 @@ async fn a_status_query_and_an_account_inquiry_carry_the_documented_signed_bodie
             provider_ref: Some("VNP0001".into())
         })
     );
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
 
     let requests = server.received_requests().await.expect("recording is on");
     let bodies: Vec<String> = requests
@@ -176,10 +170,7 @@ async fn two_submits_of_one_payment_carry_the_same_request_id() {
                 .and_then(|body| body["request_id"].as_str().map(str::to_string))
         })
         .collect();
-    assert_eq!(
-        ids,
-        vec![Some(PAYMENT.to_string()), Some(PAYMENT.to_string())]
-    );
+    assert_eq!(ids, vec![Some(PAYMENT.to_string()), Some(PAYMENT.to_string())]);
 }
 
 #[tokio::test]
@@ -188,8 +179,7 @@ async fn a_destination_other_than_a_vnpost_account_is_an_invalid_request_and_sen
     let mut request = payout(PAYMENT, ORDER);
     request.destination = Destination::BankAccount {
         bin: BankBin::try_from("970436").expect("Vietcombank's BIN"),
-        account_number: gateway_adapter::AccountNumber::try_from(ACCOUNT)
-            .expect("a valid account number"),
+        account_number: gateway_adapter::AccountNumber::try_from(ACCOUNT).expect("a valid account number"),
         account_name: None,
     };
     let result = adapter(&base_url(&server), 2_000).submit(&request).await;
@@ -263,10 +253,7 @@ async fn result_96_is_a_transient_busy_provider() {
 #[tokio::test]
 async fn result_99_is_an_unknown_outcome() {
     let result = submit_answered_code("99").await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -286,10 +273,7 @@ async fn an_answer_about_another_request_id_is_an_unknown_outcome() {
         "result_code": "00", "request_id": "pay_someone_else", "transaction_id": "VNP0001"
     }));
     let result = submit_answered_with(ResponseTemplate::new(200).set_body_json(body)).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 // --- HTTP and transport ------------------------------------------------------------------
@@ -302,8 +286,7 @@ async fn http_503_is_transient() {
 
 #[tokio::test]
 async fn http_429_is_transient_and_keeps_retry_after() {
-    let result =
-        submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
+    let result = submit_answered_with(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
     assert!(
         matches!(&result, Err(AdapterError::Transient { code, retry_after, .. })
             if code == "http_429" && *retry_after == Some(Duration::from_secs(7))),
@@ -318,13 +301,8 @@ async fn a_payout_that_times_out_is_an_unknown_outcome() {
         .set_body_json(payout_answer("00"))
         .set_delay(Duration::from_millis(1_500));
     answer(&server, "/api/v1/payouts", slow).await;
-    let result = adapter(&base_url(&server), 200)
-        .submit(&payout(PAYMENT, ORDER))
-        .await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    let result = adapter(&base_url(&server), 200).submit(&payout(PAYMENT, ORDER)).await;
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -345,10 +323,7 @@ async fn a_success_answer_with_a_bad_signature_is_an_unknown_outcome_for_a_payou
     let mut body = payout_answer("00");
     body["signature"] = serde_json::json!("00".repeat(64));
     let result = submit_answered_with(ResponseTemplate::new(200).set_body_json(body)).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -358,16 +333,10 @@ async fn an_answer_signed_with_another_secret_or_unsigned_is_never_believed() {
         serde_json::json!({"result_code": "00", "request_id": PAYMENT, "transaction_id": "X"}),
     );
     let result = submit_answered_with(ResponseTemplate::new(200).set_body_json(forged)).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
     let unsigned = serde_json::json!({"result_code": "00", "request_id": PAYMENT});
     let result = submit_answered_with(ResponseTemplate::new(200).set_body_json(unsigned)).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -399,10 +368,7 @@ async fn query_00_is_succeeded() {
 #[tokio::test]
 async fn query_05_means_vnpost_never_received_the_payment() {
     let body = signed(serde_json::json!({"result_code": "05", "request_id": PAYMENT}));
-    assert_eq!(
-        query_answered_with(body).await,
-        Ok(ProviderStatus::NotFound)
-    );
+    assert_eq!(query_answered_with(body).await, Ok(ProviderStatus::NotFound));
 }
 
 #[tokio::test]
@@ -424,10 +390,7 @@ async fn a_status_with_another_amount_is_never_taken_as_paid() {
         "result_code": "00", "request_id": PAYMENT, "transaction_id": "VNP0001", "amount": 5_000_000
     }));
     let status = query_answered_with(body).await;
-    assert!(
-        matches!(status, Err(AdapterError::UnknownOutcome { .. })),
-        "{status:?}"
-    );
+    assert!(matches!(status, Err(AdapterError::UnknownOutcome { .. })), "{status:?}");
 }
 
 #[tokio::test]
@@ -451,9 +414,8 @@ async fn inquiry_10_is_account_not_found_without_the_account_in_the_message() {
     answer(
         &server,
         "/api/v1/account/inquiry",
-        ResponseTemplate::new(200).set_body_json(signed(
-            serde_json::json!({"result_code": "10", "account_no": ACCOUNT}),
-        )),
+        ResponseTemplate::new(200)
+            .set_body_json(signed(serde_json::json!({"result_code": "10", "account_no": ACCOUNT}))),
     )
     .await;
     let missing = adapter(&base_url(&server), 2_000)
@@ -494,13 +456,8 @@ fn the_callback_vector_verifies_and_parses_into_a_succeeded_event() {
     let adapter = offline_adapter();
     let body = callback_body(500_000, Some(CALLBACK_SIGNATURE));
     let headers = http::HeaderMap::new();
-    assert_eq!(
-        adapter.verify_callback(&headers, &body, FIXED_NOW + 10),
-        Ok(())
-    );
-    let event = adapter
-        .parse_callback(&headers, &body)
-        .expect("a well-formed callback");
+    assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW + 10), Ok(()));
+    let event = adapter.parse_callback(&headers, &body).expect("a well-formed callback");
     assert_eq!(event.event_id, "EV0001");
     assert_eq!(event.payment_id, PaymentId::from_stored(PAYMENT));
     assert_eq!(event.amount, Vnd::new(500_000));
@@ -565,10 +522,7 @@ fn a_callback_without_a_signature_is_refused() {
 #[test]
 fn a_callback_that_is_not_a_json_object_is_malformed() {
     let result = offline_adapter().verify_callback(&http::HeaderMap::new(), b"[1,2]", FIXED_NOW);
-    assert!(
-        matches!(result, Err(CallbackError::Malformed(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(CallbackError::Malformed(_))), "{result:?}");
 }
 
 #[test]
@@ -582,9 +536,7 @@ fn a_failed_callback_parses_into_a_failed_event_with_the_mapped_code() {
     let adapter = offline_adapter();
     let headers = http::HeaderMap::new();
     assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW), Ok(()));
-    let event = adapter
-        .parse_callback(&headers, &body)
-        .expect("a well-formed callback");
+    let event = adapter.parse_callback(&headers, &body).expect("a well-formed callback");
     assert!(
         matches!(&event.status, ProviderStatus::Failed { code, .. } if code == "identity_mismatch"),
         "{event:?}"

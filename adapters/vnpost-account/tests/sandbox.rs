@@ -5,9 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use adapter_vnpost_account::{
-    system_now, VnpostAccountAdapter, VnpostSandbox, VnpostSandboxConfig,
-};
+use adapter_vnpost_account::{system_now, VnpostAccountAdapter, VnpostSandbox, VnpostSandboxConfig};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -15,8 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use common::{adapter, payout, ACCOUNT, SECRET};
 use gateway_adapter::{
-    AccountNumber, AdapterError, Destination, PaymentId, PayoutAdapter, PayoutRequest,
-    ProviderStatus, Vnd,
+    AccountNumber, AdapterError, Destination, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus, Vnd,
 };
 use sandbox_kit::{admin_router, SandboxKit, SharedKit};
 use secrecy::SecretString;
@@ -45,20 +42,12 @@ impl Running {
             .send()
             .await
             .expect("the admin API answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        assert!(response.status().is_success(), "{path}: {}", response.status());
     }
 
     async fn set_faults(&self, faults: serde_json::Value) {
-        self.admin(
-            reqwest::Method::PUT,
-            "/sandbox/faults/vnpost_account",
-            faults,
-        )
-        .await;
+        self.admin(reqwest::Method::PUT, "/sandbox/faults/vnpost_account", faults)
+            .await;
     }
 
     async fn next_callback(&mut self) -> (HeaderMap, Bytes) {
@@ -81,9 +70,7 @@ async fn receive_callback(
 /// Serves the sandbox as the gateway does (VNPost under `/vnpost`, admin at the root) plus a
 /// callback receiver, with one open account and one closed account registered.
 async fn start() -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let root = format!("http://{}", listener.local_addr().expect("a bound address"));
     let kit = SandboxKit::shared();
     let sandbox = VnpostSandbox::new(
@@ -141,21 +128,12 @@ async fn two_submits_of_one_request_id_book_one_credit_and_the_callback_verifies
     let adapter = adapter(&sandbox.vnpost_url(), 2_000);
     let request = payout("pay_round_trip", "order-round-trip");
 
-    assert_eq!(
-        adapter.name_inquiry(&request).await,
-        Ok(Some("NGUYEN VAN AN".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
     let first = adapter.submit(&request).await;
-    assert!(
-        matches!(first, Ok(ProviderStatus::Pending { .. })),
-        "{first:?}"
-    );
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
 
     let (headers, body) = sandbox.next_callback().await;
-    assert_eq!(
-        adapter.verify_callback(&headers, &body, system_now()),
-        Ok(())
-    );
+    assert_eq!(adapter.verify_callback(&headers, &body, system_now()), Ok(()));
     let event = adapter
         .parse_callback(&headers, &body)
         .expect("the sandbox sends well-formed callbacks");
@@ -164,10 +142,7 @@ async fn two_submits_of_one_request_id_book_one_credit_and_the_callback_verifies
     assert!(matches!(event.status, ProviderStatus::Succeeded { .. }));
 
     let second = adapter.submit(&request).await;
-    assert!(
-        matches!(second, Ok(ProviderStatus::Succeeded { .. })),
-        "{second:?}"
-    );
+    assert!(matches!(second, Ok(ProviderStatus::Succeeded { .. })), "{second:?}");
     assert_eq!(sandbox.kit.ledger.credits_for_order("order-round-trip"), 1);
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
 }
@@ -182,16 +157,10 @@ async fn timeout_after_booking_is_unknown_and_the_query_finds_one_credit() {
     let request = payout("pay_timeout", "order-timeout");
 
     let result = adapter.submit(&request).await;
-    assert!(
-        matches!(result, Err(AdapterError::UnknownOutcome { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(AdapterError::UnknownOutcome { .. })), "{result:?}");
     wait_until_succeeded(&adapter, &request).await;
     let again = adapter.submit(&request).await;
-    assert!(
-        matches!(again, Ok(ProviderStatus::Succeeded { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Ok(ProviderStatus::Succeeded { .. })), "{again:?}");
     assert_eq!(sandbox.kit.ledger.credits_for_order("order-timeout"), 1);
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
 }
@@ -210,10 +179,7 @@ async fn a_duplicated_callback_carries_the_same_bytes_and_event_id() {
     let (_, second) = sandbox.next_callback().await;
     assert_eq!(first, second);
     let headers = HeaderMap::new();
-    assert_eq!(
-        adapter.verify_callback(&headers, &second, system_now()),
-        Ok(())
-    );
+    assert_eq!(adapter.verify_callback(&headers, &second, system_now()), Ok(()));
     assert_eq!(sandbox.kit.ledger.credits_for_order("order-duplicate"), 1);
 }
 
@@ -222,17 +188,13 @@ async fn refused_payouts_book_nothing() {
     let sandbox = start().await;
     let adapter = adapter(&sandbox.vnpost_url(), 2_000);
 
-    sandbox
-        .set_faults(serde_json::json!({"fail_next_submits": 1}))
-        .await;
+    sandbox.set_faults(serde_json::json!({"fail_next_submits": 1})).await;
     let unavailable = adapter.submit(&payout("pay_503", "order-503")).await;
     assert!(
         matches!(&unavailable, Err(AdapterError::Transient { code, .. }) if code == "http_503"),
         "{unavailable:?}"
     );
-    sandbox
-        .set_faults(serde_json::json!({"error_429_rate": 1.0}))
-        .await;
+    sandbox.set_faults(serde_json::json!({"error_429_rate": 1.0})).await;
     let limited = adapter.submit(&payout("pay_429", "order-429")).await;
     assert!(
         matches!(&limited, Err(AdapterError::Transient { code, retry_after, .. })
@@ -244,10 +206,7 @@ async fn refused_payouts_book_nothing() {
     let mut closed = payout("pay_closed", "order-closed");
     to_account(&mut closed, CLOSED_ACCOUNT);
     closed.beneficiary.full_name = "Lê Thị Ba".into();
-    assert_eq!(
-        adapter.name_inquiry(&closed).await,
-        Ok(Some("LE THI BA".into()))
-    );
+    assert_eq!(adapter.name_inquiry(&closed).await, Ok(Some("LE THI BA".into())));
     let refused = adapter.submit(&closed).await;
     assert!(
         matches!(&refused, Err(AdapterError::Permanent { code, .. }) if code == "account_closed"),

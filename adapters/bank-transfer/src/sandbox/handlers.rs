@@ -15,8 +15,8 @@ use super::{Inner, AMOUNT_LIMIT_VND};
 use crate::client::PROVIDER_KEY;
 use crate::signing;
 use crate::transformers::{
-    BankNameInquiryRequest, BankNameInquiryResponse, BankStatusResponse, BankTransferRequest,
-    BankTransferResponse, BankTransferStatus,
+    BankNameInquiryRequest, BankNameInquiryResponse, BankStatusResponse, BankTransferRequest, BankTransferResponse,
+    BankTransferStatus,
 };
 
 type Bank = State<Arc<Inner>>;
@@ -64,11 +64,7 @@ pub(super) async fn name_inquiry(
     let Ok(inquiry) = serde_json::from_slice::<BankNameInquiryRequest>(&body) else {
         return rejected("INVALID_REQUEST", "The body is not a name inquiry.");
     };
-    match bank
-        .kit
-        .directory
-        .lookup(PROVIDER_KEY, &inquiry.account_number)
-    {
+    match bank.kit.directory.lookup(PROVIDER_KEY, &inquiry.account_number) {
         // A closed account still has a holder: the closure shows at transfer time.
         Some(account) => Json(BankNameInquiryResponse {
             account_name: account.holder_name,
@@ -82,13 +78,7 @@ pub(super) async fn name_inquiry(
     }
 }
 
-pub(super) async fn submit(
-    State(bank): Bank,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     if !bank.authentic(&method, &uri, &headers, &body) {
         return bad_signature();
     }
@@ -97,11 +87,7 @@ pub(super) async fn submit(
     match faults.take_submit_rejection() {
         Some(SubmitRejection::Unavailable) => {
             let message = "The bank is unavailable; try again.";
-            return bank_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                message,
-            );
+            return bank_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message);
         }
         Some(SubmitRejection::RateLimited) => {
             let message = "Too many requests; slow down.";
@@ -124,35 +110,19 @@ pub(super) async fn submit(
         return rejected("INVALID_REQUEST", message);
     }
     if transfer.currency != "VND" || transfer.amount == 0 {
-        return rejected(
-            "INVALID_REQUEST",
-            "Only positive whole VND amounts are accepted.",
-        );
+        return rejected("INVALID_REQUEST", "Only positive whole VND amounts are accepted.");
     }
     // A repeated key answers from the ledger before any check that could have changed since.
-    if let Some(existing) = bank
-        .kit
-        .ledger
-        .get(PROVIDER_KEY, &transfer.client_reference)
-    {
+    if let Some(existing) = bank.kit.ledger.get(PROVIDER_KEY, &transfer.client_reference) {
         return replay(&existing, transfer.amount);
     }
-    match bank
-        .kit
-        .directory
-        .lookup(PROVIDER_KEY, &transfer.beneficiary_account)
-    {
+    match bank.kit.directory.lookup(PROVIDER_KEY, &transfer.beneficiary_account) {
         None => return rejected("ACCOUNT_NOT_FOUND", "No such account at this bank."),
-        Some(account) if account.closed => {
-            return rejected("ACCOUNT_CLOSED", "The beneficiary account is closed.")
-        }
+        Some(account) if account.closed => return rejected("ACCOUNT_CLOSED", "The beneficiary account is closed."),
         Some(_) => {}
     }
     if transfer.amount > AMOUNT_LIMIT_VND {
-        return rejected(
-            "AMOUNT_LIMIT_EXCEEDED",
-            "The amount is over the per-transfer limit.",
-        );
+        return rejected("AMOUNT_LIMIT_EXCEEDED", "The amount is over the per-transfer limit.");
     }
     let entry = LedgerEntry {
         provider: PROVIDER_KEY.into(),
@@ -166,20 +136,14 @@ pub(super) async fn submit(
     };
     let booked = match bank.kit.ledger.book(entry) {
         BookOutcome::Booked(booked) => booked,
-        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => {
-            return replay(&existing, transfer.amount)
-        }
+        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => return replay(&existing, transfer.amount),
     };
     let completion_bank = bank.clone();
     let complete_after = faults.complete_after();
     let reference = booked.client_reference.clone();
     tokio::spawn(async move {
         tokio::time::sleep(complete_after).await;
-        if let Some(done) = completion_bank
-            .kit
-            .ledger
-            .complete(PROVIDER_KEY, &reference)
-        {
+        if let Some(done) = completion_bank.kit.ledger.complete(PROVIDER_KEY, &reference) {
             completion_bank.send_callback(&done);
         }
     });

@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use adapter_bank_transfer::{BankTransferAdapter, BankTransferConfig};
-use gateway_adapter::{
-    AccountNumber, BankBin, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd,
-};
+use gateway_adapter::{AccountNumber, BankBin, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd};
 use secrecy::SecretString;
 
 /// 2026-01-01T00:00:00Z, the fixed `X-Timestamp` of the request-signing test vector.

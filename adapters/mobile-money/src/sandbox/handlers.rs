@@ -24,10 +24,7 @@ fn typed<T: serde::de::DeserializeOwned>(fields: Fields) -> Option<T> {
 }
 
 fn request_id(fields: &Fields) -> Option<String> {
-    fields
-        .get("requestId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    fields.get("requestId").and_then(Value::as_str).map(str::to_string)
 }
 
 pub(super) async fn inquiry(State(wallet): Wallet, body: Bytes) -> Response {
@@ -40,15 +37,9 @@ pub(super) async fn inquiry(State(wallet): Wallet, body: Bytes) -> Response {
     let Some(inquiry) = typed::<WalletInquiryRequest>(fields) else {
         return wallet.refusal(ResultCode::BadFormat, id.as_deref());
     };
-    match wallet
-        .kit
-        .directory
-        .lookup(wallet.key(), &inquiry.wallet_id)
-    {
+    match wallet.kit.directory.lookup(wallet.key(), &inquiry.wallet_id) {
         None => wallet.refusal(ResultCode::WalletNotFound, Some(&inquiry.request_id)),
-        Some(account) if account.closed => {
-            wallet.refusal(ResultCode::WalletLocked, Some(&inquiry.request_id))
-        }
+        Some(account) if account.closed => wallet.refusal(ResultCode::WalletLocked, Some(&inquiry.request_id)),
         Some(account) => wallet.answer(
             StatusCode::OK,
             ResultCode::Done,
@@ -90,16 +81,11 @@ pub(super) async fn pay(State(wallet): Wallet, body: Bytes) -> Response {
     }
     match wallet.kit.directory.lookup(wallet.key(), &pay.wallet_id) {
         None => return wallet.refusal(ResultCode::WalletNotFound, Some(&pay.request_id)),
-        Some(account) if account.closed => {
-            return wallet.refusal(ResultCode::WalletLocked, Some(&pay.request_id))
-        }
+        Some(account) if account.closed => return wallet.refusal(ResultCode::WalletLocked, Some(&pay.request_id)),
         Some(_) => {}
     }
     let booked = {
-        let _booking = wallet
-            .booking
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _booking = wallet.booking.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let received = wallet.month_total(&pay.wallet_id, now);
         if received.saturating_add(pay.amount) > wallet.monthly_limit_vnd {
@@ -119,9 +105,7 @@ pub(super) async fn pay(State(wallet): Wallet, body: Bytes) -> Response {
     };
     let booked = match booked {
         BookOutcome::Booked(booked) => booked,
-        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => {
-            return replay(&wallet, &existing, &pay)
-        }
+        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => return replay(&wallet, &existing, &pay),
     };
     let completion = wallet.clone();
     let complete_after = faults.complete_after();
@@ -150,16 +134,12 @@ fn entry_answer(wallet: &Inner, entry: &LedgerEntry) -> Response {
 /// Answers a repeated `requestId`: 40 for other data, 7000 (HTTP 422) while the first is
 /// processing, the final answer once it is done.
 fn replay(wallet: &Inner, existing: &LedgerEntry, pay: &WalletPayRequest) -> Response {
-    let same = existing.amount == pay.amount
-        && existing.account == pay.wallet_id
-        && existing.order_ref == pay.order_id;
+    let same = existing.amount == pay.amount && existing.account == pay.wallet_id && existing.order_ref == pay.order_id;
     if !same {
         return wallet.refusal(ResultCode::DuplicateRequestId, Some(&pay.request_id));
     }
     match existing.status {
-        LedgerStatus::Processing => {
-            wallet.refusal(ResultCode::DuplicateInFlight, Some(&pay.request_id))
-        }
+        LedgerStatus::Processing => wallet.refusal(ResultCode::DuplicateInFlight, Some(&pay.request_id)),
         LedgerStatus::Completed | LedgerStatus::Failed { .. } => entry_answer(wallet, existing),
     }
 }

@@ -4,9 +4,7 @@
 
 use adapter_mobile_money::signing;
 use adapter_mobile_money::{MobileMoneyAdapter, MobileMoneyConfig};
-use gateway_adapter::{
-    Beneficiary, CitizenId, Destination, Msisdn, PaymentId, PayoutRequest, Vnd, WalletProvider,
-};
+use gateway_adapter::{Beneficiary, CitizenId, Destination, Msisdn, PaymentId, PayoutRequest, Vnd, WalletProvider};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -23,12 +21,7 @@ pub fn payout(payment_id: &str, order_id: &str) -> PayoutRequest {
     payout_to(WalletProvider::ViettelMoney, WALLET, payment_id, order_id)
 }
 
-pub fn payout_to(
-    provider: WalletProvider,
-    wallet: &str,
-    payment_id: &str,
-    order_id: &str,
-) -> PayoutRequest {
+pub fn payout_to(provider: WalletProvider, wallet: &str, payment_id: &str, order_id: &str) -> PayoutRequest {
     PayoutRequest {
         payment_id: PaymentId::from_stored(payment_id),
         order_id: order_id.into(),
@@ -59,8 +52,7 @@ pub fn config(base_url: &str, timeout_ms: u64) -> MobileMoneyConfig {
 }
 
 pub fn adapter(base_url: &str, timeout_ms: u64) -> MobileMoneyAdapter {
-    MobileMoneyAdapter::new(WalletProvider::ViettelMoney, config(base_url, timeout_ms))
-        .expect("a valid test config")
+    MobileMoneyAdapter::new(WalletProvider::ViettelMoney, config(base_url, timeout_ms)).expect("a valid test config")
 }
 
 /// `value` (a JSON object) signed with the test secret, as a provider answers.

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::{Inner, Refusal, AMOUNT_LIMIT_VND};
 use crate::client::PROVIDER_KEY;
 use crate::transformers::{
-    VnpostInquiryRequest, VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse,
-    VnpostQueryRequest, VnpostQueryResponse, VnpostResultCode,
+    VnpostInquiryRequest, VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse, VnpostQueryRequest,
+    VnpostQueryResponse, VnpostResultCode,
 };
 
 type PostOffice = State<Arc<Inner>>;
@@ -26,8 +26,7 @@ type PostOffice = State<Arc<Inner>>;
 /// Checks the body and parses it as the typed request, or gives the `20`/`21` refusal.
 fn authentic<T: DeserializeOwned>(office: &Inner, body: &[u8], what: &str) -> Result<T, Refusal> {
     let fields = office.authentic(body)?;
-    serde_json::from_value(Value::Object(fields))
-        .map_err(|_| Refusal::invalid(format!("The body is not {what}.")))
+    serde_json::from_value(Value::Object(fields)).map_err(|_| Refusal::invalid(format!("The body is not {what}.")))
 }
 
 /// An unsigned error answer for the faults (a real outage answers from a proxy, unsigned).
@@ -67,10 +66,7 @@ pub(super) async fn inquiry(State(office): PostOffice, body: Bytes) -> Response 
         Err(refusal) => return office.refuse(refusal),
     };
     tokio::time::sleep(office.kit.faults(PROVIDER_KEY).latency()).await;
-    let found = office
-        .kit
-        .directory
-        .lookup(PROVIDER_KEY, &inquiry.account_no);
+    let found = office.kit.directory.lookup(PROVIDER_KEY, &inquiry.account_no);
     // A closed account still has a holder: the closure shows at payout time.
     let (result_code, holder_name, message) = match found {
         Some(account) => (VnpostResultCode::Done, Some(account.holder_name), "OK"),
@@ -94,10 +90,7 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
     tokio::time::sleep(faults.latency()).await;
     match faults.take_submit_rejection() {
         Some(SubmitRejection::Unavailable) => {
-            return outage(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service unavailable; try again.",
-            )
+            return outage(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable; try again.")
         }
         Some(SubmitRejection::RateLimited) => {
             let mut answer = outage(StatusCode::TOO_MANY_REQUESTS, "Too many requests.");
@@ -109,8 +102,7 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
         None => {}
     }
     let id = payout.request_id.as_str();
-    let citizen_id_ok =
-        payout.citizen_id.len() == 12 && payout.citizen_id.bytes().all(|b| b.is_ascii_digit());
+    let citizen_id_ok = payout.citizen_id.len() == 12 && payout.citizen_id.bytes().all(|b| b.is_ascii_digit());
     if id.is_empty() || payout.amount == 0 || !citizen_id_ok {
         let message = "request_id, a positive amount and a 12-digit citizen_id are required.";
         return payout_answer(&office, id, VnpostResultCode::InvalidRequest, None, message);
@@ -119,20 +111,10 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
     if let Some(existing) = office.kit.ledger.get(PROVIDER_KEY, id) {
         return replay(&office, &existing, &payout);
     }
-    match office
-        .kit
-        .directory
-        .lookup(PROVIDER_KEY, &payout.account_no)
-    {
+    match office.kit.directory.lookup(PROVIDER_KEY, &payout.account_no) {
         None => {
             let message = "No such account.";
-            return payout_answer(
-                &office,
-                id,
-                VnpostResultCode::AccountNotFound,
-                None,
-                message,
-            );
+            return payout_answer(&office, id, VnpostResultCode::AccountNotFound, None, message);
         }
         Some(account) if account.closed => {
             let message = "The account is closed or locked.";
@@ -140,25 +122,13 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
         }
         Some(account) if account.holder_name != normalise_name(&payout.beneficiary_name) => {
             let message = "The beneficiary does not match the account holder.";
-            return payout_answer(
-                &office,
-                id,
-                VnpostResultCode::IdentityMismatch,
-                None,
-                message,
-            );
+            return payout_answer(&office, id, VnpostResultCode::IdentityMismatch, None, message);
         }
         Some(_) => {}
     }
     if payout.amount > AMOUNT_LIMIT_VND {
         let message = "The amount is over the account's limit.";
-        return payout_answer(
-            &office,
-            id,
-            VnpostResultCode::AmountOverLimit,
-            None,
-            message,
-        );
+        return payout_answer(&office, id, VnpostResultCode::AmountOverLimit, None, message);
     }
     let entry = LedgerEntry {
         provider: PROVIDER_KEY.into(),
@@ -181,11 +151,7 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
     let reference = booked.client_reference.clone();
     tokio::spawn(async move {
         tokio::time::sleep(complete_after).await;
-        if let Some(done) = completion_office
-            .kit
-            .ledger
-            .complete(PROVIDER_KEY, &reference)
-        {
+        if let Some(done) = completion_office.kit.ledger.complete(PROVIDER_KEY, &reference) {
             completion_office.send_callback(&done);
         }
     });
@@ -193,13 +159,7 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
         // The credit is booked; the client will give up before this answer comes.
         tokio::time::sleep(faults.hang()).await;
     }
-    payout_answer(
-        &office,
-        id,
-        current_code(&booked),
-        Some(&booked),
-        "Processing.",
-    )
+    payout_answer(&office, id, current_code(&booked), Some(&booked), "Processing.")
 }
 
 /// Answers a repeated `request_id`: the existing payout's current code, or `02` when the
@@ -207,22 +167,10 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
 fn replay(office: &Inner, existing: &LedgerEntry, payout: &VnpostPayoutRequest) -> Response {
     let id = payout.request_id.as_str();
     if existing.amount == payout.amount && existing.account == payout.account_no {
-        payout_answer(
-            office,
-            id,
-            current_code(existing),
-            Some(existing),
-            "Existing request.",
-        )
+        payout_answer(office, id, current_code(existing), Some(existing), "Existing request.")
     } else {
         let message = "This request_id was used with other data.";
-        payout_answer(
-            office,
-            id,
-            VnpostResultCode::IdempotencyConflict,
-            None,
-            message,
-        )
+        payout_answer(office, id, VnpostResultCode::IdempotencyConflict, None, message)
     }
 }
 

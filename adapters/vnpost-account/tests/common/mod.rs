@@ -5,9 +5,7 @@
 
 use adapter_vnpost_account::signing::sign_fields;
 use adapter_vnpost_account::{VnpostAccountAdapter, VnpostAccountConfig};
-use gateway_adapter::{
-    AccountNumber, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd,
-};
+use gateway_adapter::{AccountNumber, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd};
 use secrecy::SecretString;
 
 /// 2026-01-01T00:00:00Z, i.e. `20260101070000` in Vietnam: the fixed clock of the vectors.
