@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
 use sha2::{Sha256, Sha512};
 
 /// HMAC-SHA256 of `message` under `key`.
@@ -44,6 +45,65 @@ pub fn sorted_fields(fields: &BTreeMap<String, String>) -> String {
         .join("&")
 }
 
+/// The body field that carries a signature in the signed-JSON styles (VNPost, wallets); it
+/// is never part of what it signs.
+pub const SIGNATURE_FIELD: &str = "signature";
+
+/// A JSON object's top-level fields, as parsed from a body.
+pub type JsonFields = Map<String, Value>;
+
+/// Why a signature carried inside a JSON body was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureProblem {
+    /// No `signature` field, a `null` one or an empty one.
+    Missing,
+    /// A signature that is not a hex string, or was made over other values or another key.
+    Bad,
+}
+
+/// A field's plain string form for signing: strings as they are (no quotes, no URL
+/// encoding), numbers as their digits, `true`/`false`; `None` for `null`, which is left out
+/// like an absent field. Nested arrays and objects sign as compact JSON.
+pub fn plain_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+    }
+}
+
+/// The string a body signature covers: every top-level field except `signature` and
+/// `null`s, as `key=value` pairs sorted by key and joined by `&`.
+pub fn body_signing_string(fields: &JsonFields) -> String {
+    let plain: BTreeMap<String, String> = fields
+        .iter()
+        .filter(|(key, _)| key.as_str() != SIGNATURE_FIELD)
+        .filter_map(|(key, value)| plain_value(value).map(|text| (key.clone(), text)))
+        .collect();
+    sorted_fields(&plain)
+}
+
+/// The decoded tag of a body's `signature` field, for a constant-time check.
+pub fn body_signature_tag(fields: &JsonFields) -> Result<Vec<u8>, SignatureProblem> {
+    match fields.get(SIGNATURE_FIELD) {
+        None | Some(Value::Null) => Err(SignatureProblem::Missing),
+        Some(Value::String(text)) if text.trim().is_empty() => Err(SignatureProblem::Missing),
+        Some(Value::String(text)) => hex::decode(text.trim()).map_err(|_| SignatureProblem::Bad),
+        Some(_) => Err(SignatureProblem::Bad),
+    }
+}
+
+/// Parses raw bytes as a JSON object without interpreting any field: the generic form a
+/// body signature is checked on, before anything is parsed into wire types.
+pub fn parse_json_object(body: &[u8]) -> Option<JsonFields> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +117,18 @@ mod tests {
         );
         assert!(verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &tag));
         assert!(!verify_hmac_sha256(b"Jefe", b"what do ya want for something?", &tag));
+    }
+
+    #[test]
+    fn body_signatures_cover_sorted_plain_values_without_the_signature_or_nulls() {
+        let fields = parse_json_object(br#"{"b":2,"a":"x y","signature":"00","n":null,"t":true}"#).expect("object");
+        assert_eq!(body_signing_string(&fields), "a=x y&b=2&t=true");
+        assert_eq!(body_signature_tag(&fields), Ok(vec![0]));
+        let unsigned = parse_json_object(br#"{"a":1,"signature":""}"#).expect("object");
+        assert_eq!(body_signature_tag(&unsigned), Err(SignatureProblem::Missing));
+        let numeric = parse_json_object(br#"{"a":1,"signature":12}"#).expect("object");
+        assert_eq!(body_signature_tag(&numeric), Err(SignatureProblem::Bad));
+        assert!(parse_json_object(b"[1]").is_none());
     }
 
     #[test]

@@ -6,48 +6,13 @@
 //! encoding), numbers as their digits, `true`/`false`; absent and `null` fields are left
 //! out. Nested arrays or objects (the protocol has none) are signed as compact JSON.
 
-use std::collections::BTreeMap;
-
-use gateway_adapter::signing::{hmac_sha256, sorted_fields, verify_hmac_sha256};
+use gateway_adapter::signing::{body_signature_tag, hmac_sha256, verify_hmac_sha256};
+pub use gateway_adapter::signing::{
+    body_signing_string as signing_string, parse_json_object as parse_fields, plain_value, JsonFields as Fields,
+    SignatureProblem, SIGNATURE_FIELD,
+};
 use serde::Serialize;
-use serde_json::{Map, Value};
-
-/// The body field that carries the signature; it is never part of what is signed.
-pub const SIGNATURE_FIELD: &str = "signature";
-
-/// A JSON object's top-level fields, as parsed from a body.
-pub type Fields = Map<String, Value>;
-
-/// Why a signed body was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureProblem {
-    /// No `signature` field, or not a non-empty string.
-    Missing,
-    /// The signature is not hex, or was made over other values or with another key.
-    Bad,
-}
-
-/// The plain string form of one value, or `None` for `null` (left out of the signature).
-pub fn plain_value(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
-    }
-}
-
-/// The string a signature covers: `key=value` pairs sorted by key, joined by `&`, without
-/// `signature` and without `null` fields.
-pub fn signing_string(fields: &Fields) -> String {
-    let plain: BTreeMap<String, String> = fields
-        .iter()
-        .filter(|(key, _)| key.as_str() != SIGNATURE_FIELD)
-        .filter_map(|(key, value)| plain_value(value).map(|text| (key.clone(), text)))
-        .collect();
-    sorted_fields(&plain)
-}
+use serde_json::Value;
 
 /// The `signature` value for `fields`: lowercase hex HMAC-SHA256 of the signing string.
 pub fn sign(secret: &[u8], fields: &Fields) -> String {
@@ -56,11 +21,7 @@ pub fn sign(secret: &[u8], fields: &Fields) -> String {
 
 /// Checks the `signature` field of `fields` in constant time.
 pub fn verify(secret: &[u8], fields: &Fields) -> Result<(), SignatureProblem> {
-    let signature = match fields.get(SIGNATURE_FIELD) {
-        Some(Value::String(text)) if !text.trim().is_empty() => text.trim(),
-        _ => return Err(SignatureProblem::Missing),
-    };
-    let tag = hex::decode(signature).map_err(|_| SignatureProblem::Bad)?;
+    let tag = body_signature_tag(fields)?;
     if verify_hmac_sha256(secret, signing_string(fields).as_bytes(), &tag) {
         Ok(())
     } else {
@@ -84,14 +45,6 @@ pub fn signed(secret: &[u8], mut fields: Fields) -> Fields {
     let signature = sign(secret, &fields);
     fields.insert(SIGNATURE_FIELD.into(), Value::String(signature));
     fields
-}
-
-/// Parses a body as a JSON object, without interpreting any field.
-pub fn parse_fields(body: &[u8]) -> Option<Fields> {
-    match serde_json::from_slice::<Value>(body).ok()? {
-        Value::Object(fields) => Some(fields),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -2,15 +2,15 @@
 //! HMAC-SHA512 over the other top-level fields as sorted `key=value&…` pairs; and its
 //! `yyyyMMddHHmmss` timestamps in Vietnam time (UTC+7).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
-use gateway_adapter::signing::{hmac_sha512, sorted_fields, verify_hmac_sha512};
+use gateway_adapter::signing::{body_signature_tag, hmac_sha512, verify_hmac_sha512};
+pub use gateway_adapter::signing::{
+    body_signing_string as signing_string, parse_json_object as parse_fields, plain_value, SignatureProblem,
+    SIGNATURE_FIELD,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The body field that carries the signature; it is never part of what it signs.
-pub const SIGNATURE_FIELD: &str = "signature";
 /// The body field that carries the `yyyyMMddHHmmss` time of signing.
 pub const TIMESTAMP_FIELD: &str = "timestamp";
 
@@ -21,30 +21,6 @@ const TIMESTAMP_FORMAT: &str = "%Y%m%d%H%M%S";
 /// A wire message that carries its own `signature` field.
 pub trait Signed: Serialize {
     fn set_signature(&mut self, signature: String);
-}
-
-/// A field's plain string form for signing: strings as they are, numbers as their digits,
-/// booleans as `true`/`false`; `None` for null, which is left out like an absent field.
-/// (Nested objects and arrays do not occur in this protocol; they sign as compact JSON.)
-pub fn plain_value(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
-    }
-}
-
-/// The signed string: every top-level field except `signature` and nulls, sorted by key,
-/// joined as `key=value&key=value`.
-pub fn signing_string(fields: &Map<String, Value>) -> String {
-    let plain: BTreeMap<String, String> = fields
-        .iter()
-        .filter(|(key, _)| key.as_str() != SIGNATURE_FIELD)
-        .filter_map(|(key, value)| plain_value(value).map(|text| (key.clone(), text)))
-        .collect();
-    sorted_fields(&plain)
 }
 
 /// The `signature` value for these fields: lowercase hex HMAC-SHA512 of the signing string.
@@ -61,35 +37,13 @@ pub fn seal<T: Signed>(secret: &[u8], mut message: T) -> Result<T, serde_json::E
     Ok(message)
 }
 
-/// Why a signed body did not verify.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureProblem {
-    /// No `signature` field, or a null one.
-    Missing,
-    /// A signature that is not hex or does not match the fields (constant-time check).
-    Bad,
-}
-
 /// Checks the `signature` field of a parsed body in constant time.
 pub fn verify_fields(secret: &[u8], fields: &Map<String, Value>) -> Result<(), SignatureProblem> {
-    let signature = match fields.get(SIGNATURE_FIELD) {
-        None | Some(Value::Null) => return Err(SignatureProblem::Missing),
-        Some(Value::String(text)) => text,
-        Some(_) => return Err(SignatureProblem::Bad),
-    };
-    let tag = hex::decode(signature.trim()).map_err(|_| SignatureProblem::Bad)?;
+    let tag = body_signature_tag(fields)?;
     if verify_hmac_sha512(secret, signing_string(fields).as_bytes(), &tag) {
         Ok(())
     } else {
         Err(SignatureProblem::Bad)
-    }
-}
-
-/// Parses raw bytes as a JSON object, the generic form signatures are checked on.
-pub fn parse_fields(body: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(fields)) => Some(fields),
-        _ => None,
     }
 }
 
