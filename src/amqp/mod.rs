@@ -12,11 +12,13 @@ use secrecy::ExposeSecret;
 
 use crate::config::AmqpSettings;
 
-/// Opens a connection named after its role, so the management UI shows who is who.
+/// Opens a connection named after its role and the orders queue it serves
+/// (`payout-gateway/orders (payments.orders)`), so the management UI shows who is who.
 /// Automatic recovery stays off: each task reconnects itself and starts from a clean channel,
 /// so a delivery tag from a dead channel can never be acked on a new one.
 pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Connection> {
-    let properties = ConnectionProperties::default().with_connection_name(format!("payout-gateway/{role}").into());
+    let name = format!("payout-gateway/{role} ({})", settings.orders_queue);
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
     Connection::connect(settings.url.expose_secret(), properties).await
 }
 

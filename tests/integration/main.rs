@@ -5,6 +5,7 @@
 mod support;
 
 mod bank_flow;
+mod broker;
 mod callbacks;
 mod channels;
 mod crash;
