@@ -31,8 +31,6 @@ pub struct Dispatcher {
     relay_wake: Arc<Notify>,
     /// One semaphore per provider: a slow provider fills its own permits, not the others'.
     provider_permits: HashMap<String, Arc<Semaphore>>,
-    /// Bounds the payments leased at once, so a backlog of 170,000 is not leased in one go.
-    in_flight: Arc<Semaphore>,
     /// Credits one wallet may receive per calendar month, checked before anything is sent.
     wallet_monthly_max: i64,
 }
@@ -51,7 +49,6 @@ impl Dispatcher {
             .keys()
             .map(|key| (key.clone(), Arc::new(Semaphore::new(per_provider))))
             .collect::<HashMap<_, _>>();
-        let in_flight = Arc::new(Semaphore::new(per_provider * provider_permits.len().max(1) * 2));
         Self {
             store,
             adapters,
@@ -59,7 +56,6 @@ impl Dispatcher {
             wake,
             relay_wake,
             provider_permits,
-            in_flight,
             wallet_monthly_max: i64::try_from(limits.wallet_monthly_max).unwrap_or(i64::MAX),
         }
     }
@@ -69,40 +65,11 @@ impl Dispatcher {
         let tracker = TaskTracker::new();
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
         while !shutdown.is_cancelled() {
-            let room = self.in_flight.available_permits() as i64;
-            let leased = if room == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .store
-                    .lease_due(room.min(self.settings.batch_size), self.settings.lease_ms as i64)
-                    .await
-                {
-                    Ok(leased) => leased,
-                    Err(error) => {
-                        tracing::error!(%error, "The dispatcher could not read due payments from the store.");
-                        Vec::new()
-                    }
-                }
-            };
-            let full_batch = leased.len() as i64 >= self.settings.batch_size;
-            for record in leased {
-                let Ok(in_flight) = self.in_flight.clone().acquire_owned().await else {
-                    break;
-                };
-                let provider = self.provider_permits.get(&record.provider).cloned();
-                let dispatcher = self.clone();
-                tracker.spawn(async move {
-                    let _in_flight = in_flight;
-                    let _provider = match provider {
-                        Some(permits) => permits.acquire_owned().await.ok(),
-                        None => None,
-                    };
-                    dispatcher.step(record).await;
-                    dispatcher.relay_wake.notify_one();
-                });
+            let mut more_waiting = false;
+            for (provider, permits) in &self.provider_permits {
+                more_waiting |= self.lease_for(provider, permits, &tracker).await;
             }
-            if full_batch {
+            if more_waiting {
                 continue;
             }
             tokio::select! {
@@ -113,5 +80,41 @@ impl Dispatcher {
         }
         tracker.close();
         tracker.wait().await;
+    }
+
+    /// Leases as many due payments of one provider as it has free permits, and starts a step
+    /// for each, holding its permit from the lease on (so no lease runs out while waiting for
+    /// a permit, and a slow provider only ever fills its own permits). Returns true when it
+    /// leased a full batch, so more may be due.
+    async fn lease_for(self: &Arc<Self>, provider: &str, permits: &Arc<Semaphore>, tracker: &TaskTracker) -> bool {
+        let free = (permits.available_permits() as i64).min(self.settings.batch_size);
+        if free == 0 {
+            return false;
+        }
+        let leased = match self
+            .store
+            .lease_due(provider, free, self.settings.lease_ms as i64)
+            .await
+        {
+            Ok(leased) => leased,
+            Err(error) => {
+                tracing::error!(%error, provider, "The dispatcher could not read due payments from the store.");
+                return false;
+            }
+        };
+        let full = leased.len() as i64 >= free;
+        for record in leased {
+            // Only this loop takes permits, and it leased no more than were free.
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                break;
+            };
+            let dispatcher = self.clone();
+            tracker.spawn(async move {
+                let _permit = permit;
+                dispatcher.step(record).await;
+                dispatcher.relay_wake.notify_one();
+            });
+        }
+        full
     }
 }

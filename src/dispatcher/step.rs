@@ -30,7 +30,14 @@ impl Dispatcher {
                 memo: order.memo.clone(),
             },
             Err(error) => {
-                tracing::error!(payment_id = %record.payment_id, %error, "The stored order cannot be read back; the payment waits for review.");
+                tracing::error!(payment_id = %record.payment_id, error_kind = ?error.classify(), "The stored order cannot be read back; the payment goes to review.");
+                let change = Change::to(PaymentState::NeedsReview, "the stored order cannot be read back").reason(
+                    "unreadable_stored_order",
+                    "the order stored for this payment no longer reads back (changed validation rules?); check it before paying",
+                );
+                if let Err(error) = self.record(&record, change).await {
+                    tracing::error!(payment_id = %record.payment_id, %error, "Could not move an unreadable payment to review.");
+                }
                 return;
             }
         };
@@ -57,19 +64,23 @@ impl Dispatcher {
         record: PaymentRecord,
         request: &PayoutRequest,
     ) -> Result<(), sqlx::Error> {
-        if let Some(refusal) = self.reserve_wallet_month(&record, request).await? {
-            return self.record(&record, refusal).await;
-        }
-        match adapter.name_inquiry(request).await {
-            Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => {
-                let change = Change::to(PaymentState::Failed, "name inquiry returned another holder name").reason(
-                    "name_mismatch",
-                    "the account holder's name at the provider does not match the beneficiary's name",
-                );
-                return self.record(&record, change).await;
+        // The checks before money leaves run once: after a first submit the provider may have
+        // booked the credit, so a retry only ever repeats the submit with the same key.
+        if record.submitted_at.is_none() {
+            if let Some(refusal) = self.reserve_wallet_month(&record, request).await? {
+                return self.record(&record, refusal).await;
             }
-            Ok(_) => {}
-            Err(error) => return self.after_error(&record, error, "name inquiry").await,
+            match adapter.name_inquiry(request).await {
+                Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => {
+                    let change = Change::to(PaymentState::Failed, "name inquiry returned another holder name").reason(
+                        "name_mismatch",
+                        "the account holder's name at the provider does not match the beneficiary's name",
+                    );
+                    return self.record(&record, change).await;
+                }
+                Ok(_) => {}
+                Err(error) => return self.after_error(&record, error, "name inquiry").await,
+            }
         }
         let submitting = Change {
             count_attempt: true,
@@ -136,19 +147,31 @@ impl Dispatcher {
         metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         match adapter.query_status(request).await {
             Ok(ProviderStatus::NotFound) if record.attempts >= self.settings.max_attempts => {
-                let change = Change {
-                    dead_letter: Some("retries_exhausted"),
-                    ..Change::to(
-                        PaymentState::Failed,
-                        "the provider has no record after the last attempt",
-                    )
-                    .reason(
-                        "retries_exhausted",
-                        format!(
-                            "the provider did not accept the payout after {} attempts",
-                            record.attempts
-                        ),
-                    )
+                let change = if record.submitted_at.is_none() {
+                    Change {
+                        dead_letter: Some("retries_exhausted"),
+                        ..Change::to(PaymentState::Failed, "attempts ran out before anything was sent").reason(
+                            "retries_exhausted",
+                            format!(
+                                "the provider could not be reached in {} attempts; nothing was sent",
+                                record.attempts
+                            ),
+                        )
+                    }
+                } else {
+                    // A status endpoint can lag behind a queued request: "not found" after the
+                    // last attempt is not proof that nothing will be paid.
+                    Change {
+                        dead_letter: Some("unknown_outcome"),
+                        ..Change::to(PaymentState::NeedsReview, "the provider has no record after the last attempt")
+                            .reason(
+                                "unknown_outcome",
+                                format!(
+                                    "the provider has no record after {} attempts, but an earlier request may still be booked; check with the provider before paying again",
+                                    record.attempts
+                                ),
+                            )
+                    }
                 };
                 self.record(&record, change).await
             }
@@ -202,7 +225,14 @@ impl Dispatcher {
         record: PaymentRecord,
         request: &PayoutRequest,
     ) -> Result<(), sqlx::Error> {
-        let next_poll = now_ms() + self.settings.pending_poll_after_ms as i64;
+        // Each poll that finds nothing new waits twice as long, up to 64 times the first wait,
+        // so a provider that is slow for a day is not asked 170,000 times a minute.
+        let backoff = 1_i64 << record.inquiries.clamp(0, 6);
+        let next_poll = now_ms() + self.settings.pending_poll_after_ms as i64 * backoff;
+        let still_pending = |detail: String| Change {
+            inquiries: Inquiries::Increment,
+            ..Change::to(PaymentState::Pending, detail).at(next_poll)
+        };
         match adapter.query_status(request).await {
             Ok(ProviderStatus::NotFound) => {
                 let change = Change::to(PaymentState::NeedsReview, "the provider lost a payment it had accepted")
@@ -212,13 +242,14 @@ impl Dispatcher {
                     );
                 self.record(&record, change).await
             }
+            Ok(ProviderStatus::Pending { .. }) => {
+                self.record(&record, still_pending("pending poll: still pending".to_string()))
+                    .await
+            }
             Ok(status) => self.after_status(&record, status, "pending poll answered").await,
             Err(error) => {
-                self.record(
-                    &record,
-                    Change::to(PaymentState::Pending, format!("pending poll failed: {error}")).at(next_poll),
-                )
-                .await
+                self.record(&record, still_pending(format!("pending poll failed: {error}")))
+                    .await
             }
         }
     }
@@ -314,7 +345,7 @@ impl Dispatcher {
                     .at(now + self.retry_delay(attempts, retry_after))
             };
         }
-        if record.state == PaymentState::Accepted {
+        if record.submitted_at.is_none() {
             return Change {
                 dead_letter: Some("retries_exhausted"),
                 count_attempt: true,

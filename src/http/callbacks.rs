@@ -121,7 +121,7 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Op
     if record.state == PaymentState::NeedsReview {
         return None;
     }
-    if !record.state.can_become(target) {
+    if record.submitted_at.is_none() || !record.state.can_become(target) {
         return contradiction("the provider reports on a payment that was never sent");
     }
     let detail = format!("callback {}", event.event_id);

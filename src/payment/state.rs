@@ -86,12 +86,11 @@ impl PaymentState {
         matches!(
             (self, to),
             (_, NeedsReview)
-                | (
-                    Accepted | RetryScheduled,
-                    Submitting | Failed | RetryScheduled | Rejected
-                )
-                | (RetryScheduled, Unknown)
-                | (Submitting, Pending | Succeeded | Failed | Unknown | RetryScheduled)
+                | (Accepted, Submitting | Failed | RetryScheduled | Rejected)
+                // A retry may follow a submit the provider booked after all (a 5xx from a
+                // proxy in front of it), so everything an answer can say stays possible.
+                | (RetryScheduled, Submitting | Failed | RetryScheduled | Rejected | Unknown | Pending | Succeeded)
+                | (Submitting, Submitting | Pending | Succeeded | Failed | Unknown | RetryScheduled)
                 | (Unknown, Submitting | Pending | Succeeded | Failed | Unknown)
                 | (Pending, Pending | Succeeded | Failed)
                 | (NeedsReview, Succeeded | Failed)
@@ -135,6 +134,40 @@ mod tests {
         assert!(Unknown.can_become(Submitting));
         assert!(!Accepted.can_become(Succeeded));
         assert!(!Accepted.can_become(Pending));
+    }
+
+    #[test]
+    fn every_move_the_dispatcher_and_callbacks_make_is_legal() {
+        // (from, to) pairs produced by dispatcher/step.rs and http/callbacks.rs.
+        let moves = [
+            (Accepted, Failed),           // name mismatch, wallet limit, permanent refusal
+            (Accepted, RetryScheduled),   // name inquiry failed
+            (Accepted, Submitting),       // send
+            (RetryScheduled, Submitting), // retry
+            (RetryScheduled, Unknown),    // attempts ran out after a submit
+            (RetryScheduled, Failed),     // attempts ran out before any submit
+            (RetryScheduled, Succeeded),  // a callback for an earlier, booked submit
+            (RetryScheduled, Pending),    // the same, still processing
+            (Submitting, Pending),        // submit answered
+            (Submitting, Succeeded),
+            (Submitting, Failed),
+            (Submitting, Unknown),        // timeout after send
+            (Submitting, RetryScheduled), // transient error
+            (Submitting, Submitting),     // found after a crash, inquiry says not found: resend
+            (Unknown, Submitting),        // inquiry says not found: resend
+            (Unknown, Unknown),           // inquiry failed
+            (Unknown, Pending),
+            (Unknown, Succeeded),
+            (Unknown, Failed),
+            (Pending, Pending), // poll, nothing new
+            (Pending, Succeeded),
+            (Pending, Failed),
+            (Pending, NeedsReview), // provider lost it, or a contradicting callback
+            (Unknown, NeedsReview), // inquiries ran out
+        ];
+        for (from, to) in moves {
+            assert!(from.can_become(to), "{from} -> {to} must be allowed");
+        }
     }
 
     #[test]

@@ -44,6 +44,12 @@ impl Store {
                 return Ok(CallbackOutcome::UnknownPayment);
             };
             let record = PaymentRecord::from_row(&row)?;
+            // A provider speaks only for its own payments: a validly signed callback from
+            // one provider can never settle a payment sent through another.
+            if record.provider != provider {
+                metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
+                return Ok(CallbackOutcome::UnknownPayment);
+            }
             let fresh = sqlx::query(
                 "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",

@@ -187,18 +187,23 @@ impl Store {
         let holder_state: String = holder.try_get("state")?;
         // A payment that failed or was rejected paid nothing: a new order may take its place.
         if holder_state == PaymentState::Failed.as_str() || holder_state == PaymentState::Rejected.as_str() {
-            sqlx::query(
+            // Compare-and-set on the holder: of two new orders racing for a failed holder's
+            // slot (two gateways on PostgreSQL), only one takes it.
+            let taken = sqlx::query(
                 "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
-                 AND period = $4 AND payment_type = $5",
+                 AND period = $4 AND payment_type = $5 AND payment_id = $6",
             )
             .bind(payment_id)
             .bind(key.0)
             .bind(key.1)
             .bind(&key.2)
             .bind(key.3)
+            .bind(&holder_id)
             .execute(&mut **transaction)
             .await?;
-            return Ok(None);
+            if taken.rows_affected() == 1 {
+                return Ok(None);
+            }
         }
         Ok(Some(holder_id))
     }

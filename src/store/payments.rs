@@ -8,8 +8,9 @@ use super::{now_ms, state_column, Store, StoredProperties};
 use crate::order::PaymentOrder;
 use crate::payment::{PaymentState, ResultMessage};
 
-/// One payment as the store has it.
-#[derive(Clone, Debug)]
+/// One payment as the store has it. `Debug` leaves out the stored order, which holds
+/// personal data.
+#[derive(Clone)]
 pub struct PaymentRecord {
     pub payment_id: String,
     pub order_id: String,
@@ -33,11 +34,29 @@ pub struct PaymentRecord {
     pub reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the payment was first handed to the provider; `None` while nothing can have left.
+    pub submitted_at: Option<i64>,
 }
 
 pub(super) const PAYMENT_COLUMNS: &str = "payment_id, order_id, channel, provider, amount, batch_id, commune_code, \
      order_json, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, reason_code, reason, \
-     created_at, updated_at";
+     created_at, updated_at, submitted_at";
+
+impl std::fmt::Debug for PaymentRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentRecord")
+            .field("payment_id", &self.payment_id)
+            .field("order_id", &self.order_id)
+            .field("provider", &self.provider)
+            .field("amount", &self.amount)
+            .field("state", &self.state)
+            .field("version", &self.version)
+            .field("seq", &self.seq)
+            .field("attempts", &self.attempts)
+            .field("submitted_at", &self.submitted_at)
+            .finish_non_exhaustive()
+    }
+}
 
 impl PaymentRecord {
     pub(super) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -61,6 +80,7 @@ impl PaymentRecord {
             reason: row.try_get("reason")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            submitted_at: row.try_get("submitted_at")?,
         })
     }
 
@@ -147,15 +167,21 @@ impl Change {
 }
 
 impl Store {
-    /// Leases up to `limit` payments whose `next_attempt_at` has come, for `lease_ms`.
-    /// A payment leased by a worker that died is leased again once its lease ran out.
-    pub async fn lease_due(&self, limit: i64, lease_ms: i64) -> Result<Vec<PaymentRecord>, sqlx::Error> {
+    /// Leases up to `limit` payments of `provider` whose `next_attempt_at` has come, for
+    /// `lease_ms`. A payment leased by a worker that died is leased again once its lease ran out.
+    pub async fn lease_due(
+        &self,
+        provider: &str,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         let now = now_ms();
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at LIMIT $2",
+             AND (lease_until IS NULL OR lease_until < $1) AND provider = $2 ORDER BY next_attempt_at LIMIT $3",
         )
         .bind(now)
+        .bind(provider)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -228,12 +254,15 @@ pub(super) async fn apply_in(
         reason_code: change.reason_code.clone(),
         reason: change.reason.clone(),
         updated_at: now,
+        submitted_at: record
+            .submitted_at
+            .or((change.to == PaymentState::Submitting).then_some(now)),
         ..record.clone()
     };
     let updated = sqlx::query(
         "UPDATE payments SET state = $1, version = $2, seq = $3, attempts = $4, inquiries = $5, \
-         next_attempt_at = $6, lease_until = NULL, provider_ref = $7, reason_code = $8, reason = $9, updated_at = $10 \
-         WHERE payment_id = $11 AND version = $12",
+         next_attempt_at = $6, lease_until = NULL, provider_ref = $7, reason_code = $8, reason = $9, updated_at = $10, \
+         submitted_at = $11 WHERE payment_id = $12 AND version = $13",
     )
     .bind(next.state.as_str())
     .bind(next.version)
@@ -245,6 +274,7 @@ pub(super) async fn apply_in(
     .bind(next.reason_code.clone())
     .bind(next.reason.clone())
     .bind(now)
+    .bind(next.submitted_at)
     .bind(&record.payment_id)
     .bind(record.version)
     .execute(&mut **transaction)
@@ -252,15 +282,19 @@ pub(super) async fn apply_in(
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    record_event(
-        transaction,
-        &record.payment_id,
-        Some(record.state),
-        next.state,
-        next.reason_code.as_deref(),
-        &change.detail,
-    )
-    .await?;
+    // A poll that finds a pending payment still pending is not worth a line in the log.
+    let nothing_new = record.state == PaymentState::Pending && next.state == PaymentState::Pending;
+    if !nothing_new {
+        record_event(
+            transaction,
+            &record.payment_id,
+            Some(record.state),
+            next.state,
+            next.reason_code.as_deref(),
+            &change.detail,
+        )
+        .await?;
+    }
     if publishes {
         if let Some(message) = next.result_message() {
             insert_result(transaction, &message).await?;

@@ -58,7 +58,7 @@ pub fn verify_request(secret: &[u8], request: &ReceivedRequest<'_>, now_unix: i6
     let Ok(timestamp) = request.timestamp.trim().parse::<i64>() else {
         return false;
     };
-    if (now_unix - timestamp).abs() > tolerance_secs {
+    if now_unix.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return false;
     }
     let Ok(tag) = hex::decode(request.signature_hex.trim()) else {
@@ -135,7 +135,7 @@ pub fn verify_webhook(
         .trim()
         .parse()
         .map_err(|_| CallbackError::Malformed("webhook-timestamp is not unix seconds".into()))?;
-    if (now_unix - timestamp).abs() > tolerance_secs {
+    if now_unix.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return Err(CallbackError::StaleTimestamp);
     }
     let message = webhook_signing_bytes(id, timestamp, body);

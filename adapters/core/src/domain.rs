@@ -338,8 +338,9 @@ impl fmt::Debug for Beneficiary {
     }
 }
 
-/// Where the money goes, one shape per channel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the money goes, one shape per channel. `Debug` masks the holder's name (the
+/// account number and phone number mask themselves).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Destination {
     BankAccount {
@@ -355,6 +356,32 @@ pub enum Destination {
         provider: WalletProvider,
         msisdn: Msisdn,
     },
+}
+
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::BankAccount {
+                bin,
+                account_number,
+                account_name,
+            } => f
+                .debug_struct("BankAccount")
+                .field("bin", bin)
+                .field("account_number", account_number)
+                .field("account_name", &account_name.as_deref().map(mask_name))
+                .finish(),
+            Destination::VnpostAccount { account_number } => f
+                .debug_struct("VnpostAccount")
+                .field("account_number", account_number)
+                .finish(),
+            Destination::Wallet { provider, msisdn } => f
+                .debug_struct("Wallet")
+                .field("provider", provider)
+                .field("msisdn", msisdn)
+                .finish(),
+        }
+    }
 }
 
 impl Destination {
@@ -454,5 +481,15 @@ mod tests {
     fn debug_output_masks_personal_data() {
         let id = CitizenId::try_from("034087001234").expect("valid id");
         assert_eq!(format!("{id:?}"), "CitizenId(*********234)");
+        let destination = Destination::BankAccount {
+            bin: BankBin::try_from("970436").expect("known bin"),
+            account_number: AccountNumber::try_from("0011004455667").expect("valid account"),
+            account_name: Some("Nguyễn Văn An".to_string()),
+        };
+        let printed = format!("{destination:?}");
+        assert!(
+            !printed.contains("0011004455667") && !printed.contains("Nguyễn"),
+            "{printed}"
+        );
     }
 }

@@ -385,7 +385,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
             .and_then(Value::as_i64)
             .ok_or_else(|| CallbackError::Malformed("responseTime is not unix milliseconds".into()))?;
         let tolerance_ms = self.config.callback_tolerance_secs.saturating_mul(1_000);
-        if (now_unix.saturating_mul(1_000) - response_time).abs() > tolerance_ms {
+        if now_unix.saturating_mul(1_000).abs_diff(response_time) > tolerance_ms.unsigned_abs() {
             return Err(CallbackError::StaleTimestamp);
         }
         Ok(())

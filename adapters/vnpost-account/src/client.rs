@@ -305,7 +305,7 @@ impl PayoutAdapter for VnpostAccountAdapter {
         })?;
         let timestamp = signing::timestamp_of(&fields)
             .ok_or_else(|| CallbackError::Malformed("timestamp is not a yyyyMMddHHmmss time".into()))?;
-        if (now_unix - timestamp).abs() > self.config.callback_tolerance_secs {
+        if now_unix.abs_diff(timestamp) > self.config.callback_tolerance_secs.unsigned_abs() {
             return Err(CallbackError::StaleTimestamp);
         }
         Ok(())

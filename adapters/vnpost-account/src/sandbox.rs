@@ -110,8 +110,8 @@ impl Inner {
                 message: "The request signature does not verify.".into(),
             });
         }
-        let fresh =
-            signing::timestamp_of(&fields).is_some_and(|sent| (system_now() - sent).abs() <= REQUEST_TOLERANCE_SECS);
+        let fresh = signing::timestamp_of(&fields)
+            .is_some_and(|sent| system_now().abs_diff(sent) <= REQUEST_TOLERANCE_SECS.unsigned_abs());
         if !fresh {
             return Err(Refusal {
                 code: VnpostResultCode::BadSignature,
