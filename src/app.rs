@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::amqp;
 use crate::config::Settings;
@@ -22,20 +22,43 @@ pub struct RunningGateway {
     /// Where the callback, health and metrics routes answer.
     pub http_address: SocketAddr,
     pub store: Store,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
+    /// One stage per part, stopped in order by [`RunningGateway::stop`].
+    consumer: Stage,
+    dispatcher: Stage,
+    relay: Stage,
+    http: Stage,
+}
+
+/// A task with the token that stops it.
+struct Stage {
+    token: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Stage {
+    fn spawn(future: impl FnOnce(CancellationToken) -> JoinHandle<()>) -> Self {
+        let token = CancellationToken::new();
+        Self {
+            task: future(token.clone()),
+            token,
+        }
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        let _ = self.task.await;
+    }
 }
 
 impl RunningGateway {
     /// Starts everything and returns once the HTTP listener is bound.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        settings.refuse_sandbox_secrets_in_production()?;
         let store = Store::connect(&settings.database).await?;
         let adapters = build_adapters(&settings.providers)?;
         if adapters.is_empty() {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
         }
-        let shutdown = CancellationToken::new();
-        let tasks = TaskTracker::new();
         let dispatcher_wake = Arc::new(Notify::new());
         let relay_wake = Arc::new(Notify::new());
         let started = Arc::new(AtomicBool::new(false));
@@ -48,18 +71,14 @@ impl RunningGateway {
             started: started.clone(),
             pending_poll_after_ms: settings.dispatcher.pending_poll_after_ms,
         };
-        let (http_address, server) = http::serve(
-            &settings.http.listen,
-            http::router(state, settings.http.max_body_bytes),
-            shutdown.clone(),
-        )
-        .await?;
-        tasks.spawn(async move {
-            let _ = server.await;
-        });
+        let http_token = CancellationToken::new();
+        let router = http::router(state, settings.http.max_body_bytes);
+        let (http_address, server) = http::serve(&settings.http.listen, router, http_token.clone()).await?;
+        let http = Stage {
+            token: http_token,
+            task: server,
+        };
 
-        // Consumers stop first (no new orders), then the dispatcher, then the relay flushes.
-        let intake_shutdown = shutdown.child_token();
         let intake = Arc::new(Intake {
             store: store.clone(),
             limits: settings.limits.clone(),
@@ -67,8 +86,8 @@ impl RunningGateway {
             dispatcher_wake: dispatcher_wake.clone(),
             relay_wake: relay_wake.clone(),
         });
-        tasks.spawn(amqp::consumer::run(intake, settings.amqp.clone(), intake_shutdown));
-
+        let amqp_settings = settings.amqp.clone();
+        let consumer = Stage::spawn(|token| tokio::spawn(amqp::consumer::run(intake, amqp_settings, token)));
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             adapters,
@@ -77,32 +96,33 @@ impl RunningGateway {
             dispatcher_wake,
             relay_wake.clone(),
         ));
-        tasks.spawn(dispatcher.run(shutdown.child_token()));
-        tasks.spawn(amqp::relay::run(
-            store.clone(),
-            settings.amqp.clone(),
-            relay_wake,
-            shutdown.child_token(),
-        ));
-        tasks.close();
+        let dispatcher = Stage::spawn(|token| tokio::spawn(dispatcher.run(token)));
+        let (relay_store, relay_settings) = (store.clone(), settings.amqp.clone());
+        let relay =
+            Stage::spawn(|token| tokio::spawn(amqp::relay::run(relay_store, relay_settings, relay_wake, token)));
         started.store(true, Ordering::Relaxed);
         tracing::info!(%http_address, "The gateway is running.");
         Ok(Self {
             http_address,
             store,
-            shutdown,
-            tasks,
+            consumer,
+            dispatcher,
+            relay,
+            http,
         })
     }
 
-    /// Stops taking orders, lets steps in progress finish, and waits for every task.
+    /// Stops in order: no new orders (claims in progress finish and ack), then no new steps
+    /// (steps in progress finish), then the relay publishes what is left in the outbox (for
+    /// up to five seconds; the rest goes out at the next start), then the HTTP listener.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.tasks.wait().await;
-    }
-
-    /// A token that stops the gateway when cancelled (for signal handlers).
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.consumer.stop().await;
+        self.dispatcher.stop().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline && self.store.unpublished_count().await.unwrap_or(0) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.relay.stop().await;
+        self.http.stop().await;
     }
 }

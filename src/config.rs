@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::order::ChannelLimits;
@@ -147,6 +147,55 @@ impl Settings {
             .build()
             .and_then(config::Config::try_deserialize)
             .with_context(|| format!("could not load the configuration from {}", config_dir.display()))
+    }
+
+    /// Refuses to run with the sandbox's published secrets when `GATEWAY_ENV` names a real
+    /// environment (anything but unset, `dev`, `test`, `demo` or `sandbox`): a gateway that
+    /// verified callbacks with a secret from this repository would accept forged results.
+    pub fn refuse_sandbox_secrets_in_production(&self) -> anyhow::Result<()> {
+        let environment = std::env::var("GATEWAY_ENV").unwrap_or_default();
+        if matches!(environment.as_str(), "" | "dev" | "test" | "demo" | "sandbox") {
+            return Ok(());
+        }
+        let sandbox = &self.sandbox.providers;
+        let mut sandbox_secrets = vec![
+            sandbox.bank_transfer.request_secret.expose_secret().to_string(),
+            sandbox.bank_transfer.webhook_secret.expose_secret().to_string(),
+            sandbox.vnpost_account.secret.expose_secret().to_string(),
+        ];
+        for wallet in [&sandbox.viettel_money, &sandbox.vnpt_money, &sandbox.mobifone_money] {
+            sandbox_secrets.push(wallet.secret_key.expose_secret().to_string());
+        }
+        let providers = &self.providers;
+        let mut in_use: Vec<(&str, String)> = Vec::new();
+        if let Some(bank) = &providers.bank_transfer {
+            in_use.push((
+                "bank_transfer.request_secret",
+                bank.request_secret.expose_secret().to_string(),
+            ));
+            for secret in &bank.webhook_secrets {
+                in_use.push(("bank_transfer.webhook_secrets", secret.expose_secret().to_string()));
+            }
+        }
+        if let Some(vnpost) = &providers.vnpost_account {
+            in_use.push(("vnpost_account.secret", vnpost.secret.expose_secret().to_string()));
+        }
+        for (name, wallet) in [
+            ("viettel_money", &providers.viettel_money),
+            ("vnpt_money", &providers.vnpt_money),
+            ("mobifone_money", &providers.mobifone_money),
+        ] {
+            if let Some(wallet) = wallet {
+                in_use.push((name, wallet.secret_key.expose_secret().to_string()));
+            }
+        }
+        if let Some((name, _)) = in_use.iter().find(|(_, secret)| sandbox_secrets.contains(secret)) {
+            anyhow::bail!(
+                "providers.{name} is the sandbox's published secret, and GATEWAY_ENV={environment} is not a sandbox; \
+                 set the real secret with GATEWAY__PROVIDERS__... environment variables"
+            );
+        }
+        Ok(())
     }
 
     /// The configuration directory: `GATEWAY_CONFIG_DIR`, or `config` next to the working directory.

@@ -6,10 +6,12 @@
 
 pub mod amqp;
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod dispatcher;
+pub mod dlq;
 pub mod http;
 pub mod intake;
 pub mod order;

@@ -51,7 +51,7 @@ async fn relay(
         .await
         .context("could not connect to RabbitMQ")?;
     let channel = connection.create_channel().await?;
-    topology::declare(&channel, settings)
+    topology::declare_outputs(&channel, settings)
         .await
         .context("could not declare the topology")?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;

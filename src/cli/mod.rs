@@ -36,6 +36,13 @@ pub enum Command {
         /// The payout list; see the README for its columns.
         file: PathBuf,
     },
+    /// Tools for the dead-letter queue: list, show, replay, purge.
+    Dlq {
+        #[command(subcommand)]
+        command: crate::dlq::DlqCommand,
+    },
+    /// Measure throughput and memory against the bare-relay baseline; prints figures.
+    Bench(crate::bench::BenchArgs),
     /// Look at orders in the store.
     Orders {
         #[command(subcommand)]
@@ -61,6 +68,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox => run::sandbox(settings).await,
         Command::Demo(args) => crate::demo::run(settings, args).await,
         Command::Publish { file } => publish::file(settings, &file).await,
+        Command::Dlq { command } => crate::dlq::run(settings, command).await,
+        Command::Bench(args) => crate::bench::run(settings, args).await,
         Command::Orders {
             command: OrdersCommand::Show { order_id },
         } => orders::show(settings, &order_id).await,

@@ -116,8 +116,15 @@ impl Store {
                 )
             }
         };
+        // A corrected order whose first version was rejected continues after that result.
+        let rejected_before = sqlx::query("SELECT 1 FROM rejected_orders WHERE order_id = $1")
+            .bind(order.order_id.as_str())
+            .fetch_optional(&mut *transaction)
+            .await?
+            .is_some();
+        let first_seq = 1 + i64::from(rejected_before);
         let row = sqlx::query(&format!(
-            "UPDATE payments SET state = $1, seq = 1, reason_code = $2, reason = $3, next_attempt_at = $4 \
+            "UPDATE payments SET state = $1, seq = $6, reason_code = $2, reason = $3, next_attempt_at = $4 \
              WHERE payment_id = $5 RETURNING {PAYMENT_COLUMNS}"
         ))
         .bind(state.as_str())
@@ -125,6 +132,7 @@ impl Store {
         .bind(reason.clone())
         .bind(next_attempt_at)
         .bind(&payment_id)
+        .bind(first_seq)
         .fetch_one(&mut *transaction)
         .await?;
         let record = PaymentRecord::from_row(&row)?;
@@ -231,7 +239,27 @@ impl Store {
         };
         let detail = format!("{}: {}", rejection.invalid.code, rejection.invalid.message);
         let mut transaction = self.pool().begin().await?;
-        insert_result(&mut transaction, &message).await?;
+        // An order id that already has a payment keeps that payment's results: a broken copy
+        // of it is dead-lettered, but answering it `rejected` would give the order a second
+        // final result.
+        let claimed = !rejection.order_id.is_empty()
+            && sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
+                .bind(&rejection.order_id)
+                .fetch_optional(&mut *transaction)
+                .await?
+                .is_some();
+        if !claimed {
+            insert_result(&mut transaction, &message).await?;
+            if !rejection.order_id.is_empty() {
+                sqlx::query(
+                    "INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&rejection.order_id)
+                .bind(now_ms())
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
         insert_dead_letter(
             &mut transaction,
             None,

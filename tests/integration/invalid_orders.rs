@@ -8,7 +8,62 @@ use serde_json::{json, Value};
 
 use crate::support::{bank_order, Db, TestStack, HOLDER};
 
-crate::on_both_databases!(every_invalid_order_class_is_rejected_and_dead_lettered);
+crate::on_both_databases!(
+    every_invalid_order_class_is_rejected_and_dead_lettered,
+    a_corrected_order_supersedes_its_rejection_with_later_seqs,
+);
+
+async fn a_corrected_order_supersedes_its_rejection_with_later_seqs(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let order = bank_order(500_000);
+    let order_id = order["order_id"].as_str().unwrap().to_string();
+    let mut broken = order.clone();
+    broken["amount"] = json!("500000.5");
+    stack.publish(&broken).await;
+    let rejected = stack.final_result(&order_id).await;
+    assert_eq!((rejected.status, rejected.seq), (ResultStatus::Rejected, 1));
+
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let paid = stack
+        .wait_for(
+            &order_id,
+            |m| m.status == ResultStatus::Succeeded,
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    let accepted = stack.seen[&order_id]
+        .iter()
+        .find(|m| m.status == ResultStatus::Accepted)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        accepted.seq, 2,
+        "the corrected order's results continue after the rejection"
+    );
+    assert!(paid.seq > accepted.seq);
+    assert_eq!(stack.credits(&order_id).await, 1);
+
+    // A broken copy of an order that is already claimed is dead-lettered, not answered.
+    stack.publish(&broken).await;
+    let dead = stack.next_dead_letter().await;
+    let dead = if dead.body == serde_json::to_vec(&broken).unwrap() {
+        dead
+    } else {
+        stack.next_dead_letter().await
+    };
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("invalid")
+    );
+    stack.drain_results(std::time::Duration::from_secs(1)).await;
+    let rejections = stack.seen[&order_id]
+        .iter()
+        .filter(|m| m.status == ResultStatus::Rejected)
+        .count();
+    assert_eq!(rejections, 1, "no second rejected result for a claimed order");
+    stack.stop().await;
+}
 
 /// (expected reason code, the bad message body)
 fn invalid_orders() -> Vec<(&'static str, Vec<u8>)> {

@@ -10,6 +10,7 @@ mod callbacks;
 mod channels;
 mod crash;
 mod demo;
+mod dlq;
 mod invalid_orders;
 
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.

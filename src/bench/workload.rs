@@ -1,0 +1,236 @@
+//! What `gateway bench` feeds the gateway — N valid orders with their sandbox accounts and a
+//! fresh database (a SQLite file, or a PostgreSQL database created and dropped here) — and
+//! the clean-up of the run's database and queues.
+
+use anyhow::Context;
+use clap::ValueEnum;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use sandbox_kit::RegisteredAccount;
+use secrecy::SecretString;
+use sqlx::{Connection, Executor};
+
+use crate::amqp;
+use crate::config::AmqpSettings;
+use crate::demo::{sample::COMMUNES, stack};
+use crate::publish::PayoutRow;
+
+/// Which channels the orders use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Channels {
+    /// Every order a bank transfer (NAPAS through the sponsor bank).
+    Bank,
+    /// Round robin over bank transfer, VNPost account and the three wallets.
+    Mix,
+}
+
+/// Which store the gateway runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
+const GIVEN: [&str; 8] = ["An", "Bình", "Chi", "Dũng", "Giang", "Hương", "Lan", "Mai"];
+const BINS: [&str; 6] = ["970405", "970436", "970415", "970418", "970449", "970422"];
+const WALLETS: [(&str, &str); 3] = [
+    ("viettel_money", "097"),
+    ("vnpt_money", "091"),
+    ("mobifone_money", "090"),
+];
+
+/// `count` valid orders (all must succeed) and the accounts that make them succeed. Every
+/// order has its own beneficiary, account and wallet, so no guard or limit refuses one.
+/// Supports up to 9,999,999 orders.
+pub fn orders(count: usize, run_id: &str, channels: Channels) -> (Vec<PayoutRow>, Vec<RegisteredAccount>) {
+    let mut rows = Vec::with_capacity(count);
+    let mut accounts = Vec::with_capacity(count);
+    for index in 0..count {
+        let serial = index + 1;
+        let full_name = format!(
+            "{} Văn {}",
+            FAMILY[index % FAMILY.len()],
+            GIVEN[(index / FAMILY.len()) % GIVEN.len()]
+        );
+        let mut row = PayoutRow {
+            order_id: format!("BENCH-{run_id}-{serial:07}"),
+            batch_id: format!("BENCH-{run_id}"),
+            program: "social_assistance".to_string(),
+            period: "2026-12".to_string(),
+            payment_type: "monthly".to_string(),
+            beneficiary_id: format!("03418{serial:07}"),
+            full_name: full_name.clone(),
+            commune_code: COMMUNES[index % COMMUNES.len()].0.to_string(),
+            amount: (500_000 * (2 + index % 4)).to_string(),
+            memo: "Tro cap thang 2026-12".to_string(),
+            ..PayoutRow::default()
+        };
+        let lane = match channels {
+            Channels::Bank => 0,
+            Channels::Mix => index % 5,
+        };
+        let (provider, account) = match lane {
+            0 => {
+                row.channel = "bank_transfer".to_string();
+                row.bank_bin = BINS[index % BINS.len()].to_string();
+                row.account_number = format!("9704{serial:09}");
+                ("bank_transfer", row.account_number.clone())
+            }
+            1 => {
+                row.channel = "vnpost_account".to_string();
+                row.account_number = format!("88{serial:010}");
+                ("vnpost_account", row.account_number.clone())
+            }
+            wallet => {
+                let (provider, prefix) = WALLETS[wallet - 2];
+                row.channel = "mobile_money".to_string();
+                row.wallet_provider = provider.to_string();
+                row.phone_number = format!("{prefix}{serial:07}");
+                (provider, row.phone_number.clone())
+            }
+        };
+        accounts.push(RegisteredAccount {
+            provider: provider.to_string(),
+            account,
+            holder_name: full_name,
+            closed: false,
+        });
+        rows.push(row);
+    }
+    (rows, accounts)
+}
+
+/// A database made for one run.
+pub enum FreshDatabase {
+    Sqlite {
+        url: SecretString,
+        folder: std::path::PathBuf,
+    },
+    Postgres {
+        url: SecretString,
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl FreshDatabase {
+    /// A SQLite file in a new temporary folder, or `CREATE DATABASE gateway_bench_<run_id>`
+    /// on the server of `admin_url`.
+    pub async fn create(kind: DatabaseKind, admin_url: &str, run_id: &str) -> anyhow::Result<Self> {
+        match kind {
+            DatabaseKind::Sqlite => {
+                let folder = std::env::temp_dir().join(format!("payout-gateway-{run_id}"));
+                Ok(Self::Sqlite {
+                    url: stack::temporary_sqlite_url(run_id)?,
+                    folder,
+                })
+            }
+            DatabaseKind::Postgres => {
+                let name = format!("gateway_bench_{run_id}");
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .with_context(|| format!("could not connect to PostgreSQL at {}", redact(admin_url)))?;
+                admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+                let _ = admin.close().await;
+                let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+                Ok(Self::Postgres {
+                    url: SecretString::from(format!("{base}/{name}")),
+                    admin_url: admin_url.to_string(),
+                    name,
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> SecretString {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// Removes the SQLite folder or drops the PostgreSQL database; failures are only reported.
+    pub async fn remove(self) {
+        match self {
+            Self::Sqlite { folder, .. } => {
+                if let Err(error) = std::fs::remove_dir_all(&folder) {
+                    eprintln!("note: could not remove {}: {error}", folder.display());
+                }
+            }
+            Self::Postgres { admin_url, name, .. } => {
+                let dropped = async {
+                    let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                    admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await?;
+                    admin.close().await
+                };
+                if let Err(error) = dropped.await {
+                    eprintln!("note: could not drop database {name}: {error}");
+                }
+            }
+        }
+    }
+}
+
+/// Removes the run's queues and exchanges.
+pub async fn delete_queues(settings: &AmqpSettings) {
+    let Ok(connection) = amqp::connect(settings, "bench-cleanup").await else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        for queue in [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue] {
+            let _ = channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for exchange in [&settings.results_exchange, &settings.dead_letter_exchange] {
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = channel.close(200, "done".into()).await;
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
+/// `url` with the password, if any, replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_unique_and_mixed_when_asked() {
+        let (rows, accounts) = orders(10, "abc", Channels::Mix);
+        assert_eq!(rows.len(), 10);
+        assert_eq!(accounts.len(), 10);
+        let ids: std::collections::HashSet<_> = rows.iter().map(|row| row.beneficiary_id.clone()).collect();
+        assert_eq!(ids.len(), 10);
+        assert!(rows.iter().all(|row| row.beneficiary_id.len() == 12));
+        let channels: std::collections::HashSet<_> = rows.iter().map(|row| row.channel.as_str()).collect();
+        assert_eq!(channels.len(), 3);
+        let (bank, _) = orders(3, "abc", Channels::Bank);
+        assert!(bank.iter().all(|row| row.channel == "bank_transfer"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+    }
+}
