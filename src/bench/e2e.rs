@@ -51,6 +51,7 @@ pub struct GatewayReport {
     pub last_confirm: Instant,
     pub last_final: Option<Instant>,
     pub latencies: Vec<Duration>,
+    /// Result messages of any status read until the last final one arrived.
     pub result_messages: usize,
     pub succeeded: usize,
     pub credits: usize,

@@ -129,7 +129,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
         ("latency_p95_ms", format!("{:.1}", latency.p95_ms)),
         ("latency_p99_ms", format!("{:.1}", latency.p99_ms)),
         ("latency_max_ms", format!("{:.1}", latency.max_ms)),
-        ("result_messages", gateway.result_messages.to_string()),
+        ("result_messages_seen", gateway.result_messages.to_string()),
         ("vm_hwm_before_kib", kib(gateway.memory_before, true)),
         ("vm_hwm_after_kib", kib(gateway.memory_after, true)),
         ("vm_rss_before_kib", kib(gateway.memory_before, false)),

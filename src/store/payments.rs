@@ -176,32 +176,23 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         let now = now_ms();
-        let due: Vec<String> = sqlx::query_scalar(
-            "SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until < $1) AND provider = $2 ORDER BY next_attempt_at LIMIT $3",
-        )
+        // One statement, one commit: the subquery picks the due payments, and the outer
+        // condition is checked again on each row as it is updated, so of two gateways
+        // (PostgreSQL) picking the same payment only one leases it.
+        let rows = sqlx::query(&format!(
+            "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
+                 SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $2 \
+                 AND (lease_until IS NULL OR lease_until < $2) AND provider = $3 ORDER BY next_attempt_at LIMIT $4) \
+             AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+             RETURNING {PAYMENT_COLUMNS}"
+        ))
+        .bind(now + lease_ms)
         .bind(now)
         .bind(provider)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        let mut leased = Vec::with_capacity(due.len());
-        for payment_id in due {
-            let row = sqlx::query(&format!(
-                "UPDATE payments SET lease_until = $1 WHERE payment_id = $2 \
-                 AND next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
-                 AND (lease_until IS NULL OR lease_until < $3) RETURNING {PAYMENT_COLUMNS}"
-            ))
-            .bind(now + lease_ms)
-            .bind(&payment_id)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                leased.push(PaymentRecord::from_row(&row)?);
-            }
-        }
-        Ok(leased)
+        rows.iter().map(PaymentRecord::from_row).collect()
     }
 
     /// Loads one payment.
