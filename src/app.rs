@@ -59,6 +59,7 @@ impl RunningGateway {
         if adapters.is_empty() {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
         }
+        declare_topology(&settings).await;
         let dispatcher_wake = Arc::new(Notify::new());
         let relay_wake = Arc::new(Notify::new());
         let started = Arc::new(AtomicBool::new(false));
@@ -124,5 +125,21 @@ impl RunningGateway {
         }
         self.relay.stop().await;
         self.http.stop().await;
+    }
+}
+
+/// Declares the queues once, before the consumer and the relay start, so they do not race
+/// each other (or a publisher) creating the same quorum queues — RabbitMQ 3.10 can fail a
+/// consume on a quorum queue that another connection is still creating. If the broker is
+/// down, the gateway starts anyway and each task declares what it needs when it connects.
+async fn declare_topology(settings: &Settings) {
+    let declared = async {
+        let connection = amqp::connect(&settings.amqp, "topology").await?;
+        let channel = connection.create_channel().await?;
+        amqp::topology::declare(&channel, &settings.amqp).await?;
+        connection.close(200, "declared".into()).await
+    };
+    if let Err(error) = declared.await {
+        tracing::warn!(%error, "Could not declare the RabbitMQ topology at start-up; the consumer and relay will retry.");
     }
 }

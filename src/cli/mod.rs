@@ -61,7 +61,13 @@ pub enum OrdersCommand {
 
 /// Runs a command; the exit code says whether it did what was asked.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(&cli.config_dir)?;
+    let mut settings = Settings::load(&cli.config_dir)?;
+    // The long-running services log at the configured level; the one-shot commands print
+    // their own output and log only warnings, unless the level is set explicitly.
+    let explicit_level = std::env::var_os("RUST_LOG").is_some() || std::env::var_os("GATEWAY__LOG__LEVEL").is_some();
+    if !explicit_level && !matches!(cli.command, Command::Run | Command::Sandbox) {
+        settings.log.level = "warn".to_string();
+    }
     crate::telemetry::init(&settings.log);
     match cli.command {
         Command::Run => run::gateway(settings).await,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_lite::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 
 use crate::amqp;
@@ -33,7 +33,7 @@ pub async fn collect_results(
     let mut deliveries = channel
         .basic_consume(
             settings.results_queue.as_str().into(),
-            "".into(),
+            "demo-results".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -68,6 +68,12 @@ pub async fn collect_results(
         results.entry(message.order_id.clone()).or_default().push(message);
     }
     progress.finish_and_clear();
+    // Cancel while the consumer is alive, so dropping it sends no second cancel that would
+    // race the connection's close.
+    let _ = channel
+        .basic_cancel("demo-results".into(), BasicCancelOptions::default())
+        .await;
+    drop(deliveries);
     let _ = connection.close(200, "done".into()).await;
     Ok(results)
 }
