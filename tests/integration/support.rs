@@ -191,7 +191,7 @@ impl TestStack {
 
     /// Waits for the final result of `order_id` (reading and remembering everything else).
     pub async fn final_result(&mut self, order_id: &str) -> ResultMessage {
-        self.wait_for(order_id, |m| m.is_final, Duration::from_secs(30)).await
+        self.wait_for(order_id, |m| m.is_final, Duration::from_secs(60)).await
     }
 
     /// Waits for a result of `order_id` that satisfies `accept`.
