@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::payment::PaymentState;
-use crate::store::{CallbackOutcome, Change, PaymentRecord};
+use crate::store::{CallbackDecision, CallbackOutcome, Change, PaymentRecord};
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -86,9 +86,9 @@ pub async fn receive(
 /// What a verified callback does to the payment. A callback never moves a payment out of a
 /// final state, and one that contradicts the record (another amount, a result for a
 /// payment that was never sent) sends it to `needs_review` instead of to success.
-pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Option<Change> {
+pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> CallbackDecision {
     let contradiction = |why: &str| {
-        Some(
+        CallbackDecision::Apply(
             Change::to(PaymentState::NeedsReview, format!("callback {}: {why}", event.event_id)).reason(
                 "callback_contradicts_record",
                 format!("a verified provider callback contradicts the gateway's record: {why}"),
@@ -105,8 +105,14 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Op
         if !agrees || amount_differs {
             metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
             tracing::error!(payment_id = %record.payment_id, state = %record.state, event_id = %event.event_id, "A verified callback contradicts a final payment; it is recorded and needs a person.");
+            return CallbackDecision::Flag(format!(
+                "callback {} reports {} on a {} payment; the payment stays as it is, check with the provider",
+                event.event_id,
+                status_name(&event.status),
+                record.state
+            ));
         }
-        return None;
+        return CallbackDecision::Ignore;
     }
     if amount_differs {
         return contradiction("the amount differs from the order");
@@ -114,18 +120,18 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Op
     let target = match &event.status {
         ProviderStatus::Succeeded { .. } => PaymentState::Succeeded,
         ProviderStatus::Failed { .. } => PaymentState::Failed,
-        ProviderStatus::Pending { .. } if record.state == PaymentState::Pending => return None,
+        ProviderStatus::Pending { .. } if record.state == PaymentState::Pending => return CallbackDecision::Ignore,
         ProviderStatus::Pending { .. } => PaymentState::Pending,
-        ProviderStatus::NotFound => return None,
+        ProviderStatus::NotFound => return CallbackDecision::Ignore,
     };
     if record.state == PaymentState::NeedsReview {
-        return None;
+        return CallbackDecision::Ignore;
     }
     if record.submitted_at.is_none() || !record.state.can_become(target) {
         return contradiction("the provider reports on a payment that was never sent");
     }
     let detail = format!("callback {}", event.event_id);
-    Some(match &event.status {
+    CallbackDecision::Apply(match &event.status {
         ProviderStatus::Succeeded { provider_ref } => Change {
             provider_ref: provider_ref.clone(),
             ..Change::to(target, detail)
@@ -135,8 +141,17 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, poll_at: i64) -> Op
             provider_ref: provider_ref.clone(),
             ..Change::to(target, detail).at(poll_at)
         },
-        ProviderStatus::NotFound => return None,
+        ProviderStatus::NotFound => return CallbackDecision::Ignore,
     })
+}
+
+fn status_name(status: &ProviderStatus) -> &'static str {
+    match status {
+        ProviderStatus::Pending { .. } => "pending",
+        ProviderStatus::Succeeded { .. } => "succeeded",
+        ProviderStatus::Failed { .. } => "failed",
+        ProviderStatus::NotFound => "not found",
+    }
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {

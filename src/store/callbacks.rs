@@ -3,9 +3,21 @@
 
 use sqlx::Row;
 
-use super::payments::{apply_in, PaymentRecord, PAYMENT_COLUMNS};
+use super::payments::{apply_in, record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store};
 use crate::payment::PaymentState;
+
+/// What a verified callback does to a payment, as the callback handler decides it.
+#[derive(Clone, Debug)]
+pub enum CallbackDecision {
+    /// Move the payment.
+    Apply(super::Change),
+    /// Nothing new (a duplicate status, a pending report on a pending payment).
+    Ignore,
+    /// It contradicts a final payment: the payment stays, the contradiction is written to its
+    /// event log for a person to follow up.
+    Flag(String),
+}
 
 /// What became of a verified callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +44,7 @@ impl Store {
         decide: F,
     ) -> Result<CallbackOutcome, sqlx::Error>
     where
-        F: Fn(&PaymentRecord) -> Option<super::Change>,
+        F: Fn(&PaymentRecord) -> CallbackDecision,
     {
         for _ in 0..5 {
             let mut transaction = self.pool().begin().await?;
@@ -63,9 +75,26 @@ impl Store {
             if fresh.rows_affected() == 0 {
                 return Ok(CallbackOutcome::Duplicate);
             }
-            let Some(change) = decide(&record) else {
-                transaction.commit().await?;
-                return Ok(CallbackOutcome::Ignored(record.state));
+            let change = match decide(&record) {
+                CallbackDecision::Apply(change) => change,
+                CallbackDecision::Ignore => {
+                    transaction.commit().await?;
+                    return Ok(CallbackOutcome::Ignored(record.state));
+                }
+                CallbackDecision::Flag(detail) => {
+                    // A final payment never changes, but the contradiction stays on its record.
+                    record_event(
+                        &mut transaction,
+                        payment_id,
+                        Some(record.state),
+                        record.state,
+                        Some("callback_contradicts_final"),
+                        &detail,
+                    )
+                    .await?;
+                    transaction.commit().await?;
+                    return Ok(CallbackOutcome::Ignored(record.state));
+                }
             };
             let to = change.to;
             if apply_in(&mut transaction, &record, change).await?.is_some() {

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-pub use callbacks::CallbackOutcome;
+pub use callbacks::{CallbackDecision, CallbackOutcome};
 pub use intake::{ClaimOutcome, Rejection};
 pub use outbox::{OutboxKind, OutboxRow};
 pub use payments::{Change, Inquiries, PaymentRecord};

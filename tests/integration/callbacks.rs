@@ -127,12 +127,52 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
         .unwrap();
     assert_eq!(replayed.status().as_u16(), 401);
 
+    // A verified callback that contradicts the final state changes nothing but is recorded.
+    let mut failed: Value = serde_json::from_slice(&body).unwrap();
+    failed["type"] = json!("transfer.failed");
+    failed["data"]["status"] = json!("FAILED");
+    failed["data"]["reason_code"] = json!("ACCOUNT_CLOSED");
+    let (status, answer) = post(
+        &stack,
+        SECRET,
+        "msg_late_failure",
+        now,
+        serde_json::to_vec(&failed).unwrap(),
+    )
+    .await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
+    assert_eq!(
+        state_of(&stack, &payment_id).await,
+        PaymentState::Succeeded,
+        "final states never change"
+    );
+    let view = stack
+        .gateway
+        .as_ref()
+        .unwrap()
+        .store
+        .order_view(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        view.events
+            .iter()
+            .any(|e| e.reason_code.as_deref() == Some("callback_contradicts_final")),
+        "the contradiction is on the record: {:?}",
+        view.events
+    );
+
     stack.final_result(&order_id).await;
     stack.drain_results(Duration::from_secs(1)).await;
     let finals = stack.seen[&order_id].iter().filter(|m| m.is_final).count();
     assert_eq!(finals, 1, "one final result despite the replay");
     let store = &stack.gateway.as_ref().unwrap().store;
-    assert_eq!(store.callback_count(&payment_id).await.unwrap(), 1);
+    assert_eq!(
+        store.callback_count(&payment_id).await.unwrap(),
+        2,
+        "the valid callback and the late failure"
+    );
     stack.stop().await;
 }
 
