@@ -7,6 +7,7 @@ use futures_lite::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +45,14 @@ async fn consume(
     shutdown: &CancellationToken,
     attempt: &mut u32,
 ) -> anyhow::Result<()> {
+    // Consume only while the store answers: an order that cannot be claimed would only go
+    // back to the queue and use up its delivery limit. Until the store is back, this returns
+    // an error and the reconnect delay keeps doubling.
+    intake
+        .store
+        .ping()
+        .await
+        .context("the store does not answer; not consuming orders until it does")?;
     let connection = connect(settings, "orders")
         .await
         .context("could not connect to RabbitMQ")?;
@@ -64,14 +73,16 @@ async fn consume(
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
     let mut in_flight = JoinSet::new();
+    let store_failed = Arc::new(Notify::new());
     let result = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
+            _ = store_failed.notified() => break Err(anyhow::anyhow!("the store failed while claiming an order")),
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
-                    let intake = intake.clone();
-                    in_flight.spawn(async move { handle(&intake, delivery).await });
+                    let (intake, store_failed) = (intake.clone(), store_failed.clone());
+                    in_flight.spawn(async move { handle(&intake, delivery, &store_failed).await });
                 }
                 Some(Err(error)) => break Err(error).context("the orders channel failed"),
                 None => break Err(anyhow::anyhow!("the broker cancelled the orders consumer")),
@@ -85,8 +96,9 @@ async fn consume(
 }
 
 /// Claims (or rejects) one order, then acks it. A store failure nacks it back to the queue
-/// after a pause; the broker's delivery limit dead-letters an order that keeps failing.
-async fn handle(intake: &Intake, delivery: Delivery) {
+/// and stops the consumer until the store answers again; the broker's delivery limit only
+/// dead-letters an order that keeps failing across reconnects.
+async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
     let stored = properties::from_amqp(&delivery.properties);
     match intake.take(&delivery.data, &stored).await {
         Ok(()) => {
@@ -102,7 +114,7 @@ async fn handle(intake: &Intake, delivery: Delivery) {
                 error = format!("{error:#}"),
                 "Could not store an order; it goes back to the queue."
             );
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            store_failed.notify_one();
             let _ = delivery
                 .acker
                 .nack(BasicNackOptions {
