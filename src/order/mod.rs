@@ -66,36 +66,6 @@ impl PaymentOrder {
     }
 }
 
-/// Masks the destination's account number, phone and account-holder name (the core crate's
-/// derived `Debug` of `Destination` prints `account_name` in clear).
-struct MaskedDestination<'a>(&'a Destination);
-
-impl fmt::Debug for MaskedDestination<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Destination::BankAccount {
-                bin,
-                account_number,
-                account_name,
-            } => f
-                .debug_struct("BankAccount")
-                .field("bin", bin)
-                .field("account_number", account_number)
-                .field("account_name", &account_name.as_deref().map(mask_name))
-                .finish(),
-            Destination::VnpostAccount { account_number } => f
-                .debug_struct("VnpostAccount")
-                .field("account_number", account_number)
-                .finish(),
-            Destination::Wallet { provider, msisdn } => f
-                .debug_struct("Wallet")
-                .field("provider", provider)
-                .field("msisdn", msisdn)
-                .finish(),
-        }
-    }
-}
-
 impl fmt::Debug for PaymentOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PaymentOrder")
@@ -107,7 +77,7 @@ impl fmt::Debug for PaymentOrder {
             .field("payment_type", &self.payment_type)
             .field("beneficiary", &self.beneficiary)
             .field("amount", &self.amount)
-            .field("destination", &MaskedDestination(&self.destination))
+            .field("destination", &self.destination)
             // Free text may name people: initials only.
             .field("memo", &mask_name(&self.memo))
             .field("created_at", &self.created_at)
