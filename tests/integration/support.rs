@@ -54,6 +54,22 @@ pub async fn fresh_database(db: Db, run_id: &str) -> SecretString {
     }
 }
 
+/// Removes what [`fresh_database`] made (a test that fails leaves it for a look).
+pub async fn drop_database(db: Db, run_id: &str) {
+    match db {
+        Db::Sqlite => {
+            let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("payout-gateway-{run_id}")));
+        }
+        Db::Postgres => {
+            use sqlx::Executor;
+            if let Ok(mut connection) = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await {
+                let sql = format!("DROP DATABASE IF EXISTS gateway_test_{run_id} WITH (FORCE)");
+                let _ = connection.execute(sql.as_str()).await;
+            }
+        }
+    }
+}
+
 /// Settings for tests: fast polls and retries, short leases, a short bank timeout.
 pub fn test_settings() -> Settings {
     let mut settings = Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
@@ -88,6 +104,7 @@ pub struct TestStack {
     pub sandbox: LocalSandbox,
     pub gateway: Option<RunningGateway>,
     pub run_id: String,
+    db: Db,
     connection: lapin::Connection,
     channel: lapin::Channel,
     results: mpsc::UnboundedReceiver<ResultMessage>,
@@ -149,6 +166,7 @@ impl TestStack {
             sandbox,
             gateway,
             run_id,
+            db,
             connection,
             channel,
             results,
@@ -318,7 +336,17 @@ impl TestStack {
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await;
         }
+        for exchange in [
+            &self.settings.amqp.results_exchange,
+            &self.settings.amqp.dead_letter_exchange,
+        ] {
+            let _ = self
+                .channel
+                .exchange_delete(exchange.as_str().into(), Default::default())
+                .await;
+        }
         let _ = self.connection.close(200, "done".into()).await;
+        drop_database(self.db, &self.run_id).await;
     }
 }
 
