@@ -1,7 +1,7 @@
 //! `BankTransferAdapter`: the `PayoutAdapter` for a sponsor bank's REST API (NAPAS 24/7).
 //! It calls the bank once per method and classifies every answer; it never retries.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_adapter::{
@@ -41,20 +41,12 @@ pub struct BankTransferAdapter {
 }
 
 /// Seconds since 1970 by the system clock.
-pub fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use gateway_adapter::unix_now as system_now;
 
 impl BankTransferAdapter {
     /// Builds the adapter and its HTTP client; refuses a config that could never work.
     pub fn new(config: BankTransferConfig) -> Result<Self, ConfigError> {
-        let base_url = config.base_url.trim_end_matches('/').to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError::BadBaseUrl);
-        }
+        let base_url = gateway_adapter::normalise_base_url(&config.base_url).ok_or(ConfigError::BadBaseUrl)?;
         if config.webhook_secrets.is_empty() {
             return Err(ConfigError::NoWebhookSecret);
         }

@@ -2,7 +2,7 @@
 //! It calls VNPost once per method, verifies every answer's signature and classifies it; it
 //! never retries.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_adapter::mask::mask_tail;
@@ -48,20 +48,12 @@ pub struct VnpostAccountAdapter {
 }
 
 /// Seconds since 1970 by the system clock.
-pub fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use gateway_adapter::unix_now as system_now;
 
 impl VnpostAccountAdapter {
     /// Builds the adapter and its HTTP client; refuses a config that could never work.
     pub fn new(config: VnpostAccountConfig) -> Result<Self, ConfigError> {
-        let base_url = config.base_url.trim_end_matches('/').to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError::BadBaseUrl);
-        }
+        let base_url = gateway_adapter::normalise_base_url(&config.base_url).ok_or(ConfigError::BadBaseUrl)?;
         if config.partner_id.trim().is_empty() {
             return Err(ConfigError::NoPartnerId);
         }
