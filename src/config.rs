@@ -20,6 +20,9 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
+    /// How long published outbox rows and callback ids are kept.
+    #[serde(default)]
+    pub retention: RetentionSettings,
 }
 
 /// RabbitMQ connection and topology names. Names come from config so that tests (and a
@@ -46,6 +49,14 @@ pub struct AmqpSettings {
     pub delivery_limit: u32,
     /// First wait before reconnecting after the broker went away; doubles up to 30 s.
     pub reconnect_delay_ms: u64,
+    /// Times the broker may refuse one outbox message (nack, unroutable, or the channel
+    /// closing on it) before the relay parks it, so it stops holding up the ones behind it.
+    #[serde(default = "default_outbox_publish_attempts")]
+    pub outbox_publish_attempts: i64,
+}
+
+fn default_outbox_publish_attempts() -> i64 {
+    5
 }
 
 /// Where payments are stored.
@@ -64,6 +75,48 @@ pub struct HttpSettings {
     pub listen: String,
     /// Largest callback body accepted; larger ones get 413 before anything reads them.
     pub max_body_bytes: usize,
+    /// Longest time one request may take, body included; a slower one gets 408, so a client
+    /// that sends its body a byte at a time cannot hold a connection and a handler forever.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Longest time a client may take to send a request's headers (and an idle keep-alive
+    /// connection may wait for the next ones) before the connection is closed.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+}
+
+fn default_request_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_header_read_timeout_ms() -> u64 {
+    5_000
+}
+
+/// What the background pruner deletes, and how often it looks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Days a published outbox row is kept, for looking back at what was sent; the latest
+    /// result of each payment is kept regardless (a duplicate order is answered with it), and
+    /// unpublished or parked rows are never deleted.
+    pub outbox_published_days: u32,
+    /// Days a provider's callback id is remembered. A replay of a forgotten id would be
+    /// applied again, so this must outlast every provider's replay window: the wallets keep a
+    /// `requestId` for at least 31 days, which is also the least this setting accepts.
+    pub callback_events_days: u32,
+    /// How often the pruner runs; 0 turns pruning off.
+    pub prune_interval_ms: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            outbox_published_days: 7,
+            callback_events_days: 35,
+            prune_interval_ms: 3_600_000,
+        }
+    }
 }
 
 /// How the dispatcher drives payments through their states.
@@ -88,6 +141,12 @@ pub struct DispatcherSettings {
     pub inquiry_delay_ms: u64,
     /// A payment pending this long without a callback is asked about (callbacks get lost).
     pub pending_poll_after_ms: u64,
+    /// A payment still pending this long after it was first sent goes to `needs_review`
+    /// (`pending_too_long`): a provider that never finishes needs a person, not more polls.
+    pub pending_max_age_ms: u64,
+    /// A sent payment in `needs_review` is asked about again after this, then twice as long
+    /// each time (up to 64 times), so a definite answer from the provider settles it.
+    pub review_inquiry_after_ms: u64,
     /// What to do with a second order for the same beneficiary, program, period and
     /// payment type: `reject` it, or hold it for `review`.
     pub duplicate_payment_policy: DuplicatePaymentPolicy,

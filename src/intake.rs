@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use gateway_adapter::Invalid;
+
 use crate::config::DuplicatePaymentPolicy;
-use crate::order::{parse_order, ChannelLimits};
-use crate::store::{ClaimOutcome, Rejection, Store, StoredProperties};
+use crate::order::{parse_order, ChannelLimits, PaymentOrder, MAX_ID_LEN, MAX_ORDER_BYTES};
+use crate::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
 
 /// Everything the consumer needs to take an order in.
 pub struct Intake {
@@ -19,56 +21,115 @@ pub struct Intake {
     pub relay_wake: Arc<Notify>,
 }
 
+/// Why an order could not be taken in; the consumer acts on the kind.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The store is down: put the order back and pause until the store answers.
+    #[error(transparent)]
+    StoreUnavailable(StoreError),
+    /// The store refuses this message even as a rejection: the broker dead-letters it.
+    #[error("the store refuses even the rejection of this message: {0}")]
+    Unstorable(StoreError),
+}
+
 impl Intake {
     /// Validates and stores one order. Returns only after the store committed, so the
-    /// caller may ack; an error means nothing was stored and the order must be redelivered.
-    pub async fn take(&self, body: &[u8], properties: &StoredProperties) -> Result<(), sqlx::Error> {
-        match parse_order(body, &self.limits) {
-            Err(invalid) => {
-                let (order_id, channel) = hints(body, properties);
-                metrics::counter!("gateway_orders_total", "outcome" => "rejected").increment(1);
-                tracing::info!(order_id = %order_id, code = invalid.code, reason = %invalid.message, "Rejected an invalid order.");
-                self.store
-                    .reject(
-                        &Rejection {
-                            order_id,
-                            channel,
-                            invalid: &invalid,
-                        },
-                        body,
-                        properties,
-                    )
-                    .await?;
-            }
-            Ok(order) => {
-                let outcome = self
-                    .store
-                    .claim(&order, body, properties, self.duplicate_payment_policy)
-                    .await?;
-                match &outcome {
-                    ClaimOutcome::Claimed { payment_id, state } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "claimed").increment(1);
-                        tracing::debug!(order_id = %order.order_id.as_str(), %payment_id, %state, "Claimed an order.");
-                        self.dispatcher_wake.notify_one();
-                    }
-                    ClaimOutcome::Duplicate { payment_id } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "duplicate").increment(1);
-                        tracing::info!(order_id = %order.order_id.as_str(), %payment_id, "A duplicate delivery; answered with the latest result.");
-                    }
-                    ClaimOutcome::Conflict { payment_id } => {
-                        metrics::counter!("gateway_orders_total", "outcome" => "conflict").increment(1);
-                        tracing::warn!(order_id = %order.order_id.as_str(), %payment_id, "An idempotency key was reused for a different payload; dead-lettered.");
-                    }
+    /// caller may ack; an error means nothing was stored.
+    pub async fn take(&self, body: &[u8], properties: &StoredProperties) -> Result<(), IntakeError> {
+        let taken = match parse_order(body, &self.limits) {
+            Err(invalid) => self.reject(body, properties, &invalid).await,
+            Ok(order) => match self.claim(&order, body, properties).await {
+                // A valid order whose data the store refuses is rejected with a reason, so it
+                // does not loop until the broker's delivery limit.
+                Err(StoreError::Unstorable(error)) => {
+                    tracing::error!(order_id = %order.order_id.as_str(), error = %error, "The store refuses a valid order; it is rejected.");
+                    let invalid = Invalid::new(
+                        "unstorable_order",
+                        "the gateway's store refuses this order's data; nothing was paid, check the order",
+                    );
+                    self.reject(body, properties, &invalid).await
                 }
+                other => other,
+            },
+        };
+        self.relay_wake.notify_one();
+        taken.map_err(|error| match error {
+            StoreError::Unavailable(_) => IntakeError::StoreUnavailable(error),
+            StoreError::Unstorable(_) => IntakeError::Unstorable(error),
+        })
+    }
+
+    async fn claim(&self, order: &PaymentOrder, body: &[u8], properties: &StoredProperties) -> Result<(), StoreError> {
+        let outcome = self
+            .store
+            .claim(order, body, properties, self.duplicate_payment_policy)
+            .await?;
+        match &outcome {
+            ClaimOutcome::Claimed { payment_id, state } => {
+                metrics::counter!("gateway_orders_total", "outcome" => "claimed").increment(1);
+                tracing::debug!(order_id = %order.order_id.as_str(), %payment_id, %state, "Claimed an order.");
+                self.dispatcher_wake.notify_one();
+            }
+            ClaimOutcome::Duplicate { payment_id } => {
+                metrics::counter!("gateway_orders_total", "outcome" => "duplicate").increment(1);
+                tracing::info!(order_id = %order.order_id.as_str(), %payment_id, "A duplicate delivery; answered with the latest result.");
+            }
+            ClaimOutcome::Conflict { payment_id } => {
+                metrics::counter!("gateway_orders_total", "outcome" => "conflict").increment(1);
+                tracing::warn!(order_id = %order.order_id.as_str(), %payment_id, "An idempotency key or order id was reused for a different order; dead-lettered.");
             }
         }
-        self.relay_wake.notify_one();
         Ok(())
+    }
+
+    /// Records a `rejected` result and a dead letter `invalid`. A body over the size limit is
+    /// not read past the limit: its id comes from the AMQP `message_id`, and the dead letter
+    /// keeps its first [`MAX_ORDER_BYTES`] bytes (header `x-gateway-original-bytes` says how
+    /// many there were). If the store refuses the order id read from the body (a NUL byte in
+    /// PostgreSQL text, say), the rejection is stored once more without it.
+    async fn reject(&self, body: &[u8], properties: &StoredProperties, invalid: &Invalid) -> Result<(), StoreError> {
+        metrics::counter!("gateway_orders_total", "outcome" => "rejected").increment(1);
+        let oversized = body.len() > MAX_ORDER_BYTES;
+        let (kept, properties) = if oversized {
+            let mut properties = properties.clone();
+            properties
+                .headers
+                .insert("x-gateway-original-bytes".to_string(), body.len().to_string());
+            (&body[..MAX_ORDER_BYTES], properties)
+        } else {
+            (body, properties.clone())
+        };
+        let (order_id, channel) = if oversized {
+            (message_id_hint(&properties), None)
+        } else {
+            hints(body, &properties)
+        };
+        tracing::info!(order_id = %order_id.escape_debug(), code = invalid.code, reason = %invalid.message, "Rejected an invalid order.");
+        let rejection = Rejection {
+            order_id,
+            channel,
+            invalid,
+        };
+        match self.store.reject(&rejection, kept, &properties).await {
+            Err(StoreError::Unstorable(error)) => {
+                tracing::warn!(error = %error, "The store refused a rejection; storing it without the order id read from the message.");
+                let bare = Rejection {
+                    order_id: String::new(),
+                    channel: None,
+                    invalid,
+                };
+                let mut properties = properties;
+                properties.message_id = None;
+                properties.correlation_id = None;
+                self.store.reject(&bare, kept, &properties).await
+            }
+            other => other,
+        }
     }
 }
 
 /// The order id and channel of an invalid order, as far as they can be read, so the
-/// `rejected` result can still name them.
+/// `rejected` result can still name them. Only called on bodies within the size limit.
 fn hints(body: &[u8], properties: &StoredProperties) -> (String, Option<String>) {
     let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
@@ -76,13 +137,42 @@ fn hints(body: &[u8], properties: &StoredProperties) -> (String, Option<String>)
             .as_ref()
             .and_then(|v| v.get(name))
             .and_then(|v| v.as_str())
-            .map(|s| s.chars().take(64).collect::<String>())
+            .map(bounded_id)
     };
-    let order_id = field("order_id")
-        .or_else(|| properties.message_id.clone())
-        .unwrap_or_default();
+    let order_id = field("order_id").unwrap_or_else(|| message_id_hint(properties));
     (
         order_id,
         field("channel").filter(|c| gateway_adapter::Channel::parse(c).is_some()),
     )
+}
+
+fn message_id_hint(properties: &StoredProperties) -> String {
+    properties.message_id.as_deref().map(bounded_id).unwrap_or_default()
+}
+
+/// An id read from an invalid message, fit to name it in a result: at most
+/// [`MAX_ID_LEN`] characters, control characters (NUL included) written as escapes.
+fn bounded_id(raw: &str) -> String {
+    raw.chars()
+        .take(MAX_ID_LEN)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_read_from_an_invalid_message_is_bounded_and_has_no_control_characters() {
+        assert_eq!(bounded_id("TB-1\0x"), "TB-1\\u{0}x");
+        assert_eq!(bounded_id(&"😀".repeat(100)).chars().count(), MAX_ID_LEN);
+    }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
-use crate::intake::Intake;
+use crate::intake::{Intake, IntakeError};
 
 /// Consumes orders until `shutdown`, reconnecting after broker failures. Deliveries of a
 /// dead channel are never acked on a new one: each belongs to the channel it came on, and
@@ -95,9 +95,10 @@ async fn consume(
     result
 }
 
-/// Claims (or rejects) one order, then acks it. A store failure nacks it back to the queue
-/// and stops the consumer until the store answers again; the broker's delivery limit only
-/// dead-letters an order that keeps failing across reconnects.
+/// Claims (or rejects) one order, then acks it. A store outage nacks it back to the queue
+/// and stops the consumer until the store answers again; a message the store refuses even
+/// as a rejection is nacked without requeue, so the broker dead-letters it at once (to
+/// `payments.dlq`, `x-death` reason `rejected`) instead of looping to its delivery limit.
 async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
     let stored = properties::from_amqp(&delivery.properties);
     match intake.take(&delivery.data, &stored).await {
@@ -108,8 +109,22 @@ async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
                 tracing::warn!(%error, "Could not ack an order after claiming it; it will be redelivered and deduplicated.");
             }
         }
-        Err(error) => {
-            metrics::counter!("gateway_intake_failures_total").increment(1);
+        Err(IntakeError::Unstorable(error)) => {
+            metrics::counter!("gateway_intake_failures_total", "kind" => "unstorable").increment(1);
+            tracing::error!(
+                error = format!("{error:#}"),
+                "The store refuses this message even as a rejection; the broker dead-letters it."
+            );
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await;
+        }
+        Err(IntakeError::StoreUnavailable(error)) => {
+            metrics::counter!("gateway_intake_failures_total", "kind" => "store_unavailable").increment(1);
             tracing::error!(
                 error = format!("{error:#}"),
                 "Could not store an order; it goes back to the queue."

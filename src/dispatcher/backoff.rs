@@ -3,6 +3,8 @@
 //! `backon` drives in-process retry loops (it reconnects to RabbitMQ); a payment's retries
 //! must survive a restart, so only the delay is computed here and the store keeps the time.
 
+use std::time::Duration;
+
 use rand::Rng;
 
 /// The delay before retry number `attempt` (1-based): a random value between half and all
@@ -14,9 +16,27 @@ pub fn retry_delay_ms(attempt: i64, base_ms: u64, max_ms: u64) -> u64 {
     rand::rng().random_range(ceiling / 2..=ceiling)
 }
 
+/// The delay before retrying after a transient error: the backoff for `attempt`, or the
+/// provider's `Retry-After` if that is longer — but never more than `max_ms`, so a provider
+/// that asks for a year (or sends a number that overflows the clock) parks nothing for long.
+pub fn transient_retry_delay_ms(attempt: i64, retry_after: Option<Duration>, base_ms: u64, max_ms: u64) -> u64 {
+    let asked = retry_after.map_or(0, |wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+    retry_delay_ms(attempt.max(1), base_ms, max_ms).max(asked.min(max_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_is_honoured_up_to_the_backoff_cap() {
+        let year = Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(transient_retry_delay_ms(1, Some(year), 100, 60_000), 60_000);
+        assert_eq!(transient_retry_delay_ms(1, Some(Duration::MAX), 100, 60_000), 60_000);
+        assert_eq!(transient_retry_delay_ms(1, Some(Duration::from_secs(30)), 100, 60_000), 30_000);
+        let none = transient_retry_delay_ms(1, None, 100, 60_000);
+        assert!((50..=100).contains(&none), "{none}");
+    }
 
     #[test]
     fn delays_grow_and_stay_under_the_cap() {

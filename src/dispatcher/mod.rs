@@ -18,7 +18,7 @@ use crate::order::ChannelLimits;
 use crate::providers::Adapters;
 use crate::store::Store;
 
-pub use backoff::retry_delay_ms;
+pub use backoff::{retry_delay_ms, transient_retry_delay_ms};
 
 /// Drives payments. Cheap to share behind an `Arc`.
 pub struct Dispatcher {

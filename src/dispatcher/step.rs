@@ -8,7 +8,7 @@ use gateway_adapter::money::format_dong;
 use gateway_adapter::names::names_match;
 use gateway_adapter::{AdapterError, Destination, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus};
 
-use super::{retry_delay_ms, Dispatcher};
+use super::{retry_delay_ms, transient_retry_delay_ms, Dispatcher};
 use crate::payment::PaymentState;
 use crate::store::{now_ms, Change, Inquiries, PaymentRecord, WalletReservation};
 
@@ -47,6 +47,7 @@ impl Dispatcher {
             }
             PaymentState::Submitting | PaymentState::Unknown => self.inquire(adapter.as_ref(), record, &request).await,
             PaymentState::Pending => self.poll(adapter.as_ref(), record, &request).await,
+            PaymentState::NeedsReview => self.review(adapter.as_ref(), record, &request).await,
             other => {
                 tracing::warn!(payment_id = %request.payment_id, state = %other, "A payment in a state with nothing to do was due.");
                 Ok(())
@@ -233,6 +234,19 @@ impl Dispatcher {
             inquiries: Inquiries::Increment,
             ..Change::to(PaymentState::Pending, detail).at(next_poll)
         };
+        let pending_since = record.submitted_at.unwrap_or(record.created_at);
+        let too_long = now_ms().saturating_sub(pending_since) > self.settings.pending_max_age_ms as i64;
+        let still_pending = |detail: String| {
+            if too_long {
+                let days = self.settings.pending_max_age_ms as f64 / 86_400_000.0;
+                Change::to(PaymentState::NeedsReview, format!("{detail}; pending too long")).reason(
+                    "pending_too_long",
+                    format!("the provider has not finished this payout {days:.1} days after it was sent; check with the provider"),
+                )
+            } else {
+                still_pending(detail)
+            }
+        };
         match adapter.query_status(request).await {
             Ok(ProviderStatus::NotFound) => {
                 let change = Change::to(PaymentState::NeedsReview, "the provider lost a payment it had accepted")
@@ -252,6 +266,58 @@ impl Dispatcher {
                     .await
             }
         }
+    }
+
+    /// Asks about a sent payment in `needs_review`: a definite final answer settles it (the
+    /// event log keeps why it was in review); anything else leaves it there and asks again
+    /// later, twice as late each time. A payment that was never sent is left to a person.
+    async fn review(
+        &self,
+        adapter: &dyn PayoutAdapter,
+        record: PaymentRecord,
+        request: &PayoutRequest,
+    ) -> Result<(), sqlx::Error> {
+        if record.submitted_at.is_none() {
+            let change = Change {
+                reason_code: record.reason_code.clone(),
+                reason: record.reason.clone(),
+                ..Change::to(PaymentState::NeedsReview, "never sent: nothing to ask the provider")
+            };
+            return self.record(&record, change).await;
+        }
+        metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
+        let in_review = record.reason_code.as_deref().unwrap_or("no reason recorded").to_string();
+        let answer = adapter.query_status(request).await;
+        let change = match answer {
+            Ok(ProviderStatus::Succeeded { provider_ref }) => Change {
+                provider_ref,
+                ..Change::to(
+                    PaymentState::Succeeded,
+                    format!("status inquiry settles a payment in review ({in_review}): succeeded"),
+                )
+            },
+            Ok(ProviderStatus::Failed { code, reason }) => Change::to(
+                PaymentState::Failed,
+                format!("status inquiry settles a payment in review ({in_review}): failed"),
+            )
+            .reason(code, reason),
+            other => {
+                let backoff = 1_i64 << record.inquiries.clamp(0, 6);
+                let answer = match other {
+                    Ok(ProviderStatus::Pending { .. }) => "still pending".to_string(),
+                    Ok(_) => "no record".to_string(),
+                    Err(error) => format!("inquiry failed: {error}"),
+                };
+                Change {
+                    reason_code: record.reason_code.clone(),
+                    reason: record.reason.clone(),
+                    inquiries: Inquiries::Increment,
+                    ..Change::to(PaymentState::NeedsReview, format!("review inquiry: {answer}"))
+                        .at(now_ms() + self.settings.review_inquiry_after_ms as i64 * backoff)
+                }
+            }
+        };
+        self.record(&record, change).await
     }
 
     /// Records what the provider said about a payment.
@@ -364,17 +430,28 @@ impl Dispatcher {
     }
 
     fn retry_delay(&self, attempts: i64, retry_after: Option<std::time::Duration>) -> i64 {
-        let delay = retry_delay_ms(
-            attempts.max(1),
+        let delay = transient_retry_delay_ms(
+            attempts,
+            retry_after,
             self.settings.backoff_base_ms,
             self.settings.backoff_max_ms,
         );
-        delay.max(retry_after.map(|d| d.as_millis() as u64).unwrap_or(0)) as i64
+        i64::try_from(delay).unwrap_or(i64::MAX)
     }
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback got there
     /// first, which is fine: the payment is already where that callback put it.
-    async fn record(&self, record: &PaymentRecord, change: Change) -> Result<(), sqlx::Error> {
+    async fn record(&self, record: &PaymentRecord, mut change: Change) -> Result<(), sqlx::Error> {
+        // A sent payment going to review is asked about again later: a definite answer from
+        // the provider then settles it without a person.
+        if change.to == PaymentState::NeedsReview
+            && record.state != PaymentState::NeedsReview
+            && change.next_attempt_at.is_none()
+            && record.submitted_at.is_some()
+        {
+            change.next_attempt_at = Some(now_ms() + self.settings.review_inquiry_after_ms as i64);
+            change.inquiries = Inquiries::Reset;
+        }
         let to = change.to;
         let reason_code = change.reason_code.clone();
         match self.store.apply(record, change).await? {

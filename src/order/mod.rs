@@ -85,7 +85,8 @@ impl fmt::Debug for PaymentOrder {
     }
 }
 
-/// Every reason code `parse_order` can return, with its meaning: the README prints this list.
+/// Every reason code an order can be rejected with (`parse_order`'s, and `unstorable_order`
+/// from intake), with its meaning: the README prints this list.
 pub const REASON_CODES: &[(&str, &str)] = &[
     ("order_too_large", "the message body is larger than 64 KiB"),
     ("malformed_json", "the message body is not valid UTF-8 JSON"),
@@ -117,6 +118,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ("invalid_phone_number", "destination.phone_number is not a Vietnamese mobile number"),
     ("invalid_memo", "memo is longer than 140 characters or contains control characters"),
     ("invalid_created_at", "created_at is not an RFC 3339 timestamp"),
+    ("unstorable_order", "the gateway's store refuses a value of the order; nothing was paid"),
 ];
 
 /// The meaning of a reason code, if it is one of [`REASON_CODES`].

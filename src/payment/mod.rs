@@ -1,5 +1,6 @@
 //! A payment's life: its states, the transitions between them, and the result messages they publish.
 
+pub mod callback;
 pub mod id;
 pub mod result;
 pub mod state;

@@ -3,9 +3,10 @@
 
 use sqlx::Row;
 
-use super::payments::{apply_in, record_event, PaymentRecord, PAYMENT_COLUMNS};
+use super::outbox::insert_result;
+use super::payments::{apply_in, dead_letter_payment, record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store};
-use crate::payment::PaymentState;
+use crate::payment::{PaymentState, ResultStatus};
 
 /// What a verified callback does to a payment, as the callback handler decides it.
 #[derive(Clone, Debug)]
@@ -14,9 +15,14 @@ pub enum CallbackDecision {
     Apply(super::Change),
     /// Nothing new (a duplicate status, a pending report on a pending payment).
     Ignore,
-    /// It contradicts a final payment: the payment stays, the contradiction is written to its
-    /// event log for a person to follow up.
+    /// It adds nothing to a final payment but is odd (a repeat without the amount, a pending
+    /// report): the payment stays, the note is written to its event log.
     Flag(String),
+    /// It reverses a final payment (failed or returned after succeeded, succeeded after
+    /// failed, another amount): the payment stays final, but upstream gets a non-final
+    /// `needs_review` result (`callback_contradicts_final`, next `seq`) and ops a dead letter
+    /// `contradiction`, so that people act on it.
+    Reverse(String),
 }
 
 /// What became of a verified callback.
@@ -30,6 +36,8 @@ pub enum CallbackOutcome {
     UnknownPayment,
     /// Recorded, but it changes nothing (already final, or nothing new).
     Ignored(PaymentState),
+    /// It contradicts a final payment, which stays as it is; upstream and ops were told.
+    Reversal(PaymentState),
 }
 
 impl Store {
@@ -81,8 +89,18 @@ impl Store {
                     transaction.commit().await?;
                     return Ok(CallbackOutcome::Ignored(record.state));
                 }
+                CallbackDecision::Reverse(detail) => {
+                    metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
+                    tracing::error!(payment_id, state = %record.state, "A verified callback reverses a final payment; upstream and ops are told.");
+                    if report_reversal(&mut transaction, &record, &detail).await? {
+                        transaction.commit().await?;
+                        return Ok(CallbackOutcome::Reversal(record.state));
+                    }
+                    transaction.rollback().await?;
+                    continue;
+                }
                 CallbackDecision::Flag(detail) => {
-                    // A final payment never changes, but the contradiction stays on its record.
+                    // A final payment never changes, but the note stays on its record.
                     record_event(
                         &mut transaction,
                         payment_id,
@@ -117,4 +135,54 @@ impl Store {
             .await?;
         row.try_get("n")
     }
+}
+
+/// Tells upstream and ops that a verified callback reverses a final payment: the next `seq`
+/// as a non-final `needs_review` result, a dead letter `contradiction`, and a line in the
+/// event log. The payment's state stays final. Returns false when the payment changed
+/// meanwhile (compare-and-set on `version`), so the caller reads it again.
+async fn report_reversal(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    record: &PaymentRecord,
+    detail: &str,
+) -> Result<bool, sqlx::Error> {
+    const CODE: &str = "callback_contradicts_final";
+    let now = now_ms();
+    let bumped = sqlx::query(
+        "UPDATE payments SET seq = seq + 1, version = version + 1, updated_at = $1 WHERE payment_id = $2 AND version = $3",
+    )
+    .bind(now)
+    .bind(&record.payment_id)
+    .bind(record.version)
+    .execute(&mut **transaction)
+    .await?;
+    if bumped.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record_event(
+        transaction,
+        &record.payment_id,
+        Some(record.state),
+        record.state,
+        Some(CODE),
+        detail,
+    )
+    .await?;
+    let reported = PaymentRecord {
+        seq: record.seq + 1,
+        updated_at: now,
+        ..record.clone()
+    };
+    if let Some(mut message) = reported.result_message() {
+        message.status = ResultStatus::NeedsReview;
+        message.is_final = false;
+        message.reason_code = Some(CODE.to_string());
+        message.reason = Some(format!(
+            "the payment was reported {} but a verified provider callback contradicts it: {detail}",
+            record.state
+        ));
+        insert_result(transaction, &message).await?;
+    }
+    dead_letter_payment(transaction, &record.payment_id, "contradiction", detail).await?;
+    Ok(true)
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
-use super::{now_ms, Store, StoredProperties};
+use super::{now_ms, Store, StoreError, StoredProperties};
 use crate::config::DuplicatePaymentPolicy;
 use crate::order::PaymentOrder;
 use crate::payment::{payment_id_for, PaymentState, ResultMessage, ResultStatus};
@@ -43,7 +43,7 @@ impl Store {
         raw_message: &[u8],
         properties: &StoredProperties,
         policy: DuplicatePaymentPolicy,
-    ) -> Result<ClaimOutcome, sqlx::Error> {
+    ) -> Result<ClaimOutcome, StoreError> {
         let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
         let fingerprint = order.fingerprint();
         let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
@@ -71,21 +71,35 @@ impl Store {
         .await?;
 
         if inserted.rows_affected() == 0 {
-            let existing = sqlx::query("SELECT payment_id, fingerprint FROM payments WHERE idempotency_key = $1")
-                .bind(order.idempotency_key.as_str())
-                .fetch_one(&mut *transaction)
-                .await?;
+            // Either the idempotency key or the order id is taken (both are unique).
+            let existing = sqlx::query(
+                "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE idempotency_key = $1 OR order_id = $2 \
+                 ORDER BY CASE WHEN idempotency_key = $1 THEN 0 ELSE 1 END LIMIT 1",
+            )
+            .bind(order.idempotency_key.as_str())
+            .bind(order.order_id.as_str())
+            .fetch_one(&mut *transaction)
+            .await?;
             let existing_id: String = existing.try_get("payment_id")?;
             let existing_fingerprint: String = existing.try_get("fingerprint")?;
-            let outcome = if existing_fingerprint == fingerprint {
+            let existing_key: String = existing.try_get("idempotency_key")?;
+            let outcome = if existing_key == order.idempotency_key.as_str() && existing_fingerprint == fingerprint {
                 republish_latest_result(&mut transaction, &existing_id).await?;
                 ClaimOutcome::Duplicate {
                     payment_id: existing_id,
                 }
             } else {
-                let detail = format!(
-                    "idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
-                );
+                let detail = if existing_key == order.idempotency_key.as_str() {
+                    format!(
+                        "conflict: idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
+                    )
+                } else {
+                    // Results are identified by `<order_id>:<seq>`, so a second payment under the
+                    // same order id would make upstream drop one of them as a duplicate.
+                    format!(
+                        "conflict: order id already used by payment {existing_id} with another idempotency key; nothing was paid for this message"
+                    )
+                };
                 let dead = properties.with_dead_letter("conflict", &detail);
                 insert_dead_letter(&mut transaction, None, raw_message, &dead).await?;
                 ClaimOutcome::Conflict {
@@ -222,7 +236,7 @@ impl Store {
         rejection: &Rejection<'_>,
         raw_message: &[u8],
         properties: &StoredProperties,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let message = ResultMessage {
             order_id: rejection.order_id.clone(),
             payment_id: None,
@@ -267,6 +281,6 @@ impl Store {
             &properties.with_dead_letter("invalid", &detail),
         )
         .await?;
-        transaction.commit().await
+        Ok(transaction.commit().await?)
     }
 }

@@ -292,15 +292,26 @@ pub(super) async fn apply_in(
         }
     }
     if let Some(reason) = change.dead_letter {
-        let (raw_message, raw_properties): (Vec<u8>, String) =
-            sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
-                .bind(&record.payment_id)
-                .fetch_one(&mut **transaction)
-                .await?;
-        let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, &change.detail);
-        insert_dead_letter(transaction, Some(&record.payment_id), &raw_message, &properties).await?;
+        dead_letter_payment(transaction, &record.payment_id, reason, &change.detail).await?;
     }
     Ok(Some(next))
+}
+
+/// Dead-letters a payment's original order (its bytes and properties as they arrived) with
+/// the gateway's `x-gateway-reason` and `x-gateway-detail`.
+pub(super) async fn dead_letter_payment(
+    transaction: &mut Transaction<'static, Any>,
+    payment_id: &str,
+    reason: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let (raw_message, raw_properties): (Vec<u8>, String) =
+        sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
+            .bind(payment_id)
+            .fetch_one(&mut **transaction)
+            .await?;
+    let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, detail);
+    insert_dead_letter(transaction, Some(payment_id), &raw_message, &properties).await
 }
 
 /// Appends one line to a payment's event log.

@@ -1,5 +1,6 @@
 //! Bank callbacks: forged, stale, oversized and replayed callbacks change nothing; a valid
-//! one finishes the payment; one that contradicts the record sends it to review.
+//! one finishes the payment; one that contradicts the record sends it to review, and a
+//! consistent one settles a payment in review.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use crate::support::{bank_order, Db, TestStack, HOLDER};
 
 crate::on_both_databases!(
     forged_stale_and_replayed_callbacks_change_nothing,
-    a_callback_with_another_amount_goes_to_review
+    a_callback_with_another_amount_goes_to_review,
+    a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_one_settles_it,
 );
 
 const SECRET: &str = "whsec_c2FuZGJveC1iYW5rLXdlYmhvb2stc2VjcmV0LTAwMDE=";
@@ -127,7 +129,8 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
         .unwrap();
     assert_eq!(replayed.status().as_u16(), 401);
 
-    // A verified callback that contradicts the final state changes nothing but is recorded.
+    // A verified callback that reverses the final state changes nothing, but it is recorded,
+    // upstream gets a non-final `needs_review` result after the final one, and ops a dead letter.
     let mut failed: Value = serde_json::from_slice(&body).unwrap();
     failed["type"] = json!("transfer.failed");
     failed["data"]["status"] = json!("FAILED");
@@ -140,11 +143,29 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
         serde_json::to_vec(&failed).unwrap(),
     )
     .await;
-    assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("reversal")));
     assert_eq!(
         state_of(&stack, &payment_id).await,
         PaymentState::Succeeded,
         "final states never change"
+    );
+    let succeeded = stack.final_result(&order_id).await;
+    let reversal = stack
+        .wait_for(
+            &order_id,
+            |m| m.reason_code.as_deref() == Some("callback_contradicts_final"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        (reversal.status, reversal.is_final, reversal.seq),
+        (ResultStatus::NeedsReview, false, succeeded.seq + 1),
+        "upstream is told, after the final result"
+    );
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("contradiction")
     );
     let view = stack
         .gateway
@@ -199,5 +220,76 @@ async fn a_callback_with_another_amount_goes_to_review(db: Db) {
         .await;
     assert_eq!(review.reason_code.as_deref(), Some("callback_contradicts_record"));
     assert!(!review.is_final);
+    stack.stop().await;
+}
+
+async fn a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_one_settles_it(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (order_id, payment_id) = pending_order(&mut stack, 500_000).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut without_amount: Value = serde_json::from_slice(&completed(&payment_id, &order_id, 0)).unwrap();
+    let (status, _) = post(
+        &stack,
+        SECRET,
+        "msg_zero",
+        now,
+        serde_json::to_vec(&without_amount).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        state_of(&stack, &payment_id).await,
+        PaymentState::NeedsReview,
+        "amount 0 is no proof of payment"
+    );
+    without_amount["data"].as_object_mut().unwrap().remove("amount");
+    let (status, _) = post(
+        &stack,
+        SECRET,
+        "msg_absent",
+        now,
+        serde_json::to_vec(&without_amount).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(state_of(&stack, &payment_id).await, PaymentState::NeedsReview);
+    let review = stack
+        .wait_for(
+            &order_id,
+            |m| m.status == ResultStatus::NeedsReview,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(review.reason_code.as_deref(), Some("callback_contradicts_record"));
+
+    // The provider then reports the completion properly: that settles the review.
+    let (status, answer) = post(
+        &stack,
+        SECRET,
+        "msg_proper",
+        now,
+        completed(&payment_id, &order_id, 500_000),
+    )
+    .await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+    let settled = stack.final_result(&order_id).await;
+    assert_eq!(settled.status, ResultStatus::Succeeded);
+    assert!(settled.seq > review.seq);
+    let view = stack
+        .gateway
+        .as_ref()
+        .unwrap()
+        .store
+        .order_view(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        view.events
+            .iter()
+            .any(|e| e.detail.as_deref().is_some_and(|d| d.contains("settles a payment in review"))),
+        "the event log says what settled it: {:?}",
+        view.events
+    );
     stack.stop().await;
 }

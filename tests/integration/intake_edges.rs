@@ -1,0 +1,146 @@
+//! Intake at the edges: an order id names one payment, the store's refusals are told apart
+//! from its outages, and an oversized order is never read (or stored) past the limit.
+
+use std::time::Duration;
+
+use gateway::config::DuplicatePaymentPolicy;
+use gateway::order::{parse_order, MAX_ORDER_BYTES};
+use gateway::payment::ResultStatus;
+use gateway::store::{Rejection, Store, StoreError, StoredProperties};
+use gateway_adapter::Invalid;
+use serde_json::json;
+
+use crate::support::{bank_order, drop_database, fresh_database, test_settings, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    an_order_id_reused_with_another_idempotency_key_is_a_conflict_and_pays_nothing,
+    a_nul_character_in_an_invalid_orders_id_is_rejected_and_does_not_loop,
+    an_oversized_order_is_rejected_by_its_message_id_and_kept_only_up_to_the_limit,
+    the_store_types_a_refused_value_as_unstorable,
+);
+
+async fn an_order_id_reused_with_another_idempotency_key_is_a_conflict_and_pays_nothing(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let first = bank_order(500_000);
+    let order_id = first["order_id"].as_str().unwrap().to_string();
+    stack.open_bank_account(&first, HOLDER);
+    stack.publish(&first).await;
+    let paid = stack.final_result(&order_id).await;
+    assert_eq!(paid.status, ResultStatus::Succeeded);
+
+    // Another payment (another beneficiary and account) under the same order id.
+    let mut second = bank_order(700_000);
+    second["order_id"] = json!(order_id);
+    second["idempotency_key"] = json!(format!("{order_id}-again"));
+    stack.open_bank_account(&second, HOLDER);
+    stack.publish(&second).await;
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("conflict")
+    );
+    assert!(
+        dead.headers["x-gateway-detail"].contains("order id already used"),
+        "{:?}",
+        dead.headers
+    );
+    assert_eq!(dead.body, serde_json::to_vec(&second).unwrap(), "the original bytes");
+    stack.drain_results(Duration::from_secs(1)).await;
+    let results = &stack.seen[&order_id];
+    assert!(
+        results.iter().all(|m| m.payment_id == paid.payment_id),
+        "every result of the order id belongs to the first payment: {results:?}"
+    );
+    assert_eq!(results.iter().filter(|m| m.is_final).count(), 1);
+    assert_eq!(stack.credits(&order_id).await, 1, "only the first order was paid");
+    stack.stop().await;
+}
+
+async fn a_nul_character_in_an_invalid_orders_id_is_rejected_and_does_not_loop(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let mut broken = bank_order(500_000);
+    broken["order_id"] = json!("TB-\u{0}-NUL");
+    broken["amount"] = json!("500000.5");
+    let message_id = format!("nul-{}", stack.run_id);
+    stack
+        .publish_raw(&serde_json::to_vec(&broken).unwrap(), &message_id)
+        .await;
+    let rejected = stack.final_result("TB-\\u{0}-NUL").await;
+    assert_eq!(rejected.status, ResultStatus::Rejected);
+    assert_eq!(rejected.reason_code.as_deref(), Some("invalid_order_id"));
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("invalid")
+    );
+
+    let order = bank_order(500_000);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let result = stack.final_result(order["order_id"].as_str().unwrap()).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+    stack.stop().await;
+}
+
+async fn an_oversized_order_is_rejected_by_its_message_id_and_kept_only_up_to_the_limit(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let mut big = bank_order(500_000);
+    big["memo"] = json!("x".repeat(100_000));
+    let body = serde_json::to_vec(&big).unwrap();
+    let message_id = format!("oversized-{}", stack.run_id);
+    stack.publish_raw(&body, &message_id).await;
+
+    let rejected = stack.final_result(&message_id).await;
+    assert_eq!(rejected.status, ResultStatus::Rejected);
+    assert_eq!(rejected.reason_code.as_deref(), Some("order_too_large"));
+    assert!(
+        !stack.seen.contains_key(big["order_id"].as_str().unwrap()),
+        "the order id inside the oversized body was never read"
+    );
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("invalid")
+    );
+    assert_eq!(dead.body.len(), MAX_ORDER_BYTES, "the dead letter keeps the first 64 KiB");
+    assert_eq!(dead.body[..], body[..MAX_ORDER_BYTES]);
+    assert_eq!(
+        dead.headers.get("x-gateway-original-bytes"),
+        Some(&body.len().to_string())
+    );
+    stack.stop().await;
+}
+
+async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let mut settings = test_settings();
+    settings.database.url = fresh_database(db, &run_id).await;
+    let store = Store::connect(&settings.database).await.unwrap();
+    let invalid = Invalid::new("invalid_order_id", "order_id is not an id");
+    let rejection = Rejection {
+        order_id: "TB-\u{0}-NUL".to_string(),
+        channel: None,
+        invalid: &invalid,
+    };
+    let stored = store
+        .reject(&rejection, b"{}", &StoredProperties::default())
+        .await;
+    match db {
+        // PostgreSQL refuses a NUL byte in TEXT (SQLSTATE 22021): that is the data, not an outage.
+        Db::Postgres => assert!(matches!(stored, Err(StoreError::Unstorable(_))), "{stored:?}"),
+        // SQLite keeps it.
+        Db::Sqlite => assert!(stored.is_ok(), "{stored:?}"),
+    }
+    // A valid order still claims on the same store: the refusal rolled back cleanly.
+    let order = parse_order(
+        &serde_json::to_vec(&bank_order(500_000)).unwrap(),
+        &settings.limits,
+    )
+    .unwrap();
+    let claimed = store
+        .claim(&order, b"{}", &StoredProperties::default(), DuplicatePaymentPolicy::Review)
+        .await;
+    assert!(claimed.is_ok(), "{claimed:?}");
+    drop(store);
+    drop_database(db, &run_id).await;
+}
