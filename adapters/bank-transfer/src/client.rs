@@ -135,7 +135,8 @@ impl BankTransferAdapter {
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, AdapterError> {
-    serde_json::to_vec(value).map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))
+    serde_json::to_vec(value)
+        .map_err(|_| AdapterError::permanent("invalid_request", "The bank request could not be written as JSON."))
 }
 
 #[async_trait]
@@ -211,20 +212,22 @@ impl PayoutAdapter for BankTransferAdapter {
                 let found: BankStatusResponse = serde_json::from_slice(&answer.body).map_err(|_| {
                     AdapterError::transient("bank_bad_answer", "The bank's status answer is unreadable.")
                 })?;
-                // A record that contradicts ours is never taken as paid or failed.
-                if found.amount != request.amount.dong() {
-                    return Err(AdapterError::unknown(format!(
+                let status = map_status(&found.status, &found.transfer_id, found.reason_code.as_deref());
+                // A record that contradicts ours is never taken as paid or failed, and neither
+                // is a final status that does not say which amount it settled.
+                match found.amount {
+                    Some(amount) if amount != request.amount => Err(AdapterError::unknown(format!(
                         "The bank reports transfer {} for {} đồng, not the {} đồng we sent.",
                         found.transfer_id,
-                        found.amount,
+                        amount.dong(),
                         request.amount.dong()
-                    )));
+                    ))),
+                    None if !matches!(status, ProviderStatus::Pending { .. }) => Err(AdapterError::unknown(format!(
+                        "The bank reports transfer {} as final without a positive amount.",
+                        found.transfer_id
+                    ))),
+                    _ => Ok(status),
                 }
-                Ok(map_status(
-                    &found.status,
-                    &found.transfer_id,
-                    found.reason_code.as_deref(),
-                ))
             }
             404 => Ok(ProviderStatus::NotFound),
             status => Err(map_error(status, &answer.body, answer.retry_after)),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::{get, post};
 use axum::Router;
+use gateway_adapter::Vnd;
 use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -101,21 +102,8 @@ impl Inner {
         let Some(url) = &self.callback_url else {
             return;
         };
-        let (event_type, status, reason_code) = match &entry.status {
-            LedgerStatus::Completed => ("transfer.completed", BankTransferStatus::Completed, None),
-            LedgerStatus::Failed { code } => ("transfer.failed", BankTransferStatus::Failed, Some(code.clone())),
-            LedgerStatus::Processing => return,
-        };
-        let event = BankWebhookEvent {
-            event_type: event_type.into(),
-            data: BankWebhookData {
-                transfer_id: entry.provider_ref.clone(),
-                client_reference: entry.client_reference.clone(),
-                end_to_end_id: entry.order_ref.clone(),
-                amount: entry.amount,
-                status,
-                reason_code,
-            },
+        let Some(event) = callback_event_for(entry) else {
+            return;
         };
         let Ok(body) = serde_json::to_vec(&event) else {
             return;
@@ -135,5 +123,59 @@ impl Inner {
             body,
         };
         self.kit.callbacks.send(callback, &faults);
+    }
+}
+
+/// The callback body for a final `entry` (none while it is processing). It always carries
+/// the booked amount, for failed transfers too, so the gateway never sees a final callback
+/// without an amount from the sandbox.
+fn callback_event_for(entry: &LedgerEntry) -> Option<BankWebhookEvent> {
+    let (event_type, status, reason_code) = match &entry.status {
+        LedgerStatus::Completed => ("transfer.completed", BankTransferStatus::Completed, None),
+        LedgerStatus::Failed { code } => ("transfer.failed", BankTransferStatus::Failed, Some(code.clone())),
+        LedgerStatus::Processing => return None,
+    };
+    Some(BankWebhookEvent {
+        event_type: event_type.into(),
+        data: BankWebhookData {
+            transfer_id: entry.provider_ref.clone(),
+            client_reference: entry.client_reference.clone(),
+            end_to_end_id: entry.order_ref.clone(),
+            amount: Vnd::new(entry.amount),
+            status,
+            reason_code,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn every_final_callback_carries_the_booked_amount_failed_ones_too() {
+        let mut entry = LedgerEntry {
+            provider: PROVIDER_KEY.into(),
+            client_reference: "pay_1".into(),
+            provider_ref: "FT1".into(),
+            order_ref: "order-1".into(),
+            amount: 2_789_000,
+            account: "0011004455667".into(),
+            status: LedgerStatus::Processing,
+            booked_at: Utc::now(),
+        };
+        assert!(callback_event_for(&entry).is_none());
+        for status in [
+            LedgerStatus::Completed,
+            LedgerStatus::Failed {
+                code: "ACCOUNT_CLOSED".into(),
+            },
+        ] {
+            entry.status = status;
+            let event = callback_event_for(&entry).expect("a final entry has a callback");
+            assert_eq!(event.data.amount, Vnd::new(2_789_000), "{:?}", entry.status);
+        }
     }
 }

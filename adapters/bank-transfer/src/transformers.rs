@@ -4,10 +4,14 @@
 use std::time::Duration;
 
 use gateway_adapter::names::{normalise_name, provider_memo};
+use gateway_adapter::parse_error::json_problem;
+use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::client::PROVIDER_KEY;
 
 /// Body of `POST /v1/name-inquiry`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +94,10 @@ pub struct BankStatusResponse {
     pub status: BankTransferStatus,
     #[serde(default)]
     pub reason_code: Option<String>,
-    pub amount: u64,
+    /// Whole đồng; `None` when absent or not a positive whole amount, which for a final
+    /// status is a contradiction, never "no check".
+    #[serde(default, deserialize_with = "Vnd::deserialize_lenient")]
+    pub amount: Option<Vnd>,
 }
 
 /// Error body of any 4xx/5xx answer.
@@ -115,7 +122,14 @@ pub struct BankWebhookData {
     pub transfer_id: String,
     pub client_reference: String,
     pub end_to_end_id: String,
-    pub amount: u64,
+    /// Whole đồng; `None` when absent or not a positive whole amount (the sandbox always
+    /// sends it, for failed transfers too).
+    #[serde(
+        default,
+        deserialize_with = "Vnd::deserialize_lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Vnd>,
     pub status: BankTransferStatus,
     #[serde(default)]
     pub reason_code: Option<String>,
@@ -158,7 +172,8 @@ impl From<BankTransferStatus> for String {
 }
 
 /// The exhaustive status mapping: only `COMPLETED` is success, only `FAILED`/`REJECTED` are
-/// failure; processing and every unknown status stay pending.
+/// failure; processing and every unknown status stay pending (an unknown one is counted in
+/// `gateway_provider_unknown_status_total`).
 pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: Option<&str>) -> ProviderStatus {
     let provider_ref = Some(transfer_id.to_string());
     match status {
@@ -170,15 +185,19 @@ pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: O
                 reason: format!("The bank reports transfer {transfer_id} as failed ({bank_code})."),
             }
         }
-        BankTransferStatus::Processing | BankTransferStatus::Other(_) => ProviderStatus::Pending { provider_ref },
+        BankTransferStatus::Processing => ProviderStatus::Pending { provider_ref },
+        BankTransferStatus::Other(_) => {
+            count_unknown_status(PROVIDER_KEY);
+            ProviderStatus::Pending { provider_ref }
+        }
     }
 }
 
 /// Parses a verified callback body; `event_id` is its `webhook-id`. An event whose type
 /// contradicts its status is malformed; unknown event types map by status (so, pending).
 pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
-    let event: BankWebhookEvent =
-        serde_json::from_slice(body).map_err(|error| CallbackError::Malformed(error.to_string()))?;
+    let event: BankWebhookEvent = serde_json::from_slice(body)
+        .map_err(|error| CallbackError::Malformed(format!("the callback body {}", json_problem(&error))))?;
     let data = &event.data;
     let consistent = match event.event_type.as_str() {
         "transfer.completed" => data.status == BankTransferStatus::Completed,
@@ -194,7 +213,7 @@ pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, Ca
     Ok(CallbackEvent {
         event_id,
         payment_id: PaymentId::from_stored(data.client_reference.clone()),
-        amount: Vnd::new(data.amount),
+        amount: data.amount,
         status: map_status(&data.status, &data.transfer_id, data.reason_code.as_deref()),
     })
 }
@@ -212,9 +231,12 @@ pub fn reason_code_for(bank_code: &str) -> String {
 }
 
 /// Classifies a non-2xx answer (`message` never quotes the bank's text, which may hold
-/// personal data): 422 and 409 carry permanent bank codes, 401/403 mean our
-/// credentials are wrong (transient, so nothing fails while ops fix the config), 429 and
-/// 5xx are transient, anything else follows [`AdapterError::from_http_status`].
+/// personal data). A 409, or a 422 `IDEMPOTENCY_CONFLICT`, says the bank already
+/// holds a transfer under our `Idempotency-Key`: on a resubmit the first one may have been
+/// booked, so it is an unknown outcome for a status inquiry to settle, never a failure. 422
+/// carries permanent business refusals; 401/403 mean our credentials are wrong (transient, so
+/// nothing fails while ops fix the config); 429 and 5xx are transient; anything else follows
+/// [`AdapterError::from_http_status`].
 pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> AdapterError {
     let parsed: Option<BankErrorResponse> = serde_json::from_slice(body).ok();
     let bank_code = parsed.as_ref().map(|error| error.error_code.as_str());
@@ -223,15 +245,14 @@ pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Ada
         Some(code) => format!("The bank answered HTTP {status} {code}."),
         None => format!("The bank answered HTTP {status}."),
     };
+    if status == 409 || (status == 422 && bank_code == Some("IDEMPOTENCY_CONFLICT")) {
+        return AdapterError::unknown(format!(
+            "{message} The bank already holds a transfer under this Idempotency-Key, which an \
+             earlier attempt may have booked: a status inquiry must settle it."
+        ));
+    }
     match status {
-        409 | 422 => AdapterError::permanent(
-            reason_code_for(bank_code.unwrap_or(if status == 409 {
-                "IDEMPOTENCY_CONFLICT"
-            } else {
-                "INVALID_REQUEST"
-            })),
-            message,
-        ),
+        422 => AdapterError::permanent(reason_code_for(bank_code.unwrap_or("INVALID_REQUEST")), message),
         401 | 403 => AdapterError::transient("bank_auth_failed", message),
         _ => match AdapterError::from_http_status(status, message) {
             AdapterError::Transient { code, message, .. } => AdapterError::Transient {
@@ -276,6 +297,24 @@ mod tests {
             callback_event("msg".into(), body),
             Err(CallbackError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_key_the_bank_already_holds_is_an_unknown_outcome_and_422_refusals_stay_permanent() {
+        let conflict = br#"{"error_code":"IDEMPOTENCY_CONFLICT","message":"other amount"}"#;
+        assert!(matches!(
+            map_error(409, conflict, None),
+            AdapterError::UnknownOutcome { .. }
+        ));
+        assert!(matches!(map_error(409, b"", None), AdapterError::UnknownOutcome { .. }));
+        assert!(matches!(
+            map_error(422, conflict, None),
+            AdapterError::UnknownOutcome { .. }
+        ));
+        let closed = br#"{"error_code":"ACCOUNT_CLOSED"}"#;
+        assert!(
+            matches!(map_error(422, closed, None), AdapterError::Permanent { code, .. } if code == "account_closed")
+        );
     }
 
     #[test]

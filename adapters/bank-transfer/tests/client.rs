@@ -140,13 +140,21 @@ async fn each_422_code_is_permanent_with_its_reason_code() {
 }
 
 #[tokio::test]
-async fn idempotency_conflict_is_permanent() {
-    let body = serde_json::json!({"error_code": "IDEMPOTENCY_CONFLICT", "message": "other amount"});
-    let result = submit_answered_with(ResponseTemplate::new(409).set_body_json(body)).await;
-    assert!(
-        matches!(&result, Err(AdapterError::Permanent { code, .. }) if code == "idempotency_conflict"),
-        "{result:?}"
-    );
+async fn a_409_says_the_bank_already_holds_our_key_so_it_leads_to_an_inquiry_not_a_failure() {
+    // On a resubmit after a 5xx or a timeout the first transfer may have been booked: only
+    // a status inquiry can tell, so a 409 must never fail the payment.
+    let body = serde_json::json!({"error_code": "IDEMPOTENCY_CONFLICT", "message": "NGUYEN VAN AN 0011004455667"});
+    for answer in [
+        ResponseTemplate::new(409).set_body_json(body),
+        ResponseTemplate::new(409),
+    ] {
+        let result = submit_answered_with(answer).await;
+        assert!(
+            matches!(&result, Err(AdapterError::UnknownOutcome { message })
+                if message.contains("409") && !message.contains(common::ACCOUNT) && !message.contains("NGUYEN")),
+            "{result:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -236,6 +244,48 @@ async fn a_status_with_another_amount_is_never_taken_as_paid() {
         .query_status(&payout(PAYMENT, ORDER))
         .await;
     assert!(matches!(status, Err(AdapterError::UnknownOutcome { .. })), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_final_status_without_an_amount_is_never_taken_as_paid_or_failed() {
+    for status in ["COMPLETED", "FAILED"] {
+        let server = bank().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "transfer_id": "FT0001", "client_reference": PAYMENT, "status": status, "reason_code": null
+            })))
+            .mount(&server)
+            .await;
+        let result = adapter(&base_url(&server), 2_000)
+            .query_status(&payout(PAYMENT, ORDER))
+            .await;
+        assert!(
+            matches!(result, Err(AdapterError::UnknownOutcome { .. })),
+            "{status}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_status_answer_of_the_wrong_shape_does_not_quote_the_bank_in_the_error() {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "transfer_id": 84981234567_u64, "client_reference": "NGUYEN VAN AN", "status": "COMPLETED",
+            "amount": 2_789_000
+        })))
+        .mount(&server)
+        .await;
+    let result = adapter(&base_url(&server), 2_000)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await;
+    let Err(error) = result else {
+        panic!("an unreadable answer is an error, got {result:?}");
+    };
+    let text = error.to_string();
+    assert!(!text.contains("84981234567") && !text.contains("NGUYEN"), "{text}");
 }
 
 #[tokio::test]
@@ -371,5 +421,56 @@ fn a_verified_transfer_callback_parses_into_a_succeeded_event() {
         ProviderStatus::Succeeded {
             provider_ref: Some("FT0001".into())
         }
+    );
+}
+
+fn signed_callback(body: &serde_json::Value) -> (http::HeaderMap, Vec<u8>) {
+    let body = body.to_string().into_bytes();
+    let secret = adapter_bank_transfer::WebhookSecret::parse(WEBHOOK_SECRET).expect("a whsec secret");
+    let signature = secret.sign("msg_2", FIXED_NOW, &body);
+    (webhook_headers("msg_2", FIXED_NOW, &signature), body)
+}
+
+#[test]
+fn a_callback_with_a_zero_negative_fractional_or_missing_amount_reports_no_amount() {
+    let adapter = offline_adapter();
+    for amount in [
+        Some(serde_json::json!(0)),
+        Some(serde_json::json!(-2_789_000)),
+        Some(serde_json::json!(2_789_000.5)),
+        Some(serde_json::json!("a lot")),
+        Some(serde_json::Value::Null),
+        None,
+    ] {
+        let mut body = serde_json::json!({"type": "transfer.completed", "data": {
+            "transfer_id": "FT0001", "client_reference": PAYMENT, "end_to_end_id": ORDER,
+            "status": "COMPLETED", "reason_code": null}});
+        if let Some(amount) = &amount {
+            body["data"]["amount"] = amount.clone();
+        }
+        let (headers, body) = signed_callback(&body);
+        assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW), Ok(()));
+        let event = adapter.parse_callback(&headers, &body);
+        assert!(
+            matches!(&event, Ok(event) if event.amount.is_none()
+                && matches!(event.status, ProviderStatus::Succeeded { .. })),
+            "{amount:?}: {event:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_callback_is_refused_without_quoting_the_bank() {
+    let body = serde_json::json!({"type": "transfer.completed", "data": {
+        "transfer_id": "FT0001", "client_reference": PAYMENT, "end_to_end_id": 84981234567_u64,
+        "amount": 2_789_000, "status": "COMPLETED", "reason_code": "NGUYEN VAN AN"}});
+    let (headers, body) = signed_callback(&body);
+    let adapter = offline_adapter();
+    assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW), Ok(()));
+    let refused = adapter.parse_callback(&headers, &body);
+    assert!(
+        matches!(&refused, Err(CallbackError::Malformed(message))
+            if !message.contains("84981234567") && !message.contains("NGUYEN")),
+        "{refused:?}"
     );
 }

@@ -240,3 +240,29 @@ async fn unknown_accounts_and_bad_signatures_are_refused() {
     );
     assert!(sandbox.kit.ledger.entries().is_empty());
 }
+
+#[tokio::test]
+async fn the_same_key_with_another_amount_leads_to_an_inquiry_that_never_fails_the_payment() {
+    let sandbox = start().await;
+    let adapter = adapter(&sandbox.bank_url(), 2_000);
+    let request = payout("pay_conflict", "order-conflict");
+    let first = adapter.submit(&request).await;
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
+
+    let mut changed = request.clone();
+    changed.amount = Vnd::new(3_000_000).expect("a positive amount");
+    let conflict = adapter.submit(&changed).await;
+    assert!(
+        matches!(conflict, Err(AdapterError::UnknownOutcome { .. })),
+        "{conflict:?}"
+    );
+    // The inquiry finds a transfer under this key for another amount: still not paid, not failed.
+    let inquiry = adapter.query_status(&changed).await;
+    assert!(
+        matches!(inquiry, Err(AdapterError::UnknownOutcome { .. })),
+        "{inquiry:?}"
+    );
+    let entries = sandbox.kit.ledger.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].amount, 2_789_000);
+}

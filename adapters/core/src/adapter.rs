@@ -110,7 +110,10 @@ pub struct CallbackEvent {
     pub event_id: String,
     /// Our payment id, which the provider echoes back.
     pub payment_id: PaymentId,
-    /// The amount the provider says it paid, in đồng, checked against our record.
+    /// The amount the provider says it paid, in đồng, checked against our record. `None` when
+    /// the callback carries no positive whole amount (absent, `null`, zero, negative,
+    /// fractional, text): a final callback without an amount is a contradiction to the
+    /// gateway, never a check it may skip.
     pub amount: Option<Vnd>,
     pub status: ProviderStatus,
 }

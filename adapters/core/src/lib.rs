@@ -5,10 +5,13 @@
 
 pub mod adapter;
 pub mod domain;
+pub mod ids;
 pub mod mask;
 pub mod money;
 pub mod names;
+pub mod parse_error;
 pub mod signing;
+pub mod telemetry;
 
 pub use adapter::{AdapterError, CallbackError, CallbackEvent, PayoutAdapter, PayoutRequest, ProviderStatus};
 pub use domain::{

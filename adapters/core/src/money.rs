@@ -30,6 +30,30 @@ impl Vnd {
     }
 }
 
+impl Vnd {
+    /// The amount a provider wrote in a JSON field: a positive whole number of đồng, as a JSON
+    /// integer or a string of ASCII digits. Zero, negatives, fractions, other text, `null` and
+    /// anything that overflows are `None`, so a caller can tell "no usable amount" apart from
+    /// an amount and treat it as a contradiction, never as a skipped check.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Number(number) => number.as_u64().and_then(Vnd::new),
+            serde_json::Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                text.parse::<u64>().ok().and_then(Vnd::new)
+            }
+            _ => None,
+        }
+    }
+
+    /// `#[serde(default, deserialize_with = "Vnd::deserialize_lenient")]` for a provider's
+    /// amount field: any JSON value parses, into [`Vnd::from_json`]'s answer, so a bad amount
+    /// never makes the whole body unreadable and is reported as `None` instead.
+    pub fn deserialize_lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Self>, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Vnd::from_json(&value))
+    }
+}
+
 impl TryFrom<u64> for Vnd {
     type Error = String;
     fn try_from(value: u64) -> Result<Self, Self::Error> {
@@ -84,6 +108,30 @@ mod tests {
         assert_eq!(format_dong(500), "500");
         assert_eq!(format_dong(1_000), "1.000");
         assert_eq!(format_dong(123_456_789), "123.456.789");
+    }
+
+    #[test]
+    fn only_positive_whole_amounts_come_out_of_a_providers_json() {
+        use serde_json::json;
+        assert_eq!(Vnd::from_json(&json!(500_000)), Vnd::new(500_000));
+        assert_eq!(Vnd::from_json(&json!("500000")), Vnd::new(500_000));
+        for bad in [
+            json!(0),
+            json!(-500_000),
+            json!(500_000.5),
+            json!(500_000.0),
+            json!("0"),
+            json!("-5"),
+            json!("+5"),
+            json!("5.0"),
+            json!(""),
+            json!("99999999999999999999"),
+            json!(u64::MAX),
+            json!(null),
+            json!([500_000]),
+        ] {
+            assert_eq!(Vnd::from_json(&bad), None, "{bad}");
+        }
     }
 
     #[test]

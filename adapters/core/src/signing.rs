@@ -1,5 +1,6 @@
 //! HMAC helpers shared by the adapters and their sandboxes; verification is constant-time.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
@@ -36,13 +37,34 @@ pub fn verify_hmac_sha512(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
 }
 
 /// The `key=value&key=value` string over fields sorted by key, which the VNPost and
-/// mobile-money styles sign. Values are taken as they are, without URL encoding.
+/// mobile-money styles sign. In every key and value `%` becomes `%25`, `&` becomes `%26` and
+/// `=` becomes `%3D` (nothing else is encoded), so the string names exactly one field set: a
+/// value holding `&x=y` can no longer sign like an extra field, and a signed message cannot
+/// be re-minted with its field boundaries moved.
 pub fn sorted_fields(fields: &BTreeMap<String, String>) -> String {
     fields
         .iter()
-        .map(|(key, value)| format!("{key}={value}"))
+        .map(|(key, value)| format!("{}={}", escape_separators(key), escape_separators(value)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// `text` with `%`, `&` and `=` percent-encoded (`%25`, `%26`, `%3D`); `%` first, so an escape
+/// the sender wrote is escaped again and cannot pass for a separator.
+fn escape_separators(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '&', '=']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '&' => out.push_str("%26"),
+            '=' => out.push_str("%3D"),
+            other => out.push(other),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The body field that carries a signature in the signed-JSON styles (VNPost, wallets); it
@@ -61,9 +83,10 @@ pub enum SignatureProblem {
     Bad,
 }
 
-/// A field's plain string form for signing: strings as they are (no quotes, no URL
-/// encoding), numbers as their digits, `true`/`false`; `None` for `null`, which is left out
-/// like an absent field. Nested arrays and objects sign as compact JSON.
+/// A field's plain string form for signing, before [`sorted_fields`] escapes its separators:
+/// strings as they are (no quotes), numbers as their digits, `true`/`false`; `None` for
+/// `null`, which is left out like an absent field. Nested arrays and objects sign as compact
+/// JSON.
 pub fn plain_value(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -75,7 +98,8 @@ pub fn plain_value(value: &Value) -> Option<String> {
 }
 
 /// The string a body signature covers: every top-level field except `signature` and
-/// `null`s, as `key=value` pairs sorted by key and joined by `&`.
+/// `null`s, as `key=value` pairs sorted by key and joined by `&`, separators in keys and
+/// values percent-encoded (see [`sorted_fields`]).
 pub fn body_signing_string(fields: &JsonFields) -> String {
     let plain: BTreeMap<String, String> = fields
         .iter()
@@ -129,6 +153,30 @@ mod tests {
         let numeric = parse_json_object(br#"{"a":1,"signature":12}"#).expect("object");
         assert_eq!(body_signature_tag(&numeric), Err(SignatureProblem::Bad));
         assert!(parse_json_object(b"[1]").is_none());
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_value_or_key_holding_separators_can_no_longer_pass_for_other_fields() {
+        let two_fields = map(&[("a", "1"), ("b", "2")]);
+        let value_with_separators = map(&[("a", "1&b=2")]);
+        let key_with_separators = map(&[("a=1&b", "2")]);
+        assert_ne!(sorted_fields(&value_with_separators), sorted_fields(&two_fields));
+        assert_ne!(sorted_fields(&key_with_separators), sorted_fields(&two_fields));
+        assert_ne!(
+            hmac_sha256(b"k", sorted_fields(&value_with_separators).as_bytes()),
+            hmac_sha256(b"k", sorted_fields(&two_fields).as_bytes())
+        );
+        // The documented rule: `%`, `&` and `=` become `%25`, `%26` and `%3D`, in keys and values.
+        assert_eq!(sorted_fields(&value_with_separators), "a=1%26b%3D2");
+        assert_eq!(sorted_fields(&key_with_separators), "a%3D1%26b=2");
+        // An escape written by the sender is escaped again, so it cannot pass for a separator.
+        let pre_escaped = map(&[("a", "1%26b%3D2")]);
+        assert_eq!(sorted_fields(&pre_escaped), "a=1%2526b%253D2");
+        assert_eq!(sorted_fields(&map(&[("memo", "a b/c")])), "memo=a b/c");
     }
 
     #[test]

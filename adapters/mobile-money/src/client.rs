@@ -5,9 +5,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use gateway_adapter::ids::derived_request_id;
+use gateway_adapter::parse_error::json_problem;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Channel, Destination, Msisdn, PaymentId, PayoutAdapter, PayoutRequest,
-    ProviderStatus, Vnd, WalletProvider,
+    ProviderStatus, WalletProvider,
 };
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -27,6 +29,8 @@ pub const PATH_INQUIRY: &str = "/v2/wallet/inquiry";
 pub const PATH_PAY: &str = "/v2/disbursement/pay";
 /// `POST` path of a disbursement status query.
 pub const PATH_QUERY: &str = "/v2/disbursement/query";
+/// Prefix of a wallet inquiry's own `requestId` (see [`derived_request_id`]).
+pub const INQUIRY_ID_PREFIX: &str = "inq_";
 
 /// Milliseconds since 1970 by the system clock (`responseTime` is in milliseconds).
 pub fn system_now_ms() -> i64 {
@@ -127,7 +131,13 @@ impl MobileMoneyAdapter {
         request: &T,
         set_signature: impl FnOnce(String) -> T,
     ) -> Result<Vec<u8>, AdapterError> {
-        let bad = |error: serde_json::Error| AdapterError::permanent("invalid_request", error.to_string());
+        let provider = self.provider.as_str();
+        let bad = |_| {
+            AdapterError::permanent(
+                "invalid_request",
+                format!("The request to {provider} could not be signed."),
+            )
+        };
         let fields = signing::to_fields(request).map_err(bad)?;
         let signed = set_signature(signing::sign(self.secret(), &fields));
         serde_json::to_vec(&signed).map_err(bad)
@@ -224,11 +234,10 @@ impl MobileMoneyAdapter {
                 return Err(problem(format!("{provider} answered for another partnerCode.")));
             }
         }
-        serde_json::from_value(Value::Object(fields)).map_err(|error| {
-            problem(format!(
-                "{provider}'s signed answer does not have the expected fields: {error}"
-            ))
-        })
+        // Parsed again from the bytes for a line and column; the error says what was wrong
+        // without quoting the provider's values, which may hold a phone number or a name.
+        serde_json::from_slice(&answer.body)
+            .map_err(|error| problem(format!("{provider}'s signed answer {}.", json_problem(&error))))
     }
 
     fn request_id_differs(echoed: Option<&str>, ours: &str) -> bool {
@@ -250,7 +259,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
         let wallet = self.wallet(request)?;
         let inquiry = WalletInquiryRequest {
             partner_code: self.config.partner_code.clone(),
-            request_id: format!("{}-inq", request.payment_id.as_str()),
+            request_id: derived_request_id(INQUIRY_ID_PREFIX, &request.payment_id),
             wallet_id: wallet.as_str().to_string(),
             lang: LANG.into(),
             signature: String::new(),
@@ -331,7 +340,7 @@ impl PayoutAdapter for MobileMoneyAdapter {
                 )));
             }
         }
-        submit_outcome(code, reply.trans_id)
+        submit_outcome(self.provider, code, reply.trans_id)
     }
 
     async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
@@ -357,17 +366,21 @@ impl PayoutAdapter for MobileMoneyAdapter {
             ));
         }
         let code = ResultCode::from_code(found.result_code);
-        // A record that contradicts ours is never taken as paid or failed.
+        // A record that contradicts ours is never taken as paid or failed, and neither is a
+        // final code that does not say which amount it settled.
         let final_code = matches!(code, ResultCode::Done | ResultCode::FailedAfterAcceptance);
-        if final_code && found.amount.is_some_and(|amount| amount != request.amount.dong()) {
-            return Err(AdapterError::unknown(format!(
-                "{provider} reports transaction {} for {} đồng, not the {} đồng we sent.",
-                found.trans_id.as_deref().unwrap_or("without id"),
-                found.amount.unwrap_or(0),
-                request.amount.dong()
-            )));
+        if final_code && found.amount != Some(request.amount) {
+            let transaction = found.trans_id.as_deref().unwrap_or("without id");
+            return Err(AdapterError::unknown(match found.amount {
+                Some(amount) => format!(
+                    "{provider} reports transaction {transaction} for {} đồng, not the {} đồng we sent.",
+                    amount.dong(),
+                    request.amount.dong()
+                ),
+                None => format!("{provider} reports transaction {transaction} as final without a positive amount."),
+            }));
         }
-        query_outcome(code, found.fail_code, found.trans_id)
+        query_outcome(self.provider, code, found.fail_code, found.trans_id)
     }
 
     fn verify_callback(&self, _headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError> {
@@ -392,15 +405,20 @@ impl PayoutAdapter for MobileMoneyAdapter {
     }
 
     fn parse_callback(&self, _headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
-        let ipn: WalletIpn = parse_ipn(ipn_fields(body)?)?;
+        let ipn: WalletIpn = parse_ipn(body)?;
         let trans_id = ipn
             .trans_id
             .ok_or_else(|| CallbackError::Malformed("the IPN carries no transId".into()))?;
         Ok(CallbackEvent {
             event_id: format!("{trans_id}:{}", ipn.result_code),
             payment_id: PaymentId::from_stored(ipn.request_id),
-            amount: Vnd::new(ipn.amount),
-            status: callback_status(ResultCode::from_code(ipn.result_code), ipn.fail_code, Some(trans_id)),
+            amount: ipn.amount,
+            status: callback_status(
+                self.provider,
+                ResultCode::from_code(ipn.result_code),
+                ipn.fail_code,
+                Some(trans_id),
+            ),
         })
     }
 
@@ -415,6 +433,9 @@ fn ipn_fields(body: &[u8]) -> Result<Fields, CallbackError> {
     signing::parse_fields(body).ok_or_else(|| CallbackError::Malformed("the IPN body is not a JSON object".into()))
 }
 
-fn parse_ipn<T: DeserializeOwned>(fields: Fields) -> Result<T, CallbackError> {
-    serde_json::from_value(Value::Object(fields)).map_err(|error| CallbackError::Malformed(error.to_string()))
+/// Parses an IPN that `verify_callback` accepted; the error says what was wrong without
+/// quoting the provider's values.
+fn parse_ipn<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallbackError> {
+    serde_json::from_slice(body)
+        .map_err(|error| CallbackError::Malformed(format!("the IPN body {}", json_problem(&error))))
 }

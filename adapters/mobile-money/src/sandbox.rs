@@ -185,7 +185,8 @@ impl Inner {
     }
 
     /// The final-state fields of a ledger entry, as a disbursement answer, a query answer
-    /// and an IPN carry them.
+    /// and an IPN carry them: always with the booked `amount`, for failed entries too, so the
+    /// gateway never sees a final answer without an amount from the sandbox.
     pub(crate) fn entry_fields(entry: &LedgerEntry) -> (ResultCode, Value) {
         let trans_id = entry
             .provider_ref
@@ -253,6 +254,29 @@ mod tests {
             .expect("a valid instant")
             .with_timezone(&Utc);
         assert_eq!(vietnam_month(earlier), (2026, 1));
+    }
+
+    #[test]
+    fn every_final_answer_carries_the_booked_amount_failed_ones_too() {
+        let mut entry = LedgerEntry {
+            provider: "viettel_money".into(),
+            client_reference: "pay_1".into(),
+            provider_ref: "2890001234567".into(),
+            order_ref: "order-1".into(),
+            amount: 500_000,
+            account: "0981234567".into(),
+            status: LedgerStatus::Completed,
+            booked_at: Utc::now(),
+        };
+        let (code, fields) = Inner::entry_fields(&entry);
+        assert_eq!((code, &fields["amount"]), (ResultCode::Done, &json!(500_000)));
+        entry.status = LedgerStatus::Failed { code: "1002".into() };
+        let (code, fields) = Inner::entry_fields(&entry);
+        assert_eq!(code, ResultCode::FailedAfterAcceptance);
+        assert_eq!(
+            (&fields["amount"], &fields["failCode"]),
+            (&json!(500_000), &json!(1002))
+        );
     }
 
     #[test]

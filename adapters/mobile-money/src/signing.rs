@@ -2,9 +2,11 @@
 //! `key=value&key=value` string of every top-level field except `signature`. Requests,
 //! answers and IPN callbacks are all signed this way, with the one shared secret key.
 //!
-//! Values are signed in their plain string form: strings as they are (no quotes, no URL
-//! encoding), numbers as their digits, `true`/`false`; absent and `null` fields are left
-//! out. Nested arrays or objects (the protocol has none) are signed as compact JSON.
+//! Values are signed in their plain string form: strings as they are (no quotes), numbers as
+//! their digits, `true`/`false`; absent and `null` fields are left out. Nested arrays or
+//! objects (the protocol has none) are signed as compact JSON. `%`, `&` and `=` in keys and
+//! values are percent-encoded before joining (`gateway_adapter::signing::sorted_fields`), so
+//! no value can pass for extra fields.
 
 use gateway_adapter::signing::{body_signature_tag, hmac_sha256, verify_hmac_sha256};
 pub use gateway_adapter::signing::{
@@ -33,9 +35,8 @@ pub fn verify(secret: &[u8], fields: &Fields) -> Result<(), SignatureProblem> {
 pub fn to_fields<T: Serialize>(value: &T) -> Result<Fields, serde_json::Error> {
     match serde_json::to_value(value)? {
         Value::Object(fields) => Ok(fields),
-        other => Err(serde::ser::Error::custom(format!(
-            "expected a JSON object, got {other}"
-        ))),
+        // The value is not quoted: a request carries a phone number and a name.
+        _ => Err(serde::ser::Error::custom("a signed message must be a JSON object")),
     }
 }
 
@@ -85,6 +86,14 @@ mod tests {
         assert_eq!(verify(b"k", &unsigned), Err(SignatureProblem::Missing));
         unsigned.insert(SIGNATURE_FIELD.into(), json!(""));
         assert_eq!(verify(b"k", &unsigned), Err(SignatureProblem::Missing));
+    }
+
+    #[test]
+    fn a_value_holding_separators_does_not_sign_like_extra_fields() {
+        let folded = signing_string(&fields(json!({"amount": "500000&failCode=1002"})));
+        let separate = signing_string(&fields(json!({"amount": 500000, "failCode": 1002})));
+        assert_eq!(folded, "amount=500000%26failCode%3D1002");
+        assert_eq!(separate, "amount=500000&failCode=1002");
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! Every mapping is an exhaustive `match` over [`ResultCode`]: a code nobody listed is
 //! [`ResultCode::Unlisted`] and can only become `Pending` (a status) or `UnknownOutcome` (a
-//! submit answer) — never a success and never a failure.
+//! submit answer) — never a success and never a failure — and is counted in
+//! `gateway_provider_unknown_status_total`.
 
 use gateway_adapter::names::{normalise_name, provider_memo};
-use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus};
+use gateway_adapter::telemetry::count_unknown_status;
+use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -125,9 +127,8 @@ fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
         Some(Value::Number(number)) => Ok(Some(number.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected a string or a number, got {other}"
-        ))),
+        // The value is not quoted: a provider's body may hold personal data.
+        Some(_) => Err(serde::de::Error::custom("expected a string or a number")),
     }
 }
 
@@ -136,7 +137,9 @@ fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
 #[serde(rename_all = "camelCase")]
 pub struct WalletInquiryRequest {
     pub partner_code: String,
-    /// `<payment_id>-inq`: an inquiry books nothing, so it needs no idempotency of its own.
+    /// `inq_` + 28 hex digits of SHA-256 over the payment id (32 characters, the documented
+    /// limit): the same for every inquiry about one payment, and never a disbursement's
+    /// `requestId`. An inquiry books nothing, so it needs no idempotency of its own.
     pub request_id: String,
     /// The phone number in national form, `0XXXXXXXXX`.
     pub wallet_id: String,
@@ -246,8 +249,10 @@ pub struct WalletQueryResponse {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "string_or_number")]
     pub trans_id: Option<String>,
-    #[serde(default)]
-    pub amount: Option<u64>,
+    /// Whole đồng; `None` when absent or not a positive whole amount, which for a final code
+    /// is a contradiction, never "no check".
+    #[serde(default, deserialize_with = "Vnd::deserialize_lenient")]
+    pub amount: Option<Vnd>,
     /// Why a `1006` disbursement failed (a result code such as 1002 or 1003).
     #[serde(default)]
     pub fail_code: Option<i64>,
@@ -261,7 +266,10 @@ pub struct WalletIpn {
     /// Our payment id.
     pub request_id: String,
     pub order_id: String,
-    pub amount: u64,
+    /// Whole đồng; `None` when absent or not a positive whole amount (the sandbox always
+    /// sends it, for failed disbursements too).
+    #[serde(default, deserialize_with = "Vnd::deserialize_lenient")]
+    pub amount: Option<Vnd>,
     #[serde(deserialize_with = "string_or_number")]
     pub trans_id: Option<String>,
     pub result_code: i64,
@@ -299,8 +307,15 @@ fn said(code: ResultCode) -> String {
 }
 
 /// What a disbursement answer's `resultCode` means. Success codes are only passed here
-/// after the caller checked the HTTP status and the echoed `requestId` and `amount`.
-pub fn submit_outcome(code: ResultCode, trans_id: Option<String>) -> Result<ProviderStatus, AdapterError> {
+/// after the caller checked the HTTP status and the echoed `requestId` and `amount`. The
+/// two "this requestId is already known" codes, 7000 (still processing) and 40 (used with
+/// other data), are unknown outcomes: on a resubmit the first request may have been paid,
+/// so only a status query can settle it.
+pub fn submit_outcome(
+    provider: WalletProvider,
+    code: ResultCode,
+    trans_id: Option<String>,
+) -> Result<ProviderStatus, AdapterError> {
     let permanent = |code: ResultCode| Err(AdapterError::permanent(reason_code_for(code), said(code)));
     let transient = |code: ResultCode| Err(AdapterError::transient(reason_code_for(code), said(code)));
     match code {
@@ -316,11 +331,16 @@ pub fn submit_outcome(code: ResultCode, trans_id: Option<String>) -> Result<Prov
         ResultCode::WalletMonthlyLimit => permanent(code),
         ResultCode::AccessDenied | ResultCode::AuthenticationFailed => transient(code),
         ResultCode::BadFormat => permanent(code),
-        ResultCode::DuplicateRequestId => permanent(code),
+        ResultCode::DuplicateRequestId => Err(AdapterError::unknown(
+            "The wallet provider already holds a request with this requestId (resultCode 40), which an earlier \
+             attempt may have paid: a status query must settle it.",
+        )),
         ResultCode::SystemBusy => transient(code),
         ResultCode::UnknownError => Err(AdapterError::unknown(said(code))),
         // Codes that do not belong in a disbursement answer: only an inquiry can tell.
-        ResultCode::FailedAfterAcceptance | ResultCode::RequestNotFound | ResultCode::Unlisted(_) => {
+        ResultCode::FailedAfterAcceptance | ResultCode::RequestNotFound => Err(AdapterError::unknown(said(code))),
+        ResultCode::Unlisted(_) => {
+            count_unknown_status(provider.as_str());
             Err(AdapterError::unknown(said(code)))
         }
     }
@@ -329,6 +349,7 @@ pub fn submit_outcome(code: ResultCode, trans_id: Option<String>) -> Result<Prov
 /// What a status query's `resultCode` means. Errors of the query itself are transient (a
 /// read has no side effect); codes that say nothing final about the payment are `Pending`.
 pub fn query_outcome(
+    provider: WalletProvider,
     code: ResultCode,
     fail_code: Option<i64>,
     trans_id: Option<String>,
@@ -348,13 +369,21 @@ pub fn query_outcome(
         | ResultCode::WalletNotFound
         | ResultCode::WalletLocked
         | ResultCode::WalletMonthlyLimit
-        | ResultCode::DuplicateRequestId
-        | ResultCode::Unlisted(_) => Ok(ProviderStatus::Pending { provider_ref: trans_id }),
+        | ResultCode::DuplicateRequestId => Ok(ProviderStatus::Pending { provider_ref: trans_id }),
+        ResultCode::Unlisted(_) => {
+            count_unknown_status(provider.as_str());
+            Ok(ProviderStatus::Pending { provider_ref: trans_id })
+        }
     }
 }
 
 /// What an IPN's `resultCode` means: `0` succeeded, `1006` failed, everything else pending.
-pub fn callback_status(code: ResultCode, fail_code: Option<i64>, trans_id: Option<String>) -> ProviderStatus {
+pub fn callback_status(
+    provider: WalletProvider,
+    code: ResultCode,
+    fail_code: Option<i64>,
+    trans_id: Option<String>,
+) -> ProviderStatus {
     match code {
         ResultCode::Done => ProviderStatus::Succeeded { provider_ref: trans_id },
         ResultCode::FailedAfterAcceptance => failed(fail_code, trans_id.as_deref()),
@@ -370,8 +399,11 @@ pub fn callback_status(code: ResultCode, fail_code: Option<i64>, trans_id: Optio
         | ResultCode::BadFormat
         | ResultCode::DuplicateRequestId
         | ResultCode::SystemBusy
-        | ResultCode::UnknownError
-        | ResultCode::Unlisted(_) => ProviderStatus::Pending { provider_ref: trans_id },
+        | ResultCode::UnknownError => ProviderStatus::Pending { provider_ref: trans_id },
+        ResultCode::Unlisted(_) => {
+            count_unknown_status(provider.as_str());
+            ProviderStatus::Pending { provider_ref: trans_id }
+        }
     }
 }
 
@@ -417,6 +449,8 @@ pub fn inquiry_error(code: ResultCode) -> AdapterError {
 mod tests {
     use super::*;
 
+    const VIETTEL: WalletProvider = WalletProvider::ViettelMoney;
+
     const EVERY_LISTED_CODE: [i64; 15] = [
         0, 1000, 1001, 1002, 1003, 1004, 1006, 1010, 7000, 11, 13, 20, 40, 98, 99,
     ];
@@ -437,41 +471,54 @@ mod tests {
         for code in [-1, 1, 9, 10, 21, 1005, 1007, 4001, 7001, 9000] {
             let code = ResultCode::from_code(code);
             assert!(matches!(
-                submit_outcome(code, None),
+                submit_outcome(VIETTEL, code, None),
                 Err(AdapterError::UnknownOutcome { .. })
             ));
             assert!(matches!(
-                query_outcome(code, None, None),
+                query_outcome(VIETTEL, code, None, None),
                 Ok(ProviderStatus::Pending { .. })
             ));
             assert!(matches!(
-                callback_status(code, None, None),
+                callback_status(VIETTEL, code, None, None),
                 ProviderStatus::Pending { .. }
             ));
         }
         for code in EVERY_LISTED_CODE.into_iter().filter(|code| *code != 0) {
             let code = ResultCode::from_code(code);
             assert!(!matches!(
-                submit_outcome(code, None),
+                submit_outcome(VIETTEL, code, None),
                 Ok(ProviderStatus::Succeeded { .. })
             ));
             assert!(!matches!(
-                query_outcome(code, None, None),
+                query_outcome(VIETTEL, code, None, None),
                 Ok(ProviderStatus::Succeeded { .. })
             ));
         }
     }
 
     #[test]
+    fn an_already_known_request_id_is_an_unknown_outcome_never_a_failure() {
+        for code in [ResultCode::DuplicateRequestId, ResultCode::DuplicateInFlight] {
+            assert!(
+                matches!(
+                    submit_outcome(VIETTEL, code, None),
+                    Err(AdapterError::UnknownOutcome { .. })
+                ),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_failure_after_acceptance_carries_the_mapped_fail_code() {
-        let status = query_outcome(ResultCode::FailedAfterAcceptance, Some(1003), Some("9".into()));
+        let status = query_outcome(VIETTEL, ResultCode::FailedAfterAcceptance, Some(1003), Some("9".into()));
         assert!(
             matches!(&status, Ok(ProviderStatus::Failed { code, .. }) if code == "account_closed"),
             "{status:?}"
         );
-        let without = callback_status(ResultCode::FailedAfterAcceptance, None, None);
+        let without = callback_status(VIETTEL, ResultCode::FailedAfterAcceptance, None, None);
         assert!(matches!(without, ProviderStatus::Failed { code, .. } if code == "wallet_failed"));
-        let odd = callback_status(ResultCode::FailedAfterAcceptance, Some(5555), None);
+        let odd = callback_status(VIETTEL, ResultCode::FailedAfterAcceptance, Some(5555), None);
         assert!(matches!(odd, ProviderStatus::Failed { code, .. } if code == "wallet_failed_5555"));
     }
 

@@ -142,12 +142,13 @@ async fn status_query_and_wallet_inquiry_send_signed_bodies_of_the_documented_sh
     let request = payout(PAYMENT, ORDER);
     assert_eq!(adapter.query_status(&request).await, Ok(ProviderStatus::NotFound));
     assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
-    // Both signatures computed with Python's `hmac` over the sorted fields.
+    // Both signatures computed with Python's `hmac` over the sorted fields; the inquiry's
+    // requestId is "inq_" + the first 28 hex digits of SHA-256("pay_01J9Z8ZKQ2").
     assert_eq!(
         sent_bodies(&server).await,
         vec![
             r#"{"partnerCode":"GWTEST01","requestId":"pay_01J9Z8ZKQ2","lang":"vi","signature":"1d0f25e10b7eb1722bb9e5a229dc199ae433fe62a907864a3cf348f066c31c7f"}"#.to_string(),
-            r#"{"partnerCode":"GWTEST01","requestId":"pay_01J9Z8ZKQ2-inq","walletId":"0981234567","lang":"vi","signature":"78b236a43b1432b179e14a5191906c2faf2ebe6596349a9e355c0f2c0171e025"}"#.to_string(),
+            r#"{"partnerCode":"GWTEST01","requestId":"inq_88ae7e7e517bc8545062d8c973f8","walletId":"0981234567","lang":"vi","signature":"b2d12ca9780722d23f4a3b4e13ef5c07e259d3790ee25d2e5c16516eaf95f144"}"#.to_string(),
         ]
     );
 }
@@ -240,8 +241,14 @@ async fn result_code_20_bad_format_is_permanent() {
 }
 
 #[tokio::test]
-async fn result_code_40_duplicate_request_id_is_permanent() {
-    assert_permanent(&submit_answered_with_code(40).await, "idempotency_conflict");
+async fn result_code_40_says_the_provider_already_holds_our_request_id_so_it_leads_to_an_inquiry() {
+    // On a resubmit after a 5xx or a timeout the first disbursement may have been paid: only
+    // a status query can tell, so 40 must never fail the payment.
+    let result = submit_answered_with_code(40).await;
+    assert!(
+        matches!(&result, Err(AdapterError::UnknownOutcome { message }) if message.contains("40")),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -336,7 +343,90 @@ async fn a_wallet_of_another_provider_is_refused_without_calling_anyone() {
     assert!(sent_bodies(&server).await.is_empty());
 }
 
+/// A payment id of the real shape: `pay_` + 28 hex digits, 32 characters.
+const REAL_PAYMENT: &str = "pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c";
+
+#[tokio::test]
+async fn every_request_id_sent_fits_32_characters_and_the_inquiry_id_is_the_same_each_time() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "/v2/wallet/inquiry",
+        ResponseTemplate::new(200).set_body_json(signed(json!({
+            "resultCode": 0, "walletId": WALLET, "walletName": "NGUYEN VAN AN"
+        }))),
+    )
+    .await;
+    answer(&server, "/v2/disbursement/pay", ResponseTemplate::new(503)).await;
+    answer(&server, "/v2/disbursement/query", ResponseTemplate::new(503)).await;
+    let adapter = adapter(&base_url(&server), 2_000);
+    let request = payout(REAL_PAYMENT, ORDER);
+    adapter.name_inquiry(&request).await.expect("the wallet exists");
+    adapter.name_inquiry(&request).await.expect("the wallet exists");
+    let _ = adapter.submit(&request).await;
+    let _ = adapter.query_status(&request).await;
+
+    let ids: Vec<String> = sent_bodies(&server)
+        .await
+        .iter()
+        .map(|body| {
+            serde_json::from_str::<Value>(body).expect("JSON")["requestId"]
+                .as_str()
+                .expect("every request carries a requestId")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        assert!(id.len() <= 32, "{id} is {} characters", id.len());
+    }
+    assert_eq!(ids[0], ids[1], "the inquiry id is deterministic");
+    assert_ne!(
+        ids[0], REAL_PAYMENT,
+        "an inquiry never reuses the disbursement's requestId"
+    );
+    assert_eq!(&ids[2..], [REAL_PAYMENT, REAL_PAYMENT]);
+}
+
+#[tokio::test]
+async fn an_answer_of_the_wrong_shape_does_not_quote_the_provider_in_the_error() {
+    let wrong = signed(json!({
+        "resultCode": "NGUYEN VAN AN 0981234567", "requestId": PAYMENT, "amount": 500_000
+    }));
+    let read = query_answered_with(wrong.clone()).await;
+    let write = submit_answered_with(ResponseTemplate::new(200).set_body_json(wrong)).await;
+    for result in [read, write] {
+        let Err(error) = &result else {
+            panic!("an unreadable answer is an error, got {result:?}");
+        };
+        let text = error.to_string();
+        assert!(!text.contains("0981234567") && !text.contains("NGUYEN"), "{text}");
+    }
+}
+
 // --- Status query ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_final_query_answer_without_a_positive_amount_is_never_taken_as_paid_or_failed() {
+    for (code, amount) in [
+        (0, None),
+        (1006, None),
+        (0, Some(json!(0))),
+        (1006, Some(json!(-500_000))),
+    ] {
+        let mut body = json!({"resultCode": code, "failCode": 1002, "requestId": PAYMENT, "transId": TRANS_ID});
+        if let Some(amount) = &amount {
+            body["amount"] = amount.clone();
+        }
+        let status = query_answered_with(signed(body)).await;
+        assert_unknown(&status);
+    }
+    let processing = query_answered_with(signed(json!({"resultCode": 1000, "requestId": PAYMENT}))).await;
+    assert!(
+        matches!(processing, Ok(ProviderStatus::Pending { .. })),
+        "{processing:?}"
+    );
+}
 
 #[tokio::test]
 async fn query_1010_means_the_provider_never_received_the_payment() {
@@ -564,4 +654,76 @@ fn a_failed_ipn_parses_into_a_failed_event_with_its_own_event_id() {
         "{:?}",
         event.status
     );
+}
+
+#[test]
+fn an_ipn_with_a_zero_negative_fractional_or_missing_amount_reports_no_amount() {
+    for amount in [
+        Some(json!(0)),
+        Some(json!(-500_000)),
+        Some(json!(500_000.5)),
+        Some(json!("a lot")),
+        None,
+    ] {
+        let mut ipn = json!({
+            "partnerCode": PARTNER_CODE, "requestId": PAYMENT, "orderId": ORDER,
+            "transId": TRANS_ID, "resultCode": 0, "message": "Successful.",
+            "responseTime": FIXED_NOW * 1_000
+        });
+        if let Some(amount) = &amount {
+            ipn["amount"] = amount.clone();
+        }
+        let body = serde_json::to_vec(&signed(ipn)).expect("serialisable");
+        assert_eq!(verify(&body, FIXED_NOW), Ok(()));
+        let event = offline_adapter().parse_callback(&http::HeaderMap::new(), &body);
+        assert!(
+            matches!(&event, Ok(event) if event.amount.is_none()
+                && matches!(event.status, ProviderStatus::Succeeded { .. })),
+            "{amount:?}: {event:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_ipn_is_refused_without_quoting_the_provider() {
+    for (field, value) in [
+        ("orderId", json!(84981234567_u64)),
+        ("transId", json!({"walletName": "NGUYEN VAN AN"})),
+    ] {
+        let mut ipn = json!({
+            "partnerCode": PARTNER_CODE, "requestId": PAYMENT, "orderId": ORDER, "amount": 500_000,
+            "transId": TRANS_ID, "resultCode": 0, "message": "Successful.",
+            "responseTime": FIXED_NOW * 1_000
+        });
+        ipn[field] = value;
+        let body = serde_json::to_vec(&signed(ipn)).expect("serialisable");
+        assert_eq!(verify(&body, FIXED_NOW), Ok(()));
+        let refused = offline_adapter().parse_callback(&http::HeaderMap::new(), &body);
+        assert!(
+            matches!(&refused, Err(CallbackError::Malformed(message))
+                if !message.contains("84981234567") && !message.contains("NGUYEN")),
+            "{field}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn an_ipn_whose_fields_were_shifted_across_a_separator_is_refused() {
+    // A genuine failed IPN, signed by the provider.
+    let captured = signed(json!({
+        "partnerCode": PARTNER_CODE, "requestId": PAYMENT, "orderId": ORDER,
+        "amount": 500_000, "transId": TRANS_ID, "resultCode": 1006, "failCode": 1002,
+        "message": "Transaction failed.", "responseTime": FIXED_NOW * 1_000
+    }));
+    assert_eq!(
+        verify(&serde_json::to_vec(&captured).expect("serialisable"), FIXED_NOW),
+        Ok(())
+    );
+    // The same signature over another field set: `failCode` folded into `amount`.
+    let mut re_minted = captured;
+    let fields = re_minted.as_object_mut().expect("an object");
+    fields.remove("failCode");
+    fields.insert("amount".into(), json!("500000&failCode=1002"));
+    let body = serde_json::to_vec(&re_minted).expect("serialisable");
+    assert_eq!(verify(&body, FIXED_NOW), Err(CallbackError::BadSignature));
 }

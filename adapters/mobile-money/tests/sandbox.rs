@@ -382,16 +382,45 @@ async fn unknown_and_locked_wallets_are_refused_at_inquiry_and_at_submit() {
 }
 
 #[tokio::test]
-async fn the_same_request_id_with_another_amount_is_an_idempotency_conflict() {
+async fn the_same_request_id_with_another_amount_leads_to_an_inquiry_that_never_fails_the_payment() {
     let sandbox = start().await;
     let adapter = sandbox.viettel();
     let request = payout("pay_conflict", "order-conflict");
     adapter.submit(&request).await.expect("the first is accepted");
     let mut changed = request.clone();
     changed.amount = Vnd::new(600_000).expect("a positive amount");
-    assert_permanent(&adapter.submit(&changed).await, "idempotency_conflict");
+    let conflict = adapter.submit(&changed).await;
+    assert!(
+        matches!(conflict, Err(AdapterError::UnknownOutcome { .. })),
+        "{conflict:?}"
+    );
+    wait_until_succeeded(&adapter, &request).await;
+    // The provider paid another amount under this requestId: never taken as paid or failed.
+    let inquiry = adapter.query_status(&changed).await;
+    assert!(
+        matches!(inquiry, Err(AdapterError::UnknownOutcome { .. })),
+        "{inquiry:?}"
+    );
     assert_eq!(sandbox.kit.ledger.entries().len(), 1);
     assert_eq!(sandbox.kit.ledger.entries()[0].amount, 500_000);
+}
+
+#[tokio::test]
+async fn a_payment_id_of_the_real_length_passes_the_sandboxs_32_character_request_id_limit() {
+    let mut sandbox = start().await;
+    let adapter = sandbox.viettel();
+    let request = payout("pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c", "order-real-length");
+    assert_eq!(adapter.name_inquiry(&request).await, Ok(Some("NGUYEN VAN AN".into())));
+    let submitted = adapter.submit(&request).await;
+    assert!(matches!(submitted, Ok(ProviderStatus::Pending { .. })), "{submitted:?}");
+    let (_, body) = sandbox.next_callback().await;
+    let event = adapter
+        .parse_callback(&http::HeaderMap::new(), &body)
+        .expect("a well-formed IPN");
+    assert_eq!(event.amount, Vnd::new(500_000));
+
+    let too_long = payout("pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c0", "order-too-long");
+    assert_permanent(&adapter.submit(&too_long).await, "invalid_request");
 }
 
 #[tokio::test]

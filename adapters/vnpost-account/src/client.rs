@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_adapter::mask::mask_tail;
+use gateway_adapter::parse_error::json_problem;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Channel, PayoutAdapter, PayoutRequest, ProviderStatus,
 };
@@ -94,10 +95,14 @@ impl VnpostAccountAdapter {
         message: M,
         kind: Call,
     ) -> Result<T, AdapterError> {
-        let sealed = signing::seal(self.secret(), message)
-            .map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))?;
-        let body = serde_json::to_vec(&sealed)
-            .map_err(|error| AdapterError::permanent("invalid_request", error.to_string()))?;
+        let unwritable = |_| {
+            AdapterError::permanent(
+                "invalid_request",
+                format!("The request to VNPost {path} could not be signed."),
+            )
+        };
+        let sealed = signing::seal(self.secret(), message).map_err(unwritable)?;
+        let body = serde_json::to_vec(&sealed).map_err(unwritable)?;
         let transport = |error: reqwest::Error| {
             let message = format!("VNPost did not answer POST {path}: {error}");
             match kind {
@@ -178,10 +183,12 @@ fn verified_answer<T: DeserializeOwned>(secret: &[u8], path: &str, body: &[u8], 
         };
         return Err(untrusted(code, message));
     }
-    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|_| {
+    // Parsed again from the bytes (not the field map) for a line and column; the error says
+    // what was wrong without quoting VNPost's values, which may hold personal data.
+    serde_json::from_slice(body).map_err(|error| {
         untrusted(
             "provider_bad_answer",
-            format!("VNPost's signed answer to {path} is unreadable."),
+            format!("VNPost's signed answer to {path} {}.", json_problem(&error)),
         )
     })
 }
@@ -218,12 +225,8 @@ impl PayoutAdapter for VnpostAccountAdapter {
     }
 
     async fn submit(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
-        let payout = VnpostPayoutRequest::from_payout(
-            request,
-            &self.config.partner_id,
-            self.timestamp(),
-            self.config.memo_max_chars,
-        )?;
+        // No timestamp: every attempt of this payment sends the same bytes.
+        let payout = VnpostPayoutRequest::from_payout(request, &self.config.partner_id, self.config.memo_max_chars)?;
         tracing::debug!(
             payment_id = %request.payment_id,
             account = %mask_tail(&payout.account_no),
@@ -271,21 +274,20 @@ impl PayoutAdapter for VnpostAccountAdapter {
                 "VNPost answered the status query for another request_id.",
             ));
         }
-        // A record that contradicts ours is never taken as paid or failed.
-        if let Some(amount) = answer.amount {
-            if amount != request.amount.dong() {
-                return Err(AdapterError::unknown(format!(
-                    "VNPost reports request {} for {amount} đồng, not the {} đồng we sent.",
-                    request.payment_id,
-                    request.amount.dong()
-                )));
-            }
-        } else if !matches!(status, ProviderStatus::Pending { .. }) {
-            return Err(AdapterError::unknown(
-                "VNPost reports a final status without the amount.",
-            ));
+        // A record that contradicts ours is never taken as paid or failed, and neither is a
+        // final status that does not say which amount it settled.
+        match answer.amount {
+            Some(amount) if amount != request.amount => Err(AdapterError::unknown(format!(
+                "VNPost reports request {} for {} đồng, not the {} đồng we sent.",
+                request.payment_id,
+                amount.dong(),
+                request.amount.dong()
+            ))),
+            None if !matches!(status, ProviderStatus::Pending { .. }) => Err(AdapterError::unknown(
+                "VNPost reports a final status without a positive amount.",
+            )),
+            _ => Ok(status),
         }
-        Ok(status)
     }
 
     fn verify_callback(&self, _headers: &http::HeaderMap, body: &[u8], now_unix: i64) -> Result<(), CallbackError> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use gateway_adapter::Vnd;
 use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -22,6 +23,17 @@ use crate::transformers::{VnpostCallback, VnpostResultCode};
 pub const AMOUNT_LIMIT_VND: u64 = 100_000_000;
 /// How far a request's `timestamp` may be from the sandbox clock.
 const REQUEST_TOLERANCE_SECS: i64 = 300;
+
+/// Whether a request must carry a fresh signed `timestamp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// Reads (inquiry, query): a `timestamp` within the tolerance, so a captured read cannot
+    /// be replayed later.
+    Required,
+    /// Payouts carry no timestamp, so every attempt of one payout is byte-identical; a replay
+    /// cannot pay twice because `request_id` is the idempotency key.
+    NotChecked,
+}
 
 /// A request the Post Office refuses before reading it as a payout: `20` or `21`.
 #[derive(Clone, Debug)]
@@ -94,9 +106,9 @@ impl Inner {
     }
 
     /// Checks a request body: a JSON object with a non-empty `partner_id`, a signature that
-    /// verifies and a `timestamp` within the tolerance. Returns its fields, or the `21`/`20`
-    /// refusal to answer instead.
-    pub(crate) fn authentic(&self, body: &[u8]) -> Result<Map<String, Value>, Refusal> {
+    /// verifies and, where `freshness` requires it, a `timestamp` within the tolerance.
+    /// Returns its fields, or the `21`/`20` refusal to answer instead.
+    pub(crate) fn authentic(&self, body: &[u8], freshness: Freshness) -> Result<Map<String, Value>, Refusal> {
         let Some(fields) = signing::parse_fields(body) else {
             return Err(Refusal::invalid("The body is not a JSON object."));
         };
@@ -112,7 +124,7 @@ impl Inner {
         }
         let fresh = signing::timestamp_of(&fields)
             .is_some_and(|sent| system_now().abs_diff(sent) <= REQUEST_TOLERANCE_SECS.unsigned_abs());
-        if !fresh {
+        if freshness == Freshness::Required && !fresh {
             return Err(Refusal {
                 code: VnpostResultCode::BadSignature,
                 message: "The request timestamp is missing or outside the accepted window.".into(),
@@ -150,21 +162,8 @@ impl Inner {
         let Some(url) = &self.callback_url else {
             return;
         };
-        let (result_code, fail_code) = match &entry.status {
-            LedgerStatus::Completed => (VnpostResultCode::Done, None),
-            LedgerStatus::Failed { code } => (VnpostResultCode::Failed, Some(code.clone())),
-            LedgerStatus::Processing => return,
-        };
-        let callback = VnpostCallback {
-            event_id: format!("EV{:024X}", rand::random::<u128>() >> 32),
-            request_id: entry.client_reference.clone(),
-            order_ref: entry.order_ref.clone(),
-            transaction_id: entry.provider_ref.clone(),
-            amount: entry.amount,
-            result_code,
-            fail_code,
-            timestamp: signing::format_timestamp(system_now()),
-            signature: String::new(),
+        let Some(callback) = callback_for(entry, system_now()) else {
+            return;
         };
         let Ok(body) = signing::seal(self.secret(), callback).and_then(|c| serde_json::to_vec(&c)) else {
             return;
@@ -176,5 +175,54 @@ impl Inner {
             body,
         };
         self.kit.callbacks.send(callback, &faults);
+    }
+}
+
+/// The unsigned callback for a final `entry` (none while it is processing), stamped `now`.
+/// It always carries the booked amount, for failed payouts too, so the gateway never sees a
+/// final callback without an amount from the sandbox.
+fn callback_for(entry: &LedgerEntry, now: i64) -> Option<VnpostCallback> {
+    let (result_code, fail_code) = match &entry.status {
+        LedgerStatus::Completed => (VnpostResultCode::Done, None),
+        LedgerStatus::Failed { code } => (VnpostResultCode::Failed, Some(code.clone())),
+        LedgerStatus::Processing => return None,
+    };
+    Some(VnpostCallback {
+        event_id: format!("EV{:024X}", rand::random::<u128>() >> 32),
+        request_id: entry.client_reference.clone(),
+        order_ref: entry.order_ref.clone(),
+        transaction_id: entry.provider_ref.clone(),
+        amount: Vnd::new(entry.amount),
+        result_code,
+        fail_code,
+        timestamp: signing::format_timestamp(now),
+        signature: String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn every_final_callback_carries_the_booked_amount_failed_ones_too() {
+        let mut entry = LedgerEntry {
+            provider: PROVIDER_KEY.into(),
+            client_reference: "pay_1".into(),
+            provider_ref: "VNP1".into(),
+            order_ref: "order-1".into(),
+            amount: 500_000,
+            account: "8800123456789".into(),
+            status: LedgerStatus::Processing,
+            booked_at: Utc::now(),
+        };
+        assert!(callback_for(&entry, 0).is_none());
+        for status in [LedgerStatus::Completed, LedgerStatus::Failed { code: "11".into() }] {
+            entry.status = status;
+            let callback = callback_for(&entry, 0).expect("a final entry has a callback");
+            assert_eq!(callback.amount, Vnd::new(500_000), "{:?}", entry.status);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The VNPost style's signature: a `signature` field inside the JSON body, the lowercase hex
-//! HMAC-SHA512 over the other top-level fields as sorted `key=value&…` pairs; and its
-//! `yyyyMMddHHmmss` timestamps in Vietnam time (UTC+7).
+//! HMAC-SHA512 over the other top-level fields as sorted `key=value&…` pairs (with `%`, `&`
+//! and `=` percent-encoded in keys and values, so no value can pass for extra fields); and
+//! its `yyyyMMddHHmmss` timestamps in Vietnam time (UTC+7).
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use gateway_adapter::signing::{body_signature_tag, hmac_sha512, verify_hmac_sha512};

@@ -4,11 +4,14 @@
 
 use gateway_adapter::mask::{mask_name, mask_tail};
 use gateway_adapter::names::{normalise_name, provider_memo};
+use gateway_adapter::parse_error::json_problem;
+use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::client::PROVIDER_KEY;
 use crate::signing::Signed;
 
 /// Body of `POST /api/v1/account/inquiry`.
@@ -60,7 +63,8 @@ impl std::fmt::Debug for VnpostInquiryResponse {
 }
 
 /// Body of `POST /api/v1/payouts`. The Post Office pays against identity, so the citizen id
-/// and the name travel with the payout.
+/// and the name travel with the payout. Every field is derived from the payout alone — no
+/// timestamp — so every attempt of one payment sends the same bytes under its `request_id`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VnpostPayoutRequest {
     pub partner_id: String,
@@ -76,7 +80,6 @@ pub struct VnpostPayoutRequest {
     pub beneficiary_name: String,
     /// `provider_memo(memo, memo_max_chars)`.
     pub content: String,
-    pub timestamp: String,
     #[serde(default)]
     pub signature: String,
 }
@@ -93,20 +96,15 @@ impl std::fmt::Debug for VnpostPayoutRequest {
             .field("citizen_id", &mask_tail(&self.citizen_id))
             .field("beneficiary_name", &mask_name(&self.beneficiary_name))
             .field("content", &self.content)
-            .field("timestamp", &self.timestamp)
             .finish_non_exhaustive()
     }
 }
 
 impl VnpostPayoutRequest {
     /// The payout for `request`, unsigned: the name normalised, the memo cut to
-    /// `memo_max_chars`. Refuses a destination that is not a VNPost account.
-    pub fn from_payout(
-        request: &PayoutRequest,
-        partner_id: &str,
-        timestamp: String,
-        memo_max_chars: usize,
-    ) -> Result<Self, AdapterError> {
+    /// `memo_max_chars`. The same request always gives the same payout. Refuses a destination
+    /// that is not a VNPost account.
+    pub fn from_payout(request: &PayoutRequest, partner_id: &str, memo_max_chars: usize) -> Result<Self, AdapterError> {
         let account_no = vnpost_account(&request.destination)?;
         Ok(Self {
             partner_id: partner_id.to_string(),
@@ -117,7 +115,6 @@ impl VnpostPayoutRequest {
             citizen_id: request.beneficiary.id.as_str().to_string(),
             beneficiary_name: normalise_name(&request.beneficiary.full_name),
             content: provider_memo(&request.memo, memo_max_chars),
-            timestamp,
             signature: String::new(),
         })
     }
@@ -157,9 +154,14 @@ pub struct VnpostQueryResponse {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
-    /// Whole đồng; absent when the request is not found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<u64>,
+    /// Whole đồng; absent when the request is not found. `None` also when it is not a
+    /// positive whole amount, which for a final code is a contradiction, never "no check".
+    #[serde(
+        default,
+        deserialize_with = "Vnd::deserialize_lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Vnd>,
     /// Why a `03` payout failed, from the same code table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_code: Option<String>,
@@ -175,7 +177,14 @@ pub struct VnpostCallback {
     pub request_id: String,
     pub order_ref: String,
     pub transaction_id: String,
-    pub amount: u64,
+    /// Whole đồng; `None` when absent or not a positive whole amount (the sandbox always
+    /// sends it, for failed payouts too).
+    #[serde(
+        default,
+        deserialize_with = "Vnd::deserialize_lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Vnd>,
     pub result_code: VnpostResultCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_code: Option<String>,
@@ -320,9 +329,11 @@ fn busy() -> AdapterError {
 }
 
 /// What a payout answer means. `00` succeeded, `01` pending; the refusals are permanent
-/// with their reason codes; `20` and `96` are transient. `99`, `03` and `05` (which a
-/// payout answer should never carry) and every unknown code are an unknown outcome: only a
-/// status query can tell whether money left.
+/// with their reason codes; `20` and `96` are transient. `02` says VNPost already holds a
+/// request under our `request_id` — on a resend the first may have been paid — so it is an
+/// unknown outcome for a status query to settle, never a failure. `99`, `03` and `05`
+/// (which a payout answer should never carry) and every unknown code (counted in
+/// `gateway_provider_unknown_status_total`) are an unknown outcome too.
 pub fn map_payout_answer(
     code: &VnpostResultCode,
     transaction_id: Option<&str>,
@@ -331,7 +342,10 @@ pub fn map_payout_answer(
     match code {
         VnpostResultCode::Done => Ok(ProviderStatus::Succeeded { provider_ref }),
         VnpostResultCode::Processing => Ok(ProviderStatus::Pending { provider_ref }),
-        VnpostResultCode::IdempotencyConflict => Err(refused(code, "idempotency_conflict")),
+        VnpostResultCode::IdempotencyConflict => Err(AdapterError::unknown(
+            "VNPost already holds a request under this request_id (result_code 02), which an earlier attempt \
+             may have paid: a status query must settle it.",
+        )),
         VnpostResultCode::AccountNotFound => Err(refused(code, "account_not_found")),
         VnpostResultCode::AccountClosed => Err(refused(code, "account_closed")),
         VnpostResultCode::IdentityMismatch => Err(refused(code, "identity_mismatch")),
@@ -339,18 +353,26 @@ pub fn map_payout_answer(
         VnpostResultCode::InvalidRequest => Err(refused(code, "invalid_request")),
         VnpostResultCode::BadSignature => Err(auth_failed()),
         VnpostResultCode::SystemBusy => Err(busy()),
-        VnpostResultCode::UnknownError
-        | VnpostResultCode::Failed
-        | VnpostResultCode::RequestNotFound
-        | VnpostResultCode::Other(_) => Err(AdapterError::unknown(format!(
-            "VNPost answered the payout with result_code {}, which does not say whether it was paid.",
-            code.as_str()
-        ))),
+        VnpostResultCode::UnknownError | VnpostResultCode::Failed | VnpostResultCode::RequestNotFound => {
+            Err(not_telling(code))
+        }
+        VnpostResultCode::Other(_) => {
+            count_unknown_status(PROVIDER_KEY);
+            Err(not_telling(code))
+        }
     }
 }
 
-/// The status a code reports, for callbacks: only `00` is success and only `03` is failure;
-/// every other code stays pending.
+fn not_telling(code: &VnpostResultCode) -> AdapterError {
+    AdapterError::unknown(format!(
+        "VNPost answered the payout with result_code {}, which does not say whether it was paid.",
+        code.as_str()
+    ))
+}
+
+/// The status a code reports, for callbacks and queries: only `00` is success and only `03`
+/// is failure; every other code stays pending (an unknown one is counted in
+/// `gateway_provider_unknown_status_total`).
 pub fn map_status(code: &VnpostResultCode, transaction_id: Option<&str>, fail_code: Option<&str>) -> ProviderStatus {
     let provider_ref = transaction_id.map(str::to_string);
     match code {
@@ -366,8 +388,11 @@ pub fn map_status(code: &VnpostResultCode, transaction_id: Option<&str>, fail_co
         | VnpostResultCode::BadSignature
         | VnpostResultCode::InvalidRequest
         | VnpostResultCode::SystemBusy
-        | VnpostResultCode::UnknownError
-        | VnpostResultCode::Other(_) => ProviderStatus::Pending { provider_ref },
+        | VnpostResultCode::UnknownError => ProviderStatus::Pending { provider_ref },
+        VnpostResultCode::Other(_) => {
+            count_unknown_status(PROVIDER_KEY);
+            ProviderStatus::Pending { provider_ref }
+        }
     }
 }
 
@@ -479,8 +504,8 @@ pub fn reason_code_for(vnpost_code: &str) -> String {
 /// Parses a callback body that `verify_callback` accepted. A `00` that carries a `fail_code`
 /// contradicts itself and is malformed; codes other than `00`/`03` map to pending.
 pub fn callback_event(body: &[u8]) -> Result<CallbackEvent, CallbackError> {
-    let callback: VnpostCallback =
-        serde_json::from_slice(body).map_err(|error| CallbackError::Malformed(error.to_string()))?;
+    let callback: VnpostCallback = serde_json::from_slice(body)
+        .map_err(|error| CallbackError::Malformed(format!("the callback body {}", json_problem(&error))))?;
     if callback.result_code == VnpostResultCode::Done && callback.fail_code.is_some() {
         return Err(CallbackError::Malformed(
             "a result_code 00 callback carries a fail_code".into(),
@@ -494,7 +519,7 @@ pub fn callback_event(body: &[u8]) -> Result<CallbackEvent, CallbackError> {
     Ok(CallbackEvent {
         event_id: callback.event_id.clone(),
         payment_id: PaymentId::from_stored(callback.request_id.clone()),
-        amount: Vnd::new(callback.amount),
+        amount: callback.amount,
         status: map_status(
             &callback.result_code,
             Some(&callback.transaction_id),
@@ -553,6 +578,16 @@ mod tests {
     }
 
     #[test]
+    fn a_request_id_vnpost_already_holds_is_an_unknown_outcome_never_a_failure() {
+        assert!(matches!(
+            map_payout_answer(&code("02"), None),
+            Err(AdapterError::UnknownOutcome { .. })
+        ));
+        // A failure after acceptance that names 02 as its reason keeps its stable code.
+        assert_eq!(reason_code_for("02"), "idempotency_conflict");
+    }
+
+    #[test]
     fn unknown_query_answers_stay_pending() {
         assert_eq!(
             map_query_answer(&code("42"), Some("T"), None),
@@ -582,7 +617,6 @@ mod tests {
             citizen_id: "034087001234".into(),
             beneficiary_name: "NGUYEN VAN AN".into(),
             content: String::new(),
-            timestamp: String::new(),
             signature: String::new(),
         };
         let printed = format!("{payout:?}");

@@ -90,13 +90,14 @@ async fn a_payout_sends_the_documented_body_signed_over_its_sorted_fields() {
     assert_eq!(requests.len(), 1);
     // HMAC-SHA512("test-vnpost-secret", "account_no=8800123456789&amount=500000&beneficiary_name=
     // NGUYEN VAN AN&citizen_id=034087001234&content=Tro cap bao tro xa hoi thang 11/2026 xa Hong
-    // Phong&order_ref=ORD-2026-11-000123&partner_id=GW-TEST&request_id=pay_01J9Z8ZKQ2&timestamp=
-    // 20260101070000"), computed independently of this crate with Python's `hmac`.
+    // Phong&order_ref=ORD-2026-11-000123&partner_id=GW-TEST&request_id=pay_01J9Z8ZKQ2"), computed
+    // independently of this crate with Python's `hmac`. No timestamp: a payout's bytes are the
+    // same on every attempt.
     let expected_body = concat!(
         r#"{"partner_id":"GW-TEST","request_id":"pay_01J9Z8ZKQ2","order_ref":"ORD-2026-11-000123","#,
         r#""account_no":"8800123456789","amount":500000,"citizen_id":"034087001234","#,
         r#""beneficiary_name":"NGUYEN VAN AN","content":"Tro cap bao tro xa hoi thang 11/2026 xa Hong Phong","#,
-        r#""timestamp":"20260101070000","signature":"9e6f245d3b742044dca35797fa14cc4bcee59ffb47661f2d9d333b11d7acc1df0d1c94f25c1f573da930f5f332bb86a5546db10db990ebd82d0981704ffff1d5"}"#
+        r#""signature":"bb016a8a23760fff3786e9d5aba7b1331b943394cd42a1453824f58773ca12b7afaf231dce5c456f71febb9465e6f9e52aab51c4b66362cf00afb92549b8ab0f"}"#
     );
     assert_eq!(String::from_utf8_lossy(&requests[0].body), expected_body);
     assert_eq!(
@@ -173,6 +174,31 @@ async fn two_submits_of_one_payment_carry_the_same_request_id() {
     assert_eq!(ids, vec![Some(PAYMENT.to_string()), Some(PAYMENT.to_string())]);
 }
 
+fn an_hour_later() -> i64 {
+    FIXED_NOW + 3_600
+}
+
+#[tokio::test]
+async fn two_submits_of_one_payment_send_byte_identical_bodies_even_when_the_clock_moved() {
+    let server = MockServer::start().await;
+    answer(&server, "/api/v1/payouts", ResponseTemplate::new(503)).await;
+    let request = payout(PAYMENT, ORDER);
+    let _first = adapter(&base_url(&server), 2_000)
+        .with_clock(fixed_now)
+        .submit(&request)
+        .await;
+    let _resent = adapter(&base_url(&server), 2_000)
+        .with_clock(an_hour_later)
+        .submit(&request)
+        .await;
+    let requests = server.received_requests().await.expect("recording is on");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&requests[0].body),
+        String::from_utf8_lossy(&requests[1].body)
+    );
+}
+
 #[tokio::test]
 async fn a_destination_other_than_a_vnpost_account_is_an_invalid_request_and_sends_nothing() {
     let server = MockServer::start().await;
@@ -211,8 +237,14 @@ async fn result_01_is_pending() {
 }
 
 #[tokio::test]
-async fn result_02_is_a_permanent_idempotency_conflict() {
-    assert_permanent(&submit_answered_code("02").await, "idempotency_conflict");
+async fn result_02_says_vnpost_already_holds_our_request_id_so_it_leads_to_an_inquiry_not_a_failure() {
+    // On a resend after a 5xx or a timeout the first payout may have been booked: only a
+    // status query can tell, so `02` must never fail the payment.
+    let result = submit_answered_code("02").await;
+    assert!(
+        matches!(&result, Err(AdapterError::UnknownOutcome { message }) if message.contains("02")),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -541,4 +573,97 @@ fn a_failed_callback_parses_into_a_failed_event_with_the_mapped_code() {
         matches!(&event.status, ProviderStatus::Failed { code, .. } if code == "identity_mismatch"),
         "{event:?}"
     );
+}
+
+#[test]
+fn a_callback_with_a_zero_negative_fractional_or_missing_amount_reports_no_amount() {
+    let adapter = offline_adapter();
+    let headers = http::HeaderMap::new();
+    for amount in [
+        Some(serde_json::json!(0)),
+        Some(serde_json::json!(-500_000)),
+        Some(serde_json::json!(500_000.5)),
+        Some(serde_json::json!("a lot")),
+        None,
+    ] {
+        let mut fields = serde_json::json!({
+            "event_id": "EV0003", "request_id": PAYMENT, "order_ref": ORDER,
+            "transaction_id": "VNP0001", "result_code": "00", "timestamp": "20260101070000"
+        });
+        if let Some(amount) = &amount {
+            fields["amount"] = amount.clone();
+        }
+        let body = serde_json::to_vec(&signed(fields)).expect("a JSON body");
+        assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW), Ok(()));
+        let event = adapter.parse_callback(&headers, &body);
+        assert!(
+            matches!(&event, Ok(event) if event.amount.is_none()
+                && matches!(event.status, ProviderStatus::Succeeded { .. })),
+            "{amount:?}: {event:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_callback_is_refused_without_quoting_vnpost() {
+    let body = signed(serde_json::json!({
+        "event_id": "EV0004", "request_id": PAYMENT, "order_ref": 84981234567_u64,
+        "transaction_id": "VNP0001", "amount": 500_000, "result_code": "00",
+        "timestamp": "20260101070000"
+    }));
+    let body = serde_json::to_vec(&body).expect("a JSON body");
+    let adapter = offline_adapter();
+    let headers = http::HeaderMap::new();
+    assert_eq!(adapter.verify_callback(&headers, &body, FIXED_NOW), Ok(()));
+    let refused = adapter.parse_callback(&headers, &body);
+    assert!(
+        matches!(&refused, Err(CallbackError::Malformed(message)) if !message.contains("84981234567")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_captured_callback_re_minted_across_a_field_boundary_is_refused() {
+    // A genuine failed callback, signed by VNPost.
+    let captured = signed(serde_json::json!({
+        "event_id": "EV0002", "request_id": PAYMENT, "order_ref": ORDER,
+        "transaction_id": "VNP0001", "amount": 500_000, "result_code": "03",
+        "fail_code": "12", "timestamp": "20260101070000"
+    }));
+    // The same signature over other fields: `fail_code` folded into a new event id.
+    let mut re_minted = captured.clone();
+    let fields = re_minted.as_object_mut().expect("an object");
+    fields.remove("fail_code");
+    fields.insert("event_id".into(), serde_json::json!("EV0002&fail_code=12"));
+    let body = serde_json::to_vec(&re_minted).expect("a JSON body");
+    let adapter = offline_adapter();
+    let headers = http::HeaderMap::new();
+    assert_eq!(
+        adapter.verify_callback(&headers, &serde_json::to_vec(&captured).expect("JSON"), FIXED_NOW),
+        Ok(())
+    );
+    assert_eq!(
+        adapter.verify_callback(&headers, &body, FIXED_NOW),
+        Err(CallbackError::BadSignature)
+    );
+}
+
+#[tokio::test]
+async fn a_final_status_without_a_positive_amount_is_never_taken_as_paid_or_failed() {
+    for (code, amount) in [("00", None), ("03", None), ("00", Some(0)), ("03", Some(-500_000))] {
+        let mut body = serde_json::json!({
+            "result_code": code, "request_id": PAYMENT, "transaction_id": "VNP0001", "fail_code": "11"
+        });
+        if code == "00" {
+            body.as_object_mut().expect("an object").remove("fail_code");
+        }
+        if let Some(amount) = amount {
+            body["amount"] = serde_json::json!(amount);
+        }
+        let status = query_answered_with(signed(body)).await;
+        assert!(
+            matches!(status, Err(AdapterError::UnknownOutcome { .. })),
+            "{code} {amount:?}: {status:?}"
+        );
+    }
 }

@@ -250,7 +250,7 @@ async fn refused_payouts_book_nothing() {
 }
 
 #[tokio::test]
-async fn the_same_request_id_with_another_amount_is_an_idempotency_conflict() {
+async fn the_same_request_id_with_another_amount_leads_to_an_inquiry_that_never_fails_the_payment() {
     let sandbox = start().await;
     let adapter = adapter(&sandbox.vnpost_url(), 2_000);
     let request = payout("pay_conflict", "order-conflict");
@@ -259,12 +259,47 @@ async fn the_same_request_id_with_another_amount_is_an_idempotency_conflict() {
     changed.amount = Vnd::new(1_000_000).expect("a positive amount");
     let conflict = adapter.submit(&changed).await;
     assert!(
-        matches!(&conflict, Err(AdapterError::Permanent { code, .. }) if code == "idempotency_conflict"),
+        matches!(conflict, Err(AdapterError::UnknownOutcome { .. })),
         "{conflict:?}"
+    );
+    // The query finds a payout under this request_id for another amount: not paid, not failed.
+    let inquiry = adapter.query_status(&changed).await;
+    assert!(
+        matches!(inquiry, Err(AdapterError::UnknownOutcome { .. })),
+        "{inquiry:?}"
     );
     let entries = sandbox.kit.ledger.entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].amount, 500_000);
+}
+
+fn ten_minutes_from_now() -> i64 {
+    system_now() + 600
+}
+
+#[tokio::test]
+async fn a_payout_resent_long_after_a_timeout_is_the_same_request_and_pays_once() {
+    let sandbox = start().await;
+    sandbox
+        .set_faults(serde_json::json!({"timeout_after_booking_next": 1, "hang_ms": 3_000}))
+        .await;
+    let request = payout("pay_resent", "order-resent");
+    let first = adapter(&sandbox.vnpost_url(), 300).submit(&request).await;
+    assert!(matches!(first, Err(AdapterError::UnknownOutcome { .. })), "{first:?}");
+
+    // The resend goes out later than the request window of a signed timestamp would allow.
+    let later = adapter(&sandbox.vnpost_url(), 2_000).with_clock(ten_minutes_from_now);
+    let resent = later.submit(&request).await;
+    assert!(
+        matches!(
+            resent,
+            Ok(ProviderStatus::Pending { .. } | ProviderStatus::Succeeded { .. })
+        ),
+        "{resent:?}"
+    );
+    wait_until_succeeded(&adapter(&sandbox.vnpost_url(), 2_000), &request).await;
+    assert_eq!(sandbox.kit.ledger.credits_for_order("order-resent"), 1);
+    assert_eq!(sandbox.kit.ledger.entries().len(), 1);
 }
 
 #[tokio::test]

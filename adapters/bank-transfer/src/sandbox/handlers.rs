@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
+use gateway_adapter::Vnd;
 use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
 
 use super::{Inner, AMOUNT_LIMIT_VND};
@@ -109,6 +111,10 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
         let message = "Idempotency-Key must be present and equal client_reference.";
         return rejected("INVALID_REQUEST", message);
     }
+    if transfer.client_reference.is_empty() || transfer.client_reference.len() > MAX_REQUEST_ID_CHARS {
+        let message = "client_reference must be 1 to 32 characters.";
+        return rejected("INVALID_REQUEST", message);
+    }
     if transfer.currency != "VND" || transfer.amount == 0 {
         return rejected("INVALID_REQUEST", "Only positive whole VND amounts are accepted.");
     }
@@ -189,7 +195,7 @@ pub(super) async fn transfer_status(
         client_reference: entry.client_reference,
         status,
         reason_code,
-        amount: entry.amount,
+        amount: Vnd::new(entry.amount),
     })
     .into_response()
 }

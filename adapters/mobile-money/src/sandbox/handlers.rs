@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
+use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
 use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
 use serde_json::{json, Value};
 
@@ -27,6 +28,11 @@ fn request_id(fields: &Fields) -> Option<String> {
     fields.get("requestId").and_then(Value::as_str).map(str::to_string)
 }
 
+/// A `requestId` within the documented limit: 1 to 32 characters.
+fn fits(request_id: &str) -> bool {
+    !request_id.is_empty() && request_id.len() <= MAX_REQUEST_ID_CHARS
+}
+
 pub(super) async fn inquiry(State(wallet): Wallet, body: Bytes) -> Response {
     tokio::time::sleep(wallet.faults().latency()).await;
     let fields = match wallet.open_request(&body) {
@@ -34,7 +40,7 @@ pub(super) async fn inquiry(State(wallet): Wallet, body: Bytes) -> Response {
         Err(code) => return wallet.refusal(code, None),
     };
     let id = request_id(&fields);
-    let Some(inquiry) = typed::<WalletInquiryRequest>(fields) else {
+    let Some(inquiry) = typed::<WalletInquiryRequest>(fields).filter(|inquiry| fits(&inquiry.request_id)) else {
         return wallet.refusal(ResultCode::BadFormat, id.as_deref());
     };
     match wallet.kit.directory.lookup(wallet.key(), &inquiry.wallet_id) {
@@ -68,7 +74,7 @@ pub(super) async fn pay(State(wallet): Wallet, body: Bytes) -> Response {
     let Some(pay) = typed::<WalletPayRequest>(fields) else {
         return wallet.refusal(ResultCode::BadFormat, id.as_deref());
     };
-    if pay.request_type != REQUEST_TYPE_DISBURSE || pay.amount == 0 || pay.request_id.is_empty() {
+    if pay.request_type != REQUEST_TYPE_DISBURSE || pay.amount == 0 || !fits(&pay.request_id) {
         return wallet.refusal(ResultCode::BadFormat, Some(&pay.request_id));
     }
     if faults.take_duplicate_in_flight() {
@@ -151,7 +157,7 @@ pub(super) async fn query(State(wallet): Wallet, body: Bytes) -> Response {
         Err(code) => return wallet.refusal(code, None),
     };
     let id = request_id(&fields);
-    let Some(query) = typed::<WalletQueryRequest>(fields) else {
+    let Some(query) = typed::<WalletQueryRequest>(fields).filter(|query| fits(&query.request_id)) else {
         return wallet.refusal(ResultCode::BadFormat, id.as_deref());
     };
     match wallet.kit.ledger.get(wallet.key(), &query.request_id) {

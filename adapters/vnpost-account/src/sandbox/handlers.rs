@@ -9,12 +9,14 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
 use gateway_adapter::names::normalise_name;
+use gateway_adapter::Vnd;
 use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Inner, Refusal, AMOUNT_LIMIT_VND};
+use super::{Freshness, Inner, Refusal, AMOUNT_LIMIT_VND};
 use crate::client::PROVIDER_KEY;
 use crate::transformers::{
     VnpostInquiryRequest, VnpostInquiryResponse, VnpostPayoutRequest, VnpostPayoutResponse, VnpostQueryRequest,
@@ -24,8 +26,8 @@ use crate::transformers::{
 type PostOffice = State<Arc<Inner>>;
 
 /// Checks the body and parses it as the typed request, or gives the `20`/`21` refusal.
-fn authentic<T: DeserializeOwned>(office: &Inner, body: &[u8], what: &str) -> Result<T, Refusal> {
-    let fields = office.authentic(body)?;
+fn authentic<T: DeserializeOwned>(office: &Inner, body: &[u8], freshness: Freshness, what: &str) -> Result<T, Refusal> {
+    let fields = office.authentic(body, freshness)?;
     serde_json::from_value(Value::Object(fields)).map_err(|_| Refusal::invalid(format!("The body is not {what}.")))
 }
 
@@ -61,7 +63,7 @@ fn payout_answer(
 }
 
 pub(super) async fn inquiry(State(office): PostOffice, body: Bytes) -> Response {
-    let inquiry: VnpostInquiryRequest = match authentic(&office, &body, "an account inquiry") {
+    let inquiry: VnpostInquiryRequest = match authentic(&office, &body, Freshness::Required, "an account inquiry") {
         Ok(inquiry) => inquiry,
         Err(refusal) => return office.refuse(refusal),
     };
@@ -82,7 +84,7 @@ pub(super) async fn inquiry(State(office): PostOffice, body: Bytes) -> Response 
 }
 
 pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
-    let payout: VnpostPayoutRequest = match authentic(&office, &body, "a payout request") {
+    let payout: VnpostPayoutRequest = match authentic(&office, &body, Freshness::NotChecked, "a payout request") {
         Ok(payout) => payout,
         Err(refusal) => return office.refuse(refusal),
     };
@@ -103,8 +105,8 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
     }
     let id = payout.request_id.as_str();
     let citizen_id_ok = payout.citizen_id.len() == 12 && payout.citizen_id.bytes().all(|b| b.is_ascii_digit());
-    if id.is_empty() || payout.amount == 0 || !citizen_id_ok {
-        let message = "request_id, a positive amount and a 12-digit citizen_id are required.";
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_CHARS || payout.amount == 0 || !citizen_id_ok {
+        let message = "request_id (1 to 32 characters), a positive amount and a 12-digit citizen_id are required.";
         return payout_answer(&office, id, VnpostResultCode::InvalidRequest, None, message);
     }
     // A repeated request_id answers from the ledger before any check that could have changed.
@@ -175,7 +177,7 @@ fn replay(office: &Inner, existing: &LedgerEntry, payout: &VnpostPayoutRequest) 
 }
 
 pub(super) async fn query(State(office): PostOffice, body: Bytes) -> Response {
-    let query: VnpostQueryRequest = match authentic(&office, &body, "a status query") {
+    let query: VnpostQueryRequest = match authentic(&office, &body, Freshness::Required, "a status query") {
         Ok(query) => query,
         Err(refusal) => return office.refuse(refusal),
     };
@@ -200,7 +202,7 @@ pub(super) async fn query(State(office): PostOffice, body: Bytes) -> Response {
         message: None,
         request_id: Some(entry.client_reference.clone()),
         transaction_id: Some(entry.provider_ref.clone()),
-        amount: Some(entry.amount),
+        amount: Vnd::new(entry.amount),
         fail_code,
         signature: String::new(),
     })
