@@ -1,9 +1,11 @@
-//! Starts the gateway's parts — store, adapters, consumer, dispatcher, relay, HTTP — and
-//! stops them in order: stop taking orders, finish steps in progress, flush the outbox.
+//! Starts the gateway's parts — store, adapters, consumer, dispatcher, relay, pruner, HTTP —
+//! and stops them in order: stop taking orders, finish steps in progress, flush the outbox.
+//! The consumer, dispatcher and relay are supervised: one that panics or ends on its own is
+//! started again, and `/readyz` names it while it is down.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -15,7 +17,16 @@ use crate::dispatcher::Dispatcher;
 use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::providers::build_adapters;
+use crate::retention;
 use crate::store::Store;
+use crate::supervise::{supervise, Readiness, RestartDelay};
+
+/// How soon a part that ended unexpectedly is started again: one second, doubling per
+/// failure in a row, up to a minute (a part that keeps panicking must not spin).
+const RESTART_DELAY: RestartDelay = RestartDelay {
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
 
 /// A running gateway. Dropping it does not stop it; call [`RunningGateway::stop`].
 pub struct RunningGateway {
@@ -26,6 +37,7 @@ pub struct RunningGateway {
     consumer: Stage,
     dispatcher: Stage,
     relay: Stage,
+    pruner: Stage,
     http: Stage,
 }
 
@@ -36,10 +48,15 @@ struct Stage {
 }
 
 impl Stage {
-    fn spawn(future: impl FnOnce(CancellationToken) -> JoinHandle<()>) -> Self {
+    /// Runs `start` as `part` under a supervisor (see [`supervise`]).
+    fn supervised<F, Fut>(part: &'static str, readiness: &Readiness, start: F) -> Self
+    where
+        F: FnMut(CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let token = CancellationToken::new();
         Self {
-            task: future(token.clone()),
+            task: supervise(part, readiness.clone(), RESTART_DELAY, token.clone(), start),
             token,
         }
     }
@@ -54,6 +71,7 @@ impl RunningGateway {
     /// Starts everything and returns once the HTTP listener is bound.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         settings.refuse_sandbox_secrets_in_production()?;
+        settings.retention.check()?;
         let store = Store::connect(&settings.database).await?;
         let adapters = build_adapters(&settings.providers)?;
         if adapters.is_empty() {
@@ -62,19 +80,22 @@ impl RunningGateway {
         declare_topology(&settings).await;
         let dispatcher_wake = Arc::new(Notify::new());
         let relay_wake = Arc::new(Notify::new());
-        let started = Arc::new(AtomicBool::new(false));
+        let readiness = Readiness::new();
 
         http::health::metrics_handle();
         let state = AppState {
             store: store.clone(),
             adapters: adapters.clone(),
             relay_wake: relay_wake.clone(),
-            started: started.clone(),
+            readiness: readiness.clone(),
             pending_poll_after_ms: settings.dispatcher.pending_poll_after_ms,
+            review_inquiry_after_ms: settings.dispatcher.review_inquiry_after_ms,
         };
         let http_token = CancellationToken::new();
         let router = http::router(state, settings.http.max_body_bytes);
-        let (http_address, server) = http::serve(&settings.http.listen, router, http_token.clone()).await?;
+        let timeouts = http::serve::Timeouts::from_settings(&settings.http);
+        let (http_address, server) =
+            http::serve::serve_with(&settings.http.listen, router, http_token.clone(), timeouts).await?;
         let http = Stage {
             token: http_token,
             task: server,
@@ -88,7 +109,9 @@ impl RunningGateway {
             relay_wake: relay_wake.clone(),
         });
         let amqp_settings = settings.amqp.clone();
-        let consumer = Stage::spawn(|token| tokio::spawn(amqp::consumer::run(intake, amqp_settings, token)));
+        let consumer = Stage::supervised("consumer", &readiness, move |token| {
+            amqp::consumer::run(intake.clone(), amqp_settings.clone(), token)
+        });
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             adapters,
@@ -97,11 +120,18 @@ impl RunningGateway {
             dispatcher_wake,
             relay_wake.clone(),
         ));
-        let dispatcher = Stage::spawn(|token| tokio::spawn(dispatcher.run(token)));
+        let dispatcher = Stage::supervised("dispatcher", &readiness, move |token| dispatcher.clone().run(token));
         let (relay_store, relay_settings) = (store.clone(), settings.amqp.clone());
-        let relay =
-            Stage::spawn(|token| tokio::spawn(amqp::relay::run(relay_store, relay_settings, relay_wake, token)));
-        started.store(true, Ordering::Relaxed);
+        let relay = Stage::supervised("relay", &readiness, move |token| {
+            amqp::relay::run(relay_store.clone(), relay_settings.clone(), relay_wake.clone(), token)
+        });
+        // The pruner is supervised too, but with a readiness of its own: a gateway that
+        // cannot prune for a while still takes orders and callbacks.
+        let (pruner_store, retention_settings) = (store.clone(), settings.retention.clone());
+        let pruner = Stage::supervised("pruner", &Readiness::new(), move |token| {
+            retention::run(pruner_store.clone(), retention_settings.clone(), token)
+        });
+        readiness.mark_started();
         tracing::info!(%http_address, "The gateway is running.");
         Ok(Self {
             http_address,
@@ -109,14 +139,17 @@ impl RunningGateway {
             consumer,
             dispatcher,
             relay,
+            pruner,
             http,
         })
     }
 
-    /// Stops in order: no new orders (claims in progress finish and ack), then no new steps
-    /// (steps in progress finish), then the relay publishes what is left in the outbox (for
-    /// up to five seconds; the rest goes out at the next start), then the HTTP listener.
+    /// Stops in order: the pruner, then no new orders (claims in progress finish and ack),
+    /// then no new steps (steps in progress finish), then the relay publishes what is left in
+    /// the outbox (for up to five seconds; the rest goes out at the next start), then the
+    /// HTTP listener (requests in progress finish).
     pub async fn stop(self) {
+        self.pruner.stop().await;
         self.consumer.stop().await;
         self.dispatcher.stop().await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -90,7 +90,7 @@ fn default_request_timeout_ms() -> u64 {
 }
 
 fn default_header_read_timeout_ms() -> u64 {
-    5_000
+    10_000
 }
 
 /// What the background pruner deletes, and how often it looks.

@@ -18,5 +18,8 @@ pub mod order;
 pub mod payment;
 pub mod providers;
 pub mod publish;
+pub mod retention;
+pub mod review;
 pub mod store;
+pub mod supervise;
 pub mod telemetry;

@@ -1,28 +1,43 @@
 //! The outbox relay: publishes result messages and dead letters with publisher confirms,
 //! and marks a row sent only after the broker confirmed it (a nack or a returned
 //! `mandatory` message is a failure, and the row is tried again).
+//!
+//! One bad row must not stop the rest: a row that cannot become an AMQP message is parked at
+//! once, and a row the broker refuses `amqp.outbox_publish_attempts` times is parked then.
+//! When the broker closes the channel in the middle of a batch (it does that for a message it
+//! cannot take, and no confirm says which), the rows of that batch are published one at a
+//! time, so the failure lands on the row at fault.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::Confirmation;
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
-use crate::store::{OutboxKind, Store};
+use crate::store::{OutboxKind, OutboxRow, Store};
 
 /// Rows published per round; their confirms are awaited together, each checked.
 const BATCH: i64 = 256;
 
+/// How often an idle relay refreshes the `gateway_outbox_parked` gauge, so that rows
+/// released (or parked) by another process show up.
+const PARKED_REPORT_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Runs until `shutdown`, reconnecting after broker failures.
 pub async fn run(store: Store, settings: AmqpSettings, wake: Arc<Notify>, shutdown: CancellationToken) {
     let mut attempt = 0;
+    // Rows still to publish one at a time since a batch broke the channel.
+    let mut one_by_one = 0;
+    report_parked(&store).await;
     while !shutdown.is_cancelled() {
-        match relay(&store, &settings, &wake, &shutdown, &mut attempt).await {
+        match relay(&store, &settings, &wake, &shutdown, &mut attempt, &mut one_by_one).await {
             Ok(()) => return,
             Err(error) => {
                 metrics::counter!("gateway_relay_failures_total").increment(1);
@@ -46,6 +61,7 @@ async fn relay(
     wake: &Notify,
     shutdown: &CancellationToken,
     attempt: &mut u32,
+    one_by_one: &mut usize,
 ) -> anyhow::Result<()> {
     let connection = connect(settings, "relay")
         .await
@@ -57,9 +73,16 @@ async fn relay(
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
     *attempt = 0;
     tracing::info!("The outbox relay is connected.");
+    let mut parked_reported_at = tokio::time::Instant::now();
     loop {
-        let rows = store.unpublished(BATCH).await.context("could not read the outbox")?;
+        let limit = if *one_by_one > 0 { 1 } else { BATCH };
+        let rows = store.unpublished(limit).await.context("could not read the outbox")?;
         if rows.is_empty() {
+            *one_by_one = 0;
+            if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
+                report_parked(store).await;
+                parked_reported_at = tokio::time::Instant::now();
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     let _ = connection.close(200, "shutdown".into()).await;
@@ -70,51 +93,191 @@ async fn relay(
             }
             continue;
         }
-        let mut confirms = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (exchange, routing_key) = match row.kind {
-                OutboxKind::Result => (settings.results_exchange.as_str(), row.routing_key.as_str()),
-                OutboxKind::DeadLetter => ("", settings.dlq_queue.as_str()),
-            };
-            let confirm = channel
-                .basic_publish(
-                    exchange.into(),
-                    routing_key.into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    &row.body,
-                    properties::to_amqp(&row.properties),
-                )
-                .await?;
-            confirms.push((row.id, confirm));
+        if !channel.status().connected() {
+            bail!("the relay channel closed");
         }
-        let mut confirmed = Vec::with_capacity(confirms.len());
-        let mut refused = 0;
-        for (id, confirm) in confirms {
-            match confirm.await? {
-                Confirmation::Ack(None) => confirmed.push(id),
-                Confirmation::Ack(Some(returned)) => {
-                    refused += 1;
-                    tracing::error!(outbox_id = id, reply = %returned.reply_text, "The broker could not route an outbox message; is the topology declared?");
-                }
-                Confirmation::Nack(_) => {
-                    refused += 1;
-                    tracing::error!(outbox_id = id, "The broker refused an outbox message (nack).");
-                }
-                Confirmation::NotRequested => {
-                    bail!("publisher confirms are not enabled on the relay channel")
-                }
-            }
-        }
+        let round = publish(&channel, settings, &rows).await?;
         store
-            .mark_published(&confirmed)
+            .mark_published(&round.confirmed)
             .await
             .context("could not mark outbox rows as published")?;
-        metrics::counter!("gateway_outbox_published_total").increment(confirmed.len() as u64);
-        if refused > 0 {
-            bail!("{refused} outbox messages were refused by the broker");
+        metrics::counter!("gateway_outbox_published_total").increment(round.confirmed.len() as u64);
+        for (id, reason) in &round.unpublishable {
+            store.park(*id, reason).await.context("could not park an outbox row")?;
+            parked(store, *id, reason).await;
         }
+        for (id, reason) in &round.refused {
+            tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");
+            count_failure(store, settings, *id, reason).await?;
+        }
+        if let Some(error) = round.broken {
+            // Only a row sent on its own, after a batch it was in broke, is blamed: a broker
+            // restart while a lone row is in flight is nobody's fault.
+            if let ([row], true) = (rows.as_slice(), *one_by_one > 0) {
+                let reason = format!("the broker closed the channel while taking it ({error})");
+                count_failure(store, settings, row.id, &reason).await?;
+            } else {
+                *one_by_one = rows.len() - round.confirmed.len();
+                tracing::warn!(
+                    rows = *one_by_one,
+                    "The channel broke during a batch; its rows go one at a time to find the one at fault."
+                );
+            }
+            return Err(error.context("the relay channel failed while publishing"));
+        }
+        *one_by_one = one_by_one.saturating_sub(rows.len());
+        if !round.refused.is_empty() {
+            // Reconnecting declares the topology again, which fixes a deleted queue.
+            bail!("{} outbox messages were refused by the broker", round.refused.len());
+        }
+    }
+}
+
+/// What became of one round of rows.
+#[derive(Default)]
+struct Round {
+    /// Acked and routed: mark published.
+    confirmed: Vec<i64>,
+    /// Nacked or returned: count a failure, park at the limit.
+    refused: Vec<(i64, String)>,
+    /// Cannot become an AMQP message at all: park now.
+    unpublishable: Vec<(i64, String)>,
+    /// The channel failed; the rows neither confirmed nor refused are tried again.
+    broken: Option<anyhow::Error>,
+}
+
+/// Publishes `rows` on `channel` and awaits every confirm. Only a setup fault (confirms not
+/// enabled) is an error here; anything a row or the broker did is in the [`Round`].
+async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow]) -> anyhow::Result<Round> {
+    let mut round = Round::default();
+    let mut confirms: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (exchange, routing_key, properties) = match prepare(row, settings) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                round.unpublishable.push((row.id, reason));
+                continue;
+            }
+        };
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
+        match channel
+            .basic_publish(exchange, routing_key, options, &row.body, properties)
+            .await
+        {
+            Ok(confirm) => confirms.push((row.id, confirm)),
+            Err(error) => {
+                round.broken = Some(error.into());
+                break;
+            }
+        }
+    }
+    for (id, confirm) in confirms {
+        match confirm.await {
+            Ok(Confirmation::Ack(None)) => round.confirmed.push(id),
+            Ok(Confirmation::Ack(Some(returned))) => round
+                .refused
+                .push((id, format!("the broker could not route it ({})", returned.reply_text))),
+            Ok(Confirmation::Nack(_)) => round.refused.push((id, "the broker refused it (nack)".to_string())),
+            Ok(Confirmation::NotRequested) => bail!("publisher confirms are not enabled on the relay channel"),
+            Err(error) => {
+                round.broken.get_or_insert(error.into());
+            }
+        }
+    }
+    Ok(round)
+}
+
+/// The exchange, routing key and properties of a row, checked so that nothing in lapin can
+/// panic on them; `Err` says why this row can never be published as it is.
+fn prepare(row: &OutboxRow, settings: &AmqpSettings) -> Result<(ShortString, ShortString, BasicProperties), String> {
+    let (exchange, routing_key) = match row.kind {
+        OutboxKind::Result => (settings.results_exchange.as_str(), row.routing_key.as_str()),
+        OutboxKind::DeadLetter => ("", settings.dlq_queue.as_str()),
+    };
+    let exchange =
+        ShortString::try_new(exchange).map_err(|_| "the exchange name is longer than AMQP's 255 bytes".to_string())?;
+    let routing_key =
+        ShortString::try_new(routing_key).map_err(|_| "the routing key is longer than AMQP's 255 bytes".to_string())?;
+    let properties = catch_unwind(AssertUnwindSafe(|| properties::to_amqp(&row.properties)))
+        .map_err(|_| "its AMQP properties could not be built".to_string())?;
+    Ok((exchange, routing_key, properties))
+}
+
+/// Counts a refusal of row `id`, parking it at the limit.
+async fn count_failure(store: &Store, settings: &AmqpSettings, id: i64, reason: &str) -> anyhow::Result<()> {
+    let now_parked = store
+        .record_publish_failure(id, reason, settings.outbox_publish_attempts)
+        .await
+        .context("could not count a failed publish")?;
+    if now_parked {
+        parked(store, id, reason).await;
+    }
+    Ok(())
+}
+
+/// Tells ops a row was parked: a log line, the counter, and the gauge.
+async fn parked(store: &Store, id: i64, reason: &str) {
+    metrics::counter!("gateway_outbox_parked_total").increment(1);
+    tracing::error!(
+        outbox_id = id,
+        reason,
+        "Parked an outbox message the broker will not take; the messages behind it go on. \
+         It stays in the outbox (parked_at) until someone releases it."
+    );
+    report_parked(store).await;
+}
+
+/// Sets the `gateway_outbox_parked` gauge to the number of parked rows.
+async fn report_parked(store: &Store) {
+    if let Ok(count) = store.parked_count().await {
+        metrics::gauge!("gateway_outbox_parked").set(count as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredProperties;
+
+    fn settings() -> AmqpSettings {
+        crate::config::Settings::load(std::path::Path::new("config"))
+            .expect("config/default.toml loads")
+            .amqp
+    }
+
+    fn row(routing_key: &str, properties: StoredProperties) -> OutboxRow {
+        OutboxRow {
+            id: 1,
+            kind: OutboxKind::Result,
+            routing_key: routing_key.to_string(),
+            properties,
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_row_with_ids_too_long_for_amqp_is_prepared_without_panicking() {
+        let properties = StoredProperties {
+            message_id: Some(format!("{}:1", "😀".repeat(64))),
+            correlation_id: Some("😀".repeat(64)),
+            ..Default::default()
+        };
+        let (_, routing_key, properties) =
+            prepare(&row("result.bank_transfer.rejected", properties), &settings()).expect("publishable");
+        assert_eq!(routing_key.as_str(), "result.bank_transfer.rejected");
+        assert!(properties
+            .message_id()
+            .as_ref()
+            .is_some_and(|id| id.as_str().len() <= 255));
+    }
+
+    #[test]
+    fn a_routing_key_too_long_for_amqp_makes_the_row_unpublishable() {
+        let reason = prepare(&row(&"r".repeat(256), StoredProperties::default()), &settings())
+            .expect_err("a routing key over 255 bytes cannot be sent");
+        assert!(reason.contains("routing key"));
     }
 }

@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `orders show`.
+//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `orders show|list|resolve`.
 
 mod orders;
 mod publish;
@@ -57,6 +57,37 @@ pub enum OrdersCommand {
         /// Upstream's order id (or the gateway's payment id).
         order_id: String,
     },
+    /// List payments in one state (by default the ones waiting for a person), oldest first.
+    List {
+        /// The state to list: accepted, submitting, pending, unknown, retry_scheduled,
+        /// succeeded, failed, rejected or needs_review.
+        #[arg(long, default_value = "needs_review", value_parser = orders::parse_state)]
+        state: crate::payment::PaymentState,
+        /// Only this channel (`mobile_money`) or provider (`viettel_money`).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only this batch.
+        #[arg(long = "batch")]
+        batch_id: Option<String>,
+        /// Show at most this many; the total line counts them all.
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+    },
+    /// Settle a payment in needs_review after checking with the provider. The gateway asks
+    /// the provider first and writes nothing if the answer contradicts yours.
+    Resolve {
+        /// Upstream's order id (or the gateway's payment id).
+        order_id: String,
+        /// What the provider confirmed: succeeded or failed.
+        #[arg(long = "as", value_name = "succeeded|failed")]
+        verdict: crate::review::Verdict,
+        /// What was confirmed and how (ticket, call); kept in the event log. No personal data.
+        #[arg(long)]
+        note: String,
+        /// The provider's reference for the transfer, if you have it.
+        #[arg(long)]
+        provider_ref: Option<String>,
+    },
 }
 
 /// Runs a command; the exit code says whether it did what was asked.
@@ -76,8 +107,6 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish { file } => publish::file(settings, &file).await,
         Command::Dlq { command } => crate::dlq::run(settings, command).await,
         Command::Bench(args) => crate::bench::run(settings, args).await,
-        Command::Orders {
-            command: OrdersCommand::Show { order_id },
-        } => orders::show(settings, &order_id).await,
+        Command::Orders { command } => orders::run(settings, command).await,
     }
 }

@@ -33,7 +33,10 @@ mod tests {
         let year = Duration::from_secs(365 * 24 * 3600);
         assert_eq!(transient_retry_delay_ms(1, Some(year), 100, 60_000), 60_000);
         assert_eq!(transient_retry_delay_ms(1, Some(Duration::MAX), 100, 60_000), 60_000);
-        assert_eq!(transient_retry_delay_ms(1, Some(Duration::from_secs(30)), 100, 60_000), 30_000);
+        assert_eq!(
+            transient_retry_delay_ms(1, Some(Duration::from_secs(30)), 100, 60_000),
+            30_000
+        );
         let none = transient_retry_delay_ms(1, None, 100, 60_000);
         assert!((50..=100).contains(&none), "{none}");
     }

@@ -6,7 +6,7 @@
 
 use gateway_adapter::money::format_dong;
 use gateway_adapter::names::names_match;
-use gateway_adapter::{AdapterError, Destination, PaymentId, PayoutAdapter, PayoutRequest, ProviderStatus};
+use gateway_adapter::{AdapterError, Destination, PayoutAdapter, PayoutRequest, ProviderStatus};
 
 use super::{retry_delay_ms, transient_retry_delay_ms, Dispatcher};
 use crate::payment::PaymentState;
@@ -20,15 +20,8 @@ impl Dispatcher {
             tracing::error!(payment_id = %record.payment_id, provider = %record.provider, "No adapter is configured for this provider; the payment waits.");
             return;
         };
-        let request = match record.order() {
-            Ok(order) => PayoutRequest {
-                payment_id: PaymentId::from_stored(record.payment_id.clone()),
-                order_id: order.order_id.as_str().to_string(),
-                amount: order.amount,
-                beneficiary: order.beneficiary.clone(),
-                destination: order.destination.clone(),
-                memo: order.memo.clone(),
-            },
+        let request = match record.payout_request() {
+            Ok(request) => request,
             Err(error) => {
                 tracing::error!(payment_id = %record.payment_id, error_kind = ?error.classify(), "The stored order cannot be read back; the payment goes to review.");
                 let change = Change::to(PaymentState::NeedsReview, "the stored order cannot be read back").reason(
@@ -286,7 +279,11 @@ impl Dispatcher {
             return self.record(&record, change).await;
         }
         metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
-        let in_review = record.reason_code.as_deref().unwrap_or("no reason recorded").to_string();
+        let in_review = record
+            .reason_code
+            .as_deref()
+            .unwrap_or("no reason recorded")
+            .to_string();
         let answer = adapter.query_status(request).await;
         let change = match answer {
             Ok(ProviderStatus::Succeeded { provider_ref }) => Change {

@@ -1,6 +1,6 @@
-//! `/healthz` (the process answers), `/readyz` (store reachable, queues consumed), `/metrics`.
+//! `/healthz` (the process answers), `/readyz` (started, every part running, store reachable),
+//! `/metrics`.
 
-use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
 use axum::extract::State;
@@ -26,13 +26,15 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// 200 `ready` when the gateway has started, no supervised part (consumer, dispatcher,
+/// relay) is down and the store answers; otherwise 503 with a sentence naming what is not.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if !state.started.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "starting");
+    if let Err(why) = state.readiness.verdict() {
+        return (StatusCode::SERVICE_UNAVAILABLE, why);
     }
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer".to_string()),
     }
 }
 

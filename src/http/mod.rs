@@ -2,9 +2,9 @@
 
 mod callbacks;
 pub mod health;
+pub mod serve;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::providers::Adapters;
 use crate::store::Store;
+use crate::supervise::Readiness;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -22,10 +23,12 @@ pub struct AppState {
     pub store: Store,
     pub adapters: Adapters,
     pub relay_wake: Arc<Notify>,
-    /// Set once the consumer and relay have started; `/readyz` reports it.
-    pub started: Arc<AtomicBool>,
+    /// Whether the gateway has started and which of its parts are down; `/readyz` reports it.
+    pub readiness: Readiness,
     /// When a payment a callback marks pending is polled next.
     pub pending_poll_after_ms: u64,
+    /// When a payment a callback sends to review is asked about again.
+    pub review_inquiry_after_ms: u64,
 }
 
 /// The routes. Bodies above `max_body_bytes` are refused with 413 before any handler reads them.
@@ -39,21 +42,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Binds `listen` and serves until `shutdown`; returns the bound address (port 0 picks one).
+/// Binds `listen` and serves until `shutdown` without timeouts (the sandbox); returns the
+/// bound address (port 0 picks one). The gateway itself uses [`serve::serve_with`].
 pub async fn serve(
     listen: &str,
     router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|error| anyhow::anyhow!("could not listen on {listen}: {error}"))?;
-    let address = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
-        if let Err(error) = server.await {
-            tracing::error!(%error, "The HTTP server stopped with an error.");
-        }
-    });
-    Ok((address, task))
+    serve::serve_with(listen, router, shutdown, serve::Timeouts::default()).await
 }

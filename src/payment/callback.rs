@@ -97,7 +97,8 @@ fn decide_on_final(
 ) -> CallbackDecision {
     let status_agrees = matches!(
         (&event.status, record.state),
-        (ProviderStatus::Succeeded { .. }, PaymentState::Succeeded) | (ProviderStatus::Failed { .. }, PaymentState::Failed)
+        (ProviderStatus::Succeeded { .. }, PaymentState::Succeeded)
+            | (ProviderStatus::Failed { .. }, PaymentState::Failed)
     );
     if status_agrees && amount_agrees {
         return CallbackDecision::Ignore;

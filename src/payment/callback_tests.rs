@@ -135,7 +135,11 @@ fn a_payment_in_review_is_settled_by_a_consistent_final_answer() {
                 assert!(change.detail.contains("settles a payment in review (unknown_outcome)"));
             }
         }
-        assert_eq!(outcome(decision), expected, "needs_review × {status:?} amount {amount:?}");
+        assert_eq!(
+            outcome(decision),
+            expected,
+            "needs_review × {status:?} amount {amount:?}"
+        );
     }
 }
 

@@ -6,10 +6,12 @@
 //! migrations, shipped inside the binary.
 
 mod callbacks;
+mod error;
 mod intake;
 mod outbox;
 mod payments;
 mod properties;
+mod prune;
 mod queries;
 mod wallets;
 
@@ -22,11 +24,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 pub use callbacks::{CallbackDecision, CallbackOutcome};
+pub use error::StoreError;
 pub use intake::{ClaimOutcome, Rejection};
-pub use outbox::{OutboxKind, OutboxRow};
+pub use outbox::{OutboxKind, OutboxRow, ParkedRow};
 pub use payments::{Change, Inquiries, PaymentRecord};
 pub use properties::StoredProperties;
-pub use queries::{OrderView, PaymentEvent};
+pub use prune::{PruneBefore, PruneReport};
+pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
 pub use wallets::WalletReservation;
 
 use crate::config::DatabaseSettings;

@@ -1,8 +1,13 @@
 //! The outbox: result messages and dead letters written in the same transaction as the
 //! state change they report, then published by the relay with publisher confirms.
+//!
+//! A row the broker will not take after a few tries is *parked* (`parked_at`, `park_reason`):
+//! the relay goes on with the rows behind it, and ops see it in [`Store::parked`] and in
+//! `gateway_outbox_parked`.
 
 use sqlx::{Any, Row, Transaction};
 
+use super::properties::result_message_id;
 use super::{now_ms, Store, StoredProperties};
 use crate::payment::ResultMessage;
 
@@ -42,7 +47,7 @@ pub(super) async fn insert_result(
     let body = serde_json::to_vec(message).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let properties = StoredProperties {
         content_type: Some("application/json".to_string()),
-        message_id: Some(format!("{}:{}", message.order_id, message.seq)),
+        message_id: Some(result_message_id(&message.order_id, message.seq)),
         correlation_id: Some(message.order_id.clone()),
         headers: Default::default(),
     };
@@ -83,13 +88,22 @@ async fn insert(
     properties: &StoredProperties,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
+    // The relay could not publish a property AMQP cannot carry; the body keeps the full values.
+    let bounded = properties.bounded();
+    if bounded != *properties {
+        metrics::counter!("gateway_outbox_properties_cut_total").increment(1);
+        tracing::warn!(
+            kind = kind.as_str(),
+            "An outbox message had AMQP properties too long to send; they were cut, and its body keeps them whole."
+        );
+    }
     sqlx::query(
         "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(kind.as_str())
     .bind(payment_id.map(str::to_string))
     .bind(routing_key)
-    .bind(properties.to_json())
+    .bind(bounded.to_json())
     .bind(body.to_vec())
     .bind(now_ms())
     .execute(&mut **transaction)
@@ -124,11 +138,38 @@ pub(super) async fn republish_latest_result(
     Ok(true)
 }
 
+/// A message the relay gave up on, for ops to look at (and release with [`Store::unpark`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParkedRow {
+    pub id: i64,
+    pub kind: OutboxKind,
+    pub payment_id: Option<String>,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    /// Publish attempts the broker refused (or the relay could not make).
+    pub publish_attempts: i64,
+    /// Why the last attempt failed, as a sentence.
+    pub park_reason: String,
+    /// Milliseconds since 1970.
+    pub created_at: i64,
+    pub parked_at: i64,
+}
+
+fn outbox_kind(raw: &str) -> OutboxKind {
+    if raw == "result" {
+        OutboxKind::Result
+    } else {
+        OutboxKind::DeadLetter
+    }
+}
+
 impl Store {
-    /// The oldest messages not yet confirmed by the broker, in the order they were written.
+    /// The oldest messages not yet confirmed by the broker, in the order they were written;
+    /// parked messages are left out.
     pub async fn unpublished(&self, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, kind, routing_key, headers, body FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, kind, routing_key, headers, body FROM outbox WHERE published_at IS NULL AND parked_at IS NULL \
+             ORDER BY id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
@@ -139,11 +180,7 @@ impl Store {
                 let headers: String = row.try_get("headers")?;
                 Ok(OutboxRow {
                     id: row.try_get("id")?,
-                    kind: if kind == "result" {
-                        OutboxKind::Result
-                    } else {
-                        OutboxKind::DeadLetter
-                    },
+                    kind: outbox_kind(&kind),
                     routing_key: row.try_get("routing_key")?,
                     properties: StoredProperties::from_json(&headers),
                     body: row.try_get("body")?,
@@ -170,9 +207,96 @@ impl Store {
         Ok(())
     }
 
-    /// How many messages wait to be published (for metrics and the demo's progress).
+    /// Counts a failed publish of row `id`; at `max_attempts` failures the row is parked with
+    /// `reason`. Returns true when this failure parked it.
+    pub async fn record_publish_failure(&self, id: i64, reason: &str, max_attempts: i64) -> Result<bool, sqlx::Error> {
+        let parked_at: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE outbox SET publish_attempts = publish_attempts + 1, \
+             parked_at = CASE WHEN publish_attempts + 1 >= $2 THEN $3 ELSE NULL END, park_reason = $4 \
+             WHERE id = $1 AND published_at IS NULL AND parked_at IS NULL RETURNING parked_at",
+        )
+        .bind(id)
+        .bind(max_attempts.max(1))
+        .bind(now_ms())
+        .bind(reason)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(matches!(parked_at, Some(Some(_))))
+    }
+
+    /// Parks row `id` at once: it can never be published as it is.
+    pub async fn park(&self, id: i64, reason: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE outbox SET publish_attempts = publish_attempts + 1, parked_at = $2, park_reason = $3 \
+             WHERE id = $1 AND published_at IS NULL AND parked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Parked messages, oldest first, for an ops command to show.
+    pub async fn parked(&self, limit: i64) -> Result<Vec<ParkedRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payment_id, routing_key, headers, publish_attempts, park_reason, created_at, parked_at \
+             FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let headers: String = row.try_get("headers")?;
+                let reason: Option<String> = row.try_get("park_reason")?;
+                Ok(ParkedRow {
+                    id: row.try_get("id")?,
+                    kind: outbox_kind(&kind),
+                    payment_id: row.try_get("payment_id")?,
+                    routing_key: row.try_get("routing_key")?,
+                    message_id: StoredProperties::from_json(&headers).message_id,
+                    publish_attempts: row.try_get("publish_attempts")?,
+                    park_reason: reason.unwrap_or_default(),
+                    created_at: row.try_get("created_at")?,
+                    parked_at: row.try_get("parked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many messages are parked (the `gateway_outbox_parked` gauge).
+    pub async fn parked_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL")
+            .fetch_one(self.pool())
+            .await
+    }
+
+    /// Gives parked rows back to the relay (after ops fixed what refused them), with a fresh
+    /// count of attempts. Returns how many were released.
+    pub async fn unpark(&self, ids: &[i64]) -> Result<u64, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE outbox SET parked_at = NULL, park_reason = NULL, publish_attempts = 0 \
+             WHERE parked_at IS NOT NULL AND published_at IS NULL AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.execute(self.pool()).await?.rows_affected())
+    }
+
+    /// How many messages wait to be published (for metrics and the demo's progress); parked
+    /// messages wait for a person, not for the relay, and are not counted.
     pub async fn unpublished_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL")
             .fetch_one(self.pool())
             .await
     }

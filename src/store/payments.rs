@@ -5,6 +5,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Store, StoredProperties};
+use gateway_adapter::{PaymentId, PayoutRequest};
+
 use crate::order::PaymentOrder;
 use crate::payment::{PaymentState, ResultMessage};
 
@@ -107,6 +109,22 @@ impl PaymentRecord {
             occurred_at: chrono::DateTime::from_timestamp_millis(self.updated_at)
                 .unwrap_or_default()
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    }
+}
+
+impl PaymentRecord {
+    /// The request the adapters get for this payment, rebuilt from the stored order; the
+    /// payment id is the stored one, so every call carries the same provider idempotency key.
+    pub fn payout_request(&self) -> Result<PayoutRequest, serde_json::Error> {
+        let order = self.order()?;
+        Ok(PayoutRequest {
+            payment_id: PaymentId::from_stored(self.payment_id.clone()),
+            order_id: order.order_id.as_str().to_string(),
+            amount: order.amount,
+            beneficiary: order.beneficiary,
+            destination: order.destination,
+            memo: order.memo,
         })
     }
 }

@@ -285,9 +285,10 @@ async fn a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_
         .unwrap()
         .unwrap();
     assert!(
-        view.events
-            .iter()
-            .any(|e| e.detail.as_deref().is_some_and(|d| d.contains("settles a payment in review"))),
+        view.events.iter().any(|e| e
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("settles a payment in review"))),
         "the event log says what settled it: {:?}",
         view.events
     );

@@ -102,7 +102,11 @@ async fn an_oversized_order_is_rejected_by_its_message_id_and_kept_only_up_to_th
         dead.headers.get("x-gateway-reason").map(String::as_str),
         Some("invalid")
     );
-    assert_eq!(dead.body.len(), MAX_ORDER_BYTES, "the dead letter keeps the first 64 KiB");
+    assert_eq!(
+        dead.body.len(),
+        MAX_ORDER_BYTES,
+        "the dead letter keeps the first 64 KiB"
+    );
     assert_eq!(dead.body[..], body[..MAX_ORDER_BYTES]);
     assert_eq!(
         dead.headers.get("x-gateway-original-bytes"),
@@ -122,9 +126,7 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
         channel: None,
         invalid: &invalid,
     };
-    let stored = store
-        .reject(&rejection, b"{}", &StoredProperties::default())
-        .await;
+    let stored = store.reject(&rejection, b"{}", &StoredProperties::default()).await;
     match db {
         // PostgreSQL refuses a NUL byte in TEXT (SQLSTATE 22021): that is the data, not an outage.
         Db::Postgres => assert!(matches!(stored, Err(StoreError::Unstorable(_))), "{stored:?}"),
@@ -132,13 +134,14 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
         Db::Sqlite => assert!(stored.is_ok(), "{stored:?}"),
     }
     // A valid order still claims on the same store: the refusal rolled back cleanly.
-    let order = parse_order(
-        &serde_json::to_vec(&bank_order(500_000)).unwrap(),
-        &settings.limits,
-    )
-    .unwrap();
+    let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
     let claimed = store
-        .claim(&order, b"{}", &StoredProperties::default(), DuplicatePaymentPolicy::Review)
+        .claim(
+            &order,
+            b"{}",
+            &StoredProperties::default(),
+            DuplicatePaymentPolicy::Review,
+        )
         .await;
     assert!(claimed.is_ok(), "{claimed:?}");
     drop(store);

@@ -11,7 +11,11 @@ mod channels;
 mod crash;
 mod demo;
 mod dlq;
+mod intake_edges;
 mod invalid_orders;
+mod outcomes;
+mod relay;
+mod review;
 
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
 #[macro_export]

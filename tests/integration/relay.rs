@@ -1,0 +1,397 @@
+//! The outbox relay keeps publishing past messages it cannot publish as they are, parts
+//! that die are started again (and `/readyz` says so meanwhile), old rows are pruned, and the
+//! HTTP listener lets go of clients that stall.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::config::DatabaseSettings;
+use gateway::payment::ResultStatus;
+use gateway::store::{now_ms, OutboxKind, Store};
+use gateway::supervise::{supervise, Readiness, RestartDelay};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{bank_order, drop_database, fresh_database, test_settings, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_results,
+    a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out,
+    pruning_deletes_only_published_rows_and_callback_ids_past_their_retention,
+);
+
+/// Polls `check` until it holds (for state that has no event to await), or fails after 30 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_results(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    // 64 characters (what the rejection keeps of an id) but 256 bytes.
+    let mut emoji = bank_order(500_000);
+    let emoji_id = "😀".repeat(64);
+    emoji["order_id"] = json!(emoji_id);
+    let emoji_body = serde_json::to_vec(&emoji).unwrap();
+    stack.publish_raw(&emoji_body, &format!("emoji-{}", stack.run_id)).await;
+    // No readable id in the body, and the longest message id AMQP allows.
+    let long_message_id = format!("{}-{}", stack.run_id, "x".repeat(255 - stack.run_id.len() - 1));
+    assert_eq!(long_message_id.len(), 255);
+    let unreadable_body = b"{\"order_id\": 7, \"amount\": ".to_vec();
+    stack.publish_raw(&unreadable_body, &long_message_id).await;
+
+    let order = bank_order(500_000);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let result = stack.final_result(order["order_id"].as_str().unwrap()).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+
+    // The rejection keeps the whole id in its body (its AMQP ids are cut to fit).
+    assert_eq!(stack.final_result(&emoji_id).await.status, ResultStatus::Rejected);
+    let mut dead_bodies = Vec::new();
+    for _ in 0..2 {
+        let dead = stack.next_dead_letter().await;
+        assert_eq!(
+            dead.headers.get("x-gateway-reason").map(String::as_str),
+            Some("invalid")
+        );
+        dead_bodies.push(dead.body);
+    }
+    assert!(dead_bodies.contains(&emoji_body), "the emoji order is dead-lettered");
+    assert!(
+        dead_bodies.contains(&unreadable_body),
+        "the unreadable order is dead-lettered"
+    );
+    stack.stop().await;
+}
+
+/// A second connection to the gateway's database, for rows no gateway code would write.
+async fn raw_database(url: &SecretString) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.expose_secret().starts_with("sqlite:");
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if sqlite {
+                    connection.execute("PRAGMA busy_timeout = 5000;").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url.expose_secret())
+        .await
+        .expect("the test database answers")
+}
+
+/// Writes a result row whose routing key no queue is bound to: the broker returns it.
+async fn insert_unroutable_result(pool: &AnyPool) {
+    sqlx::query(
+        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind("result")
+    .bind(None::<String>)
+    .bind("nowhere.at.all")
+    .bind("{\"content_type\":\"application/json\",\"message_id\":\"unroutable:1\",\"correlation_id\":null,\"headers\":{}}")
+    .bind(b"{}".to_vec())
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(pool)
+    .await
+    .expect("insert an outbox row");
+}
+
+async fn a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out(db: Db) {
+    let mut settings = test_settings();
+    settings.amqp.outbox_publish_attempts = 3;
+    let mut stack = TestStack::start_with(db, settings, true).await;
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let pool = raw_database(&stack.settings.database.url).await;
+    insert_unroutable_result(&pool).await;
+
+    let order = bank_order(500_000);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let result = stack.final_result(order["order_id"].as_str().unwrap()).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+
+    eventually("the unroutable message is parked", || async {
+        store.parked_count().await.unwrap() == 1
+    })
+    .await;
+    let parked = store.parked(10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    let row = &parked[0];
+    assert_eq!(
+        (row.kind, row.routing_key.as_str(), row.publish_attempts),
+        (OutboxKind::Result, "nowhere.at.all", 3)
+    );
+    assert!(row.park_reason.contains("could not route"), "{}", row.park_reason);
+    assert_eq!(row.message_id.as_deref(), Some("unroutable:1"));
+
+    // Behind the parked message, the relay goes on; the parked one waits for a person.
+    let later = bank_order(600_000);
+    stack.open_bank_account(&later, HOLDER);
+    stack.publish(&later).await;
+    let result = stack.final_result(later["order_id"].as_str().unwrap()).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+    eventually("everything but the parked message is published", || async {
+        store.unpublished_count().await.unwrap() == 0
+    })
+    .await;
+    let metrics = reqwest::get(format!("{}/metrics", stack.gateway_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("gateway_outbox_parked_total"), "{metrics}");
+    assert!(
+        metrics.contains("gateway_outbox_parked "),
+        "the gauge is there: {metrics}"
+    );
+
+    // Released, it is tried again (and, still unroutable, parked again).
+    assert_eq!(store.unpark(&[row.id]).await.unwrap(), 1);
+    eventually("the released message is parked again", || async {
+        store
+            .parked(10)
+            .await
+            .unwrap()
+            .first()
+            .is_some_and(|again| again.parked_at > row.parked_at)
+    })
+    .await;
+    pool.close().await;
+    stack.stop().await;
+}
+
+/// Writes an outbox row as it stands after `published_at` / `parked_at`, `age_days` old.
+async fn insert_row(
+    pool: &AnyPool,
+    kind: &str,
+    payment_id: Option<&str>,
+    published: bool,
+    parked: bool,
+    age_days: i64,
+) -> i64 {
+    let at = now_ms() - age_days * 24 * 60 * 60 * 1000;
+    sqlx::query_scalar(
+        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, published_at, parked_at, park_reason) \
+         VALUES ($1, $2, 'result.bank_transfer.succeeded', '{}', $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(kind)
+    .bind(payment_id.map(str::to_string))
+    .bind(b"{}".to_vec())
+    .bind(at)
+    .bind(published.then_some(at))
+    .bind(parked.then_some(at))
+    .bind(parked.then(|| "the broker could not route it".to_string()))
+    .fetch_one(pool)
+    .await
+    .expect("insert an outbox row")
+}
+
+async fn insert_callback_id(pool: &AnyPool, event_id: &str, age_days: i64) {
+    sqlx::query("INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4)")
+        .bind("bank_transfer")
+        .bind(event_id)
+        .bind("p-1")
+        .bind(now_ms() - age_days * 24 * 60 * 60 * 1000)
+        .execute(pool)
+        .await
+        .expect("insert a callback id");
+}
+
+async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retention(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let url = fresh_database(db, &run_id).await;
+    let store = Store::connect(&DatabaseSettings {
+        url: url.clone(),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    let pool = raw_database(&url).await;
+    let retention = gateway::config::RetentionSettings::default();
+    assert_eq!(
+        (retention.outbox_published_days, retention.callback_events_days),
+        (7, 35)
+    );
+
+    let old_result = insert_row(&pool, "result", Some("p-1"), true, false, 30).await;
+    let latest_of_p1 = insert_row(&pool, "result", Some("p-1"), true, false, 20).await;
+    let old_dead_letter = insert_row(&pool, "dead_letter", None, true, false, 30).await;
+    let old_rejection = insert_row(&pool, "result", None, true, false, 8).await;
+    let recent = insert_row(&pool, "result", Some("p-2"), true, false, 6).await;
+    let unpublished = insert_row(&pool, "result", Some("p-3"), false, false, 30).await;
+    let parked = insert_row(&pool, "dead_letter", Some("p-4"), false, true, 30).await;
+    let old_of_p5 = insert_row(&pool, "result", Some("p-5"), true, false, 30).await;
+    let unpublished_of_p5 = insert_row(&pool, "result", Some("p-5"), false, false, 30).await;
+    insert_callback_id(&pool, "old", 36).await;
+    insert_callback_id(&pool, "recent", 34).await;
+
+    let report = store.prune(retention.prune_before(now_ms())).await.unwrap();
+    assert_eq!((report.outbox_rows, report.callback_events), (4, 1));
+    let mut left: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        vec![latest_of_p1, recent, unpublished, parked, unpublished_of_p5],
+        "gone: {:?}",
+        [old_result, old_dead_letter, old_rejection, old_of_p5]
+    );
+    let callbacks: Vec<String> = sqlx::query_scalar("SELECT event_id FROM callback_events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(callbacks, vec!["recent".to_string()]);
+    let again = store.prune(retention.prune_before(now_ms())).await.unwrap();
+    assert_eq!(
+        (again.outbox_rows, again.callback_events),
+        (0, 0),
+        "a second prune finds nothing"
+    );
+
+    pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection of a stalled client")
+        .expect("the connection reads");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A stack whose HTTP listener gives a client 300 ms for its headers and for its request.
+async fn impatient_stack() -> TestStack {
+    let mut settings = test_settings();
+    settings.http.header_read_timeout_ms = 300;
+    settings.http.request_timeout_ms = 300;
+    TestStack::start_with(Db::Sqlite, settings, true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_in_its_headers_is_disconnected() {
+    let stack = impatient_stack().await;
+    let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Ty")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(!answer.contains("200 OK"), "no request was served: {answer}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_in_its_body_gets_408_and_is_disconnected() {
+    let stack = impatient_stack().await;
+    let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"type\":",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "answered {answer}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
+    let run_id = gateway::demo::stack::new_run_id();
+    let url = fresh_database(Db::Sqlite, &run_id).await;
+    let store = Store::connect(&DatabaseSettings {
+        url,
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    let readiness = Readiness::new();
+    let state = gateway::http::AppState {
+        store,
+        adapters: Arc::new(HashMap::new()),
+        relay_wake: Arc::new(tokio::sync::Notify::new()),
+        readiness: readiness.clone(),
+        pending_poll_after_ms: 1_000,
+        review_inquiry_after_ms: 1_000,
+    };
+    let shutdown = CancellationToken::new();
+    let (address, server) = gateway::http::serve("127.0.0.1:0", gateway::http::router(state, 1024), shutdown.clone())
+        .await
+        .unwrap();
+    let readyz = || async move {
+        let answer = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    };
+    assert_eq!(readyz().await.0, 503, "not ready before it started");
+
+    let mut changes = readiness.subscribe();
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let (restarted, mut restarted_events) = tokio::sync::mpsc::unbounded_channel();
+    let delay = RestartDelay {
+        first: Duration::from_secs(2),
+        max: Duration::from_secs(2),
+    };
+    let part_shutdown = CancellationToken::new();
+    let supervisor = supervise("relay", readiness.clone(), delay, part_shutdown.clone(), move |token| {
+        let run = counter.fetch_add(1, Ordering::SeqCst);
+        let restarted = restarted.clone();
+        async move {
+            assert!(run > 0, "the first run of the relay dies");
+            let _ = restarted.send(());
+            token.cancelled().await;
+        }
+    });
+    readiness.mark_started();
+    changes
+        .wait_for(|state| state.down.contains_key("relay"))
+        .await
+        .unwrap();
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503);
+    assert!(
+        body.contains("the relay is down") && body.contains("panicked"),
+        "{body}"
+    );
+
+    restarted_events.recv().await.expect("the relay is started again");
+    changes.wait_for(|state| state.down.is_empty()).await.unwrap();
+    assert_eq!(readyz().await, (200, "ready".to_string()));
+
+    part_shutdown.cancel();
+    supervisor.await.unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    shutdown.cancel();
+    server.await.unwrap();
+    drop_database(Db::Sqlite, &run_id).await;
+}

@@ -1,0 +1,253 @@
+//! The operator's way out of `needs_review`: the review list, and `resolve`, which settles a
+//! payment only when the provider's own answer agrees with the operator.
+
+use std::time::Duration;
+
+use gateway::app::RunningGateway;
+use gateway::payment::{PaymentState, ResultMessage, ResultStatus};
+use gateway::providers::build_adapters;
+use gateway::review::{Refusal, Resolution, ResolveOutcome, Verdict, RESOLVED_BY_OPERATOR};
+use gateway::store::{Change, PaymentFilter, Store};
+use sandbox_kit::Faults;
+use serde_json::{json, Value};
+
+use crate::support::{bank_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    the_review_list_shows_held_payments_and_hides_the_others,
+    a_held_duplicate_can_only_be_resolved_as_failed,
+    a_sent_payment_is_resolved_only_when_the_provider_agrees,
+);
+
+const OPERATOR: &str = "test-operator";
+const NOTE: &str = "checked with the bank, ticket 7781";
+
+/// Pays one order, then publishes a second order for the same beneficiary, program, period
+/// and payment type, which the duplicate-payment guard holds in `needs_review` without
+/// sending it. Returns (paid order, held order).
+async fn paid_order_and_held_duplicate(stack: &mut TestStack) -> (Value, Value) {
+    let paid = bank_order(1_500_000);
+    stack.open_bank_account(&paid, HOLDER);
+    stack.publish(&paid).await;
+    let paid_id = paid["order_id"].as_str().unwrap().to_string();
+    assert_eq!(stack.final_result(&paid_id).await.status, ResultStatus::Succeeded);
+
+    let mut held = paid.clone();
+    held["order_id"] = json!(format!("{paid_id}-again"));
+    stack.publish(&held).await;
+    let review = stack
+        .wait_for(
+            held["order_id"].as_str().unwrap(),
+            |m| m.status == ResultStatus::NeedsReview,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(review.reason_code.as_deref(), Some("possible_duplicate_payment"));
+    (paid, held)
+}
+
+async fn resolve(
+    stack: &TestStack,
+    store: &Store,
+    order_id: &str,
+    verdict: Verdict,
+    provider_ref: Option<&str>,
+) -> ResolveOutcome {
+    let adapters = build_adapters(&stack.settings.providers).unwrap();
+    let resolution = Resolution {
+        order_id: order_id.to_string(),
+        verdict,
+        note: NOTE.to_string(),
+        provider_ref: provider_ref.map(str::to_string),
+        operator: OPERATOR.to_string(),
+    };
+    gateway::review::resolve(store, &adapters, &resolution).await.unwrap()
+}
+
+fn refusal(outcome: ResolveOutcome) -> Refusal {
+    match outcome {
+        ResolveOutcome::Refused(refusal) => refusal,
+        ResolveOutcome::Resolved(resolved) => panic!("expected a refusal, got {resolved:?}"),
+    }
+}
+
+/// (state, number of events, number of result messages) of an order, to show nothing was written.
+async fn footprint(store: &Store, order_id: &str) -> (PaymentState, usize, usize) {
+    let view = store.order_view(order_id).await.unwrap().unwrap();
+    (view.payment.state, view.events.len(), view.results.len())
+}
+
+/// Checks the final result and the event log line of a resolved order.
+async fn assert_resolved(stack: &mut TestStack, store: &Store, order_id: &str, status: ResultStatus) -> ResultMessage {
+    let result = stack.final_result(order_id).await;
+    assert_eq!(result.status, status);
+    assert!(result.is_final);
+    assert_eq!(result.reason_code.as_deref(), Some(RESOLVED_BY_OPERATOR));
+    let view = store.order_view(order_id).await.unwrap().unwrap();
+    let last = view.events.last().unwrap();
+    assert_eq!(last.from_state.as_deref(), Some("needs_review"));
+    let detail = last.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains(OPERATOR) && detail.contains(NOTE) && detail.contains("provider's answer"),
+        "the event log records who, the note and the provider's answer: {detail}"
+    );
+    result
+}
+
+async fn the_review_list_shows_held_payments_and_hides_the_others(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (paid, held) = paid_order_and_held_duplicate(&mut stack).await;
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let filter = |state, channel: Option<&str>| PaymentFilter {
+        state,
+        channel: channel.map(str::to_string),
+        batch_id: None,
+        limit: 50,
+    };
+
+    let review = store
+        .list_payments(&filter(PaymentState::NeedsReview, None))
+        .await
+        .unwrap();
+    let listed: Vec<&str> = review.payments.iter().map(|p| p.order_id.as_str()).collect();
+    assert_eq!(listed, [held["order_id"].as_str().unwrap()]);
+    assert_eq!((review.total_count, review.total_amount), (1, 1_500_000));
+    let line = &review.payments[0];
+    assert_eq!(line.reason_code.as_deref(), Some("possible_duplicate_payment"));
+    assert_eq!(line.submitted_at, None);
+    assert!(line.entered_state_at > 0);
+
+    let by_provider = store
+        .list_payments(&filter(PaymentState::NeedsReview, Some("bank_transfer")))
+        .await
+        .unwrap();
+    assert_eq!(by_provider.total_count, 1);
+    let other_channel = store
+        .list_payments(&filter(PaymentState::NeedsReview, Some("vnpost_account")))
+        .await
+        .unwrap();
+    assert_eq!((other_channel.payments.len(), other_channel.total_count), (0, 0));
+    let succeeded = store
+        .list_payments(&filter(PaymentState::Succeeded, None))
+        .await
+        .unwrap();
+    let listed: Vec<&str> = succeeded.payments.iter().map(|p| p.order_id.as_str()).collect();
+    assert_eq!(listed, [paid["order_id"].as_str().unwrap()]);
+    stack.stop().await;
+}
+
+async fn a_held_duplicate_can_only_be_resolved_as_failed(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (paid, held) = paid_order_and_held_duplicate(&mut stack).await;
+    let (paid_id, held_id) = (paid["order_id"].as_str().unwrap(), held["order_id"].as_str().unwrap());
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let before = footprint(&store, held_id).await;
+
+    let refused = refusal(resolve(&stack, &store, held_id, Verdict::Succeeded, None).await);
+    assert!(matches!(refused, Refusal::NeverSubmitted { .. }), "{refused}");
+    // The bank answers after the adapter gave up: the inquiry fails, so nothing is decided.
+    stack.set_bank_faults(Faults {
+        latency_ms: 2_000,
+        ..Faults::default()
+    });
+    let refused = refusal(resolve(&stack, &store, held_id, Verdict::Failed, None).await);
+    assert!(matches!(refused, Refusal::InquiryFailed { .. }), "{refused}");
+    stack.set_bank_faults(Faults::default());
+    assert_eq!(footprint(&store, held_id).await, before, "a refusal writes nothing");
+
+    let ResolveOutcome::Resolved(resolved) = resolve(&stack, &store, held_id, Verdict::Failed, None).await else {
+        panic!("the bank has no record of a payment that was never sent, so failed agrees");
+    };
+    assert_eq!(resolved.payment.state, PaymentState::Failed);
+    assert_eq!(
+        resolved.previous_reason_code.as_deref(),
+        Some("possible_duplicate_payment")
+    );
+    let result = assert_resolved(&mut stack, &store, held_id, ResultStatus::Failed).await;
+    assert_eq!(result.seq, resolved.payment.seq);
+    assert_eq!(stack.credits(held_id).await, 0);
+
+    for (order_id, state) in [(held_id, PaymentState::Failed), (paid_id, PaymentState::Succeeded)] {
+        let refused = refusal(resolve(&stack, &store, order_id, Verdict::Failed, None).await);
+        assert!(
+            matches!(&refused, Refusal::NotInReview { state: found, .. } if *found == state),
+            "{refused}"
+        );
+    }
+    let refused = refusal(resolve(&stack, &store, "TB-NO-SUCH-ORDER", Verdict::Failed, None).await);
+    assert!(matches!(refused, Refusal::NoSuchOrder(_)), "{refused}");
+    stack.drain_results(Duration::from_secs(1)).await;
+    let finals = stack.seen[held_id].iter().filter(|m| m.is_final).count();
+    assert_eq!(finals, 1, "exactly one final result for the held order");
+    stack.stop().await;
+}
+
+async fn a_sent_payment_is_resolved_only_when_the_provider_agrees(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    // The bank keeps the transfer processing, so the payment waits in `pending`.
+    stack.set_bank_faults(Faults {
+        complete_after_ms: 600_000,
+        ..Faults::default()
+    });
+    let order = bank_order(2_789_000);
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let order_id = order["order_id"].as_str().unwrap().to_string();
+    let pending = stack
+        .wait_for(
+            &order_id,
+            |m| m.status == ResultStatus::Pending,
+            Duration::from_secs(20),
+        )
+        .await;
+    let payment_id = pending.payment_id.unwrap();
+
+    // No dispatcher from here on, so nothing but the operator settles the payment; the
+    // store-level change stands in for a callback that contradicted the record.
+    stack.gateway.take().unwrap().stop().await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let record = store.payment(&payment_id).await.unwrap().unwrap();
+    let review = Change::to(PaymentState::NeedsReview, "test: a callback contradicted the record").reason(
+        "callback_contradicts_record",
+        "a verified provider callback contradicts the gateway's record",
+    );
+    assert!(store.apply(&record, review).await.unwrap().is_some());
+    let before = footprint(&store, &order_id).await;
+
+    let refused = refusal(resolve(&stack, &store, &order_id, Verdict::Succeeded, None).await);
+    assert!(matches!(refused, Refusal::NotFinalAtProvider { .. }), "{refused}");
+    let booked = stack.sandbox.kit.ledger.complete("bank_transfer", &payment_id).unwrap();
+    let refused = refusal(resolve(&stack, &store, &order_id, Verdict::Failed, None).await);
+    assert!(
+        matches!(&refused, Refusal::Contradicts { verdict: Verdict::Failed, provider_answer } if provider_answer.starts_with("succeeded")),
+        "{refused}"
+    );
+    let refused = refusal(
+        resolve(
+            &stack,
+            &store,
+            &order_id,
+            Verdict::Succeeded,
+            Some("TRF-SOMETHING-ELSE"),
+        )
+        .await,
+    );
+    assert!(matches!(refused, Refusal::ReferenceMismatch { .. }), "{refused}");
+    assert_eq!(footprint(&store, &order_id).await, before, "a refusal writes nothing");
+
+    let ResolveOutcome::Resolved(resolved) = resolve(&stack, &store, &order_id, Verdict::Succeeded, None).await else {
+        panic!("the bank's ledger says completed, and so does the operator");
+    };
+    assert_eq!(resolved.payment.state, PaymentState::Succeeded);
+    assert_eq!(
+        resolved.payment.provider_ref.as_deref(),
+        Some(booked.provider_ref.as_str())
+    );
+
+    // The outbox row goes out through the relay of a running gateway.
+    stack.gateway = Some(RunningGateway::start(stack.settings.clone()).await.unwrap());
+    let result = assert_resolved(&mut stack, &store, &order_id, ResultStatus::Succeeded).await;
+    assert_eq!(result.provider_ref.as_deref(), Some(booked.provider_ref.as_str()));
+    assert_eq!(stack.credits(&order_id).await, 1);
+    stack.stop().await;
+}
