@@ -1,6 +1,7 @@
 //! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `orders show|list|resolve`.
 
 mod orders;
+mod outbox;
 mod publish;
 mod run;
 
@@ -43,6 +44,11 @@ pub enum Command {
     },
     /// Measure throughput and memory against the bare-relay baseline; prints figures.
     Bench(crate::bench::BenchArgs),
+    /// Outbox rows the broker would not take (parked): list them, release them.
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
+    },
     /// Look at orders in the store.
     Orders {
         #[command(subcommand)]
@@ -107,6 +113,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish { file } => publish::file(settings, &file).await,
         Command::Dlq { command } => crate::dlq::run(settings, command).await,
         Command::Bench(args) => crate::bench::run(settings, args).await,
+        Command::Outbox { command } => outbox::run(settings, command).await,
         Command::Orders { command } => orders::run(settings, command).await,
     }
 }
