@@ -14,7 +14,7 @@ use gateway_adapter::ProviderStatus;
 
 use crate::payment::PaymentState;
 use crate::providers::Adapters;
-use crate::store::{Change, PaymentRecord, Store};
+use crate::store::{Change, PaymentRecord, Store, StoreError};
 
 /// The reason code of every payment an operator resolved.
 pub const RESOLVED_BY_OPERATOR: &str = "resolved_by_operator";
@@ -214,7 +214,7 @@ pub async fn resolve(
     store: &Store,
     adapters: &Adapters,
     resolution: &Resolution,
-) -> Result<ResolveOutcome, sqlx::Error> {
+) -> Result<ResolveOutcome, StoreError> {
     let refused = |refusal| Ok(ResolveOutcome::Refused(refusal));
     let record = match payment_to_resolve(store, &resolution.order_id).await? {
         Ok(record) => record,

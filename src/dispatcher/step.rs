@@ -10,7 +10,7 @@ use gateway_adapter::{AdapterError, Destination, PayoutAdapter, PayoutRequest, P
 
 use super::{retry_delay_ms, transient_retry_delay_ms, Dispatcher};
 use crate::payment::PaymentState;
-use crate::store::{now_ms, Change, Inquiries, PaymentRecord, WalletReservation};
+use crate::store::{now_ms, Change, Inquiries, PaymentRecord, StoreError, WalletReservation};
 
 impl Dispatcher {
     /// Moves one payment one step forward. Errors are logged here, once; the payment stays
@@ -57,7 +57,7 @@ impl Dispatcher {
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
         request: &PayoutRequest,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         // The checks before money leaves run once: after a first submit the provider may have
         // booked the credit, so a retry only ever repeats the submit with the same key.
         if record.submitted_at.is_none() {
@@ -97,7 +97,7 @@ impl Dispatcher {
         &self,
         record: &PaymentRecord,
         request: &PayoutRequest,
-    ) -> Result<Option<Change>, sqlx::Error> {
+    ) -> Result<Option<Change>, StoreError> {
         let Destination::Wallet { provider, msisdn } = &request.destination else {
             return Ok(None);
         };
@@ -137,7 +137,7 @@ impl Dispatcher {
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
         request: &PayoutRequest,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         match adapter.query_status(request).await {
             Ok(ProviderStatus::NotFound) if record.attempts >= self.settings.max_attempts => {
@@ -218,7 +218,7 @@ impl Dispatcher {
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
         request: &PayoutRequest,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         // Each poll that finds nothing new waits twice as long, up to 64 times the first wait,
         // so a provider that is slow for a day is not asked 170,000 times a minute.
         let backoff = 1_i64 << record.inquiries.clamp(0, 6);
@@ -269,7 +269,7 @@ impl Dispatcher {
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
         request: &PayoutRequest,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         if record.submitted_at.is_none() {
             let change = Change {
                 reason_code: record.reason_code.clone(),
@@ -323,7 +323,7 @@ impl Dispatcher {
         record: &PaymentRecord,
         status: ProviderStatus,
         context: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let change = match status {
             ProviderStatus::Succeeded { provider_ref } => Change {
                 provider_ref,
@@ -345,7 +345,7 @@ impl Dispatcher {
     }
 
     /// Records a failed provider call according to its class.
-    async fn after_error(&self, record: &PaymentRecord, error: AdapterError, context: &str) -> Result<(), sqlx::Error> {
+    async fn after_error(&self, record: &PaymentRecord, error: AdapterError, context: &str) -> Result<(), StoreError> {
         // Only a submit can have reached the provider; a name inquiry pays nothing.
         let may_have_been_sent = matches!(record.state, PaymentState::Submitting | PaymentState::Unknown);
         let now = now_ms();
@@ -438,7 +438,7 @@ impl Dispatcher {
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback got there
     /// first, which is fine: the payment is already where that callback put it.
-    async fn record(&self, record: &PaymentRecord, mut change: Change) -> Result<(), sqlx::Error> {
+    async fn record(&self, record: &PaymentRecord, mut change: Change) -> Result<(), StoreError> {
         // A sent payment going to review is asked about again later: a definite answer from
         // the provider then settles it without a person.
         if change.to == PaymentState::NeedsReview

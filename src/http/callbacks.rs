@@ -45,10 +45,11 @@ pub async fn receive(
         poll_at: now + state.pending_poll_after_ms as i64,
         review_at: now + state.review_inquiry_after_ms as i64,
     };
+    let decided = event.clone();
     let outcome = state
         .store
-        .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), |record| {
-            decide(record, &event, times)
+        .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), move |record| {
+            decide(record, &decided, times)
         })
         .await;
     let label = match &outcome {

@@ -1,11 +1,11 @@
 //! Provider callbacks: remembered by event id and applied in the same transaction, so a
 //! replayed callback never changes anything twice and a crash never half-applies one.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Connection, Row};
 
 use super::outbox::insert_result;
 use super::payments::{apply_in, dead_letter_payment, record_event, PaymentRecord, PAYMENT_COLUMNS};
-use super::{now_ms, Store};
+use super::{now_ms, Store, StoreError};
 use crate::payment::{PaymentState, ResultStatus};
 
 /// What a verified callback does to a payment, as the callback handler decides it.
@@ -42,89 +42,23 @@ pub enum CallbackOutcome {
 
 impl Store {
     /// Records callback `event_id` from `provider` and applies what `decide` makes of the
-    /// payment, in one transaction. Retries a few times if a dispatcher worker moved the
-    /// payment at the same moment.
+    /// payment, in one unit of the group commit. Reads again (a few times) if a dispatcher
+    /// worker moved the payment at the same moment.
     pub async fn apply_callback<F>(
         &self,
         provider: &str,
         event_id: &str,
         payment_id: &str,
         decide: F,
-    ) -> Result<CallbackOutcome, sqlx::Error>
+    ) -> Result<CallbackOutcome, StoreError>
     where
-        F: Fn(&PaymentRecord) -> CallbackDecision,
+        F: Fn(&PaymentRecord) -> CallbackDecision + Send + Sync + 'static,
     {
-        for _ in 0..5 {
-            let mut transaction = self.pool().begin().await?;
-            let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
-                .bind(payment_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-            let Some(row) = row else {
-                return Ok(CallbackOutcome::UnknownPayment);
-            };
-            let record = PaymentRecord::from_row(&row)?;
-            // A provider speaks only for its own payments: a validly signed callback from
-            // one provider can never settle a payment sent through another.
-            if record.provider != provider {
-                metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
-                return Ok(CallbackOutcome::UnknownPayment);
-            }
-            let fresh = sqlx::query(
-                "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(provider)
-            .bind(event_id)
-            .bind(payment_id)
-            .bind(now_ms())
-            .execute(&mut *transaction)
-            .await?;
-            if fresh.rows_affected() == 0 {
-                return Ok(CallbackOutcome::Duplicate);
-            }
-            let change = match decide(&record) {
-                CallbackDecision::Apply(change) => change,
-                CallbackDecision::Ignore => {
-                    transaction.commit().await?;
-                    return Ok(CallbackOutcome::Ignored(record.state));
-                }
-                CallbackDecision::Reverse(detail) => {
-                    metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
-                    tracing::error!(payment_id, state = %record.state, "A verified callback reverses a final payment; upstream and ops are told.");
-                    if report_reversal(&mut transaction, &record, &detail).await? {
-                        transaction.commit().await?;
-                        return Ok(CallbackOutcome::Reversal(record.state));
-                    }
-                    transaction.rollback().await?;
-                    continue;
-                }
-                CallbackDecision::Flag(detail) => {
-                    // A final payment never changes, but the note stays on its record.
-                    record_event(
-                        &mut transaction,
-                        payment_id,
-                        Some(record.state),
-                        record.state,
-                        Some("callback_contradicts_final"),
-                        &detail,
-                    )
-                    .await?;
-                    transaction.commit().await?;
-                    return Ok(CallbackOutcome::Ignored(record.state));
-                }
-            };
-            let to = change.to;
-            if apply_in(&mut transaction, &record, change).await?.is_some() {
-                transaction.commit().await?;
-                return Ok(CallbackOutcome::Applied(to));
-            }
-            // Someone moved the payment between our read and our write: read again.
-            transaction.rollback().await?;
-        }
-        Err(sqlx::Error::Protocol(format!(
-            "payment {payment_id} kept changing while a callback was applied"
-        )))
+        let (provider, event_id, payment_id) = (provider.to_string(), event_id.to_string(), payment_id.to_string());
+        self.write(move |connection| {
+            Box::pin(async move { apply_callback_in(connection, &provider, &event_id, &payment_id, &decide).await })
+        })
+        .await
     }
 
     /// How many callbacks were recorded for a payment (tests and `orders show`).
@@ -142,7 +76,7 @@ impl Store {
 /// event log. The payment's state stays final. Returns false when the payment changed
 /// meanwhile (compare-and-set on `version`), so the caller reads it again.
 async fn report_reversal(
-    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    transaction: &mut AnyConnection,
     record: &PaymentRecord,
     detail: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -154,7 +88,7 @@ async fn report_reversal(
     .bind(now)
     .bind(&record.payment_id)
     .bind(record.version)
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await?;
     if bumped.rows_affected() == 0 {
         return Ok(false);
@@ -185,4 +119,89 @@ async fn report_reversal(
     }
     dead_letter_payment(transaction, &record.payment_id, "contradiction", detail).await?;
     Ok(true)
+}
+
+/// The callback inside a transaction (see [`Store::apply_callback`]); each try runs in a
+/// savepoint, so a lost compare-and-set leaves nothing behind before the next read.
+async fn apply_callback_in(
+    transaction: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+    payment_id: &str,
+    decide: &(dyn Fn(&PaymentRecord) -> CallbackDecision + Send + Sync),
+) -> Result<CallbackOutcome, sqlx::Error> {
+    for _ in 0..5 {
+        let mut attempt = transaction.begin().await?;
+        let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+            .bind(payment_id)
+            .fetch_optional(&mut *attempt)
+            .await?;
+        let Some(row) = row else {
+            attempt.rollback().await?;
+            return Ok(CallbackOutcome::UnknownPayment);
+        };
+        let record = PaymentRecord::from_row(&row)?;
+        // A provider speaks only for its own payments: a validly signed callback from
+        // one provider can never settle a payment sent through another.
+        if record.provider != provider {
+            attempt.rollback().await?;
+            metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
+            return Ok(CallbackOutcome::UnknownPayment);
+        }
+        let fresh = sqlx::query(
+            "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(provider)
+        .bind(event_id)
+        .bind(payment_id)
+        .bind(now_ms())
+        .execute(&mut *attempt)
+        .await?;
+        if fresh.rows_affected() == 0 {
+            attempt.rollback().await?;
+            return Ok(CallbackOutcome::Duplicate);
+        }
+        let change = match decide(&record) {
+            CallbackDecision::Apply(change) => change,
+            CallbackDecision::Ignore => {
+                attempt.commit().await?;
+                return Ok(CallbackOutcome::Ignored(record.state));
+            }
+            CallbackDecision::Reverse(detail) => {
+                metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
+                tracing::error!(payment_id, state = %record.state, "A verified callback reverses a final payment; upstream and ops are told.");
+                if report_reversal(&mut attempt, &record, &detail).await? {
+                    attempt.commit().await?;
+                    return Ok(CallbackOutcome::Reversal(record.state));
+                }
+                attempt.rollback().await?;
+                continue;
+            }
+            CallbackDecision::Flag(detail) => {
+                // A final payment never changes, but the note stays on its record.
+                record_event(
+                    &mut attempt,
+                    payment_id,
+                    Some(record.state),
+                    record.state,
+                    Some("callback_contradicts_final"),
+                    &detail,
+                )
+                .await?;
+                attempt.commit().await?;
+                return Ok(CallbackOutcome::Ignored(record.state));
+            }
+        };
+        let to = change.to;
+        if apply_in(&mut attempt, &record, change).await?.is_some() {
+            attempt.commit().await?;
+            return Ok(CallbackOutcome::Applied(to));
+        }
+        // Someone moved the payment between our read and our write: read again.
+        attempt.rollback().await?;
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "payment {payment_id} kept changing while a callback was applied"
+    )))
 }

@@ -4,7 +4,7 @@
 //! only after that transaction committed.
 
 use gateway_adapter::Invalid;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
@@ -44,190 +44,11 @@ impl Store {
         properties: &StoredProperties,
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
-        let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
-        let fingerprint = order.fingerprint();
-        let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-        let now = now_ms();
-        let mut transaction = self.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, amount, \
-             batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13) ON CONFLICT DO NOTHING",
-        )
-        .bind(&payment_id)
-        .bind(order.idempotency_key.as_str())
-        .bind(order.order_id.as_str())
-        .bind(&fingerprint)
-        .bind(order.channel().as_str())
-        .bind(order.destination.provider_key())
-        .bind(order.amount.as_i64())
-        .bind(order.batch_id.as_str())
-        .bind(order.beneficiary.commune_code.as_str())
-        .bind(&order_json)
-        .bind(raw_message.to_vec())
-        .bind(properties.to_json())
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
-
-        if inserted.rows_affected() == 0 {
-            // Either the idempotency key or the order id is taken (both are unique).
-            let existing = sqlx::query(
-                "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE idempotency_key = $1 OR order_id = $2 \
-                 ORDER BY CASE WHEN idempotency_key = $1 THEN 0 ELSE 1 END LIMIT 1",
-            )
-            .bind(order.idempotency_key.as_str())
-            .bind(order.order_id.as_str())
-            .fetch_one(&mut *transaction)
-            .await?;
-            let existing_id: String = existing.try_get("payment_id")?;
-            let existing_fingerprint: String = existing.try_get("fingerprint")?;
-            let existing_key: String = existing.try_get("idempotency_key")?;
-            let outcome = if existing_key == order.idempotency_key.as_str() && existing_fingerprint == fingerprint {
-                republish_latest_result(&mut transaction, &existing_id).await?;
-                ClaimOutcome::Duplicate {
-                    payment_id: existing_id,
-                }
-            } else {
-                let detail = if existing_key == order.idempotency_key.as_str() {
-                    format!(
-                        "conflict: idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
-                    )
-                } else {
-                    // Results are identified by `<order_id>:<seq>`, so a second payment under the
-                    // same order id would make upstream drop one of them as a duplicate.
-                    format!(
-                        "conflict: order id already used by payment {existing_id} with another idempotency key; nothing was paid for this message"
-                    )
-                };
-                let dead = properties.with_dead_letter("conflict", &detail);
-                insert_dead_letter(&mut transaction, None, raw_message, &dead).await?;
-                ClaimOutcome::Conflict {
-                    payment_id: existing_id,
-                }
-            };
-            transaction.commit().await?;
-            return Ok(outcome);
-        }
-
-        let (state, reason_code, reason, next_attempt_at) = match self
-            .guard_beneficiary_period(&mut transaction, order, &payment_id)
-            .await?
-        {
-            None => (PaymentState::Accepted, None, None, Some(now)),
-            Some(other) => {
-                let reason =
-                    format!("the beneficiary already has payment {other} for this program, period and payment type");
-                let state = match policy {
-                    DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
-                    DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
-                };
-                (
-                    state,
-                    Some("possible_duplicate_payment".to_string()),
-                    Some(reason),
-                    None,
-                )
-            }
-        };
-        // A corrected order whose first version was rejected continues after that result.
-        let rejected_before = sqlx::query("SELECT 1 FROM rejected_orders WHERE order_id = $1")
-            .bind(order.order_id.as_str())
-            .fetch_optional(&mut *transaction)
-            .await?
-            .is_some();
-        let first_seq = 1 + i64::from(rejected_before);
-        let row = sqlx::query(&format!(
-            "UPDATE payments SET state = $1, seq = $6, reason_code = $2, reason = $3, next_attempt_at = $4 \
-             WHERE payment_id = $5 RETURNING {PAYMENT_COLUMNS}"
-        ))
-        .bind(state.as_str())
-        .bind(reason_code.clone())
-        .bind(reason.clone())
-        .bind(next_attempt_at)
-        .bind(&payment_id)
-        .bind(first_seq)
-        .fetch_one(&mut *transaction)
-        .await?;
-        let record = PaymentRecord::from_row(&row)?;
-        let detail = reason.unwrap_or_else(|| "order claimed from the orders queue".to_string());
-        record_event(
-            &mut transaction,
-            &payment_id,
-            None,
-            state,
-            reason_code.as_deref(),
-            &detail,
-        )
-        .await?;
-        if let Some(message) = record.result_message() {
-            insert_result(&mut transaction, &message).await?;
-        }
-        transaction.commit().await?;
-        Ok(ClaimOutcome::Claimed { payment_id, state })
-    }
-
-    /// Takes the (beneficiary, program, period, payment type) slot for this payment. Returns
-    /// the other payment's id when one that has not failed already holds it.
-    async fn guard_beneficiary_period(
-        &self,
-        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
-        order: &PaymentOrder,
-        payment_id: &str,
-    ) -> Result<Option<String>, sqlx::Error> {
-        let key = (
-            order.beneficiary.id.as_str(),
-            order.program.as_str(),
-            order.period.to_string(),
-            order.payment_type.as_str(),
-        );
-        let taken = sqlx::query(
-            "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(key.0)
-        .bind(key.1)
-        .bind(&key.2)
-        .bind(key.3)
-        .bind(payment_id)
-        .execute(&mut **transaction)
-        .await?;
-        if taken.rows_affected() == 1 {
-            return Ok(None);
-        }
-        let holder = sqlx::query(
-            "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
-             WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
-        )
-        .bind(key.0)
-        .bind(key.1)
-        .bind(&key.2)
-        .bind(key.3)
-        .fetch_one(&mut **transaction)
-        .await?;
-        let holder_id: String = holder.try_get("payment_id")?;
-        let holder_state: String = holder.try_get("state")?;
-        // A payment that failed or was rejected paid nothing: a new order may take its place.
-        if holder_state == PaymentState::Failed.as_str() || holder_state == PaymentState::Rejected.as_str() {
-            // Compare-and-set on the holder: of two new orders racing for a failed holder's
-            // slot (two gateways on PostgreSQL), only one takes it.
-            let taken = sqlx::query(
-                "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
-                 AND period = $4 AND payment_type = $5 AND payment_id = $6",
-            )
-            .bind(payment_id)
-            .bind(key.0)
-            .bind(key.1)
-            .bind(&key.2)
-            .bind(key.3)
-            .bind(&holder_id)
-            .execute(&mut **transaction)
-            .await?;
-            if taken.rows_affected() == 1 {
-                return Ok(None);
-            }
-        }
-        Ok(Some(holder_id))
+        let (order, raw_message, properties) = (order.clone(), raw_message.to_vec(), properties.clone());
+        self.write(move |connection| {
+            Box::pin(async move { claim_in(connection, &order, &raw_message, &properties, policy).await })
+        })
+        .await
     }
 
     /// Records an invalid order: a final `rejected` result and a dead letter `invalid`.
@@ -252,35 +73,238 @@ impl Store {
             occurred_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let detail = format!("{}: {}", rejection.invalid.code, rejection.invalid.message);
-        let mut transaction = self.pool().begin().await?;
-        // An order id that already has a payment keeps that payment's results: a broken copy
-        // of it is dead-lettered, but answering it `rejected` would give the order a second
-        // final result.
-        let claimed = !rejection.order_id.is_empty()
-            && sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
-                .bind(&rejection.order_id)
-                .fetch_optional(&mut *transaction)
-                .await?
-                .is_some();
-        if !claimed {
-            insert_result(&mut transaction, &message).await?;
-            if !rejection.order_id.is_empty() {
-                sqlx::query(
-                    "INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(&rejection.order_id)
+        let order_id = rejection.order_id.clone();
+        let (raw_message, properties) = (raw_message.to_vec(), properties.clone());
+        self.write(move |connection| {
+            Box::pin(
+                async move { reject_in(connection, &order_id, &message, &raw_message, &properties, &detail).await },
+            )
+        })
+        .await
+    }
+}
+
+/// The rejection inside a transaction (see [`Store::reject`]).
+async fn reject_in(
+    transaction: &mut AnyConnection,
+    order_id: &str,
+    message: &ResultMessage,
+    raw_message: &[u8],
+    properties: &StoredProperties,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    // An order id that already has a payment keeps that payment's results: a broken copy
+    // of it is dead-lettered, but answering it `rejected` would give the order a second
+    // final result.
+    let claimed = !order_id.is_empty()
+        && sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .is_some();
+    if !claimed {
+        insert_result(transaction, message).await?;
+        if !order_id.is_empty() {
+            sqlx::query("INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(order_id)
                 .bind(now_ms())
                 .execute(&mut *transaction)
                 .await?;
-            }
         }
-        insert_dead_letter(
-            &mut transaction,
-            None,
-            raw_message,
-            &properties.with_dead_letter("invalid", &detail),
-        )
-        .await?;
-        Ok(transaction.commit().await?)
     }
+    insert_dead_letter(
+        transaction,
+        None,
+        raw_message,
+        &properties.with_dead_letter("invalid", detail),
+    )
+    .await
+}
+
+/// The claim inside a transaction (see [`Store::claim`]).
+async fn claim_in(
+    transaction: &mut AnyConnection,
+    order: &PaymentOrder,
+    raw_message: &[u8],
+    properties: &StoredProperties,
+    policy: DuplicatePaymentPolicy,
+) -> Result<ClaimOutcome, sqlx::Error> {
+    let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
+    let fingerprint = order.fingerprint();
+    let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, amount, \
+         batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13) ON CONFLICT DO NOTHING",
+    )
+    .bind(&payment_id)
+    .bind(order.idempotency_key.as_str())
+    .bind(order.order_id.as_str())
+    .bind(&fingerprint)
+    .bind(order.channel().as_str())
+    .bind(order.destination.provider_key())
+    .bind(order.amount.as_i64())
+    .bind(order.batch_id.as_str())
+    .bind(order.beneficiary.commune_code.as_str())
+    .bind(&order_json)
+    .bind(raw_message.to_vec())
+    .bind(properties.to_json())
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?;
+
+    if inserted.rows_affected() == 0 {
+        // Either the idempotency key or the order id is taken (both are unique).
+        let existing = sqlx::query(
+            "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE idempotency_key = $1 OR order_id = $2 \
+             ORDER BY CASE WHEN idempotency_key = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(order.idempotency_key.as_str())
+        .bind(order.order_id.as_str())
+        .fetch_one(&mut *transaction)
+        .await?;
+        let existing_id: String = existing.try_get("payment_id")?;
+        let existing_fingerprint: String = existing.try_get("fingerprint")?;
+        let existing_key: String = existing.try_get("idempotency_key")?;
+        let outcome = if existing_key == order.idempotency_key.as_str() && existing_fingerprint == fingerprint {
+            republish_latest_result(transaction, &existing_id).await?;
+            ClaimOutcome::Duplicate {
+                payment_id: existing_id,
+            }
+        } else {
+            let detail = if existing_key == order.idempotency_key.as_str() {
+                format!(
+                    "conflict: idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
+                )
+            } else {
+                // Results are identified by `<order_id>:<seq>`, so a second payment under the
+                // same order id would make upstream drop one of them as a duplicate.
+                format!(
+                    "conflict: order id already used by payment {existing_id} with another idempotency key; nothing was paid for this message"
+                )
+            };
+            let dead = properties.with_dead_letter("conflict", &detail);
+            insert_dead_letter(transaction, None, raw_message, &dead).await?;
+            ClaimOutcome::Conflict {
+                payment_id: existing_id,
+            }
+        };
+        return Ok(outcome);
+    }
+
+    let (state, reason_code, reason, next_attempt_at) =
+        match guard_beneficiary_period(transaction, order, &payment_id).await? {
+            None => (PaymentState::Accepted, None, None, Some(now)),
+            Some(other) => {
+                let reason =
+                    format!("the beneficiary already has payment {other} for this program, period and payment type");
+                let state = match policy {
+                    DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
+                    DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
+                };
+                (
+                    state,
+                    Some("possible_duplicate_payment".to_string()),
+                    Some(reason),
+                    None,
+                )
+            }
+        };
+    // A corrected order whose first version was rejected continues after that result.
+    let rejected_before = sqlx::query("SELECT 1 FROM rejected_orders WHERE order_id = $1")
+        .bind(order.order_id.as_str())
+        .fetch_optional(&mut *transaction)
+        .await?
+        .is_some();
+    let first_seq = 1 + i64::from(rejected_before);
+    let row = sqlx::query(&format!(
+        "UPDATE payments SET state = $1, seq = $6, reason_code = $2, reason = $3, next_attempt_at = $4 \
+         WHERE payment_id = $5 RETURNING {PAYMENT_COLUMNS}"
+    ))
+    .bind(state.as_str())
+    .bind(reason_code.clone())
+    .bind(reason.clone())
+    .bind(next_attempt_at)
+    .bind(&payment_id)
+    .bind(first_seq)
+    .fetch_one(&mut *transaction)
+    .await?;
+    let record = PaymentRecord::from_row(&row)?;
+    let detail = reason.unwrap_or_else(|| "order claimed from the orders queue".to_string());
+    record_event(
+        transaction,
+        &payment_id,
+        None,
+        state,
+        reason_code.as_deref(),
+        &detail,
+    )
+    .await?;
+    if let Some(message) = record.result_message() {
+        insert_result(transaction, &message).await?;
+    }
+    Ok(ClaimOutcome::Claimed { payment_id, state })
+}
+
+/// Takes the (beneficiary, program, period, payment type) slot for this payment. Returns
+/// the other payment's id when one that has not failed already holds it.
+async fn guard_beneficiary_period(
+    transaction: &mut AnyConnection,
+    order: &PaymentOrder,
+    payment_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let key = (
+        order.beneficiary.id.as_str(),
+        order.program.as_str(),
+        order.period.to_string(),
+        order.payment_type.as_str(),
+    );
+    let taken = sqlx::query(
+        "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(key.0)
+    .bind(key.1)
+    .bind(&key.2)
+    .bind(key.3)
+    .bind(payment_id)
+    .execute(&mut *transaction)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let holder = sqlx::query(
+        "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
+         WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
+    )
+    .bind(key.0)
+    .bind(key.1)
+    .bind(&key.2)
+    .bind(key.3)
+    .fetch_one(&mut *transaction)
+    .await?;
+    let holder_id: String = holder.try_get("payment_id")?;
+    let holder_state: String = holder.try_get("state")?;
+    // A payment that failed or was rejected paid nothing: a new order may take its place.
+    if holder_state == PaymentState::Failed.as_str() || holder_state == PaymentState::Rejected.as_str() {
+        // Compare-and-set on the holder: of two new orders racing for a failed holder's
+        // slot (two gateways on PostgreSQL), only one takes it.
+        let taken = sqlx::query(
+            "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
+             AND period = $4 AND payment_type = $5 AND payment_id = $6",
+        )
+        .bind(payment_id)
+        .bind(key.0)
+        .bind(key.1)
+        .bind(&key.2)
+        .bind(key.3)
+        .bind(&holder_id)
+        .execute(&mut *transaction)
+        .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(None);
+        }
+    }
+    Ok(Some(holder_id))
 }

@@ -14,6 +14,7 @@ mod properties;
 mod prune;
 mod queries;
 mod wallets;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -50,6 +51,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Every write goes through the group commit ([`writer`]); reads use the pool directly.
+    writer: writer::Writer,
 }
 
 /// Milliseconds since 1970, the store's clock unit.
@@ -105,7 +108,13 @@ impl Store {
             .run(&pool)
             .await
             .context("could not run the database migrations")?;
-        Ok(Self { pool, backend })
+        // SQLite has one writer anyway; on PostgreSQL two batches can be flushed side by side.
+        let writer_tasks = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
+        };
+        let writer = writer::Writer::start(pool.clone(), writer_tasks);
+        Ok(Self { pool, backend, writer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -119,6 +128,16 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Runs `work` in the next group commit, in a savepoint of its own, and returns its
+    /// output once the commit that covers it is durable.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> writer::WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 }
 

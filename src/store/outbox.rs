@@ -5,7 +5,7 @@
 //! the relay goes on with the rows behind it, and ops see it in [`Store::parked`] and in
 //! `gateway_outbox_parked`.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::properties::result_message_id;
 use super::{now_ms, Store, StoredProperties};
@@ -40,10 +40,7 @@ pub struct OutboxRow {
 }
 
 /// Queues a result message.
-pub(super) async fn insert_result(
-    transaction: &mut Transaction<'static, Any>,
-    message: &ResultMessage,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_result(transaction: &mut AnyConnection, message: &ResultMessage) -> Result<(), sqlx::Error> {
     let body = serde_json::to_vec(message).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let properties = StoredProperties {
         content_type: Some("application/json".to_string()),
@@ -64,7 +61,7 @@ pub(super) async fn insert_result(
 
 /// Queues a dead letter: the original bytes and properties plus the gateway's headers.
 pub(super) async fn insert_dead_letter(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     payment_id: Option<&str>,
     raw_message: &[u8],
     properties: &StoredProperties,
@@ -81,7 +78,7 @@ pub(super) async fn insert_dead_letter(
 }
 
 async fn insert(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     kind: OutboxKind,
     payment_id: Option<&str>,
     routing_key: &str,
@@ -106,21 +103,21 @@ async fn insert(
     .bind(bounded.to_json())
     .bind(body.to_vec())
     .bind(now_ms())
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await?;
     Ok(())
 }
 
 /// Queues again the latest result of a payment, for a duplicate delivery of its order.
 pub(super) async fn republish_latest_result(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     payment_id: &str,
 ) -> Result<bool, sqlx::Error> {
     let latest = sqlx::query(
         "SELECT routing_key, headers, body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id DESC LIMIT 1",
     )
     .bind(payment_id)
-    .fetch_optional(&mut **transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
     let Some(row) = latest else { return Ok(false) };
     let routing_key: String = row.try_get("routing_key")?;

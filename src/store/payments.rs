@@ -1,10 +1,10 @@
 //! Payment records: leasing due work and applying state changes with their outbox rows.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::outbox::{insert_dead_letter, insert_result};
-use super::{now_ms, state_column, Store, StoredProperties};
+use super::{now_ms, state_column, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
 
 use crate::order::PaymentOrder;
@@ -225,18 +225,17 @@ impl Store {
 
     /// Applies a change if the payment is still as `record` saw it. Returns the new record,
     /// or `None` when someone else changed the payment first (nothing is written then).
-    pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, sqlx::Error> {
-        let mut transaction = self.pool().begin().await?;
-        let applied = apply_in(&mut transaction, record, change).await?;
-        transaction.commit().await?;
-        Ok(applied)
+    pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, StoreError> {
+        let record = record.clone();
+        self.write(move |connection| Box::pin(async move { apply_in(connection, &record, change).await }))
+            .await
     }
 }
 
 /// Applies `change` inside a transaction: the row (compare-and-set on `version`), the event
 /// log, the result message if upstream sees this state, and the dead letter if asked for.
 pub(super) async fn apply_in(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     record: &PaymentRecord,
     change: Change,
 ) -> Result<Option<PaymentRecord>, sqlx::Error> {
@@ -286,7 +285,7 @@ pub(super) async fn apply_in(
     .bind(next.submitted_at)
     .bind(&record.payment_id)
     .bind(record.version)
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
@@ -318,7 +317,7 @@ pub(super) async fn apply_in(
 /// Dead-letters a payment's original order (its bytes and properties as they arrived) with
 /// the gateway's `x-gateway-reason` and `x-gateway-detail`.
 pub(super) async fn dead_letter_payment(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     payment_id: &str,
     reason: &str,
     detail: &str,
@@ -326,7 +325,7 @@ pub(super) async fn dead_letter_payment(
     let (raw_message, raw_properties): (Vec<u8>, String) =
         sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
             .bind(payment_id)
-            .fetch_one(&mut **transaction)
+            .fetch_one(&mut *transaction)
             .await?;
     let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, detail);
     insert_dead_letter(transaction, Some(payment_id), &raw_message, &properties).await
@@ -334,7 +333,7 @@ pub(super) async fn dead_letter_payment(
 
 /// Appends one line to a payment's event log.
 pub(super) async fn record_event(
-    transaction: &mut Transaction<'static, Any>,
+    transaction: &mut AnyConnection,
     payment_id: &str,
     from: Option<PaymentState>,
     to: PaymentState,
@@ -351,7 +350,7 @@ pub(super) async fn record_event(
     .bind(reason_code.map(str::to_string))
     .bind(detail)
     .bind(now_ms())
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await?;
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! The per-wallet monthly limit: a reservation per payment, checked and taken in one
 //! transaction before the payment is first sent.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use super::Store;
+use super::{Store, StoreError};
 
 /// What the reservation found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,49 +27,71 @@ impl Store {
         month: &str,
         amount: i64,
         limit: i64,
-    ) -> Result<WalletReservation, sqlx::Error> {
-        let mut transaction = self.pool().begin().await?;
-        sqlx::query("INSERT INTO wallet_months (provider, msisdn, month) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(provider)
-            .bind(msisdn)
-            .bind(month)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("UPDATE wallet_months SET checks = checks + 1 WHERE provider = $1 AND msisdn = $2 AND month = $3")
-            .bind(provider)
-            .bind(msisdn)
-            .bind(month)
-            .execute(&mut *transaction)
-            .await?;
-        let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) AS total FROM wallet_reservations r \
+    ) -> Result<WalletReservation, StoreError> {
+        let (payment_id, provider, msisdn, month) = (
+            payment_id.to_string(),
+            provider.to_string(),
+            msisdn.to_string(),
+            month.to_string(),
+        );
+        self.write(move |connection| {
+            Box::pin(
+                async move { reserve_in(connection, &payment_id, &provider, &msisdn, &month, amount, limit).await },
+            )
+        })
+        .await
+    }
+}
+
+/// The reservation inside a transaction (see [`Store::reserve_wallet_month`]).
+async fn reserve_in(
+    transaction: &mut AnyConnection,
+    payment_id: &str,
+    provider: &str,
+    msisdn: &str,
+    month: &str,
+    amount: i64,
+    limit: i64,
+) -> Result<WalletReservation, sqlx::Error> {
+    sqlx::query("INSERT INTO wallet_months (provider, msisdn, month) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(provider)
+        .bind(msisdn)
+        .bind(month)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query("UPDATE wallet_months SET checks = checks + 1 WHERE provider = $1 AND msisdn = $2 AND month = $3")
+        .bind(provider)
+        .bind(msisdn)
+        .bind(month)
+        .execute(&mut *transaction)
+        .await?;
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) AS total FROM wallet_reservations r \
              JOIN payments p ON p.payment_id = r.payment_id \
              WHERE r.provider = $1 AND r.msisdn = $2 AND r.month = $3 AND r.payment_id <> $4 \
              AND p.state NOT IN ('failed', 'rejected')",
-        )
-        .bind(provider)
-        .bind(msisdn)
-        .bind(month)
-        .bind(payment_id)
-        .fetch_one(&mut *transaction)
-        .await?;
-        let already: i64 = row.try_get("total")?;
-        if already.saturating_add(amount) > limit {
-            transaction.rollback().await?;
-            return Ok(WalletReservation::OverLimit { already });
-        }
-        sqlx::query(
-            "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(payment_id)
-        .bind(provider)
-        .bind(msisdn)
-        .bind(month)
-        .bind(amount)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(WalletReservation::Reserved)
+    )
+    .bind(provider)
+    .bind(msisdn)
+    .bind(month)
+    .bind(payment_id)
+    .fetch_one(&mut *transaction)
+    .await?;
+    let already: i64 = row.try_get("total")?;
+    if already.saturating_add(amount) > limit {
+        // The row lock taken above is all that was written; it serialises the next check.
+        return Ok(WalletReservation::OverLimit { already });
     }
+    sqlx::query(
+        "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+    )
+    .bind(payment_id)
+    .bind(provider)
+    .bind(msisdn)
+    .bind(month)
+    .bind(amount)
+    .execute(&mut *transaction)
+    .await?;
+    Ok(WalletReservation::Reserved)
 }

@@ -1,5 +1,6 @@
-//! The gateway killed with SIGKILL while orders are in flight, then restarted: every order
-//! ends with one final result and the ledger shows no double credit.
+//! The gateway killed with SIGKILL while orders are in flight (or while a burst of them is
+//! being claimed in group commits), then restarted: every order ends with one final result
+//! and the ledger shows no double credit.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,7 +12,10 @@ use secrecy::ExposeSecret;
 
 use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
 
-crate::on_both_databases!(a_gateway_killed_mid_flight_and_restarted_pays_every_order_once);
+crate::on_both_databases!(
+    a_gateway_killed_mid_flight_and_restarted_pays_every_order_once,
+    a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing,
+);
 
 /// Starts the real `gateway run` binary with the stack's settings in its environment.
 fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
@@ -25,6 +29,7 @@ fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
         .env("GATEWAY__AMQP__RESULTS_QUEUE", &amqp.results_queue)
         .env("GATEWAY__AMQP__DLQ_QUEUE", &amqp.dlq_queue)
         .env("GATEWAY__AMQP__DEAD_LETTER_EXCHANGE", &amqp.dead_letter_exchange)
+        .env("GATEWAY__AMQP__PREFETCH", amqp.prefetch.to_string())
         .env("GATEWAY__DATABASE__URL", settings.database.url.expose_secret())
         .env("GATEWAY__HTTP__LISTEN", &settings.http.listen)
         .env("GATEWAY__PROVIDERS__BANK_TRANSFER__BASE_URL", &bank.base_url)
@@ -104,6 +109,54 @@ async fn a_gateway_killed_mid_flight_and_restarted_pays_every_order_once(db: Db)
             1,
             "{order_id}: one final result (repeats share their seq)"
         );
+    }
+    gateway.kill().await.expect("stop the gateway");
+    stack.stop().await;
+}
+
+/// A burst far larger than one group commit is waiting when the gateway starts; it is killed
+/// as soon as the first claim is published, so batches of claims are in every stage (queued,
+/// written, committing, acked or not). After a restart every order is paid exactly once.
+async fn a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing(db: Db) {
+    let mut settings = test_settings();
+    settings.amqp.prefetch = 200;
+    let mut stack = TestStack::start_with(db, settings, false).await;
+    let orders: Vec<_> = (0..300).map(|i| bank_order(400_000 + i * 1_000)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    let mut gateway = spawn_gateway(&stack.settings);
+    stack
+        .wait_for(
+            orders[0]["order_id"].as_str().unwrap(),
+            |m| m.status == ResultStatus::Accepted,
+            Duration::from_secs(30),
+        )
+        .await;
+    gateway.kill().await.expect("SIGKILL");
+
+    let mut gateway = spawn_gateway(&stack.settings);
+    for order in &orders {
+        let order_id = order["order_id"].as_str().unwrap();
+        let result = stack.final_result(order_id).await;
+        assert_eq!(
+            result.status,
+            ResultStatus::Succeeded,
+            "{order_id}: {:?}",
+            result.reason
+        );
+    }
+    stack.drain_results(Duration::from_millis(500)).await;
+    for order in &orders {
+        let order_id = order["order_id"].as_str().unwrap();
+        assert_eq!(stack.credits(order_id).await, 1, "{order_id} credited once");
+        let finals: std::collections::BTreeSet<i64> = stack.seen[order_id]
+            .iter()
+            .filter(|m| m.is_final)
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(finals.len(), 1, "{order_id}: one final result");
     }
     gateway.kill().await.expect("stop the gateway");
     stack.stop().await;

@@ -175,13 +175,7 @@ impl Inner {
         let month = vietnam_month(now);
         self.kit
             .ledger
-            .entries()
-            .iter()
-            .filter(|entry| entry.provider == self.key() && entry.account == wallet)
-            .filter(|entry| !matches!(entry.status, LedgerStatus::Failed { .. }))
-            .filter(|entry| vietnam_month(entry.booked_at) == month)
-            .map(|entry| entry.amount)
-            .sum()
+            .account_total(self.key(), wallet, |booked_at| vietnam_month(booked_at) == month)
     }
 
     /// The final-state fields of a ledger entry, as a disbursement answer, a query answer

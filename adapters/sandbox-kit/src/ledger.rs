@@ -62,24 +62,51 @@ type Key = (String, String);
 /// The in-memory ledger shared by every provider emulation.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    entries: Mutex<HashMap<Key, LedgerEntry>>,
+    books: Mutex<Books>,
+}
+
+/// The entries, and an index by (provider, account) so a per-account question (a wallet's
+/// monthly total) costs the same whatever the size of the ledger.
+#[derive(Debug, Default)]
+struct Books {
+    entries: HashMap<Key, LedgerEntry>,
+    by_account: HashMap<(String, String), Vec<Key>>,
 }
 
 impl Ledger {
     /// Books `entry` unless its (provider, client reference) exists; a second request with
     /// the same reference never books a second credit.
     pub fn book(&self, entry: LedgerEntry) -> BookOutcome {
-        let mut entries = self.lock();
+        let mut books = self.lock();
         let key = (entry.provider.clone(), entry.client_reference.clone());
-        if let Some(existing) = entries.get(&key) {
+        if let Some(existing) = books.entries.get(&key) {
             return if existing.amount == entry.amount {
                 BookOutcome::Existing(existing.clone())
             } else {
                 BookOutcome::Conflict(existing.clone())
             };
         }
-        entries.insert(key, entry.clone());
+        books
+            .by_account
+            .entry((entry.provider.clone(), entry.account.clone()))
+            .or_default()
+            .push(key.clone());
+        books.entries.insert(key, entry.clone());
         BookOutcome::Booked(entry)
+    }
+
+    /// The sum of `provider`'s credits into `account` that are not failed and whose booking
+    /// time satisfies `counts` (a month, say). Reads only that account's entries.
+    pub fn account_total(&self, provider: &str, account: &str, counts: impl Fn(DateTime<Utc>) -> bool) -> u64 {
+        let books = self.lock();
+        let Some(keys) = books.by_account.get(&(provider.to_string(), account.to_string())) else {
+            return 0;
+        };
+        keys.iter()
+            .filter_map(|key| books.entries.get(key))
+            .filter(|entry| !matches!(entry.status, LedgerStatus::Failed { .. }) && counts(entry.booked_at))
+            .map(|entry| entry.amount)
+            .sum()
     }
 
     /// Marks a processing credit completed; final entries stay as they are. Returns the entry.
@@ -95,13 +122,14 @@ impl Ledger {
 
     pub fn get(&self, provider: &str, client_reference: &str) -> Option<LedgerEntry> {
         self.lock()
+            .entries
             .get(&(provider.to_string(), client_reference.to_string()))
             .cloned()
     }
 
     /// Every entry, oldest booking first.
     pub fn entries(&self) -> Vec<LedgerEntry> {
-        let mut all: Vec<LedgerEntry> = self.lock().values().cloned().collect();
+        let mut all: Vec<LedgerEntry> = self.lock().entries.values().cloned().collect();
         all.sort_by(|a, b| {
             (a.booked_at, &a.provider, &a.client_reference).cmp(&(b.booked_at, &b.provider, &b.client_reference))
         });
@@ -112,7 +140,7 @@ impl Ledger {
     /// an order was paid twice.
     pub fn credits_by_order(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
-        for entry in self.lock().values().filter(|entry| entry.is_credited()) {
+        for entry in self.lock().entries.values().filter(|entry| entry.is_credited()) {
             *counts.entry(entry.order_ref.clone()).or_insert(0) += 1;
         }
         counts
@@ -121,6 +149,7 @@ impl Ledger {
     /// Completed credits for one upstream order, across all providers.
     pub fn credits_for_order(&self, order_ref: &str) -> usize {
         self.lock()
+            .entries
             .values()
             .filter(|entry| entry.is_credited() && entry.order_ref == order_ref)
             .count()
@@ -128,21 +157,25 @@ impl Ledger {
 
     /// Forgets every entry.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut books = self.lock();
+        books.entries.clear();
+        books.by_account.clear();
     }
 
     fn finish(&self, provider: &str, client_reference: &str, status: LedgerStatus) -> Option<LedgerEntry> {
-        let mut entries = self.lock();
-        let entry = entries.get_mut(&(provider.to_string(), client_reference.to_string()))?;
+        let mut books = self.lock();
+        let entry = books
+            .entries
+            .get_mut(&(provider.to_string(), client_reference.to_string()))?;
         if entry.status == LedgerStatus::Processing {
             entry.status = status;
         }
         Some(entry.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, LedgerEntry>> {
+    fn lock(&self) -> MutexGuard<'_, Books> {
         // A panic while holding the lock leaves plain data behind, still consistent per entry.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -218,5 +251,27 @@ mod tests {
         );
         assert!(ledger.credits_by_order().is_empty());
         assert_eq!(ledger.complete("bank_transfer", "missing"), None);
+    }
+
+    #[test]
+    fn an_account_total_counts_that_accounts_unfailed_credits_only() {
+        let ledger = Ledger::default();
+        let mut first = entry("ref-1", "order-1", 1_000);
+        first.account = "0981234567".into();
+        let mut second = entry("ref-2", "order-2", 2_000);
+        second.account = "0981234567".into();
+        let mut failed = entry("ref-3", "order-3", 4_000);
+        failed.account = "0981234567".into();
+        let mut other = entry("ref-4", "order-4", 8_000);
+        other.account = "0900000000".into();
+        for e in [first, second, failed, other] {
+            ledger.book(e);
+        }
+        ledger.fail("bank_transfer", "ref-3", "X");
+        assert_eq!(ledger.account_total("bank_transfer", "0981234567", |_| true), 3_000);
+        assert_eq!(ledger.account_total("bank_transfer", "0981234567", |_| false), 0);
+        assert_eq!(ledger.account_total("viettel_money", "0981234567", |_| true), 0);
+        ledger.clear();
+        assert_eq!(ledger.account_total("bank_transfer", "0900000000", |_| true), 0);
     }
 }
