@@ -71,7 +71,7 @@ impl RunningGateway {
     /// Starts everything and returns once the HTTP listener is bound.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         settings.refuse_sandbox_secrets_in_production()?;
-        settings.retention.check()?;
+        settings.validate()?;
         let store = Store::connect(&settings.database).await?;
         let adapters = build_adapters(&settings.providers)?;
         if adapters.is_empty() {

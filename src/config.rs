@@ -1,6 +1,10 @@
-//! Layered settings: `config/default.toml`, then `config/<GATEWAY_ENV>.toml`, then `GATEWAY__SECTION__KEY`.
+//! Layered settings: `config/default.toml`, then `config/<GATEWAY_ENV>.toml`, then
+//! `GATEWAY__SECTION__KEY`; an unknown key or an inconsistent value is refused at load
+//! ([`Settings::validate`], in `config/validate.rs`).
 
-use std::path::{Path, PathBuf};
+mod validate;
+
+use std::path::Path;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
@@ -9,8 +13,13 @@ use serde::Deserialize;
 use crate::order::ChannelLimits;
 use crate::providers::ProvidersSettings;
 
-/// Everything the gateway, the sandbox and the CLI read from configuration.
+pub use validate::{InvalidSettings, Problem, LEASE_MARGIN_MS, MIN_CALLBACK_EVENTS_DAYS};
+
+/// Everything the gateway, the sandbox and the CLI read from configuration. Every section
+/// refuses keys it does not know (`deny_unknown_fields`): a misspelt key would otherwise be
+/// ignored and its default used without a word.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub amqp: AmqpSettings,
     pub database: DatabaseSettings,
@@ -28,6 +37,7 @@ pub struct Settings {
 /// RabbitMQ connection and topology names. Names come from config so that tests (and a
 /// second environment on the same broker) can use their own queues.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
     /// `amqp://user:password@host:port/vhost`; a secret because it carries the password.
     pub url: SecretString,
@@ -47,7 +57,8 @@ pub struct AmqpSettings {
     /// Deliveries of one order before the broker dead-letters it (`x-delivery-limit`), so a
     /// message that crashes the gateway cannot loop forever.
     pub delivery_limit: u32,
-    /// First wait before reconnecting after the broker went away; doubles up to 30 s.
+    /// First wait before reconnecting after the broker went away; doubles up to 30 s
+    /// (10 to 30,000).
     pub reconnect_delay_ms: u64,
     /// Times the broker may refuse one outbox message (nack, unroutable, or the channel
     /// closing on it) before the relay parks it, so it stops holding up the ones behind it.
@@ -61,6 +72,7 @@ fn default_outbox_publish_attempts() -> i64 {
 
 /// Where payments are stored.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (one gateway process) or `postgres://…` (several).
     pub url: SecretString,
@@ -70,6 +82,7 @@ pub struct DatabaseSettings {
 
 /// The gateway's HTTP listener: callbacks, health and metrics.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     /// Address to listen on; port 0 picks a free port (tests).
     pub listen: String,
@@ -95,7 +108,7 @@ fn default_header_read_timeout_ms() -> u64 {
 
 /// What the background pruner deletes, and how often it looks.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
     /// Days a published outbox row is kept, for looking back at what was sent; the latest
     /// result of each payment is kept regardless (a duplicate order is answered with it), and
@@ -103,7 +116,8 @@ pub struct RetentionSettings {
     pub outbox_published_days: u32,
     /// Days a provider's callback id is remembered. A replay of a forgotten id would be
     /// applied again, so this must outlast every provider's replay window: the wallets keep a
-    /// `requestId` for at least 31 days, which is also the least this setting accepts.
+    /// `requestId` for at least 31 days, which is also the least this setting accepts
+    /// ([`MIN_CALLBACK_EVENTS_DAYS`]).
     pub callback_events_days: u32,
     /// How often the pruner runs; 0 turns pruning off.
     pub prune_interval_ms: u64,
@@ -121,25 +135,31 @@ impl Default for RetentionSettings {
 
 /// How the dispatcher drives payments through their states.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DispatcherSettings {
-    /// How often the dispatcher looks for due work when nothing woke it.
+    /// How often the dispatcher looks for due work when nothing woke it; at least 10 ms.
     pub tick_ms: u64,
     /// Payments leased per look.
     pub batch_size: i64,
     /// How long one worker may hold a payment; a crashed worker's payment is picked up
     /// again after this, and a payment found in `submitting` is then inquired, not resent.
-    /// Must be longer than the slowest provider timeout.
+    /// A lease covers one provider call and the store writes around it, so it must be at
+    /// least [`LEASE_MARGIN_MS`] longer than the slowest provider's `timeout_ms`.
     pub lease_ms: u64,
     /// Submission attempts (transient errors) before the payment fails `retries_exhausted`.
     pub max_attempts: i64,
-    /// First retry delay; doubles per attempt, with full jitter, up to `backoff_max_ms`.
+    /// First retry delay; doubles per attempt, with jitter, up to `backoff_max_ms`.
     pub backoff_base_ms: u64,
+    /// The longest retry delay, and the longest `Retry-After` a provider is granted; at
+    /// least `backoff_base_ms`.
     pub backoff_max_ms: u64,
     /// Status inquiries for an unknown outcome before the payment goes to `needs_review`.
     pub max_inquiries: i64,
-    /// Wait before the first status inquiry after an unknown outcome.
+    /// Wait before the first status inquiry after an unknown outcome. It may be longer than
+    /// `backoff_max_ms`: only the waits after a failed inquiry are capped by that.
     pub inquiry_delay_ms: u64,
-    /// A payment pending this long without a callback is asked about (callbacks get lost).
+    /// A payment pending this long without a callback is asked about (callbacks get lost);
+    /// shorter than `pending_max_age_ms`, or no poll would come before the payment goes to review.
     pub pending_poll_after_ms: u64,
     /// A payment still pending this long after it was first sent goes to `needs_review`
     /// (`pending_too_long`): a provider that never finishes needs a person, not more polls.
@@ -163,6 +183,7 @@ pub enum DuplicatePaymentPolicy {
 
 /// The provider emulator (`gateway sandbox`, and the one `gateway demo` starts).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
     /// Address the sandbox listens on.
     pub listen: String,
@@ -179,8 +200,9 @@ pub struct SandboxSettings {
 
 /// Log output.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    /// `json` for machines, `pretty` for people at a terminal.
+    /// `json` for machines, `pretty` for people at a terminal (nothing else is accepted).
     pub format: String,
     /// A `tracing` filter such as `info` or `gateway=debug,info`; `RUST_LOG` wins if set.
     pub level: String,
@@ -188,24 +210,44 @@ pub struct LogSettings {
 
 impl Settings {
     /// Loads `<dir>/default.toml`, then `<dir>/<GATEWAY_ENV>.toml` if `GATEWAY_ENV` is set,
-    /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`).
+    /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`), and
+    /// refuses the result if a key is unknown or a value inconsistent ([`Settings::validate`]).
+    /// (`GATEWAY_CONFIG_DIR`, read by the command line as `--config-dir`, chooses `config_dir`;
+    /// like `GATEWAY_ENV` it has a single underscore, so it is not read as a key.)
     pub fn load(config_dir: &Path) -> anyhow::Result<Self> {
+        let environment = std::env::var("GATEWAY_ENV").ok().filter(|name| !name.is_empty());
+        Self::load_from(config_dir, environment.as_deref(), None)
+    }
+
+    /// [`Settings::load`] with its inputs given: `environment` is what `GATEWAY_ENV` would
+    /// say, and `variables` stand for the process environment when `Some` (tests use this, so
+    /// that they need not change the environment of a process whose tests run in parallel).
+    pub fn load_from(
+        config_dir: &Path,
+        environment: Option<&str>,
+        variables: Option<config::Map<String, String>>,
+    ) -> anyhow::Result<Self> {
         let mut builder =
             config::Config::builder().add_source(config::File::from(config_dir.join("default.toml")).required(true));
-        if let Ok(environment) = std::env::var("GATEWAY_ENV") {
+        if let Some(environment) = environment {
             builder =
                 builder.add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(true));
         }
-        builder
+        let settings: Self = builder
             .add_source(
                 config::Environment::with_prefix("GATEWAY")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(variables),
             )
             .build()
             .and_then(config::Config::try_deserialize)
-            .with_context(|| format!("could not load the configuration from {}", config_dir.display()))
+            .with_context(|| format!("could not load the configuration from {}", config_dir.display()))?;
+        settings
+            .validate()
+            .with_context(|| format!("the configuration in {} cannot be used", config_dir.display()))?;
+        Ok(settings)
     }
 
     /// Refuses to run with the sandbox's published secrets when `GATEWAY_ENV` names a real
@@ -255,12 +297,5 @@ impl Settings {
             );
         }
         Ok(())
-    }
-
-    /// The configuration directory: `GATEWAY_CONFIG_DIR`, or `config` next to the working directory.
-    pub fn default_dir() -> PathBuf {
-        std::env::var_os("GATEWAY_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("config"))
     }
 }

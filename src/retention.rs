@@ -1,5 +1,6 @@
 //! The pruner: deletes published outbox rows and remembered callback ids past their
-//! retention (`[retention]`), once at start-up and then every `prune_interval_ms`.
+//! retention (`[retention]`), once at start-up and then every `prune_interval_ms`. The
+//! least retention of callback ids is checked with the other settings (`Settings::validate`).
 
 use std::time::Duration;
 
@@ -8,25 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::RetentionSettings;
 use crate::store::{now_ms, PruneBefore, Store};
 
-/// The least `callback_events_days` accepted: the wallet providers keep a `requestId` (and
-/// may repeat its IPN) for at least 31 days, and a forgotten id would be applied again.
-pub const MIN_CALLBACK_EVENTS_DAYS: u32 = 31;
-
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl RetentionSettings {
-    /// Refuses a retention that would forget callback ids a provider may still replay.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if self.callback_events_days < MIN_CALLBACK_EVENTS_DAYS {
-            anyhow::bail!(
-                "retention.callback_events_days is {}, but callback ids must be kept at least {MIN_CALLBACK_EVENTS_DAYS} days \
-                 (the providers' replay window); a replayed callback would otherwise be applied again",
-                self.callback_events_days
-            );
-        }
-        Ok(())
-    }
-
     /// The cut-off instants for a prune at `now_ms`.
     pub fn prune_before(&self, now_ms: i64) -> PruneBefore {
         PruneBefore {
@@ -70,15 +55,6 @@ pub async fn run(store: Store, settings: RetentionSettings, shutdown: Cancellati
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_callback_retention_shorter_than_the_replay_window_is_refused() {
-        let mut settings = RetentionSettings::default();
-        assert!(settings.check().is_ok());
-        settings.callback_events_days = 30;
-        let error = settings.check().expect_err("30 days is too short");
-        assert!(error.to_string().contains("callback_events_days"));
-    }
 
     #[test]
     fn cut_offs_are_the_retention_before_now() {

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -93,8 +94,17 @@ pub struct RestartDelay {
 }
 
 impl RestartDelay {
-    fn after(self, failures_in_a_row: u32) -> Duration {
-        self.first.saturating_mul(1 << failures_in_a_row.min(16)).min(self.max)
+    /// The waits after one failure, two in a row, and so on, without end. No jitter: the
+    /// parts fail for different reasons and do not restart in a herd.
+    fn delays(self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::new()
+            .with_min_delay(self.first.min(self.max))
+            .with_factor(2.0)
+            .with_max_delay(self.max)
+            .without_max_times()
+            .build()
+            // `backon` doubles in `f32` seconds; whole milliseconds keep the waits exact.
+            .map(|delay| Duration::from_millis((delay.as_secs_f64() * 1_000.0).round() as u64))
     }
 }
 
@@ -113,7 +123,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     tokio::spawn(async move {
-        let mut failures_in_a_row = 0;
+        let mut delays = delay.delays();
         loop {
             let started_at = Instant::now();
             let ended = tokio::spawn(start(shutdown.clone())).await;
@@ -131,10 +141,9 @@ where
                 Err(_) => "it was cancelled",
             };
             if started_at.elapsed() >= HEALTHY_RUN {
-                failures_in_a_row = 0;
+                delays = delay.delays();
             }
-            let wait = delay.after(failures_in_a_row);
-            failures_in_a_row += 1;
+            let wait = delays.next().unwrap_or(delay.max);
             metrics::counter!("gateway_task_restarts_total", "part" => part).increment(1);
             tracing::error!(
                 part,
@@ -234,9 +243,10 @@ mod tests {
             first: Duration::from_millis(100),
             max: Duration::from_secs(1),
         };
-        assert_eq!(delay.after(0), Duration::from_millis(100));
-        assert_eq!(delay.after(3), Duration::from_millis(800));
-        assert_eq!(delay.after(4), Duration::from_secs(1));
-        assert_eq!(delay.after(60), Duration::from_secs(1));
+        let waits: Vec<Duration> = delay.delays().take(61).collect();
+        assert_eq!(waits[0], Duration::from_millis(100));
+        assert_eq!(waits[3], Duration::from_millis(800));
+        assert_eq!(waits[4], Duration::from_secs(1));
+        assert_eq!(waits[60], Duration::from_secs(1));
     }
 }

@@ -7,6 +7,7 @@ pub mod topology;
 
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 
@@ -22,9 +23,69 @@ pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Conne
     Connection::connect(settings.url.expose_secret(), properties).await
 }
 
-/// The wait before reconnect attempt `attempt` (0-based): doubling from the configured
-/// delay up to 30 s, so a broker restart is retried quickly and an outage is not hammered.
+/// The waits between reconnect attempts, from `reconnect_delay_ms` doubling up to 30 s and
+/// then staying there, for as long as the broker stays away: a broker restart is retried
+/// quickly and an outage is not hammered. No jitter, as before; a fresh sequence starts
+/// once a connection succeeded.
+pub fn reconnect_delays(settings: &AmqpSettings) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(settings.reconnect_delay_ms.max(10)).min(LONGEST_RECONNECT_DELAY))
+        .with_factor(2.0)
+        .with_max_delay(LONGEST_RECONNECT_DELAY)
+        .without_max_times()
+        .build()
+        // `backon` doubles in `f32` seconds; whole milliseconds keep the waits exact.
+        .map(|delay| Duration::from_millis((delay.as_secs_f64() * 1_000.0).round() as u64))
+}
+
+/// The wait before reconnect attempt `attempt` (0-based): the `attempt`-th of
+/// [`reconnect_delays`], for a caller that counts its attempts itself.
 pub fn reconnect_delay(settings: &AmqpSettings, attempt: u32) -> Duration {
-    let base = settings.reconnect_delay_ms.max(10);
-    Duration::from_millis(base.saturating_mul(1 << attempt.min(12)).min(30_000))
+    // From the 16th on every wait is the cap (10 ms · 2^15 > 30 s), so no need to walk further.
+    reconnect_delays(settings)
+        .nth(attempt.min(16) as usize)
+        .unwrap_or(LONGEST_RECONNECT_DELAY)
+}
+
+/// The longest wait between reconnect attempts.
+const LONGEST_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(reconnect_delay_ms: u64) -> AmqpSettings {
+        let mut settings = crate::config::Settings::load_from(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config")
+                .as_path(),
+            None,
+            Some(Default::default()),
+        )
+        .expect("config/default.toml loads")
+        .amqp;
+        settings.reconnect_delay_ms = reconnect_delay_ms;
+        settings
+    }
+
+    #[test]
+    fn reconnect_delays_double_from_the_setting_up_to_thirty_seconds() {
+        let waits: Vec<u64> = reconnect_delays(&settings(100))
+            .take(12)
+            .map(|wait| wait.as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [100, 200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 30_000, 30_000, 30_000]
+        );
+        assert_eq!(reconnect_delay(&settings(500), 0), Duration::from_millis(500));
+        assert_eq!(reconnect_delay(&settings(500), 3), Duration::from_millis(4_000));
+        assert_eq!(reconnect_delay(&settings(500), u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn an_out_of_range_setting_is_held_to_ten_milliseconds_and_thirty_seconds() {
+        assert_eq!(reconnect_delay(&settings(0), 0), Duration::from_millis(10));
+        assert_eq!(reconnect_delay(&settings(120_000), 0), Duration::from_secs(30));
+    }
 }

@@ -26,6 +26,10 @@ use crate::store::{OutboxKind, OutboxRow, Store};
 /// Rows published per round; their confirms are awaited together, each checked.
 const BATCH: i64 = 256;
 
+/// How long a relay holds the rows it is publishing before another relay may take them:
+/// far longer than a round takes, short enough that a crashed relay's rows go out soon.
+const RELAY_LEASE_MS: i64 = 15_000;
+
 /// How often an idle relay refreshes the `gateway_outbox_parked` gauge, so that rows
 /// released (or parked) by another process show up.
 const PARKED_REPORT_INTERVAL: Duration = Duration::from_secs(30);
@@ -76,7 +80,10 @@ async fn relay(
     let mut parked_reported_at = tokio::time::Instant::now();
     loop {
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
-        let rows = store.unpublished(limit).await.context("could not read the outbox")?;
+        let rows = store
+            .lease_unpublished(limit, RELAY_LEASE_MS)
+            .await
+            .context("could not read the outbox")?;
         if rows.is_empty() {
             *one_by_one = 0;
             if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
@@ -109,6 +116,18 @@ async fn relay(
         for (id, reason) in &round.refused {
             tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");
             count_failure(store, settings, *id, reason).await?;
+        }
+        if round.broken.is_some() || !round.refused.is_empty() {
+            // This relay is about to reconnect: what it did not get confirmed goes back now.
+            let settled: std::collections::HashSet<i64> = round.confirmed.iter().copied().collect();
+            let open: Vec<i64> = rows
+                .iter()
+                .map(|row| row.id)
+                .filter(|id| !settled.contains(id))
+                .collect();
+            if let Err(error) = store.release_outbox_leases(&open).await {
+                tracing::warn!(%error, "Could not give back outbox leases; they run out by themselves.");
+            }
         }
         if let Some(error) = round.broken {
             // Only a row sent on its own, after a batch it was in broke, is blamed: a broker

@@ -1,7 +1,13 @@
-//! Retry delays: exponential with full jitter, persisted as `next_attempt_at`.
+//! Retry delays: exponential with jitter, persisted as `next_attempt_at`.
 //!
-//! `backon` drives in-process retry loops (it reconnects to RabbitMQ); a payment's retries
-//! must survive a restart, so only the delay is computed here and the store keeps the time.
+//! Written by hand on purpose, not with `backon` (which computes the in-process waits: the
+//! AMQP reconnect in `amqp/mod.rs`, the supervisor's restarts in `supervise.rs`). A
+//! payment's retries must survive a restart, so there is no loop here to drive: one delay is
+//! computed from the attempt count the store keeps, and the store keeps the time. `backon`'s
+//! `ExponentialBuilder` would fit badly: its iterator carries the state, so it would be
+//! rebuilt and walked `attempt` times per call; its jitter adds up to 100% *after* the cap,
+//! so a delay could reach twice `backoff_max_ms` (the longest wait we promise, `Retry-After`
+//! included); and it doubles in `f32` seconds, so the delays are not exact to test.
 
 use std::time::Duration;
 

@@ -232,15 +232,7 @@ async fn claim_in(
     .await?;
     let record = PaymentRecord::from_row(&row)?;
     let detail = reason.unwrap_or_else(|| "order claimed from the orders queue".to_string());
-    record_event(
-        transaction,
-        &payment_id,
-        None,
-        state,
-        reason_code.as_deref(),
-        &detail,
-    )
-    .await?;
+    record_event(transaction, &payment_id, None, state, reason_code.as_deref(), &detail).await?;
     if let Some(message) = record.result_message() {
         insert_result(transaction, &message).await?;
     }

@@ -8,7 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::properties::result_message_id;
-use super::{now_ms, Store, StoredProperties};
+use super::{now_ms, Backend, Store, StoredProperties};
 use crate::payment::ResultMessage;
 
 /// Where an outbox row goes.
@@ -163,14 +163,28 @@ fn outbox_kind(raw: &str) -> OutboxKind {
 impl Store {
     /// The oldest messages not yet confirmed by the broker, in the order they were written;
     /// parked messages are left out.
-    pub async fn unpublished(&self, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, kind, routing_key, headers, body FROM outbox WHERE published_at IS NULL AND parked_at IS NULL \
-             ORDER BY id LIMIT $1",
-        )
+    /// Leases them for `lease_ms`: another relay (another gateway on the same PostgreSQL)
+    /// skips leased rows, so each row is published once unless a relay dies holding it.
+    pub async fn lease_unpublished(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+        let now = now_ms();
+        let skip_locked = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let free =
+            "published_at IS NULL AND parked_at IS NULL AND (relay_lease_until IS NULL OR relay_lease_until < $2)";
+        let mut rows = sqlx::query(&format!(
+            "UPDATE outbox SET relay_lease_until = $1 WHERE id IN ( \
+                 SELECT id FROM outbox WHERE {free} ORDER BY id LIMIT $3 {skip_locked}) AND {free} \
+             RETURNING id, kind, routing_key, headers, body"
+        ))
+        .bind(now + lease_ms)
+        .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
+        // RETURNING has no order; results of one payment go out in the order they were written.
+        rows.sort_by_key(|row| row.try_get::<i64, _>("id").unwrap_or(i64::MAX));
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
@@ -184,6 +198,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Gives leased rows back at once (the relay lost its channel before they were confirmed),
+    /// so they need not wait for the lease to run out.
+    pub async fn release_outbox_leases(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE outbox SET relay_lease_until = NULL WHERE published_at IS NULL AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(self.pool()).await?;
+        Ok(())
     }
 
     /// Marks rows the broker confirmed.

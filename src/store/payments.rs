@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::outbox::{insert_dead_letter, insert_result};
-use super::{now_ms, state_column, Store, StoreError, StoredProperties};
+use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
 
 use crate::order::PaymentOrder;
@@ -196,11 +196,18 @@ impl Store {
         let now = now_ms();
         // One statement, one commit: the subquery picks the due payments, and the outer
         // condition is checked again on each row as it is updated, so of two gateways
-        // (PostgreSQL) picking the same payment only one leases it.
+        // (PostgreSQL) picking the same payment only one leases it. On PostgreSQL the
+        // subquery also skips rows another gateway is leasing right now, so gateways
+        // take different payments instead of queueing behind each other's locks.
+        let skip_locked = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
         let rows = sqlx::query(&format!(
             "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
                  SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $2 \
-                 AND (lease_until IS NULL OR lease_until < $2) AND provider = $3 ORDER BY next_attempt_at LIMIT $4) \
+                 AND (lease_until IS NULL OR lease_until < $2) AND provider = $3 ORDER BY next_attempt_at LIMIT $4 \
+                 {skip_locked}) \
              AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
              RETURNING {PAYMENT_COLUMNS}"
         ))

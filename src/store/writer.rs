@@ -137,7 +137,7 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
                 continue;
             }
         };
-        match unit.run(&mut *savepoint).await {
+        match unit.run(&mut savepoint).await {
             Ok(()) => match savepoint.commit().await {
                 Ok(()) => written.push(unit),
                 Err(error) => unit.fail(error.into()),

@@ -16,6 +16,7 @@ mod invalid_orders;
 mod outcomes;
 mod relay;
 mod review;
+mod scale_out;
 
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
 #[macro_export]

@@ -1,0 +1,363 @@
+//! [`Settings::validate`]: the values that load but make no sense together — zeros, a lease
+//! shorter than a provider call, a poll that comes after the give-up — refused at start-up,
+//! all at once, each with the key and what to do.
+
+use std::fmt;
+
+use tracing_subscriber::EnvFilter;
+
+use super::Settings;
+
+/// How much longer than the slowest provider's `timeout_ms` a dispatcher lease must be. A
+/// lease covers one provider call and the store writes on either side of it; a lease that
+/// ran out while the call was still waiting would let another worker inquire (or, before
+/// `submitting` is committed, send) the same payment at the same time.
+pub const LEASE_MARGIN_MS: u64 = 1_000;
+
+/// The least `retention.callback_events_days`: the wallet providers keep a `requestId` (and
+/// may repeat its IPN) for at least 31 days, and a forgotten callback id would be applied again.
+pub const MIN_CALLBACK_EVENTS_DAYS: u32 = 31;
+
+/// The shortest dispatcher tick and reconnect delay the code honours (it never polls or
+/// reconnects faster), so a smaller setting would be silently raised.
+const SHORTEST_WAIT_MS: u64 = 10;
+
+/// The AMQP reconnect delay doubles up to this; a first delay above it would be cut.
+const LONGEST_RECONNECT_DELAY_MS: u64 = 30_000;
+
+/// One thing wrong with the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The key at fault, as written in the TOML files (`dispatcher.lease_ms`).
+    pub key: String,
+    /// What is wrong and what to do, as a sentence.
+    pub message: String,
+}
+
+/// Every problem found in the settings; its `Display` lists them one per line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct InvalidSettings {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for InvalidSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        write!(f, "{count} setting{} must be fixed:", if count == 1 { "" } else { "s" })?;
+        for problem in &self.problems {
+            write!(f, "\n  - {}: {}", problem.key, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects problems; `check(ok, key, message)` records one when `ok` is false.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, key: &str, message: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(Problem {
+                key: key.to_string(),
+                message: message(),
+            });
+        }
+    }
+
+    /// A count, size or wait that must not be zero (or negative).
+    fn positive(&mut self, value: i128, key: &str, why: &str) {
+        self.check(value > 0, key, || {
+            format!("is {value}, but it must be at least 1: {why}")
+        });
+    }
+}
+
+/// One configured provider section, as far as the gateway's checks go.
+struct ProviderSection {
+    key: &'static str,
+    timeout_ms: u64,
+    /// The name of its callback timestamp tolerance key, and the value.
+    tolerance: (&'static str, i64),
+}
+
+impl Settings {
+    /// Refuses settings that would load but not work: every problem is collected and
+    /// reported together, each naming its key and saying what to do. [`Settings::load`]
+    /// calls this, and so does `RunningGateway::start` (the demo, the benchmark and tests
+    /// change settings after loading them).
+    ///
+    /// Not refused, on purpose: a per-order `limits.mobile_money_max` above
+    /// `limits.wallet_monthly_max` (the defaults are 100,000,000 and 10,000,000: an order above
+    /// the monthly cap fails `wallet_monthly_limit` before anything is sent, which is the
+    /// rule, not a contradiction); an `inquiry_delay_ms` above `backoff_max_ms` (only the waits
+    /// after a failed inquiry are capped); `outbox_published_days = 0` and
+    /// `prune_interval_ms = 0` (documented meanings).
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let mut problems = Problems::default();
+        self.validate_amqp(&mut problems);
+        self.validate_dispatcher(&mut problems);
+        self.validate_rest(&mut problems);
+        if problems.0.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidSettings { problems: problems.0 })
+        }
+    }
+
+    fn validate_amqp(&self, problems: &mut Problems) {
+        let amqp = &self.amqp;
+        problems.positive(
+            amqp.prefetch.into(),
+            "amqp.prefetch",
+            "RabbitMQ reads 0 as \"no limit\", and the consumer would lose its backpressure",
+        );
+        problems.positive(
+            amqp.delivery_limit.into(),
+            "amqp.delivery_limit",
+            "it is how many times an order may be delivered before the broker dead-letters it",
+        );
+        problems.positive(
+            amqp.outbox_publish_attempts.into(),
+            "amqp.outbox_publish_attempts",
+            "the relay would park every outbox message without trying to publish it",
+        );
+        problems.check(
+            (SHORTEST_WAIT_MS..=LONGEST_RECONNECT_DELAY_MS).contains(&amqp.reconnect_delay_ms),
+            "amqp.reconnect_delay_ms",
+            || {
+                format!(
+                    "is {}, but it must be between {SHORTEST_WAIT_MS} and {LONGEST_RECONNECT_DELAY_MS}: \
+                     the first reconnect wait doubles up to 30 s, and the code would silently raise or cut anything else",
+                    amqp.reconnect_delay_ms
+                )
+            },
+        );
+        let names = [
+            ("amqp.orders_queue", &amqp.orders_queue),
+            ("amqp.results_queue", &amqp.results_queue),
+            ("amqp.dlq_queue", &amqp.dlq_queue),
+            ("amqp.results_exchange", &amqp.results_exchange),
+            ("amqp.dead_letter_exchange", &amqp.dead_letter_exchange),
+        ];
+        for (key, name) in names {
+            problems.check(!name.trim().is_empty(), key, || {
+                "is empty: give the queue or exchange a name (RabbitMQ would make one up)".to_string()
+            });
+        }
+        let queues = &names[..3];
+        for (index, (key, name)) in queues.iter().enumerate() {
+            for (other_key, other) in &queues[index + 1..] {
+                problems.check(name != other, other_key, || {
+                    format!("is \"{other}\", the same queue as {key}: give each of the three queues its own name")
+                });
+            }
+        }
+        problems.check(
+            amqp.results_exchange != amqp.dead_letter_exchange,
+            "amqp.dead_letter_exchange",
+            || "is the same exchange as amqp.results_exchange: dead letters would be published as results".to_string(),
+        );
+    }
+
+    fn validate_dispatcher(&self, problems: &mut Problems) {
+        let dispatcher = &self.dispatcher;
+        problems.check(dispatcher.tick_ms >= SHORTEST_WAIT_MS, "dispatcher.tick_ms", || {
+            format!(
+                "is {}, but the dispatcher looks for due work at most every {SHORTEST_WAIT_MS} ms; set {SHORTEST_WAIT_MS} or more",
+                dispatcher.tick_ms
+            )
+        });
+        problems.positive(
+            dispatcher.batch_size.into(),
+            "dispatcher.batch_size",
+            "the dispatcher would never lease a payment",
+        );
+        problems.positive(
+            dispatcher.provider_concurrency as i128,
+            "dispatcher.provider_concurrency",
+            "no payment could be in flight to any provider",
+        );
+        problems.positive(
+            dispatcher.max_attempts.into(),
+            "dispatcher.max_attempts",
+            "a payment that was never sent would fail without a single submission",
+        );
+        problems.positive(
+            dispatcher.max_inquiries.into(),
+            "dispatcher.max_inquiries",
+            "an unknown outcome would go to review without one status inquiry",
+        );
+        let waits = [
+            ("dispatcher.backoff_base_ms", dispatcher.backoff_base_ms),
+            ("dispatcher.inquiry_delay_ms", dispatcher.inquiry_delay_ms),
+            ("dispatcher.pending_poll_after_ms", dispatcher.pending_poll_after_ms),
+            ("dispatcher.review_inquiry_after_ms", dispatcher.review_inquiry_after_ms),
+        ];
+        for (key, value) in waits {
+            problems.positive(
+                value.into(),
+                key,
+                "with no wait the dispatcher would ask the provider again at once, over and over",
+            );
+        }
+        problems.check(
+            dispatcher.backoff_base_ms <= dispatcher.backoff_max_ms,
+            "dispatcher.backoff_max_ms",
+            || {
+                format!(
+                    "is {}, below dispatcher.backoff_base_ms ({}): the longest retry delay cannot be shorter than the first; \
+                     raise backoff_max_ms or lower backoff_base_ms",
+                    dispatcher.backoff_max_ms, dispatcher.backoff_base_ms
+                )
+            },
+        );
+        problems.check(
+            dispatcher.pending_poll_after_ms < dispatcher.pending_max_age_ms,
+            "dispatcher.pending_max_age_ms",
+            || {
+                format!(
+                    "is {}, not above dispatcher.pending_poll_after_ms ({}): a pending payment would go to review \
+                     before it was ever asked about; raise pending_max_age_ms or lower pending_poll_after_ms",
+                    dispatcher.pending_max_age_ms, dispatcher.pending_poll_after_ms
+                )
+            },
+        );
+        // The first of the slowest, in the order of the config file.
+        let slowest = self
+            .provider_sections()
+            .into_iter()
+            .rev()
+            .max_by_key(|section| section.timeout_ms);
+        if let Some(slowest) = slowest {
+            let least = slowest.timeout_ms.saturating_add(LEASE_MARGIN_MS);
+            problems.check(dispatcher.lease_ms >= least, "dispatcher.lease_ms", || {
+                format!(
+                    "is {}, but a lease must outlast the slowest provider call (providers.{}.timeout_ms = {}) by \
+                     {LEASE_MARGIN_MS} ms, or a second worker could take the payment while the call is still waiting; \
+                     set lease_ms to at least {least} or lower that timeout",
+                    dispatcher.lease_ms, slowest.key, slowest.timeout_ms
+                )
+            });
+        } else {
+            problems.positive(
+                dispatcher.lease_ms.into(),
+                "dispatcher.lease_ms",
+                "every leased payment would be free for another worker at once",
+            );
+        }
+    }
+
+    fn validate_rest(&self, problems: &mut Problems) {
+        problems.positive(
+            self.database.max_connections.into(),
+            "database.max_connections",
+            "the PostgreSQL pool could open no connection",
+        );
+        let http = &self.http;
+        problems.positive(
+            http.max_body_bytes as i128,
+            "http.max_body_bytes",
+            "every callback would be refused as too large",
+        );
+        problems.positive(
+            http.request_timeout_ms.into(),
+            "http.request_timeout_ms",
+            "every request would time out",
+        );
+        problems.positive(
+            http.header_read_timeout_ms.into(),
+            "http.header_read_timeout_ms",
+            "every connection would be closed before its headers arrived",
+        );
+        let limits = &self.limits;
+        for (key, value) in [
+            ("limits.bank_transfer_max", limits.bank_transfer_max),
+            ("limits.vnpost_account_max", limits.vnpost_account_max),
+            ("limits.mobile_money_max", limits.mobile_money_max),
+            ("limits.wallet_monthly_max", limits.wallet_monthly_max),
+        ] {
+            problems.positive(
+                value.into(),
+                key,
+                "every order on that channel would be refused; to stop a channel, remove its providers instead",
+            );
+        }
+        for section in self.provider_sections() {
+            problems.positive(
+                section.timeout_ms.into(),
+                &format!("providers.{}.timeout_ms", section.key),
+                "every call to the provider would time out, an unknown outcome each time",
+            );
+            let (name, tolerance) = section.tolerance;
+            problems.positive(
+                tolerance.into(),
+                &format!("providers.{}.{name}", section.key),
+                "every callback would be refused as stale",
+            );
+        }
+        let retention = &self.retention;
+        problems.check(
+            retention.callback_events_days >= MIN_CALLBACK_EVENTS_DAYS,
+            "retention.callback_events_days",
+            || {
+                format!(
+                    "is {}, but callback ids must be kept at least {MIN_CALLBACK_EVENTS_DAYS} days (the providers' replay \
+                     window), or a replayed callback would be applied again; set {MIN_CALLBACK_EVENTS_DAYS} or more",
+                    retention.callback_events_days
+                )
+            },
+        );
+        let log = &self.log;
+        problems.check(matches!(log.format.as_str(), "json" | "pretty"), "log.format", || {
+            format!("is \"{}\", but it must be \"json\" or \"pretty\"", log.format)
+        });
+        if let Err(error) = EnvFilter::try_new(&log.level) {
+            problems.check(false, "log.level", || {
+                format!(
+                    "is \"{}\", which is not a tracing filter ({error}); write e.g. \"info\" or \"gateway=debug,info\"",
+                    log.level
+                )
+            });
+        }
+    }
+
+    /// The configured provider sections. This is the one place validation names providers;
+    /// it follows `ProvidersSettings` (in `src/providers.rs`).
+    fn provider_sections(&self) -> Vec<ProviderSection> {
+        let providers = &self.providers;
+        let mut sections = Vec::new();
+        if let Some(bank) = &providers.bank_transfer {
+            sections.push(ProviderSection {
+                key: "bank_transfer",
+                timeout_ms: bank.timeout_ms,
+                tolerance: ("webhook_tolerance_secs", bank.webhook_tolerance_secs),
+            });
+        }
+        if let Some(vnpost) = &providers.vnpost_account {
+            sections.push(ProviderSection {
+                key: "vnpost_account",
+                timeout_ms: vnpost.timeout_ms,
+                tolerance: ("callback_tolerance_secs", vnpost.callback_tolerance_secs),
+            });
+        }
+        for (key, wallet) in [
+            ("viettel_money", &providers.viettel_money),
+            ("vnpt_money", &providers.vnpt_money),
+            ("mobifone_money", &providers.mobifone_money),
+        ] {
+            if let Some(wallet) = wallet {
+                sections.push(ProviderSection {
+                    key,
+                    timeout_ms: wallet.timeout_ms,
+                    tolerance: ("callback_tolerance_secs", wallet.callback_tolerance_secs),
+                });
+            }
+        }
+        sections
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -1,0 +1,335 @@
+//! Tests of [`Settings::validate`] (one per rule) and of loading: unknown keys refused,
+//! environment variables applied. None of them changes the process environment: the
+//! variables are handed to [`Settings::load_from`], since tests run in parallel threads.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+fn variables(pairs: &[(&str, &str)]) -> config::Map<String, String> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// `config/default.toml` alone, as if no `GATEWAY__` variable were set.
+fn defaults() -> Settings {
+    Settings::load_from(&config_dir(), None, Some(variables(&[]))).expect("config/default.toml loads")
+}
+
+/// The keys refused after `change` is applied to the defaults.
+fn refused(change: impl FnOnce(&mut Settings)) -> Vec<String> {
+    let mut settings = defaults();
+    change(&mut settings);
+    match settings.validate() {
+        Ok(()) => Vec::new(),
+        Err(invalid) => invalid.problems.into_iter().map(|problem| problem.key).collect(),
+    }
+}
+
+/// A configuration folder with the shipped `default.toml` and `extra` as `<environment>.toml`.
+fn folder_with(environment: &str, extra: &str) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::copy(config_dir().join("default.toml"), folder.path().join("default.toml")).expect("default.toml copied");
+    std::fs::write(folder.path().join(format!("{environment}.toml")), extra).expect("environment file written");
+    folder
+}
+
+fn error_text(result: anyhow::Result<Settings>) -> String {
+    format!("{:#}", result.expect_err("the configuration is refused"))
+}
+
+#[test]
+fn the_shipped_defaults_are_valid() {
+    assert_eq!(defaults().validate(), Ok(()));
+}
+
+#[test]
+fn a_lease_that_does_not_outlast_the_slowest_provider_call_by_the_margin_is_refused() {
+    let mut settings = defaults();
+    settings
+        .providers
+        .vnpost_account
+        .as_mut()
+        .expect("vnpost configured")
+        .timeout_ms = 9_000;
+    settings.dispatcher.lease_ms = 9_000 + LEASE_MARGIN_MS - 1;
+    let invalid = settings.validate().expect_err("the lease is too short");
+    assert_eq!(invalid.problems.len(), 1, "{invalid}");
+    let problem = &invalid.problems[0];
+    assert_eq!(problem.key, "dispatcher.lease_ms");
+    assert!(
+        problem.message.contains("providers.vnpost_account.timeout_ms = 9000") && problem.message.contains("10000"),
+        "{}",
+        problem.message
+    );
+
+    settings.dispatcher.lease_ms = 9_000 + LEASE_MARGIN_MS;
+    assert_eq!(settings.validate(), Ok(()));
+}
+
+#[test]
+fn a_zero_lease_is_refused_even_with_no_provider_configured() {
+    let keys = refused(|settings| {
+        settings.providers = Default::default();
+        settings.dispatcher.lease_ms = 0;
+    });
+    assert_eq!(keys, ["dispatcher.lease_ms"]);
+}
+
+/// A key, and a change to the defaults that makes it wrong.
+type Case = (&'static str, fn(&mut Settings));
+
+#[test]
+fn zero_counts_sizes_and_waits_are_refused() {
+    let cases: [Case; 22] = [
+        ("amqp.prefetch", |s| s.amqp.prefetch = 0),
+        ("amqp.delivery_limit", |s| s.amqp.delivery_limit = 0),
+        ("amqp.outbox_publish_attempts", |s| s.amqp.outbox_publish_attempts = 0),
+        ("database.max_connections", |s| s.database.max_connections = 0),
+        ("http.max_body_bytes", |s| s.http.max_body_bytes = 0),
+        ("http.request_timeout_ms", |s| s.http.request_timeout_ms = 0),
+        ("http.header_read_timeout_ms", |s| s.http.header_read_timeout_ms = 0),
+        ("dispatcher.batch_size", |s| s.dispatcher.batch_size = 0),
+        ("dispatcher.provider_concurrency", |s| {
+            s.dispatcher.provider_concurrency = 0
+        }),
+        ("dispatcher.max_attempts", |s| s.dispatcher.max_attempts = 0),
+        ("dispatcher.max_inquiries", |s| s.dispatcher.max_inquiries = -1),
+        ("dispatcher.inquiry_delay_ms", |s| s.dispatcher.inquiry_delay_ms = 0),
+        ("dispatcher.review_inquiry_after_ms", |s| {
+            s.dispatcher.review_inquiry_after_ms = 0
+        }),
+        ("limits.bank_transfer_max", |s| s.limits.bank_transfer_max = 0),
+        ("limits.vnpost_account_max", |s| s.limits.vnpost_account_max = 0),
+        ("limits.mobile_money_max", |s| s.limits.mobile_money_max = 0),
+        ("limits.wallet_monthly_max", |s| s.limits.wallet_monthly_max = 0),
+        ("providers.bank_transfer.webhook_tolerance_secs", |s| {
+            s.providers
+                .bank_transfer
+                .as_mut()
+                .expect("bank configured")
+                .webhook_tolerance_secs = 0
+        }),
+        ("providers.vnpost_account.callback_tolerance_secs", |s| {
+            s.providers
+                .vnpost_account
+                .as_mut()
+                .expect("vnpost configured")
+                .callback_tolerance_secs = -5
+        }),
+        ("providers.vnpt_money.callback_tolerance_secs", |s| {
+            s.providers
+                .vnpt_money
+                .as_mut()
+                .expect("vnpt configured")
+                .callback_tolerance_secs = 0
+        }),
+        ("dispatcher.tick_ms", |s| s.dispatcher.tick_ms = 0),
+        ("amqp.reconnect_delay_ms", |s| s.amqp.reconnect_delay_ms = 0),
+    ];
+    for (key, change) in cases {
+        assert_eq!(refused(change), [key], "{key} = 0 must be refused, and nothing else");
+    }
+}
+
+#[test]
+fn a_zero_provider_timeout_is_refused_by_its_own_key() {
+    let keys = refused(|settings| {
+        settings
+            .providers
+            .viettel_money
+            .as_mut()
+            .expect("viettel configured")
+            .timeout_ms = 0;
+    });
+    assert_eq!(keys, ["providers.viettel_money.timeout_ms"]);
+}
+
+#[test]
+fn waits_the_code_would_silently_raise_or_cut_are_refused() {
+    assert_eq!(refused(|s| s.dispatcher.tick_ms = 5), ["dispatcher.tick_ms"]);
+    assert_eq!(refused(|s| s.amqp.reconnect_delay_ms = 5), ["amqp.reconnect_delay_ms"]);
+    assert_eq!(
+        refused(|s| s.amqp.reconnect_delay_ms = 60_000),
+        ["amqp.reconnect_delay_ms"]
+    );
+    assert!(refused(|s| s.amqp.reconnect_delay_ms = 30_000).is_empty());
+}
+
+#[test]
+fn a_backoff_cap_below_its_base_is_refused() {
+    assert_eq!(
+        refused(|s| {
+            s.dispatcher.backoff_base_ms = 5_000;
+            s.dispatcher.backoff_max_ms = 4_999;
+        }),
+        ["dispatcher.backoff_max_ms"]
+    );
+    assert!(refused(|s| s.dispatcher.backoff_max_ms = s.dispatcher.backoff_base_ms).is_empty());
+    assert_eq!(
+        refused(|s| s.dispatcher.backoff_base_ms = 0),
+        ["dispatcher.backoff_base_ms"]
+    );
+}
+
+#[test]
+fn a_poll_that_would_come_only_after_the_pending_give_up_is_refused() {
+    assert_eq!(
+        refused(|s| s.dispatcher.pending_max_age_ms = s.dispatcher.pending_poll_after_ms),
+        ["dispatcher.pending_max_age_ms"]
+    );
+    assert_eq!(
+        refused(|s| s.dispatcher.pending_poll_after_ms = 0),
+        ["dispatcher.pending_poll_after_ms"]
+    );
+}
+
+#[test]
+fn a_callback_retention_shorter_than_the_replay_window_is_refused() {
+    assert_eq!(
+        refused(|s| s.retention.callback_events_days = MIN_CALLBACK_EVENTS_DAYS - 1),
+        ["retention.callback_events_days"]
+    );
+    assert!(refused(|s| s.retention.callback_events_days = MIN_CALLBACK_EVENTS_DAYS).is_empty());
+}
+
+#[test]
+fn settings_that_look_odd_but_are_consistent_are_accepted() {
+    assert!(refused(|s| {
+        // An order above the wallet's monthly cap fails `wallet_monthly_limit`: that is the rule.
+        s.limits.mobile_money_max = 100_000_000;
+        s.limits.wallet_monthly_max = 10_000_000;
+        // The first inquiry may wait longer than the cap on the waits after a failed one.
+        s.dispatcher.inquiry_delay_ms = 1_500;
+        s.dispatcher.backoff_max_ms = 200;
+        s.dispatcher.backoff_base_ms = 50;
+        // Documented meanings: prune published rows at once; never prune.
+        s.retention.outbox_published_days = 0;
+        s.retention.prune_interval_ms = 0;
+    })
+    .is_empty());
+}
+
+#[test]
+fn queues_and_exchanges_must_have_names_of_their_own() {
+    assert_eq!(refused(|s| s.amqp.dlq_queue = String::new()), ["amqp.dlq_queue"]);
+    assert_eq!(
+        refused(|s| s.amqp.results_queue = s.amqp.orders_queue.clone()),
+        ["amqp.results_queue"]
+    );
+    assert_eq!(
+        refused(|s| s.amqp.dead_letter_exchange = s.amqp.results_exchange.clone()),
+        ["amqp.dead_letter_exchange"]
+    );
+}
+
+#[test]
+fn an_unknown_log_format_or_filter_is_refused() {
+    assert_eq!(refused(|s| s.log.format = "xml".to_string()), ["log.format"]);
+    assert_eq!(refused(|s| s.log.level = "gateway=loud".to_string()), ["log.level"]);
+    assert!(refused(|s| s.log.level = "gateway=debug,info".to_string()).is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let mut settings = defaults();
+    settings.amqp.prefetch = 0;
+    settings.dispatcher.lease_ms = 1;
+    settings.retention.callback_events_days = 7;
+    let invalid = settings.validate().expect_err("three problems");
+    let text = invalid.to_string();
+    assert!(text.starts_with("3 settings must be fixed:"), "{text}");
+    for key in ["amqp.prefetch", "dispatcher.lease_ms", "retention.callback_events_days"] {
+        assert!(text.contains(&format!("\n  - {key}: ")), "{key} missing from {text}");
+    }
+}
+
+#[test]
+fn a_misspelt_key_in_a_toml_file_is_refused_with_its_name() {
+    let folder = folder_with("staging", "[dispatcher]\nlease_msec = 60000\n");
+    let text = error_text(Settings::load_from(
+        folder.path(),
+        Some("staging"),
+        Some(variables(&[])),
+    ));
+    assert!(text.contains("lease_msec"), "{text}");
+
+    let folder = folder_with("staging", "[dispatchr]\nlease_ms = 60000\n");
+    let text = error_text(Settings::load_from(
+        folder.path(),
+        Some("staging"),
+        Some(variables(&[])),
+    ));
+    assert!(text.contains("dispatchr"), "{text}");
+}
+
+#[test]
+fn the_environment_file_overrides_the_defaults() {
+    let folder = folder_with("staging", "[dispatcher]\nlease_ms = 60000\n");
+    let settings = Settings::load_from(folder.path(), Some("staging"), Some(variables(&[]))).expect("loads");
+    assert_eq!(settings.dispatcher.lease_ms, 60_000);
+}
+
+#[test]
+fn an_environment_variable_overrides_the_files() {
+    let settings = Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[
+            ("GATEWAY__DISPATCHER__LEASE_MS", "45000"),
+            ("GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS", "7000"),
+            ("GATEWAY__LOG__FORMAT", "json"),
+        ])),
+    )
+    .expect("loads");
+    assert_eq!(settings.dispatcher.lease_ms, 45_000);
+    assert_eq!(
+        settings.providers.bank_transfer.expect("bank configured").timeout_ms,
+        7_000
+    );
+    assert_eq!(settings.log.format, "json");
+}
+
+#[test]
+fn a_misspelt_environment_variable_is_refused_with_its_name() {
+    let text = error_text(Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__DISPATCHER__LEASE_MSEC", "45000")])),
+    ));
+    assert!(text.contains("lease_msec"), "{text}");
+}
+
+#[test]
+fn variables_with_a_single_underscore_after_the_prefix_are_not_keys() {
+    let settings = Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[
+            ("GATEWAY_ENV", "staging"),
+            ("GATEWAY_CONFIG_DIR", "/etc/gateway"),
+            ("GATEWAY_OPERATOR", "an operator"),
+        ])),
+    )
+    .expect("GATEWAY_ENV, GATEWAY_CONFIG_DIR and GATEWAY_OPERATOR are not configuration keys");
+    assert_eq!(settings.dispatcher.lease_ms, defaults().dispatcher.lease_ms);
+}
+
+#[test]
+fn loading_refuses_an_inconsistent_value_naming_the_key_and_the_fix() {
+    let text = error_text(Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__DISPATCHER__LEASE_MS", "2500")])),
+    ));
+    assert!(
+        text.contains("dispatcher.lease_ms") && text.contains("at least 3000"),
+        "{text}"
+    );
+}
