@@ -64,6 +64,15 @@ pub struct AmqpSettings {
     /// closing on it) before the relay parks it, so it stops holding up the ones behind it.
     #[serde(default = "default_outbox_publish_attempts")]
     pub outbox_publish_attempts: i64,
+    /// Publish the intermediate `accepted` and `pending` results (the default), or only what
+    /// upstream must act on: final results and `needs_review`. The store writes them either
+    /// way (their `seq` is taken), the relay only skips sending them.
+    #[serde(default = "default_true")]
+    pub publish_intermediate_results: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_outbox_publish_attempts() -> i64 {

@@ -171,6 +171,11 @@ async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow])
     let mut round = Round::default();
     let mut confirms: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(rows.len());
     for row in rows {
+        if !settings.publish_intermediate_results && is_intermediate(row) {
+            // Upstream asked for final results only: settled without sending.
+            round.confirmed.push(row.id);
+            continue;
+        }
         let (exchange, routing_key, properties) = match prepare(row, settings) {
             Ok(prepared) => prepared,
             Err(reason) => {
@@ -207,6 +212,11 @@ async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow])
         }
     }
     Ok(round)
+}
+
+/// An `accepted` or `pending` result: routing key `result.<channel>.<status>`.
+fn is_intermediate(row: &OutboxRow) -> bool {
+    row.kind == OutboxKind::Result && (row.routing_key.ends_with(".accepted") || row.routing_key.ends_with(".pending"))
 }
 
 /// The exchange, routing key and properties of a row, checked so that nothing in lapin can

@@ -6,7 +6,7 @@ use std::time::Duration;
 use gateway::payment::ResultStatus;
 use sandbox_kit::Faults;
 
-use crate::support::{bank_order, Db, TestStack, HOLDER};
+use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
 
 crate::on_both_databases!(
     an_order_ends_succeeded_with_one_credit,
@@ -15,6 +15,7 @@ crate::on_both_databases!(
     a_bank_5xx_is_retried_and_paid_once,
     a_timeout_after_booking_is_resolved_by_inquiry_without_a_second_credit,
     a_name_mismatch_fails_without_paying,
+    an_upstream_that_wants_only_final_results_gets_only_those,
 );
 
 async fn an_order_ends_succeeded_with_one_credit(db: Db) {
@@ -151,5 +152,22 @@ async fn a_name_mismatch_fails_without_paying(db: Db) {
     assert_eq!(result.status, ResultStatus::Failed);
     assert_eq!(result.reason_code.as_deref(), Some("name_mismatch"));
     assert_eq!(stack.credits(order_id).await, 0);
+    stack.stop().await;
+}
+
+async fn an_upstream_that_wants_only_final_results_gets_only_those(db: Db) {
+    let mut settings = test_settings();
+    settings.amqp.publish_intermediate_results = false;
+    let mut stack = TestStack::start_with(db, settings, true).await;
+    let order = bank_order(900_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = order["order_id"].as_str().unwrap().to_string();
+    stack.publish(&order).await;
+    let result = stack.final_result(&order_id).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
+    stack.drain_results(Duration::from_millis(500)).await;
+    let statuses: Vec<_> = stack.seen[&order_id].iter().map(|m| m.status).collect();
+    assert_eq!(statuses, vec![ResultStatus::Succeeded], "no accepted or pending result");
+    assert!(result.seq > 1, "the skipped results kept their seq");
     stack.stop().await;
 }
