@@ -1,13 +1,12 @@
 //! `BankTransferAdapter`: the `PayoutAdapter` for a sponsor bank's REST API (NAPAS 24/7).
-//! It calls the bank once per method and classifies every answer; it never retries.
-
-use std::time::Duration;
+//! It describes each call (signed headers, JSON body) and classifies the bank's answer; the
+//! shared `ProviderRunner` sends it. It never retries.
 
 use async_trait::async_trait;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Channel, Destination, PayoutAdapter, PayoutRequest, ProviderStatus,
 };
-use reqwest::Method;
+use provider_http::{reason, CallKind, Method, ProviderRequest, ProviderRunner};
 use secrecy::ExposeSecret;
 
 use crate::config::{BankTransferConfig, ConfigError};
@@ -20,20 +19,12 @@ use crate::transformers::{
 /// The provider key of this adapter in config and in the callback route.
 pub const PROVIDER_KEY: &str = "bank_transfer";
 
-/// A bank answer: its HTTP status, `Retry-After` if any, and the raw body.
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-}
-
-/// The bank-transfer channel. One `reqwest` client (rustls, `timeout_ms`) is shared by all calls.
+/// The bank-transfer channel.
 #[derive(Debug)]
 pub struct BankTransferAdapter {
     config: BankTransferConfig,
-    /// `config.base_url` without a trailing slash.
-    base_url: String,
-    http: reqwest::Client,
+    /// Sends what this adapter describes (client, timeouts, mutual TLS, metrics).
+    runner: ProviderRunner,
     /// Parsed once from `config.webhook_secrets`.
     webhook_secrets: Vec<WebhookSecret>,
     /// Unix seconds for `X-Timestamp`; a field so tests can sign with a fixed time.
@@ -44,9 +35,11 @@ pub struct BankTransferAdapter {
 pub use gateway_adapter::unix_now as system_now;
 
 impl BankTransferAdapter {
-    /// Builds the adapter and its HTTP client; refuses a config that could never work.
+    /// Builds the adapter and its runner; refuses a config that could never work.
     pub fn new(config: BankTransferConfig) -> Result<Self, ConfigError> {
-        let base_url = gateway_adapter::normalise_base_url(&config.base_url).ok_or(ConfigError::BadBaseUrl)?;
+        if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
+            return Err(ConfigError::BadBaseUrl);
+        }
         if config.webhook_secrets.is_empty() {
             return Err(ConfigError::NoWebhookSecret);
         }
@@ -58,14 +51,14 @@ impl BankTransferAdapter {
                 WebhookSecret::parse(secret.expose_secret()).ok_or(ConfigError::BadWebhookSecret { index })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()?;
+        let runner = ProviderRunner::new(
+            PROVIDER_KEY,
+            &config.base_url,
+            &config.http.client_settings(config.timeout_ms),
+        )?;
         Ok(Self {
             config,
-            base_url,
-            http,
+            runner,
             webhook_secrets,
             now: system_now,
         })
@@ -77,16 +70,9 @@ impl BankTransferAdapter {
         self
     }
 
-    /// Sends one signed request. `write` says whether a lost answer leaves the outcome
-    /// unknown (a submit) or just means "try again" (a read).
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Vec<u8>,
-        idempotency_key: Option<&str>,
-        write: bool,
-    ) -> Result<Answer, AdapterError> {
+    /// Describes one signed call: the signature covers timestamp, method, API path (without
+    /// the base URL's prefix) and the exact body bytes.
+    fn describe(&self, kind: CallKind, method: Method, path: &str, body: Vec<u8>) -> ProviderRequest {
         let timestamp = (self.now)();
         let signature = signing::sign_request(
             self.config.request_secret.expose_secret().as_bytes(),
@@ -95,48 +81,25 @@ impl BankTransferAdapter {
             path,
             &body,
         );
-        let mut builder = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base_url))
-            .header(signing::HEADER_CLIENT_ID, &self.config.client_id)
+        let request = ProviderRequest::new(kind, method, path)
+            .header(signing::HEADER_CLIENT_ID, self.config.client_id.as_str())
             .header(signing::HEADER_TIMESTAMP, timestamp.to_string())
             .header(signing::HEADER_SIGNATURE, signature);
-        if !body.is_empty() {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
+        if body.is_empty() {
+            request
+        } else {
+            request.json(body)
         }
-        if let Some(key) = idempotency_key {
-            builder = builder.header(signing::HEADER_IDEMPOTENCY_KEY, key);
-        }
-        let transport = |error: reqwest::Error| {
-            let message = format!("The bank did not answer {method} {path}: {error}");
-            if write {
-                AdapterError::from_transport(!error.is_connect(), message)
-            } else {
-                AdapterError::transient("bank_unreachable", message)
-            }
-        };
-        let response = builder.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(transport)?.to_vec();
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
     }
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, AdapterError> {
-    serde_json::to_vec(value)
-        .map_err(|_| AdapterError::permanent("invalid_request", "The bank request could not be written as JSON."))
+    serde_json::to_vec(value).map_err(|_| {
+        AdapterError::permanent(
+            reason::INVALID_REQUEST,
+            "The bank request could not be written as JSON.",
+        )
+    })
 }
 
 #[async_trait]
@@ -160,12 +123,16 @@ impl PayoutAdapter for BankTransferAdapter {
             bin: bin.as_str().to_string(),
             account_number: account_number.as_str().to_string(),
         })?;
-        let answer = self.call(Method::POST, "/v1/name-inquiry", body, None, false).await?;
+        let call = self.describe(CallKind::NameInquiry, Method::POST, "/v1/name-inquiry", body);
+        let answer = self.runner.send(call).await?;
         match answer.status {
             200 => serde_json::from_slice::<BankNameInquiryResponse>(&answer.body)
                 .map(|found| Some(found.account_name))
                 .map_err(|_| {
-                    AdapterError::transient("bank_bad_answer", "The bank's name inquiry answer is unreadable.")
+                    AdapterError::transient(
+                        reason::PROVIDER_BAD_ANSWER,
+                        "The bank's name inquiry answer is unreadable.",
+                    )
                 }),
             404 => Err(AdapterError::permanent(
                 "account_not_found",
@@ -175,7 +142,7 @@ impl PayoutAdapter for BankTransferAdapter {
                     bin.as_str()
                 ),
             )),
-            status => Err(map_error(status, &answer.body, answer.retry_after)),
+            _ => Err(map_error(&answer)),
         }
     }
 
@@ -189,9 +156,12 @@ impl PayoutAdapter for BankTransferAdapter {
         );
         let body = encode(&transfer)?;
         let key = request.payment_id.as_str();
-        let answer = self.call(Method::POST, "/v1/transfers", body, Some(key), true).await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(map_error(answer.status, &answer.body, answer.retry_after));
+        let call = self
+            .describe(CallKind::Submit, Method::POST, "/v1/transfers", body)
+            .header(signing::HEADER_IDEMPOTENCY_KEY, key);
+        let answer = self.runner.send(call).await?;
+        if !answer.is_success() {
+            return Err(map_error(&answer));
         }
         // The bank said yes but we cannot read what: only an inquiry can tell what happened.
         let accepted: BankTransferResponse = serde_json::from_slice(&answer.body)
@@ -206,11 +176,12 @@ impl PayoutAdapter for BankTransferAdapter {
 
     async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
         let path = format!("/v1/transfers/{}", request.payment_id.as_str());
-        let answer = self.call(Method::GET, &path, Vec::new(), None, false).await?;
+        let call = self.describe(CallKind::StatusQuery, Method::GET, &path, Vec::new());
+        let answer = self.runner.send(call).await?;
         match answer.status {
             200 => {
                 let found: BankStatusResponse = serde_json::from_slice(&answer.body).map_err(|_| {
-                    AdapterError::transient("bank_bad_answer", "The bank's status answer is unreadable.")
+                    AdapterError::transient(reason::PROVIDER_BAD_ANSWER, "The bank's status answer is unreadable.")
                 })?;
                 let status = map_status(&found.status, &found.transfer_id, found.reason_code.as_deref());
                 // A record that contradicts ours is never taken as paid or failed, and neither
@@ -230,7 +201,7 @@ impl PayoutAdapter for BankTransferAdapter {
                 }
             }
             404 => Ok(ProviderStatus::NotFound),
-            status => Err(map_error(status, &answer.body, answer.retry_after)),
+            _ => Err(map_error(&answer)),
         }
     }
 

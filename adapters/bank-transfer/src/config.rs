@@ -1,6 +1,7 @@
 //! Configuration of the bank-transfer adapter (`[providers.bank_transfer]` in the gateway's
 //! config); secrets are `SecretString`s that never print.
 
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -30,6 +31,11 @@ pub struct BankTransferConfig {
     /// some banks allow fewer.
     #[serde(default = "default_memo_max_chars")]
     pub memo_max_chars: usize,
+    /// Connect timeout, keep-alive pool, longest `Retry-After`, and the mutual-TLS files
+    /// (`tls_client_cert_path`, `tls_client_key_path`, `tls_ca_path`): the keys every
+    /// provider section shares, written flat in this section (see `provider-http`'s README).
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -53,8 +59,8 @@ pub enum ConfigError {
     BadWebhookSecret { index: usize },
     #[error("providers.bank_transfer.webhook_secrets is empty: callbacks could never be verified")]
     NoWebhookSecret,
-    #[error("the HTTP client for the bank could not be built: {0}")]
-    HttpClient(#[from] reqwest::Error),
+    #[error(transparent)]
+    HttpClient(#[from] provider_http::ClientError),
 }
 
 #[cfg(test)]
@@ -71,6 +77,28 @@ mod tests {
         assert_eq!(config.timeout_ms, 5_000);
         assert_eq!(config.webhook_tolerance_secs, 300);
         assert_eq!(config.memo_max_chars, 25);
+        assert_eq!(config.http, provider_http::HttpConfig::default());
         assert!(!format!("{config:?}").contains("whsec_c2VjcmV0"));
+    }
+
+    #[test]
+    fn the_mutual_tls_keys_sit_flat_in_the_section_and_unknown_keys_are_still_refused() {
+        let section = r#"{"base_url":"https://bank.example","client_id":"gw","request_secret":"s",
+            "webhook_secrets":["whsec_c2VjcmV0"],"tls_client_cert_path":"/etc/gateway/bank.crt",
+            "tls_client_key_path":"/run/secrets/bank.key","tls_ca_path":"/etc/gateway/bank-ca.pem",
+            "pool_max_idle_per_host":32}"#;
+        let config: BankTransferConfig = serde_json::from_str(section).expect("valid config");
+        let tls = config.http.client_settings(config.timeout_ms).tls;
+        assert_eq!(
+            tls.client_key_path.as_deref(),
+            Some(std::path::Path::new("/run/secrets/bank.key"))
+        );
+        assert_eq!(
+            tls.ca_path.as_deref(),
+            Some(std::path::Path::new("/etc/gateway/bank-ca.pem"))
+        );
+        assert_eq!(config.http.pool_max_idle_per_host, 32);
+        let misspelt = section.replace("tls_ca_path", "tls_ca_file");
+        assert!(serde_json::from_str::<BankTransferConfig>(&misspelt).is_err());
     }
 }

@@ -1,14 +1,13 @@
 //! The bank's wire types (prefixed `Bank…`) and the mapping of its statuses and error codes
 //! onto the gateway's `ProviderStatus` and `AdapterError`.
 
-use std::time::Duration;
-
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::parse_error::json_problem;
 use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
+use provider_http::{reason, ProviderResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::client::PROVIDER_KEY;
@@ -73,7 +72,7 @@ impl BankTransferRequest {
 /// The error for a payout routed to this adapter with a non-bank destination.
 pub fn wrong_destination() -> AdapterError {
     AdapterError::permanent(
-        "unsupported_destination",
+        reason::INVALID_REQUEST,
         "The bank-transfer adapter only pays bank accounts.",
     )
 }
@@ -178,13 +177,13 @@ pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: O
     let provider_ref = Some(transfer_id.to_string());
     match status {
         BankTransferStatus::Completed => ProviderStatus::Succeeded { provider_ref },
-        BankTransferStatus::Failed | BankTransferStatus::Rejected => {
-            let bank_code = reason_code.unwrap_or("UNSPECIFIED");
-            ProviderStatus::Failed {
-                code: reason_code_for(bank_code),
-                reason: format!("The bank reports transfer {transfer_id} as failed ({bank_code})."),
-            }
-        }
+        BankTransferStatus::Failed | BankTransferStatus::Rejected => ProviderStatus::Failed {
+            code: reason_code.map_or_else(|| reason::provider_failed(None), reason_code_for),
+            reason: format!(
+                "The bank reports transfer {transfer_id} as failed ({}).",
+                reason_code.unwrap_or("no reason_code")
+            ),
+        },
         BankTransferStatus::Processing => ProviderStatus::Pending { provider_ref },
         BankTransferStatus::Other(_) => {
             count_unknown_status(PROVIDER_KEY);
@@ -218,15 +217,16 @@ pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, Ca
     })
 }
 
-/// The gateway's stable reason code for a bank error code.
+/// The gateway's stable reason code for a bank error code; one outside the table is
+/// `provider_failed_<code>`.
 pub fn reason_code_for(bank_code: &str) -> String {
     match bank_code {
-        "ACCOUNT_NOT_FOUND" => "account_not_found".into(),
-        "ACCOUNT_CLOSED" => "account_closed".into(),
-        "AMOUNT_LIMIT_EXCEEDED" => "amount_over_limit".into(),
-        "INVALID_REQUEST" => "invalid_request".into(),
-        "IDEMPOTENCY_CONFLICT" => "idempotency_conflict".into(),
-        other => format!("bank_{}", other.to_ascii_lowercase()),
+        "ACCOUNT_NOT_FOUND" => reason::ACCOUNT_NOT_FOUND.into(),
+        "ACCOUNT_CLOSED" => reason::ACCOUNT_CLOSED.into(),
+        "AMOUNT_LIMIT_EXCEEDED" => reason::AMOUNT_OVER_LIMIT.into(),
+        "INVALID_REQUEST" => reason::INVALID_REQUEST.into(),
+        "IDEMPOTENCY_CONFLICT" => reason::IDEMPOTENCY_CONFLICT.into(),
+        other => reason::provider_failed(Some(other)),
     }
 }
 
@@ -234,11 +234,12 @@ pub fn reason_code_for(bank_code: &str) -> String {
 /// personal data). A 409, or a 422 `IDEMPOTENCY_CONFLICT`, says the bank already
 /// holds a transfer under our `Idempotency-Key`: on a resubmit the first one may have been
 /// booked, so it is an unknown outcome for a status inquiry to settle, never a failure. 422
-/// carries permanent business refusals; 401/403 mean our credentials are wrong (transient, so
-/// nothing fails while ops fix the config); 429 and 5xx are transient; anything else follows
-/// [`AdapterError::from_http_status`].
-pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> AdapterError {
-    let parsed: Option<BankErrorResponse> = serde_json::from_slice(body).ok();
+/// carries permanent business refusals; every other status is classified the same way for
+/// every provider ([`ProviderResponse::status_error`]: 401/403 `provider_auth_failed`, 408,
+/// 429 and 5xx transient with `Retry-After`, the rest permanent).
+pub fn map_error(answer: &ProviderResponse) -> AdapterError {
+    let status = answer.status;
+    let parsed: Option<BankErrorResponse> = serde_json::from_slice(&answer.body).ok();
     let bank_code = parsed.as_ref().map(|error| error.error_code.as_str());
     // The bank's free-text `message` is left out: it may quote the account or the name.
     let message = match bank_code {
@@ -253,21 +254,23 @@ pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Ada
     }
     match status {
         422 => AdapterError::permanent(reason_code_for(bank_code.unwrap_or("INVALID_REQUEST")), message),
-        401 | 403 => AdapterError::transient("bank_auth_failed", message),
-        _ => match AdapterError::from_http_status(status, message) {
-            AdapterError::Transient { code, message, .. } => AdapterError::Transient {
-                code,
-                message,
-                retry_after,
-            },
-            other => other,
-        },
+        _ => answer.status_error(message),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn answer(status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderResponse {
+        ProviderResponse {
+            status,
+            retry_after,
+            body: body.to_vec(),
+        }
+    }
 
     #[test]
     fn only_completed_is_success_and_unknown_statuses_stay_pending() {
@@ -303,23 +306,26 @@ mod tests {
     fn a_key_the_bank_already_holds_is_an_unknown_outcome_and_422_refusals_stay_permanent() {
         let conflict = br#"{"error_code":"IDEMPOTENCY_CONFLICT","message":"other amount"}"#;
         assert!(matches!(
-            map_error(409, conflict, None),
+            map_error(&answer(409, conflict, None)),
             AdapterError::UnknownOutcome { .. }
         ));
-        assert!(matches!(map_error(409, b"", None), AdapterError::UnknownOutcome { .. }));
         assert!(matches!(
-            map_error(422, conflict, None),
+            map_error(&answer(409, b"", None)),
+            AdapterError::UnknownOutcome { .. }
+        ));
+        assert!(matches!(
+            map_error(&answer(422, conflict, None)),
             AdapterError::UnknownOutcome { .. }
         ));
         let closed = br#"{"error_code":"ACCOUNT_CLOSED"}"#;
         assert!(
-            matches!(map_error(422, closed, None), AdapterError::Permanent { code, .. } if code == "account_closed")
+            matches!(map_error(&answer(422, closed, None)), AdapterError::Permanent { code, .. } if code == "account_closed")
         );
     }
 
     #[test]
     fn retry_after_is_kept_on_transient_errors() {
-        let error = map_error(429, b"", Some(Duration::from_secs(2)));
+        let error = map_error(&answer(429, b"", Some(Duration::from_secs(2))));
         assert_eq!(
             error,
             AdapterError::Transient {

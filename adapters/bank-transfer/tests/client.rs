@@ -192,7 +192,7 @@ async fn a_refused_connection_is_transient_because_nothing_was_sent() {
         .submit(&payout(PAYMENT, ORDER))
         .await;
     assert!(
-        matches!(&result, Err(AdapterError::Transient { code, .. }) if code == "connect_failed"),
+        matches!(&result, Err(AdapterError::Transient { code, .. }) if code == "provider_unreachable"),
         "{result:?}"
     );
 }

@@ -235,7 +235,7 @@ async fn unknown_accounts_and_bad_signatures_are_refused() {
     let impostor = BankTransferAdapter::new(wrong).expect("a valid config");
     let refused = impostor.submit(&payout("pay_forged", "order-forged")).await;
     assert!(
-        matches!(&refused, Err(AdapterError::Transient { code, .. }) if code == "bank_auth_failed"),
+        matches!(&refused, Err(AdapterError::Transient { code, .. }) if code == "provider_auth_failed"),
         "{refused:?}"
     );
     assert!(sandbox.kit.ledger.entries().is_empty());

@@ -80,28 +80,10 @@ impl AdapterError {
             message: message.into(),
         }
     }
-
-    /// Classifies a `reqwest`-style transport failure: a request that never left (connect
-    /// error, builder error) is transient; anything after it may have been sent is unknown.
-    pub fn from_transport(sent: bool, message: impl Into<String>) -> Self {
-        if sent {
-            Self::unknown(message)
-        } else {
-            Self::transient("connect_failed", message)
-        }
-    }
-
-    /// Classifies a non-success HTTP status that carries no provider-specific code:
-    /// 408, 429 and 5xx except 501 are transient, every other status is permanent.
-    pub fn from_http_status(status: u16, message: impl Into<String>) -> Self {
-        match status {
-            408 | 429 => Self::transient(format!("http_{status}"), message),
-            501 => Self::permanent("http_501", message),
-            500..=599 => Self::transient(format!("http_{status}"), message),
-            _ => Self::permanent(format!("http_{status}"), message),
-        }
-    }
 }
+
+// Transport errors and HTTP statuses are classified in one place for every provider:
+// `provider-http` (`TransportFailure::classify`, `ProviderResponse::status_error`).
 
 /// A verified, parsed provider callback.
 #[derive(Clone, Debug, PartialEq, Eq)]

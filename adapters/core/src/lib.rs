@@ -10,6 +10,7 @@ pub mod mask;
 pub mod money;
 pub mod names;
 pub mod parse_error;
+pub mod protection;
 pub mod signing;
 pub mod telemetry;
 

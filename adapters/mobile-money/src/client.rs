@@ -1,8 +1,9 @@
 //! `MobileMoneyAdapter`: the `PayoutAdapter` for a MoMo-style wallet disbursement API. One
 //! type serves Viettel Money, VNPT Money and MobiFone Money, one instance per provider. It
-//! calls the provider once per method and classifies every answer; it never retries.
+//! describes each call (a signed JSON body) and classifies every answer; the shared
+//! `ProviderRunner` sends it. It never retries.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use gateway_adapter::ids::derived_request_id;
@@ -11,6 +12,7 @@ use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Channel, Destination, Msisdn, PaymentId, PayoutAdapter, PayoutRequest,
     ProviderStatus, WalletProvider,
 };
+use provider_http::{reason, CallKind, ProviderRequest, ProviderResponse, ProviderRunner};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -40,34 +42,17 @@ pub fn system_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A provider answer: its HTTP status, `Retry-After` if any, and the raw body.
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-}
-
-/// Whether a call can have moved money: a lost answer to a write is an unknown outcome, a
-/// lost answer to a read is only worth asking again.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Write,
-    Read,
-}
-
-/// The mobile-money channel for one wallet provider. One `reqwest` client (rustls,
-/// `timeout_ms`) is shared by all calls.
+/// The mobile-money channel for one wallet provider.
 #[derive(Debug)]
 pub struct MobileMoneyAdapter {
     provider: WalletProvider,
     config: MobileMoneyConfig,
-    /// `config.base_url` without a trailing slash.
-    base_url: String,
-    http: reqwest::Client,
+    /// Sends what this adapter describes (client, timeouts, mutual TLS, metrics).
+    runner: ProviderRunner,
 }
 
 impl MobileMoneyAdapter {
-    /// Builds the adapter for `provider` and its HTTP client; refuses a config that could
+    /// Builds the adapter for `provider` and its runner; refuses a config that could
     /// never work.
     pub fn new(provider: WalletProvider, config: MobileMoneyConfig) -> Result<Self, ConfigError> {
         let key = provider.as_str();
@@ -84,16 +69,11 @@ impl MobileMoneyAdapter {
         if config.secret_key.expose_secret().is_empty() {
             return Err(ConfigError::EmptySecretKey { provider: key });
         }
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|source| ConfigError::HttpClient { provider: key, source })?;
+        let runner = ProviderRunner::new(key, &base_url, &config.http.client_settings(config.timeout_ms))?;
         Ok(Self {
             provider,
             config,
-            base_url,
-            http,
+            runner,
         })
     }
 
@@ -111,7 +91,7 @@ impl MobileMoneyAdapter {
         match &request.destination {
             Destination::Wallet { provider, msisdn } if *provider == self.provider => Ok(msisdn),
             Destination::Wallet { provider, .. } => Err(AdapterError::permanent(
-                "invalid_request",
+                reason::INVALID_REQUEST,
                 format!(
                     "The {} adapter cannot pay a {} wallet.",
                     self.provider.as_str(),
@@ -119,7 +99,7 @@ impl MobileMoneyAdapter {
                 ),
             )),
             Destination::BankAccount { .. } | Destination::VnpostAccount { .. } => Err(AdapterError::permanent(
-                "invalid_request",
+                reason::INVALID_REQUEST,
                 format!("The {} adapter only pays wallets.", self.provider.as_str()),
             )),
         }
@@ -134,7 +114,7 @@ impl MobileMoneyAdapter {
         let provider = self.provider.as_str();
         let bad = |_| {
             AdapterError::permanent(
-                "invalid_request",
+                reason::INVALID_REQUEST,
                 format!("The request to {provider} could not be signed."),
             )
         };
@@ -143,101 +123,79 @@ impl MobileMoneyAdapter {
         serde_json::to_vec(&signed).map_err(bad)
     }
 
-    /// Sends one signed JSON body.
-    async fn post(&self, path: &str, body: Vec<u8>, call: Call) -> Result<Answer, AdapterError> {
-        let provider = self.provider.as_str();
-        let transport = |error: reqwest::Error| {
-            let message = format!("{provider} did not answer POST {path}: {error}");
-            match call {
-                Call::Write => AdapterError::from_transport(!error.is_connect(), message),
-                Call::Read => AdapterError::transient("provider_unreachable", message),
-            }
-        };
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(transport)?.to_vec();
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+    /// Describes one signed JSON `POST` and has the runner send it.
+    async fn post(&self, kind: CallKind, path: &str, body: Vec<u8>) -> Result<ProviderResponse, AdapterError> {
+        self.runner.send(ProviderRequest::post_json(kind, path, body)).await
     }
 
-    /// Classifies an answer that carries no verified `resultCode`: 429 and 5xx by HTTP
-    /// status (transient, `Retry-After` kept), 401/403 as our credentials being wrong,
-    /// otherwise `unreadable` for a status that should have had a signed body.
-    fn http_error(&self, answer: &Answer, unreadable: AdapterError) -> AdapterError {
-        let message = format!(
-            "{} answered HTTP {} without a signed result.",
-            self.provider.as_str(),
-            answer.status
-        );
+    /// Classifies an answer that carries no verified `resultCode`: a 2xx or 422 should have
+    /// had a signed body, so it is `unreadable`; every other status is classified like every
+    /// provider's (401/403 `provider_auth_failed`, 408, 429 and 5xx transient with
+    /// `Retry-After` kept, the rest permanent).
+    fn http_error(&self, answer: &ProviderResponse, unreadable: AdapterError) -> AdapterError {
         match answer.status {
-            429 | 500..=599 => match AdapterError::from_http_status(answer.status, message) {
-                AdapterError::Transient { code, message, .. } => AdapterError::Transient {
-                    code,
-                    message,
-                    retry_after: answer.retry_after,
-                },
-                other => other,
-            },
-            401 | 403 => AdapterError::transient("provider_auth_failed", message),
             200..=299 | 422 => unreadable,
-            status => AdapterError::from_http_status(status, message),
+            status => answer.status_error(format!(
+                "{} answered HTTP {status} without a signed result.",
+                self.provider.as_str()
+            )),
         }
     }
 
     /// Opens an answer: HTTP-level errors first, then the signature (over every field but
-    /// `signature`), then our `partnerCode` if echoed, then the typed body. `problem` builds
-    /// the error for a body that cannot be trusted (unknown outcome for a write, transient
-    /// for a read).
-    fn open<T: DeserializeOwned>(
-        &self,
-        answer: &Answer,
-        problem: impl Fn(String) -> AdapterError,
-    ) -> Result<T, AdapterError> {
+    /// `signature`), then our `partnerCode` if echoed, then the typed body. An answer that
+    /// cannot be trusted is an unknown outcome for a disbursement and transient for a read
+    /// (`provider_bad_signature` or `provider_bad_answer`).
+    fn open<T: DeserializeOwned>(&self, answer: &ProviderResponse, kind: CallKind) -> Result<T, AdapterError> {
         let provider = self.provider.as_str();
+        let problem = |code: &str, message: String| {
+            if kind.moves_money() {
+                AdapterError::unknown(message)
+            } else {
+                AdapterError::transient(code, message)
+            }
+        };
         if answer.status == 429 || answer.status >= 500 {
-            return Err(self.http_error(answer, problem(String::new())));
+            return Err(self.http_error(answer, problem(reason::PROVIDER_BAD_ANSWER, String::new())));
         }
         let Some(fields) = signing::parse_fields(&answer.body) else {
-            let unreadable = problem(format!(
-                "{provider} answered HTTP {} with an unreadable body.",
-                answer.status
-            ));
+            let unreadable = problem(
+                reason::PROVIDER_BAD_ANSWER,
+                format!("{provider} answered HTTP {} with an unreadable body.", answer.status),
+            );
             return Err(self.http_error(answer, unreadable));
         };
         match signing::verify(self.secret(), &fields) {
             Ok(()) => {}
             Err(SignatureProblem::Missing) => {
-                return Err(problem(format!("{provider}'s answer carries no signature.")))
+                return Err(problem(
+                    reason::PROVIDER_BAD_SIGNATURE,
+                    format!("{provider}'s answer carries no signature."),
+                ))
             }
             Err(SignatureProblem::Bad) => {
-                return Err(problem(format!("{provider}'s answer signature does not verify.")))
+                return Err(problem(
+                    reason::PROVIDER_BAD_SIGNATURE,
+                    format!("{provider}'s answer signature does not verify."),
+                ))
             }
         }
         if let Some(partner) = fields.get("partnerCode") {
             if partner.as_str() != Some(self.config.partner_code.as_str()) {
-                return Err(problem(format!("{provider} answered for another partnerCode.")));
+                return Err(problem(
+                    reason::PROVIDER_BAD_ANSWER,
+                    format!("{provider} answered for another partnerCode."),
+                ));
             }
         }
         // Parsed again from the bytes for a line and column; the error says what was wrong
         // without quoting the provider's values, which may hold a phone number or a name.
-        serde_json::from_slice(&answer.body)
-            .map_err(|error| problem(format!("{provider}'s signed answer {}.", json_problem(&error))))
+        serde_json::from_slice(&answer.body).map_err(|error| {
+            problem(
+                reason::PROVIDER_BAD_ANSWER,
+                format!("{provider}'s signed answer {}.", json_problem(&error)),
+            )
+        })
     }
 
     fn request_id_differs(echoed: Option<&str>, ours: &str) -> bool {
@@ -268,23 +226,21 @@ impl PayoutAdapter for MobileMoneyAdapter {
             signature,
             ..inquiry.clone()
         })?;
-        let answer = self.post(PATH_INQUIRY, body, Call::Read).await?;
-        let found: WalletInquiryResponse = self.open(&answer, |message| {
-            AdapterError::transient("provider_bad_answer", message)
-        })?;
+        let answer = self.post(CallKind::NameInquiry, PATH_INQUIRY, body).await?;
+        let found: WalletInquiryResponse = self.open(&answer, CallKind::NameInquiry)?;
         let provider = self.provider.as_str();
         match ResultCode::from_code(found.result_code) {
             ResultCode::Done => {
                 if Self::request_id_differs(found.wallet_id.as_deref(), wallet.as_str()) {
                     return Err(AdapterError::transient(
-                        "provider_bad_answer",
+                        reason::PROVIDER_BAD_ANSWER,
                         format!("{provider} answered the inquiry for another wallet."),
                     ));
                 }
                 match found.wallet_name {
                     Some(name) if !name.trim().is_empty() => Ok(Some(name)),
                     _ => Err(AdapterError::transient(
-                        "provider_bad_answer",
+                        reason::PROVIDER_BAD_ANSWER,
                         format!("{provider} found the wallet but sent no walletName."),
                     )),
                 }
@@ -317,8 +273,8 @@ impl PayoutAdapter for MobileMoneyAdapter {
             signature,
             ..pay.clone()
         })?;
-        let answer = self.post(PATH_PAY, body, Call::Write).await?;
-        let reply: WalletPayResponse = self.open(&answer, AdapterError::unknown)?;
+        let answer = self.post(CallKind::Submit, PATH_PAY, body).await?;
+        let reply: WalletPayResponse = self.open(&answer, CallKind::Submit)?;
         let provider = self.provider.as_str();
         let ours = request.payment_id.as_str();
         if Self::request_id_differs(reply.request_id.as_deref(), ours) {
@@ -354,14 +310,12 @@ impl PayoutAdapter for MobileMoneyAdapter {
             signature,
             ..query.clone()
         })?;
-        let answer = self.post(PATH_QUERY, body, Call::Read).await?;
-        let found: WalletQueryResponse = self.open(&answer, |message| {
-            AdapterError::transient("provider_bad_answer", message)
-        })?;
+        let answer = self.post(CallKind::StatusQuery, PATH_QUERY, body).await?;
+        let found: WalletQueryResponse = self.open(&answer, CallKind::StatusQuery)?;
         let provider = self.provider.as_str();
         if Self::request_id_differs(found.request_id.as_deref(), request.payment_id.as_str()) {
             return Err(AdapterError::transient(
-                "provider_bad_answer",
+                reason::PROVIDER_BAD_ANSWER,
                 format!("{provider} answered the query with another requestId."),
             ));
         }

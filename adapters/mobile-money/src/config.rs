@@ -2,6 +2,7 @@
 //! wallet provider (`viettel_money`, `vnpt_money`, `mobifone_money`), all of this shape.
 //! The secret is a `SecretString` that never prints.
 
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -32,6 +33,11 @@ pub struct MobileMoneyConfig {
     /// The longest `orderInfo` the provider accepts.
     #[serde(default = "default_memo_max_chars")]
     pub memo_max_chars: usize,
+    /// Connect timeout, keep-alive pool, longest `Retry-After`, and the mutual-TLS files
+    /// (`tls_client_cert_path`, `tls_client_key_path`, `tls_ca_path`): the keys every
+    /// provider section shares, written flat in this section (see `provider-http`'s README).
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -58,11 +64,8 @@ pub enum ConfigError {
     EmptyPartnerCode { provider: &'static str },
     #[error("the secret_key for {provider} is empty: nothing could be signed or verified")]
     EmptySecretKey { provider: &'static str },
-    #[error("the HTTP client for {provider} could not be built: {source}")]
-    HttpClient {
-        provider: &'static str,
-        source: reqwest::Error,
-    },
+    #[error(transparent)]
+    HttpClient(#[from] provider_http::ClientError),
 }
 
 /// True for an absolute `http://` or `https://` URL with something after the scheme.

@@ -9,6 +9,7 @@
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
+use provider_http::reason;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -284,21 +285,21 @@ pub struct WalletIpn {
 /// The gateway's stable reason code for a final refusal code (also a `1006` `failCode`).
 pub fn reason_code_for(code: ResultCode) -> String {
     match code {
-        ResultCode::PartnerBalanceInsufficient => "provider_insufficient_funds".into(),
-        ResultCode::WalletNotFound => "account_not_found".into(),
-        ResultCode::WalletLocked => "account_closed".into(),
-        ResultCode::WalletMonthlyLimit => "wallet_monthly_limit".into(),
-        ResultCode::AccessDenied | ResultCode::AuthenticationFailed => "provider_auth_failed".into(),
-        ResultCode::BadFormat => "invalid_request".into(),
-        ResultCode::DuplicateRequestId => "idempotency_conflict".into(),
-        ResultCode::SystemBusy => "provider_busy".into(),
+        ResultCode::PartnerBalanceInsufficient => reason::PROVIDER_INSUFFICIENT_FUNDS.into(),
+        ResultCode::WalletNotFound => reason::ACCOUNT_NOT_FOUND.into(),
+        ResultCode::WalletLocked => reason::ACCOUNT_CLOSED.into(),
+        ResultCode::WalletMonthlyLimit => reason::WALLET_MONTHLY_LIMIT.into(),
+        ResultCode::AccessDenied | ResultCode::AuthenticationFailed => reason::PROVIDER_AUTH_FAILED.into(),
+        ResultCode::BadFormat => reason::INVALID_REQUEST.into(),
+        ResultCode::DuplicateRequestId => reason::IDEMPOTENCY_CONFLICT.into(),
+        ResultCode::SystemBusy => reason::PROVIDER_BUSY.into(),
         ResultCode::Done
         | ResultCode::Processing
         | ResultCode::FailedAfterAcceptance
         | ResultCode::RequestNotFound
         | ResultCode::DuplicateInFlight
         | ResultCode::UnknownError
-        | ResultCode::Unlisted(_) => format!("wallet_failed_{}", code.code()),
+        | ResultCode::Unlisted(_) => reason::provider_failed(Some(&code.code().to_string())),
     }
 }
 
@@ -361,8 +362,8 @@ pub fn query_outcome(
         ResultCode::AccessDenied
         | ResultCode::AuthenticationFailed
         | ResultCode::BadFormat
-        | ResultCode::SystemBusy
-        | ResultCode::UnknownError => Err(AdapterError::transient(reason_code_for(code), said(code))),
+        | ResultCode::SystemBusy => Err(AdapterError::transient(reason_code_for(code), said(code))),
+        ResultCode::UnknownError => Err(AdapterError::transient(reason::PROVIDER_ERROR, said(code))),
         ResultCode::Processing
         | ResultCode::DuplicateInFlight
         | ResultCode::PartnerBalanceInsufficient
@@ -407,11 +408,12 @@ pub fn callback_status(
     }
 }
 
-/// A `1006` failure, its reason code mapped from `failCode` (`wallet_failed` without one).
+/// A `1006` failure, its reason code mapped from `failCode` (`provider_failed` without one).
 fn failed(fail_code: Option<i64>, trans_id: Option<&str>) -> ProviderStatus {
-    let code = fail_code
-        .map(|fail| reason_code_for(ResultCode::from_code(fail)))
-        .unwrap_or_else(|| "wallet_failed".into());
+    let code = fail_code.map_or_else(
+        || reason::provider_failed(None),
+        |fail| reason_code_for(ResultCode::from_code(fail)),
+    );
     let fail_text = fail_code.map_or_else(|| "none".to_string(), |fail| fail.to_string());
     ProviderStatus::Failed {
         code,
@@ -441,7 +443,7 @@ pub fn inquiry_error(code: ResultCode) -> AdapterError {
         | ResultCode::DuplicateInFlight
         | ResultCode::DuplicateRequestId
         | ResultCode::UnknownError
-        | ResultCode::Unlisted(_) => AdapterError::transient("provider_bad_answer", said(code)),
+        | ResultCode::Unlisted(_) => AdapterError::transient(reason::PROVIDER_ERROR, said(code)),
     }
 }
 
@@ -517,9 +519,9 @@ mod tests {
             "{status:?}"
         );
         let without = callback_status(VIETTEL, ResultCode::FailedAfterAcceptance, None, None);
-        assert!(matches!(without, ProviderStatus::Failed { code, .. } if code == "wallet_failed"));
+        assert!(matches!(without, ProviderStatus::Failed { code, .. } if code == "provider_failed"));
         let odd = callback_status(VIETTEL, ResultCode::FailedAfterAcceptance, Some(5555), None);
-        assert!(matches!(odd, ProviderStatus::Failed { code, .. } if code == "wallet_failed_5555"));
+        assert!(matches!(odd, ProviderStatus::Failed { code, .. } if code == "provider_failed_5555"));
     }
 
     #[test]

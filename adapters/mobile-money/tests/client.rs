@@ -316,7 +316,7 @@ async fn a_refused_connection_is_transient_because_nothing_was_sent() {
     let result = adapter(&format!("http://{address}/wallet/viettel_money"), 1_000)
         .submit(&payout(PAYMENT, ORDER))
         .await;
-    assert_transient(&result, "connect_failed");
+    assert_transient(&result, "provider_unreachable");
 }
 
 #[tokio::test]
@@ -470,7 +470,7 @@ async fn query_0_is_succeeded_and_1000_pending() {
 async fn a_query_answer_with_a_bad_signature_is_transient() {
     let mut forged = signed(json!({"resultCode": 0, "requestId": PAYMENT, "amount": 500_000}));
     forged["resultCode"] = json!(1006);
-    assert_transient(&query_answered_with(forged).await, "provider_bad_answer");
+    assert_transient(&query_answered_with(forged).await, "provider_bad_signature");
 }
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! `VnpostAccountAdapter`: the `PayoutAdapter` for the Post Office's signed-JSON payout API.
-//! It calls VNPost once per method, verifies every answer's signature and classifies it; it
-//! never retries.
-
-use std::time::Duration;
+//! It describes each call (a signed JSON body), verifies every answer's signature and
+//! classifies it; the shared `ProviderRunner` sends it. It never retries.
 
 use async_trait::async_trait;
 use gateway_adapter::mask::mask_tail;
@@ -10,6 +8,7 @@ use gateway_adapter::parse_error::json_problem;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Channel, PayoutAdapter, PayoutRequest, ProviderStatus,
 };
+use provider_http::{reason, CallKind, ProviderRequest, ProviderRunner};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
@@ -29,21 +28,12 @@ pub const PATH_INQUIRY: &str = "/api/v1/account/inquiry";
 pub const PATH_PAYOUTS: &str = "/api/v1/payouts";
 pub const PATH_QUERY: &str = "/api/v1/payouts/query";
 
-/// Whether a lost or unreadable answer leaves the outcome unknown (a payout) or just means
-/// "ask again" (a read).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Call {
-    Payout,
-    Read,
-}
-
-/// The VNPost-account channel. One `reqwest` client (rustls, `timeout_ms`) serves all calls.
+/// The VNPost-account channel.
 #[derive(Debug)]
 pub struct VnpostAccountAdapter {
     config: VnpostAccountConfig,
-    /// `config.base_url` without a trailing slash.
-    base_url: String,
-    http: reqwest::Client,
+    /// Sends what this adapter describes (client, timeouts, mutual TLS, metrics).
+    runner: ProviderRunner,
     /// Unix seconds for the `timestamp` field; a field so tests can sign with a fixed time.
     now: fn() -> i64,
 }
@@ -52,23 +42,25 @@ pub struct VnpostAccountAdapter {
 pub use gateway_adapter::unix_now as system_now;
 
 impl VnpostAccountAdapter {
-    /// Builds the adapter and its HTTP client; refuses a config that could never work.
+    /// Builds the adapter and its runner; refuses a config that could never work.
     pub fn new(config: VnpostAccountConfig) -> Result<Self, ConfigError> {
-        let base_url = gateway_adapter::normalise_base_url(&config.base_url).ok_or(ConfigError::BadBaseUrl)?;
+        if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
+            return Err(ConfigError::BadBaseUrl);
+        }
         if config.partner_id.trim().is_empty() {
             return Err(ConfigError::NoPartnerId);
         }
         if config.secret.expose_secret().is_empty() {
             return Err(ConfigError::NoSecret);
         }
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()?;
+        let runner = ProviderRunner::new(
+            PROVIDER_KEY,
+            &config.base_url,
+            &config.http.client_settings(config.timeout_ms),
+        )?;
         Ok(Self {
             config,
-            base_url,
-            http,
+            runner,
             now: system_now,
         })
     }
@@ -87,81 +79,51 @@ impl VnpostAccountAdapter {
         signing::format_timestamp((self.now)())
     }
 
-    /// Signs `message`, POSTs it to `path` and returns the answer parsed as `T` once its
-    /// signature verified. Every failure is classified for `kind`.
+    /// Signs `message`, describes its POST to `path`, has the runner send it, and returns the
+    /// answer parsed as `T` once its signature verified. Every failure is classified for
+    /// `kind`. A non-200 answer's body is not read (it may quote personal data): its status is
+    /// classified like every provider's.
     async fn call<M: Signed, T: DeserializeOwned>(
         &self,
         path: &str,
         message: M,
-        kind: Call,
+        kind: CallKind,
     ) -> Result<T, AdapterError> {
         let unwritable = |_| {
             AdapterError::permanent(
-                "invalid_request",
+                reason::INVALID_REQUEST,
                 format!("The request to VNPost {path} could not be signed."),
             )
         };
         let sealed = signing::seal(self.secret(), message).map_err(unwritable)?;
         let body = serde_json::to_vec(&sealed).map_err(unwritable)?;
-        let transport = |error: reqwest::Error| {
-            let message = format!("VNPost did not answer POST {path}: {error}");
-            match kind {
-                Call::Payout => AdapterError::from_transport(!error.is_connect(), message),
-                Call::Read => AdapterError::transient("provider_unreachable", message),
-            }
-        };
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let answer = response.bytes().await.map_err(transport)?;
-        if status != 200 {
-            return Err(http_error(status, retry_after));
+        let answer = self.runner.send(ProviderRequest::post_json(kind, path, body)).await?;
+        if answer.status != 200 {
+            return Err(answer.status_error(format!("VNPost answered HTTP {}.", answer.status)));
         }
-        verified_answer(self.secret(), path, &answer, kind)
-    }
-}
-
-/// Classifies a non-200 answer (its body is not read: it may quote personal data): 401/403
-/// mean our credentials are wrong (transient, nothing fails while ops fix the config), the
-/// rest follows [`AdapterError::from_http_status`] with `Retry-After` kept.
-fn http_error(status: u16, retry_after: Option<Duration>) -> AdapterError {
-    let message = format!("VNPost answered HTTP {status}.");
-    match status {
-        401 | 403 => AdapterError::transient("provider_auth_failed", message),
-        _ => match AdapterError::from_http_status(status, message) {
-            AdapterError::Transient { code, message, .. } => AdapterError::Transient {
-                code,
-                message,
-                retry_after,
-            },
-            other => other,
-        },
+        verified_answer(self.secret(), path, &answer.body, kind)
     }
 }
 
 /// Verifies an HTTP 200 answer's signature on its generic fields, then parses it as `T`.
 /// An answer that does not verify or parse is never believed: for a payout the outcome is
 /// unknown, for a read it is worth asking again.
-fn verified_answer<T: DeserializeOwned>(secret: &[u8], path: &str, body: &[u8], kind: Call) -> Result<T, AdapterError> {
-    let untrusted = |code: &str, message: String| match kind {
-        Call::Payout => AdapterError::unknown(message),
-        Call::Read => AdapterError::transient(code, message),
+fn verified_answer<T: DeserializeOwned>(
+    secret: &[u8],
+    path: &str,
+    body: &[u8],
+    kind: CallKind,
+) -> Result<T, AdapterError> {
+    let untrusted = |code: &str, message: String| {
+        if kind.moves_money() {
+            AdapterError::unknown(message)
+        } else {
+            AdapterError::transient(code, message)
+        }
     };
     let Some(fields) = signing::parse_fields(body) else {
         return Err(untrusted(
-            "provider_bad_answer",
+            reason::PROVIDER_BAD_ANSWER,
             format!("VNPost's answer to {path} is not a JSON object."),
         ));
     };
@@ -177,9 +139,9 @@ fn verified_answer<T: DeserializeOwned>(secret: &[u8], path: &str, body: &[u8], 
         let mut message = format!("VNPost's answer to {path} {what}.");
         let code = if says_bad_signature {
             message.push_str(" It claims result_code 20 (our signature is bad): the shared secret is probably wrong.");
-            "provider_auth_failed"
+            reason::PROVIDER_AUTH_FAILED
         } else {
-            "provider_bad_signature"
+            reason::PROVIDER_BAD_SIGNATURE
         };
         return Err(untrusted(code, message));
     }
@@ -187,7 +149,7 @@ fn verified_answer<T: DeserializeOwned>(secret: &[u8], path: &str, body: &[u8], 
     // what was wrong without quoting VNPost's values, which may hold personal data.
     serde_json::from_slice(body).map_err(|error| {
         untrusted(
-            "provider_bad_answer",
+            reason::PROVIDER_BAD_ANSWER,
             format!("VNPost's signed answer to {path} {}.", json_problem(&error)),
         )
     })
@@ -211,10 +173,10 @@ impl PayoutAdapter for VnpostAccountAdapter {
             timestamp: self.timestamp(),
             signature: String::new(),
         };
-        let answer: VnpostInquiryResponse = self.call(PATH_INQUIRY, inquiry, Call::Read).await?;
+        let answer: VnpostInquiryResponse = self.call(PATH_INQUIRY, inquiry, CallKind::NameInquiry).await?;
         if answer.result_code == VnpostResultCode::Done && answer.account_no.as_deref() != Some(account_no) {
             return Err(AdapterError::transient(
-                "provider_bad_answer",
+                reason::PROVIDER_BAD_ANSWER,
                 format!(
                     "VNPost answered the name inquiry for another account than {}.",
                     mask_tail(account_no)
@@ -233,7 +195,7 @@ impl PayoutAdapter for VnpostAccountAdapter {
             amount = payout.amount,
             "Submitting a VNPost-account payout."
         );
-        let answer: VnpostPayoutResponse = self.call(PATH_PAYOUTS, payout, Call::Payout).await?;
+        let answer: VnpostPayoutResponse = self.call(PATH_PAYOUTS, payout, CallKind::Submit).await?;
         // An answer about another request says nothing about ours.
         if let Some(echoed) = &answer.request_id {
             if echoed != request.payment_id.as_str() {
@@ -259,7 +221,7 @@ impl PayoutAdapter for VnpostAccountAdapter {
             timestamp: self.timestamp(),
             signature: String::new(),
         };
-        let answer: VnpostQueryResponse = self.call(PATH_QUERY, query, Call::Read).await?;
+        let answer: VnpostQueryResponse = self.call(PATH_QUERY, query, CallKind::StatusQuery).await?;
         let status = map_query_answer(
             &answer.result_code,
             answer.transaction_id.as_deref(),
@@ -270,7 +232,7 @@ impl PayoutAdapter for VnpostAccountAdapter {
         }
         if answer.request_id.as_deref() != Some(request.payment_id.as_str()) {
             return Err(AdapterError::transient(
-                "provider_bad_answer",
+                reason::PROVIDER_BAD_ANSWER,
                 "VNPost answered the status query for another request_id.",
             ));
         }

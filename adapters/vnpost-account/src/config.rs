@@ -1,6 +1,7 @@
 //! Configuration of the VNPost-account adapter (`[providers.vnpost_account]` in the gateway's
 //! config); the secret is a `SecretString` that never prints.
 
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -28,6 +29,11 @@ pub struct VnpostAccountConfig {
     /// The longest `content` (transfer memo) VNPost accepts.
     #[serde(default = "default_memo_max_chars")]
     pub memo_max_chars: usize,
+    /// Connect timeout, keep-alive pool, longest `Retry-After`, and the mutual-TLS files
+    /// (`tls_client_cert_path`, `tls_client_key_path`, `tls_ca_path`): the keys every
+    /// provider section shares, written flat in this section (see `provider-http`'s README).
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -51,8 +57,8 @@ pub enum ConfigError {
     NoPartnerId,
     #[error("providers.vnpost_account.secret is empty: nothing could be signed or verified")]
     NoSecret,
-    #[error("the HTTP client for VNPost could not be built: {0}")]
-    HttpClient(#[from] reqwest::Error),
+    #[error(transparent)]
+    HttpClient(#[from] provider_http::ClientError),
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{
     AdapterError, CallbackError, CallbackEvent, Destination, PaymentId, PayoutRequest, ProviderStatus, Vnd,
 };
+use provider_http::reason;
 use serde::{Deserialize, Serialize};
 
 use crate::client::PROVIDER_KEY;
@@ -303,7 +304,7 @@ pub fn vnpost_account(destination: &Destination) -> Result<&str, AdapterError> {
     match destination {
         Destination::VnpostAccount { account_number } => Ok(account_number.as_str()),
         Destination::BankAccount { .. } | Destination::Wallet { .. } => Err(AdapterError::permanent(
-            "invalid_request",
+            reason::INVALID_REQUEST,
             "The VNPost-account adapter only pays VNPost accounts.",
         )),
     }
@@ -319,13 +320,13 @@ fn refused(code: &VnpostResultCode, reason_code: &str) -> AdapterError {
 
 fn auth_failed() -> AdapterError {
     AdapterError::transient(
-        "provider_auth_failed",
+        reason::PROVIDER_AUTH_FAILED,
         "VNPost could not verify our signature (result_code 20): check the shared secret and our clock.",
     )
 }
 
 fn busy() -> AdapterError {
-    AdapterError::transient("provider_busy", "VNPost is busy (result_code 96).")
+    AdapterError::transient(reason::PROVIDER_BUSY, "VNPost is busy (result_code 96).")
 }
 
 /// What a payout answer means. `00` succeeded, `01` pending; the refusals are permanent
@@ -346,11 +347,11 @@ pub fn map_payout_answer(
             "VNPost already holds a request under this request_id (result_code 02), which an earlier attempt \
              may have paid: a status query must settle it.",
         )),
-        VnpostResultCode::AccountNotFound => Err(refused(code, "account_not_found")),
-        VnpostResultCode::AccountClosed => Err(refused(code, "account_closed")),
-        VnpostResultCode::IdentityMismatch => Err(refused(code, "identity_mismatch")),
-        VnpostResultCode::AmountOverLimit => Err(refused(code, "amount_over_limit")),
-        VnpostResultCode::InvalidRequest => Err(refused(code, "invalid_request")),
+        VnpostResultCode::AccountNotFound => Err(refused(code, reason::ACCOUNT_NOT_FOUND)),
+        VnpostResultCode::AccountClosed => Err(refused(code, reason::ACCOUNT_CLOSED)),
+        VnpostResultCode::IdentityMismatch => Err(refused(code, reason::IDENTITY_MISMATCH)),
+        VnpostResultCode::AmountOverLimit => Err(refused(code, reason::AMOUNT_OVER_LIMIT)),
+        VnpostResultCode::InvalidRequest => Err(refused(code, reason::INVALID_REQUEST)),
         VnpostResultCode::BadSignature => Err(auth_failed()),
         VnpostResultCode::SystemBusy => Err(busy()),
         VnpostResultCode::UnknownError | VnpostResultCode::Failed | VnpostResultCode::RequestNotFound => {
@@ -399,7 +400,7 @@ pub fn map_status(code: &VnpostResultCode, transaction_id: Option<&str>, fail_co
 fn failed(transaction_id: Option<&str>, fail_code: Option<&str>) -> ProviderStatus {
     let vnpost_code = fail_code.unwrap_or("unspecified");
     ProviderStatus::Failed {
-        code: reason_code_for(vnpost_code),
+        code: fail_code.map_or_else(|| reason::provider_failed(None), reason_code_for),
         reason: format!(
             "VNPost reports transaction {} as failed (fail_code {vnpost_code}).",
             transaction_id.unwrap_or("-")
@@ -420,10 +421,10 @@ pub fn map_query_answer(
         VnpostResultCode::BadSignature => Err(auth_failed()),
         VnpostResultCode::SystemBusy => Err(busy()),
         VnpostResultCode::UnknownError => Err(AdapterError::transient(
-            "provider_error",
+            reason::PROVIDER_ERROR,
             "VNPost answered the status query with an unknown error (result_code 99).",
         )),
-        VnpostResultCode::InvalidRequest => Err(refused(code, "invalid_request")),
+        VnpostResultCode::InvalidRequest => Err(refused(code, reason::INVALID_REQUEST)),
         VnpostResultCode::Done
         | VnpostResultCode::Failed
         | VnpostResultCode::Processing
@@ -443,17 +444,17 @@ pub fn map_inquiry_answer(answer: VnpostInquiryResponse) -> Result<Option<String
     match code {
         VnpostResultCode::Done => answer.holder_name.map(Some).ok_or_else(|| {
             AdapterError::transient(
-                "provider_bad_answer",
+                reason::PROVIDER_BAD_ANSWER,
                 "VNPost's name inquiry answer has no holder_name.",
             )
         }),
         VnpostResultCode::AccountNotFound => Err(AdapterError::permanent(
-            "account_not_found",
+            reason::ACCOUNT_NOT_FOUND,
             "VNPost knows no such account (result_code 10).",
         )),
         VnpostResultCode::BadSignature => Err(auth_failed()),
         VnpostResultCode::SystemBusy => Err(busy()),
-        VnpostResultCode::InvalidRequest => Err(refused(code, "invalid_request")),
+        VnpostResultCode::InvalidRequest => Err(refused(code, reason::INVALID_REQUEST)),
         VnpostResultCode::Processing
         | VnpostResultCode::IdempotencyConflict
         | VnpostResultCode::Failed
@@ -463,7 +464,7 @@ pub fn map_inquiry_answer(answer: VnpostInquiryResponse) -> Result<Option<String
         | VnpostResultCode::AmountOverLimit
         | VnpostResultCode::UnknownError
         | VnpostResultCode::Other(_) => Err(AdapterError::transient(
-            "provider_error",
+            reason::PROVIDER_ERROR,
             format!("VNPost answered the name inquiry with result_code {}.", code.as_str()),
         )),
     }
@@ -472,12 +473,12 @@ pub fn map_inquiry_answer(answer: VnpostInquiryResponse) -> Result<Option<String
 /// The gateway's stable reason code for a VNPost `fail_code` (the same code table).
 pub fn reason_code_for(vnpost_code: &str) -> String {
     match VnpostResultCode::from(vnpost_code.to_string()) {
-        VnpostResultCode::AccountNotFound => "account_not_found".into(),
-        VnpostResultCode::AccountClosed => "account_closed".into(),
-        VnpostResultCode::IdentityMismatch => "identity_mismatch".into(),
-        VnpostResultCode::AmountOverLimit => "amount_over_limit".into(),
-        VnpostResultCode::InvalidRequest => "invalid_request".into(),
-        VnpostResultCode::IdempotencyConflict => "idempotency_conflict".into(),
+        VnpostResultCode::AccountNotFound => reason::ACCOUNT_NOT_FOUND.into(),
+        VnpostResultCode::AccountClosed => reason::ACCOUNT_CLOSED.into(),
+        VnpostResultCode::IdentityMismatch => reason::IDENTITY_MISMATCH.into(),
+        VnpostResultCode::AmountOverLimit => reason::AMOUNT_OVER_LIMIT.into(),
+        VnpostResultCode::InvalidRequest => reason::INVALID_REQUEST.into(),
+        VnpostResultCode::IdempotencyConflict => reason::IDEMPOTENCY_CONFLICT.into(),
         VnpostResultCode::Done
         | VnpostResultCode::Processing
         | VnpostResultCode::Failed
@@ -485,19 +486,7 @@ pub fn reason_code_for(vnpost_code: &str) -> String {
         | VnpostResultCode::BadSignature
         | VnpostResultCode::SystemBusy
         | VnpostResultCode::UnknownError
-        | VnpostResultCode::Other(_) => {
-            let safe: String = vnpost_code
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!("vnpost_{safe}")
-        }
+        | VnpostResultCode::Other(_) => reason::provider_failed(Some(vnpost_code)),
     }
 }
 
@@ -628,6 +617,6 @@ mod tests {
     #[test]
     fn fail_codes_outside_the_table_are_namespaced_and_sanitised() {
         assert_eq!(reason_code_for("12"), "identity_mismatch");
-        assert_eq!(reason_code_for("E 7/x"), "vnpost_e_7_x");
+        assert_eq!(reason_code_for("E 7/x"), "provider_failed_e_7_x");
     }
 }

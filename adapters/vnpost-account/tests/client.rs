@@ -345,7 +345,7 @@ async fn a_refused_connection_is_transient_because_nothing_was_sent() {
     let result = adapter(&format!("http://{address}/vnpost"), 1_000)
         .submit(&payout(PAYMENT, ORDER))
         .await;
-    assert_transient(&result, "connect_failed");
+    assert_transient(&result, "provider_unreachable");
 }
 
 // --- answer signatures -------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 use adapter_bank_transfer::{BankTransferAdapter, BankTransferConfig};
 use gateway_adapter::{AccountNumber, BankBin, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd};
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 
 /// 2026-01-01T00:00:00Z, the fixed `X-Timestamp` of the request-signing test vector.
@@ -46,6 +47,7 @@ pub fn config(base_url: &str, timeout_ms: u64) -> BankTransferConfig {
         timeout_ms,
         webhook_tolerance_secs: 300,
         memo_max_chars: 25,
+        http: HttpConfig::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 use adapter_mobile_money::signing;
 use adapter_mobile_money::{MobileMoneyAdapter, MobileMoneyConfig};
 use gateway_adapter::{Beneficiary, CitizenId, Destination, Msisdn, PaymentId, PayoutRequest, Vnd, WalletProvider};
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -48,6 +49,7 @@ pub fn config(base_url: &str, timeout_ms: u64) -> MobileMoneyConfig {
         timeout_ms,
         callback_tolerance_secs: 300,
         memo_max_chars: 50,
+        http: HttpConfig::default(),
     }
 }
 

@@ -6,6 +6,7 @@
 use adapter_vnpost_account::signing::sign_fields;
 use adapter_vnpost_account::{VnpostAccountAdapter, VnpostAccountConfig};
 use gateway_adapter::{AccountNumber, Beneficiary, CitizenId, Destination, PaymentId, PayoutRequest, Vnd};
+use provider_http::HttpConfig;
 use secrecy::SecretString;
 
 /// 2026-01-01T00:00:00Z, i.e. `20260101070000` in Vietnam: the fixed clock of the vectors.
@@ -48,6 +49,8 @@ pub fn config(base_url: &str, timeout_ms: u64) -> VnpostAccountConfig {
         timeout_ms,
         callback_tolerance_secs: 300,
         memo_max_chars: 50,
+
+        http: HttpConfig::default(),
     }
 }
 

@@ -1,0 +1,180 @@
+//! `ProviderRunner`: sends the requests adapters describe, times them, and classifies what
+//! went wrong the same way for every provider. Adapters keep only their wire format.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use gateway_adapter::protection::{ProviderGuard, CIRCUIT_OPEN};
+use gateway_adapter::AdapterError;
+use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
+
+use crate::client::{build_client, ClientError};
+use crate::metrics;
+use crate::reason;
+use crate::request::ProviderRequest;
+use crate::response::{is_provider_failure, ProviderResponse};
+use crate::retry_after::parse_retry_after;
+use crate::settings::ClientSettings;
+use crate::transport::TransportFailure;
+
+/// One provider's HTTP edge. Cheap to clone (the client's pool is shared); one per provider
+/// key, built at start-up. It sends each request once: retries belong to the dispatcher.
+#[derive(Clone, Debug)]
+pub struct ProviderRunner {
+    /// The provider key (`bank_transfer`, `viettel_money`, …): metric label and error text.
+    provider: Arc<str>,
+    /// The provider's base URL without a trailing slash; request paths are appended.
+    base_url: String,
+    /// One pooled client per provider, so one provider's connections and TLS identity are
+    /// never used for another.
+    client: reqwest::Client,
+    /// The longest `Retry-After` handed on to the dispatcher.
+    retry_after_max: Duration,
+    /// PROTECTION INTEGRATION POINT: the provider's rate limit and circuit breaker, asked
+    /// before every send and told how the provider answered. Built from the section's
+    /// `[providers.<key>.protection]` table, or given with [`ProviderRunner::with_guard`];
+    /// `None` (no table) sends unguarded.
+    guard: Option<Arc<ProviderGuard>>,
+}
+
+impl ProviderRunner {
+    /// The runner for `provider` at `base_url` (`http(s)://`, trailing slash ignored).
+    pub fn new(provider: &str, base_url: &str, settings: &ClientSettings) -> Result<Self, ClientError> {
+        let base_url = gateway_adapter::normalise_base_url(base_url)
+            .filter(|url| reqwest::Url::parse(url).is_ok())
+            .ok_or_else(|| ClientError::BadBaseUrl {
+                provider: provider.to_string(),
+            })?;
+        let guard = settings
+            .protection
+            .clone()
+            .map(|protection| Arc::new(ProviderGuard::new(provider, protection)));
+        Ok(Self {
+            provider: provider.into(),
+            base_url,
+            client: build_client(provider, settings)?,
+            retry_after_max: settings.retry_after_max,
+            guard,
+        })
+    }
+
+    /// Sends through `guard` from now on (replacing one built from config): for a guard the
+    /// gateway builds and shares itself. One guard per provider key.
+    pub fn with_guard(mut self, guard: Arc<ProviderGuard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The provider key this runner sends to.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The guard calls go through, if any.
+    pub fn guard(&self) -> Option<&Arc<ProviderGuard>> {
+        self.guard.as_ref()
+    }
+
+    /// Sends `request` once and returns the provider's answer, whatever its HTTP status.
+    ///
+    /// Errors: a header value that cannot be sent is `Permanent invalid_request`; an open
+    /// circuit breaker is `Transient circuit_open` with a `retry_after` (nothing was sent
+    /// either way). A call that got no answer is classified by [`TransportFailure::classify`]:
+    /// `provider_unreachable` when the connection failed, an unknown outcome when a submit
+    /// may have been written, `provider_timeout` / `provider_unreachable` on a read.
+    pub async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse, AdapterError> {
+        let kind = request.kind;
+        let what = format!("{} {}", request.method, request.path);
+        let outgoing = self.prepare(request)?;
+        // Waiting for the rate limit happens here, before the clock starts.
+        let admission = match &self.guard {
+            Some(guard) => Some(guard.admit().await.inspect_err(|refusal| {
+                if matches!(refusal, AdapterError::Transient { code, .. } if code == CIRCUIT_OPEN) {
+                    metrics::count_error(&self.provider, "circuit_open");
+                }
+            })?),
+            None => None,
+        };
+        let started = Instant::now();
+        let answer = self.exchange(outgoing).await;
+        metrics::record_duration(&self.provider, kind, started.elapsed());
+        if let Some(admission) = admission {
+            // 5xx, 429, 408 and transport errors count against the provider; any other
+            // answer, a business refusal included, is the provider working.
+            admission.record(matches!(&answer, Ok(response) if !is_provider_failure(response.status)));
+        }
+        match answer {
+            Ok(response) => {
+                if let Some(error_kind) = metrics::status_error_kind(response.status) {
+                    metrics::count_error(&self.provider, error_kind);
+                }
+                Ok(response)
+            }
+            Err(error) => {
+                let failure = TransportFailure::of(&error);
+                metrics::count_error(&self.provider, failure.as_str());
+                let message = format!("{} did not answer {what}: {}", self.provider, chain(&error));
+                Err(failure.classify(kind, message))
+            }
+        }
+    }
+
+    /// The `reqwest` request for a description; refuses headers that cannot be sent.
+    fn prepare(&self, request: ProviderRequest) -> Result<reqwest::RequestBuilder, AdapterError> {
+        let url = format!("{}{}", self.base_url, request.path);
+        let mut builder = self.client.request(request.method, url);
+        for (name, value) in request.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .ok()
+                .zip(HeaderValue::from_str(&value).ok());
+            let Some((name_ok, value_ok)) = header else {
+                return Err(AdapterError::permanent(
+                    reason::INVALID_REQUEST,
+                    format!(
+                        "The {name} header for {} cannot be sent as written; nothing was sent.",
+                        self.provider
+                    ),
+                ));
+            };
+            builder = builder.header(name_ok, value_ok);
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body);
+        }
+        Ok(builder)
+    }
+
+    /// Sends and reads the whole answer.
+    async fn exchange(&self, outgoing: reqwest::RequestBuilder) -> Result<ProviderResponse, reqwest::Error> {
+        let response = outgoing.send().await?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now(), self.retry_after_max));
+        let body = response.bytes().await?.to_vec();
+        Ok(ProviderResponse {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// An error and its causes, `: `-separated: reqwest's own text ("error sending request")
+/// does not say whether the connection was refused or the certificate was.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
