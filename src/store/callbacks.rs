@@ -54,9 +54,14 @@ impl Store {
     where
         F: Fn(&PaymentRecord) -> CallbackDecision + Send + Sync + 'static,
     {
-        let (provider, event_id, payment_id) = (provider.to_string(), event_id.to_string(), payment_id.to_string());
+        let ids = std::sync::Arc::new((provider.to_string(), event_id.to_string(), payment_id.to_string()));
+        let decide = std::sync::Arc::new(decide);
         self.write(move |connection| {
-            Box::pin(async move { apply_callback_in(connection, &provider, &event_id, &payment_id, &decide).await })
+            let (ids, decide) = (ids.clone(), decide.clone());
+            Box::pin(async move {
+                let (provider, event_id, payment_id) = &*ids;
+                apply_callback_in(connection, provider, event_id, payment_id, &*decide).await
+            })
         })
         .await
     }

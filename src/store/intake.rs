@@ -44,9 +44,13 @@ impl Store {
         properties: &StoredProperties,
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
-        let (order, raw_message, properties) = (order.clone(), raw_message.to_vec(), properties.clone());
+        let claim = std::sync::Arc::new((order.clone(), raw_message.to_vec(), properties.clone()));
         self.write(move |connection| {
-            Box::pin(async move { claim_in(connection, &order, &raw_message, &properties, policy).await })
+            let claim = claim.clone();
+            Box::pin(async move {
+                let (order, raw_message, properties) = &*claim;
+                claim_in(connection, order, raw_message, properties, policy).await
+            })
         })
         .await
     }
@@ -73,12 +77,19 @@ impl Store {
             occurred_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let detail = format!("{}: {}", rejection.invalid.code, rejection.invalid.message);
-        let order_id = rejection.order_id.clone();
-        let (raw_message, properties) = (raw_message.to_vec(), properties.clone());
+        let rejected = std::sync::Arc::new((
+            rejection.order_id.clone(),
+            message,
+            raw_message.to_vec(),
+            properties.clone(),
+            detail,
+        ));
         self.write(move |connection| {
-            Box::pin(
-                async move { reject_in(connection, &order_id, &message, &raw_message, &properties, &detail).await },
-            )
+            let rejected = rejected.clone();
+            Box::pin(async move {
+                let (order_id, message, raw_message, properties, detail) = &*rejected;
+                reject_in(connection, order_id, message, raw_message, properties, detail).await
+            })
         })
         .await
     }

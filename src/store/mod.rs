@@ -135,7 +135,7 @@ impl Store {
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> writer::WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> writer::WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.write(work).await
     }

@@ -233,9 +233,12 @@ impl Store {
     /// Applies a change if the payment is still as `record` saw it. Returns the new record,
     /// or `None` when someone else changed the payment first (nothing is written then).
     pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, StoreError> {
-        let record = record.clone();
-        self.write(move |connection| Box::pin(async move { apply_in(connection, &record, change).await }))
-            .await
+        let record = std::sync::Arc::new(record.clone());
+        self.write(move |connection| {
+            let (record, change) = (record.clone(), change.clone());
+            Box::pin(async move { apply_in(connection, &record, change).await })
+        })
+        .await
     }
 }
 

@@ -28,16 +28,18 @@ impl Store {
         amount: i64,
         limit: i64,
     ) -> Result<WalletReservation, StoreError> {
-        let (payment_id, provider, msisdn, month) = (
+        let keys = std::sync::Arc::new((
             payment_id.to_string(),
             provider.to_string(),
             msisdn.to_string(),
             month.to_string(),
-        );
+        ));
         self.write(move |connection| {
-            Box::pin(
-                async move { reserve_in(connection, &payment_id, &provider, &msisdn, &month, amount, limit).await },
-            )
+            let keys = keys.clone();
+            Box::pin(async move {
+                let (payment_id, provider, msisdn, month) = &*keys;
+                reserve_in(connection, payment_id, provider, msisdn, month, amount, limit).await
+            })
         })
         .await
     }

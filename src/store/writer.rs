@@ -1,11 +1,14 @@
 //! Group commit: every write unit (a claim, a state change, a callback) waiting at the same
-//! moment goes into one transaction, each in a savepoint of its own.
+//! moment goes into one transaction, and one bad unit never fails the others.
 //!
 //! A commit waits for the disk (SQLite `synchronous = FULL`, PostgreSQL's WAL flush), so one
 //! commit per unit bounds the whole gateway at the disk's flushes per second. Here a writer
-//! task takes whatever is queued (up to [`MAX_BATCH`]), runs each unit inside a savepoint —
-//! a unit that fails is rolled back alone and told so, the others go on — commits once, and
-//! only then tells each caller its own outcome. Nothing is acknowledged before the commit that
+//! task takes whatever is queued (up to [`MAX_BATCH`]), runs the units one after another in
+//! one transaction, commits once, and only then tells each caller its own outcome. If a unit
+//! fails, the batch is rolled back and run again with each unit in a savepoint of its own, so
+//! the failing unit is rolled back alone and told so while the others go on (units are pure
+//! database work, so running one twice is safe; savepoints cost two statements per unit, which
+//! is why the common case goes without them). Nothing is acknowledged before the commit that
 //! covers it, so durability is exactly what it was with one commit per unit. There is no
 //! artificial linger: units that arrive while a commit is being flushed make the next batch.
 
@@ -31,10 +34,10 @@ trait Unit: Send {
     fn fail(self: Box<Self>, error: StoreError);
 }
 
-type Work<T> = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send>;
+type Work<T> = Box<dyn for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send>;
 
 struct Job<T> {
-    work: Option<Work<T>>,
+    work: Work<T>,
     output: Option<T>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -42,11 +45,7 @@ struct Job<T> {
 impl<T: Send + 'static> Unit for Job<T> {
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection) -> WriteFuture<'c, ()> {
         Box::pin(async move {
-            let work = self
-                .work
-                .take()
-                .ok_or_else(|| sqlx::Error::Protocol("a write unit ran twice".into()))?;
-            self.output = Some(work(connection).await?);
+            self.output = Some((self.work)(connection).await?);
             Ok(())
         })
     }
@@ -88,14 +87,15 @@ impl Writer {
     }
 
     /// Runs `work` in the next group commit and returns its output once that committed.
+    /// `work` may run twice (see the module doc), so it only touches the database.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            work: Some(Box::new(work)),
+            work: Box::new(work),
             output: None,
             reply,
         };
@@ -122,8 +122,41 @@ async fn next_batch(receiver: &Mutex<mpsc::UnboundedReceiver<Box<dyn Unit>>>) ->
     Some(batch)
 }
 
-async fn commit_batch(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
+async fn commit_batch(pool: &AnyPool, mut batch: Vec<Box<dyn Unit>>) {
     metrics::histogram!("gateway_store_batch_units").record(batch.len() as f64);
+    match run_together(pool, &mut batch).await {
+        Ok(()) => batch.into_iter().for_each(|unit| unit.succeed()),
+        Err(Together::CommitFailed(error)) => fail_all(batch, &error),
+        Err(Together::UnitFailed) => {
+            metrics::counter!("gateway_store_batch_retries_total").increment(1);
+            commit_one_by_one(pool, batch).await;
+        }
+    }
+}
+
+/// Why the fast path did not commit.
+enum Together {
+    /// A unit failed: nothing was committed, the batch goes again unit by unit.
+    UnitFailed,
+    /// The commit itself failed: the store is taken as unavailable.
+    CommitFailed(sqlx::Error),
+}
+
+/// The fast path: every unit in one transaction, no savepoints.
+async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(), Together> {
+    let mut transaction = pool.begin().await.map_err(Together::CommitFailed)?;
+    for unit in batch.iter_mut() {
+        if unit.run(&mut transaction).await.is_err() {
+            let _ = transaction.rollback().await;
+            return Err(Together::UnitFailed);
+        }
+    }
+    transaction.commit().await.map_err(Together::CommitFailed)
+}
+
+/// The slow path, after a unit failed: each unit in a savepoint of its own, so only the
+/// failing ones are rolled back and told.
+async fn commit_one_by_one(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
     let mut transaction = match pool.begin().await {
         Ok(transaction) => transaction,
         Err(error) => return fail_all(batch, &error),
@@ -164,4 +197,60 @@ fn fail_all(units: Vec<Box<dyn Unit>>, error: &sqlx::Error) {
 
 fn unavailable(message: &str) -> StoreError {
     StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(message.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::any::AnyPoolOptions;
+    use sqlx::Executor;
+
+    use super::*;
+
+    fn insert(value: Option<i64>) -> (Box<dyn Unit>, oneshot::Receiver<Result<u64, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work: Box::new(move |connection: &mut AnyConnection| -> WriteFuture<'_, u64> {
+                Box::pin(async move {
+                    let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                        .bind(value)
+                        .execute(connection)
+                        .await?;
+                    Ok(done.rows_affected())
+                })
+            }),
+            output: None,
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+
+    #[tokio::test]
+    async fn one_failing_unit_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
+        sqlx::any::install_default_drivers();
+        let folder = std::env::temp_dir().join(format!("writer-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", folder.display());
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        pool.execute("CREATE TABLE t (x BIGINT NOT NULL UNIQUE)").await.unwrap();
+
+        let (first, first_answer) = insert(Some(1));
+        let (bad, bad_answer) = insert(None);
+        let (third, third_answer) = insert(Some(3));
+        commit_batch(&pool, vec![first, bad, third]).await;
+
+        assert_eq!(first_answer.await.unwrap().unwrap(), 1);
+        assert!(matches!(bad_answer.await.unwrap(), Err(StoreError::Unstorable(_))));
+        assert_eq!(third_answer.await.unwrap().unwrap(), 1);
+        let kept: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept,
+            vec![1, 3],
+            "each good unit committed once, the bad one not at all"
+        );
+        drop(pool);
+        let _ = std::fs::remove_dir_all(folder);
+    }
 }
