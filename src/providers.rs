@@ -22,6 +22,7 @@ pub type Adapters = Arc<HashMap<String, Arc<dyn PayoutAdapter>>>;
 /// `[providers.*]`: one section per provider; a provider without a section is not paid
 /// through (its payments wait, visibly, until it is configured).
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvidersSettings {
     pub bank_transfer: Option<BankTransferConfig>,
     pub vnpost_account: Option<VnpostAccountConfig>,
@@ -74,6 +75,7 @@ pub fn build_adapters(settings: &ProvidersSettings) -> anyhow::Result<Adapters> 
 
 /// `[sandbox.providers.*]`: what each emulated provider shares with the gateway (secrets).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxProvidersSettings {
     pub bank_transfer: BankSandboxConfig,
     pub vnpost_account: VnpostSandboxConfig,

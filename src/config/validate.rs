@@ -74,9 +74,11 @@ impl Problems {
 }
 
 /// One configured provider section, as far as the gateway's checks go.
-struct ProviderSection {
+struct ProviderSection<'a> {
     key: &'static str,
     timeout_ms: u64,
+    /// The transport settings every provider section shares (pool, timeouts, TLS, protection).
+    http: &'a provider_http::HttpConfig,
     /// The name of its callback timestamp tolerance key, and the value.
     tolerance: (&'static str, i64),
 }
@@ -295,6 +297,23 @@ impl Settings {
                 &format!("providers.{}.{name}", section.key),
                 "every callback would be refused as stale",
             );
+            problems.positive(
+                section.http.connect_timeout_ms.into(),
+                &format!("providers.{}.connect_timeout_ms", section.key),
+                "every connection attempt would time out before it starts",
+            );
+            problems.positive(
+                section.http.pool_max_idle_per_host as i128,
+                &format!("providers.{}.pool_max_idle_per_host", section.key),
+                "no connection would be kept alive, so every call would open a new one",
+            );
+            if let Some(protection) = &section.http.protection {
+                if let Err(invalid) = protection.validate() {
+                    problems.check(false, &format!("providers.{}.protection.{}", section.key, invalid.key), || {
+                        invalid.problem.to_string()
+                    });
+                }
+            }
         }
         let retention = &self.retention;
         problems.check(
@@ -324,13 +343,14 @@ impl Settings {
 
     /// The configured provider sections. This is the one place validation names providers;
     /// it follows `ProvidersSettings` (in `src/providers.rs`).
-    fn provider_sections(&self) -> Vec<ProviderSection> {
+    fn provider_sections(&self) -> Vec<ProviderSection<'_>> {
         let providers = &self.providers;
         let mut sections = Vec::new();
         if let Some(bank) = &providers.bank_transfer {
             sections.push(ProviderSection {
                 key: "bank_transfer",
                 timeout_ms: bank.timeout_ms,
+                http: &bank.http,
                 tolerance: ("webhook_tolerance_secs", bank.webhook_tolerance_secs),
             });
         }
@@ -338,6 +358,7 @@ impl Settings {
             sections.push(ProviderSection {
                 key: "vnpost_account",
                 timeout_ms: vnpost.timeout_ms,
+                http: &vnpost.http,
                 tolerance: ("callback_tolerance_secs", vnpost.callback_tolerance_secs),
             });
         }
@@ -350,6 +371,7 @@ impl Settings {
                 sections.push(ProviderSection {
                     key,
                     timeout_ms: wallet.timeout_ms,
+                    http: &wallet.http,
                     tolerance: ("callback_tolerance_secs", wallet.callback_tolerance_secs),
                 });
             }

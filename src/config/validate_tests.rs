@@ -333,3 +333,24 @@ fn loading_refuses_an_inconsistent_value_naming_the_key_and_the_fix() {
         "{text}"
     );
 }
+
+#[test]
+fn a_provider_with_no_connection_pool_or_a_breaker_that_cannot_close_is_refused() {
+    let keys = refused(|settings| {
+        let bank = settings.providers.bank_transfer.as_mut().expect("bank configured");
+        bank.http.pool_max_idle_per_host = 0;
+        bank.http.protection = Some(gateway_adapter::protection::ProtectionConfig {
+            breaker_window: 0,
+            ..Default::default()
+        });
+    });
+    assert!(keys.contains(&"providers.bank_transfer.pool_max_idle_per_host".to_string()), "{keys:?}");
+    assert!(keys.contains(&"providers.bank_transfer.protection.breaker_window".to_string()), "{keys:?}");
+}
+
+#[test]
+fn a_misspelt_provider_section_is_refused() {
+    let folder = folder_with("typo", "[providers.bank_transfr]\nbase_url = \"http://127.0.0.1:1\"\n");
+    let text = error_text(Settings::load_from(folder.path(), Some("typo"), Some(variables(&[]))));
+    assert!(text.contains("bank_transfr"), "{text}");
+}

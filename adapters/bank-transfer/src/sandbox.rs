@@ -25,6 +25,7 @@ const REQUEST_TOLERANCE_SECS: i64 = 300;
 
 /// What the emulated bank shares with the gateway it serves.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BankSandboxConfig {
     /// Must equal the adapter's `request_secret`: requests are verified with it.
     pub request_secret: SecretString,
