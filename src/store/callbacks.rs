@@ -56,7 +56,7 @@ impl Store {
     {
         let ids = std::sync::Arc::new((provider.to_string(), event_id.to_string(), payment_id.to_string()));
         let decide = std::sync::Arc::new(decide);
-        self.write(move |connection| {
+        self.write(payment_id, move |connection| {
             let (ids, decide) = (ids.clone(), decide.clone());
             Box::pin(async move {
                 let (provider, event_id, payment_id) = &*ids;

@@ -45,7 +45,8 @@ impl Store {
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
         let claim = std::sync::Arc::new((order.clone(), raw_message.to_vec(), properties.clone()));
-        self.write(move |connection| {
+        let key = payment_id_for(order.idempotency_key.as_str()).to_string();
+        self.write(&key, move |connection| {
             let claim = claim.clone();
             Box::pin(async move {
                 let (order, raw_message, properties) = &*claim;
@@ -84,7 +85,7 @@ impl Store {
             properties.clone(),
             detail,
         ));
-        self.write(move |connection| {
+        self.write(&rejection.order_id, move |connection| {
             let rejected = rejected.clone();
             Box::pin(async move {
                 let (order_id, message, raw_message, properties, detail) = &*rejected;

@@ -39,6 +39,9 @@ use crate::config::DatabaseSettings;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Writer tasks on PostgreSQL (each holds one pooled connection while it commits).
+const POSTGRES_WRITERS: usize = 4;
+
 /// Which database the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -108,10 +111,11 @@ impl Store {
             .run(&pool)
             .await
             .context("could not run the database migrations")?;
-        // SQLite has one writer anyway; on PostgreSQL two batches can be flushed side by side.
+        // PostgreSQL commits several batches side by side, one writer per key shard (two
+        // writers sharing payments deadlocked each other: 74 orders/s against 430 with one).
         let writer_tasks = match backend {
             Backend::Sqlite => 1,
-            Backend::Postgres => 2,
+            Backend::Postgres => POSTGRES_WRITERS,
         };
         let writer = writer::Writer::start(pool.clone(), writer_tasks);
         Ok(Self { pool, backend, writer })
@@ -130,14 +134,14 @@ impl Store {
         &self.pool
     }
 
-    /// Runs `work` in the next group commit, in a savepoint of its own, and returns its
-    /// output once the commit that covers it is durable.
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Runs `work` in the next group commit of the writer `key` routes to (the payment id, or
+    /// the wallet) and returns its output once the commit that covers it is durable.
+    pub(crate) async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> writer::WriteFuture<'c, T> + Send + 'static,
     {
-        self.writer.write(work).await
+        self.writer.write(key, work).await
     }
 }
 

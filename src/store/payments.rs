@@ -234,7 +234,7 @@ impl Store {
     /// or `None` when someone else changed the payment first (nothing is written then).
     pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, StoreError> {
         let record = std::sync::Arc::new(record.clone());
-        self.write(move |connection| {
+        self.write(&record.payment_id.clone(), move |connection| {
             let (record, change) = (record.clone(), change.clone());
             Box::pin(async move { apply_in(connection, &record, change).await })
         })

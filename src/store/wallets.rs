@@ -34,7 +34,7 @@ impl Store {
             msisdn.to_string(),
             month.to_string(),
         ));
-        self.write(move |connection| {
+        self.write(msisdn, move |connection| {
             let keys = keys.clone();
             Box::pin(async move {
                 let (payment_id, provider, msisdn, month) = &*keys;

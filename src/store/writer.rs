@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sqlx::{AnyConnection, AnyPool, Connection};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 
@@ -62,33 +62,39 @@ impl<T: Send + 'static> Unit for Job<T> {
     }
 }
 
-/// The queue in front of the writer tasks. Cheap to clone; the tasks end when the last
+/// The queues in front of the writer tasks. Cheap to clone; the tasks end when the last
 /// clone is dropped.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    queue: mpsc::UnboundedSender<Box<dyn Unit>>,
+    /// One queue per writer task; a unit goes to the queue its key hashes to.
+    queues: Vec<mpsc::UnboundedSender<Box<dyn Unit>>>,
 }
 
 impl Writer {
-    /// Starts `tasks` writer tasks on `pool` (one for SQLite, which has one writer anyway;
-    /// a few for PostgreSQL, whose pool can run batches side by side).
+    /// Starts `tasks` writer tasks on `pool`, each with its own queue. SQLite takes one (it has
+    /// one writer anyway). On PostgreSQL several batches commit side by side; units are routed
+    /// by a key (the payment, or the wallet), so two batches of this process never update the
+    /// same payment and cannot deadlock each other on it.
     pub fn start(pool: AnyPool, tasks: usize) -> Self {
-        let (queue, receiver) = mpsc::unbounded_channel();
-        let receiver = std::sync::Arc::new(Mutex::new(receiver));
-        for _ in 0..tasks.max(1) {
-            let (pool, receiver) = (pool.clone(), receiver.clone());
-            tokio::spawn(async move {
-                while let Some(batch) = next_batch(&receiver).await {
-                    commit_batch(&pool, batch).await;
-                }
-            });
-        }
-        Self { queue }
+        let queues = (0..tasks.max(1))
+            .map(|_| {
+                let (queue, mut receiver) = mpsc::unbounded_channel();
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    while let Some(batch) = next_batch(&mut receiver).await {
+                        commit_batch(&pool, batch).await;
+                    }
+                });
+                queue
+            })
+            .collect();
+        Self { queues }
     }
 
-    /// Runs `work` in the next group commit and returns its output once that committed.
-    /// `work` may run twice (see the module doc), so it only touches the database.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Runs `work` in the next group commit of the writer that `key` routes to, and returns its
+    /// output once that committed. `work` may run twice (see the module doc), so it only
+    /// touches the database.
+    pub async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
@@ -99,7 +105,7 @@ impl Writer {
             output: None,
             reply,
         };
-        self.queue
+        self.queues[shard(key, self.queues.len())]
             .send(Box::new(job))
             .map_err(|_| unavailable("the store's writer has stopped"))?;
         answer
@@ -108,9 +114,16 @@ impl Writer {
     }
 }
 
+/// The writer a key goes to: a stable hash (FNV-1a) modulo the number of writers.
+fn shard(key: &str, writers: usize) -> usize {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % writers as u64) as usize
+}
+
 /// Waits for one unit, then takes whatever else is queued, up to [`MAX_BATCH`].
-async fn next_batch(receiver: &Mutex<mpsc::UnboundedReceiver<Box<dyn Unit>>>) -> Option<Vec<Box<dyn Unit>>> {
-    let mut receiver = receiver.lock().await;
+async fn next_batch(receiver: &mut mpsc::UnboundedReceiver<Box<dyn Unit>>) -> Option<Vec<Box<dyn Unit>>> {
     let first = receiver.recv().await?;
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
