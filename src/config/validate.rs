@@ -309,9 +309,11 @@ impl Settings {
             );
             if let Some(protection) = &section.http.protection {
                 if let Err(invalid) = protection.validate() {
-                    problems.check(false, &format!("providers.{}.protection.{}", section.key, invalid.key), || {
-                        invalid.problem.to_string()
-                    });
+                    problems.check(
+                        false,
+                        &format!("providers.{}.protection.{}", section.key, invalid.key),
+                        || invalid.problem.to_string(),
+                    );
                 }
             }
         }

@@ -344,8 +344,14 @@ fn a_provider_with_no_connection_pool_or_a_breaker_that_cannot_close_is_refused(
             ..Default::default()
         });
     });
-    assert!(keys.contains(&"providers.bank_transfer.pool_max_idle_per_host".to_string()), "{keys:?}");
-    assert!(keys.contains(&"providers.bank_transfer.protection.breaker_window".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"providers.bank_transfer.pool_max_idle_per_host".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"providers.bank_transfer.protection.breaker_window".to_string()),
+        "{keys:?}"
+    );
 }
 
 #[test]

@@ -2,29 +2,30 @@
 //! state machine, with per-provider concurrency limits. The store is the source of truth;
 //! nothing here is lost by a crash, because every step starts from what the store says.
 
-mod backoff;
 mod step;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::DispatcherSettings;
 use crate::order::ChannelLimits;
+use crate::payment::lifecycle::Policy;
 use crate::providers::Adapters;
-use crate::store::Store;
-
-pub use backoff::{retry_delay_ms, transient_retry_delay_ms};
+use crate::store::{PaymentRecord, Store};
 
 /// Drives payments. Cheap to share behind an `Arc`.
 pub struct Dispatcher {
     store: Store,
     adapters: Adapters,
     settings: DispatcherSettings,
+    /// The settings `payment::lifecycle` decides with, and the random jitter it spreads retries with.
+    policy: Policy,
     /// Woken by intake when a payment is claimed, so new work does not wait for the tick.
     wake: Arc<Notify>,
     /// Woken after every step, so results are published promptly.
@@ -52,6 +53,7 @@ impl Dispatcher {
         Self {
             store,
             adapters,
+            policy: policy_from(&settings),
             settings,
             wake,
             relay_wake,
@@ -82,6 +84,29 @@ impl Dispatcher {
         tracker.wait().await;
     }
 
+    /// Leases what is due now for every provider and runs those steps to completion, one
+    /// after another; returns how many ran. For tests and tools that drive payments step by
+    /// step without [`Dispatcher::run`]'s timers: a step that schedules its payment for now
+    /// (settings with zero delays) is picked up by the next call, not by this one.
+    pub async fn run_once(&self) -> usize {
+        let mut ran = 0;
+        for (provider, permits) in &self.provider_permits {
+            let free = (permits.available_permits() as i64).min(self.settings.batch_size);
+            for record in self.lease(provider, free).await {
+                // Leased within the free permits, so this waits only on a `run` beside it.
+                let Ok(_permit) = permits.acquire().await else {
+                    break;
+                };
+                self.step(record).await;
+                ran += 1;
+            }
+        }
+        if ran > 0 {
+            self.relay_wake.notify_one();
+        }
+        ran
+    }
+
     /// Leases as many due payments of one provider as it has free permits, and starts a step
     /// for each, holding its permit from the lease on (so no lease runs out while waiting for
     /// a permit, and a slow provider only ever fills its own permits). Returns true when it
@@ -91,17 +116,7 @@ impl Dispatcher {
         if free == 0 {
             return false;
         }
-        let leased = match self
-            .store
-            .lease_due(provider, free, self.settings.lease_ms as i64)
-            .await
-        {
-            Ok(leased) => leased,
-            Err(error) => {
-                tracing::error!(%error, provider, "The dispatcher could not read due payments from the store.");
-                return false;
-            }
-        };
+        let leased = self.lease(provider, free).await;
         let full = leased.len() as i64 >= free;
         for record in leased {
             // Only this loop takes permits, and it leased no more than were free.
@@ -116,5 +131,39 @@ impl Dispatcher {
             });
         }
         full
+    }
+
+    /// Up to `limit` due payments of `provider`, leased for `lease_ms`; none if the store fails.
+    async fn lease(&self, provider: &str, limit: i64) -> Vec<PaymentRecord> {
+        if limit <= 0 {
+            return Vec::new();
+        }
+        match self
+            .store
+            .lease_due(provider, limit, self.settings.lease_ms as i64)
+            .await
+        {
+            Ok(leased) => leased,
+            Err(error) => {
+                tracing::error!(%error, provider, "The dispatcher could not read due payments from the store.");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The dispatcher settings `payment::lifecycle` needs, with a random jitter.
+fn policy_from(settings: &DispatcherSettings) -> Policy {
+    Policy {
+        max_attempts: settings.max_attempts,
+        max_inquiries: settings.max_inquiries,
+        backoff_base_ms: settings.backoff_base_ms,
+        backoff_max_ms: settings.backoff_max_ms,
+        inquiry_delay_ms: settings.inquiry_delay_ms,
+        pending_poll_after_ms: settings.pending_poll_after_ms,
+        pending_max_age_ms: settings.pending_max_age_ms,
+        review_inquiry_after_ms: settings.review_inquiry_after_ms,
+        lease_ms: settings.lease_ms,
+        jitter: |low, high| rand::rng().random_range(low..=high.max(low)),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod callback;
 pub mod id;
+pub mod lifecycle;
 pub mod result;
 pub mod state;
 

@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn every_move_the_dispatcher_and_callbacks_make_is_legal() {
-        // (from, to) pairs produced by dispatcher/step.rs and http/callbacks.rs.
+        // (from, to) pairs produced by payment/lifecycle.rs and payment/callback.rs.
         let moves = [
             (Accepted, Failed),           // name mismatch, wallet limit, permanent refusal
             (Accepted, RetryScheduled),   // name inquiry failed

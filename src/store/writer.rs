@@ -213,6 +213,7 @@ fn unavailable(message: &str) -> StoreError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use sqlx::any::AnyPoolOptions;
     use sqlx::Executor;

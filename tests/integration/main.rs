@@ -17,6 +17,7 @@ mod outcomes;
 mod relay;
 mod review;
 mod scale_out;
+mod stepwise;
 
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
 #[macro_export]

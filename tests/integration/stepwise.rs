@@ -1,0 +1,173 @@
+//! The dispatcher driven one step at a time with `Dispatcher::run_once`, with no gateway and
+//! no timers running: each call does exactly what is due, so every state a payment passes
+//! through can be looked at, in order, on the real store and the sandbox bank.
+
+use std::sync::Arc;
+
+use gateway::dispatcher::Dispatcher;
+use gateway::intake::Intake;
+use gateway::payment::{PaymentState, ResultStatus};
+use gateway::providers::build_adapters;
+use gateway::store::{now_ms, Change, OrderView, Store, StoredProperties};
+use sandbox_kit::Faults;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::support::{bank_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    run_once_drives_a_bank_payment_from_accepted_through_pending_to_succeeded,
+    run_once_asks_about_a_payment_left_in_submitting_before_sending_it_again,
+);
+
+/// A stack without a gateway, its store, and a dispatcher of the test's own that polls a
+/// pending payment at once (`pending_poll_after_ms = 0`); the bank keeps every transfer
+/// processing until the test completes it.
+async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
+    let stack = TestStack::start_with(db, crate::support::test_settings(), false).await;
+    stack.set_bank_faults(Faults {
+        complete_after_ms: 3_600_000,
+        ..Faults::default()
+    });
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let mut settings = stack.settings.dispatcher.clone();
+    settings.pending_poll_after_ms = 0;
+    let adapters = build_adapters(&stack.settings.providers).unwrap();
+    let (wake, relay_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        adapters,
+        settings,
+        &stack.settings.limits,
+        wake,
+        relay_wake,
+    );
+    (stack, store, dispatcher)
+}
+
+/// Claims `order` as the consumer would, and returns its order id.
+async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
+    let order_id = order["order_id"].as_str().unwrap().to_string();
+    let intake = Intake {
+        store: store.clone(),
+        limits: stack.settings.limits.clone(),
+        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
+        dispatcher_wake: Arc::new(Notify::new()),
+        relay_wake: Arc::new(Notify::new()),
+    };
+    let properties = StoredProperties {
+        content_type: Some("application/json".into()),
+        message_id: Some(order_id.clone()),
+        ..StoredProperties::default()
+    };
+    intake
+        .take(&serde_json::to_vec(order).unwrap(), &properties)
+        .await
+        .unwrap();
+    order_id
+}
+
+async fn view(store: &Store, order_id: &str) -> OrderView {
+    store.order_view(order_id).await.unwrap().expect("the order is stored")
+}
+
+/// The states the event log shows, after the claim.
+fn moves(view: &OrderView) -> Vec<PaymentState> {
+    view.events.iter().skip(1).map(|event| event.to_state).collect()
+}
+
+async fn run_once_drives_a_bank_payment_from_accepted_through_pending_to_succeeded(db: Db) {
+    let (stack, store, dispatcher) = stepwise(db).await;
+    let order = bank_order(1_250_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = claim(&stack, &store, &order).await;
+    assert_eq!(view(&store, &order_id).await.payment.state, PaymentState::Accepted);
+
+    // One step: the name inquiry, `submitting` committed, the submit answered "processing".
+    assert_eq!(dispatcher.run_once().await, 1);
+    let pending = view(&store, &order_id).await;
+    assert_eq!(moves(&pending), [PaymentState::Submitting, PaymentState::Pending]);
+    assert_eq!((pending.payment.attempts, pending.payment.inquiries), (1, 0));
+    let payment_id = pending.payment.payment_id.clone();
+
+    // The poll finds it still processing: nothing new, no event, one more poll counted.
+    assert_eq!(dispatcher.run_once().await, 1);
+    let polled = view(&store, &order_id).await;
+    assert_eq!(polled.payment.state, PaymentState::Pending);
+    assert_eq!(polled.payment.inquiries, 1);
+    assert_eq!(polled.events.len(), pending.events.len());
+
+    // The bank finishes (its callback never comes: no gateway listens); the next poll settles it.
+    stack
+        .sandbox
+        .kit
+        .ledger
+        .complete("bank_transfer", &payment_id)
+        .expect("the transfer is booked");
+    assert_eq!(dispatcher.run_once().await, 1);
+    let settled = view(&store, &order_id).await;
+    assert_eq!(
+        moves(&settled),
+        [PaymentState::Submitting, PaymentState::Pending, PaymentState::Succeeded]
+    );
+    assert_eq!(settled.payment.attempts, 1, "sent once");
+    assert_eq!(dispatcher.run_once().await, 0, "a final payment is never due");
+
+    let statuses: Vec<ResultStatus> = settled.results.iter().map(|result| result.status).collect();
+    assert_eq!(
+        statuses,
+        [ResultStatus::Accepted, ResultStatus::Pending, ResultStatus::Succeeded]
+    );
+    assert!(settled.results.last().unwrap().is_final);
+    assert_eq!(stack.credits(&order_id).await, 1, "paid once");
+    stack.stop().await;
+}
+
+/// A gateway that died after committing `submitting` and before sending leaves the payment
+/// there; the next step asks the bank first, and only its "no record" lets the payment go
+/// out again, with the same key.
+async fn run_once_asks_about_a_payment_left_in_submitting_before_sending_it_again(db: Db) {
+    let (stack, store, dispatcher) = stepwise(db).await;
+    let order = bank_order(980_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = claim(&stack, &store, &order).await;
+    let accepted = view(&store, &order_id).await.payment;
+    let crashed = Change {
+        count_attempt: true,
+        ..Change::to(PaymentState::Submitting, "test: the gateway died before the submit").at(now_ms())
+    };
+    store
+        .apply(&accepted, crashed)
+        .await
+        .unwrap()
+        .expect("nothing else moved it");
+
+    assert_eq!(dispatcher.run_once().await, 1);
+    let resent = view(&store, &order_id).await;
+    assert_eq!(
+        moves(&resent),
+        [
+            PaymentState::Submitting,
+            PaymentState::Submitting,
+            PaymentState::Pending
+        ]
+    );
+    assert!(
+        resent.events[2]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("resending with the same key"),
+        "{:?}",
+        resent.events
+    );
+    assert_eq!(resent.payment.attempts, 2, "the lost attempt and the resend");
+    let booked = stack
+        .sandbox
+        .kit
+        .ledger
+        .get("bank_transfer", &resent.payment.payment_id);
+    assert!(booked.is_some(), "the bank booked the resend");
+    assert_eq!(stack.credits(&order_id).await, 0, "still processing at the bank");
+    stack.stop().await;
+}
