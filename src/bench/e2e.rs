@@ -12,7 +12,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
 use sandbox_kit::{Faults, LedgerEntry};
 
-use super::stats::Memory;
+use super::stats::{self, Memory};
 use super::workload::{self, FreshDatabase};
 use super::BenchArgs;
 use crate::amqp;
@@ -50,6 +50,11 @@ pub struct GatewayReport {
     pub first_publish: Instant,
     pub last_confirm: Instant,
     pub last_final: Option<Instant>,
+    /// When the first final result arrived: how soon upstream sees anything finished.
+    pub first_final: Option<Instant>,
+    /// CPU time of the whole process (gateway, sandbox and bench) around the gateway phase.
+    pub cpu_before: Option<Duration>,
+    pub cpu_after: Option<Duration>,
     pub latencies: Vec<Duration>,
     /// Result messages of any status read until the last final one arrived.
     pub result_messages: usize,
@@ -66,6 +71,7 @@ pub fn tune(settings: &mut Settings, args: &BenchArgs) {
     settings.dispatcher.tick_ms = args.tick_ms;
     settings.dispatcher.batch_size = args.batch_size;
     settings.dispatcher.provider_concurrency = args.provider_concurrency;
+    settings.amqp.publish_intermediate_results = !args.final_results_only;
 }
 
 /// Runs the gateway phase; the stack, its queues and the database are removed afterwards.
@@ -75,6 +81,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     tune(&mut settings, args);
     let (rows, accounts) = workload::orders(args.orders, run_id, args.channels);
     let memory_before = Memory::read();
+    let cpu_before = stats::process_cpu();
     let (settings, sandbox, gateway) = match stack::start(settings, &format!("bench-{run_id}")).await {
         Ok(started) => started,
         Err(error) => {
@@ -85,6 +92,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     for provider in PROVIDERS {
         let faults = Faults {
             complete_after_ms: args.complete_after_ms,
+            latency_ms: args.provider_latency_ms,
             ..Faults::default()
         };
         sandbox.kit.set_faults(provider, faults);
@@ -94,6 +102,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     let progress = MultiProgress::new();
     let measured = measure(&settings.amqp, &rows, args, &progress).await;
     let memory_after = Memory::read();
+    let cpu_after = stats::process_cpu();
     gateway.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
@@ -113,6 +122,9 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         first_publish,
         last_confirm,
         last_final: arrivals.values().map(|arrival| arrival.at).max(),
+        first_final: arrivals.values().map(|arrival| arrival.at).min(),
+        cpu_before,
+        cpu_after,
         latencies,
         result_messages,
         succeeded,

@@ -47,6 +47,13 @@ pub struct BenchArgs {
     /// Sandbox time between booking a credit and completing it (sending the callback).
     #[arg(long, default_value_t = 5)]
     pub complete_after_ms: u64,
+    /// Latency every emulated provider adds to each request (ms): 0, 50 and 200 show how
+    /// much a slow provider costs.
+    #[arg(long, default_value_t = 0)]
+    pub provider_latency_ms: u64,
+    /// Publish only final results (`amqp.publish_intermediate_results = false`).
+    #[arg(long)]
+    pub final_results_only: bool,
     /// Give up waiting for final results after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
@@ -75,6 +82,15 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
         .map(|last| last.saturating_duration_since(gateway.first_publish))
         .unwrap_or_default();
     let orders_per_s = per_second(gateway.latencies.len(), end_to_end);
+    let first_final_ms = gateway
+        .first_final
+        .map(|first| first.saturating_duration_since(gateway.first_publish).as_secs_f64() * 1000.0);
+    let cpu_ms_per_order = match (gateway.cpu_before, gateway.cpu_after) {
+        (Some(before), Some(after)) if gateway.orders > 0 => {
+            format!("{:.3}", (after - before).as_secs_f64() * 1000.0 / gateway.orders as f64)
+        }
+        _ => "n/a".to_string(),
+    };
     let latency = LatencySummary::of(&gateway.latencies);
     let ratio = if base.relay_msgs_per_s() > 0.0 {
         orders_per_s / base.relay_msgs_per_s()
@@ -119,11 +135,18 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
         ("gateway_batch_size", args.batch_size.to_string()),
         ("gateway_tick_ms", args.tick_ms.to_string()),
         ("sandbox_complete_after_ms", args.complete_after_ms.to_string()),
+        ("sandbox_provider_latency_ms", args.provider_latency_ms.to_string()),
+        ("gateway_final_results_only", args.final_results_only.to_string()),
         (
             "publish_orders_per_s",
             format!("{:.0}", per_second(gateway.orders, publish_elapsed)),
         ),
         ("end_to_end_secs", format!("{:.3}", end_to_end.as_secs_f64())),
+        (
+            "first_final_ms",
+            first_final_ms.map_or_else(|| "n/a".to_string(), |ms| format!("{ms:.1}")),
+        ),
+        ("process_cpu_ms_per_order", cpu_ms_per_order),
         ("orders_per_s", format!("{orders_per_s:.0}")),
         ("latency_p50_ms", format!("{:.1}", latency.p50_ms)),
         ("latency_p95_ms", format!("{:.1}", latency.p95_ms)),
@@ -200,7 +223,7 @@ fn reproduce(args: &BenchArgs) -> String {
         command.push_str(&format!(" --postgres-url {}", workload::redact(&args.postgres_url)));
     }
     command.push_str(&format!(
-        " --channels {} --provider-concurrency {} --batch-size {} --tick-ms {} --complete-after-ms {}",
+        " --channels {} --provider-concurrency {} --batch-size {} --tick-ms {} --complete-after-ms {} --provider-latency-ms {}",
         match args.channels {
             Channels::Bank => "bank",
             Channels::Mix => "mix",
@@ -208,7 +231,11 @@ fn reproduce(args: &BenchArgs) -> String {
         args.provider_concurrency,
         args.batch_size,
         args.tick_ms,
-        args.complete_after_ms
+        args.complete_after_ms,
+        args.provider_latency_ms
     ));
+    if args.final_results_only {
+        command.push_str(" --final-results-only");
+    }
     command
 }
