@@ -73,6 +73,8 @@ impl RunningGateway {
         settings.refuse_sandbox_secrets_in_production()?;
         settings.validate()?;
         let store = Store::connect(&settings.database).await?;
+        // The recorder first: the adapters' breakers set their gauges when they are built.
+        http::health::metrics_handle();
         let adapters = build_adapters(&settings.providers)?;
         if adapters.is_empty() {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
@@ -82,7 +84,6 @@ impl RunningGateway {
         let relay_wake = Arc::new(Notify::new());
         let readiness = Readiness::new();
 
-        http::health::metrics_handle();
         let state = AppState {
             store: store.clone(),
             adapters: adapters.clone(),
@@ -94,8 +95,9 @@ impl RunningGateway {
         let http_token = CancellationToken::new();
         let router = http::router(state, settings.http.max_body_bytes);
         let timeouts = http::serve::Timeouts::from_settings(&settings.http);
+        let tls = http::serve::Tls::from_settings(&settings.http)?;
         let (http_address, server) =
-            http::serve::serve_with(&settings.http.listen, router, http_token.clone(), timeouts).await?;
+            http::serve::serve_with(&settings.http.listen, router, http_token.clone(), timeouts, tls).await?;
         let http = Stage {
             token: http_token,
             task: server,

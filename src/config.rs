@@ -105,6 +105,14 @@ pub struct HttpSettings {
     /// connection may wait for the next ones) before the connection is closed.
     #[serde(default = "default_header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
+    /// PEM certificate chain (leaf first) to serve TLS with; set with `tls_key_path` or not at
+    /// all. Unset, the listener speaks plain HTTP.
+    #[serde(default)]
+    pub tls_cert_path: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert_path`'s certificate; read at
+    /// start-up and never logged.
+    #[serde(default)]
+    pub tls_key_path: Option<std::path::PathBuf>,
 }
 
 fn default_request_timeout_ms() -> u64 {

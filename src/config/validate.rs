@@ -272,6 +272,22 @@ impl Settings {
             "http.header_read_timeout_ms",
             "every connection would be closed before its headers arrived",
         );
+        for (given, missing, ok) in [
+            (
+                "http.tls_cert_path",
+                "http.tls_key_path",
+                http.tls_cert_path.is_none() || http.tls_key_path.is_some(),
+            ),
+            (
+                "http.tls_key_path",
+                "http.tls_cert_path",
+                http.tls_key_path.is_none() || http.tls_cert_path.is_some(),
+            ),
+        ] {
+            problems.check(ok, given, || {
+                format!("is set but {missing} is not: TLS needs both the certificate and its key, or neither")
+            });
+        }
         let limits = &self.limits;
         for (key, value) in [
             ("limits.bank_transfer_max", limits.bank_transfer_max),

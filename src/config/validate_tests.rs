@@ -360,3 +360,20 @@ fn a_misspelt_provider_section_is_refused() {
     let text = error_text(Settings::load_from(folder.path(), Some("typo"), Some(variables(&[]))));
     assert!(text.contains("bank_transfr"), "{text}");
 }
+
+#[test]
+fn a_listener_certificate_without_its_key_or_a_key_without_its_certificate_is_refused() {
+    assert_eq!(
+        refused(|s| s.http.tls_cert_path = Some("gateway.crt".into())),
+        ["http.tls_cert_path"]
+    );
+    assert_eq!(
+        refused(|s| s.http.tls_key_path = Some("gateway.key".into())),
+        ["http.tls_key_path"]
+    );
+    assert!(refused(|s| {
+        s.http.tls_cert_path = Some("gateway.crt".into());
+        s.http.tls_key_path = Some("gateway.key".into());
+    })
+    .is_empty());
+}

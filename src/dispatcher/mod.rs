@@ -91,6 +91,9 @@ impl Dispatcher {
     pub async fn run_once(&self) -> usize {
         let mut ran = 0;
         for (provider, permits) in &self.provider_permits {
+            if self.unavailable(provider) {
+                continue;
+            }
             let free = (permits.available_permits() as i64).min(self.settings.batch_size);
             for record in self.lease(provider, free).await {
                 // Leased within the free permits, so this waits only on a `run` beside it.
@@ -113,7 +116,7 @@ impl Dispatcher {
     /// leased a full batch, so more may be due.
     async fn lease_for(self: &Arc<Self>, provider: &str, permits: &Arc<Semaphore>, tracker: &TaskTracker) -> bool {
         let free = (permits.available_permits() as i64).min(self.settings.batch_size);
-        if free == 0 {
+        if free == 0 || self.unavailable(provider) {
             return false;
         }
         let leased = self.lease(provider, free).await;
@@ -131,6 +134,26 @@ impl Dispatcher {
             });
         }
         full
+    }
+
+    /// Whether `provider`'s circuit breaker is open, so that every call would be refused
+    /// unsent. Its due payments are then left in the store untouched (not leased, no attempt
+    /// counted, nothing failed) until the breaker lets a probe through; a provider without
+    /// protection is never unavailable.
+    fn unavailable(&self, provider: &str) -> bool {
+        let Some(wait) = self
+            .adapters
+            .get(provider)
+            .and_then(|adapter| adapter.unavailable_for())
+        else {
+            return false;
+        };
+        tracing::trace!(
+            provider,
+            wait_ms = wait.as_millis() as u64,
+            "The provider's circuit breaker is open; nothing leased for it."
+        );
+        true
     }
 
     /// Up to `limit` due payments of `provider`, leased for `lease_ms`; none if the store fails.

@@ -42,12 +42,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Binds `listen` and serves until `shutdown` without timeouts (the sandbox); returns the
+/// Binds `listen` and serves plain HTTP until `shutdown` without timeouts (the sandbox); returns the
 /// bound address (port 0 picks one). The gateway itself uses [`serve::serve_with`].
 pub async fn serve(
     listen: &str,
     router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    serve::serve_with(listen, router, shutdown, serve::Timeouts::default()).await
+    serve::serve_with(listen, router, shutdown, serve::Timeouts::default(), None).await
 }

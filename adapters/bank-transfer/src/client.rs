@@ -112,6 +112,10 @@ impl PayoutAdapter for BankTransferAdapter {
         PROVIDER_KEY
     }
 
+    fn unavailable_for(&self) -> Option<std::time::Duration> {
+        self.runner.unavailable_for()
+    }
+
     async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
         let Destination::BankAccount {
             bin, account_number, ..

@@ -155,6 +155,14 @@ pub trait PayoutAdapter: Send + Sync {
     /// Parses a callback that [`PayoutAdapter::verify_callback`] accepted.
     fn parse_callback(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError>;
 
+    /// `Some(wait)` while the provider's circuit breaker is open: for `wait`, every call would
+    /// be refused without being sent, so the dispatcher leaves this provider's payments where
+    /// they are instead of leasing them only to reschedule them. `None` (the default, and any
+    /// provider without protection) means calls may go. Called every dispatcher tick: cheap.
+    fn unavailable_for(&self) -> Option<Duration> {
+        None
+    }
+
     /// How the callback is acknowledged on success (HTTP status); wallets want 204.
     fn callback_ack_status(&self) -> u16 {
         200

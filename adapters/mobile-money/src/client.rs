@@ -213,6 +213,10 @@ impl PayoutAdapter for MobileMoneyAdapter {
         self.provider.as_str()
     }
 
+    fn unavailable_for(&self) -> Option<std::time::Duration> {
+        self.runner.unavailable_for()
+    }
+
     async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
         let wallet = self.wallet(request)?;
         let inquiry = WalletInquiryRequest {

@@ -76,6 +76,14 @@ impl ProviderRunner {
         self.guard.as_ref()
     }
 
+    /// How long the provider's circuit breaker will refuse every call unsent: `Some` only
+    /// while it is open; `None` when it is closed or half-open, or the runner has no guard.
+    /// Cheap enough for every dispatcher tick (one short lock). Adapters answer
+    /// `PayoutAdapter::unavailable_for` with it.
+    pub fn unavailable_for(&self) -> Option<Duration> {
+        self.guard.as_ref().and_then(|guard| guard.unavailable_for())
+    }
+
     /// Sends `request` once and returns the provider's answer, whatever its HTTP status.
     ///
     /// Errors: a header value that cannot be sent is `Permanent invalid_request`; an open

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,6 +24,9 @@ pub struct SandboxKit {
     pub directory: Directory,
     pub callbacks: CallbackSender,
     faults: Mutex<HashMap<String, Arc<FaultState>>>,
+    /// When each request reached each provider emulation that notes arrivals, oldest first:
+    /// what a test measures a rate limit against.
+    arrivals: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
 /// The kit as handlers hold it.
@@ -45,11 +49,24 @@ impl SandboxKit {
         self.faults(provider).replace(faults);
     }
 
+    /// Notes that a request reached `provider`, now.
+    pub fn note_arrival(&self, provider: &str) {
+        let mut map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(provider.to_string()).or_default().push(Instant::now());
+    }
+
+    /// When the requests noted for `provider` arrived, oldest first.
+    pub fn arrivals(&self, provider: &str) -> Vec<Instant> {
+        let map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(provider).cloned().unwrap_or_default()
+    }
+
     /// Forgets the ledger, the callback counts and every fault; registered accounts stay,
     /// because they are the world the test set up, not state the run produced.
     pub fn reset(&self) {
         self.ledger.clear();
         self.callbacks.reset_stats();
+        self.arrivals.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let map = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         for state in map.values() {
             state.replace(Faults::default());

@@ -165,6 +165,10 @@ impl PayoutAdapter for VnpostAccountAdapter {
         PROVIDER_KEY
     }
 
+    fn unavailable_for(&self) -> Option<std::time::Duration> {
+        self.runner.unavailable_for()
+    }
+
     async fn name_inquiry(&self, request: &PayoutRequest) -> Result<Option<String>, AdapterError> {
         let account_no = vnpost_account(&request.destination)?;
         let inquiry = VnpostInquiryRequest {

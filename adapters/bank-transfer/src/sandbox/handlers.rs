@@ -59,6 +59,7 @@ pub(super) async fn name_inquiry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    bank.kit.note_arrival(PROVIDER_KEY);
     if !bank.authentic(&method, &uri, &headers, &body) {
         return bad_signature();
     }
@@ -81,6 +82,7 @@ pub(super) async fn name_inquiry(
 }
 
 pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    bank.kit.note_arrival(PROVIDER_KEY);
     if !bank.authentic(&method, &uri, &headers, &body) {
         return bad_signature();
     }
@@ -177,6 +179,7 @@ pub(super) async fn transfer_status(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    bank.kit.note_arrival(PROVIDER_KEY);
     if !bank.authentic(&method, &uri, &headers, b"") {
         return bad_signature();
     }

@@ -135,6 +135,15 @@ impl Breaker {
         }
     }
 
+    /// How long calls will still be refused unasked: the time left until half-open while
+    /// open, `None` in any other state. Call [`Breaker::tick`] first.
+    pub fn open_for(&self, now: Instant) -> Option<Duration> {
+        match self.phase {
+            Phase::Open { until } => Some(until.saturating_duration_since(now)),
+            Phase::Closed { .. } | Phase::HalfOpen { .. } => None,
+        }
+    }
+
     /// Counts transitions; a caller compares it before and after to publish them.
     pub fn generation(&self) -> u64 {
         self.generation

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use super::breaker::{Breaker, BreakerSettings, BreakerState, Refusal, Ticket};
 use super::clock::now;
@@ -133,6 +134,18 @@ impl ProviderGuard {
         self.breaker.update(|breaker| {
             breaker.tick(now());
             breaker.state()
+        })
+    }
+
+    /// How long the breaker will refuse every call without sending it: the time left until
+    /// half-open while it is open, `None` while closed or half-open. Cheap (one short lock),
+    /// for a caller that would rather not hand the provider work it will only refuse. Like
+    /// [`ProviderGuard::state`], moves an open breaker whose open time is over to half-open.
+    pub fn unavailable_for(&self) -> Option<Duration> {
+        self.breaker.update(|breaker| {
+            let now = now();
+            breaker.tick(now);
+            breaker.open_for(now)
         })
     }
 }

@@ -92,6 +92,19 @@ async fn an_open_breaker_answers_circuit_open_at_once_with_a_retry_after_that_sh
 }
 
 #[tokio::test(start_paused = true)]
+async fn unavailable_for_is_the_time_left_while_open_and_none_otherwise() {
+    let guard = ProviderGuard::new(PROVIDER, breaker_config());
+    assert_eq!(guard.unavailable_for(), None, "closed");
+    calls(&guard, "FFF").await;
+    assert_eq!(guard.unavailable_for(), Some(Duration::from_millis(1_000)));
+    advance(Duration::from_millis(600)).await;
+    assert_eq!(guard.unavailable_for(), Some(Duration::from_millis(400)));
+    advance(Duration::from_millis(400)).await;
+    assert_eq!(guard.unavailable_for(), None, "the open time is over: a probe may go");
+    assert_eq!(guard.state(), BreakerState::HalfOpen);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_open_breaker_refuses_without_waiting_for_the_rate_limit() {
     let guard = ProviderGuard::new(
         PROVIDER,

@@ -1,0 +1,312 @@
+//! Per-provider protection end to end: a wallet whose circuit breaker opens neither slows the
+//! other channels nor fails its own payments, and a rate-limited bank never sees more than its
+//! limit in any second, measured where the requests arrive (the sandbox).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway::config::Settings;
+use gateway::dispatcher::Dispatcher;
+use gateway::intake::Intake;
+use gateway::payment::{PaymentState, ResultStatus};
+use gateway::providers::build_adapters;
+use gateway::store::{Store, StoredProperties};
+use gateway_adapter::protection::ProtectionConfig;
+use sandbox_kit::Faults;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::support::{bank_order, test_settings, vnpost_order, wallet_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open,
+    a_failing_wallet_opens_its_breaker_without_slowing_the_others_and_its_payments_succeed_after,
+    a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second,
+);
+
+const WALLET: &str = "viettel_money";
+const BANK_RATE: u32 = 5;
+
+/// The breaker gauge is one per process and provider, and both databases' variants run in one
+/// process: they take turns, so neither reads the other's breaker.
+static BREAKER_GAUGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn order_id(order: &Value) -> String {
+    order["order_id"].as_str().unwrap().to_string()
+}
+
+/// Test settings with the wallet's breaker opening after 3 failures in a row (or half of the
+/// last 4 calls: its name inquiries keep answering) for half a second. Attempts are generous:
+/// this is about the breaker, not about giving up.
+fn breaker_settings() -> Settings {
+    let mut settings = test_settings();
+    settings.dispatcher.max_attempts = 20;
+    let wallet = settings
+        .providers
+        .viettel_money
+        .as_mut()
+        .expect("viettel_money is configured");
+    wallet.http.protection = Some(ProtectionConfig {
+        breaker_consecutive_failures: 3,
+        breaker_failure_ratio: 0.5,
+        breaker_window: 4,
+        breaker_open_ms: 500,
+        breaker_half_open_probes: 1,
+        ..ProtectionConfig::default()
+    });
+    settings
+}
+
+/// The wallet's `gateway_provider_breaker_state` on the gateway's `/metrics`, if shown.
+async fn breaker_state(stack: &TestStack) -> Option<f64> {
+    let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let prefix = format!("gateway_provider_breaker_state{{provider=\"{WALLET}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Polls `/metrics` until the wallet's breaker gauge shows `state`, or fails after `within`.
+async fn wait_for_breaker(stack: &TestStack, state: f64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let shown = breaker_state(stack).await;
+        if shown == Some(state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{WALLET}'s breaker gauge never showed {state} within {within:?}; last {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Publishes a bank and a VNPost order per round and waits until all have succeeded; how long
+/// that took.
+async fn pay_other_channels(stack: &mut TestStack, rounds: usize) -> Duration {
+    let orders: Vec<Value> = (0..rounds)
+        .flat_map(|_| [bank_order(1_500_000), vnpost_order(2_789_000)])
+        .collect();
+    for order in &orders {
+        stack.open_account(order, HOLDER);
+    }
+    let started = Instant::now();
+    for order in &orders {
+        stack.publish(order).await;
+    }
+    for order in &orders {
+        let result = stack.final_result(&order_id(order)).await;
+        assert_eq!(
+            result.status,
+            ResultStatus::Succeeded,
+            "{}: {:?}",
+            order["channel"],
+            result.reason
+        );
+    }
+    let took = started.elapsed();
+    for order in &orders {
+        assert_eq!(
+            stack.credits(&order_id(order)).await,
+            1,
+            "{} credited once",
+            order["channel"]
+        );
+    }
+    took
+}
+
+async fn a_failing_wallet_opens_its_breaker_without_slowing_the_others_and_its_payments_succeed_after(db: Db) {
+    let _gauge = BREAKER_GAUGE.lock().await;
+    let mut stack = TestStack::start_with(db, breaker_settings(), true).await;
+    // No gauge is asserted before the first transition: a guard built before the process's
+    // recorder was installed (the first gateway in a process) shows none until then.
+    let healthy = pay_other_channels(&mut stack, 3).await;
+
+    stack.set_faults(
+        WALLET,
+        Faults {
+            error_5xx_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    let wallets: Vec<Value> = (0..4).map(|_| wallet_order(WALLET, 500_000)).collect();
+    for order in &wallets {
+        stack.open_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    wait_for_breaker(&stack, 2.0, Duration::from_secs(5)).await;
+    let failing = pay_other_channels(&mut stack, 3).await;
+    assert!(
+        failing <= healthy * 2 + Duration::from_millis(500),
+        "the other channels took {failing:?} beside the failing wallet, {healthy:?} when all were healthy"
+    );
+    for order in &wallets {
+        assert!(
+            !stack
+                .seen
+                .get(&order_id(order))
+                .is_some_and(|results| results.iter().any(|r| r.is_final)),
+            "no wallet payment is final while the wallet fails: {:?}",
+            stack.seen.get(&order_id(order))
+        );
+    }
+
+    stack.set_faults(WALLET, Faults::default());
+    for order in &wallets {
+        let result = stack.final_result(&order_id(order)).await;
+        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
+        assert_eq!(stack.credits(&order_id(order)).await, 1, "the wallet credited once");
+    }
+    wait_for_breaker(&stack, 0.0, Duration::from_secs(5)).await;
+    stack.stop().await;
+}
+
+/// The most instants in any one-second window `[t, t + 1 s)`.
+fn most_in_any_second(arrivals: &[Instant]) -> usize {
+    arrivals
+        .iter()
+        .enumerate()
+        .map(|(first, start)| {
+            arrivals[first..]
+                .iter()
+                .take_while(|at| at.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db) {
+    let mut settings = test_settings();
+    let bank = settings
+        .providers
+        .bank_transfer
+        .as_mut()
+        .expect("the bank is configured");
+    bank.http.protection = Some(ProtectionConfig {
+        rate_limit_per_second: Some(BANK_RATE),
+        ..ProtectionConfig::default()
+    });
+    let mut stack = TestStack::start_with(db, settings, true).await;
+    let orders: Vec<Value> = (0..15).map(|_| bank_order(1_000_000)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    for order in &orders {
+        let result = stack.final_result(&order_id(order)).await;
+        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
+        assert_eq!(stack.credits(&order_id(order)).await, 1);
+    }
+    let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
+    assert!(
+        arrivals.len() >= 2 * orders.len(),
+        "a name inquiry and a submit per order reached the bank: {}",
+        arrivals.len()
+    );
+    let most = most_in_any_second(&arrivals);
+    assert!(
+        most <= BANK_RATE as usize + 1,
+        "{most} requests reached the bank within one second; the limit is {BANK_RATE}/s (+1 for network delay)"
+    );
+    stack.stop().await;
+}
+
+/// Claims `order` as the consumer would, and returns its order id.
+async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
+    let order_id = order_id(order);
+    let intake = Intake {
+        store: store.clone(),
+        limits: stack.settings.limits.clone(),
+        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
+        dispatcher_wake: Arc::new(Notify::new()),
+        relay_wake: Arc::new(Notify::new()),
+    };
+    let properties = StoredProperties {
+        content_type: Some("application/json".into()),
+        message_id: Some(order_id.clone()),
+        ..StoredProperties::default()
+    };
+    intake
+        .take(&serde_json::to_vec(order).unwrap(), &properties)
+        .await
+        .unwrap();
+    order_id
+}
+
+/// Step by step with `Dispatcher::run_once` (no gateway, no timers): one failed submit opens the
+/// bank's breaker for a minute; a bank payment claimed after that is not leased at all (still
+/// `accepted`, no attempt, nothing reaches the bank), while a VNPost payment goes on as usual.
+async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: Db) {
+    let mut settings = test_settings();
+    settings.dispatcher.backoff_base_ms = 60_000;
+    settings.dispatcher.backoff_max_ms = 60_000;
+    settings.dispatcher.pending_poll_after_ms = 60_000;
+    let bank = settings
+        .providers
+        .bank_transfer
+        .as_mut()
+        .expect("the bank is configured");
+    bank.http.protection = Some(ProtectionConfig {
+        breaker_consecutive_failures: 1,
+        breaker_open_ms: 60_000,
+        ..ProtectionConfig::default()
+    });
+    let stack = TestStack::start_with(db, settings, false).await;
+    stack.set_bank_faults(Faults {
+        error_5xx_rate: 1.0,
+        ..Faults::default()
+    });
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        build_adapters(&stack.settings.providers).unwrap(),
+        stack.settings.dispatcher.clone(),
+        &stack.settings.limits,
+        Arc::new(Notify::new()),
+        Arc::new(Notify::new()),
+    );
+
+    let first = bank_order(1_000_000);
+    stack.open_bank_account(&first, HOLDER);
+    let first_id = claim(&stack, &store, &first).await;
+    assert_eq!(
+        dispatcher.run_once().await,
+        1,
+        "the first bank payment is sent and refused 503"
+    );
+    let refused = store.order_view(&first_id).await.unwrap().expect("stored");
+    assert_eq!(refused.payment.state, PaymentState::RetryScheduled);
+    let reached_bank = stack.sandbox.kit.arrivals("bank_transfer").len();
+
+    let second = bank_order(2_000_000);
+    stack.open_bank_account(&second, HOLDER);
+    let second_id = claim(&stack, &store, &second).await;
+    let vnpost = vnpost_order(2_789_000);
+    stack.open_account(&vnpost, HOLDER);
+    let vnpost_id = claim(&stack, &store, &vnpost).await;
+    assert_eq!(dispatcher.run_once().await, 1, "only the VNPost payment is stepped");
+    let waiting = store.order_view(&second_id).await.unwrap().expect("stored");
+    assert_eq!(
+        (waiting.payment.state, waiting.payment.attempts, waiting.events.len()),
+        (PaymentState::Accepted, 0, 1),
+        "the bank payment is left as claimed: {:?}",
+        waiting.events
+    );
+    assert_eq!(
+        stack.sandbox.kit.arrivals("bank_transfer").len(),
+        reached_bank,
+        "nothing more reached the bank"
+    );
+    let other = store.order_view(&vnpost_id).await.unwrap().expect("stored");
+    assert_ne!(other.payment.state, PaymentState::Accepted, "VNPost was paid through");
+    assert_eq!(dispatcher.run_once().await, 0, "still nothing leased for the bank");
+    stack.stop().await;
+}
