@@ -85,31 +85,7 @@ async fn a_gateway_killed_mid_flight_and_restarted_pays_every_order_once(db: Db)
     gateway.kill().await.expect("SIGKILL");
 
     let mut gateway = spawn_gateway(&stack.settings);
-    for order in &orders {
-        let order_id = order["order_id"].as_str().unwrap();
-        let result = stack.final_result(order_id).await;
-        assert_eq!(
-            result.status,
-            ResultStatus::Succeeded,
-            "{order_id}: {:?}",
-            result.reason
-        );
-    }
-    stack.drain_results(Duration::from_secs(1)).await;
-    for order in &orders {
-        let order_id = order["order_id"].as_str().unwrap();
-        assert_eq!(stack.credits(order_id).await, 1, "{order_id} credited once");
-        let distinct_finals: std::collections::BTreeSet<i64> = stack.seen[order_id]
-            .iter()
-            .filter(|m| m.is_final)
-            .map(|m| m.seq)
-            .collect();
-        assert_eq!(
-            distinct_finals.len(),
-            1,
-            "{order_id}: one final result (repeats share their seq)"
-        );
-    }
+    assert_every_order_paid_once(&mut stack, &orders).await;
     gateway.kill().await.expect("stop the gateway");
     stack.stop().await;
 }
@@ -137,7 +113,15 @@ async fn a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing
     gateway.kill().await.expect("SIGKILL");
 
     let mut gateway = spawn_gateway(&stack.settings);
-    for order in &orders {
+    assert_every_order_paid_once(&mut stack, &orders).await;
+    gateway.kill().await.expect("stop the gateway");
+    stack.stop().await;
+}
+
+/// After the restart: every order ends `succeeded`, is credited exactly once, and has one
+/// final result (a repeat of it shares its `seq`).
+async fn assert_every_order_paid_once(stack: &mut TestStack, orders: &[serde_json::Value]) {
+    for order in orders {
         let order_id = order["order_id"].as_str().unwrap();
         let result = stack.final_result(order_id).await;
         assert_eq!(
@@ -148,7 +132,7 @@ async fn a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing
         );
     }
     stack.drain_results(Duration::from_millis(500)).await;
-    for order in &orders {
+    for order in orders {
         let order_id = order["order_id"].as_str().unwrap();
         assert_eq!(stack.credits(order_id).await, 1, "{order_id} credited once");
         let finals: std::collections::BTreeSet<i64> = stack.seen[order_id]
@@ -156,8 +140,10 @@ async fn a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing
             .filter(|m| m.is_final)
             .map(|m| m.seq)
             .collect();
-        assert_eq!(finals.len(), 1, "{order_id}: one final result");
+        assert_eq!(
+            finals.len(),
+            1,
+            "{order_id}: one final result (repeats share their seq)"
+        );
     }
-    gateway.kill().await.expect("stop the gateway");
-    stack.stop().await;
 }

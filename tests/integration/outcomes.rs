@@ -42,6 +42,38 @@ fn order_id_of(order: &Value) -> String {
     order["order_id"].as_str().unwrap().to_string()
 }
 
+/// Publishes a bank order whose submit the bank books but never answers (and whose callback it
+/// loses), then, once the booking is in the ledger, makes every further bank call time out:
+/// only an inquiry could tell what happened, and none can answer. Returns the order id.
+async fn publish_a_submit_whose_answer_is_lost(stack: &mut TestStack) -> String {
+    let booking_hangs = Faults {
+        timeout_after_booking_next: 1,
+        hang_ms: 30_000,
+        lost_callback_rate: 1.0,
+        ..Faults::default()
+    };
+    stack.set_bank_faults(booking_hangs.clone());
+    let order = bank_order(2_000_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = order_id_of(&order);
+    stack.publish(&order).await;
+    // The hang counter is set again with the latency in case the hanging submit has not
+    // consumed it yet; nothing else submits, since no inquiry can answer "not found".
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while booked(stack, &order_id) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bank never booked the submit"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stack.set_bank_faults(Faults {
+        latency_ms: BEYOND_TIMEOUT_MS,
+        ..booking_hangs
+    });
+    order_id
+}
+
 /// Everything the store recorded for an order.
 async fn view(stack: &TestStack, order_id: &str) -> gateway::store::OrderView {
     stack
@@ -157,34 +189,7 @@ async fn a_submit_timeout_followed_by_failing_inquiries_goes_to_review_as_unknow
     // to switch the faults below before any inquiry can go out.
     settings.dispatcher.inquiry_delay_ms = 1_500;
     let mut stack = TestStack::start_with(db, settings, true).await;
-    // The credit completes at once, but its callback is lost, so only an inquiry could tell.
-    let booking_hangs = Faults {
-        timeout_after_booking_next: 1,
-        hang_ms: 30_000,
-        lost_callback_rate: 1.0,
-        ..Faults::default()
-    };
-    stack.set_bank_faults(booking_hangs.clone());
-    let order = bank_order(2_000_000);
-    stack.open_bank_account(&order, HOLDER);
-    let order_id = order_id_of(&order);
-    stack.publish(&order).await;
-
-    // Once the bank booked the submit (its answer now hangs), make every further call time
-    // out. The hang counter is set again in case the hanging submit has not consumed it
-    // yet; nothing else submits, since no inquiry can answer "not found".
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while booked(&stack, &order_id) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the bank never booked the submit"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    stack.set_bank_faults(Faults {
-        latency_ms: BEYOND_TIMEOUT_MS,
-        ..booking_hangs
-    });
+    let order_id = publish_a_submit_whose_answer_is_lost(&mut stack).await;
 
     let review = stack
         .wait_for(
@@ -325,29 +330,7 @@ async fn a_payment_in_review_for_an_unknown_outcome_is_settled_by_a_later_inquir
     settings.dispatcher.inquiry_delay_ms = 1_500;
     settings.dispatcher.review_inquiry_after_ms = 300;
     let mut stack = TestStack::start_with(db, settings, true).await;
-    let booking_hangs = Faults {
-        timeout_after_booking_next: 1,
-        hang_ms: 30_000,
-        lost_callback_rate: 1.0,
-        ..Faults::default()
-    };
-    stack.set_bank_faults(booking_hangs.clone());
-    let order = bank_order(2_000_000);
-    stack.open_bank_account(&order, HOLDER);
-    let order_id = order_id_of(&order);
-    stack.publish(&order).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while booked(&stack, &order_id) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the bank never booked the submit"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    stack.set_bank_faults(Faults {
-        latency_ms: BEYOND_TIMEOUT_MS,
-        ..booking_hangs
-    });
+    let order_id = publish_a_submit_whose_answer_is_lost(&mut stack).await;
     let review = review_result(&mut stack, &order_id, "unknown_outcome").await;
 
     stack.set_bank_faults(Faults::default());
