@@ -66,6 +66,11 @@ pub struct Resolution {
     pub provider_ref: Option<String>,
     /// Who resolved it, for the event log.
     pub operator: String,
+    /// The operator confirmed that the provider has no record of a payout that was sent and
+    /// will never book it (its idempotency window has passed, or it said so in writing). Without
+    /// this, "no record" does not prove failure: a status endpoint can lag a queued request,
+    /// and a failed payment frees the beneficiary's slot for a new order.
+    pub no_record_confirmed: bool,
 }
 
 /// A resolution that was written.
@@ -106,6 +111,8 @@ pub enum Refusal {
     NotFinalAtProvider { provider_answer: String },
     #[error("The provider has no record of this payout, so it cannot have succeeded; nothing was written. Check the reference with the provider.")]
     NoRecordAtProvider,
+    #[error("The provider has no record of payment {payment_id}, but it was sent, and a status endpoint can lag a queued request; nothing was written. If the provider confirmed it will never book it, resolve again with --no-record-confirmed.")]
+    NoRecordIsNoProof { payment_id: String },
     #[error("The provider reports transfer {provider_ref} for this payment, not {operator_ref}; nothing was written. Check you are looking at the right transfer.")]
     ReferenceMismatch { provider_ref: String, operator_ref: String },
     #[error("Payment {payment_id} changed while the provider was being asked (the gateway settled it, or another operator did); nothing was written. Look at it again with `gateway orders show`.")]
@@ -188,6 +195,11 @@ pub fn decide(
             ),
             resolution.provider_ref.clone(),
         ),
+        (Verdict::Failed, ProviderStatus::NotFound) if !resolution.no_record_confirmed => {
+            return Err(Refusal::NoRecordIsNoProof {
+                payment_id: record.payment_id.clone(),
+            })
+        }
         (Verdict::Failed, ProviderStatus::NotFound) => (
             "an operator confirmed with the provider that it has no record of this payout; nothing was credited"
                 .to_string(),
@@ -319,6 +331,7 @@ mod tests {
             note: "ticket 42".into(),
             provider_ref: provider_ref.map(str::to_string),
             operator: "lan".into(),
+            no_record_confirmed: false,
         }
     }
 
@@ -345,7 +358,8 @@ mod tests {
             (true, Succeeded, pending.clone(), None),
             (true, Succeeded, ProviderStatus::NotFound, None),
             (true, Failed, failed(), Some(PaymentState::Failed)),
-            (true, Failed, ProviderStatus::NotFound, Some(PaymentState::Failed)),
+            // A sent payment the provider has no record of is not proof of failure...
+            (true, Failed, ProviderStatus::NotFound, None),
             (true, Failed, succeeded(None), None),
             (true, Failed, pending, None),
             (false, Failed, ProviderStatus::NotFound, Some(PaymentState::Failed)),
@@ -364,6 +378,30 @@ mod tests {
                 "submitted={submitted} {verdict} vs {answer:?}: {decided:?}"
             );
         }
+    }
+
+    #[test]
+    fn no_record_of_a_sent_payment_fails_it_only_when_the_operator_confirmed_it_never_will_be_booked() {
+        let unconfirmed = decide(
+            &record(true),
+            &resolution(Verdict::Failed, None),
+            &ProviderStatus::NotFound,
+            chrono::Utc::now(),
+        );
+        assert!(
+            matches!(unconfirmed, Err(Refusal::NoRecordIsNoProof { .. })),
+            "{unconfirmed:?}"
+        );
+        let confirmed = decide(
+            &record(true),
+            &Resolution {
+                no_record_confirmed: true,
+                ..resolution(Verdict::Failed, None)
+            },
+            &ProviderStatus::NotFound,
+            chrono::Utc::now(),
+        );
+        assert_eq!(confirmed.map(|change| change.to).ok(), Some(PaymentState::Failed));
     }
 
     #[test]

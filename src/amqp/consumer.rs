@@ -69,7 +69,9 @@ async fn consume(
             FieldTable::default(),
         )
         .await?;
-    *attempt = 0;
+    // The reconnect delay starts over only once the store took an order: a store that
+    // answers the ping but refuses writes keeps the delays doubling, so requeued orders do
+    // not burn through their delivery limit in seconds.
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
     let mut in_flight = JoinSet::new();
@@ -78,7 +80,11 @@ async fn consume(
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
             _ = store_failed.notified() => break Err(anyhow::anyhow!("the store failed while claiming an order")),
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            Some(taken) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if matches!(taken, Ok(true)) {
+                    *attempt = 0;
+                }
+            }
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
                     let (intake, store_failed) = (intake.clone(), store_failed.clone());
@@ -99,7 +105,8 @@ async fn consume(
 /// and stops the consumer until the store answers again; a message the store refuses even
 /// as a rejection is nacked without requeue, so the broker dead-letters it at once (to
 /// `payments.dlq`, `x-death` reason `rejected`) instead of looping to its delivery limit.
-async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
+/// Returns whether the store took the order.
+async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) -> bool {
     let stored = properties::from_amqp(&delivery.properties);
     match intake.take(&delivery.data, &stored).await {
         Ok(()) => {
@@ -108,6 +115,7 @@ async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
                 // order and the claim answers it as a duplicate. Nothing is paid twice.
                 tracing::warn!(%error, "Could not ack an order after claiming it; it will be redelivered and deduplicated.");
             }
+            true
         }
         Err(IntakeError::Unstorable(error)) => {
             metrics::counter!("gateway_intake_failures_total", "kind" => "unstorable").increment(1);
@@ -122,6 +130,7 @@ async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
                     ..Default::default()
                 })
                 .await;
+            false
         }
         Err(IntakeError::StoreUnavailable(error)) => {
             metrics::counter!("gateway_intake_failures_total", "kind" => "store_unavailable").increment(1);
@@ -137,6 +146,7 @@ async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) {
                     ..Default::default()
                 })
                 .await;
+            false
         }
     }
 }

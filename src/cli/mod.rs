@@ -93,6 +93,10 @@ pub enum OrdersCommand {
         /// The provider's reference for the transfer, if you have it.
         #[arg(long)]
         provider_ref: Option<String>,
+        /// With `--as failed` for a payment that was sent: the provider confirmed it has no
+        /// record and will never book this request (its idempotency window has passed).
+        #[arg(long)]
+        no_record_confirmed: bool,
     },
 }
 

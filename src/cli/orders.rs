@@ -38,6 +38,7 @@ pub async fn run(settings: Settings, command: OrdersCommand) -> anyhow::Result<E
             verdict,
             note,
             provider_ref,
+            no_record_confirmed,
         } => {
             let resolution = Resolution {
                 order_id,
@@ -45,6 +46,7 @@ pub async fn run(settings: Settings, command: OrdersCommand) -> anyhow::Result<E
                 note,
                 provider_ref,
                 operator: operator(),
+                no_record_confirmed,
             };
             resolve(settings, &resolution).await
         }

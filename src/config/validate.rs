@@ -256,6 +256,23 @@ impl Settings {
             "database.max_connections",
             "the PostgreSQL pool could open no connection",
         );
+        let postgres = {
+            let url = secrecy::ExposeSecret::expose_secret(&self.database.url);
+            url.starts_with("postgres://") || url.starts_with("postgresql://")
+        };
+        let least = crate::store::POSTGRES_WRITERS as u32 + 2;
+        problems.check(
+            !postgres || self.database.max_connections >= least,
+            "database.max_connections",
+            || {
+                format!(
+                    "is {}, but on PostgreSQL the store's {} group-commit writers each hold a connection while \
+                     they commit, and leasing, the relay and /readyz need more; set it to at least {least}",
+                    self.database.max_connections,
+                    crate::store::POSTGRES_WRITERS
+                )
+            },
+        );
         let http = &self.http;
         problems.positive(
             http.max_body_bytes as i128,

@@ -377,3 +377,17 @@ fn a_listener_certificate_without_its_key_or_a_key_without_its_certificate_is_re
     })
     .is_empty());
 }
+
+#[test]
+fn a_postgres_pool_smaller_than_the_writers_need_is_refused() {
+    let keys = refused(|settings| {
+        settings.database.url = secrecy::SecretString::from("postgres://127.0.0.1/test");
+        settings.database.max_connections = 3;
+    });
+    assert_eq!(keys, vec!["database.max_connections".to_string()]);
+    let sqlite_keys = refused(|settings| settings.database.max_connections = 3);
+    assert!(
+        sqlite_keys.is_empty(),
+        "SQLite uses one connection whatever the setting: {sqlite_keys:?}"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::payment::callback::{decide, CallbackTimes};
-use crate::store::CallbackOutcome;
+use crate::store::{CallbackOutcome, StoreError};
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -76,6 +76,15 @@ pub async fn receive(
             } else {
                 (status, Json(json!({ "code": "ok", "outcome": label }))).into_response()
             }
+        }
+        Err(StoreError::Unstorable(error)) => {
+            // Sending it again would be refused again: a 4xx stops the provider's retries.
+            tracing::error!(%provider, %error, "The store refuses this callback's data; it is refused for good.");
+            refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unstorable_callback",
+                "the callback holds a value the gateway cannot store",
+            )
         }
         Err(error) => {
             tracing::error!(%provider, %error, "Could not store a callback; the provider should send it again.");

@@ -45,8 +45,9 @@ impl Store {
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
         let claim = std::sync::Arc::new((order.clone(), raw_message.to_vec(), properties.clone()));
-        let key = payment_id_for(order.idempotency_key.as_str()).to_string();
-        self.write(&key, move |connection| {
+        // Routed by order id, like a rejection of the same order id, so a valid and an invalid
+        // copy arriving together are serialised and cannot both take seq 1.
+        self.write(order.order_id.as_str(), move |connection| {
             let claim = claim.clone();
             Box::pin(async move {
                 let (order, raw_message, properties) = &*claim;

@@ -40,7 +40,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Writer tasks on PostgreSQL (each holds one pooled connection while it commits).
-const POSTGRES_WRITERS: usize = 4;
+pub const POSTGRES_WRITERS: usize = 4;
 
 /// Which database the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

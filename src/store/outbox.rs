@@ -164,7 +164,8 @@ impl Store {
     /// The oldest messages not yet confirmed by the broker, in the order they were written;
     /// parked messages are left out.
     /// Leases them for `lease_ms`: another relay (another gateway on the same PostgreSQL)
-    /// skips leased rows, so each row is published once unless a relay dies holding it.
+    /// skips leased rows, so each row is published once unless a relay dies holding it or is
+    /// blocked past the lease (a broker alarm); upstream deduplicates by `order_id` + `seq`.
     pub async fn lease_unpublished(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
         let now = now_ms();
         let skip_locked = match self.backend() {

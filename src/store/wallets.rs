@@ -81,7 +81,8 @@ async fn reserve_in(
     .await?;
     let already: i64 = row.try_get("total")?;
     if already.saturating_add(amount) > limit {
-        // The row lock taken above is all that was written; it serialises the next check.
+        // Only the wallet_months row and its check counter were written (they serialise the
+        // next check); no reservation is taken.
         return Ok(WalletReservation::OverLimit { already });
     }
     sqlx::query(

@@ -15,6 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use futures_lite::FutureExt;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -82,7 +83,16 @@ impl Writer {
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     while let Some(batch) = next_batch(&mut receiver).await {
-                        commit_batch(&pool, batch).await;
+                        // A panic in a unit must not take the writer down with it: the batch's
+                        // transaction is rolled back (dropped), its callers hear that the write
+                        // was dropped (an outage to them, so they retry), and the writer goes on.
+                        let batch = std::panic::AssertUnwindSafe(commit_batch(&pool, batch));
+                        if batch.catch_unwind().await.is_err() {
+                            metrics::counter!("gateway_store_writer_panics_total").increment(1);
+                            tracing::error!(
+                                "A store write panicked; its batch was rolled back and the writer goes on."
+                            );
+                        }
                     }
                 });
                 queue
@@ -189,8 +199,12 @@ async fn commit_one_by_one(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
                 Err(error) => unit.fail(error.into()),
             },
             Err(error) => {
-                let _ = savepoint.rollback().await;
                 unit.fail(error.into());
+                if let Err(rollback) = savepoint.rollback().await {
+                    // The transaction may be left aborted; nothing in it can be trusted.
+                    let _ = transaction.rollback().await;
+                    return fail_all(written, &rollback);
+                }
             }
         }
     }

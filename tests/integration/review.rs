@@ -60,6 +60,7 @@ async fn resolve(
         note: NOTE.to_string(),
         provider_ref: provider_ref.map(str::to_string),
         operator: OPERATOR.to_string(),
+        no_record_confirmed: false,
     };
     gateway::review::resolve(store, &adapters, &resolution).await.unwrap()
 }
