@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `orders show|list|resolve`.
+//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `outbox`, `orders show|list|resolve`.
 
 mod orders;
 mod outbox;
