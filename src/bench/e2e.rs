@@ -16,6 +16,7 @@ use super::stats::{self, Memory};
 use super::workload::{self, FreshDatabase};
 use super::BenchArgs;
 use crate::amqp;
+use crate::app::RunningGateway;
 use crate::config::{AmqpSettings, Settings};
 use crate::demo::stack;
 use crate::payment::{ResultMessage, ResultStatus};
@@ -58,6 +59,9 @@ pub struct GatewayReport {
     pub latencies: Vec<Duration>,
     /// Result messages of any status read until the last final one arrived.
     pub result_messages: usize,
+    /// Distinct (order, seq) pairs among them: `result_messages / distinct_results` is how
+    /// many times each result row was published (1.00 when no relay repeats a row).
+    pub distinct_results: usize,
     pub succeeded: usize,
     pub credits: usize,
     pub memory_before: Option<Memory>,
@@ -98,17 +102,37 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         sandbox.kit.set_faults(provider, faults);
     }
     sandbox.kit.directory.register(accounts);
+    let mut extra_gateways = Vec::new();
+    for _ in 1..args.gateways {
+        let mut more = settings.clone();
+        more.http.listen = "127.0.0.1:0".to_string();
+        match RunningGateway::start(more).await {
+            Ok(extra) => extra_gateways.push(extra),
+            Err(error) => {
+                for extra in extra_gateways {
+                    extra.stop().await;
+                }
+                gateway.stop().await;
+                sandbox.stop();
+                database.remove().await;
+                return Err(error.context("could not start another gateway"));
+            }
+        }
+    }
 
     let progress = MultiProgress::new();
     let measured = measure(&settings.amqp, &rows, args, &progress).await;
     let memory_after = Memory::read();
     let cpu_after = stats::process_cpu();
+    for extra in extra_gateways {
+        extra.stop().await;
+    }
     gateway.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
     workload::delete_queues(&settings.amqp).await;
     database.remove().await;
-    let (first_publish, last_confirm, sent, arrivals, result_messages) = measured?;
+    let (first_publish, last_confirm, sent, arrivals, (result_messages, distinct_results)) = measured?;
 
     let mut latencies = Vec::with_capacity(rows.len());
     for (row, sent_at) in rows.iter().zip(&sent) {
@@ -127,6 +151,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         cpu_after,
         latencies,
         result_messages,
+        distinct_results,
         succeeded,
         credits,
         memory_before,
@@ -135,7 +160,9 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     })
 }
 
-type Measured = (Instant, Instant, Vec<Instant>, HashMap<String, Arrival>, usize);
+/// First publish, last confirm, each order's send time, final arrivals, and the result
+/// messages read (all, and distinct (order, seq) pairs).
+type Measured = (Instant, Instant, Vec<Instant>, HashMap<String, Arrival>, (usize, usize));
 
 /// Starts the results reader, publishes every order, and waits for every final result.
 async fn measure(
@@ -167,6 +194,7 @@ async fn measure(
     let collector = tokio::spawn(async move {
         let mut arrivals: HashMap<String, Arrival> = HashMap::with_capacity(expected.len());
         let mut messages = 0usize;
+        let mut distinct: HashSet<(String, i64)> = HashSet::with_capacity(expected.len() * 3);
         let deadline = tokio::time::Instant::now() + timeout;
         while arrivals.len() < expected.len() {
             let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, deliveries.next()).await else {
@@ -178,6 +206,7 @@ async fn measure(
             let Ok(message) = serde_json::from_slice::<ResultMessage>(&delivery.data) else {
                 continue;
             };
+            distinct.insert((message.order_id.clone(), message.seq));
             if !message.is_final || !expected.contains(&message.order_id) {
                 continue;
             }
@@ -197,7 +226,7 @@ async fn measure(
             .basic_cancel(CONSUMER_TAG.into(), BasicCancelOptions::default())
             .await?;
         drop(deliveries);
-        anyhow::Ok((arrivals, messages))
+        anyhow::Ok((arrivals, (messages, distinct.len())))
     });
 
     let publisher = connection.create_channel().await?;

@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// much a slow provider costs.
     #[arg(long, default_value_t = 0)]
     pub provider_latency_ms: u64,
+    /// Gateway processes sharing the work (PostgreSQL only): the extra ones run in this
+    /// process with their own consumer, dispatcher and relay on the same database and queues.
+    #[arg(long, default_value_t = 1)]
+    pub gateways: usize,
     /// Publish only final results (`amqp.publish_intermediate_results = false`).
     #[arg(long)]
     pub final_results_only: bool,
@@ -63,6 +67,11 @@ pub struct BenchArgs {
 /// once or the sandbox ledger does not hold exactly one credit per order.
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
+    anyhow::ensure!(args.gateways >= 1, "--gateways must be at least 1");
+    anyhow::ensure!(
+        args.gateways == 1 || args.database == DatabaseKind::Postgres,
+        "--gateways above 1 needs --database postgres (SQLite serves one gateway process)"
+    );
     let run_id = stack::new_run_id();
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
@@ -137,6 +146,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
         ("sandbox_complete_after_ms", args.complete_after_ms.to_string()),
         ("sandbox_provider_latency_ms", args.provider_latency_ms.to_string()),
         ("gateway_final_results_only", args.final_results_only.to_string()),
+        ("gateway_processes", args.gateways.to_string()),
         (
             "publish_orders_per_s",
             format!("{:.0}", per_second(gateway.orders, publish_elapsed)),
@@ -153,6 +163,17 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
         ("latency_p99_ms", format!("{:.1}", latency.p99_ms)),
         ("latency_max_ms", format!("{:.1}", latency.max_ms)),
         ("result_messages_seen", gateway.result_messages.to_string()),
+        (
+            "publishes_per_result_row",
+            if gateway.distinct_results > 0 {
+                format!(
+                    "{:.3}",
+                    gateway.result_messages as f64 / gateway.distinct_results as f64
+                )
+            } else {
+                "n/a".to_string()
+            },
+        ),
         ("vm_hwm_before_kib", kib(gateway.memory_before, true)),
         ("vm_hwm_after_kib", kib(gateway.memory_after, true)),
         ("vm_rss_before_kib", kib(gateway.memory_before, false)),
@@ -236,6 +257,9 @@ fn reproduce(args: &BenchArgs) -> String {
     ));
     if args.final_results_only {
         command.push_str(" --final-results-only");
+    }
+    if args.gateways > 1 {
+        command.push_str(&format!(" --gateways {}", args.gateways));
     }
     command
 }
