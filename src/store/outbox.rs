@@ -204,38 +204,20 @@ impl Store {
     /// Gives leased rows back at once (the relay lost its channel before they were confirmed),
     /// so they need not wait for the lease to run out.
     pub async fn release_outbox_leases(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "UPDATE outbox SET relay_lease_until = NULL WHERE published_at IS NULL AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.execute(self.pool()).await?;
-        Ok(())
+        self.update_rows(
+            "UPDATE outbox SET relay_lease_until = NULL WHERE published_at IS NULL AND id IN",
+            None,
+            ids,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Marks rows the broker confirmed.
     pub async fn mark_published(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "UPDATE outbox SET published_at = $1 WHERE id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(now_ms());
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.execute(self.pool()).await?;
-        Ok(())
+        self.update_rows("UPDATE outbox SET published_at = $1 WHERE id IN", Some(now_ms()), ids)
+            .await
+            .map(|_| ())
     }
 
     /// Counts a failed publish of row `id`; at `max_attempts` failures the row is parked with
@@ -308,20 +290,35 @@ impl Store {
     /// Gives parked rows back to the relay (after ops fixed what refused them), with a fresh
     /// count of attempts. Returns how many were released.
     pub async fn unpark(&self, ids: &[i64]) -> Result<u64, sqlx::Error> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
+        self.update_rows(
             "UPDATE outbox SET parked_at = NULL, park_reason = NULL, publish_attempts = 0 \
-             WHERE parked_at IS NOT NULL AND published_at IS NULL AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(*id);
+             WHERE parked_at IS NOT NULL AND published_at IS NULL AND id IN",
+            None,
+            ids,
+        )
+        .await
+    }
+
+    /// Runs `statement` (which ends in `id IN`) on the rows `ids`, in chunks that stay under
+    /// both databases' limits on bound parameters; `first`, if given, is bound as `$1`.
+    /// Returns the rows changed.
+    async fn update_rows(&self, statement: &str, first: Option<i64>, ids: &[i64]) -> Result<u64, sqlx::Error> {
+        const CHUNK: usize = 500;
+        let offset = usize::from(first.is_some());
+        let mut changed = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${}", n + offset)).collect();
+            let sql = format!("{statement} ({})", placeholders.join(", "));
+            let mut query = sqlx::query(&sql);
+            if let Some(value) = first {
+                query = query.bind(value);
+            }
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            changed += query.execute(self.pool()).await?.rows_affected();
         }
-        Ok(query.execute(self.pool()).await?.rows_affected())
+        Ok(changed)
     }
 
     /// How many messages wait to be published (for metrics and the demo's progress); parked
