@@ -6,33 +6,15 @@ use std::time::Duration;
 
 use adapter_bank_transfer::WebhookSecret;
 use gateway::payment::{PaymentState, ResultStatus};
-use sandbox_kit::Faults;
 use serde_json::{json, Value};
 
-use crate::support::{bank_order, Db, TestStack, HOLDER};
+use crate::support::{completed_bank_callback, Db, TestStack, BANK_WEBHOOK_SECRET as SECRET};
 
 crate::on_both_databases!(
     forged_stale_and_replayed_callbacks_change_nothing,
     a_callback_with_another_amount_goes_to_review,
     a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_one_settles_it,
 );
-
-const SECRET: &str = "whsec_c2FuZGJveC1iYW5rLXdlYmhvb2stc2VjcmV0LTAwMDE=";
-
-fn completed(payment_id: &str, order_id: &str, amount: u64) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "type": "transfer.completed",
-        "data": {
-            "transfer_id": "TRF-TEST-1",
-            "client_reference": payment_id,
-            "end_to_end_id": order_id,
-            "amount": amount,
-            "status": "COMPLETED",
-            "reason_code": null
-        }
-    }))
-    .unwrap()
-}
 
 async fn post(stack: &TestStack, secret: &str, id: &str, timestamp: i64, body: Vec<u8>) -> (u16, Value) {
     let signature = WebhookSecret::parse(secret).unwrap().sign(id, timestamp, &body);
@@ -50,27 +32,6 @@ async fn post(stack: &TestStack, secret: &str, id: &str, timestamp: i64, body: V
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Publishes an order the bank keeps processing (no callback of its own) and returns
-/// (order id, payment id) once it is pending.
-async fn pending_order(stack: &mut TestStack, amount: u64) -> (String, String) {
-    stack.set_bank_faults(Faults {
-        complete_after_ms: 600_000,
-        ..Faults::default()
-    });
-    let order = bank_order(amount);
-    stack.open_bank_account(&order, HOLDER);
-    stack.publish(&order).await;
-    let order_id = order["order_id"].as_str().unwrap().to_string();
-    let pending = stack
-        .wait_for(
-            &order_id,
-            |m| m.status == ResultStatus::Pending,
-            Duration::from_secs(20),
-        )
-        .await;
-    (order_id, pending.payment_id.unwrap())
-}
-
 async fn state_of(stack: &TestStack, payment_id: &str) -> PaymentState {
     stack
         .gateway
@@ -86,9 +47,9 @@ async fn state_of(stack: &TestStack, payment_id: &str) -> PaymentState {
 
 async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
     let mut stack = TestStack::start(db).await;
-    let (order_id, payment_id) = pending_order(&mut stack, 2_789_000).await;
+    let (order_id, payment_id) = stack.pending_bank_order(2_789_000).await;
     let now = chrono::Utc::now().timestamp();
-    let body = completed(&payment_id, &order_id, 2_789_000);
+    let body = completed_bank_callback(&payment_id, &order_id, 2_789_000);
     let forger = "whsec_Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0";
 
     let (status, answer) = post(&stack, forger, "msg_forged", now, body.clone()).await;
@@ -116,7 +77,7 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
     let (status, answer) = post(&stack, SECRET, "msg_valid", now, body.clone()).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("duplicate")));
     // The same event id with another body does not verify.
-    let other = completed(&payment_id, &order_id, 9_999_999);
+    let other = completed_bank_callback(&payment_id, &order_id, 9_999_999);
     let signature = WebhookSecret::parse(SECRET).unwrap().sign("msg_valid", now, &body);
     let replayed = reqwest::Client::new()
         .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
@@ -199,14 +160,14 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
 
 async fn a_callback_with_another_amount_goes_to_review(db: Db) {
     let mut stack = TestStack::start(db).await;
-    let (order_id, payment_id) = pending_order(&mut stack, 500_000).await;
+    let (order_id, payment_id) = stack.pending_bank_order(500_000).await;
     let now = chrono::Utc::now().timestamp();
     let (status, _) = post(
         &stack,
         SECRET,
         "msg_amount",
         now,
-        completed(&payment_id, &order_id, 5_000_000),
+        completed_bank_callback(&payment_id, &order_id, 5_000_000),
     )
     .await;
     assert_eq!(status, 200);
@@ -225,9 +186,10 @@ async fn a_callback_with_another_amount_goes_to_review(db: Db) {
 
 async fn a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_one_settles_it(db: Db) {
     let mut stack = TestStack::start(db).await;
-    let (order_id, payment_id) = pending_order(&mut stack, 500_000).await;
+    let (order_id, payment_id) = stack.pending_bank_order(500_000).await;
     let now = chrono::Utc::now().timestamp();
-    let mut without_amount: Value = serde_json::from_slice(&completed(&payment_id, &order_id, 0)).unwrap();
+    let mut without_amount: Value =
+        serde_json::from_slice(&completed_bank_callback(&payment_id, &order_id, 0)).unwrap();
     let (status, _) = post(
         &stack,
         SECRET,
@@ -268,7 +230,7 @@ async fn a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_
         SECRET,
         "msg_proper",
         now,
-        completed(&payment_id, &order_id, 500_000),
+        completed_bank_callback(&payment_id, &order_id, 500_000),
     )
     .await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));

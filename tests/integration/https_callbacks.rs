@@ -11,14 +11,10 @@ use gateway::payment::{PaymentState, ResultStatus};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
-use sandbox_kit::Faults;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
-
-/// The bank sandbox's webhook secret in `config/default.toml`.
-const SECRET: &str = "whsec_c2FuZGJveC1iYW5rLXdlYmhvb2stc2VjcmV0LTAwMDE=";
+use crate::support::{completed_bank_callback, test_settings, Db, TestStack, BANK_WEBHOOK_SECRET as SECRET};
 
 /// A throwaway CA and a server certificate it signed for `127.0.0.1` and `localhost`, as PEM
 /// files like ops would install.
@@ -131,35 +127,9 @@ async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_p
     );
 
     // A signed bank callback over HTTPS finishes a pending payment.
-    stack.set_bank_faults(Faults {
-        complete_after_ms: 600_000,
-        ..Faults::default()
-    });
     let amount = 1_234_000;
-    let order = bank_order(amount);
-    stack.open_bank_account(&order, HOLDER);
-    stack.publish(&order).await;
-    let order_id = order["order_id"].as_str().unwrap().to_string();
-    let pending = stack
-        .wait_for(
-            &order_id,
-            |m| m.status == ResultStatus::Pending,
-            Duration::from_secs(20),
-        )
-        .await;
-    let payment_id = pending.payment_id.unwrap();
-    let body = serde_json::to_vec(&json!({
-        "type": "transfer.completed",
-        "data": {
-            "transfer_id": "TRF-TLS-1",
-            "client_reference": payment_id,
-            "end_to_end_id": order_id,
-            "amount": amount,
-            "status": "COMPLETED",
-            "reason_code": null
-        }
-    }))
-    .unwrap();
+    let (order_id, payment_id) = stack.pending_bank_order(amount).await;
+    let body = completed_bank_callback(&payment_id, &order_id, amount);
     let now = chrono::Utc::now().timestamp();
     let signature = WebhookSecret::parse(SECRET).unwrap().sign("msg_tls", now, &body);
     let response = client

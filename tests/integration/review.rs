@@ -186,22 +186,7 @@ async fn a_held_duplicate_can_only_be_resolved_as_failed(db: Db) {
 async fn a_sent_payment_is_resolved_only_when_the_provider_agrees(db: Db) {
     let mut stack = TestStack::start(db).await;
     // The bank keeps the transfer processing, so the payment waits in `pending`.
-    stack.set_bank_faults(Faults {
-        complete_after_ms: 600_000,
-        ..Faults::default()
-    });
-    let order = bank_order(2_789_000);
-    stack.open_bank_account(&order, HOLDER);
-    stack.publish(&order).await;
-    let order_id = order["order_id"].as_str().unwrap().to_string();
-    let pending = stack
-        .wait_for(
-            &order_id,
-            |m| m.status == ResultStatus::Pending,
-            Duration::from_secs(20),
-        )
-        .await;
-    let payment_id = pending.payment_id.unwrap();
+    let (order_id, payment_id) = stack.pending_bank_order(2_789_000).await;
 
     // No dispatcher from here on, so nothing but the operator settles the payment; the
     // store-level change stands in for a callback that contradicted the record.

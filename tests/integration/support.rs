@@ -317,6 +317,30 @@ impl TestStack {
         }]);
     }
 
+    /// Publishes a bank order the bank keeps processing (no callback of its own) and returns
+    /// (order id, payment id) once it is pending.
+    pub async fn pending_bank_order(&mut self, amount: u64) -> (String, String) {
+        self.set_bank_faults(Faults {
+            complete_after_ms: 600_000,
+            ..Faults::default()
+        });
+        let order = bank_order(amount);
+        self.open_bank_account(&order, HOLDER);
+        self.publish(&order).await;
+        let order_id = order["order_id"].as_str().unwrap_or_default().to_string();
+        let pending = self
+            .wait_for(
+                &order_id,
+                |m| m.status == gateway::payment::ResultStatus::Pending,
+                Duration::from_secs(20),
+            )
+            .await;
+        (
+            order_id,
+            pending.payment_id.expect("a pending result names its payment"),
+        )
+    }
+
     pub fn gateway_url(&self) -> String {
         format!("http://{}", self.settings.http.listen)
     }
@@ -439,3 +463,22 @@ pub fn wallet_order(provider: &str, amount: u64) -> Value {
 
 /// The holder name the bank reports for `bank_order`'s beneficiary.
 pub const HOLDER: &str = "NGUYEN VAN DUC";
+
+/// The sandbox bank's webhook secret (Standard Webhooks form), as in `config/default.toml`.
+pub const BANK_WEBHOOK_SECRET: &str = "whsec_c2FuZGJveC1iYW5rLXdlYmhvb2stc2VjcmV0LTAwMDE=";
+
+/// The body of a bank `transfer.completed` callback for a payment.
+pub fn completed_bank_callback(payment_id: &str, order_id: &str, amount: u64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "type": "transfer.completed",
+        "data": {
+            "transfer_id": "TRF-TEST-1",
+            "client_reference": payment_id,
+            "end_to_end_id": order_id,
+            "amount": amount,
+            "status": "COMPLETED",
+            "reason_code": null
+        }
+    }))
+    .expect("a JSON body")
+}
