@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::amqp;
 use crate::config::Settings;
+use crate::dashboard;
 use crate::dispatcher::Dispatcher;
 use crate::http::{self, AppState};
 use crate::intake::Intake;
@@ -38,6 +39,8 @@ pub struct RunningGateway {
     dispatcher: Stage,
     relay: Stage,
     pruner: Stage,
+    /// Checks open batches against their manifests and closes them (`crate::batch`).
+    batches: Stage,
     http: Stage,
 }
 
@@ -68,10 +71,12 @@ impl Stage {
 }
 
 impl RunningGateway {
-    /// Starts everything and returns once the HTTP listener is bound.
+    /// Starts everything and returns once the HTTP listener is bound; the ops dashboard is on
+    /// `/ops` when `dashboard.token` is set.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         settings.refuse_sandbox_secrets_in_production()?;
         settings.validate()?;
+        let dashboard = settings.dashboard.clone();
         let store = Store::connect(&settings.database).await?;
         // The recorder first: the adapters' breakers set their gauges when they are built.
         http::health::metrics_handle();
@@ -93,7 +98,10 @@ impl RunningGateway {
             review_inquiry_after_ms: settings.dispatcher.review_inquiry_after_ms,
         };
         let http_token = CancellationToken::new();
-        let router = http::router(state, settings.http.max_body_bytes);
+        let mut router = http::router(state, settings.http.max_body_bytes);
+        if let Some(ops) = dashboard::router(&dashboard, store.clone(), adapters.clone(), &settings.amqp)? {
+            router = router.merge(ops);
+        }
         let timeouts = http::serve::Timeouts::from_settings(&settings.http);
         let tls = http::serve::Tls::from_settings(&settings.http)?;
         let (http_address, server) =
@@ -107,6 +115,7 @@ impl RunningGateway {
             store: store.clone(),
             limits: settings.limits.clone(),
             duplicate_payment_policy: settings.dispatcher.duplicate_payment_policy,
+            routing: Arc::new(settings.routing_table()?),
             dispatcher_wake: dispatcher_wake.clone(),
             relay_wake: relay_wake.clone(),
         });
@@ -123,6 +132,7 @@ impl RunningGateway {
             relay_wake.clone(),
         ));
         let dispatcher = Stage::supervised("dispatcher", &readiness, move |token| dispatcher.clone().run(token));
+        let (batches_store, batches_wake) = (store.clone(), relay_wake.clone());
         let (relay_store, relay_settings) = (store.clone(), settings.amqp.clone());
         let relay = Stage::supervised("relay", &readiness, move |token| {
             amqp::relay::run(relay_store.clone(), relay_settings.clone(), relay_wake.clone(), token)
@@ -133,6 +143,16 @@ impl RunningGateway {
         let pruner = Stage::supervised("pruner", &Readiness::new(), move |token| {
             retention::run(pruner_store.clone(), retention_settings.clone(), token)
         });
+        // Supervised with a readiness of its own, like the pruner: orders go on without it.
+        let batch_settings = settings.batches.clone();
+        let batches = Stage::supervised("batch closer", &Readiness::new(), move |token| {
+            crate::batch::closer::run(
+                batches_store.clone(),
+                batch_settings.clone(),
+                batches_wake.clone(),
+                token,
+            )
+        });
         readiness.mark_started();
         tracing::info!(%http_address, "The gateway is running.");
         Ok(Self {
@@ -142,6 +162,7 @@ impl RunningGateway {
             dispatcher,
             relay,
             pruner,
+            batches,
             http,
         })
     }
@@ -152,6 +173,7 @@ impl RunningGateway {
     /// HTTP listener (requests in progress finish).
     pub async fn stop(self) {
         self.pruner.stop().await;
+        self.batches.stop().await;
         self.consumer.stop().await;
         self.dispatcher.stop().await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -2,6 +2,7 @@
 //! `GATEWAY__SECTION__KEY`; an unknown key or an inconsistent value is refused at load
 //! ([`Settings::validate`], in `config/validate.rs`).
 
+mod secret_files;
 mod validate;
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::order::ChannelLimits;
-use crate::providers::ProvidersSettings;
+use crate::providers::{ProvidersSettings, Routing, RoutingSettings};
 
 pub use validate::{InvalidSettings, Problem, LEASE_MARGIN_MS, MIN_CALLBACK_EVENTS_DAYS};
 
@@ -27,11 +28,20 @@ pub struct Settings {
     pub dispatcher: DispatcherSettings,
     pub limits: ChannelLimits,
     pub providers: ProvidersSettings,
+    /// Which bank provider pays which BINs (`[routing]`; the BINs are in the bank sections).
+    #[serde(default)]
+    pub routing: RoutingSettings,
     pub sandbox: SandboxSettings,
     pub log: LogSettings,
     /// How long published outbox rows and callback ids are kept.
     #[serde(default)]
     pub retention: RetentionSettings,
+    /// Batch manifests: when an incomplete batch closes, how often open batches are checked.
+    #[serde(default)]
+    pub batches: crate::batch::BatchSettings,
+    /// The ops dashboard on `/ops`; off unless `dashboard.token` is set.
+    #[serde(default)]
+    pub dashboard: crate::dashboard::DashboardSettings,
 }
 
 /// RabbitMQ connection and topology names. Names come from config so that tests (and a
@@ -43,9 +53,11 @@ pub struct AmqpSettings {
     pub url: SecretString,
     /// Quorum queue the upstream system publishes payment orders to.
     pub orders_queue: String,
-    /// Topic exchange results are published to, routing key `result.<channel>.<status>`.
+    /// Topic exchange results are published to, routing key `result.<channel>.<status>`
+    /// (batch results: `batch.<status>`).
     pub results_exchange: String,
-    /// Quorum queue bound to the results exchange with `result.#`, for upstream to read.
+    /// Quorum queue bound to the results exchange with `result.#` and `batch.#`, for upstream
+    /// to read.
     pub results_queue: String,
     /// Quorum queue the ops team watches; the gateway's own dead letters and the broker's
     /// (delivery limit exceeded) both land here.
@@ -227,7 +239,8 @@ pub struct LogSettings {
 
 impl Settings {
     /// Loads `<dir>/default.toml`, then `<dir>/<GATEWAY_ENV>.toml` if `GATEWAY_ENV` is set,
-    /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`), and
+    /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`), reads
+    /// secrets named by `<key>_file` keys from their files (`secret_files`), and
     /// refuses the result if a key is unknown or a value inconsistent ([`Settings::validate`]).
     /// (`GATEWAY_CONFIG_DIR`, read by the command line as `--config-dir`, chooses `config_dir`;
     /// like `GATEWAY_ENV` it has a single underscore, so it is not read as a key.)
@@ -250,7 +263,7 @@ impl Settings {
             builder =
                 builder.add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(true));
         }
-        let settings: Self = builder
+        let loaded = builder
             .add_source(
                 config::Environment::with_prefix("GATEWAY")
                     .prefix_separator("__")
@@ -259,7 +272,14 @@ impl Settings {
                     .source(variables),
             )
             .build()
-            .and_then(config::Config::try_deserialize)
+            .and_then(|loaded| config::Source::collect(&loaded))
+            .with_context(|| format!("could not load the configuration from {}", config_dir.display()))?;
+        let mut root = loaded;
+        secret_files::resolve(&mut root)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("could not read a secret file named in {}", config_dir.display()))?;
+        let settings: Self = config::Value::new(None, config::ValueKind::Table(root))
+            .try_deserialize()
             .with_context(|| format!("could not load the configuration from {}", config_dir.display()))?;
         settings
             .validate()
@@ -267,46 +287,35 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Which provider pays which order, checked against the configured providers.
+    pub fn routing_table(&self) -> anyhow::Result<Routing> {
+        Routing::new(&self.providers, &self.routing).map_err(anyhow::Error::msg)
+    }
+
     /// Refuses to run with the sandbox's published secrets when `GATEWAY_ENV` names a real
     /// environment (anything but unset, `dev`, `test`, `demo` or `sandbox`): a gateway that
     /// verified callbacks with a secret from this repository would accept forged results.
     pub fn refuse_sandbox_secrets_in_production(&self) -> anyhow::Result<()> {
-        let environment = std::env::var("GATEWAY_ENV").unwrap_or_default();
-        if matches!(environment.as_str(), "" | "dev" | "test" | "demo" | "sandbox") {
+        self.refuse_sandbox_secrets_in(&std::env::var("GATEWAY_ENV").unwrap_or_default())
+    }
+
+    /// [`Settings::refuse_sandbox_secrets_in_production`] for the environment named `environment`.
+    pub fn refuse_sandbox_secrets_in(&self, environment: &str) -> anyhow::Result<()> {
+        if matches!(environment, "" | "dev" | "test" | "demo" | "sandbox") {
             return Ok(());
         }
-        let sandbox = &self.sandbox.providers;
-        let mut sandbox_secrets = vec![
-            sandbox.bank_transfer.request_secret.expose_secret().to_string(),
-            sandbox.bank_transfer.webhook_secret.expose_secret().to_string(),
-            sandbox.vnpost_account.secret.expose_secret().to_string(),
-        ];
-        for wallet in [&sandbox.viettel_money, &sandbox.vnpt_money, &sandbox.mobifone_money] {
-            sandbox_secrets.push(wallet.secret_key.expose_secret().to_string());
-        }
-        let providers = &self.providers;
-        let mut in_use: Vec<(&str, String)> = Vec::new();
-        if let Some(bank) = &providers.bank_transfer {
-            in_use.push((
-                "bank_transfer.request_secret",
-                bank.request_secret.expose_secret().to_string(),
-            ));
-            for secret in &bank.webhook_secrets {
-                in_use.push(("bank_transfer.webhook_secrets", secret.expose_secret().to_string()));
-            }
-        }
-        if let Some(vnpost) = &providers.vnpost_account {
-            in_use.push(("vnpost_account.secret", vnpost.secret.expose_secret().to_string()));
-        }
-        for (name, wallet) in [
-            ("viettel_money", &providers.viettel_money),
-            ("vnpt_money", &providers.vnpt_money),
-            ("mobifone_money", &providers.mobifone_money),
-        ] {
-            if let Some(wallet) = wallet {
-                in_use.push((name, wallet.secret_key.expose_secret().to_string()));
-            }
-        }
+        let sandbox_secrets = string_values(self.sandbox.providers.values());
+        let in_use: Vec<(String, String)> = self
+            .providers
+            .iter()
+            .flat_map(|provider| {
+                provider
+                    .config
+                    .secrets()
+                    .into_iter()
+                    .map(|(name, secret)| (format!("{}.{name}", provider.key), secret.expose_secret().to_string()))
+            })
+            .collect();
         if let Some((name, _)) = in_use.iter().find(|(_, secret)| sandbox_secrets.contains(secret)) {
             anyhow::bail!(
                 "providers.{name} is the sandbox's published secret, and GATEWAY_ENV={environment} is not a sandbox; \
@@ -315,4 +324,19 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Every string in the sandbox sections (their secrets among them), for the production check.
+fn string_values<'a>(sections: impl Iterator<Item = &'a serde_json::Value>) -> Vec<String> {
+    fn collect(value: &serde_json::Value, into: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) => into.push(text.clone()),
+            serde_json::Value::Array(values) => values.iter().for_each(|value| collect(value, into)),
+            serde_json::Value::Object(map) => map.values().for_each(|value| collect(value, into)),
+            _ => {}
+        }
+    }
+    let mut strings = Vec::new();
+    sections.for_each(|section| collect(section, &mut strings));
+    strings
 }

@@ -8,6 +8,7 @@ use gateway_adapter::Invalid;
 
 use crate::config::DuplicatePaymentPolicy;
 use crate::order::{parse_order, ChannelLimits, PaymentOrder, MAX_ID_LEN, MAX_ORDER_BYTES};
+use crate::providers::Routing;
 use crate::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
 
 /// Everything the consumer needs to take an order in.
@@ -15,6 +16,8 @@ pub struct Intake {
     pub store: Store,
     pub limits: ChannelLimits,
     pub duplicate_payment_policy: DuplicatePaymentPolicy,
+    /// Which provider pays each order; chosen here, once, and stored with the payment.
+    pub routing: Arc<Routing>,
     /// Wakes the dispatcher when a new payment is ready to send.
     pub dispatcher_wake: Arc<Notify>,
     /// Wakes the relay when the outbox has something to publish.
@@ -36,6 +39,10 @@ impl Intake {
     /// Validates and stores one order. Returns only after the store committed, so the
     /// caller may ack; an error means nothing was stored.
     pub async fn take(&self, body: &[u8], properties: &StoredProperties) -> Result<(), IntakeError> {
+        // A batch manifest (`"kind": "batch_manifest"`) shares the queue; see `crate::batch`.
+        if crate::batch::is_manifest(body) {
+            return self.take_manifest(body, properties).await;
+        }
         let taken = match parse_order(body, &self.limits) {
             Err(invalid) => self.reject(body, properties, &invalid).await,
             Ok(order) => match self.claim(&order, body, properties).await {
@@ -62,7 +69,13 @@ impl Intake {
     async fn claim(&self, order: &PaymentOrder, body: &[u8], properties: &StoredProperties) -> Result<(), StoreError> {
         let outcome = self
             .store
-            .claim(order, body, properties, self.duplicate_payment_policy)
+            .claim(
+                order,
+                self.routing.provider_for(&order.destination),
+                body,
+                properties,
+                self.duplicate_payment_policy,
+            )
             .await?;
         match &outcome {
             ClaimOutcome::Claimed { payment_id, state } => {
@@ -152,7 +165,7 @@ fn message_id_hint(properties: &StoredProperties) -> String {
 
 /// An id read from an invalid message, fit to name it in a result: at most
 /// [`MAX_ID_LEN`] characters, control characters (NUL included) written as escapes.
-fn bounded_id(raw: &str) -> String {
+pub(crate) fn bounded_id(raw: &str) -> String {
     raw.chars()
         .take(MAX_ID_LEN)
         .flat_map(|c| {

@@ -6,9 +6,11 @@
 
 pub mod amqp;
 pub mod app;
+pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod dispatcher;
 pub mod dlq;
@@ -18,6 +20,8 @@ pub mod order;
 pub mod payment;
 pub mod providers;
 pub mod publish;
+pub mod reconcile;
+pub mod report;
 pub mod retention;
 pub mod review;
 pub mod store;

@@ -57,7 +57,9 @@ pub async fn declare_outputs(channel: &Channel, settings: &AmqpSettings) -> lapi
     declare_quorum(channel, &settings.dlq_queue, quorum_arguments()).await?;
     bind(channel, &settings.dlq_queue, &settings.dead_letter_exchange, "").await?;
     declare_quorum(channel, &settings.results_queue, quorum_arguments()).await?;
-    bind(channel, &settings.results_queue, &settings.results_exchange, "result.#").await
+    bind(channel, &settings.results_queue, &settings.results_exchange, "result.#").await?;
+    // Batch results (`batch.<status>`, see `crate::batch`) go to the same queue.
+    bind(channel, &settings.results_queue, &settings.results_exchange, "batch.#").await
 }
 
 fn quorum_arguments() -> FieldTable {

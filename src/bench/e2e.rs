@@ -1,61 +1,51 @@
-//! The gateway end to end: sandbox + gateway in this process, N valid orders published with
-//! their publish instants, final results read as they arrive, then checked against the ledger.
+//! The gateway end to end: the sandbox in this process, the gateway in this process or as a
+//! child `gateway run`; N valid orders published (burst or open loop) with each order's publish
+//! instant, final results read as they arrive, then checked against the sandbox ledger.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use futures_lite::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Confirmation};
+use anyhow::Context;
 use sandbox_kit::{Faults, LedgerEntry};
 
+use super::child::{self, ChildGateway, Sample};
+use super::collector::{self, Arrival, Collector};
+use super::pacing::Pacing;
+use super::progress::{Counters, Reporter};
+use super::publisher::{self, Published};
 use super::stats::{self, Memory};
-use super::workload::{self, FreshDatabase};
+use super::workload::{self, FreshDatabase, OrderIds, Workload};
 use super::BenchArgs;
 use crate::amqp;
 use crate::app::RunningGateway;
-use crate::config::{AmqpSettings, Settings};
-use crate::demo::stack;
-use crate::payment::{ResultMessage, ResultStatus};
-use crate::publish::PayoutRow;
-
-/// Every emulated provider, so none keeps the default faults.
-const PROVIDERS: [&str; 5] = [
-    "bank_transfer",
-    "vnpost_account",
-    "viettel_money",
-    "vnpt_money",
-    "mobifone_money",
-];
-/// The results reader's consumer tag.
-const CONSUMER_TAG: &str = "bench-results";
-/// Confirms awaited together while publishing orders.
-const WINDOW: usize = 256;
-
-/// When the final result of one order arrived, and what it said.
-#[derive(Clone, Debug)]
-pub struct Arrival {
-    pub at: Instant,
-    pub status: ResultStatus,
-    /// Distinct `seq`s of final results (a redelivered final has the same `seq`).
-    pub final_seqs: BTreeSet<i64>,
-}
+use crate::config::Settings;
+use crate::demo::stack::{self, LocalSandbox};
+use crate::payment::ResultStatus;
 
 /// What the gateway run measured and found.
 #[derive(Debug)]
 pub struct GatewayReport {
     pub orders: usize,
     pub first_publish: Instant,
+    pub last_publish: Instant,
     pub last_confirm: Instant,
+    /// Orders per second between the first and the last publish (the rate achieved).
+    pub achieved_publish_rate: f64,
+    /// The longest an order went out after its due time under `--rate`.
+    pub max_publish_lag: Duration,
     pub last_final: Option<Instant>,
     /// When the first final result arrived: how soon upstream sees anything finished.
     pub first_final: Option<Instant>,
-    /// CPU time of the whole process (gateway, sandbox and bench) around the gateway phase.
+    /// CPU time of this process (the sandbox and the bench, and the gateway unless it runs
+    /// as its own process) around the gateway phase.
     pub cpu_before: Option<Duration>,
     pub cpu_after: Option<Duration>,
+    /// The gateway processes' own CPU time from ready to the last final result, summed, and
+    /// the largest peak RSS among them (`--separate-process` only).
+    pub gateway_cpu: Option<Duration>,
+    pub gateway_peak_kib: Option<u64>,
+    /// Each order's publish → final result latency.
     pub latencies: Vec<Duration>,
     /// Result messages of any status read until the last final one arrived.
     pub result_messages: usize,
@@ -78,22 +68,116 @@ pub fn tune(settings: &mut Settings, args: &BenchArgs) {
     settings.amqp.publish_intermediate_results = !args.final_results_only;
 }
 
+/// The gateways of a run: in this process, or child processes.
+enum Gateways {
+    InProcess(Vec<RunningGateway>),
+    Children(Vec<ChildGateway>),
+}
+
+impl Gateways {
+    /// Starts `count` gateways on `settings` (the first on its prepared listener, the others on
+    /// free ports; callbacks all go to the first).
+    async fn start(settings: &Settings, sandbox: &LocalSandbox, args: &BenchArgs) -> anyhow::Result<Self> {
+        let mut gateways = if args.separate_process {
+            Self::Children(Vec::new())
+        } else {
+            Self::InProcess(Vec::new())
+        };
+        let config_dir = child::config_dir(args.config_dir.as_deref());
+        for index in 0..args.gateways {
+            let listen = if index == 0 {
+                settings.http.listen.clone()
+            } else if args.separate_process {
+                format!("127.0.0.1:{}", stack::free_port()?)
+            } else {
+                "127.0.0.1:0".to_string()
+            };
+            let started = match &mut gateways {
+                Self::InProcess(running) => {
+                    let mut more = settings.clone();
+                    more.http.listen = listen;
+                    RunningGateway::start(more).await.map(|gateway| running.push(gateway))
+                }
+                Self::Children(children) => {
+                    let variables = child::environment(settings, sandbox.address, &listen);
+                    if index == 0 {
+                        let environment = std::env::var("GATEWAY_ENV").ok().filter(|name| !name.is_empty());
+                        child::check(
+                            &config_dir,
+                            environment.as_deref(),
+                            child::inherited(),
+                            &variables,
+                            settings,
+                        )?;
+                    }
+                    ChildGateway::start(&config_dir, &variables, &listen)
+                        .await
+                        .map(|gateway| children.push(gateway))
+                }
+            };
+            if let Err(error) = started {
+                gateways.stop().await;
+                return Err(error.context(format!("could not start gateway {}", index + 1)));
+            }
+        }
+        Ok(gateways)
+    }
+
+    /// The children's summed CPU time and largest peak RSS; `None` in process.
+    fn sample(&self) -> Option<Sample> {
+        let Self::Children(children) = self else {
+            return None;
+        };
+        let samples: Vec<Sample> = children.iter().map(ChildGateway::sample).collect();
+        let cpu = samples.iter().map(|sample| sample.cpu).sum::<Option<Duration>>();
+        let memory = samples
+            .iter()
+            .filter_map(|sample| sample.memory)
+            .max_by_key(|memory| memory.peak_kib);
+        Some(Sample { cpu, memory })
+    }
+
+    async fn stop(self) {
+        match self {
+            Self::InProcess(running) => {
+                for gateway in running.into_iter().rev() {
+                    gateway.stop().await;
+                }
+            }
+            Self::Children(children) => {
+                for gateway in children.into_iter().rev() {
+                    if let Err(error) = gateway.stop().await {
+                        eprintln!("note: {error:#}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs the gateway phase; the stack, its queues and the database are removed afterwards.
 pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyhow::Result<GatewayReport> {
     let database = FreshDatabase::create(args.database, &args.postgres_url, run_id).await?;
     settings.database.url = database.url();
     tune(&mut settings, args);
-    let (rows, accounts) = workload::orders(args.orders, run_id, args.channels);
+    let routing = settings.routing_table()?;
+    let workload = Workload::new(
+        args.orders,
+        run_id,
+        args.channels,
+        Box::new(move |bin| routing.bank_for_bin(bin).to_string()),
+    );
     let memory_before = Memory::read();
     let cpu_before = stats::process_cpu();
-    let (settings, sandbox, gateway) = match stack::start(settings, &format!("bench-{run_id}")).await {
-        Ok(started) => started,
+    let (settings, sandbox) = match stack::prepare(settings, &format!("bench-{run_id}")).await {
+        Ok(prepared) => prepared,
         Err(error) => {
             database.remove().await;
             return Err(error);
         }
     };
-    for provider in PROVIDERS {
+    // Every emulated provider, so none keeps the default faults.
+    for provider in settings.providers.iter().map(|provider| provider.key.as_str()) {
         let faults = Faults {
             complete_after_ms: args.complete_after_ms,
             latency_ms: args.provider_latency_ms,
@@ -101,57 +185,63 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         };
         sandbox.kit.set_faults(provider, faults);
     }
-    sandbox.kit.directory.register(accounts);
-    let mut extra_gateways = Vec::new();
-    for _ in 1..args.gateways {
-        let mut more = settings.clone();
-        more.http.listen = "127.0.0.1:0".to_string();
-        match RunningGateway::start(more).await {
-            Ok(extra) => extra_gateways.push(extra),
-            Err(error) => {
-                for extra in extra_gateways {
-                    extra.stop().await;
-                }
-                gateway.stop().await;
-                sandbox.stop();
-                database.remove().await;
-                return Err(error.context("could not start another gateway"));
-            }
+    sandbox.kit.directory.register(workload.accounts());
+    let gateways = match Gateways::start(&settings, &sandbox, args).await {
+        Ok(gateways) => gateways,
+        Err(error) => {
+            sandbox.stop();
+            workload::delete_queues(&settings.amqp).await;
+            database.remove().await;
+            return Err(error);
         }
-    }
+    };
 
-    let progress = MultiProgress::new();
-    let measured = measure(&settings.amqp, &rows, args, &progress).await;
+    let gateway_before = gateways.sample();
+    let measured = measure(&settings, &workload, args).await;
+    let gateway_after = gateways.sample();
     let memory_after = Memory::read();
     let cpu_after = stats::process_cpu();
-    for extra in extra_gateways {
-        extra.stop().await;
-    }
-    gateway.stop().await;
+    gateways.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
     workload::delete_queues(&settings.amqp).await;
     database.remove().await;
-    let (first_publish, last_confirm, sent, arrivals, (result_messages, distinct_results)) = measured?;
+    let (published, collected) = measured?;
 
-    let mut latencies = Vec::with_capacity(rows.len());
-    for (row, sent_at) in rows.iter().zip(&sent) {
-        if let Some(arrival) = arrivals.get(&row.order_id) {
-            latencies.push(arrival.at.saturating_duration_since(*sent_at));
-        }
-    }
-    let (succeeded, credits, problems) = verify(&rows, &arrivals, &ledger);
+    let latencies = stats::per_order_latencies(
+        &published.sent,
+        collected
+            .arrivals
+            .iter()
+            .map(|arrival| arrival.as_ref().map(|arrival| arrival.at)),
+    );
+    let (succeeded, credits, problems) = verify(&workload.ids, &collected.arrivals, &ledger);
+    let arrived = || collected.arrivals.iter().flatten().map(|arrival| arrival.at);
+    let gateway_cpu = match (gateway_before, gateway_after) {
+        (Some(before), Some(after)) => after
+            .cpu
+            .zip(before.cpu)
+            .map(|(after, before)| after.saturating_sub(before)),
+        _ => None,
+    };
     Ok(GatewayReport {
-        orders: rows.len(),
-        first_publish,
-        last_confirm,
-        last_final: arrivals.values().map(|arrival| arrival.at).max(),
-        first_final: arrivals.values().map(|arrival| arrival.at).min(),
+        orders: workload.count,
+        first_publish: published.first,
+        last_publish: published.last,
+        last_confirm: published.last_confirm,
+        achieved_publish_rate: published.achieved_rate(),
+        max_publish_lag: published.max_lag,
+        last_final: arrived().max(),
+        first_final: arrived().min(),
         cpu_before,
         cpu_after,
+        gateway_cpu,
+        gateway_peak_kib: gateway_after
+            .and_then(|sample| sample.memory)
+            .map(|memory| memory.peak_kib),
         latencies,
-        result_messages,
-        distinct_results,
+        result_messages: collected.messages,
+        distinct_results: collected.distinct,
         succeeded,
         credits,
         memory_before,
@@ -160,140 +250,53 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     })
 }
 
-/// First publish, last confirm, each order's send time, final arrivals, and the result
-/// messages read (all, and distinct (order, seq) pairs).
-type Measured = (Instant, Instant, Vec<Instant>, HashMap<String, Arrival>, (usize, usize));
-
-/// Starts the results reader, publishes every order, and waits for every final result.
+/// Starts the results reader, publishes every order, and waits for every final result,
+/// printing progress every few seconds.
 async fn measure(
-    amqp_settings: &AmqpSettings,
-    rows: &[PayoutRow],
+    settings: &Settings,
+    workload: &Workload,
     args: &BenchArgs,
-    progress: &MultiProgress,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<(Published, collector::Collected)> {
+    let amqp_settings = &settings.amqp;
     let connection = amqp::connect(amqp_settings, "bench")
         .await
         .context("could not connect to RabbitMQ")?;
-    let reader = connection.create_channel().await?;
-    amqp::topology::declare(&reader, amqp_settings).await?;
-    let mut deliveries = reader
-        .basic_consume(
-            amqp_settings.results_queue.as_str().into(),
-            CONSUMER_TAG.into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    let results_bar = progress.add(bar(rows.len(), "final results"));
-    let expected: HashSet<String> = rows.iter().map(|row| row.order_id.clone()).collect();
+    let counters = Arc::new(Counters::default());
+    let collector = Collector::new(workload.ids.clone(), workload.count, counters.clone());
     let timeout = Duration::from_secs(args.timeout_secs);
-    let reader_channel = reader.clone();
-    let collector = tokio::spawn(async move {
-        let mut arrivals: HashMap<String, Arrival> = HashMap::with_capacity(expected.len());
-        let mut messages = 0usize;
-        let mut distinct: HashSet<(String, i64)> = HashSet::with_capacity(expected.len() * 3);
-        let deadline = tokio::time::Instant::now() + timeout;
-        while arrivals.len() < expected.len() {
-            let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, deliveries.next()).await else {
-                break;
-            };
-            let at = Instant::now();
-            let delivery = delivery?;
-            messages += 1;
-            let Ok(message) = serde_json::from_slice::<ResultMessage>(&delivery.data) else {
-                continue;
-            };
-            distinct.insert((message.order_id.clone(), message.seq));
-            if !message.is_final || !expected.contains(&message.order_id) {
-                continue;
-            }
-            let arrival = arrivals.entry(message.order_id).or_insert_with(|| {
-                results_bar.inc(1);
-                Arrival {
-                    at,
-                    status: message.status,
-                    final_seqs: BTreeSet::new(),
-                }
-            });
-            arrival.final_seqs.insert(message.seq);
+    let reader = collector::start(&connection, amqp_settings, collector, timeout).await?;
+    let reporter = Reporter::start(counters.clone(), workload.count);
+    let pacing = Pacing::from_rate(args.rate.map(f64::from));
+    let published = match publisher::publish(&connection, amqp_settings, workload, pacing, counters).await {
+        Ok(published) => published,
+        Err(error) => {
+            reader.abort();
+            return Err(error);
         }
-        results_bar.finish_and_clear();
-        // Cancel while the consumer is alive, so dropping it sends no second cancel.
-        reader_channel
-            .basic_cancel(CONSUMER_TAG.into(), BasicCancelOptions::default())
-            .await?;
-        drop(deliveries);
-        anyhow::Ok((arrivals, (messages, distinct.len())))
-    });
-
-    let publisher = connection.create_channel().await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
-    let publish_bar = progress.add(bar(rows.len(), "publishing   "));
-    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let bodies = rows
-        .iter()
-        .map(|row| serde_json::to_vec(&row.to_order_json(&created_at)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut sent = Vec::with_capacity(rows.len());
-    let first_publish = Instant::now();
-    for (window_rows, window_bodies) in rows.chunks(WINDOW).zip(bodies.chunks(WINDOW)) {
-        let mut confirms = Vec::with_capacity(window_rows.len());
-        for (row, body) in window_rows.iter().zip(window_bodies) {
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into())
-                .with_message_id(row.order_id.as_str().into());
-            let options = BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            };
-            sent.push(Instant::now());
-            let queue = amqp_settings.orders_queue.as_str().into();
-            confirms.push(
-                publisher
-                    .basic_publish("".into(), queue, options, body, properties)
-                    .await?,
-            );
-        }
-        for confirm in confirms {
-            match confirm.await? {
-                Confirmation::Ack(None) => publish_bar.inc(1),
-                Confirmation::Ack(Some(_)) => bail!("an order could not be routed to the orders queue"),
-                Confirmation::Nack(_) => bail!("the broker refused an order (nack)"),
-                Confirmation::NotRequested => bail!("publisher confirms are not enabled"),
-            }
-        }
-    }
-    let last_confirm = Instant::now();
-    publish_bar.finish_and_clear();
-    let (arrivals, messages) = collector.await??;
+    };
+    let collected = reader.await??;
+    drop(reporter);
     let _ = connection.close(200, "done".into()).await;
-    Ok((first_publish, last_confirm, sent, arrivals, messages))
+    Ok((published, collected))
 }
 
 /// Every order has exactly one final result, `succeeded`, and exactly one credit in the
-/// ledger; the ledger has no other credits. Returns (succeeded, credits, problems).
-fn verify(
-    rows: &[PayoutRow],
-    arrivals: &HashMap<String, Arrival>,
-    ledger: &[LedgerEntry],
-) -> (usize, usize, Vec<String>) {
+/// ledger; the ledger has no other credits. Returns (succeeded, credits, problems). Linear in
+/// the orders and the ledger (one map of credits by order).
+fn verify(ids: &OrderIds, arrivals: &[Option<Arrival>], ledger: &[LedgerEntry]) -> (usize, usize, Vec<String>) {
     let mut problems = Vec::new();
     let mut succeeded = 0;
     let mut missing = 0;
-    for row in rows {
-        match arrivals.get(&row.order_id) {
+    for (index, arrival) in arrivals.iter().enumerate() {
+        match arrival {
             None => missing += 1,
-            Some(arrival) if arrival.final_seqs.len() > 1 => problems.push(format!(
+            Some(arrival) if arrival.final_results() > 1 => problems.push(format!(
                 "order {} has {} final results",
-                row.order_id,
-                arrival.final_seqs.len()
+                ids.id(index),
+                arrival.final_results()
             )),
             Some(arrival) if arrival.status != ResultStatus::Succeeded => {
-                problems.push(format!("order {} ended {}", row.order_id, arrival.status.as_str()))
+                problems.push(format!("order {} ended {}", ids.id(index), arrival.status.as_str()))
             }
             Some(_) => succeeded += 1,
         }
@@ -301,25 +304,28 @@ fn verify(
     if missing > 0 {
         problems.push(format!("{missing} orders have no final result before the timeout"));
     }
-    let mut credits_by_order: HashMap<&str, usize> = HashMap::new();
+    let mut credits_by_order: HashMap<&str, usize> = HashMap::with_capacity(arrivals.len());
     for entry in ledger.iter().filter(|entry| entry.is_credited()) {
         *credits_by_order.entry(entry.order_ref.as_str()).or_default() += 1;
     }
     let credits: usize = credits_by_order.values().sum();
-    if credits != rows.len() {
-        problems.push(format!("the ledger has {credits} credits for {} orders", rows.len()));
+    if credits != arrivals.len() {
+        problems.push(format!(
+            "the ledger has {credits} credits for {} orders",
+            arrivals.len()
+        ));
     }
     let paid_twice = credits_by_order.values().filter(|count| **count > 1).count();
     if paid_twice > 0 {
         problems.push(format!("{paid_twice} orders were credited more than once"));
     }
+    let foreign = credits_by_order
+        .keys()
+        .filter(|order| ids.index_of(order).is_none_or(|index| index >= arrivals.len()))
+        .count();
+    if foreign > 0 {
+        problems.push(format!("{foreign} credited orders are not orders of this run"));
+    }
     problems.truncate(20);
     (succeeded, credits, problems)
-}
-
-fn bar(length: usize, label: &str) -> ProgressBar {
-    let progress = ProgressBar::new(length as u64);
-    let template = format!("{label} {{bar:40}} {{pos}}/{{len}} orders ({{per_sec}}, {{elapsed}})");
-    progress.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
-    progress
 }

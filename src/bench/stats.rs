@@ -1,6 +1,6 @@
 //! Small measuring helpers for `gateway bench`: percentiles, rates and the process's memory.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The `p`-th percentile (0–100) of `sorted` by the nearest-rank method: the smallest value
 /// such that at least `p` % of the values are at or below it. `None` for an empty slice.
@@ -38,6 +38,19 @@ impl LatencySummary {
     }
 }
 
+/// Each order's latency from its own publish instant to its final result, for the orders that
+/// have both; `sent` and `arrived` are indexed by order. Under a rate, orders go out over the
+/// whole run, so latency must be measured per order, never from the first publish.
+pub fn per_order_latencies(
+    sent: &[Option<Instant>],
+    arrived: impl IntoIterator<Item = Option<Instant>>,
+) -> Vec<Duration> {
+    sent.iter()
+        .zip(arrived)
+        .filter_map(|(sent, arrived)| Some(arrived?.saturating_duration_since((*sent)?)))
+        .collect()
+}
+
 /// `count` per second over `elapsed`; zero when nothing elapsed.
 pub fn per_second(count: usize, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
@@ -60,7 +73,16 @@ pub struct Memory {
 impl Memory {
     /// Reads `/proc/self/status`; `None` where there is no such file.
     pub fn read() -> Option<Self> {
-        std::fs::read_to_string("/proc/self/status")
+        Self::read_path("/proc/self/status")
+    }
+
+    /// Reads `/proc/<pid>/status` of another process (a child gateway, before it exits).
+    pub fn read_of(pid: u32) -> Option<Self> {
+        Self::read_path(&format!("/proc/{pid}/status"))
+    }
+
+    fn read_path(path: &str) -> Option<Self> {
+        std::fs::read_to_string(path)
             .ok()
             .and_then(|status| Self::parse(&status))
     }
@@ -82,7 +104,16 @@ impl Memory {
 /// CPU time (user + system) this process has used so far, from `/proc/self/stat`; `None`
 /// where there is no such file.
 pub fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_at("/proc/self/stat")
+}
+
+/// CPU time (user + system) process `pid` has used so far (a child gateway, while it runs).
+pub fn process_cpu_of(pid: u32) -> Option<Duration> {
+    cpu_at(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_at(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -106,6 +137,27 @@ mod tests {
         assert!(spin > 0);
         let after = process_cpu().expect("/proc/self/stat on Linux");
         assert!(after >= before, "{after:?} < {before:?}");
+    }
+
+    #[test]
+    fn another_process_is_read_by_its_pid() {
+        let pid = std::process::id();
+        assert!(process_cpu_of(pid).is_some());
+        assert!(Memory::read_of(pid).is_some_and(|memory| memory.peak_kib >= memory.resident_kib));
+        assert_eq!(process_cpu_of(u32::MAX), None);
+    }
+
+    #[test]
+    fn latency_is_measured_from_each_orders_own_publish() {
+        let start = Instant::now();
+        let at = |millis| Some(start + Duration::from_millis(millis));
+        // Published 1 ms apart at a rate; each final result comes 5 ms after its own publish.
+        let sent = [at(0), at(1), at(2), None, at(4)];
+        let arrived = [at(5), at(6), None, at(8), at(9)];
+        let latencies = per_order_latencies(&sent, arrived);
+        assert_eq!(latencies, vec![Duration::from_millis(5); 3]);
+        // A result read before its publish was recorded counts as zero, never as negative.
+        assert_eq!(per_order_latencies(&[at(3)], [at(1)]), vec![Duration::ZERO]);
     }
 
     #[test]

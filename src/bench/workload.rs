@@ -39,65 +39,143 @@ const WALLETS: [(&str, &str); 3] = [
     ("mobifone_money", "090"),
 ];
 
+/// The ids of one run's orders, `BENCH-<run_id>-<serial>` with serial = index + 1, and the way
+/// back from an id to its index (no map: the results reader looks up every result in O(1)).
+#[derive(Clone, Debug)]
+pub struct OrderIds {
+    prefix: String,
+}
+
+impl OrderIds {
+    pub fn new(run_id: &str) -> Self {
+        Self {
+            prefix: format!("BENCH-{run_id}-"),
+        }
+    }
+
+    /// The id of the order at `index` (0-based).
+    pub fn id(&self, index: usize) -> String {
+        format!("{}{:07}", self.prefix, index + 1)
+    }
+
+    /// The index of order `order_id`, or `None` when it is not an id of this run.
+    pub fn index_of(&self, order_id: &str) -> Option<usize> {
+        let serial = order_id.strip_prefix(self.prefix.as_str())?;
+        if serial.is_empty() || !serial.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        serial.parse::<usize>().ok()?.checked_sub(1)
+    }
+}
+
+/// The orders of one run, made one at a time from their index, so that a province run does
+/// not hold 172,000 rows (and their bodies) in memory while it publishes.
+pub struct Workload {
+    pub count: usize,
+    pub ids: OrderIds,
+    run_id: String,
+    channels: Channels,
+    /// The bank provider that pays a BIN (the routing).
+    bank_for: Box<dyn Fn(&str) -> String + Send + Sync>,
+}
+
+impl Workload {
+    pub fn new(
+        count: usize,
+        run_id: &str,
+        channels: Channels,
+        bank_for: Box<dyn Fn(&str) -> String + Send + Sync>,
+    ) -> Self {
+        Self {
+            count,
+            ids: OrderIds::new(run_id),
+            run_id: run_id.to_string(),
+            channels,
+            bank_for,
+        }
+    }
+
+    /// The order at `index` and the account that makes it succeed.
+    pub fn order(&self, index: usize) -> (PayoutRow, RegisteredAccount) {
+        order(index, &self.run_id, self.channels, &*self.bank_for)
+    }
+
+    /// Every order's account, to open them in the sandbox before the run.
+    pub fn accounts(&self) -> Vec<RegisteredAccount> {
+        (0..self.count).map(|index| self.order(index).1).collect()
+    }
+}
+
 /// `count` valid orders (all must succeed) and the accounts that make them succeed. Every
 /// order has its own beneficiary, account and wallet, so no guard or limit refuses one.
 /// Supports up to 9,999,999 orders.
-pub fn orders(count: usize, run_id: &str, channels: Channels) -> (Vec<PayoutRow>, Vec<RegisteredAccount>) {
-    let mut rows = Vec::with_capacity(count);
-    let mut accounts = Vec::with_capacity(count);
-    for index in 0..count {
-        let serial = index + 1;
-        let full_name = format!(
-            "{} Văn {}",
-            FAMILY[index % FAMILY.len()],
-            GIVEN[(index / FAMILY.len()) % GIVEN.len()]
-        );
-        let mut row = PayoutRow {
-            order_id: format!("BENCH-{run_id}-{serial:07}"),
-            batch_id: format!("BENCH-{run_id}"),
-            program: "social_assistance".to_string(),
-            period: "2026-12".to_string(),
-            payment_type: "monthly".to_string(),
-            beneficiary_id: format!("03418{serial:07}"),
-            full_name: full_name.clone(),
-            commune_code: COMMUNES[index % COMMUNES.len()].0.to_string(),
-            amount: (500_000 * (2 + index % 4)).to_string(),
-            memo: "Tro cap thang 2026-12".to_string(),
-            ..PayoutRow::default()
-        };
-        let lane = match channels {
-            Channels::Bank => 0,
-            Channels::Mix => index % 5,
-        };
-        let (provider, account) = match lane {
-            0 => {
-                row.channel = "bank_transfer".to_string();
-                row.bank_bin = BINS[index % BINS.len()].to_string();
-                row.account_number = format!("9704{serial:09}");
-                ("bank_transfer", row.account_number.clone())
-            }
-            1 => {
-                row.channel = "vnpost_account".to_string();
-                row.account_number = format!("88{serial:010}");
-                ("vnpost_account", row.account_number.clone())
-            }
-            wallet => {
-                let (provider, prefix) = WALLETS[wallet - 2];
-                row.channel = "mobile_money".to_string();
-                row.wallet_provider = provider.to_string();
-                row.phone_number = format!("{prefix}{serial:07}");
-                (provider, row.phone_number.clone())
-            }
-        };
-        accounts.push(RegisteredAccount {
-            provider: provider.to_string(),
-            account,
-            holder_name: full_name,
-            closed: false,
-        });
-        rows.push(row);
-    }
-    (rows, accounts)
+/// `bank_for` names the bank provider that pays a BIN (the routing).
+pub fn orders(
+    count: usize,
+    run_id: &str,
+    channels: Channels,
+    bank_for: &dyn Fn(&str) -> String,
+) -> (Vec<PayoutRow>, Vec<RegisteredAccount>) {
+    (0..count).map(|index| order(index, run_id, channels, bank_for)).unzip()
+}
+
+/// The order at `index` of run `run_id`, and its account.
+pub fn order(
+    index: usize,
+    run_id: &str,
+    channels: Channels,
+    bank_for: &dyn Fn(&str) -> String,
+) -> (PayoutRow, RegisteredAccount) {
+    let serial = index + 1;
+    let full_name = format!(
+        "{} Văn {}",
+        FAMILY[index % FAMILY.len()],
+        GIVEN[(index / FAMILY.len()) % GIVEN.len()]
+    );
+    let mut row = PayoutRow {
+        order_id: format!("BENCH-{run_id}-{serial:07}"),
+        batch_id: format!("BENCH-{run_id}"),
+        program: "social_assistance".to_string(),
+        period: "2026-12".to_string(),
+        payment_type: "monthly".to_string(),
+        beneficiary_id: format!("03418{serial:07}"),
+        full_name: full_name.clone(),
+        commune_code: COMMUNES[index % COMMUNES.len()].0.to_string(),
+        amount: (500_000 * (2 + index % 4)).to_string(),
+        memo: "Tro cap thang 2026-12".to_string(),
+        ..PayoutRow::default()
+    };
+    let lane = match channels {
+        Channels::Bank => 0,
+        Channels::Mix => index % 5,
+    };
+    let (provider, account) = match lane {
+        0 => {
+            row.channel = "bank_transfer".to_string();
+            row.bank_bin = BINS[index % BINS.len()].to_string();
+            row.account_number = format!("9704{serial:09}");
+            (bank_for(&row.bank_bin), row.account_number.clone())
+        }
+        1 => {
+            row.channel = "vnpost_account".to_string();
+            row.account_number = format!("88{serial:010}");
+            ("vnpost_account".to_string(), row.account_number.clone())
+        }
+        wallet => {
+            let (provider, prefix) = WALLETS[wallet - 2];
+            row.channel = "mobile_money".to_string();
+            row.wallet_provider = provider.to_string();
+            row.phone_number = format!("{prefix}{serial:07}");
+            (provider.to_string(), row.phone_number.clone())
+        }
+    };
+    let account = RegisteredAccount {
+        provider,
+        account,
+        holder_name: full_name,
+        closed: false,
+    };
+    (row, account)
 }
 
 /// A database made for one run.
@@ -213,7 +291,7 @@ mod tests {
 
     #[test]
     fn orders_are_unique_and_mixed_when_asked() {
-        let (rows, accounts) = orders(10, "abc", Channels::Mix);
+        let (rows, accounts) = orders(10, "abc", Channels::Mix, &|_| "bank_transfer".to_string());
         assert_eq!(rows.len(), 10);
         assert_eq!(accounts.len(), 10);
         let ids: std::collections::HashSet<_> = rows.iter().map(|row| row.beneficiary_id.clone()).collect();
@@ -221,8 +299,41 @@ mod tests {
         assert!(rows.iter().all(|row| row.beneficiary_id.len() == 12));
         let channels: std::collections::HashSet<_> = rows.iter().map(|row| row.channel.as_str()).collect();
         assert_eq!(channels.len(), 3);
-        let (bank, _) = orders(3, "abc", Channels::Bank);
+        let (bank, _) = orders(3, "abc", Channels::Bank, &|_| "bank_transfer".to_string());
         assert!(bank.iter().all(|row| row.channel == "bank_transfer"));
+    }
+
+    #[test]
+    fn an_order_id_leads_back_to_its_index_and_nothing_else_does() {
+        let ids = OrderIds::new("abc");
+        let (rows, _) = orders(3, "abc", Channels::Bank, &|_| "bank_transfer".to_string());
+        for (index, row) in rows.iter().enumerate() {
+            assert_eq!(ids.id(index), row.order_id);
+            assert_eq!(ids.index_of(&row.order_id), Some(index));
+        }
+        assert_eq!(ids.index_of("BENCH-abc-0172000"), Some(171_999));
+        for foreign in [
+            "BENCH-abd-0000001",
+            "BENCH-abc-",
+            "BENCH-abc-0000000",
+            "BENCH-abc-12x4",
+            "BENCH-abc--1",
+            "x",
+        ] {
+            assert_eq!(ids.index_of(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn the_workload_makes_the_same_orders_one_at_a_time() {
+        let workload = Workload::new(7, "abc", Channels::Mix, Box::new(|_| "bank_transfer".to_string()));
+        let (rows, accounts) = orders(7, "abc", Channels::Mix, &|_| "bank_transfer".to_string());
+        for index in 0..7 {
+            let (row, account) = workload.order(index);
+            assert_eq!(row.order_id, rows[index].order_id);
+            assert_eq!(account.account, accounts[index].account);
+        }
+        assert_eq!(workload.accounts().len(), 7);
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `outbox`, `orders show|list|resolve`.
+//! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `outbox`, `orders show|list|resolve`, `report`, `batches list|show`, `reconcile`.
 
+mod batches;
 mod orders;
 mod outbox;
 mod publish;
+mod reconcile;
+mod report;
 mod run;
 
 use std::path::PathBuf;
@@ -54,6 +57,16 @@ pub enum Command {
         #[command(subcommand)]
         command: OrdersCommand,
     },
+    /// Batches (payout lists with a manifest): progress, totals and differences.
+    Batches {
+        #[command(subcommand)]
+        command: batches::BatchesCommand,
+    },
+    /// Write the payout report of a period: CSV files and one HTML page with charts.
+    Report(report::ReportArgs),
+    /// Match a provider's statement against the gateway's books; returns become `returned`
+    /// results. Exit code 0: the books balance; 3: they do not; 4: the statement cannot be read.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,8 +129,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => crate::demo::run(settings, args).await,
         Command::Publish { file } => publish::file(settings, &file).await,
         Command::Dlq { command } => crate::dlq::run(settings, command).await,
-        Command::Bench(args) => crate::bench::run(settings, args).await,
+        Command::Bench(mut args) => {
+            // A child gateway (`--separate-process`) loads the same configuration folder.
+            args.config_dir = Some(cli.config_dir.clone());
+            crate::bench::run(settings, args).await
+        }
         Command::Outbox { command } => outbox::run(settings, command).await,
         Command::Orders { command } => orders::run(settings, command).await,
+        Command::Batches { command } => batches::run(settings, command).await,
+        Command::Report(args) => report::run(settings, args).await,
+        Command::Reconcile(args) => reconcile::run(settings, args).await,
     }
 }

@@ -75,7 +75,7 @@ impl Problems {
 
 /// One configured provider section, as far as the gateway's checks go.
 struct ProviderSection<'a> {
-    key: &'static str,
+    key: &'a str,
     timeout_ms: u64,
     /// The transport settings every provider section shares (pool, timeouts, TLS, protection).
     http: &'a provider_http::HttpConfig,
@@ -350,6 +350,15 @@ impl Settings {
                 }
             }
         }
+        for (key, message) in self.batches.problems() {
+            problems.check(false, key, || message);
+        }
+        for message in self.dashboard.problems() {
+            problems.check(false, "dashboard", || message);
+        }
+        if let Err(problem) = self.routing_table() {
+            problems.check(false, "routing", || problem.to_string());
+        }
         let retention = &self.retention;
         problems.check(
             retention.callback_events_days >= MIN_CALLBACK_EVENTS_DAYS,
@@ -376,42 +385,17 @@ impl Settings {
         }
     }
 
-    /// The configured provider sections. This is the one place validation names providers;
-    /// it follows `ProvidersSettings` (in `src/providers.rs`).
+    /// The configured provider sections, as their provider types read them.
     fn provider_sections(&self) -> Vec<ProviderSection<'_>> {
-        let providers = &self.providers;
-        let mut sections = Vec::new();
-        if let Some(bank) = &providers.bank_transfer {
-            sections.push(ProviderSection {
-                key: "bank_transfer",
-                timeout_ms: bank.timeout_ms,
-                http: &bank.http,
-                tolerance: ("webhook_tolerance_secs", bank.webhook_tolerance_secs),
-            });
-        }
-        if let Some(vnpost) = &providers.vnpost_account {
-            sections.push(ProviderSection {
-                key: "vnpost_account",
-                timeout_ms: vnpost.timeout_ms,
-                http: &vnpost.http,
-                tolerance: ("callback_tolerance_secs", vnpost.callback_tolerance_secs),
-            });
-        }
-        for (key, wallet) in [
-            ("viettel_money", &providers.viettel_money),
-            ("vnpt_money", &providers.vnpt_money),
-            ("mobifone_money", &providers.mobifone_money),
-        ] {
-            if let Some(wallet) = wallet {
-                sections.push(ProviderSection {
-                    key,
-                    timeout_ms: wallet.timeout_ms,
-                    http: &wallet.http,
-                    tolerance: ("callback_tolerance_secs", wallet.callback_tolerance_secs),
-                });
-            }
-        }
-        sections
+        self.providers
+            .iter()
+            .map(|provider| ProviderSection {
+                key: &provider.key,
+                timeout_ms: provider.config.timeout_ms(),
+                http: provider.config.http(),
+                tolerance: provider.config.callback_tolerance(),
+            })
+            .collect()
     }
 }
 

@@ -40,7 +40,7 @@ fn folder_with(environment: &str, extra: &str) -> tempfile::TempDir {
     folder
 }
 
-fn error_text(result: anyhow::Result<Settings>) -> String {
+fn error_text<T: std::fmt::Debug>(result: anyhow::Result<T>) -> String {
     format!("{:#}", result.expect_err("the configuration is refused"))
 }
 
@@ -54,8 +54,7 @@ fn a_lease_that_does_not_outlast_the_slowest_provider_call_by_the_margin_is_refu
     let mut settings = defaults();
     settings
         .providers
-        .vnpost_account
-        .as_mut()
+        .config_mut::<adapter_vnpost_account::VnpostAccountConfig>("vnpost_account")
         .expect("vnpost configured")
         .timeout_ms = 9_000;
     settings.dispatcher.lease_ms = 9_000 + LEASE_MARGIN_MS - 1;
@@ -111,22 +110,19 @@ fn zero_counts_sizes_and_waits_are_refused() {
         ("limits.wallet_monthly_max", |s| s.limits.wallet_monthly_max = 0),
         ("providers.bank_transfer.webhook_tolerance_secs", |s| {
             s.providers
-                .bank_transfer
-                .as_mut()
+                .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
                 .expect("bank configured")
                 .webhook_tolerance_secs = 0
         }),
         ("providers.vnpost_account.callback_tolerance_secs", |s| {
             s.providers
-                .vnpost_account
-                .as_mut()
+                .config_mut::<adapter_vnpost_account::VnpostAccountConfig>("vnpost_account")
                 .expect("vnpost configured")
                 .callback_tolerance_secs = -5
         }),
         ("providers.vnpt_money.callback_tolerance_secs", |s| {
             s.providers
-                .vnpt_money
-                .as_mut()
+                .config_mut::<adapter_mobile_money::MobileMoneyConfig>("vnpt_money")
                 .expect("vnpt configured")
                 .callback_tolerance_secs = 0
         }),
@@ -143,8 +139,7 @@ fn a_zero_provider_timeout_is_refused_by_its_own_key() {
     let keys = refused(|settings| {
         settings
             .providers
-            .viettel_money
-            .as_mut()
+            .config_mut::<adapter_mobile_money::MobileMoneyConfig>("viettel_money")
             .expect("viettel configured")
             .timeout_ms = 0;
     });
@@ -290,7 +285,11 @@ fn an_environment_variable_overrides_the_files() {
     .expect("loads");
     assert_eq!(settings.dispatcher.lease_ms, 45_000);
     assert_eq!(
-        settings.providers.bank_transfer.expect("bank configured").timeout_ms,
+        settings
+            .providers
+            .config::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+            .expect("bank configured")
+            .timeout_ms,
         7_000
     );
     assert_eq!(settings.log.format, "json");
@@ -337,7 +336,10 @@ fn loading_refuses_an_inconsistent_value_naming_the_key_and_the_fix() {
 #[test]
 fn a_provider_with_no_connection_pool_or_a_breaker_that_cannot_close_is_refused() {
     let keys = refused(|settings| {
-        let bank = settings.providers.bank_transfer.as_mut().expect("bank configured");
+        let bank = settings
+            .providers
+            .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+            .expect("bank configured");
         bank.http.pool_max_idle_per_host = 0;
         bank.http.protection = Some(gateway_adapter::protection::ProtectionConfig {
             breaker_window: 0,
@@ -389,5 +391,63 @@ fn a_postgres_pool_smaller_than_the_writers_need_is_refused() {
     assert!(
         sqlite_keys.is_empty(),
         "SQLite uses one connection whatever the setting: {sqlite_keys:?}"
+    );
+}
+
+#[test]
+fn outside_a_sandbox_every_provider_with_a_published_sandbox_secret_is_refused() {
+    let mut settings = defaults();
+    assert!(settings.refuse_sandbox_secrets_in("dev").is_ok());
+    let text = error_text(settings.refuse_sandbox_secrets_in("production"));
+    assert!(
+        text.starts_with("providers.bank_transfer.request_secret is the sandbox's"),
+        "{text}"
+    );
+    let sponsor = settings
+        .providers
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .expect("bank configured");
+    sponsor.request_secret = "a real secret".to_string().into();
+    sponsor.webhook_secrets = vec!["whsec_cmVhbA==".to_string().into()];
+    // The second bank, a section of the same type, is checked too.
+    let text = error_text(settings.refuse_sandbox_secrets_in("production"));
+    assert!(
+        text.starts_with("providers.bank_vietinbank.request_secret is the sandbox's"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_secret_can_come_from_a_file_named_by_an_environment_variable() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let file = folder.path().join("bank-request-secret");
+    std::fs::write(&file, "from-the-file\n").expect("the secret writes");
+    let path = file.display().to_string();
+    let settings = Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[(
+            "GATEWAY__PROVIDERS__BANK_TRANSFER__REQUEST_SECRET_FILE",
+            &path,
+        )])),
+    )
+    .expect("loads");
+    let bank = settings
+        .providers
+        .config::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .expect("bank configured");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&bank.request_secret),
+        "from-the-file"
+    );
+    assert!(!format!("{settings:?}").contains("from-the-file"));
+    let missing = error_text(Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__AMQP__URL_FILE", "/nonexistent/amqp-url")])),
+    ));
+    assert!(
+        missing.contains("amqp.url_file names /nonexistent/amqp-url, which cannot be read"),
+        "{missing}"
     );
 }

@@ -48,15 +48,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     settings.dispatcher.backoff_base_ms = 200;
     settings.dispatcher.backoff_max_ms = 2_000;
     settings.dispatcher.lease_ms = 10_000;
+    // The ops dashboard, with a token of this run's own.
+    let dashboard_token = hex::encode(rand::random::<[u8; 16]>());
+    settings.dashboard.token = Some(dashboard_token.clone().into());
     let (settings, sandbox, gateway) = stack::start(settings, &run_id).await?;
     // Providers misbehave a little, as they do: the gateway must still pay each order once.
-    for provider in [
-        "bank_transfer",
-        "vnpost_account",
-        "viettel_money",
-        "vnpt_money",
-        "mobifone_money",
-    ] {
+    for provider in settings.providers.iter().map(|provider| provider.key.as_str()) {
         sandbox.kit.set_faults(
             provider,
             Faults {
@@ -70,7 +67,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
             },
         );
     }
-    let sample = sample::generate(args.per_commune, &args.period, args.seed);
+    let routing = settings.routing_table()?;
+    let sample = sample::generate(args.per_commune, &args.period, args.seed, &|bin| {
+        routing.bank_for_bin(bin).to_string()
+    });
     sandbox.kit.directory.register(sample.accounts.clone());
     let list_path = std::env::temp_dir()
         .join(format!("payout-gateway-{run_id}"))
@@ -84,6 +84,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         sandbox.url(),
         gateway.http_address
     );
+    println!(
+        "Ops dashboard (while the demo runs): http://{}/ops#token={dashboard_token}",
+        gateway.http_address
+    );
 
     publish_orders(&settings.amqp, &sample.rows, true).await?;
     let expected: HashSet<String> = sample.rows.iter().map(|row| row.order_id.clone()).collect();
@@ -94,7 +98,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     sandbox.stop();
 
     summary::print(&sample.rows, &results);
-    let problems = summary::reconcile(&sample.rows, &results, &ledger);
+    summary::print_credits_by_provider(&ledger);
+    let mut problems = summary::reconcile(&sample.rows, &results, &ledger);
+    problems.extend(summary::misrouted(&sample.rows, &ledger, &|bin| {
+        routing.bank_for_bin(bin).to_string()
+    }));
     let credited = ledger.iter().filter(|entry| entry.is_credited()).count();
     println!(
         "\n{} orders, {} credits in the sandbox ledger, {:.1} s.",

@@ -53,7 +53,9 @@ pub struct Sample {
 /// Builds `per_commune` lines per commune for `period` (`YYYY-MM`), the same for the same
 /// seed. Channels in realistic shares: about 55% bank accounts, 25% VNPost accounts and 20%
 /// wallets (split between the three wallet providers).
-pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
+/// `bank_for` names the bank provider that pays a BIN (the routing), under which a bank
+/// account is registered in the sandbox.
+pub fn generate(per_commune: usize, period: &str, seed: u64, bank_for: &dyn Fn(&str) -> String) -> Sample {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut rows = Vec::new();
     let mut accounts = Vec::new();
@@ -96,7 +98,7 @@ pub fn generate(per_commune: usize, period: &str, seed: u64) -> Sample {
                     row.channel = "bank_transfer".to_string();
                     row.bank_bin = BINS[rng.random_range(0..BINS.len())].to_string();
                     row.account_number = format!("{:013}", rng.random_range(1_000_000_000u64..9_999_999_999_999));
-                    ("bank_transfer".to_string(), row.account_number.clone())
+                    (bank_for(&row.bank_bin), row.account_number.clone())
                 }
                 55..=79 => {
                     row.channel = "vnpost_account".to_string();
@@ -158,8 +160,8 @@ mod tests {
 
     #[test]
     fn the_sample_is_deterministic_and_covers_every_commune() {
-        let first = generate(5, "2026-12", 7);
-        let second = generate(5, "2026-12", 7);
+        let first = generate(5, "2026-12", 7, &|_| "bank_transfer".to_string());
+        let second = generate(5, "2026-12", 7, &|_| "bank_transfer".to_string());
         assert_eq!(first.rows.len(), 51);
         assert_eq!(
             first.rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>(),

@@ -51,18 +51,9 @@ pub async fn prepare(mut settings: Settings, run_id: &str) -> anyhow::Result<(Se
     let shutdown = CancellationToken::new();
     let (address, _server) = crate::http::serve(&settings.sandbox.listen, router, shutdown.clone()).await?;
     let sandbox_url = |key: &str| format!("http://{address}{}", crate::providers::sandbox_path(key));
-    let providers = &mut settings.providers;
-    if let Some(bank) = providers.bank_transfer.as_mut() {
-        bank.base_url = sandbox_url("bank_transfer");
-    }
-    if let Some(vnpost) = providers.vnpost_account.as_mut() {
-        vnpost.base_url = sandbox_url("vnpost_account");
-    }
-    for (provider, wallet) in providers.wallets_mut() {
-        if let Some(wallet) = wallet.as_mut() {
-            wallet.base_url = sandbox_url(provider.as_str());
-            wallet.ipn_url = format!("http://127.0.0.1:{gateway_port}/callbacks/{}", provider.as_str());
-        }
+    for provider in settings.providers.iter_mut() {
+        let callback_url = format!("http://127.0.0.1:{gateway_port}/callbacks/{}", provider.key);
+        provider.config.point_at(&sandbox_url(&provider.key), &callback_url);
     }
     Ok((settings, LocalSandbox { address, kit, shutdown }))
 }

@@ -159,3 +159,88 @@ pub fn reconcile(rows: &[PayoutRow], results: &ResultsByOrder, ledger: &[LedgerE
     }
     problems
 }
+
+/// Prints the sandbox ledger's credits per provider: which bank (or VNPost, or wallet
+/// provider) paid how many orders and how much.
+pub fn print_credits_by_provider(ledger: &[LedgerEntry]) {
+    let mut by_provider: Totals<&str> = BTreeMap::new();
+    for entry in ledger.iter().filter(|entry| entry.is_credited()) {
+        add(&mut by_provider, entry.provider.as_str(), entry.amount);
+    }
+    println!("\ncredits in the sandbox ledger, by provider:");
+    for (provider, (count, amount)) in &by_provider {
+        println!(
+            "  {provider:<18} {count:>6} {:>18}",
+            format!("{} ₫", format_dong(*amount))
+        );
+    }
+}
+
+/// Bank orders credited by another bank than the one routing names for their BIN.
+pub fn misrouted(rows: &[PayoutRow], ledger: &[LedgerEntry], bank_for: &dyn Fn(&str) -> String) -> Vec<String> {
+    let bank_rows: BTreeMap<&str, &PayoutRow> = rows
+        .iter()
+        .filter(|row| row.channel == "bank_transfer")
+        .map(|row| (row.order_id.as_str(), row))
+        .collect();
+    ledger
+        .iter()
+        .filter(|entry| entry.is_credited())
+        .filter_map(|entry| {
+            let row = bank_rows.get(entry.order_ref.as_str())?;
+            let expected = bank_for(&row.bank_bin);
+            (entry.provider != expected).then(|| {
+                format!(
+                    "order {} (BIN {}) was paid by {}, but routing names {expected}",
+                    row.order_id, row.bank_bin, entry.provider
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use sandbox_kit::LedgerStatus;
+
+    use super::*;
+
+    fn credit(provider: &str, order_ref: &str) -> LedgerEntry {
+        LedgerEntry {
+            provider: provider.into(),
+            client_reference: format!("pay-{order_ref}"),
+            provider_ref: "FT1".into(),
+            order_ref: order_ref.into(),
+            amount: 1_000_000,
+            account: "0011004455667".into(),
+            status: LedgerStatus::Completed,
+            booked_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_bank_order_paid_by_another_bank_than_its_route_is_a_problem() {
+        let row = |order_id: &str, bin: &str| PayoutRow {
+            order_id: order_id.into(),
+            channel: "bank_transfer".into(),
+            bank_bin: bin.into(),
+            ..PayoutRow::default()
+        };
+        let rows = [row("A", "970415"), row("B", "970436")];
+        let bank_for = |bin: &str| {
+            if bin == "970415" {
+                "bank_vietinbank"
+            } else {
+                "bank_transfer"
+            }
+            .to_string()
+        };
+        let right = [credit("bank_vietinbank", "A"), credit("bank_transfer", "B")];
+        assert!(misrouted(&rows, &right, &bank_for).is_empty());
+        let wrong = [credit("bank_transfer", "A"), credit("bank_transfer", "B")];
+        assert_eq!(
+            misrouted(&rows, &wrong, &bank_for),
+            ["order A (BIN 970415) was paid by bank_transfer, but routing names bank_vietinbank"]
+        );
+    }
+}

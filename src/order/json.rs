@@ -11,7 +11,7 @@ use gateway_adapter::Invalid;
 
 /// A field name fit to quote in an error: short snake case starting with a letter; anything
 /// else (which could be a value pasted as a key) is not echoed.
-pub(super) fn describe_key(key: &str) -> String {
+pub(crate) fn describe_key(key: &str) -> String {
     let plain = (1..=40).contains(&key.len())
         && key.starts_with(|c: char| c.is_ascii_lowercase())
         && key
@@ -25,14 +25,14 @@ pub(super) fn describe_key(key: &str) -> String {
 }
 
 /// The fields of one JSON object, already checked for unknown names.
-pub(super) struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     map: &'a Map<String, Value>,
     /// `""`, `"beneficiary."` or `"destination."`: how messages name this object's fields.
     prefix: &'static str,
 }
 
 impl<'a> Fields<'a> {
-    pub(super) fn new(
+    pub(crate) fn new(
         map: &'a Map<String, Value>,
         prefix: &'static str,
         allowed: &[&str],
@@ -54,7 +54,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Adds the field's name to a newtype's refusal unless the sentence names it already.
-    pub(super) fn named(&self, name: &str, error: Invalid) -> Invalid {
+    pub(crate) fn named(&self, name: &str, error: Invalid) -> Invalid {
         let path = self.path(name);
         if error.message.contains(&path) {
             error
@@ -63,7 +63,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub(super) fn required(&self, name: &str) -> Result<&'a Value, Invalid> {
+    pub(crate) fn required(&self, name: &str) -> Result<&'a Value, Invalid> {
         self.map
             .get(name)
             .ok_or_else(|| Invalid::new("missing_field", format!("{} is required", self.path(name))))
@@ -73,14 +73,14 @@ impl<'a> Fields<'a> {
         Invalid::new("wrong_type", format!("{} must be {expected}", self.path(name)))
     }
 
-    pub(super) fn required_str(&self, name: &str) -> Result<&'a str, Invalid> {
+    pub(crate) fn required_str(&self, name: &str) -> Result<&'a str, Invalid> {
         self.required(name)?
             .as_str()
             .ok_or_else(|| self.wrong_type(name, "a string"))
     }
 
     /// An optional string field; `null` counts as absent.
-    pub(super) fn optional_str(&self, name: &str) -> Result<Option<&'a str>, Invalid> {
+    pub(crate) fn optional_str(&self, name: &str) -> Result<Option<&'a str>, Invalid> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),
@@ -89,7 +89,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A nested object, its field names checked against `allowed`.
-    pub(super) fn object(
+    pub(crate) fn object(
         &self,
         name: &str,
         prefix: &'static str,
@@ -106,7 +106,7 @@ impl<'a> Fields<'a> {
 
 /// Accepts any JSON whose objects never repeat a key: `{"amount":"1","amount":"9"}` would
 /// otherwise silently keep the last value, and another reader might keep the first.
-pub(super) struct NoDuplicateKeys;
+pub(crate) struct NoDuplicateKeys;
 
 impl<'de> Deserialize<'de> for NoDuplicateKeys {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

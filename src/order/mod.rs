@@ -7,7 +7,7 @@
 mod amount;
 mod fingerprint;
 mod ids;
-mod json;
+pub(crate) mod json;
 mod parse;
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ pub enum ResultStatus {
     Failed,
     Rejected,
     NeedsReview,
+    /// The provider sent a succeeded payout back (found by `gateway reconcile` on its
+    /// statement): final, with a higher `seq` than the `succeeded` result it supersedes.
+    Returned,
 }
 
 impl ResultStatus {
@@ -23,14 +26,16 @@ impl ResultStatus {
             ResultStatus::Failed => "failed",
             ResultStatus::Rejected => "rejected",
             ResultStatus::NeedsReview => "needs_review",
+            ResultStatus::Returned => "returned",
         }
     }
 
-    /// Exactly one result per order is final.
+    /// Exactly one result per order is final, except a `returned` result, which comes after
+    /// the final `succeeded` one and supersedes it (the highest final `seq` stands).
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            ResultStatus::Succeeded | ResultStatus::Failed | ResultStatus::Rejected
+            ResultStatus::Succeeded | ResultStatus::Failed | ResultStatus::Rejected | ResultStatus::Returned
         )
     }
 }

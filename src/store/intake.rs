@@ -40,18 +40,24 @@ impl Store {
     pub async fn claim(
         &self,
         order: &PaymentOrder,
+        provider: &str,
         raw_message: &[u8],
         properties: &StoredProperties,
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
-        let claim = std::sync::Arc::new((order.clone(), raw_message.to_vec(), properties.clone()));
+        let claim = std::sync::Arc::new((
+            order.clone(),
+            provider.to_string(),
+            raw_message.to_vec(),
+            properties.clone(),
+        ));
         // Routed by order id, like a rejection of the same order id, so a valid and an invalid
         // copy arriving together are serialised and cannot both take seq 1.
         self.write(order.order_id.as_str(), move |connection| {
             let claim = claim.clone();
             Box::pin(async move {
-                let (order, raw_message, properties) = &*claim;
-                claim_in(connection, order, raw_message, properties, policy).await
+                let (order, provider, raw_message, properties) = &*claim;
+                claim_in(connection, order, provider, raw_message, properties, policy).await
             })
         })
         .await
@@ -138,6 +144,7 @@ async fn reject_in(
 async fn claim_in(
     transaction: &mut AnyConnection,
     order: &PaymentOrder,
+    provider: &str,
     raw_message: &[u8],
     properties: &StoredProperties,
     policy: DuplicatePaymentPolicy,
@@ -156,7 +163,7 @@ async fn claim_in(
     .bind(order.order_id.as_str())
     .bind(&fingerprint)
     .bind(order.channel().as_str())
-    .bind(order.destination.provider_key())
+    .bind(provider)
     .bind(order.amount.as_i64())
     .bind(order.batch_id.as_str())
     .bind(order.beneficiary.commune_code.as_str())

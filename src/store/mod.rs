@@ -5,14 +5,18 @@
 //! amounts integer đồng, so no type differs between them. Each backend has its own
 //! migrations, shipped inside the binary.
 
+mod batches;
 mod callbacks;
 mod error;
 mod intake;
+mod ops;
 mod outbox;
 mod payments;
 mod properties;
 mod prune;
 mod queries;
+mod reconciliation;
+mod report;
 mod wallets;
 mod writer;
 
@@ -24,14 +28,18 @@ use secrecy::ExposeSecret;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+pub use batches::{BatchRecord, ManifestOutcome};
 pub use callbacks::{CallbackDecision, CallbackOutcome};
 pub use error::StoreError;
 pub use intake::{ClaimOutcome, Rejection};
+pub use ops::StateChannelCount;
 pub use outbox::{OutboxKind, OutboxRow, ParkedRow};
 pub use payments::{Change, Inquiries, PaymentRecord};
 pub use properties::StoredProperties;
 pub use prune::{PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
+pub use reconciliation::{ReturnOutcome, ReturnToApply, RETURNED_BY_PROVIDER};
+pub use report::{ReportFilter, ReportRow};
 pub use wallets::WalletReservation;
 
 use crate::config::DatabaseSettings;

@@ -77,7 +77,7 @@ pub(super) async fn insert_dead_letter(
     .await
 }
 
-async fn insert(
+pub(super) async fn insert(
     transaction: &mut AnyConnection,
     kind: OutboxKind,
     payment_id: Option<&str>,

@@ -21,7 +21,7 @@ crate::on_both_databases!(
 fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
     let amqp = &settings.amqp;
     let dispatcher = &settings.dispatcher;
-    let bank = settings.providers.bank_transfer.as_ref().unwrap();
+    let bank: &adapter_bank_transfer::BankTransferConfig = settings.providers.config("bank_transfer").unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("run")
         .env("GATEWAY__AMQP__ORDERS_QUEUE", &amqp.orders_queue)

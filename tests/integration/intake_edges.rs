@@ -138,6 +138,7 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
     let claimed = store
         .claim(
             &order,
+            "bank_transfer",
             b"{}",
             &StoredProperties::default(),
             DuplicatePaymentPolicy::Review,

@@ -5,10 +5,14 @@
 mod support;
 
 mod bank_flow;
+mod batches;
+mod bench;
 mod broker;
+mod browser;
 mod callbacks;
 mod channels;
 mod crash;
+mod dashboard;
 mod demo;
 mod dlq;
 mod https_callbacks;
@@ -16,8 +20,11 @@ mod intake_edges;
 mod invalid_orders;
 mod outcomes;
 mod protection;
+mod reconcile;
 mod relay;
+mod report;
 mod review;
+mod routing;
 mod scale_out;
 mod stepwise;
 

@@ -34,7 +34,11 @@ fn fast_settings(max_attempts: i64) -> Settings {
     settings.dispatcher.max_attempts = max_attempts;
     settings.dispatcher.backoff_base_ms = 50;
     settings.dispatcher.backoff_max_ms = 200;
-    settings.providers.bank_transfer.as_mut().unwrap().timeout_ms = BANK_TIMEOUT_MS;
+    settings
+        .providers
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .unwrap()
+        .timeout_ms = BANK_TIMEOUT_MS;
     settings
 }
 
@@ -162,7 +166,12 @@ async fn a_bank_whose_name_inquiry_always_times_out_fails_retries_exhausted_with
 async fn an_unreachable_bank_fails_retries_exhausted_without_paying(db: Db) {
     let max_attempts = 3;
     let mut stack = TestStack::start_with(db, fast_settings(max_attempts), false).await;
-    stack.settings.providers.bank_transfer.as_mut().unwrap().base_url = "http://127.0.0.1:1/bank".to_string();
+    stack
+        .settings
+        .providers
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .unwrap()
+        .base_url = "http://127.0.0.1:1/bank".to_string();
     stack.gateway = Some(
         RunningGateway::start(stack.settings.clone())
             .await

@@ -43,8 +43,7 @@ fn breaker_settings() -> Settings {
     settings.dispatcher.max_attempts = 20;
     let wallet = settings
         .providers
-        .viettel_money
-        .as_mut()
+        .config_mut::<adapter_mobile_money::MobileMoneyConfig>("viettel_money")
         .expect("viettel_money is configured");
     wallet.http.protection = Some(ProtectionConfig {
         breaker_consecutive_failures: 3,
@@ -187,8 +186,7 @@ async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db
     let mut settings = test_settings();
     let bank = settings
         .providers
-        .bank_transfer
-        .as_mut()
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
         .expect("the bank is configured");
     bank.http.protection = Some(ProtectionConfig {
         rate_limit_per_second: Some(BANK_RATE),
@@ -226,6 +224,7 @@ async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
         store: store.clone(),
         limits: stack.settings.limits.clone(),
         duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
+        routing: Arc::new(stack.settings.routing_table().unwrap()),
         dispatcher_wake: Arc::new(Notify::new()),
         relay_wake: Arc::new(Notify::new()),
     };
@@ -251,8 +250,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
     settings.dispatcher.pending_poll_after_ms = 60_000;
     let bank = settings
         .providers
-        .bank_transfer
-        .as_mut()
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
         .expect("the bank is configured");
     bank.http.protection = Some(ProtectionConfig {
         breaker_consecutive_failures: 1,

@@ -52,6 +52,7 @@ async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
         store: store.clone(),
         limits: stack.settings.limits.clone(),
         duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
+        routing: Arc::new(stack.settings.routing_table().unwrap()),
         dispatcher_wake: Arc::new(Notify::new()),
         relay_wake: Arc::new(Notify::new()),
     };

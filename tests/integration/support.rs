@@ -72,7 +72,11 @@ pub async fn drop_database(db: Db, run_id: &str) {
 
 /// Settings for tests: fast polls and retries, short leases, a short bank timeout.
 pub fn test_settings() -> Settings {
-    let mut settings = Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
+    tuned_for_tests(Settings::load(std::path::Path::new("config")).expect("config/default.toml loads"))
+}
+
+/// `settings` with the test values of [`test_settings`].
+pub fn tuned_for_tests(mut settings: Settings) -> Settings {
     settings.log.level = "warn".to_string();
     let dispatcher = &mut settings.dispatcher;
     dispatcher.tick_ms = 50;
@@ -83,19 +87,27 @@ pub fn test_settings() -> Settings {
     dispatcher.pending_poll_after_ms = 1_000;
     dispatcher.max_attempts = 4;
     settings.amqp.reconnect_delay_ms = 100;
-    let providers = &mut settings.providers;
-    if let Some(bank) = providers.bank_transfer.as_mut() {
-        bank.timeout_ms = 1_000;
-    }
-    if let Some(vnpost) = providers.vnpost_account.as_mut() {
-        vnpost.timeout_ms = 1_000;
-    }
-    for (_, wallet) in providers.wallets_mut() {
-        if let Some(wallet) = wallet.as_mut() {
-            wallet.timeout_ms = 1_000;
+    settings.batches.check_interval_ms = 200;
+    set_provider_timeouts(&mut settings, 1_000);
+    settings
+}
+
+/// Sets every provider's `timeout_ms`, whatever its type.
+pub fn set_provider_timeouts(settings: &mut Settings, timeout_ms: u64) {
+    use adapter_bank_transfer::BankTransferConfig;
+    use adapter_mobile_money::MobileMoneyConfig;
+    use adapter_vnpost_account::VnpostAccountConfig;
+    let keys: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
+    for key in keys {
+        let providers = &mut settings.providers;
+        if let Some(bank) = providers.config_mut::<BankTransferConfig>(&key) {
+            bank.timeout_ms = timeout_ms;
+        } else if let Some(vnpost) = providers.config_mut::<VnpostAccountConfig>(&key) {
+            vnpost.timeout_ms = timeout_ms;
+        } else if let Some(wallet) = providers.config_mut::<MobileMoneyConfig>(&key) {
+            wallet.timeout_ms = timeout_ms;
         }
     }
-    settings
 }
 
 /// A running stack plus a reader of its results and dead-letter queues.
@@ -111,6 +123,8 @@ pub struct TestStack {
     dead_letters: mpsc::UnboundedReceiver<DeadLetter>,
     /// Every result read so far, by order id.
     pub seen: HashMap<String, Vec<ResultMessage>>,
+    /// Which provider pays which order, as the gateway routes them.
+    pub routing: gateway::providers::Routing,
     http: reqwest::Client,
 }
 
@@ -162,6 +176,7 @@ impl TestStack {
         })
         .await;
         Self {
+            routing: settings.routing_table().expect("valid routing"),
             settings,
             sandbox,
             gateway,
@@ -288,6 +303,7 @@ impl TestStack {
                 destination["wallet_provider"].as_str(),
                 destination["phone_number"].as_str(),
             ),
+            Some("bank_transfer") => (Some(self.bank_for(order)), destination["account_number"].as_str()),
             Some(channel) => (Some(channel), destination["account_number"].as_str()),
             None => (None, None),
         };
@@ -304,10 +320,17 @@ impl TestStack {
         }]);
     }
 
-    /// Registers the bank account of an order with the holder name the bank will report.
+    /// The bank provider that routing names for a bank order's BIN.
+    pub fn bank_for<'a>(&'a self, order: &Value) -> &'a str {
+        let bin = order["destination"]["bank_bin"].as_str().unwrap_or_default();
+        self.routing.bank_for_bin(bin)
+    }
+
+    /// Registers the bank account of an order, at the bank routing sends it to, with the
+    /// holder name the bank will report.
     pub fn open_bank_account(&self, order: &Value, holder_name: &str) {
         self.sandbox.kit.directory.register([RegisteredAccount {
-            provider: "bank_transfer".to_string(),
+            provider: self.bank_for(order).to_string(),
             account: order["destination"]["account_number"]
                 .as_str()
                 .unwrap_or_default()
@@ -424,8 +447,16 @@ async fn spawn_reader<T: Send + 'static>(
 }
 
 /// A valid bank-transfer order with a fresh order id and beneficiary.
+/// A beneficiary serial no other order of this test process has: a random one could repeat
+/// within a burst of hundreds of orders, and the duplicate-payment guard would hold the second.
+fn next_beneficiary_serial() -> u64 {
+    static NEXT: std::sync::OnceLock<std::sync::atomic::AtomicU64> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| std::sync::atomic::AtomicU64::new(rand::random_range(0..1_000_000)));
+    next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000
+}
+
 pub fn bank_order(amount: u64) -> Value {
-    let serial: u64 = rand::random_range(0..1_000_000);
+    let serial = next_beneficiary_serial();
     let account: u64 = rand::random_range(1_000_000_000..9_999_999_999);
     json!({
         "order_id": format!("TB-2026-12-{}", stack::new_run_id()),

@@ -16,12 +16,15 @@ use crate::transformers::{
     BankStatusResponse, BankTransferRequest, BankTransferResponse,
 };
 
-/// The provider key of this adapter in config and in the callback route.
+/// The provider key of the sponsor bank when a deployment has one bank: its section needs no
+/// `type`. Another bank of this type is a section of its own with `type = "bank_transfer"`.
 pub const PROVIDER_KEY: &str = "bank_transfer";
 
-/// The bank-transfer channel.
+/// The bank-transfer channel, for one bank.
 #[derive(Debug)]
 pub struct BankTransferAdapter {
+    /// The provider key (`bank_transfer`, or another bank's): metric label and callback route.
+    key: String,
     config: BankTransferConfig,
     /// Sends what this adapter describes (client, timeouts, mutual TLS, metrics).
     runner: ProviderRunner,
@@ -35,8 +38,14 @@ pub struct BankTransferAdapter {
 pub use gateway_adapter::unix_now as system_now;
 
 impl BankTransferAdapter {
-    /// Builds the adapter and its runner; refuses a config that could never work.
+    /// Builds the adapter of the sponsor bank under the key [`PROVIDER_KEY`].
     pub fn new(config: BankTransferConfig) -> Result<Self, ConfigError> {
+        Self::for_provider(PROVIDER_KEY, config)
+    }
+
+    /// Builds the adapter and its runner for the bank named `key`; refuses a config that
+    /// could never work.
+    pub fn for_provider(key: &str, config: BankTransferConfig) -> Result<Self, ConfigError> {
         if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
             return Err(ConfigError::BadBaseUrl);
         }
@@ -51,12 +60,9 @@ impl BankTransferAdapter {
                 WebhookSecret::parse(secret.expose_secret()).ok_or(ConfigError::BadWebhookSecret { index })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let runner = ProviderRunner::new(
-            PROVIDER_KEY,
-            &config.base_url,
-            &config.http.client_settings(config.timeout_ms),
-        )?;
+        let runner = ProviderRunner::new(key, &config.base_url, &config.http.client_settings(config.timeout_ms))?;
         Ok(Self {
+            key: key.to_string(),
             config,
             runner,
             webhook_secrets,
@@ -109,7 +115,7 @@ impl PayoutAdapter for BankTransferAdapter {
     }
 
     fn provider_key(&self) -> &str {
-        PROVIDER_KEY
+        &self.key
     }
 
     fn unavailable_for(&self) -> Option<std::time::Duration> {
@@ -175,7 +181,7 @@ impl PayoutAdapter for BankTransferAdapter {
                 "The bank answered the transfer with another client_reference.",
             ));
         }
-        Ok(map_status(&accepted.status, &accepted.transfer_id, None))
+        Ok(map_status(&self.key, &accepted.status, &accepted.transfer_id, None))
     }
 
     async fn query_status(&self, request: &PayoutRequest) -> Result<ProviderStatus, AdapterError> {
@@ -187,7 +193,12 @@ impl PayoutAdapter for BankTransferAdapter {
                 let found: BankStatusResponse = serde_json::from_slice(&answer.body).map_err(|_| {
                     AdapterError::transient(reason::PROVIDER_BAD_ANSWER, "The bank's status answer is unreadable.")
                 })?;
-                let status = map_status(&found.status, &found.transfer_id, found.reason_code.as_deref());
+                let status = map_status(
+                    &self.key,
+                    &found.status,
+                    &found.transfer_id,
+                    found.reason_code.as_deref(),
+                );
                 // A record that contradicts ours is never taken as paid or failed, and neither
                 // is a final status that does not say which amount it settled.
                 match found.amount {
@@ -225,6 +236,6 @@ impl PayoutAdapter for BankTransferAdapter {
             .and_then(|value| value.to_str().ok())
             .ok_or(CallbackError::MissingSignature)?
             .to_string();
-        callback_event(event_id, body)
+        callback_event(&self.key, event_id, body)
     }
 }

@@ -1,5 +1,5 @@
-//! Configuration of the bank-transfer adapter (`[providers.bank_transfer]` in the gateway's
-//! config); secrets are `SecretString`s that never print.
+//! Configuration of one bank's adapter (`[providers.bank_transfer]`, or another bank's section
+//! with `type = "bank_transfer"`); secrets are `SecretString`s that never print.
 
 use provider_http::HttpConfig;
 use secrecy::SecretString;
@@ -53,11 +53,11 @@ fn default_memo_max_chars() -> usize {
 /// Why the adapter could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("providers.bank_transfer.base_url is not an http(s) URL")]
+    #[error("base_url is not an http(s) URL")]
     BadBaseUrl,
-    #[error("providers.bank_transfer.webhook_secrets[{index}] is not a whsec_<base64> secret")]
+    #[error("webhook_secrets[{index}] is not a whsec_<base64> secret")]
     BadWebhookSecret { index: usize },
-    #[error("providers.bank_transfer.webhook_secrets is empty: callbacks could never be verified")]
+    #[error("webhook_secrets is empty: callbacks could never be verified")]
     NoWebhookSecret,
     #[error(transparent)]
     HttpClient(#[from] provider_http::ClientError),

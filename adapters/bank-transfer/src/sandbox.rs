@@ -1,7 +1,9 @@
 //! The sponsor-bank emulator: the same wire protocol as the real adapter speaks, on top of
 //! the sandbox kit's ledger, directory, faults and callback sender.
 
+pub mod emulation;
 mod handlers;
+pub mod statement;
 
 use std::sync::Arc;
 
@@ -43,6 +45,8 @@ pub struct BankSandbox {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// The provider key it books and looks accounts up under (`bank_transfer`, or another bank's).
+    pub(crate) key: String,
     request_secret: SecretString,
     webhook_secret: WebhookSecret,
     callback_url: Option<String>,
@@ -50,12 +54,20 @@ pub(crate) struct Inner {
 }
 
 impl BankSandbox {
-    /// Builds the emulator; refuses a webhook secret that is not `whsec_<base64>`.
+    /// Builds the emulated sponsor bank under the key [`PROVIDER_KEY`].
     pub fn new(config: BankSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
+        Self::for_provider(PROVIDER_KEY, config, kit)
+    }
+
+    /// Builds the emulated bank named `key`; refuses a webhook secret that is not
+    /// `whsec_<base64>`.
+    pub fn for_provider(key: &str, config: BankSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
         let webhook_secret = WebhookSecret::parse(config.webhook_secret.expose_secret())
             .ok_or(ConfigError::BadWebhookSecret { index: 0 })?;
+        kit.statements.register(key, Arc::new(statement::Camt053Writer));
         Ok(Self {
             inner: Arc::new(Inner {
+                key: key.to_string(),
                 request_secret: config.request_secret,
                 webhook_secret,
                 callback_url: config.callback_url,
@@ -64,7 +76,7 @@ impl BankSandbox {
         })
     }
 
-    /// The bank's API routes (`/v1/...`); the gateway nests them under `/bank`.
+    /// The bank's API routes (`/v1/...`); the gateway nests them under `/<provider key>`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1/name-inquiry", post(handlers::name_inquiry))
@@ -117,7 +129,7 @@ impl Inner {
             (signing::HEADER_WEBHOOK_TIMESTAMP.to_string(), timestamp.to_string()),
             (signing::HEADER_WEBHOOK_SIGNATURE.to_string(), signature),
         ];
-        let faults = self.kit.faults(PROVIDER_KEY);
+        let faults = self.kit.faults(&self.key);
         let callback = Callback {
             url: url.clone(),
             headers,

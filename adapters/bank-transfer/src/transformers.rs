@@ -10,8 +10,6 @@ use gateway_adapter::{
 use provider_http::{reason, ProviderResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::client::PROVIDER_KEY;
-
 /// Body of `POST /v1/name-inquiry`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankNameInquiryRequest {
@@ -173,7 +171,12 @@ impl From<BankTransferStatus> for String {
 /// The exhaustive status mapping: only `COMPLETED` is success, only `FAILED`/`REJECTED` are
 /// failure; processing and every unknown status stay pending (an unknown one is counted in
 /// `gateway_provider_unknown_status_total`).
-pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: Option<&str>) -> ProviderStatus {
+pub fn map_status(
+    provider: &str,
+    status: &BankTransferStatus,
+    transfer_id: &str,
+    reason_code: Option<&str>,
+) -> ProviderStatus {
     let provider_ref = Some(transfer_id.to_string());
     match status {
         BankTransferStatus::Completed => ProviderStatus::Succeeded { provider_ref },
@@ -186,7 +189,7 @@ pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: O
         },
         BankTransferStatus::Processing => ProviderStatus::Pending { provider_ref },
         BankTransferStatus::Other(_) => {
-            count_unknown_status(PROVIDER_KEY);
+            count_unknown_status(provider);
             ProviderStatus::Pending { provider_ref }
         }
     }
@@ -194,7 +197,7 @@ pub fn map_status(status: &BankTransferStatus, transfer_id: &str, reason_code: O
 
 /// Parses a verified callback body; `event_id` is its `webhook-id`. An event whose type
 /// contradicts its status is malformed; unknown event types map by status (so, pending).
-pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
+pub fn callback_event(provider: &str, event_id: String, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
     let event: BankWebhookEvent = serde_json::from_slice(body)
         .map_err(|error| CallbackError::Malformed(format!("the callback body {}", json_problem(&error))))?;
     let data = &event.data;
@@ -213,7 +216,7 @@ pub fn callback_event(event_id: String, body: &[u8]) -> Result<CallbackEvent, Ca
         event_id,
         payment_id: PaymentId::from_stored(data.client_reference.clone()),
         amount: data.amount,
-        status: map_status(&data.status, &data.transfer_id, data.reason_code.as_deref()),
+        status: map_status(provider, &data.status, &data.transfer_id, data.reason_code.as_deref()),
     })
 }
 
@@ -276,7 +279,7 @@ mod tests {
     fn only_completed_is_success_and_unknown_statuses_stay_pending() {
         let status = |text: &str| {
             let parsed: BankTransferStatus = serde_json::from_value(serde_json::json!(text)).expect("a string");
-            map_status(&parsed, "T1", None)
+            map_status("bank_transfer", &parsed, "T1", None)
         };
         assert!(matches!(status("COMPLETED"), ProviderStatus::Succeeded { .. }));
         assert!(matches!(status("FAILED"), ProviderStatus::Failed { .. }));
@@ -288,7 +291,12 @@ mod tests {
 
     #[test]
     fn failed_transfers_carry_the_mapped_reason_code() {
-        let failed = map_status(&BankTransferStatus::Failed, "T1", Some("ACCOUNT_CLOSED"));
+        let failed = map_status(
+            "bank_transfer",
+            &BankTransferStatus::Failed,
+            "T1",
+            Some("ACCOUNT_CLOSED"),
+        );
         assert!(matches!(failed, ProviderStatus::Failed { code, .. } if code == "account_closed"));
     }
 
@@ -297,7 +305,7 @@ mod tests {
         let body = br#"{"type":"transfer.completed","data":{"transfer_id":"T1",
             "client_reference":"p","end_to_end_id":"o","amount":1,"status":"FAILED"}}"#;
         assert!(matches!(
-            callback_event("msg".into(), body),
+            callback_event("bank_transfer", "msg".into(), body),
             Err(CallbackError::Malformed(_))
         ));
     }

@@ -7,6 +7,6 @@ pub const UNKNOWN_STATUS_TOTAL: &str = "gateway_provider_unknown_status_total";
 /// Counts one provider status or result code the adapter for `provider` (its provider key,
 /// e.g. `vnpost_account`) does not know. The code itself is not a label: a provider sending
 /// arbitrary codes must not create arbitrary time series.
-pub fn count_unknown_status(provider: &'static str) {
-    metrics::counter!(UNKNOWN_STATUS_TOTAL, "provider" => provider).increment(1);
+pub fn count_unknown_status(provider: &str) {
+    metrics::counter!(UNKNOWN_STATUS_TOTAL, "provider" => provider.to_string()).increment(1);
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct MobileMoneyConfig {
     /// The provider API's base URL without a trailing slash, e.g.
-    /// `https://api.wallet.example` or, for the sandbox, `http://127.0.0.1:9090/wallet/viettel_money`;
+    /// `https://api.wallet.example` or, for the sandbox, `http://127.0.0.1:8090/viettel_money`;
     /// request paths (`/v2/disbursement/pay`) are appended to it.
     pub base_url: String,
     /// Our partner code at this provider (`partnerCode` in every request and callback).

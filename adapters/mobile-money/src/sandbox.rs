@@ -2,7 +2,9 @@
 //! sandbox kit's ledger, directory, faults and callback sender. One instance per provider;
 //! several instances share one kit and keep separate ledgers (keyed by provider key).
 
+pub mod emulation;
 mod handlers;
+pub mod statement;
 
 use std::sync::{Arc, Mutex};
 
@@ -71,6 +73,10 @@ impl WalletSandbox {
         if config.secret_key.expose_secret().is_empty() {
             return Err(ConfigError::EmptySecretKey { provider: key });
         }
+        let writer = statement::WalletStatementWriter {
+            partner_code: config.partner_code.clone(),
+        };
+        kit.statements.register(key, Arc::new(writer));
         Ok(Self {
             inner: Arc::new(Inner {
                 provider,
@@ -89,7 +95,7 @@ impl WalletSandbox {
     }
 
     /// The provider's API routes (`/v2/...`); the gateway nests each provider under
-    /// `/wallet/<provider key>`.
+    /// `/<provider key>`.
     pub fn router(&self) -> Router {
         Router::new()
             .route(PATH_INQUIRY, post(handlers::inquiry))

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod metrics;
 pub mod reason;
+pub mod registry;
 pub mod request;
 pub mod response;
 pub mod retry_after;

@@ -24,6 +24,8 @@ pub struct SandboxKit {
     pub directory: Directory,
     pub callbacks: CallbackSender,
     faults: Mutex<HashMap<String, Arc<FaultState>>>,
+    /// Each provider's statement writer and statement faults (`GET /sandbox/statements/{provider}`).
+    pub statements: crate::statement::Statements,
     /// When each request reached each provider emulation that notes arrivals, oldest first:
     /// what a test measures a rate limit against.
     arrivals: Mutex<HashMap<String, Vec<Instant>>>,
@@ -65,6 +67,7 @@ impl SandboxKit {
     /// because they are the world the test set up, not state the run produced.
     pub fn reset(&self) {
         self.ledger.clear();
+        self.statements.clear_faults();
         self.callbacks.reset_stats();
         self.arrivals.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let map = self.faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -87,13 +90,22 @@ pub struct LedgerReport {
 
 /// The admin routes, with the kit as state:
 /// `GET /sandbox/ledger`, `PUT /sandbox/faults/{provider}`, `POST /sandbox/accounts`
-/// (a JSON array of [`RegisteredAccount`]), `POST /sandbox/reset`.
+/// (a JSON array of [`RegisteredAccount`]), `POST /sandbox/reset`, and the statements:
+/// `GET /sandbox/statements/{provider}?date=`, `PUT /sandbox/statement-faults/{provider}`.
 pub fn admin_router(kit: SharedKit) -> Router {
     Router::new()
         .route("/sandbox/ledger", get(ledger))
         .route("/sandbox/faults/{provider}", put(set_faults).get(get_faults))
         .route("/sandbox/accounts", post(register_accounts))
         .route("/sandbox/reset", post(reset))
+        .route(
+            "/sandbox/statements/{provider}",
+            get(crate::statement::routes::statement),
+        )
+        .route(
+            "/sandbox/statement-faults/{provider}",
+            put(crate::statement::routes::set_faults).get(crate::statement::routes::get_faults),
+        )
         .with_state(kit)
 }
 

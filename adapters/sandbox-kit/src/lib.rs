@@ -10,11 +10,15 @@
 pub mod admin;
 pub mod callback;
 pub mod directory;
+pub mod emulation;
 pub mod faults;
 pub mod ledger;
+pub mod statement;
 
 pub use admin::{admin_router, LedgerReport, SandboxKit, SharedKit};
 pub use callback::{Callback, CallbackSender, CallbackStats};
 pub use directory::{Directory, RegisteredAccount};
+pub use emulation::{Emulation, EmulationError};
 pub use faults::{FaultState, Faults, SubmitRejection};
 pub use ledger::{BookOutcome, Ledger, LedgerEntry, LedgerStatus};
+pub use statement::{Statement, StatementEntry, StatementFaults, StatementWriter, Statements};

@@ -1,7 +1,9 @@
 //! The Post Office emulator: the same wire protocol as the real adapter speaks, on top of
 //! the sandbox kit's ledger, directory, faults and callback sender.
 
+pub mod emulation;
 mod handlers;
+pub mod statement;
 
 use std::sync::Arc;
 
@@ -81,6 +83,8 @@ impl VnpostSandbox {
         if config.secret.expose_secret().is_empty() {
             return Err(ConfigError::NoSecret);
         }
+        kit.statements
+            .register(PROVIDER_KEY, Arc::new(statement::VnpostStatementWriter));
         Ok(Self {
             inner: Arc::new(Inner {
                 secret: config.secret,
@@ -90,7 +94,7 @@ impl VnpostSandbox {
         })
     }
 
-    /// The Post Office's API routes (`/api/v1/...`); the gateway nests them under `/vnpost`.
+    /// The Post Office's API routes (`/api/v1/...`); the gateway nests them under `/vnpost_account`.
     pub fn router(&self) -> Router {
         Router::new()
             .route(PATH_INQUIRY, post(handlers::inquiry))

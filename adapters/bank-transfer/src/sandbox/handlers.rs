@@ -14,7 +14,6 @@ use gateway_adapter::Vnd;
 use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
 
 use super::{Inner, AMOUNT_LIMIT_VND};
-use crate::client::PROVIDER_KEY;
 use crate::signing;
 use crate::transformers::{
     BankNameInquiryRequest, BankNameInquiryResponse, BankStatusResponse, BankTransferRequest, BankTransferResponse,
@@ -59,15 +58,15 @@ pub(super) async fn name_inquiry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    bank.kit.note_arrival(PROVIDER_KEY);
+    bank.kit.note_arrival(&bank.key);
     if !bank.authentic(&method, &uri, &headers, &body) {
         return bad_signature();
     }
-    tokio::time::sleep(bank.kit.faults(PROVIDER_KEY).latency()).await;
+    tokio::time::sleep(bank.kit.faults(&bank.key).latency()).await;
     let Ok(inquiry) = serde_json::from_slice::<BankNameInquiryRequest>(&body) else {
         return rejected("INVALID_REQUEST", "The body is not a name inquiry.");
     };
-    match bank.kit.directory.lookup(PROVIDER_KEY, &inquiry.account_number) {
+    match bank.kit.directory.lookup(&bank.key, &inquiry.account_number) {
         // A closed account still has a holder: the closure shows at transfer time.
         Some(account) => Json(BankNameInquiryResponse {
             account_name: account.holder_name,
@@ -82,11 +81,11 @@ pub(super) async fn name_inquiry(
 }
 
 pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    bank.kit.note_arrival(PROVIDER_KEY);
+    bank.kit.note_arrival(&bank.key);
     if !bank.authentic(&method, &uri, &headers, &body) {
         return bad_signature();
     }
-    let faults = bank.kit.faults(PROVIDER_KEY);
+    let faults = bank.kit.faults(&bank.key);
     tokio::time::sleep(faults.latency()).await;
     match faults.take_submit_rejection() {
         Some(SubmitRejection::Unavailable) => {
@@ -121,10 +120,10 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
         return rejected("INVALID_REQUEST", "Only positive whole VND amounts are accepted.");
     }
     // A repeated key answers from the ledger before any check that could have changed since.
-    if let Some(existing) = bank.kit.ledger.get(PROVIDER_KEY, &transfer.client_reference) {
+    if let Some(existing) = bank.kit.ledger.get(&bank.key, &transfer.client_reference) {
         return replay(&existing, transfer.amount);
     }
-    match bank.kit.directory.lookup(PROVIDER_KEY, &transfer.beneficiary_account) {
+    match bank.kit.directory.lookup(&bank.key, &transfer.beneficiary_account) {
         None => return rejected("ACCOUNT_NOT_FOUND", "No such account at this bank."),
         Some(account) if account.closed => return rejected("ACCOUNT_CLOSED", "The beneficiary account is closed."),
         Some(_) => {}
@@ -133,7 +132,7 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
         return rejected("AMOUNT_LIMIT_EXCEEDED", "The amount is over the per-transfer limit.");
     }
     let entry = LedgerEntry {
-        provider: PROVIDER_KEY.into(),
+        provider: bank.key.clone(),
         client_reference: transfer.client_reference.clone(),
         provider_ref: format!("FT{:016X}", rand::random::<u64>()),
         order_ref: transfer.end_to_end_id.clone(),
@@ -151,7 +150,7 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
     let reference = booked.client_reference.clone();
     tokio::spawn(async move {
         tokio::time::sleep(complete_after).await;
-        if let Some(done) = completion_bank.kit.ledger.complete(PROVIDER_KEY, &reference) {
+        if let Some(done) = completion_bank.kit.ledger.complete(&completion_bank.key, &reference) {
             completion_bank.send_callback(&done);
         }
     });
@@ -179,12 +178,12 @@ pub(super) async fn transfer_status(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    bank.kit.note_arrival(PROVIDER_KEY);
+    bank.kit.note_arrival(&bank.key);
     if !bank.authentic(&method, &uri, &headers, b"") {
         return bad_signature();
     }
-    tokio::time::sleep(bank.kit.faults(PROVIDER_KEY).latency()).await;
-    let Some(entry) = bank.kit.ledger.get(PROVIDER_KEY, &client_reference) else {
+    tokio::time::sleep(bank.kit.faults(&bank.key).latency()).await;
+    let Some(entry) = bank.kit.ledger.get(&bank.key, &client_reference) else {
         let message = "No transfer with this client_reference.";
         return bank_error(StatusCode::NOT_FOUND, "TRANSFER_NOT_FOUND", message);
     };

@@ -1,0 +1,81 @@
+//! What an adapter crate gives the gateway's provider registry: a [`ProviderType`] that reads
+//! one `[providers.<key>]` section into a [`ProviderConfig`], which builds the adapter.
+//!
+//! The gateway keeps one list of provider types (one line per adapter crate) and never names
+//! an adapter's config type: a second bank is a second section with `type = "bank_transfer"`,
+//! a new kind of provider is a new crate and one line in that list.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use gateway_adapter::{Channel, PayoutAdapter};
+use secrecy::SecretString;
+
+use crate::HttpConfig;
+
+/// An error an adapter crate reports while reading its section or building its adapter.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A kind of provider an adapter crate can pay through (`bank_transfer`, `vnpost_account`,
+/// `mobile_money`). Implemented by a unit struct exported as a `static`.
+pub trait ProviderType: Sync {
+    /// The type's name, as a section writes it in `type = "…"`.
+    fn kind(&self) -> &'static str;
+
+    /// The channel every provider of this type pays.
+    fn channel(&self) -> Channel;
+
+    /// Provider keys whose sections may leave `type` out: it is implied by the key
+    /// (`bank_transfer`, `vnpost_account`, the wallet providers' names).
+    fn implied_by_keys(&self) -> &'static [&'static str];
+
+    /// Reads the section of provider `key` (without the registry's own keys, `type` and
+    /// `bins`). Unknown keys and values the adapter could never work with are refused.
+    fn read(&self, key: &str, section: serde_json::Value) -> Result<Box<dyn ProviderConfig>, BoxError>;
+}
+
+/// One provider's configuration, read by its [`ProviderType`]; what the gateway needs of it
+/// without knowing its type.
+pub trait ProviderConfig: Debug + Send + Sync {
+    /// How long one call may take (`timeout_ms`); the dispatcher's lease must outlast it.
+    fn timeout_ms(&self) -> u64;
+
+    /// The transport keys every section shares (pool, connect timeout, TLS, protection).
+    fn http(&self) -> &HttpConfig;
+
+    /// The key and value of the callback replay window, e.g. `("webhook_tolerance_secs", 300)`.
+    fn callback_tolerance(&self) -> (&'static str, i64);
+
+    /// The section's secrets with their key names, for the start-up check that refuses the
+    /// sandbox's published secrets outside a sandbox.
+    fn secrets(&self) -> Vec<(&'static str, &SecretString)>;
+
+    /// Points the provider at an emulation: its API at `base_url`, and, for a provider that
+    /// is told per request where to send callbacks (the wallets' `ipn_url`), `callback_url`.
+    fn point_at(&mut self, base_url: &str, callback_url: &str);
+
+    /// Builds the adapter that pays through provider `key`.
+    fn build(&self, key: &str) -> Result<Arc<dyn PayoutAdapter>, BoxError>;
+
+    /// A copy behind a new box (settings are cloned for tests and the demo).
+    fn clone_box(&self) -> Box<dyn ProviderConfig>;
+
+    /// The concrete config, for tests that read one value (`downcast_ref`).
+    fn as_any(&self) -> &dyn Any;
+
+    /// The concrete config, for tests that change one value (`downcast_mut`).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl Clone for Box<dyn ProviderConfig> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Deserialises a section into an adapter's config type with its own `deny_unknown_fields`,
+/// naming the key in the error.
+pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, section: serde_json::Value) -> Result<T, BoxError> {
+    serde_json::from_value(section).map_err(|error| format!("[providers.{key}]: {error}").into())
+}

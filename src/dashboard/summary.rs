@@ -1,0 +1,118 @@
+//! `GET /ops/api/summary`: everything the dashboard page shows, as one JSON document built from
+//! the store, the DLQ look, the provider metrics and the adapters' breakers. No personal data:
+//! ids, channels, amounts, reason codes and the gateway's own (masked) reason sentences.
+
+use serde::Serialize;
+
+use super::batches::{self, Batches};
+use super::dlq_look::DlqLook;
+use super::provider_health::{self, ProviderHealth};
+use super::DashboardState;
+use crate::payment::PaymentState;
+use crate::store::{now_ms, PaymentFilter, StateChannelCount};
+
+/// The document the page renders.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub generated_at: String,
+    /// How often the page should ask again.
+    pub refresh_ms: u64,
+    pub payments: Payments,
+    pub needs_review: NeedsReview,
+    pub dlq: DlqLook,
+    pub providers: Vec<ProviderHealth>,
+    pub batches: Batches,
+}
+
+/// Live counts by state and channel.
+#[derive(Clone, Debug, Serialize)]
+pub struct Payments {
+    /// Every state, in lifecycle order, so the page shows zero rows too.
+    pub states: Vec<&'static str>,
+    /// Channels that have payments, sorted.
+    pub channels: Vec<String>,
+    pub counts: Vec<StateChannelCount>,
+    pub total: i64,
+}
+
+/// The payments waiting for a person, oldest in the state first.
+#[derive(Clone, Debug, Serialize)]
+pub struct NeedsReview {
+    pub total: i64,
+    pub total_amount: i64,
+    pub shown: Vec<ReviewItem>,
+}
+
+/// One payment in `needs_review`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewItem {
+    pub order_id: String,
+    pub payment_id: String,
+    pub channel: String,
+    pub provider: String,
+    pub amount: i64,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    /// How long it has been in `needs_review`.
+    pub age_ms: i64,
+    /// Whether anything was ever sent to the provider.
+    pub sent: bool,
+}
+
+/// Builds the summary; a store that does not answer is an error (the page says so).
+pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
+    let counts = state.store.count_by_state_and_channel().await?;
+    let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
+    channels.sort();
+    channels.dedup();
+    let listing = state
+        .store
+        .list_payments(&PaymentFilter {
+            state: PaymentState::NeedsReview,
+            channel: None,
+            batch_id: None,
+            limit: state.settings.needs_review_limit,
+        })
+        .await?;
+    let now = now_ms();
+    let shown = listing
+        .payments
+        .into_iter()
+        .map(|payment| ReviewItem {
+            age_ms: (now - payment.entered_state_at).max(0),
+            sent: payment.submitted_at.is_some(),
+            order_id: payment.order_id,
+            payment_id: payment.payment_id,
+            channel: payment.channel,
+            provider: payment.provider,
+            amount: payment.amount,
+            reason_code: payment.reason_code,
+            reason: payment.reason,
+        })
+        .collect();
+    let mut providers: Vec<(String, Option<std::time::Duration>)> = state
+        .adapters
+        .iter()
+        .map(|(key, adapter)| (key.clone(), adapter.unavailable_for()))
+        .collect();
+    providers.sort();
+    let metrics = crate::http::health::metrics_handle().render();
+    Ok(Summary {
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        refresh_ms: state.settings.refresh_ms,
+        payments: Payments {
+            states: PaymentState::ALL.iter().map(|state| state.as_str()).collect(),
+            channels,
+            total: counts.iter().map(|count| count.count).sum(),
+            counts,
+        },
+        needs_review: NeedsReview {
+            total: listing.total_count,
+            total_amount: listing.total_amount,
+            shown,
+        },
+        dlq: state.dlq.look().await,
+        providers: provider_health::from_metrics(&metrics, &providers),
+        batches: batches::in_progress(&state.store).await,
+    })
+}

@@ -1,0 +1,260 @@
+//! Reads a bank's ISO 20022 camt.053.001.08 end-of-day statement of the disbursement account.
+//!
+//! Booked entries only (`Sts/Cd` = `BOOK`). A debit (`DBIT`) is a payout; a credit (`CRDT`)
+//! that carries return information (`TxDtls/RtrInf`) or a reversal indicator (`RvslInd`) is a
+//! payout that came back; other credits (the account being funded) are not payouts and are
+//! left out. The client reference is `TxDtls/Refs/EndToEndId` (else `InstrId`), the line's own
+//! reference `AcctSvcrRef`. An entry booking several transactions yields one line per `TxDtls`.
+
+use chrono::{DateTime, NaiveDate};
+use roxmltree::{Document, Node};
+
+use super::statement::{parse_dong, vietnam_date, LineKind, ParsedStatement, StatementError, StatementLine};
+
+/// The camt.053.001.08 namespace.
+pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08";
+
+fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    node.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(NAMESPACE))
+}
+
+fn children<'a, 'i: 'a>(node: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(NAMESPACE))
+}
+
+/// The trimmed text at a path of child elements.
+fn text_at(node: Node, path: &[&str]) -> Option<String> {
+    let mut current = node;
+    for name in path {
+        current = child(current, name)?;
+    }
+    current.text().map(|text| text.trim().to_string())
+}
+
+/// A `DateAndDateTime2Choice` (`Dt` or `DtTm`) as a Vietnam day.
+fn day_of(node: Node) -> Result<Option<NaiveDate>, String> {
+    if let Some(day) = text_at(node, &["Dt"]) {
+        return NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("date `{day}` is not YYYY-MM-DD"));
+    }
+    match text_at(node, &["DtTm"]) {
+        Some(moment) => date_time_day(&moment).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// An ISO date-time as a Vietnam day; one without an offset is taken as Vietnam time.
+fn date_time_day(moment: &str) -> Result<NaiveDate, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(moment) {
+        return Ok(vietnam_date(at.to_utc()));
+    }
+    chrono::NaiveDateTime::parse_from_str(moment, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|local| local.date())
+        .map_err(|_| format!("date-time `{moment}` is not ISO 8601"))
+}
+
+/// An `Amt` element in đồng; its currency must be VND.
+fn amount_of(node: Node) -> Result<u64, String> {
+    match node.attribute("Ccy") {
+        Some("VND") => {}
+        Some(other) => return Err(format!("amount in {other}, not VND")),
+        None => return Err("amount without a currency (Ccy)".to_string()),
+    }
+    parse_dong(node.text().unwrap_or_default())
+}
+
+/// Parses a camt.053.001.08 statement.
+pub fn parse(bytes: &[u8]) -> Result<ParsedStatement, StatementError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| StatementError::NotUtf8)?;
+    let document = Document::parse(text).map_err(|error| StatementError::Xml(error.to_string()))?;
+    let root = document.root_element();
+    if root.tag_name().name() != "Document" || root.tag_name().namespace() != Some(NAMESPACE) {
+        return Err(StatementError::NotCamt053(format!(
+            "the root element is {} in namespace {}, not Document in {NAMESPACE}",
+            root.tag_name().name(),
+            root.tag_name().namespace().unwrap_or("(none)")
+        )));
+    }
+    let report = child(root, "BkToCstmrStmt")
+        .ok_or_else(|| StatementError::NotCamt053("no BkToCstmrStmt element".to_string()))?;
+    let mut statement = ParsedStatement::default();
+    let mut number = 0;
+    let mut found_statement = false;
+    for stmt in children(report, "Stmt") {
+        found_statement = true;
+        if statement.date.is_none() {
+            if let Some(from) = text_at(stmt, &["FrToDt", "FrDtTm"]) {
+                statement.date = Some(date_time_day(&from).map_err(StatementError::NotCamt053)?);
+            }
+        }
+        for entry in children(stmt, "Ntry") {
+            number += 1;
+            let located = |problem: String| StatementError::Entry { entry: number, problem };
+            statement.lines.extend(entry_lines(entry).map_err(located)?);
+        }
+    }
+    if !found_statement {
+        return Err(StatementError::NotCamt053("no Stmt element".to_string()));
+    }
+    Ok(statement)
+}
+
+/// The lines one `Ntry` books (none for an entry that is not booked or not a payout).
+fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
+    let status = text_at(entry, &["Sts", "Cd"]).or_else(|| text_at(entry, &["Sts", "Prtry"]));
+    if status.as_deref() != Some("BOOK") {
+        return Ok(Vec::new());
+    }
+    let direction = text_at(entry, &["CdtDbtInd"]).unwrap_or_default();
+    let reversal = text_at(entry, &["RvslInd"]).is_some_and(|value| value == "true" || value == "1");
+    let booked_on = match child(entry, "BookgDt") {
+        Some(node) => day_of(node)?,
+        None => None,
+    }
+    .ok_or("no booking date (BookgDt)")?;
+    let entry_amount = amount_of(child(entry, "Amt").ok_or("no amount (Amt)")?)?;
+    let entry_ref = text_at(entry, &["AcctSvcrRef"]);
+    let mut transactions: Vec<Option<Node>> = children(entry, "NtryDtls")
+        .flat_map(|details| children(details, "TxDtls"))
+        .map(Some)
+        .collect();
+    if transactions.is_empty() {
+        transactions.push(None);
+    }
+    let batch = transactions.len() > 1;
+    let mut lines = Vec::new();
+    for transaction in transactions {
+        let refs = transaction.and_then(|tx| child(tx, "Refs"));
+        let reference = refs
+            .and_then(|refs| text_at(refs, &["EndToEndId"]).or_else(|| text_at(refs, &["InstrId"])))
+            .unwrap_or_default();
+        let line_ref = refs.and_then(|refs| text_at(refs, &["AcctSvcrRef"]));
+        let return_reason = transaction
+            .and_then(|tx| text_at(tx, &["RtrInf", "Rsn", "Cd"]).or_else(|| text_at(tx, &["RtrInf", "Rsn", "Prtry"])));
+        let has_return_info = transaction.is_some_and(|tx| child(tx, "RtrInf").is_some());
+        let kind = match direction.as_str() {
+            "DBIT" => LineKind::Payout,
+            "CRDT" if has_return_info || reversal => LineKind::Return {
+                reason_code: return_reason.unwrap_or_else(|| "RVSL".to_string()),
+            },
+            // Money into the disbursement account that is not a return: funding, not a payout.
+            "CRDT" => continue,
+            other => return Err(format!("credit/debit indicator `{other}` is neither CRDT nor DBIT")),
+        };
+        let amount = if !batch {
+            entry_amount
+        } else {
+            let node = transaction.and_then(|tx| child(tx, "Amt"));
+            amount_of(node.ok_or("a transaction of a batch entry has no amount")?)?
+        };
+        let entry_ref = if !batch {
+            entry_ref.clone().or(line_ref)
+        } else {
+            line_ref
+        }
+        .filter(|reference| !reference.is_empty())
+        .ok_or("no account servicer reference (AcctSvcrRef)")?;
+        lines.push(StatementLine {
+            entry_ref,
+            reference,
+            amount,
+            booked_on,
+            kind,
+        });
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(entries: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="{NAMESPACE}"><BkToCstmrStmt><GrpHdr><MsgId>M</MsgId><CreDtTm>2026-12-03T23:00:00+07:00</CreDtTm></GrpHdr>
+<Stmt><Id>S</Id><FrToDt><FrDtTm>2026-12-03T00:00:00+07:00</FrDtTm><ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm></FrToDt>
+<Acct><Id><Othr><Id>1</Id></Othr></Id></Acct>{entries}</Stmt></BkToCstmrStmt></Document>"#
+        )
+    }
+
+    fn entry(direction: &str, amount: &str, reference: &str, extra: &str) -> String {
+        format!(
+            r#"<Ntry><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+<BookgDt><DtTm>2026-12-03T17:30:00Z</DtTm></BookgDt><AcctSvcrRef>FT-{reference}</AcctSvcrRef>
+<BkTxCd/><NtryDtls><TxDtls><Refs><InstrId>x</InstrId><EndToEndId>{reference}</EndToEndId></Refs>{extra}</TxDtls></NtryDtls></Ntry>"#
+        )
+    }
+
+    #[test]
+    fn debits_are_payouts_and_credits_with_return_information_are_returns() {
+        let xml = document(&format!(
+            "{}{}{}",
+            entry("DBIT", "2789000", "pay_a", ""),
+            entry(
+                "CRDT",
+                "2789000.00",
+                "pay_a",
+                "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>"
+            ),
+            entry("CRDT", "50000000", "funding", ""),
+        ));
+        let statement = parse(xml.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        let day = NaiveDate::from_ymd_opt(2026, 12, 3);
+        assert_eq!(statement.date, day);
+        assert_eq!(statement.lines.len(), 2, "the funding credit is not a payout");
+        assert_eq!(statement.lines[0].kind, LineKind::Payout);
+        assert_eq!(statement.lines[0].reference, "pay_a");
+        assert_eq!(statement.lines[0].entry_ref, "FT-pay_a");
+        assert_eq!(statement.lines[0].amount, 2_789_000);
+        // 17:30 UTC is 00:30 the next day in Vietnam.
+        assert_eq!(
+            statement.lines[0].booked_on,
+            NaiveDate::from_ymd_opt(2026, 12, 4).unwrap_or_default()
+        );
+        assert_eq!(
+            statement.lines[1].kind,
+            LineKind::Return {
+                reason_code: "AC04".into()
+            }
+        );
+    }
+
+    #[test]
+    fn entries_that_are_not_booked_are_left_out() {
+        let pending = entry("DBIT", "1000", "pay_b", "").replace("BOOK", "PDNG");
+        let statement = parse(document(&pending).as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert!(statement.lines.is_empty());
+    }
+
+    #[test]
+    fn bad_statements_are_refused_with_the_place_and_the_problem() {
+        let cases = [
+            ("not xml <".to_string(), "not well-formed XML"),
+            (
+                document("").replace(NAMESPACE, "urn:iso:std:iso:20022:tech:xsd:camt.052.001.08"),
+                "not a camt.053.001.08",
+            ),
+            (
+                document(&entry("DBIT", "12.5", "pay_c", "")),
+                "entry 1: amount `12.5` has a fraction",
+            ),
+            (
+                document(&entry("DBIT", "1000", "pay_c", "").replace("VND", "USD")),
+                "entry 1: amount in USD",
+            ),
+            (
+                document(&entry("DBIT", "1000", "pay_c", "").replace("<AcctSvcrRef>FT-pay_c</AcctSvcrRef>", "")),
+                "entry 1: no account servicer reference",
+            ),
+        ];
+        for (xml, expected) in cases {
+            let error = parse(xml.as_bytes()).expect_err(expected).to_string();
+            assert!(error.contains(expected), "{error} should say {expected}");
+        }
+        assert_eq!(parse(&[0xff, 0xfe]), Err(StatementError::NotUtf8));
+    }
+}

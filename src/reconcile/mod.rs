@@ -1,0 +1,290 @@
+//! `gateway reconcile`: a provider's end-of-day statement against the gateway's books.
+//!
+//! A three-way match between what the gateway instructed (its payments and their amounts),
+//! what the providers' callbacks and inquiries said (each payment's state and provider
+//! reference) and the provider's statement ([`matching`], a pure function). The statement is
+//! read in the provider's own format ([`camt053`] for banks, [`csv_layouts`] for VNPost and the
+//! wallets). A payout the provider returned is applied once per statement line
+//! ([`Store::apply_return`]): a final `returned` result for upstream with the next `seq`, and a
+//! line in the payment's event log.
+
+pub mod camt053;
+pub mod csv_layouts;
+pub mod matching;
+pub mod output;
+pub mod statement;
+
+use chrono::{NaiveDate, NaiveTime};
+use gateway_adapter::WalletProvider;
+
+pub use matching::{match_statement, GatewayPayment, Item, ItemKind};
+pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
+
+use crate::store::{ReturnOutcome, ReturnToApply, Store, StoreError};
+
+/// Exit code: every statement line matched or was a return, and nothing is missing.
+pub const EXIT_BALANCED: u8 = 0;
+/// Exit code: the books do not balance; the report lists what a person must look at.
+pub const EXIT_NOT_BALANCED: u8 = 3;
+/// Exit code: the statement could not be read (missing file, wrong format, no day).
+pub const EXIT_BAD_STATEMENT: u8 = 4;
+
+/// The file formats statements come in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatementFormat {
+    /// ISO 20022 camt.053.001.08 XML (banks).
+    Camt053,
+    /// VNPost's `;`-separated CSV.
+    VnpostCsv,
+    /// The wallet providers' `,`-separated CSV.
+    WalletCsv,
+}
+
+impl StatementFormat {
+    /// The format a provider's statements come in: VNPost and the wallets have their own CSV
+    /// layouts; every other provider is a bank and sends camt.053.
+    pub fn for_provider(provider: &str) -> Self {
+        if provider == "vnpost_account" {
+            StatementFormat::VnpostCsv
+        } else if WalletProvider::parse(provider).is_some() {
+            StatementFormat::WalletCsv
+        } else {
+            StatementFormat::Camt053
+        }
+    }
+
+    pub fn parse(self, bytes: &[u8]) -> Result<ParsedStatement, StatementError> {
+        match self {
+            StatementFormat::Camt053 => camt053::parse(bytes),
+            StatementFormat::VnpostCsv => csv_layouts::parse_vnpost(bytes),
+            StatementFormat::WalletCsv => csv_layouts::parse_wallet(bytes),
+        }
+    }
+}
+
+/// The outcome of one reconciliation.
+#[derive(Clone, Debug)]
+pub struct Reconciliation {
+    pub provider: String,
+    /// The Vietnam day reconciled.
+    pub day: NaiveDate,
+    pub items: Vec<Item>,
+}
+
+impl Reconciliation {
+    /// How many items are of `kind`.
+    pub fn count(&self, kind: ItemKind) -> usize {
+        self.items.iter().filter(|item| item.kind == kind).count()
+    }
+
+    /// True when every item is matched or a return: the books balance.
+    pub fn balanced(&self) -> bool {
+        self.items.iter().all(|item| item.kind.balances())
+    }
+
+    /// [`EXIT_BALANCED`] or [`EXIT_NOT_BALANCED`].
+    pub fn exit_code(&self) -> u8 {
+        if self.balanced() {
+            EXIT_BALANCED
+        } else {
+            EXIT_NOT_BALANCED
+        }
+    }
+}
+
+/// Why a reconciliation did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the statement cannot be read: {0}")]
+    Statement(#[from] StatementError),
+    #[error(
+        "the statement does not say which day it covers and its lines are not all of one day; give --date YYYY-MM-DD"
+    )]
+    NoDay,
+    #[error("the statement covers {statement}, not {asked}; leave out --date or fetch the statement of {asked}")]
+    DateMismatch { statement: NaiveDate, asked: NaiveDate },
+    #[error("the store could not be read: {0}")]
+    Read(#[from] sqlx::Error),
+    #[error("the store could not record a return: {0}")]
+    Write(#[from] StoreError),
+}
+
+impl ReconcileError {
+    /// True when the statement is at fault, not the store.
+    pub fn is_bad_statement(&self) -> bool {
+        matches!(
+            self,
+            ReconcileError::Statement(_) | ReconcileError::NoDay | ReconcileError::DateMismatch { .. }
+        )
+    }
+}
+
+/// The Vietnam day as milliseconds since 1970, start inclusive, end exclusive.
+pub fn day_window(day: NaiveDate) -> (i64, i64) {
+    let start = |date: NaiveDate| {
+        date.and_time(NaiveTime::MIN)
+            .and_local_timezone(statement::vietnam())
+            .single()
+            .map(|at| at.timestamp_millis())
+            .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc().timestamp_millis())
+    };
+    (start(day), start(day + chrono::Duration::days(1)))
+}
+
+/// The day to reconcile: `asked` (`--date`), which must be the statement's own day when it
+/// names one, else the day the statement covers.
+pub fn day_to_reconcile(statement: &ParsedStatement, asked: Option<NaiveDate>) -> Result<NaiveDate, ReconcileError> {
+    match (asked, statement.date) {
+        (Some(asked), Some(own)) if asked != own => Err(ReconcileError::DateMismatch { statement: own, asked }),
+        (Some(asked), _) => Ok(asked),
+        (None, _) => statement.day().ok_or(ReconcileError::NoDay),
+    }
+}
+
+/// What an ISO 20022 return reason code means, in words for upstream.
+pub fn return_reason_text(code: &str) -> &'static str {
+    match code {
+        "AC01" => "the account number is wrong",
+        "AC04" => "the account is closed",
+        "AC06" => "the account is blocked",
+        "AG01" => "the account does not accept this kind of credit",
+        "AM05" => "it was a duplicate",
+        "BE01" => "the account holder is not the beneficiary",
+        "MD07" => "the beneficiary has died",
+        "RVSL" => "the provider reversed the entry",
+        _ => "for a reason the provider gave by code",
+    }
+}
+
+/// Reconciles `statement` (the file's bytes, in `format`) of `provider` for `date` (else the
+/// day the statement says), and applies the returns it finds.
+pub async fn reconcile(
+    store: &Store,
+    provider: &str,
+    format: StatementFormat,
+    statement: &[u8],
+    date: Option<NaiveDate>,
+) -> Result<Reconciliation, ReconcileError> {
+    let statement = format.parse(statement)?;
+    let day = day_to_reconcile(&statement, date)?;
+    let window = day_window(day);
+    let references: Vec<String> = statement.lines.iter().map(|line| line.reference.clone()).collect();
+    let payments = store.reconciliation_payments(provider, &references, window).await?;
+    let mut items = match_statement(&statement.lines, &payments, window);
+    for item in items.iter_mut().filter(|item| item.kind == ItemKind::Returned) {
+        apply_return(store, provider, item).await?;
+    }
+    Ok(Reconciliation {
+        provider: provider.to_string(),
+        day,
+        items,
+    })
+}
+
+/// Applies one matched return and says in the item's note what happened.
+async fn apply_return(store: &Store, provider: &str, item: &mut Item) -> Result<(), StoreError> {
+    let code = item.return_reason.clone().unwrap_or_default();
+    let booked_on = item.booked_on.map(|day| day.to_string()).unwrap_or_default();
+    let returned = ReturnToApply {
+        provider: provider.to_string(),
+        entry_ref: item.entry_ref.clone().unwrap_or_default(),
+        payment_id: item.payment_id.clone(),
+        amount: item.statement_amount.and_then(|a| i64::try_from(a).ok()).unwrap_or_default(),
+        reason: format!(
+            "the provider returned the payout on {booked_on} ({code}: {}); the money is back in the disbursement account",
+            return_reason_text(&code)
+        ),
+        reason_code: code,
+        booked_on,
+    };
+    match store.apply_return(&returned).await? {
+        ReturnOutcome::Applied { seq } => {
+            item.note = format!("returned result written for upstream (seq {seq})");
+        }
+        ReturnOutcome::AlreadyApplied => {
+            item.note = "applied by an earlier run; nothing written".to_string();
+        }
+        ReturnOutcome::ReturnedEarlier { entry_ref } => {
+            item.kind = ItemKind::DuplicateOnStatement;
+            item.note = format!("the payment was already returned by statement line {entry_ref}");
+        }
+        ReturnOutcome::NotApplicable => {
+            item.kind = ItemKind::StatusMismatch;
+            item.note = "the payment changed while it was reconciled; nothing written".to_string();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_provider_has_its_format() {
+        assert_eq!(StatementFormat::for_provider("bank_transfer"), StatementFormat::Camt053);
+        assert_eq!(
+            StatementFormat::for_provider("vnpost_account"),
+            StatementFormat::VnpostCsv
+        );
+        for wallet in ["viettel_money", "vnpt_money", "mobifone_money"] {
+            assert_eq!(StatementFormat::for_provider(wallet), StatementFormat::WalletCsv);
+        }
+    }
+
+    #[test]
+    fn a_day_is_cut_at_vietnam_midnight() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default();
+        let (from, to) = day_window(day);
+        // 2026-12-03 00:00 in Vietnam is 2026-12-02 17:00 UTC.
+        let expected = chrono::DateTime::parse_from_rfc3339("2026-12-02T17:00:00Z")
+            .map(|at| at.timestamp_millis())
+            .unwrap_or_default();
+        assert_eq!(from, expected);
+        assert_eq!(to - from, 86_400_000);
+    }
+
+    #[test]
+    fn the_day_comes_from_the_statement_and_date_may_only_confirm_it() {
+        let on = |day: u32| NaiveDate::from_ymd_opt(2026, 12, day).unwrap_or_default();
+        let own = ParsedStatement {
+            date: Some(on(3)),
+            lines: Vec::new(),
+        };
+        assert_eq!(day_to_reconcile(&own, None).ok(), Some(on(3)));
+        assert_eq!(day_to_reconcile(&own, Some(on(3))).ok(), Some(on(3)));
+        let mismatch = day_to_reconcile(&own, Some(on(4)));
+        assert!(
+            matches!(&mismatch, Err(error) if error.is_bad_statement()),
+            "{mismatch:?}"
+        );
+        let undated = ParsedStatement::default();
+        assert!(matches!(day_to_reconcile(&undated, None), Err(ReconcileError::NoDay)));
+        assert_eq!(day_to_reconcile(&undated, Some(on(5))).ok(), Some(on(5)));
+    }
+
+    #[test]
+    fn the_exit_code_says_whether_the_books_balance() {
+        let item = |kind| Item {
+            kind,
+            entry_ref: None,
+            payment_id: "pay_1".into(),
+            order_id: None,
+            gateway_amount: None,
+            statement_amount: None,
+            gateway_state: None,
+            return_reason: None,
+            booked_on: None,
+            note: String::new(),
+        };
+        let mut reconciliation = Reconciliation {
+            provider: "bank_transfer".into(),
+            day: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default(),
+            items: vec![item(ItemKind::Matched), item(ItemKind::Returned)],
+        };
+        assert_eq!(reconciliation.exit_code(), EXIT_BALANCED);
+        reconciliation.items.push(item(ItemKind::MissingAtProvider));
+        assert_eq!(reconciliation.exit_code(), EXIT_NOT_BALANCED);
+        assert_eq!(reconciliation.count(ItemKind::Matched), 1);
+    }
+}

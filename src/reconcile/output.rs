@@ -1,0 +1,190 @@
+//! The reconciliation as people read it: a table with a summary for the terminal, and CSV.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use gateway_adapter::money::format_dong;
+
+use super::{Item, ItemKind, Reconciliation};
+
+/// The CSV header, one row per item.
+pub const CSV_HEADER: [&str; 10] = [
+    "kind",
+    "entry_ref",
+    "payment_id",
+    "order_id",
+    "gateway_amount",
+    "statement_amount",
+    "gateway_state",
+    "return_reason",
+    "booked_on",
+    "note",
+];
+
+/// Items sorted for reading: discrepancies first, then returns, then matched items.
+fn sorted(reconciliation: &Reconciliation) -> Vec<&Item> {
+    let rank = |kind: ItemKind| match kind {
+        ItemKind::Matched => 2,
+        ItemKind::Returned => 1,
+        _ => 0,
+    };
+    let mut items: Vec<&Item> = reconciliation.items.iter().collect();
+    items.sort_by(|a, b| {
+        (rank(a.kind), a.kind, &a.payment_id, &a.entry_ref).cmp(&(rank(b.kind), b.kind, &b.payment_id, &b.entry_ref))
+    });
+    items
+}
+
+fn dong(amount: Option<i64>) -> String {
+    amount
+        .and_then(|a| u64::try_from(a).ok())
+        .map(format_dong)
+        .unwrap_or_else(|| "-".to_string())
+}
+
+/// The table for the terminal, then a count and amount per kind, then the verdict.
+pub fn table(reconciliation: &Reconciliation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Reconciliation of {} for {} (Vietnam time)\n",
+        reconciliation.provider, reconciliation.day
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:<24} {:<34} {:<28} {:>15} {:>15} {:<12} {:<6} note",
+        "kind", "entry", "payment", "order", "gateway ₫", "statement ₫", "state", "reason"
+    );
+    for item in sorted(reconciliation) {
+        let _ = writeln!(
+            out,
+            "{:<22} {:<24} {:<34} {:<28} {:>15} {:>15} {:<12} {:<6} {}",
+            item.kind.as_str(),
+            item.entry_ref.as_deref().unwrap_or("-"),
+            if item.payment_id.is_empty() {
+                "-"
+            } else {
+                &item.payment_id
+            },
+            item.order_id.as_deref().unwrap_or("-"),
+            dong(item.gateway_amount),
+            dong(item.statement_amount.and_then(|a| i64::try_from(a).ok())),
+            item.gateway_state.map(|s| s.as_str()).unwrap_or("-"),
+            item.return_reason.as_deref().unwrap_or("-"),
+            item.note
+        );
+    }
+    let _ = writeln!(out);
+    for kind in ItemKind::ALL {
+        let items: Vec<&Item> = reconciliation.items.iter().filter(|i| i.kind == kind).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let amount: u64 = items
+            .iter()
+            .map(|i| {
+                i.statement_amount
+                    .or_else(|| i.gateway_amount.and_then(|a| u64::try_from(a).ok()))
+                    .unwrap_or(0)
+            })
+            .sum();
+        let _ = writeln!(
+            out,
+            "{:<22} {:>6} {:>18} ₫",
+            kind.as_str(),
+            items.len(),
+            format_dong(amount)
+        );
+    }
+    let problems = reconciliation.items.iter().filter(|i| !i.kind.balances()).count();
+    if problems == 0 {
+        let _ = writeln!(
+            out,
+            "The books balance: every statement line is matched or a return, and nothing is missing."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "The books do not balance: {problems} items need a person (see the kinds above)."
+        );
+    }
+    out
+}
+
+/// Writes every item as CSV to `writer`.
+pub fn write_csv(reconciliation: &Reconciliation, writer: impl Write) -> Result<(), csv::Error> {
+    let mut csv = csv::Writer::from_writer(writer);
+    csv.write_record(CSV_HEADER)?;
+    for item in sorted(reconciliation) {
+        csv.write_record([
+            item.kind.as_str().to_string(),
+            item.entry_ref.clone().unwrap_or_default(),
+            item.payment_id.clone(),
+            item.order_id.clone().unwrap_or_default(),
+            item.gateway_amount.map(|a| a.to_string()).unwrap_or_default(),
+            item.statement_amount.map(|a| a.to_string()).unwrap_or_default(),
+            item.gateway_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            item.return_reason.clone().unwrap_or_default(),
+            item.booked_on.map(|d| d.to_string()).unwrap_or_default(),
+            item.note.clone(),
+        ])?;
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::payment::PaymentState;
+
+    fn reconciliation() -> Reconciliation {
+        let item = |kind, payment: &str, amount| Item {
+            kind,
+            entry_ref: Some(format!("FT-{payment}")),
+            payment_id: payment.into(),
+            order_id: Some(format!("TB-{payment}")),
+            gateway_amount: Some(amount),
+            statement_amount: u64::try_from(amount).ok(),
+            gateway_state: Some(PaymentState::Succeeded),
+            return_reason: None,
+            booked_on: NaiveDate::from_ymd_opt(2026, 12, 3),
+            note: "a, \"quoted\" note".into(),
+        };
+        Reconciliation {
+            provider: "bank_transfer".into(),
+            day: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default(),
+            items: vec![
+                item(ItemKind::Matched, "pay_a", 1_000_000),
+                item(ItemKind::AmountMismatch, "pay_b", 2_000_000),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_table_puts_discrepancies_first_and_gives_the_verdict() {
+        let text = table(&reconciliation());
+        let mismatch = text.find("amount_mismatch").unwrap_or(usize::MAX);
+        let matched = text.find("matched ").unwrap_or(0);
+        assert!(mismatch < matched, "{text}");
+        assert!(text.contains("2.000.000"), "{text}");
+        assert!(
+            text.contains("The books do not balance: 1 items need a person"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_csv_has_one_row_per_item_and_quotes_what_needs_it() {
+        let mut bytes = Vec::new();
+        write_csv(&reconciliation(), &mut bytes).unwrap_or_else(|error| panic!("{error}"));
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], CSV_HEADER.join(","));
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].starts_with("amount_mismatch,FT-pay_b,pay_b,TB-pay_b,2000000,2000000,succeeded,,2026-12-03,"));
+        assert!(lines[1].ends_with("\"a, \"\"quoted\"\" note\""), "{}", lines[1]);
+    }
+}

@@ -1,0 +1,205 @@
+//! Reconciliation in the store: the payments a provider statement is matched against, and a
+//! payout the provider returned, applied once per statement line.
+//!
+//! A return does not change the payment's state (final states never change: the credit did
+//! happen). It bumps `seq`, writes a line in the event log and a final `returned` result in the
+//! outbox, and remembers the statement line in `reconciliation_items`, all in one transaction;
+//! the same line applied again finds itself remembered and writes nothing.
+
+use sqlx::{AnyConnection, Connection, Row};
+
+use super::outbox::insert_result;
+use super::payments::{record_event, PAYMENT_COLUMNS};
+use super::{now_ms, state_column, PaymentRecord, Store, StoreError};
+use crate::payment::{PaymentState, ResultStatus};
+use crate::reconcile::GatewayPayment;
+
+/// The reason code of a `returned` result and of its event-log line.
+pub const RETURNED_BY_PROVIDER: &str = "returned_by_provider";
+
+/// References per `IN (…)` list, well under both backends' parameter limits.
+const CHUNK: usize = 500;
+
+/// A statement line that says a payout came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnToApply {
+    pub provider: String,
+    /// The statement line's own reference: what the return is remembered by.
+    pub entry_ref: String,
+    pub payment_id: String,
+    /// Whole đồng, as the statement says.
+    pub amount: i64,
+    /// The provider's return reason code (ISO 20022, e.g. `AC04`).
+    pub reason_code: String,
+    /// The Vietnam day the return was booked, `YYYY-MM-DD`.
+    pub booked_on: String,
+    /// What upstream reads in the result's `reason`.
+    pub reason: String,
+}
+
+/// What applying a return did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReturnOutcome {
+    /// Applied now: the `returned` result has this `seq`.
+    Applied { seq: i64 },
+    /// This statement line was applied before; nothing was written.
+    AlreadyApplied,
+    /// Another statement line already returned this payment; nothing was written.
+    ReturnedEarlier { entry_ref: String },
+    /// The payment is not a succeeded payment of this provider with this amount (it changed
+    /// since the match); nothing was written.
+    NotApplicable,
+}
+
+impl Store {
+    /// The payments of `provider` the statement is matched against: those sent inside
+    /// `window` (ms since 1970, end exclusive) and those the statement names by reference.
+    pub async fn reconciliation_payments(
+        &self,
+        provider: &str,
+        references: &[String],
+        window: (i64, i64),
+    ) -> Result<Vec<GatewayPayment>, sqlx::Error> {
+        const COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at";
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE provider = $1 AND submitted_at >= $2 AND submitted_at < $3"
+        ))
+        .bind(provider)
+        .bind(window.0)
+        .bind(window.1)
+        .fetch_all(self.pool())
+        .await?;
+        let mut payments = rows.iter().map(gateway_payment).collect::<Result<Vec<_>, _>>()?;
+        let known: std::collections::HashSet<String> = payments.iter().map(|p| p.payment_id.clone()).collect();
+        let mut wanted: Vec<&String> = references.iter().filter(|r| !known.contains(*r)).collect();
+        wanted.sort();
+        wanted.dedup();
+        for chunk in wanted.chunks(CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM payments WHERE provider = $1 AND payment_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(provider);
+            for reference in chunk {
+                query = query.bind(reference.as_str());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                payments.push(gateway_payment(&row)?);
+            }
+        }
+        Ok(payments)
+    }
+
+    /// Applies a return once (see the module comment).
+    pub async fn apply_return(&self, returned: &ReturnToApply) -> Result<ReturnOutcome, StoreError> {
+        let returned = std::sync::Arc::new(returned.clone());
+        self.write(&returned.payment_id.clone(), move |connection| {
+            let returned = returned.clone();
+            Box::pin(async move { apply_return_in(connection, &returned).await })
+        })
+        .await
+    }
+
+    /// How many returns reconciliation applied to `provider`'s payments (all of them when
+    /// `provider` is `None`): what a report counts as returned.
+    pub async fn returned_count(&self, provider: Option<&str>) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM reconciliation_items WHERE kind = 'returned' AND ($1 IS NULL OR provider = $1)",
+        )
+        .bind(provider.map(str::to_string))
+        .fetch_one(self.pool())
+        .await?;
+        row.try_get("n")
+    }
+}
+
+fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Error> {
+    Ok(GatewayPayment {
+        payment_id: row.try_get("payment_id")?,
+        order_id: row.try_get("order_id")?,
+        amount: row.try_get("amount")?,
+        state: state_column(row, "state")?,
+        provider_ref: row.try_get("provider_ref")?,
+        submitted_at: row.try_get("submitted_at")?,
+    })
+}
+
+async fn apply_return_in(
+    transaction: &mut AnyConnection,
+    returned: &ReturnToApply,
+) -> Result<ReturnOutcome, sqlx::Error> {
+    let mut attempt = transaction.begin().await?;
+    let earlier: Option<String> =
+        sqlx::query("SELECT entry_ref FROM reconciliation_items WHERE payment_id = $1 AND kind = 'returned'")
+            .bind(&returned.payment_id)
+            .fetch_optional(&mut *attempt)
+            .await?
+            .map(|row| row.try_get("entry_ref"))
+            .transpose()?;
+    if let Some(entry_ref) = earlier {
+        attempt.rollback().await?;
+        return Ok(if entry_ref == returned.entry_ref {
+            ReturnOutcome::AlreadyApplied
+        } else {
+            ReturnOutcome::ReturnedEarlier { entry_ref }
+        });
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO reconciliation_items (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
+         VALUES ($1, $2, 'returned', $3, $4, $5, $6, $7) ON CONFLICT (provider, entry_ref) DO NOTHING",
+    )
+    .bind(&returned.provider)
+    .bind(&returned.entry_ref)
+    .bind(&returned.payment_id)
+    .bind(returned.amount)
+    .bind(&returned.reason_code)
+    .bind(&returned.booked_on)
+    .bind(now_ms())
+    .execute(&mut *attempt)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        // The line is remembered for another payment: never apply it twice.
+        attempt.rollback().await?;
+        return Ok(ReturnOutcome::AlreadyApplied);
+    }
+    let row = sqlx::query(&format!(
+        "UPDATE payments SET seq = seq + 1, version = version + 1, updated_at = $1 \
+         WHERE payment_id = $2 AND provider = $3 AND state = $4 AND amount = $5 RETURNING {PAYMENT_COLUMNS}"
+    ))
+    .bind(now_ms())
+    .bind(&returned.payment_id)
+    .bind(&returned.provider)
+    .bind(PaymentState::Succeeded.as_str())
+    .bind(returned.amount)
+    .fetch_optional(&mut *attempt)
+    .await?;
+    let Some(row) = row else {
+        attempt.rollback().await?;
+        return Ok(ReturnOutcome::NotApplicable);
+    };
+    let record = PaymentRecord::from_row(&row)?;
+    let detail = format!(
+        "the provider returned the payout ({}) on {}, statement entry {}; a final `returned` result went to upstream with seq {}",
+        returned.reason_code, returned.booked_on, returned.entry_ref, record.seq
+    );
+    record_event(
+        &mut attempt,
+        &record.payment_id,
+        Some(record.state),
+        record.state,
+        Some(RETURNED_BY_PROVIDER),
+        &detail,
+    )
+    .await?;
+    if let Some(mut message) = record.result_message() {
+        message.status = ResultStatus::Returned;
+        message.is_final = true;
+        message.amount = u64::try_from(returned.amount).ok();
+        message.reason_code = Some(RETURNED_BY_PROVIDER.to_string());
+        message.reason = Some(returned.reason.clone());
+        insert_result(&mut attempt, &message).await?;
+    }
+    attempt.commit().await?;
+    Ok(ReturnOutcome::Applied { seq: record.seq })
+}

@@ -1,0 +1,69 @@
+//! `gateway bench` from the command line on SQLite: open loop with the gateway as its own
+//! process, and the default burst in one process; both exit 0 with the figures they promise.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+/// Runs `gateway bench <args>` and returns its `key=value` figures; fails on a non-zero exit.
+async fn bench(args: &[&str]) -> HashMap<String, String> {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("bench")
+        .args(args)
+        .args(["--timeout-secs", "60"])
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("the ledger has exactly"), "{stdout}");
+    stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+fn number(figures: &HashMap<String, String>, key: &str) -> f64 {
+    let value = figures
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} is printed: {figures:?}"));
+    value.parse().unwrap_or_else(|_| panic!("{key}={value} is a number"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gateways_own_figures() {
+    let figures = bench(&["--orders", "40", "--rate", "200", "--separate-process"]).await;
+    assert_eq!(figures["check"], "ok");
+    assert_eq!(figures["final_succeeded"], "40/40");
+    assert_eq!(figures["gateway_process"], "separate");
+    assert_eq!(figures["publish_mode"], "rate");
+    assert_eq!(figures["target_rate_orders_per_s"], "200");
+    // 40 orders at 200/s go out over about 195 ms; a busy machine may stretch that a little.
+    let achieved = number(&figures, "achieved_publish_orders_per_s");
+    assert!((50.0..=260.0).contains(&achieved), "achieved {achieved}/s");
+    assert!(number(&figures, "gateway_cpu_ms_per_order") > 0.0);
+    assert!(number(&figures, "gateway_vm_hwm_kib") > 1_000.0);
+    let (p50, p99) = (number(&figures, "latency_p50_ms"), number(&figures, "latency_p99_ms"));
+    assert!(p50 > 0.0 && p99 >= p50, "p50 {p50} p99 {p99}");
+    assert!(number(&figures, "first_final_ms") > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
+    let figures = bench(&["--orders", "40", "--channels", "mix"]).await;
+    assert_eq!(figures["check"], "ok");
+    assert_eq!(figures["ledger_credits"], "40");
+    assert_eq!(figures["gateway_process"], "in_process");
+    assert_eq!(figures["publish_mode"], "burst");
+    assert_eq!(figures["gateway_cpu_ms_per_order"], "n/a");
+    assert!(number(&figures, "process_cpu_ms_per_order") > 0.0);
+    assert!(number(&figures, "latency_p99_ms") > 0.0);
+}

@@ -1,0 +1,278 @@
+//! The ops dashboard on a running gateway: the API refuses a missing or wrong token, the page
+//! (in headless Chromium, with no console errors) shows the live counts of a known run, and
+//! the DLQ look counts reasons without taking messages out of the queue.
+
+use std::time::Duration;
+
+use gateway::app::RunningGateway;
+use gateway::dashboard::dlq_look::DlqWatch;
+use gateway::dashboard::DashboardSettings;
+use gateway::demo::stack;
+use gateway::payment::ResultStatus;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::browser;
+use crate::support::{bank_order, test_settings, vnpost_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(the_dashboard_shows_a_known_run_and_refuses_other_tokens);
+
+const TOKEN: &str = "ops-test-token-0123456789abcdef";
+
+/// Publishes `order` into an open account and waits for its final result.
+async fn pay(stack: &mut TestStack, order: &Value, holder: &str) -> ResultStatus {
+    stack.open_account(order, holder);
+    stack.publish(order).await;
+    stack.final_result(order["order_id"].as_str().unwrap()).await.status
+}
+
+async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
+    let mut settings = test_settings();
+    settings.dashboard = DashboardSettings {
+        token: Some(SecretString::from(TOKEN)),
+        refresh_ms: 1_000,
+        ..Default::default()
+    };
+    let mut stack = TestStack::start_with(db, settings, false).await;
+    let gateway = RunningGateway::start(stack.settings.clone()).await.unwrap();
+    let base = format!("http://{}", gateway.http_address);
+    stack.gateway = Some(gateway);
+
+    // A batch of two declared orders, of which one arrives and is paid: in progress, 1 of 2 final.
+    let batch_id = format!("OPS-{}", stack.run_id);
+    let mut in_batch = bank_order(1_000_000);
+    in_batch["batch_id"] = json!(batch_id);
+    let manifest = json!({
+        "kind": "batch_manifest",
+        "batch_id": batch_id,
+        "program": "meritorious",
+        "period": "2026-12",
+        "commune_code": "12454",
+        "order_count": 2,
+        "total_amount": "3000000",
+        "created_at": "2026-11-28T08:00:00+07:00",
+        "orders": [
+            { "order_id": in_batch["order_id"], "amount": "1000000" },
+            { "order_id": format!("{batch_id}-never-sent"), "amount": "2000000" }
+        ]
+    });
+    stack
+        .publish_raw(&serde_json::to_vec(&manifest).unwrap(), &format!("manifest-{batch_id}"))
+        .await;
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while store.batch(&batch_id).await.unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the manifest is stored within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let paid = bank_order(2_789_000);
+    assert_eq!(pay(&mut stack, &paid, HOLDER).await, ResultStatus::Succeeded);
+    assert_eq!(pay(&mut stack, &in_batch, HOLDER).await, ResultStatus::Succeeded);
+    assert_eq!(
+        pay(&mut stack, &bank_order(700_000), "TRAN THI KHAC").await,
+        ResultStatus::Failed
+    );
+    assert_eq!(
+        pay(&mut stack, &vnpost_order(1_500_000), HOLDER).await,
+        ResultStatus::Succeeded
+    );
+    // The same beneficiary, program, period and type again: held for a person.
+    let mut held = paid.clone();
+    let held_id = format!("{}-again", paid["order_id"].as_str().unwrap());
+    held["order_id"] = json!(held_id);
+    stack.publish(&held).await;
+    stack
+        .wait_for(
+            &held_id,
+            |m| m.status == ResultStatus::NeedsReview,
+            Duration::from_secs(20),
+        )
+        .await;
+
+    let http = reqwest::Client::new();
+    let api = format!("{base}/ops/api/summary");
+    let missing = http.get(&api).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"ops\"")
+    );
+    let wrong = http
+        .get(&api)
+        .bearer_auth("ops-test-token-0123456789abcdeX")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let summary: Value = http
+        .get(&api)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["payments"]["total"], 5);
+    assert_eq!(summary["needs_review"]["total"], 1);
+    assert_eq!(summary["needs_review"]["shown"][0]["order_id"], json!(held_id));
+    assert_eq!(summary["needs_review"]["shown"][0]["sent"], false);
+    assert_eq!(summary["dlq"]["queue"], json!(stack.settings.amqp.dlq_queue));
+    assert!(summary["dlq"]["error"].is_null(), "{}", summary["dlq"]);
+    assert_eq!(summary["batches"]["open"], 1, "{}", summary["batches"]);
+    assert_eq!(summary["batches"]["shown"][0]["check"]["final_orders"], 1);
+
+    // The page itself carries no data, and without a token it asks for one.
+    let page = http.get(format!("{base}/ops")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("connect-src 'self'"));
+    let html = page.text().await.unwrap();
+    assert!(!html.contains(&held_id));
+    let asking = browser::render(&format!("{base}/ops")).await;
+    assert!(asking.console.is_empty(), "console messages: {:?}", asking.console);
+    assert!(
+        asking.dom.contains("<form id=\"token-form\">"),
+        "the token form is shown"
+    );
+
+    let url = format!("{base}/ops#token={TOKEN}");
+    let shown = browser::render(&url).await;
+    assert!(shown.console.is_empty(), "console messages: {:?}", shown.console);
+    let dom = &shown.dom;
+    assert!(dom.contains("data-dashboard-ready="), "the page drew a summary");
+    for (id, text) in [
+        ("payments-total", "5"),
+        ("state-succeeded-bank_transfer", "2"),
+        ("state-succeeded-vnpost_account", "1"),
+        ("state-succeeded-total", "3"),
+        ("state-failed-bank_transfer", "1"),
+        ("state-needs_review-total", "1"),
+        ("review-total", "1"),
+        ("review-amount", "2.789.000 ₫"),
+    ] {
+        assert_eq!(text_of(dom, id).as_deref(), Some(text), "{id}");
+    }
+    assert!(dom.contains(&format!("id=\"review-{held_id}\"")));
+    let batch_row = &dom[dom
+        .find(&format!("id=\"batch-final-{batch_id}\""))
+        .expect("the batch's row")..];
+    assert!(batch_row.contains(" 1 / 2</td>"), "the batch shows 1 of 2 orders final");
+    assert!(dom.contains("id=\"provider-bank_transfer\""));
+    assert!(
+        !dom.contains("id=\"provider-bank_transfer-calls\">0<"),
+        "the bank was called"
+    );
+    assert!(!dom.contains(TOKEN), "the token is not left in the page");
+    if browser::update_screenshots() && matches!(db, Db::Sqlite) {
+        browser::screenshot(&url, &browser::docs_path("dashboard.png"), 1400).await;
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_without_a_dashboard_token_serves_no_ops_routes() {
+    let stack = TestStack::start(Db::Sqlite).await;
+    let base = format!("http://{}", stack.gateway.as_ref().unwrap().http_address);
+    for path in ["/ops", "/ops/api/summary"] {
+        let status = reqwest::get(format!("{base}{path}")).await.unwrap().status();
+        assert_eq!(status, 404, "{path}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dlq_look_counts_reasons_and_leaves_every_message_in_the_queue() {
+    let mut amqp = test_settings().amqp;
+    amqp.dlq_queue = format!("test.ops.dlq.{}", stack::new_run_id());
+    let connection = gateway::amqp::connect(&amqp, "test").await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(amqp.dlq_queue.as_str().into(), durable, arguments)
+        .await
+        .unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    for reason in ["invalid", "unknown_outcome", "invalid"] {
+        let mut headers = FieldTable::default();
+        headers.insert("x-gateway-reason".into(), AMQPValue::LongString(reason.into()));
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                amqp.dlq_queue.as_str().into(),
+                BasicPublishOptions::default(),
+                b"{}",
+                BasicProperties::default().with_headers(headers),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack());
+    }
+
+    let bounded = DlqWatch::new(amqp.clone(), 2, Duration::from_secs(60)).look().await;
+    assert_eq!(bounded.error, None);
+    assert_eq!(bounded.depth, Some(3));
+    assert_eq!((bounded.read, bounded.complete), (2, false));
+
+    let watch = DlqWatch::new(amqp.clone(), 100, Duration::from_secs(60));
+    let full = wait_for_depth(&watch, &amqp, 3).await;
+    assert_eq!(full.by_reason.get("invalid"), Some(&2));
+    assert_eq!(full.by_reason.get("unknown_outcome"), Some(&1));
+    assert!(full.complete);
+    assert_eq!(watch.look().await, full, "a look is reused within dlq_refresh_ms");
+
+    let mut missing = amqp.clone();
+    missing.dlq_queue = format!("{}.missing", amqp.dlq_queue);
+    let failed = DlqWatch::new(missing, 10, Duration::from_secs(60)).look().await;
+    assert_eq!(failed.depth, None);
+    assert!(failed.error.unwrap().contains("does not exist"));
+
+    let _ = channel
+        .queue_delete(amqp.dlq_queue.as_str().into(), QueueDeleteOptions::default())
+        .await;
+    let _ = connection.close(200, "done".into()).await;
+}
+
+/// The text of the element with `id` in a dumped DOM (up to its first child element).
+fn text_of(dom: &str, id: &str) -> Option<String> {
+    let start = dom.find(&format!("id=\"{id}\""))?;
+    let rest = &dom[start..];
+    let open_end = rest.find('>')? + 1;
+    let text = &rest[open_end..];
+    Some(text[..text.find('<')?].to_string())
+}
+
+/// A look taken once the queue shows `depth` ready messages again (messages a closed channel
+/// returns are requeued by the broker a moment later).
+async fn wait_for_depth(
+    watch: &DlqWatch,
+    amqp: &gateway::config::AmqpSettings,
+    depth: u32,
+) -> gateway::dashboard::dlq_look::DlqLook {
+    for _ in 0..50 {
+        let probe = DlqWatch::new(amqp.clone(), 0, Duration::from_millis(1)).look().await;
+        if probe.depth == Some(depth) {
+            return watch.look().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the queue did not show {depth} messages again");
+}

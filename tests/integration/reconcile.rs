@@ -1,0 +1,288 @@
+//! Reconciliation end to end: a sandbox day paid through the gateway, the provider's statement
+//! fetched from the sandbox (with injected discrepancies), `gateway reconcile` run as the real
+//! binary, and the `returned` result read from the results queue.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use gateway::payment::ResultStatus;
+use gateway::store::{Store, RETURNED_BY_PROVIDER};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::support::{bank_order, vnpost_order, wallet_order, Db, TestStack, HOLDER};
+
+crate::on_both_databases!(
+    a_bank_day_with_injected_discrepancies_lists_exactly_those_and_the_return_reaches_upstream,
+    a_wallet_day_with_injected_discrepancies_lists_exactly_those_and_the_return_reaches_upstream,
+    a_clean_day_balances_with_exit_code_0,
+);
+
+/// The official camt.053.001.08 schema, shipped with the bank adapter.
+const CAMT053_XSD: &str = "adapters/bank-transfer/schemas/camt.053.001.08.xsd";
+
+/// Today in Vietnam, the day the sandbox books today's credits on.
+fn today() -> String {
+    sandbox_kit::statement::vietnam_date(chrono::Utc::now()).to_string()
+}
+
+/// Pays `orders` through the stack and returns (order id, payment id, amount) of each.
+async fn pay(stack: &mut TestStack, orders: &[Value]) -> Vec<(String, String, u64)> {
+    for order in orders {
+        stack.open_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    let mut paid = Vec::new();
+    for order in orders {
+        let order_id = order["order_id"].as_str().unwrap().to_string();
+        let result = stack.final_result(&order_id).await;
+        assert_eq!(
+            result.status,
+            ResultStatus::Succeeded,
+            "{order_id}: {:?}",
+            result.reason
+        );
+        paid.push((order_id, result.payment_id.unwrap(), result.amount.unwrap()));
+    }
+    paid
+}
+
+async fn set_statement_faults(stack: &TestStack, provider: &str, faults: Value) {
+    let answer = reqwest::Client::new()
+        .put(format!("{}/sandbox/statement-faults/{provider}", stack.sandbox.url()))
+        .json(&faults)
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(
+        answer.status().is_success(),
+        "statement faults refused: {}",
+        answer.status()
+    );
+}
+
+/// Fetches the provider's statement for today from the sandbox into `folder`.
+async fn fetch_statement(stack: &TestStack, provider: &str, folder: &Path) -> std::path::PathBuf {
+    let answer = reqwest::Client::new()
+        .get(format!(
+            "{}/sandbox/statements/{provider}?date={}",
+            stack.sandbox.url(),
+            today()
+        ))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(answer.status().is_success(), "no statement: {}", answer.status());
+    let path = folder.join(format!("{provider}-statement"));
+    std::fs::write(&path, answer.bytes().await.expect("a statement body")).expect("write the statement");
+    path
+}
+
+/// Validates a camt.053 file against the shipped XSD with `xmllint`; a missing xmllint fails.
+fn assert_valid_camt053(path: &Path) {
+    let output = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", CAMT053_XSD])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("xmllint is needed to validate camt.053 (Debian package libxml2-utils): {error}")
+        });
+    assert!(
+        output.status.success(),
+        "the camt.053 statement does not validate against {CAMT053_XSD}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// What one `gateway reconcile` run printed and wrote.
+struct Run {
+    code: i32,
+    stdout: String,
+    /// (kind, payment id) of every CSV row.
+    items: BTreeSet<(String, String)>,
+}
+
+/// Runs the real binary against the stack's database.
+async fn reconcile(stack: &TestStack, provider: &str, statement: &Path, folder: &Path) -> Run {
+    let csv_path = folder.join(format!("{provider}-reconciliation.csv"));
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["reconcile", "--provider", provider, "--statement"])
+        .arg(statement)
+        .arg("--csv")
+        .arg(&csv_path)
+        .env("GATEWAY__DATABASE__URL", stack.settings.database.url.expose_secret())
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .output()
+        .await
+        .expect("the gateway binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        code == 0 || code == 3,
+        "reconcile failed ({code}): {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&csv_path).expect("the CSV was written");
+    let items = reader
+        .records()
+        .map(|record| {
+            let record = record.expect("a CSV row");
+            (record[0].to_string(), record[2].to_string())
+        })
+        .collect();
+    Run { code, stdout, items }
+}
+
+fn item(kind: &str, payment_id: &str) -> (String, String) {
+    (kind.to_string(), payment_id.to_string())
+}
+
+async fn injected_discrepancies_are_listed_and_the_return_reaches_upstream(
+    db: Db,
+    provider: &str,
+    order: fn(u64) -> Value,
+) {
+    let mut stack = TestStack::start(db).await;
+    let orders: Vec<Value> = (0..5).map(|n| order(500_000 + n * 10_000)).collect();
+    let paid = pay(&mut stack, &orders).await;
+    let [missing, altered, returned, fine_1, fine_2] = [0, 1, 2, 3, 4].map(|n| paid[n].clone());
+    set_statement_faults(
+        &stack,
+        provider,
+        json!({
+            "omit": [missing.1],
+            "amounts": { altered.1.clone(): altered.2 + 1_000 },
+            "extra": [{ "amount": 777_000, "reference": "pay_00000000000000000000000000ff" }],
+            "returns": [{ "reference": returned.1, "reason_code": "AC04" }],
+        }),
+    )
+    .await;
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let statement = fetch_statement(&stack, provider, folder.path()).await;
+    if provider == "bank_transfer" {
+        assert_valid_camt053(&statement);
+    }
+
+    let first = reconcile(&stack, provider, &statement, folder.path()).await;
+    assert_eq!(first.code, 3, "the books do not balance:\n{}", first.stdout);
+    let expected: BTreeSet<_> = [
+        item("missing_at_provider", &missing.1),
+        item("amount_mismatch", &altered.1),
+        item("unknown_to_gateway", "pay_00000000000000000000000000ff"),
+        item("returned", &returned.1),
+        item("matched", &returned.1),
+        item("matched", &fine_1.1),
+        item("matched", &fine_2.1),
+    ]
+    .into();
+    assert_eq!(first.items, expected, "{}", first.stdout);
+    assert!(
+        first.stdout.contains("The books do not balance: 3 items"),
+        "{}",
+        first.stdout
+    );
+
+    // The return reaches upstream: a final `returned` result after the final `succeeded` one.
+    let succeeded_seq = stack.final_result(&returned.0).await.seq;
+    let result = stack
+        .wait_for(
+            &returned.0,
+            |m| m.status == ResultStatus::Returned,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(result.is_final);
+    assert_eq!(result.seq, succeeded_seq + 1);
+    assert_eq!(result.amount, Some(returned.2));
+    assert_eq!(result.reason_code.as_deref(), Some(RETURNED_BY_PROVIDER));
+    assert!(
+        result.reason.as_deref().unwrap_or_default().contains("AC04"),
+        "{result:?}"
+    );
+
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let view = store.order_view(&returned.0).await.unwrap().unwrap();
+    assert!(
+        view.events
+            .iter()
+            .any(|e| e.reason_code.as_deref() == Some(RETURNED_BY_PROVIDER)),
+        "the event log records the return: {:?}",
+        view.events
+    );
+    let footprint = (view.events.len(), view.results.len(), view.payment.seq);
+
+    // The same statement again changes nothing.
+    let second = reconcile(&stack, provider, &statement, folder.path()).await;
+    assert_eq!(second.code, 3);
+    assert_eq!(second.items, expected);
+    assert!(second.stdout.contains("applied by an earlier run"), "{}", second.stdout);
+    let again = store.order_view(&returned.0).await.unwrap().unwrap();
+    assert_eq!((again.events.len(), again.results.len(), again.payment.seq), footprint);
+    assert_eq!(store.returned_count(Some(provider)).await.unwrap(), 1);
+    stack.drain_results(Duration::from_secs(1)).await;
+    let returned_results = stack.seen[&returned.0]
+        .iter()
+        .filter(|m| m.status == ResultStatus::Returned)
+        .count();
+    assert_eq!(returned_results, 1, "upstream heard of the return once");
+    stack.stop().await;
+}
+
+async fn a_bank_day_with_injected_discrepancies_lists_exactly_those_and_the_return_reaches_upstream(db: Db) {
+    injected_discrepancies_are_listed_and_the_return_reaches_upstream(db, "bank_transfer", bank_order).await
+}
+
+async fn a_wallet_day_with_injected_discrepancies_lists_exactly_those_and_the_return_reaches_upstream(db: Db) {
+    injected_discrepancies_are_listed_and_the_return_reaches_upstream(db, "viettel_money", |amount| {
+        wallet_order("viettel_money", amount)
+    })
+    .await
+}
+
+async fn a_clean_day_balances_with_exit_code_0(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let orders = [bank_order(1_250_000), bank_order(2_789_000), vnpost_order(900_000)];
+    let paid = pay(&mut stack, &orders).await;
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    for (provider, paid) in [("bank_transfer", &paid[..2]), ("vnpost_account", &paid[2..])] {
+        let statement = fetch_statement(&stack, provider, folder.path()).await;
+        if provider == "bank_transfer" {
+            assert_valid_camt053(&statement);
+        }
+        let run = reconcile(&stack, provider, &statement, folder.path()).await;
+        assert_eq!(run.code, 0, "{provider} balances:\n{}", run.stdout);
+        let expected: BTreeSet<_> = paid
+            .iter()
+            .map(|(_, payment_id, _)| item("matched", payment_id))
+            .collect();
+        assert_eq!(run.items, expected, "{}", run.stdout);
+        assert!(run.stdout.contains("The books balance"), "{}", run.stdout);
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_statement_exits_4_with_a_clear_error() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let database = format!("sqlite://{}/gateway.db", folder.path().display());
+    let garbage = folder.path().join("garbage.xml");
+    std::fs::write(&garbage, "this is not a statement").unwrap();
+    let cases = [
+        (folder.path().join("absent.xml"), "cannot be read"),
+        (garbage, "not well-formed XML"),
+    ];
+    for (path, expected) in cases {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["reconcile", "--provider", "bank_transfer", "--statement"])
+            .arg(&path)
+            .env("GATEWAY__DATABASE__URL", &database)
+            .output()
+            .await
+            .expect("the gateway binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr} should say {expected}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

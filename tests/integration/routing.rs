@@ -1,0 +1,119 @@
+//! Banks routed by BIN: the second bank of `config/default.toml` pays its own BIN, the
+//! sponsor bank pays the rest, and a third bank joins by configuration alone.
+
+use std::time::Duration;
+
+use gateway::config::Settings;
+use gateway::payment::ResultStatus;
+use serde_json::Value;
+
+use crate::support::{bank_order, tuned_for_tests, Db, TestStack, HOLDER};
+
+/// The provider whose sandbox ledger credited `order_id`.
+fn paid_by(stack: &TestStack, order_id: &str) -> Vec<String> {
+    stack
+        .sandbox
+        .kit
+        .ledger
+        .entries()
+        .into_iter()
+        .filter(|entry| entry.order_ref == order_id && entry.is_credited())
+        .map(|entry| entry.provider)
+        .collect()
+}
+
+fn order_at(bin: &str, amount: u64) -> Value {
+    let mut order = bank_order(amount);
+    order["destination"]["bank_bin"] = Value::from(bin);
+    order
+}
+
+/// Publishes one order per BIN and returns each order's final status and the providers
+/// whose ledger credited it.
+async fn pay(stack: &mut TestStack, bins: &[&str]) -> Vec<(ResultStatus, Vec<String>)> {
+    let orders: Vec<Value> = bins.iter().map(|bin| order_at(bin, 1_394_500)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    let mut outcomes = Vec::new();
+    for order in &orders {
+        let order_id = order["order_id"].as_str().unwrap_or_default();
+        let result = stack.wait_for(order_id, |m| m.is_final, Duration::from_secs(30)).await;
+        outcomes.push((result.status, paid_by(stack, order_id)));
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bank_order_is_paid_by_the_bank_its_bin_routes_to() {
+    let mut stack = TestStack::start(Db::Sqlite).await;
+    // VietinBank (970415) is listed by [providers.bank_vietinbank]; Vietcombank (970436) and
+    // BIDV (970418) are not, so the sponsor bank pays them through NAPAS.
+    let outcomes = pay(&mut stack, &["970415", "970436", "970418"]).await;
+    let expected = [
+        (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
+        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+    ];
+    assert_eq!(outcomes, expected);
+    stack.stop().await;
+}
+
+/// A config folder holding the repository's `default.toml` and an environment file that
+/// adds a third bank for BIDV's BIN, with its own secrets, and its emulation.
+fn config_with_a_third_bank() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::copy("config/default.toml", folder.path().join("default.toml")).expect("default.toml copies");
+    let webhook_secret = "whsec_dGhpcmQtYmFuay13ZWJob29rLXNlY3JldA==";
+    let third = format!(
+        r#"
+[providers.bank_bidv]
+type = "bank_transfer"
+bins = ["970418"]
+base_url = "http://127.0.0.1:8090/bank_bidv"
+client_id = "province-tb"
+request_secret = "third-bank-request-secret"
+webhook_secrets = ["{webhook_secret}"]
+timeout_ms = 2000
+
+[sandbox.providers.bank_bidv]
+type = "bank_transfer"
+request_secret = "third-bank-request-secret"
+webhook_secret = "{webhook_secret}"
+"#
+    );
+    std::fs::write(folder.path().join("third.toml"), third).expect("third.toml writes");
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_bank_is_added_by_configuration_alone() {
+    let folder = config_with_a_third_bank();
+    let settings = Settings::load_from(folder.path(), Some("third"), None).expect("the configuration loads");
+    let mut stack = TestStack::start_with(Db::Sqlite, tuned_for_tests(settings), true).await;
+    let outcomes = pay(&mut stack, &["970418", "970415", "970436"]).await;
+    let expected = [
+        (ResultStatus::Succeeded, vec!["bank_bidv".to_string()]),
+        (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
+        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+    ];
+    assert_eq!(outcomes, expected);
+    stack.stop().await;
+}
+
+#[test]
+fn a_bin_claimed_by_two_banks_is_refused_at_start_up() {
+    let folder = config_with_a_third_bank();
+    let third = folder.path().join("third.toml");
+    let text = std::fs::read_to_string(&third).expect("third.toml reads");
+    std::fs::write(&third, text.replace("970418", "970415")).expect("third.toml writes");
+    let error = Settings::load_from(folder.path(), Some("third"), None).expect_err("refused");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains(
+            "BIN 970415 (VietinBank) is in the bins of both providers.bank_bidv and providers.bank_vietinbank"
+        ),
+        "{text}"
+    );
+}
