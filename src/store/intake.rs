@@ -153,11 +153,16 @@ async fn claim_in(
     let fingerprint = order.fingerprint();
     let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let now = now_ms();
-    let inserted = sqlx::query(
+    // Claimed as `accepted`, due now; a corrected order whose first version was rejected
+    // continues after that result (`seq` 2). One statement: the guard below rarely changes it.
+    let inserted = sqlx::query(&format!(
         "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, amount, \
-         batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13) ON CONFLICT DO NOTHING",
-    )
+         batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at, \
+         next_attempt_at, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13, $13, \
+         1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $3)) \
+         ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"
+    ))
     .bind(&payment_id)
     .bind(order.idempotency_key.as_str())
     .bind(order.order_id.as_str())
@@ -171,10 +176,10 @@ async fn claim_in(
     .bind(raw_message.to_vec())
     .bind(properties.to_json())
     .bind(now)
-    .execute(&mut *transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
 
-    if inserted.rows_affected() == 0 {
+    let Some(inserted) = inserted else {
         // Either the idempotency key or the order id is taken (both are unique).
         let existing = sqlx::query(
             "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE idempotency_key = $1 OR order_id = $2 \
@@ -211,53 +216,42 @@ async fn claim_in(
             }
         };
         return Ok(outcome);
-    }
+    };
 
-    let (state, reason_code, reason, next_attempt_at) =
-        match guard_beneficiary_period(transaction, order, &payment_id).await? {
-            None => (PaymentState::Accepted, None, None, Some(now)),
-            Some(other) => {
-                let reason =
-                    format!("the beneficiary already has payment {other} for this program, period and payment type");
-                let state = match policy {
-                    DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
-                    DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
-                };
-                (
-                    state,
-                    Some("possible_duplicate_payment".to_string()),
-                    Some(reason),
-                    None,
-                )
-            }
-        };
-    // A corrected order whose first version was rejected continues after that result.
-    let rejected_before = sqlx::query("SELECT 1 FROM rejected_orders WHERE order_id = $1")
-        .bind(order.order_id.as_str())
-        .fetch_optional(&mut *transaction)
-        .await?
-        .is_some();
-    let first_seq = 1 + i64::from(rejected_before);
-    let row = sqlx::query(&format!(
-        "UPDATE payments SET state = $1, seq = $6, reason_code = $2, reason = $3, next_attempt_at = $4 \
-         WHERE payment_id = $5 RETURNING {PAYMENT_COLUMNS}"
-    ))
-    .bind(state.as_str())
-    .bind(reason_code.clone())
-    .bind(reason.clone())
-    .bind(next_attempt_at)
-    .bind(&payment_id)
-    .bind(first_seq)
-    .fetch_one(&mut *transaction)
-    .await?;
-    let record = PaymentRecord::from_row(&row)?;
-    let detail = reason.unwrap_or_else(|| "order claimed from the orders queue".to_string());
-    record_event(transaction, &payment_id, None, state, reason_code.as_deref(), &detail).await?;
+    let mut record = PaymentRecord::from_row(&inserted)?;
+    let (reason_code, reason) = match guard_beneficiary_period(transaction, order, &payment_id).await? {
+        None => (None, "order claimed from the orders queue".to_string()),
+        Some(other) => {
+            let reason = format!("the beneficiary already has payment {other} for this program, period and payment type");
+            let state = match policy {
+                DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
+                DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
+            };
+            let row = sqlx::query(&format!(
+                "UPDATE payments SET state = $1, reason_code = $2, reason = $3, next_attempt_at = NULL \
+                 WHERE payment_id = $4 RETURNING {PAYMENT_COLUMNS}"
+            ))
+            .bind(state.as_str())
+            .bind(POSSIBLE_DUPLICATE_PAYMENT)
+            .bind(&reason)
+            .bind(&payment_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+            record = PaymentRecord::from_row(&row)?;
+            (Some(POSSIBLE_DUPLICATE_PAYMENT), reason)
+        }
+    };
+    let state = record.state;
+    record_event(transaction, &payment_id, None, state, reason_code, &reason).await?;
     if let Some(message) = record.result_message() {
         insert_result(transaction, &message).await?;
     }
     Ok(ClaimOutcome::Claimed { payment_id, state })
 }
+
+/// The reason code of a payment held because its beneficiary already has one for the same
+/// program, period and payment type.
+const POSSIBLE_DUPLICATE_PAYMENT: &str = "possible_duplicate_payment";
 
 /// Takes the (beneficiary, program, period, payment type) slot for this payment. Returns
 /// the other payment's id when one that has not failed already holds it.
