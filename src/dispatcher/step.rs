@@ -78,9 +78,7 @@ impl Dispatcher {
         let Destination::Wallet { provider, msisdn } = &request.destination else {
             return Ok(None);
         };
-        let vietnam =
-            chrono::FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
-        let month = chrono::Utc::now().with_timezone(&vietnam).format("%Y-%m").to_string();
+        let month = gateway_adapter::vietnam_time::month(chrono::Utc::now());
         let reservation = self
             .store
             .reserve_wallet_month(

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 /// What a statement line says happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,15 +64,8 @@ pub enum StatementError {
     Line { line: usize, problem: String },
 }
 
-/// Vietnam's offset from UTC (statements are cut at Vietnam midnight).
-pub fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3_600).expect("UTC+7 is a valid offset")
-}
-
-/// The Vietnam calendar day of an instant.
-pub fn vietnam_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&vietnam()).date_naive()
-}
+/// Statements are cut at Vietnam midnight.
+pub use gateway_adapter::vietnam_time::{date as vietnam_date, offset as vietnam};
 
 /// Whole đồng from a statement amount: digits, optionally with a fraction of zeros only
 /// (`2789000` or `2789000.00`); VND has no minor unit, so any other fraction is refused.

@@ -47,17 +47,23 @@ impl BankTransferAdapter {
     /// could never work.
     pub fn for_provider(key: &str, config: BankTransferConfig) -> Result<Self, ConfigError> {
         if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
-            return Err(ConfigError::BadBaseUrl);
+            return Err(ConfigError::NotAnHttpUrl { key: "base_url" });
         }
         if config.webhook_secrets.is_empty() {
-            return Err(ConfigError::NoWebhookSecret);
+            return Err(ConfigError::Empty {
+                key: "webhook_secrets",
+                why: "callbacks could never be verified",
+            });
         }
         let webhook_secrets = config
             .webhook_secrets
             .iter()
             .enumerate()
             .map(|(index, secret)| {
-                WebhookSecret::parse(secret.expose_secret()).ok_or(ConfigError::BadWebhookSecret { index })
+                WebhookSecret::parse(secret.expose_secret()).ok_or_else(|| ConfigError::Malformed {
+                    key: format!("webhook_secrets[{index}]"),
+                    expected: "a whsec_<base64> secret",
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let runner = ProviderRunner::new(key, &config.base_url, &config.http.client_settings(config.timeout_ms))?;

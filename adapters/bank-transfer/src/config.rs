@@ -50,18 +50,8 @@ fn default_memo_max_chars() -> usize {
     25
 }
 
-/// Why the adapter could not be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("base_url is not an http(s) URL")]
-    BadBaseUrl,
-    #[error("webhook_secrets[{index}] is not a whsec_<base64> secret")]
-    BadWebhookSecret { index: usize },
-    #[error("webhook_secrets is empty: callbacks could never be verified")]
-    NoWebhookSecret,
-    #[error(transparent)]
-    HttpClient(#[from] provider_http::ClientError),
-}
+/// Why the adapter or the sandbox could not be built: the error every provider crate shares.
+pub use provider_http::ConfigError;
 
 #[cfg(test)]
 mod tests {

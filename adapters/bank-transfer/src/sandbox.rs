@@ -62,8 +62,11 @@ impl BankSandbox {
     /// Builds the emulated bank named `key`; refuses a webhook secret that is not
     /// `whsec_<base64>`.
     pub fn for_provider(key: &str, config: BankSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
-        let webhook_secret = WebhookSecret::parse(config.webhook_secret.expose_secret())
-            .ok_or(ConfigError::BadWebhookSecret { index: 0 })?;
+        let webhook_secret =
+            WebhookSecret::parse(config.webhook_secret.expose_secret()).ok_or_else(|| ConfigError::Malformed {
+                key: "webhook_secret".to_string(),
+                expected: "a whsec_<base64> secret",
+            })?;
         kit.statements.register(key, Arc::new(statement::Camt053Writer));
         Ok(Self {
             inner: Arc::new(Inner {

@@ -13,6 +13,7 @@ pub mod parse_error;
 pub mod protection;
 pub mod signing;
 pub mod telemetry;
+pub mod vietnam_time;
 
 pub use adapter::{AdapterError, CallbackError, CallbackEvent, PayoutAdapter, PayoutRequest, ProviderStatus};
 pub use domain::{

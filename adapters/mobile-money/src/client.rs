@@ -58,16 +58,22 @@ impl MobileMoneyAdapter {
         let key = provider.as_str();
         let base_url = config.base_url.trim_end_matches('/').to_string();
         if !is_http_url(&base_url) {
-            return Err(ConfigError::BadBaseUrl { provider: key });
+            return Err(ConfigError::NotAnHttpUrl { key: "base_url" });
         }
         if !is_http_url(&config.ipn_url) {
-            return Err(ConfigError::BadIpnUrl { provider: key });
+            return Err(ConfigError::NotAnHttpUrl { key: "ipn_url" });
         }
         if config.partner_code.trim().is_empty() {
-            return Err(ConfigError::EmptyPartnerCode { provider: key });
+            return Err(ConfigError::Empty {
+                key: "partner_code",
+                why: "the provider serves no partner without one",
+            });
         }
         if config.secret_key.expose_secret().is_empty() {
-            return Err(ConfigError::EmptySecretKey { provider: key });
+            return Err(ConfigError::Empty {
+                key: "secret_key",
+                why: "nothing could be signed or verified",
+            });
         }
         let runner = ProviderRunner::new(key, &base_url, &config.http.client_settings(config.timeout_ms))?;
         Ok(Self {

@@ -52,21 +52,8 @@ fn default_memo_max_chars() -> usize {
     50
 }
 
-/// Why the adapter or the sandbox could not be built from its configuration; `provider` is
-/// the provider key (`viettel_money`, …) whose section is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("providers.{provider}.base_url is not an http(s) URL")]
-    BadBaseUrl { provider: &'static str },
-    #[error("providers.{provider}.ipn_url is not an http(s) URL")]
-    BadIpnUrl { provider: &'static str },
-    #[error("the partner_code for {provider} is empty")]
-    EmptyPartnerCode { provider: &'static str },
-    #[error("the secret_key for {provider} is empty: nothing could be signed or verified")]
-    EmptySecretKey { provider: &'static str },
-    #[error(transparent)]
-    HttpClient(#[from] provider_http::ClientError),
-}
+/// Why the adapter or the sandbox could not be built: the error every provider crate shares.
+pub use provider_http::ConfigError;
 
 /// True for an absolute `http://` or `https://` URL with something after the scheme.
 pub(crate) fn is_http_url(url: &str) -> bool {

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use gateway_adapter::WalletProvider;
 use sandbox_kit::{Callback, FaultState, LedgerEntry, LedgerStatus, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
@@ -68,10 +68,16 @@ impl WalletSandbox {
     pub fn new(provider: WalletProvider, config: WalletSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
         let key = provider.as_str();
         if config.partner_code.trim().is_empty() {
-            return Err(ConfigError::EmptyPartnerCode { provider: key });
+            return Err(ConfigError::Empty {
+                key: "partner_code",
+                why: "the provider serves no partner without one",
+            });
         }
         if config.secret_key.expose_secret().is_empty() {
-            return Err(ConfigError::EmptySecretKey { provider: key });
+            return Err(ConfigError::Empty {
+                key: "secret_key",
+                why: "nothing could be signed or verified",
+            });
         }
         let writer = statement::WalletStatementWriter {
             partner_code: config.partner_code.clone(),
@@ -107,8 +113,7 @@ impl WalletSandbox {
 
 /// The Vietnam calendar month (UTC+7) of an instant, as (year, month).
 fn vietnam_month(at: DateTime<Utc>) -> (i32, u32) {
-    let vietnam = FixedOffset::east_opt(7 * 3_600).expect("UTC+7 is a valid offset");
-    let local = at.with_timezone(&vietnam);
+    let local = at.with_timezone(&gateway_adapter::vietnam_time::offset());
     (local.year(), local.month())
 }
 

@@ -523,19 +523,22 @@ fn a_config_that_could_never_work_is_refused() {
     let mut bad_base = config("api.wallet.example", 1_000);
     assert!(matches!(
         MobileMoneyAdapter::new(WalletProvider::VnptMoney, bad_base.clone()),
-        Err(ConfigError::BadBaseUrl { provider: "vnpt_money" })
+        Err(ConfigError::NotAnHttpUrl { key: "base_url" })
     ));
     bad_base.base_url = "https://api.wallet.example".into();
     bad_base.ipn_url = "/callbacks/vnpt_money".into();
     assert!(matches!(
         MobileMoneyAdapter::new(WalletProvider::VnptMoney, bad_base.clone()),
-        Err(ConfigError::BadIpnUrl { .. })
+        Err(ConfigError::NotAnHttpUrl { key: "ipn_url" })
     ));
     bad_base.ipn_url = common::IPN_URL.into();
     bad_base.partner_code = " ".into();
     assert!(matches!(
         MobileMoneyAdapter::new(WalletProvider::VnptMoney, bad_base),
-        Err(ConfigError::EmptyPartnerCode { .. })
+        Err(ConfigError::Empty {
+            key: "partner_code",
+            ..
+        })
     ));
 }
 

@@ -8,6 +8,7 @@
 //! shares; this crate's `README.md` lists them.
 
 pub mod client;
+pub mod config_error;
 pub mod metrics;
 pub mod reason;
 pub mod registry;
@@ -19,6 +20,7 @@ pub mod settings;
 pub mod transport;
 
 pub use client::ClientError;
+pub use config_error::ConfigError;
 pub use request::{CallKind, Method, ProviderRequest};
 pub use response::ProviderResponse;
 pub use runner::ProviderRunner;

@@ -45,13 +45,19 @@ impl VnpostAccountAdapter {
     /// Builds the adapter and its runner; refuses a config that could never work.
     pub fn new(config: VnpostAccountConfig) -> Result<Self, ConfigError> {
         if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
-            return Err(ConfigError::BadBaseUrl);
+            return Err(ConfigError::NotAnHttpUrl { key: "base_url" });
         }
         if config.partner_id.trim().is_empty() {
-            return Err(ConfigError::NoPartnerId);
+            return Err(ConfigError::Empty {
+                key: "partner_id",
+                why: "VNPost knows us by it",
+            });
         }
         if config.secret.expose_secret().is_empty() {
-            return Err(ConfigError::NoSecret);
+            return Err(ConfigError::Empty {
+                key: "secret",
+                why: "nothing could be signed or verified",
+            });
         }
         let runner = ProviderRunner::new(
             PROVIDER_KEY,

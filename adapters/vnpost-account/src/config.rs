@@ -48,18 +48,8 @@ fn default_memo_max_chars() -> usize {
     50
 }
 
-/// Why the adapter or the sandbox could not be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("providers.vnpost_account.base_url is not an http(s) URL")]
-    BadBaseUrl,
-    #[error("providers.vnpost_account.partner_id is empty")]
-    NoPartnerId,
-    #[error("providers.vnpost_account.secret is empty: nothing could be signed or verified")]
-    NoSecret,
-    #[error(transparent)]
-    HttpClient(#[from] provider_http::ClientError),
-}
+/// Why the adapter or the sandbox could not be built: the error every provider crate shares.
+pub use provider_http::ConfigError;
 
 #[cfg(test)]
 mod tests {

@@ -81,7 +81,10 @@ impl VnpostSandbox {
     /// Builds the emulator; refuses an empty secret.
     pub fn new(config: VnpostSandboxConfig, kit: SharedKit) -> Result<Self, ConfigError> {
         if config.secret.expose_secret().is_empty() {
-            return Err(ConfigError::NoSecret);
+            return Err(ConfigError::Empty {
+                key: "secret",
+                why: "nothing could be signed or verified",
+            });
         }
         kit.statements
             .register(PROVIDER_KEY, Arc::new(statement::VnpostStatementWriter));

@@ -3,7 +3,7 @@
 //! and `=` percent-encoded in keys and values, so no value can pass for extra fields); and
 //! its `yyyyMMddHHmmss` timestamps in Vietnam time (UTC+7).
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use chrono::{DateTime, NaiveDateTime};
 use gateway_adapter::signing::{body_signature_tag, hmac_sha512, verify_hmac_sha512};
 pub use gateway_adapter::signing::{
     body_signing_string as signing_string, parse_json_object as parse_fields, plain_value, SignatureProblem,
@@ -15,8 +15,6 @@ use serde_json::{Map, Value};
 /// The body field that carries the `yyyyMMddHHmmss` time of signing.
 pub const TIMESTAMP_FIELD: &str = "timestamp";
 
-/// Asia/Ho_Chi_Minh: UTC+7 all year (Vietnam has no daylight saving time).
-const VIETNAM_OFFSET_SECS: i32 = 7 * 3600;
 const TIMESTAMP_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// A wire message that carries its own `signature` field.
@@ -48,9 +46,7 @@ pub fn verify_fields(secret: &[u8], fields: &Map<String, Value>) -> Result<(), S
     }
 }
 
-fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(VIETNAM_OFFSET_SECS).expect("UTC+7 is within the ±24 h an offset allows")
-}
+use gateway_adapter::vietnam_time::offset as vietnam;
 
 /// `yyyyMMddHHmmss` in Vietnam time for unix seconds: `1767225600` → `20260101070000`.
 pub fn format_timestamp(unix: i64) -> String {

@@ -14,30 +14,14 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 pub use faults::{ExtraCredit, ReturnedCredit, StatementFaults, DEFAULT_RETURN_REASON};
 
 use crate::ledger::LedgerEntry;
 
-/// Vietnam's offset from UTC; statements are cut at Vietnam midnight.
-pub fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3_600).expect("UTC+7 is a valid offset")
-}
-
-/// The Vietnam calendar day of an instant.
-pub fn vietnam_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&vietnam()).date_naive()
-}
-
-/// The instant at `time` (Vietnam time) on `date`.
-pub fn vietnam_instant(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    vietnam()
-        .from_local_datetime(&date.and_time(time))
-        .single()
-        .map(|local| local.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(time).and_utc())
-}
+/// Statements are cut at Vietnam midnight.
+pub use gateway_adapter::vietnam_time::{date as vietnam_date, instant as vietnam_instant, offset as vietnam};
 
 /// What a statement line is.
 #[derive(Clone, Debug, PartialEq, Eq)]
