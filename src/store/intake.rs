@@ -222,7 +222,8 @@ async fn claim_in(
     let (reason_code, reason) = match guard_beneficiary_period(transaction, order, &payment_id).await? {
         None => (None, "order claimed from the orders queue".to_string()),
         Some(other) => {
-            let reason = format!("the beneficiary already has payment {other} for this program, period and payment type");
+            let reason =
+                format!("the beneficiary already has payment {other} for this program, period and payment type");
             let state = match policy {
                 DuplicatePaymentPolicy::Reject => PaymentState::Rejected,
                 DuplicatePaymentPolicy::Review => PaymentState::NeedsReview,
