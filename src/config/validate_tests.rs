@@ -451,3 +451,36 @@ fn a_secret_can_come_from_a_file_named_by_an_environment_variable() {
         "{missing}"
     );
 }
+
+#[test]
+fn webhook_secrets_come_from_a_file_one_per_line_and_errors_never_quote_a_value() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let file = folder.path().join("webhook-secrets");
+    std::fs::write(&file, "whsec_bmV3LXNlY3JldA==\nwhsec_b2xkLXNlY3JldA==\n").expect("the secrets write");
+    let path = file.display().to_string();
+    let settings = Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__PROVIDERS__BANK_TRANSFER__WEBHOOK_SECRETS_FILE", &path)])),
+    )
+    .expect("loads");
+    let bank = settings
+        .providers
+        .config::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .expect("bank configured");
+    assert_eq!(bank.webhook_secrets.len(), 2);
+    let text = error_text(Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS", "whsec_TOPSECRET")])),
+    ));
+    assert!(text.contains("providers.bank_transfer") && !text.contains("TOPSECRET"), "{text}");
+}
+
+#[test]
+fn a_config_folder_without_sandbox_sections_still_cannot_use_the_published_secrets() {
+    let mut settings = defaults();
+    settings.sandbox.providers.clear();
+    let text = error_text(settings.refuse_sandbox_secrets_in("production"));
+    assert!(text.starts_with("providers.bank_transfer.request_secret is the sandbox's"), "{text}");
+}

@@ -36,15 +36,22 @@ pub fn type_of(key: &str, declared: Option<&str>) -> Result<&'static RegisteredT
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match declared {
-        Some(kind) => PROVIDER_TYPES
+    let implied = PROVIDER_TYPES
+        .iter()
+        .find(|registered| registered.provider.implied_by_keys().contains(&key));
+    match (declared, implied) {
+        // Orders reach a key such as `vnpost_account` or `viettel_money` by their channel or
+        // wallet provider: another type under it could never pay them.
+        (Some(kind), Some(implied)) if implied.provider.kind() != kind => Err(format!(
+            "the key {key} is a {} provider, so type = \"{kind}\" contradicts it; use another key",
+            implied.provider.kind()
+        )),
+        (Some(kind), _) => PROVIDER_TYPES
             .iter()
             .find(|registered| registered.provider.kind() == kind)
             .ok_or_else(|| format!("type = \"{kind}\" is not a provider type; the types are {}", kinds())),
-        None => PROVIDER_TYPES
-            .iter()
-            .find(|registered| registered.provider.implied_by_keys().contains(&key))
-            .ok_or_else(|| format!("the section needs a `type` (one of {}): its key implies none", kinds())),
+        (None, Some(implied)) => Ok(implied),
+        (None, None) => Err(format!("the section needs a `type` (one of {}): its key implies none", kinds())),
     }
 }
 
@@ -76,5 +83,8 @@ mod tests {
             "{unknown}"
         );
         assert!(kind("x", Some("paypal")).is_err());
+        assert_eq!(kind("bank_transfer", Some("bank_transfer")), Ok("bank_transfer"));
+        let contradiction = kind("viettel_money", Some("bank_transfer")).expect_err("refused");
+        assert!(contradiction.contains("viettel_money is a mobile_money provider"), "{contradiction}");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! A return does not change the payment's state (final states never change: the credit did
 //! happen). It bumps `seq`, writes a line in the event log and a final `returned` result in the
-//! outbox, and remembers the statement line in `reconciliation_items`, all in one transaction;
+//! outbox, frees the beneficiary's duplicate-payment slot and the wallet's monthly reservation
+//! (so the reissued order is paid), and remembers the statement line in `reconciliation_items`,
+//! all in one transaction;
 //! the same line applied again finds itself remembered and writes nothing.
 
 use sqlx::{AnyConnection, Connection, Row};
@@ -83,6 +85,35 @@ impl Store {
             let mut query = sqlx::query(&sql).bind(provider);
             for reference in chunk {
                 query = query.bind(reference.as_str());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                payments.push(gateway_payment(&row)?);
+            }
+        }
+        Ok(payments)
+    }
+
+    /// The payments of `provider` whose order id is one of `order_ids`: for statement lines that
+    /// name their payment by the upstream order id (camt.053 `EndToEndId` without `InstrId`).
+    pub async fn reconciliation_payments_by_order(
+        &self,
+        provider: &str,
+        order_ids: &[String],
+    ) -> Result<Vec<GatewayPayment>, sqlx::Error> {
+        let mut wanted: Vec<&String> = order_ids.iter().filter(|id| !id.is_empty()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut payments = Vec::new();
+        for chunk in wanted.chunks(CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT payment_id, order_id, amount, state, provider_ref, submitted_at FROM payments \
+                 WHERE provider = $1 AND order_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(provider);
+            for order_id in chunk {
+                query = query.bind(order_id.as_str());
             }
             for row in query.fetch_all(self.pool()).await? {
                 payments.push(gateway_payment(&row)?);
@@ -179,6 +210,17 @@ async fn apply_return_in(
         return Ok(ReturnOutcome::NotApplicable);
     };
     let record = PaymentRecord::from_row(&row)?;
+    // The money came back: the beneficiary's slot for this program, period and payment type
+    // is free for the reissued order, and a wallet's month no longer counts the credit.
+    for statement in [
+        "DELETE FROM beneficiary_periods WHERE payment_id = $1",
+        "DELETE FROM wallet_reservations WHERE payment_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(&record.payment_id)
+            .execute(&mut *attempt)
+            .await?;
+    }
     let detail = format!(
         "the provider returned the payout ({}) on {}, statement entry {}; a final `returned` result went to upstream with seq {}",
         returned.reason_code, returned.booked_on, returned.entry_ref, record.seq

@@ -23,6 +23,7 @@ mod protection;
 mod reconcile;
 mod relay;
 mod report;
+mod returns;
 mod review;
 mod routing;
 mod scale_out;

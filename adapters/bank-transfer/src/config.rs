@@ -18,6 +18,9 @@ pub struct BankTransferConfig {
     pub request_secret: SecretString,
     /// The bank's webhook signing secrets, `whsec_<base64>`. Several are accepted at once so
     /// a secret can be rotated without refusing callbacks signed with the old one.
+    /// A list, or one string of secrets separated by commas or line breaks (so they can come
+    /// from `GATEWAY__PROVIDERS__<KEY>__WEBHOOK_SECRETS` or a `webhook_secrets_file`).
+    #[serde(deserialize_with = "provider_http::registry::secret_list")]
     pub webhook_secrets: Vec<SecretString>,
     /// How long one HTTP call may take. A submit that times out is an unknown outcome, so
     /// this should stay well above the bank's normal answer time.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use gateway_adapter::{Channel, PayoutAdapter};
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use crate::HttpConfig;
 
@@ -75,7 +76,85 @@ impl Clone for Box<dyn ProviderConfig> {
 }
 
 /// Deserialises a section into an adapter's config type with its own `deny_unknown_fields`,
-/// naming the key in the error.
+/// naming the key in the error but never a value (a value may be a secret).
 pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, section: serde_json::Value) -> Result<T, BoxError> {
-    serde_json::from_value(section).map_err(|error| format!("[providers.{key}]: {error}").into())
+    serde_json::from_value(section).map_err(|error| format!("[providers.{key}]: {}", without_values(&error.to_string())).into())
+}
+
+/// A deserialisation error with the values it quotes left out: serde writes a wrong value as
+/// `string "…"`, and that string may be a secret. Field names (in backticks) stay.
+pub fn without_values(message: &str) -> String {
+    let mut kept = String::with_capacity(message.len());
+    let mut quoted = false;
+    for character in message.chars() {
+        match character {
+            '"' if quoted => {
+                quoted = false;
+                kept.push_str("(value not shown)");
+            }
+            '"' => quoted = true,
+            _ if quoted => {}
+            other => kept.push(other),
+        }
+    }
+    kept
+}
+
+/// A list of secrets given as a list, or as one string holding them separated by commas,
+/// spaces or line breaks (an environment variable, or a `<key>_file` with one per line).
+pub fn secret_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<SecretString>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<SecretString>),
+        One(String),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(secrets) => secrets,
+        OneOrMany::One(joined) => joined
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .map(|part| SecretString::from(part.to_string()))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Section {
+        #[serde(deserialize_with = "secret_list")]
+        secrets: Vec<SecretString>,
+        #[allow(dead_code)]
+        timeout_ms: Option<u64>,
+    }
+
+    #[test]
+    fn an_error_names_the_key_but_never_quotes_the_value() {
+        let wrong = serde_json::json!({"secrets": ["a"], "timeout_ms": "whsec_TOPSECRET"});
+        let error = read_section::<Section>("bank_x", wrong).expect_err("refused").to_string();
+        assert!(!error.contains("TOPSECRET"), "{error}");
+        assert!(error.starts_with("[providers.bank_x]: invalid type: string (value not shown)"), "{error}");
+    }
+
+    #[test]
+    fn secrets_come_as_a_list_or_as_one_string_of_several() {
+        let read = |value: serde_json::Value| -> Vec<String> {
+            read_section::<Section>("k", serde_json::json!({ "secrets": value }))
+                .expect("valid")
+                .secrets
+                .iter()
+                .map(|secret| secret.expose_secret().to_string())
+                .collect()
+        };
+        assert_eq!(read(serde_json::json!(["a", "b"])), ["a", "b"]);
+        assert_eq!(read(serde_json::json!("a,b")), ["a", "b"]);
+        assert_eq!(read(serde_json::json!("a\nb\n")), ["a", "b"]);
+    }
 }

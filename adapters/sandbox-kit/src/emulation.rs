@@ -26,10 +26,19 @@ pub trait Emulation: Sync {
     ) -> Result<Router, EmulationError>;
 }
 
-/// Deserialises a sandbox section with the emulation's own `deny_unknown_fields`, naming the key.
+/// Deserialises a sandbox section with the emulation's own `deny_unknown_fields`, naming the
+/// key; like the gateway's provider sections, the error never quotes a value.
 pub fn read_section<T: serde::de::DeserializeOwned>(
     key: &str,
     section: serde_json::Value,
 ) -> Result<T, EmulationError> {
-    serde_json::from_value(section).map_err(|error| format!("[sandbox.providers.{key}]: {error}").into())
+    serde_json::from_value(section).map_err(|error| {
+        let message = error.to_string();
+        let mut kept = String::with_capacity(message.len());
+        for (index, part) in message.split('"').enumerate() {
+            // Even parts are outside quotes; odd ones are quoted values.
+            kept.push_str(if index % 2 == 0 { part } else { "(value not shown)" });
+        }
+        format!("[sandbox.providers.{key}]: {kept}").into()
+    })
 }
