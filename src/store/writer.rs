@@ -30,6 +30,8 @@ pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>
 /// One unit of work, type-erased for the queue: it runs on a savepoint's connection, keeps
 /// its output, and hands it over only once the batch committed.
 trait Unit: Send {
+    /// The key it was routed by (a payment, an order, a wallet): batches run in key order.
+    fn key(&self) -> &str;
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection) -> WriteFuture<'c, ()>;
     fn succeed(self: Box<Self>);
     fn fail(self: Box<Self>, error: StoreError);
@@ -38,12 +40,17 @@ trait Unit: Send {
 type Work<T> = Box<dyn for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send>;
 
 struct Job<T> {
+    key: String,
     work: Work<T>,
     output: Option<T>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 impl<T: Send + 'static> Unit for Job<T> {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection) -> WriteFuture<'c, ()> {
         Box::pin(async move {
             self.output = Some((self.work)(connection).await?);
@@ -111,6 +118,7 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
+            key: key.to_string(),
             work: Box::new(work),
             output: None,
             reply,
@@ -132,7 +140,13 @@ fn shard(key: &str, writers: usize) -> usize {
     (hash % writers as u64) as usize
 }
 
-/// Waits for one unit, then takes whatever else is queued, up to [`MAX_BATCH`].
+/// Waits for one unit, then takes whatever else is queued, up to [`MAX_BATCH`], in key order.
+///
+/// Units of one batch were all waiting at once, so none depends on another's outcome and any
+/// order is theirs to run in. Key order makes every batch, of every gateway on the database,
+/// lock the rows it updates in one global order, so two gateways' batches wait for each other
+/// but never deadlock (PostgreSQL would break the cycle only after `deadlock_timeout`, 1 s,
+/// and fail a whole batch). The sort is stable: a key's units keep their arrival order.
 async fn next_batch(receiver: &mut mpsc::UnboundedReceiver<Box<dyn Unit>>) -> Option<Vec<Box<dyn Unit>>> {
     let first = receiver.recv().await?;
     let mut batch = vec![first];
@@ -142,6 +156,7 @@ async fn next_batch(receiver: &mut mpsc::UnboundedReceiver<Box<dyn Unit>>) -> Op
             Err(_) => break,
         }
     }
+    batch.sort_by(|a, b| a.key().cmp(b.key()));
     Some(batch)
 }
 
@@ -235,8 +250,13 @@ mod tests {
     use super::*;
 
     fn insert(value: Option<i64>) -> (Box<dyn Unit>, oneshot::Receiver<Result<u64, StoreError>>) {
+        keyed_insert(&format!("{value:?}"), value)
+    }
+
+    fn keyed_insert(key: &str, value: Option<i64>) -> (Box<dyn Unit>, oneshot::Receiver<Result<u64, StoreError>>) {
         let (reply, answer) = oneshot::channel();
         let job = Job {
+            key: key.to_string(),
             work: Box::new(move |connection: &mut AnyConnection| -> WriteFuture<'_, u64> {
                 Box::pin(async move {
                     let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
@@ -280,5 +300,19 @@ mod tests {
         );
         drop(pool);
         let _ = std::fs::remove_dir_all(folder);
+    }
+
+    #[tokio::test]
+    async fn a_batch_runs_in_key_order() {
+        let (queue, mut receiver) = mpsc::unbounded_channel::<Box<dyn Unit>>();
+        let mut answers = Vec::new();
+        for (key, value) in [("pay_b", 1), ("pay_a", 2), ("pay_b", 3), ("0912", 4)] {
+            let (unit, answer) = keyed_insert(key, Some(value));
+            answers.push(answer);
+            queue.send(unit).unwrap();
+        }
+        let batch = next_batch(&mut receiver).await.unwrap();
+        let keys: Vec<&str> = batch.iter().map(|unit| unit.key()).collect();
+        assert_eq!(keys, ["0912", "pay_a", "pay_b", "pay_b"]);
     }
 }
