@@ -1,10 +1,16 @@
 //! Reads a bank's ISO 20022 camt.053.001.08 end-of-day statement of the disbursement account.
 //!
 //! Booked entries only (`Sts/Cd` = `BOOK`). A debit (`DBIT`) is a payout; a credit (`CRDT`)
-//! that carries return information (`TxDtls/RtrInf`) or a reversal indicator (`RvslInd`) is a
-//! payout that came back; other credits (the account being funded) are not payouts and are
-//! left out. The client reference is `TxDtls/Refs/EndToEndId` (else `InstrId`), the line's own
-//! reference `AcctSvcrRef`. An entry booking several transactions yields one line per `TxDtls`.
+//! that carries return information (`TxDtls/RtrInf`) is a payout that came back (a return); a
+//! credit with only a reversal indicator (`RvslInd`) is a reversal of a payout entry (often of a
+//! duplicate booking), which is not a return of the payment; other credits (the account being
+//! funded) are not payouts and are left out.
+//!
+//! The client reference is `TxDtls/Refs/InstrId`, which the gateway's bank adapter sends as the
+//! `client_reference` (the payment id); without it, `EndToEndId`, which the adapter sends as the
+//! upstream order id and which ISO 20022 carries unchanged to the statement (matching accepts
+//! either a payment id or an order id). The line's own reference is `AcctSvcrRef`. An entry
+//! booking several transactions yields one line per `TxDtls`.
 
 use chrono::{DateTime, NaiveDate};
 use roxmltree::{Document, Node};
@@ -129,7 +135,10 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
     for transaction in transactions {
         let refs = transaction.and_then(|tx| child(tx, "Refs"));
         let reference = refs
-            .and_then(|refs| text_at(refs, &["EndToEndId"]).or_else(|| text_at(refs, &["InstrId"])))
+            .and_then(|refs| {
+                let present = |name: &str| text_at(refs, &[name]).filter(|text| !text.is_empty());
+                present("InstrId").or_else(|| present("EndToEndId"))
+            })
             .unwrap_or_default();
         let line_ref = refs.and_then(|refs| text_at(refs, &["AcctSvcrRef"]));
         let return_reason = transaction
@@ -137,9 +146,11 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
         let has_return_info = transaction.is_some_and(|tx| child(tx, "RtrInf").is_some());
         let kind = match direction.as_str() {
             "DBIT" => LineKind::Payout,
-            "CRDT" if has_return_info || reversal => LineKind::Return {
+            "CRDT" if has_return_info => LineKind::Return {
                 reason_code: return_reason.unwrap_or_else(|| "RVSL".to_string()),
             },
+            // A reversal without return information: an entry booked in error taken back.
+            "CRDT" if reversal => LineKind::Reversal,
             // Money into the disbursement account that is not a return: funding, not a payout.
             "CRDT" => continue,
             other => return Err(format!("credit/debit indicator `{other}` is neither CRDT nor DBIT")),
@@ -185,7 +196,7 @@ mod tests {
         format!(
             r#"<Ntry><Amt Ccy="VND">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
 <BookgDt><DtTm>2026-12-03T17:30:00Z</DtTm></BookgDt><AcctSvcrRef>FT-{reference}</AcctSvcrRef>
-<BkTxCd/><NtryDtls><TxDtls><Refs><InstrId>x</InstrId><EndToEndId>{reference}</EndToEndId></Refs>{extra}</TxDtls></NtryDtls></Ntry>"#
+<BkTxCd/><NtryDtls><TxDtls><Refs><InstrId>{reference}</InstrId><EndToEndId>TB-2026-12-000001</EndToEndId></Refs>{extra}</TxDtls></NtryDtls></Ntry>"#
         )
     }
 
@@ -220,6 +231,47 @@ mod tests {
             LineKind::Return {
                 reason_code: "AC04".into()
             }
+        );
+    }
+
+    #[test]
+    fn the_reference_is_the_instruction_id_and_else_the_end_to_end_id() {
+        // As the gateway's bank adapter sends them: `client_reference` (the payment id) as
+        // InstrId, `end_to_end_id` (the upstream order id) as EndToEndId.
+        let both = entry("DBIT", "1000", "pay_a", "");
+        assert!(both.contains("<InstrId>pay_a</InstrId><EndToEndId>TB-2026-12-000001</EndToEndId>"));
+        let only_end_to_end = entry("DBIT", "2000", "pay_b", "").replace("<InstrId>pay_b</InstrId>", "");
+        let empty_instruction = entry("DBIT", "3000", "pay_c", "")
+            .replace("<InstrId>pay_c</InstrId>", "<InstrId> </InstrId>")
+            .replace("TB-2026-12-000001", "TB-2026-12-000003");
+        let xml = document(&format!("{both}{only_end_to_end}{empty_instruction}"));
+        let statement = parse(xml.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        let references: Vec<&str> = statement.lines.iter().map(|l| l.reference.as_str()).collect();
+        assert_eq!(references, ["pay_a", "TB-2026-12-000001", "TB-2026-12-000003"]);
+    }
+
+    #[test]
+    fn a_bare_reversal_is_not_a_return() {
+        let reversal = entry("CRDT", "1000", "pay_a", "").replace(
+            "<CdtDbtInd>CRDT</CdtDbtInd>",
+            "<CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd>",
+        );
+        let returned_and_reversed = entry("CRDT", "1000", "pay_b", "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>")
+            .replace(
+                "<CdtDbtInd>CRDT</CdtDbtInd>",
+                "<CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd>",
+            );
+        let xml = document(&format!("{reversal}{returned_and_reversed}"));
+        let statement = parse(xml.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        let kinds: Vec<&LineKind> = statement.lines.iter().map(|l| &l.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &LineKind::Reversal,
+                &LineKind::Return {
+                    reason_code: "AC04".into()
+                }
+            ]
         );
     }
 

@@ -1,6 +1,16 @@
 //! The three-way match, as a pure function: what the gateway instructed (its payments and
 //! their amounts), what callbacks and inquiries said (each payment's state and provider
 //! reference), and what the provider's statement booked.
+//!
+//! A statement line names its payment by the payment id (the client reference the gateway
+//! sent) or, where the provider only carries the end-to-end id, by the upstream order id.
+//!
+//! A return is applied ([`ItemKind::Returned`]) only when it is a genuine return (it says why
+//! the money came back) and the statement shows no sign that the payment was paid more than
+//! once: at most one payout line for it and no reversal of one of its entries. A bare reversal
+//! (`RvslInd` without return information) is usually a duplicate booking taken back and never
+//! a return. Everything else is [`ItemKind::ReturnNeedsReview`]: writing `returned` to upstream
+//! while the beneficiary still holds one credit would make upstream pay the order twice.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,10 +54,19 @@ pub enum ItemKind {
     DuplicateOnStatement,
     /// A payout that came back; upstream gets a `returned` result.
     Returned,
+    /// A return or reversal that is not applied automatically, because it may not mean the
+    /// beneficiary was left unpaid: a reversal without return information (usually of a
+    /// duplicate booking), or a return of a payment the statement books more than once,
+    /// reverses, or does not book although it was sent that day. Nothing is written.
+    ReturnNeedsReview,
+    /// Succeeded at the gateway and sent within the grace before the day's end, but not on the
+    /// statement: the provider most likely booked it after midnight, on the next day's
+    /// statement. Does not unbalance the day.
+    InTransit,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 8] = [
+    pub const ALL: [ItemKind; 10] = [
         ItemKind::Matched,
         ItemKind::MissingAtProvider,
         ItemKind::UnknownToGateway,
@@ -56,6 +75,8 @@ impl ItemKind {
         ItemKind::ReferenceMismatch,
         ItemKind::DuplicateOnStatement,
         ItemKind::Returned,
+        ItemKind::ReturnNeedsReview,
+        ItemKind::InTransit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,12 +89,15 @@ impl ItemKind {
             ItemKind::ReferenceMismatch => "reference_mismatch",
             ItemKind::DuplicateOnStatement => "duplicate_on_statement",
             ItemKind::Returned => "returned",
+            ItemKind::ReturnNeedsReview => "return_needs_review",
+            ItemKind::InTransit => "in_transit",
         }
     }
 
-    /// Whether the books balance with this item in them: matched payouts and returns do.
+    /// Whether the books balance with this item in them: matched payouts, applied returns and
+    /// payouts in transit over midnight do.
     pub fn balances(self) -> bool {
-        matches!(self, ItemKind::Matched | ItemKind::Returned)
+        matches!(self, ItemKind::Matched | ItemKind::Returned | ItemKind::InTransit)
     }
 }
 
@@ -83,7 +107,7 @@ pub struct Item {
     pub kind: ItemKind,
     /// The statement line's own reference; `None` for a payment missing from the statement.
     pub entry_ref: Option<String>,
-    /// The payment id (the client reference on the statement line).
+    /// The payment id; for a line no payment has, the line's reference as the statement says.
     pub payment_id: String,
     pub order_id: Option<String>,
     pub gateway_amount: Option<i64>,
@@ -97,14 +121,38 @@ pub struct Item {
     pub note: String,
 }
 
+/// The default grace before the day's end: a payment sent in the last 30 minutes of the day
+/// and not on its statement is [`ItemKind::InTransit`], not missing.
+pub const DEFAULT_GRACE_MINUTES: u32 = 30;
+
 /// Matches `lines` against `payments`. A payment is expected on the statement when it
-/// succeeded and was sent inside `window` (ms since 1970, start inclusive, end exclusive).
-pub fn match_statement(lines: &[StatementLine], payments: &[GatewayPayment], window: (i64, i64)) -> Vec<Item> {
+/// succeeded and was sent inside `window` (ms since 1970, start inclusive, end exclusive); one
+/// sent within `grace_ms` before the window's end and absent is in transit, not missing.
+pub fn match_statement(
+    lines: &[StatementLine],
+    payments: &[GatewayPayment],
+    window: (i64, i64),
+    grace_ms: i64,
+) -> Vec<Item> {
     let by_id: HashMap<&str, &GatewayPayment> = payments.iter().map(|p| (p.payment_id.as_str(), p)).collect();
+    let by_order: HashMap<&str, &GatewayPayment> = payments.iter().map(|p| (p.order_id.as_str(), p)).collect();
+    let find = |reference: &str| by_id.get(reference).or_else(|| by_order.get(reference)).copied();
+    // What the whole statement books for each payment, whatever the lines' order.
+    let mut booked: HashMap<&str, Booked> = HashMap::new();
+    for line in lines {
+        if let Some(payment) = find(&line.reference) {
+            let counts = booked.entry(payment.payment_id.as_str()).or_default();
+            match line.kind {
+                LineKind::Payout => counts.payouts += 1,
+                LineKind::Reversal => counts.reversals += 1,
+                LineKind::Return { .. } => {}
+            }
+        }
+    }
     let mut paid_out: HashSet<&str> = HashSet::new();
     let mut items = Vec::new();
     for line in lines {
-        let Some(payment) = by_id.get(line.reference.as_str()).copied() else {
+        let Some(payment) = find(&line.reference) else {
             items.push(Item {
                 kind: ItemKind::UnknownToGateway,
                 entry_ref: Some(line.entry_ref.clone()),
@@ -118,6 +166,7 @@ pub fn match_statement(lines: &[StatementLine], payments: &[GatewayPayment], win
                 note: match line.kind {
                     LineKind::Payout => "the provider booked a payout the gateway never sent".to_string(),
                     LineKind::Return { .. } => "the provider returned a payout the gateway never sent".to_string(),
+                    LineKind::Reversal => "the provider reversed a payout the gateway never sent".to_string(),
                 },
             });
             continue;
@@ -136,7 +185,11 @@ pub fn match_statement(lines: &[StatementLine], payments: &[GatewayPayment], win
                 "a second payout line for this payment: the provider paid it twice".to_string(),
             )
         } else if payment.state != PaymentState::Succeeded {
-            let what = if is_payout { "booked" } else { "returned" };
+            let what = match line.kind {
+                LineKind::Payout => "booked",
+                LineKind::Return { .. } => "returned",
+                LineKind::Reversal => "reversed",
+            };
             (
                 ItemKind::StatusMismatch,
                 format!("the provider {what} it, but the gateway has it {}", payment.state),
@@ -160,6 +213,11 @@ pub fn match_statement(lines: &[StatementLine], payments: &[GatewayPayment], win
             )
         } else if is_payout {
             (ItemKind::Matched, String::new())
+        } else if let Some(why) = needs_review(line, payment, booked.get(payment.payment_id.as_str()), window) {
+            (
+                ItemKind::ReturnNeedsReview,
+                format!("{why}; nothing written: a person must find out whether the beneficiary still holds a credit"),
+            )
         } else {
             (
                 ItemKind::Returned,
@@ -180,30 +238,92 @@ pub fn match_statement(lines: &[StatementLine], payments: &[GatewayPayment], win
         });
     }
     let (from, to) = window;
+    let grace_from = to.saturating_sub(grace_ms.max(0)).max(from);
     for payment in payments {
-        let sent_that_day = payment.submitted_at.is_some_and(|at| at >= from && at < to);
-        if payment.state == PaymentState::Succeeded && sent_that_day && !paid_out.contains(payment.payment_id.as_str())
-        {
-            items.push(Item {
-                kind: ItemKind::MissingAtProvider,
-                entry_ref: None,
-                payment_id: payment.payment_id.clone(),
-                order_id: Some(payment.order_id.clone()),
-                gateway_amount: Some(payment.amount),
-                statement_amount: None,
-                gateway_state: Some(payment.state),
-                return_reason: None,
-                booked_on: None,
-                note: "succeeded at the gateway, but the provider's statement does not book it".to_string(),
-            });
+        let Some(sent_at) = payment.submitted_at.filter(|at| *at >= from && *at < to) else {
+            continue;
+        };
+        if payment.state != PaymentState::Succeeded || paid_out.contains(payment.payment_id.as_str()) {
+            continue;
         }
+        let (kind, note) = if sent_at >= grace_from {
+            (
+                ItemKind::InTransit,
+                format!(
+                    "sent in the last {} minutes of the day and not on this statement: expected on the next day's",
+                    grace_ms / 60_000
+                ),
+            )
+        } else {
+            (
+                ItemKind::MissingAtProvider,
+                "succeeded at the gateway, but the provider's statement does not book it".to_string(),
+            )
+        };
+        items.push(Item {
+            kind,
+            entry_ref: None,
+            payment_id: payment.payment_id.clone(),
+            order_id: Some(payment.order_id.clone()),
+            gateway_amount: Some(payment.amount),
+            statement_amount: None,
+            gateway_state: Some(payment.state),
+            return_reason: None,
+            booked_on: None,
+            note,
+        });
     }
     items
+}
+
+/// The payout and reversal lines the statement has for one payment.
+#[derive(Clone, Copy, Debug, Default)]
+struct Booked {
+    payouts: usize,
+    reversals: usize,
+}
+
+/// Why a return or reversal of a succeeded payment with the right amount must not be applied
+/// automatically, or `None` when it is a genuine return of the one credit the beneficiary got.
+fn needs_review(
+    line: &StatementLine,
+    payment: &GatewayPayment,
+    booked: Option<&Booked>,
+    window: (i64, i64),
+) -> Option<String> {
+    if line.kind == LineKind::Reversal {
+        return Some(
+            "the provider reversed an entry of this payment without return information (RvslInd): \
+             usually a booking in error such as a duplicate, not a return of the payment"
+                .to_string(),
+        );
+    }
+    let booked = booked.copied().unwrap_or_default();
+    if booked.reversals > 0 {
+        return Some(format!(
+            "returned, but the statement also reverses {} entry(ies) of this payment",
+            booked.reversals
+        ));
+    }
+    if booked.payouts > 1 {
+        return Some(format!(
+            "returned, but the statement books {} payouts of this payment",
+            booked.payouts
+        ));
+    }
+    let sent_that_day = payment.submitted_at.is_some_and(|at| at >= window.0 && at < window.1);
+    if booked.payouts == 0 && sent_that_day {
+        return Some("returned, but the statement does not book its payout although it was sent that day".to_string());
+    }
+    // One payout on this statement, or a return of a payout booked on an earlier day's
+    // statement (whose reconciliation would have listed any duplicate of it).
+    None
 }
 
 fn return_reason(line: &StatementLine) -> Option<String> {
     match &line.kind {
         LineKind::Return { reason_code } => Some(reason_code.clone()),
+        LineKind::Reversal => Some("RVSL".to_string()),
         LineKind::Payout => None,
     }
 }
@@ -277,7 +397,7 @@ mod tests {
             payout("a", 1_000),
             line("FT-elsewhere", "other_ref", 8_000, LineKind::Payout),
         ];
-        let items = match_statement(&lines, &payments, DAY);
+        let items = match_statement(&lines, &payments, DAY, 0);
         assert_eq!(
             kinds(&items),
             [
@@ -306,11 +426,144 @@ mod tests {
             payment("b", 2_000, PaymentState::Succeeded, 1_200),
             payment("failed", 5_000, PaymentState::Failed, 1_500),
         ];
-        let items = match_statement(&[payout("a", 1_000), payout("b", 2_000)], &payments, DAY);
+        let items = match_statement(&[payout("a", 1_000), payout("b", 2_000)], &payments, DAY, 0);
         assert_eq!(items.len(), 2);
         assert!(items
             .iter()
             .all(|item| item.kind == ItemKind::Matched && item.kind.balances()));
+    }
+
+    fn reversal(reference: &str, amount: u64) -> StatementLine {
+        line(&format!("RVSL-{reference}"), reference, amount, LineKind::Reversal)
+    }
+
+    fn genuine_return(reference: &str, amount: u64) -> StatementLine {
+        line(
+            &format!("RTN-{reference}"),
+            reference,
+            amount,
+            LineKind::Return {
+                reason_code: "AC04".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_reversed_duplicate_payout_is_not_a_return() {
+        use ItemKind::*;
+        // The bank booked pay_x twice and reversed the duplicate: one credit reached the
+        // beneficiary, so upstream must not hear `returned`.
+        let payments = [payment("x", 1_000, PaymentState::Succeeded, 1_100)];
+        let lines = [
+            line("FT-x", "x", 1_000, LineKind::Payout),
+            line("FT-x-2", "x", 1_000, LineKind::Payout),
+            reversal("x", 1_000),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [(Matched, "x"), (DuplicateOnStatement, "x"), (ReturnNeedsReview, "x")]
+        );
+        assert!(items.iter().all(|item| item.kind != Returned));
+        assert!(!ReturnNeedsReview.balances());
+        let review = items.iter().find(|i| i.kind == ReturnNeedsReview);
+        assert!(
+            review.is_some_and(|i| i.note.contains("RvslInd") && i.note.contains("nothing written")),
+            "{review:?}"
+        );
+    }
+
+    #[test]
+    fn a_genuine_return_is_applied_only_when_the_payment_was_paid_once() {
+        use ItemKind::*;
+        use PaymentState::Succeeded;
+        let payments = [
+            // Booked twice, one of them returned: the beneficiary still holds one credit.
+            payment("twice", 1_000, Succeeded, 1_100),
+            // Booked once, then a reversal and a return: for a person.
+            payment("reversed", 2_000, Succeeded, 1_200),
+            // Booked on an earlier day's statement, returned today: applied.
+            payment("earlier", 3_000, Succeeded, 900),
+            // Sent today, not booked, yet returned: for a person.
+            payment("unbooked", 4_000, Succeeded, 1_300),
+            // Booked once and returned: applied.
+            payment("once", 5_000, Succeeded, 1_400),
+        ];
+        let lines = [
+            genuine_return("twice", 1_000),
+            payout("twice", 1_000),
+            line("FT-twice-2", "twice", 1_000, LineKind::Payout),
+            payout("reversed", 2_000),
+            reversal("reversed", 2_000),
+            genuine_return("reversed", 2_000),
+            genuine_return("earlier", 3_000),
+            genuine_return("unbooked", 4_000),
+            payout("once", 5_000),
+            genuine_return("once", 5_000),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [
+                (Matched, "once"),
+                (Matched, "reversed"),
+                (Matched, "twice"),
+                (MissingAtProvider, "unbooked"),
+                (DuplicateOnStatement, "twice"),
+                (Returned, "earlier"),
+                (Returned, "once"),
+                (ReturnNeedsReview, "reversed"),
+                (ReturnNeedsReview, "reversed"),
+                (ReturnNeedsReview, "twice"),
+                (ReturnNeedsReview, "unbooked"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_may_name_its_payment_by_the_order_id() {
+        let payments = [
+            payment("a", 1_000, PaymentState::Succeeded, 1_100),
+            payment("b", 2_000, PaymentState::Succeeded, 1_200),
+        ];
+        // camt.053 with only the end-to-end id, which the bank adapter sends as the order id.
+        let lines = [payout("a", 1_000), line("FT-b", "order-b", 2_000, LineKind::Payout)];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(kinds(&items), [(ItemKind::Matched, "a"), (ItemKind::Matched, "b")]);
+        assert_eq!(items[1].order_id.as_deref(), Some("order-b"));
+    }
+
+    #[test]
+    fn a_payment_sent_just_before_midnight_and_booked_after_is_in_transit() {
+        use ItemKind::*;
+        const MINUTE: i64 = 60_000;
+        let day = (0, 24 * 60 * MINUTE);
+        let grace = i64::from(DEFAULT_GRACE_MINUTES) * MINUTE;
+        let payments = [
+            // 23:59:59: booked by the provider at 00:00:02, on the next day's statement.
+            payment("late", 1_000, PaymentState::Succeeded, day.1 - 1_000),
+            // 23:29:59: before the grace, so missing.
+            payment("early", 2_000, PaymentState::Succeeded, day.1 - 30 * MINUTE - 1_000),
+            payment("booked", 3_000, PaymentState::Succeeded, day.1 - 1_000),
+        ];
+        let items = match_statement(&[payout("booked", 3_000)], &payments, day, grace);
+        assert_eq!(
+            kinds(&items),
+            [(Matched, "booked"), (MissingAtProvider, "early"), (InTransit, "late")]
+        );
+        assert!(InTransit.balances());
+        let late = items.iter().find(|i| i.kind == InTransit);
+        assert!(late.is_some_and(|i| i.note.contains("30 minutes")), "{late:?}");
+        // Without grace, the late payment is missing, as before.
+        let strict = match_statement(&[payout("booked", 3_000)], &payments, day, 0);
+        assert_eq!(
+            kinds(&strict),
+            [
+                (Matched, "booked"),
+                (MissingAtProvider, "early"),
+                (MissingAtProvider, "late")
+            ]
+        );
     }
 
     #[test]
@@ -324,7 +577,7 @@ mod tests {
                 reason_code: "AC04".into(),
             },
         );
-        let items = match_statement(&[returned], &payments, DAY);
+        let items = match_statement(&[returned], &payments, DAY, 0);
         assert_eq!(kinds(&items), [(ItemKind::StatusMismatch, "p")]);
         assert!(!ItemKind::StatusMismatch.balances());
     }

@@ -6,7 +6,9 @@
 //! read in the provider's own format ([`camt053`] for banks, [`csv_layouts`] for VNPost and the
 //! wallets). A payout the provider returned is applied once per statement line
 //! ([`Store::apply_return`]): a final `returned` result for upstream with the next `seq`, and a
-//! line in the payment's event log.
+//! line in the payment's event log. Only a genuine return of a payment the statement shows paid
+//! once is applied; a reversal, or a return of a payment paid twice, is listed for a person
+//! ([`ItemKind::ReturnNeedsReview`]) and nothing is written.
 
 pub mod camt053;
 pub mod csv_layouts;
@@ -17,7 +19,7 @@ pub mod statement;
 use chrono::{NaiveDate, NaiveTime};
 use gateway_adapter::WalletProvider;
 
-pub use matching::{match_statement, GatewayPayment, Item, ItemKind};
+pub use matching::{match_statement, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
 pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
 
 use crate::store::{ReturnOutcome, ReturnToApply, Store, StoreError};
@@ -28,6 +30,12 @@ pub const EXIT_BALANCED: u8 = 0;
 pub const EXIT_NOT_BALANCED: u8 = 3;
 /// Exit code: the statement could not be read (missing file, wrong format, no day).
 pub const EXIT_BAD_STATEMENT: u8 = 4;
+
+/// The largest statement `gateway reconcile` reads: 256 MiB. A day's statement of a province is
+/// a few MiB; the whole file is held in memory and an XML statement is parsed into a tree of
+/// several times its size, so a larger file is refused (exit 4) before it is read rather than
+/// exhausting memory.
+pub const MAX_STATEMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The file formats statements come in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -77,7 +85,7 @@ impl Reconciliation {
         self.items.iter().filter(|item| item.kind == kind).count()
     }
 
-    /// True when every item is matched or a return: the books balance.
+    /// True when every item is matched, an applied return or in transit: the books balance.
     pub fn balanced(&self) -> bool {
         self.items.iter().all(|item| item.kind.balances())
     }
@@ -157,20 +165,36 @@ pub fn return_reason_text(code: &str) -> &'static str {
 }
 
 /// Reconciles `statement` (the file's bytes, in `format`) of `provider` for `date` (else the
-/// day the statement says), and applies the returns it finds.
+/// day the statement says), and applies the returns it finds. A payment sent in the last
+/// `grace_minutes` of the day and not on the statement is in transit, not missing.
 pub async fn reconcile(
     store: &Store,
     provider: &str,
     format: StatementFormat,
     statement: &[u8],
     date: Option<NaiveDate>,
+    grace_minutes: u32,
 ) -> Result<Reconciliation, ReconcileError> {
     let statement = format.parse(statement)?;
     let day = day_to_reconcile(&statement, date)?;
     let window = day_window(day);
     let references: Vec<String> = statement.lines.iter().map(|line| line.reference.clone()).collect();
-    let payments = store.reconciliation_payments(provider, &references, window).await?;
-    let mut items = match_statement(&statement.lines, &payments, window);
+    let mut payments = store.reconciliation_payments(provider, &references, window).await?;
+    // A reference no payment id has may be an order id (camt.053 `EndToEndId`).
+    let mut known: std::collections::HashSet<String> = payments.iter().map(|p| p.payment_id.clone()).collect();
+    let unresolved: Vec<String> = references
+        .iter()
+        .filter(|reference| !known.contains(reference.as_str()))
+        .cloned()
+        .collect();
+    for payment in store.reconciliation_payments_by_order(provider, &unresolved).await? {
+        if known.insert(payment.payment_id.clone()) {
+            payments.push(payment);
+        }
+    }
+    let grace_ms = i64::from(grace_minutes) * 60_000;
+    let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
+    // Only items the match found to be genuine, unambiguous returns write anything.
     for item in items.iter_mut().filter(|item| item.kind == ItemKind::Returned) {
         apply_return(store, provider, item).await?;
     }

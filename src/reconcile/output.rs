@@ -21,11 +21,12 @@ pub const CSV_HEADER: [&str; 10] = [
     "note",
 ];
 
-/// Items sorted for reading: discrepancies first, then returns, then matched items.
+/// Items sorted for reading: discrepancies first, then returns and payments in transit, then
+/// matched items.
 fn sorted(reconciliation: &Reconciliation) -> Vec<&Item> {
     let rank = |kind: ItemKind| match kind {
         ItemKind::Matched => 2,
-        ItemKind::Returned => 1,
+        ItemKind::Returned | ItemKind::InTransit => 1,
         _ => 0,
     };
     let mut items: Vec<&Item> = reconciliation.items.iter().collect();
@@ -97,10 +98,17 @@ pub fn table(reconciliation: &Reconciliation) -> String {
         );
     }
     let problems = reconciliation.items.iter().filter(|i| !i.kind.balances()).count();
-    if problems == 0 {
+    let in_transit = reconciliation.count(ItemKind::InTransit);
+    if problems == 0 && in_transit == 0 {
         let _ = writeln!(
             out,
             "The books balance: every statement line is matched or a return, and nothing is missing."
+        );
+    } else if problems == 0 {
+        let _ = writeln!(
+            out,
+            "The books balance: every statement line is matched or a return, and nothing is missing \
+             but {in_transit} payments sent just before midnight (in_transit: check them on the next day's statement)."
         );
     } else {
         let _ = writeln!(
@@ -174,6 +182,27 @@ mod tests {
             text.contains("The books do not balance: 1 items need a person"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn payments_in_transit_are_shown_but_do_not_unbalance_the_books() {
+        let mut reconciliation = reconciliation();
+        reconciliation.items.retain(|item| item.kind == ItemKind::Matched);
+        let mut late = reconciliation.items[0].clone();
+        late.kind = ItemKind::InTransit;
+        late.payment_id = "pay_late".into();
+        late.entry_ref = None;
+        late.statement_amount = None;
+        reconciliation.items.push(late);
+        assert_eq!(reconciliation.exit_code(), super::super::EXIT_BALANCED);
+        let text = table(&reconciliation);
+        assert!(text.contains("in_transit "), "{text}");
+        assert!(text.contains("The books balance"), "{text}");
+        assert!(text.contains("1 payments sent just before midnight"), "{text}");
+        let mut bytes = Vec::new();
+        write_csv(&reconciliation, &mut bytes).unwrap_or_else(|error| panic!("{error}"));
+        let csv = String::from_utf8(bytes).unwrap_or_default();
+        assert!(csv.contains("\nin_transit,,pay_late,"), "{csv}");
     }
 
     #[test]

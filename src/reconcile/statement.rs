@@ -10,8 +10,13 @@ use chrono::NaiveDate;
 pub enum LineKind {
     /// The provider paid a beneficiary.
     Payout,
-    /// A payout came back after it succeeded, with the provider's return reason code.
+    /// A payout came back after it succeeded, with the provider's return reason code: a
+    /// genuine return, which says why the beneficiary's side sent the money back.
     Return { reason_code: String },
+    /// The provider reversed a payout entry (camt.053 `RvslInd`) without return information:
+    /// usually the correction of an entry booked in error, such as a duplicate, which says
+    /// nothing about whether the beneficiary was paid. Never applied as a return.
+    Reversal,
 }
 
 /// One line of a provider statement.
@@ -20,7 +25,8 @@ pub struct StatementLine {
     /// The provider's own reference for the line (unique per provider): what a return is
     /// remembered by, so that the same statement applied twice changes nothing.
     pub entry_ref: String,
-    /// The client reference on the line: the gateway's payment id, sent as idempotency key.
+    /// The client reference on the line: the gateway's payment id (sent as idempotency key)
+    /// or, where the provider only carries the end-to-end id, the upstream order id.
     pub reference: String,
     /// Whole đồng.
     pub amount: u64,

@@ -5,8 +5,10 @@
 //! payout is a **debit** entry (`DBIT`, bank transaction code `PMNT/ICDT/DMCT`) and a payout
 //! the beneficiary's bank sent back is a **credit** entry (`CRDT`, `PMNT/ICDT/RRTN`) whose
 //! transaction details carry the return reason (`RtrInf/Rsn/Cd`, e.g. `AC04`). Every entry's
-//! `NtryDtls/TxDtls/Refs` carries the bank's reference (`AcctSvcrRef`) and the gateway's
-//! payment id, which it sent as the idempotency key, as `InstrId` and `EndToEndId`.
+//! `NtryDtls/TxDtls/Refs` carries the bank's reference (`AcctSvcrRef`) and the references the
+//! gateway sent with the transfer, as ISO 20022 carries them to the statement: `InstrId` the
+//! `client_reference` (the gateway's payment id, also its idempotency key) and `EndToEndId` the
+//! `end_to_end_id` (the upstream order id), left out for a credit the gateway never sent.
 
 use std::fmt::Write as _;
 
@@ -161,11 +163,14 @@ fn write_entry(xml: &mut String, number: usize, entry: &StatementEntry) {
         ),
     };
     let amount = entry.amount;
-    let reference = max35(&entry.client_reference);
-    let order = if entry.order_ref.is_empty() {
-        String::new()
+    let instruction = max35(&entry.client_reference);
+    let (end_to_end, order) = if entry.order_ref.is_empty() {
+        (String::new(), String::new())
     } else {
-        format!("<AddtlTxInf>Order {}</AddtlTxInf>", escape(&entry.order_ref))
+        (
+            format!("<EndToEndId>{}</EndToEndId>", max35(&entry.order_ref)),
+            format!("<AddtlTxInf>Order {}</AddtlTxInf>", escape(&entry.order_ref)),
+        )
     };
     let _ = writeln!(xml, "      <Ntry>");
     let _ = writeln!(xml, "        <NtryRef>{number}</NtryRef>");
@@ -189,8 +194,8 @@ fn write_entry(xml: &mut String, number: usize, entry: &StatementEntry) {
     );
     let _ = writeln!(
         xml,
-        "        <NtryDtls><TxDtls><Refs><AcctSvcrRef>{}</AcctSvcrRef><InstrId>{reference}</InstrId>\
-         <EndToEndId>{reference}</EndToEndId></Refs><Amt Ccy=\"VND\">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>\
+        "        <NtryDtls><TxDtls><Refs><AcctSvcrRef>{}</AcctSvcrRef><InstrId>{instruction}</InstrId>\
+         {end_to_end}</Refs><Amt Ccy=\"VND\">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>\
          {return_info}{order}</TxDtls></NtryDtls>",
         max35(&entry.entry_ref)
     );
@@ -241,10 +246,54 @@ mod tests {
         assert_eq!(xml.matches("<Ntry>").count(), 2);
         assert!(xml.contains("<CdtDbtInd>DBIT</CdtDbtInd>"));
         assert!(xml.contains("<RtrInf><Rsn><Cd>AC04</Cd></Rsn>"));
-        assert!(xml.contains("<EndToEndId>pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c</EndToEndId>"));
+        assert!(xml.contains(
+            "<InstrId>pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c</InstrId><EndToEndId>TB-2026-12-000001</EndToEndId></Refs>"
+        ));
         assert!(xml.contains("<BookgDt><DtTm>2026-12-03T09:30:00+07:00</DtTm></BookgDt>"));
         // Opening 100 bn, one payout out, the same amount back: closing equals opening.
         assert!(xml.contains("<Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">100000000000</Amt>"));
+    }
+
+    #[test]
+    fn the_references_are_the_client_reference_and_the_order_as_the_gateway_sent_them() {
+        let mut statement = statement();
+        // A credit the gateway never sent has no order: no EndToEndId (Max35Text is never empty).
+        statement.entries[1].order_ref = String::new();
+        let xml = camt053(&statement);
+        assert_eq!(
+            xml.matches("<InstrId>pay_1f0c4d0b6c1e2b4a9d8e7f6a5b4c</InstrId>")
+                .count(),
+            2
+        );
+        assert_eq!(xml.matches("<EndToEndId>TB-2026-12-000001</EndToEndId>").count(), 1);
+        assert!(
+            !xml.contains("<EndToEndId>pay_"),
+            "the payment id is not the end-to-end id"
+        );
+        assert!(!xml.contains("<EndToEndId></EndToEndId>"));
+    }
+
+    #[test]
+    fn the_statement_validates_against_the_official_schema() {
+        use std::io::Write as _;
+        let mut statement = statement();
+        statement.entries[1].order_ref = String::new();
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/camt.053.001.08.xsd");
+        let mut child = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema", schema, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("xmllint is needed to validate camt.053 (Debian package libxml2-utils): {error}")
+            });
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(camt053(&statement).as_bytes())
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        let output = child.wait_with_output().unwrap_or_else(|error| panic!("{error}"));
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
 
     #[test]
