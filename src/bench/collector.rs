@@ -212,6 +212,7 @@ pub async fn start(
             .basic_cancel(CONSUMER_TAG.into(), BasicCancelOptions::default())
             .await?;
         drop(deliveries);
+        let _ = reader.close(200, "done".into()).await;
         anyhow::Ok(collector.finish())
     }))
 }

@@ -263,10 +263,11 @@ async fn measure(
         .context("could not connect to RabbitMQ")?;
     let counters = Arc::new(Counters::default());
     let collector = Collector::new(workload.ids.clone(), workload.count, counters.clone());
-    let timeout = Duration::from_secs(args.timeout_secs);
+    let pacing = Pacing::from_rate(args.rate.map(f64::from));
+    // Under a rate, the wait for results starts when the last order is due.
+    let timeout = Duration::from_secs(args.timeout_secs) + pacing.due_at(workload.count);
     let reader = collector::start(&connection, amqp_settings, collector, timeout).await?;
     let reporter = Reporter::start(counters.clone(), workload.count);
-    let pacing = Pacing::from_rate(args.rate.map(f64::from));
     let published = match publisher::publish(&connection, amqp_settings, workload, pacing, counters).await {
         Ok(published) => published,
         Err(error) => {

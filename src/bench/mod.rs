@@ -74,7 +74,8 @@ pub struct BenchArgs {
     /// bench stay in this process.
     #[arg(long)]
     pub separate_process: bool,
-    /// Give up waiting for final results after this many seconds.
+    /// Give up waiting for final results after this many seconds (after the last order is
+    /// due, under `--rate`).
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
     /// The configuration folder a child gateway loads (`--config-dir`; set by the command

@@ -72,10 +72,15 @@ pub fn line(
             0.0
         }
     };
+    // Once everything is out, the publish rate over the whole run says nothing new.
+    let publishing = if published >= total {
+        format!("all {total} published")
+    } else {
+        format!("published {published}/{total} ({:.0}/s)", rate(published, elapsed))
+    };
     format!(
-        "bench: {secs:.0} s: published {published}/{total} ({:.0}/s), final results {finals}/{total} \
+        "bench: {secs:.0} s: {publishing}, final results {finals}/{total} \
          ({:.0}/s over the last {:.0} s, {:.0}/s overall)",
-        rate(published, elapsed),
         rate(new_finals, window),
         window.as_secs_f64(),
         rate(finals, elapsed),
@@ -102,5 +107,14 @@ mod tests {
              (2000/s over the last 5 s, 2000/s overall)"
         );
         assert!(line(Duration::ZERO, 0, 0, 10, 0, Duration::ZERO).contains("(0/s)"));
+        let published = line(
+            Duration::from_secs(60),
+            172_000,
+            30_000,
+            172_000,
+            2_500,
+            Duration::from_secs(5),
+        );
+        assert!(published.starts_with("bench: 60 s: all 172000 published, final results 30000/172000 (500/s"));
     }
 }

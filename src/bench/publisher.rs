@@ -97,7 +97,9 @@ pub async fn publish(
                 ..Default::default()
             };
             let now = Instant::now();
-            max_lag = max_lag.max(now.saturating_duration_since(first + pacing.due_at(next)));
+            if let Pacing::Rate(_) = pacing {
+                max_lag = max_lag.max(now.saturating_duration_since(first + pacing.due_at(next)));
+            }
             sent[next] = Some(now);
             last = now;
             let queue = settings.orders_queue.as_str().into();
@@ -113,6 +115,7 @@ pub async fn publish(
     }
     drop(confirms);
     let last_confirm = checker.await??;
+    let _ = channel.close(200, "done".into()).await;
     Ok(Published {
         first,
         last,
