@@ -99,7 +99,13 @@ impl RunningGateway {
         };
         let http_token = CancellationToken::new();
         let mut router = http::router(state, settings.http.max_body_bytes);
-        if let Some(ops) = dashboard::router(&dashboard, store.clone(), adapters.clone(), &settings.amqp)? {
+        if let Some(ops) = dashboard::router(
+            &dashboard,
+            store.clone(),
+            adapters.clone(),
+            &settings.amqp,
+            std::time::Duration::from_millis(settings.batches.check_interval_ms),
+        )? {
             router = router.merge(ops);
         }
         let timeouts = http::serve::Timeouts::from_settings(&settings.http);

@@ -82,7 +82,8 @@ pub enum DifferenceKind {
     InvalidOrder,
     /// Manifest without lines: fewer orders than declared (counts, at close).
     MissingOrders,
-    /// Manifest without lines: more orders than declared (counts).
+    /// Manifest without lines: more orders than declared (counts). With lines: how many extra
+    /// orders there are beyond the [`MAX_NAMED_EXTRA_ORDERS`] named (`actual`, a count).
     ExtraOrders,
     /// Manifest without lines: the amounts received do not add up to the declared total.
     TotalMismatch,
@@ -179,36 +180,155 @@ impl BatchCheck {
     }
 }
 
+/// The most extra orders (orders of the batch its manifest does not list) a check names; the
+/// rest are counted in one `extra_orders` difference. Bounds what a check reads and publishes
+/// when upstream sends many orders under a batch id its manifest does not list.
+pub const MAX_NAMED_EXTRA_ORDERS: usize = 100;
+
+/// What the store knows of a batch's orders, as tallies and the few orders a difference
+/// names: the input of [`assess`]. The store computes it in SQL
+/// (`Store::batch_facts`), so a check reads a handful of rows however large the batch;
+/// [`check`] computes it from a list of orders.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchFacts {
+    /// The manifest's `order_count` and `total_amount`.
+    pub declared: Tally,
+    /// Claimed orders of the batch (declared or not), by outcome.
+    pub succeeded: Tally,
+    pub failed: Tally,
+    pub rejected: Tally,
+    /// Claimed and not final yet (`needs_review` included).
+    pub in_progress: Tally,
+    /// Declared orders refused as invalid before any payment was claimed, at their declared
+    /// amounts.
+    pub invalid: Tally,
+    /// How the manifest's lines matched; `None` for a manifest that declares totals only.
+    pub lines: Option<LineFacts>,
+}
+
+/// How a manifest's lines matched the batch's orders. Every list is sorted by order id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineFacts {
+    /// How many lines the manifest lists.
+    pub lines: u64,
+    /// Declared orders with a claimed payment of this batch.
+    pub arrived: u64,
+    /// Of `arrived`, those with a final result.
+    pub arrived_final: u64,
+    /// Declared orders not arrived, `(order_id, declared)`: only read for a closing check
+    /// (while the batch is open they are awaited, and only their number matters).
+    pub missing: Vec<(String, u64)>,
+    /// Declared orders that arrived with another amount: `(order_id, declared, actual)`.
+    pub mismatched: Vec<(String, u64, u64)>,
+    /// Declared orders refused as invalid: `(order_id, declared)`.
+    pub invalid_orders: Vec<(String, u64)>,
+    /// Claimed orders of the batch the manifest does not list: the first
+    /// [`MAX_NAMED_EXTRA_ORDERS`] by order id, `(order_id, amount)`.
+    pub extra: Vec<(String, u64)>,
+    /// How many extra orders there are in all (named or not).
+    pub extra_orders: u64,
+}
+
+impl LineFacts {
+    /// Declared orders neither arrived nor refused as invalid.
+    pub fn missing_orders(&self) -> u64 {
+        self.lines
+            .saturating_sub(self.arrived)
+            .saturating_sub(self.invalid_orders.len() as u64)
+    }
+}
+
 /// Checks `received` (every order of the batch the store knows, each order id once) against
-/// `declared`. While the batch is open (`closing` false) an order not yet arrived is only
-/// awaited; when it closes, it is missing. With lines, each difference names its order and
-/// the listed differences explain the whole gap in the totals, so no `total_mismatch` is
-/// added; without lines, counts and totals are compared.
+/// `declared`: [`assess`] of the facts these orders give. While the batch is open (`closing`
+/// false) an order not yet arrived is only awaited; when it closes, it is missing.
 pub fn check(declared: &Declared, received: &[ReceivedOrder], closing: bool) -> BatchCheck {
-    let mut result = BatchCheck {
+    assess(&facts(declared, received), closing)
+}
+
+/// The [`BatchFacts`] of a list of orders, as the store computes them in SQL.
+pub fn facts(declared: &Declared, received: &[ReceivedOrder]) -> BatchFacts {
+    let mut facts = BatchFacts {
         declared: Tally {
             orders: declared.order_count,
             amount: declared.total_amount,
         },
-        ..BatchCheck::default()
+        ..BatchFacts::default()
     };
     for order in received {
         match order.outcome {
-            Outcome::Invalid => result.invalid.add(order.amount),
-            outcome => {
-                result.received.add(order.amount);
-                match outcome {
-                    Outcome::Succeeded => result.succeeded.add(order.amount),
-                    Outcome::Failed => result.failed.add(order.amount),
-                    Outcome::Rejected => result.rejected.add(order.amount),
-                    _ => result.in_progress.add(order.amount),
+            Outcome::Succeeded => facts.succeeded.add(order.amount),
+            Outcome::Failed => facts.failed.add(order.amount),
+            Outcome::Rejected => facts.rejected.add(order.amount),
+            Outcome::InProgress => facts.in_progress.add(order.amount),
+            Outcome::Invalid => facts.invalid.add(order.amount),
+        }
+    }
+    facts.lines = declared.lines.as_ref().map(|lines| line_facts(lines, received));
+    facts
+}
+
+fn line_facts(lines: &[(String, u64)], received: &[ReceivedOrder]) -> LineFacts {
+    let by_id: HashMap<&str, &ReceivedOrder> = received.iter().map(|order| (order.order_id.as_str(), order)).collect();
+    let mut found = LineFacts {
+        lines: lines.len() as u64,
+        ..LineFacts::default()
+    };
+    for (order_id, amount) in lines {
+        match by_id.get(order_id.as_str()) {
+            None => found.missing.push((order_id.clone(), *amount)),
+            Some(order) if order.outcome == Outcome::Invalid => found.invalid_orders.push((order_id.clone(), *amount)),
+            Some(order) => {
+                found.arrived += 1;
+                if order.outcome.is_final() {
+                    found.arrived_final += 1;
+                }
+                if order.amount != *amount {
+                    found.mismatched.push((order_id.clone(), *amount, order.amount));
                 }
             }
         }
     }
-    match &declared.lines {
-        Some(lines) => check_lines(lines, received, closing, &mut result),
-        None => check_totals(declared, received, closing, &mut result),
+    let listed: HashSet<&str> = lines.iter().map(|(order_id, _)| order_id.as_str()).collect();
+    let mut extra: Vec<(String, u64)> = received
+        .iter()
+        .filter(|order| order.outcome != Outcome::Invalid && !listed.contains(order.order_id.as_str()))
+        .map(|order| (order.order_id.clone(), order.amount))
+        .collect();
+    extra.sort();
+    found.extra_orders = extra.len() as u64;
+    extra.truncate(MAX_NAMED_EXTRA_ORDERS);
+    found.extra = extra;
+    found.missing.sort();
+    found.mismatched.sort();
+    found.invalid_orders.sort();
+    found
+}
+
+/// Checks a batch's facts against its manifest. While the batch is open (`closing` false) an
+/// order not yet arrived is only awaited; when it closes, it is missing (and `facts` must name
+/// the missing orders). With lines, each difference names its order (extra orders beyond
+/// [`MAX_NAMED_EXTRA_ORDERS`] are counted in one `extra_orders` difference) and the listed
+/// differences explain the whole gap in the totals, so no `total_mismatch` is added; without
+/// lines, counts and totals are compared.
+pub fn assess(facts: &BatchFacts, closing: bool) -> BatchCheck {
+    let mut received = Tally::default();
+    for tally in [facts.succeeded, facts.failed, facts.rejected, facts.in_progress] {
+        received.orders += tally.orders;
+        received.amount = received.amount.saturating_add(tally.amount);
+    }
+    let mut result = BatchCheck {
+        declared: facts.declared,
+        received,
+        succeeded: facts.succeeded,
+        failed: facts.failed,
+        rejected: facts.rejected,
+        in_progress: facts.in_progress,
+        invalid: facts.invalid,
+        ..BatchCheck::default()
+    };
+    match &facts.lines {
+        Some(lines) => assess_lines(lines, closing, &mut result),
+        None => assess_totals(facts, closing, &mut result),
     }
     result
         .differences
@@ -216,72 +336,74 @@ pub fn check(declared: &Declared, received: &[ReceivedOrder], closing: bool) -> 
     result
 }
 
-fn check_lines(lines: &[(String, u64)], received: &[ReceivedOrder], closing: bool, result: &mut BatchCheck) {
-    let by_id: HashMap<&str, &ReceivedOrder> = received.iter().map(|order| (order.order_id.as_str(), order)).collect();
-    let mut missing = 0;
-    for (order_id, amount) in lines {
-        let difference = |kind, actual| Difference {
-            kind,
-            order_id: Some(order_id.clone()),
-            declared: Some(*amount),
-            actual,
-        };
-        match by_id.get(order_id.as_str()) {
-            None => {
-                missing += 1;
-                if closing {
-                    result.differences.push(difference(DifferenceKind::MissingOrder, None));
-                }
-            }
-            Some(order) => {
-                if order.outcome.is_final() {
-                    result.final_orders += 1;
-                }
-                if order.outcome == Outcome::Invalid {
-                    result.differences.push(difference(DifferenceKind::InvalidOrder, None));
-                } else if order.amount != *amount {
-                    result
-                        .differences
-                        .push(difference(DifferenceKind::AmountMismatch, Some(order.amount)));
-                }
-            }
+fn assess_lines(lines: &LineFacts, closing: bool, result: &mut BatchCheck) {
+    let named = |kind, order_id: &str, declared, actual| Difference {
+        kind,
+        order_id: Some(order_id.to_string()),
+        declared,
+        actual,
+    };
+    if closing {
+        for (order_id, amount) in &lines.missing {
+            result
+                .differences
+                .push(named(DifferenceKind::MissingOrder, order_id, Some(*amount), None));
         }
     }
-    let listed: HashSet<&str> = lines.iter().map(|(order_id, _)| order_id.as_str()).collect();
-    for order in received {
-        if order.outcome != Outcome::Invalid && !listed.contains(order.order_id.as_str()) {
-            result.differences.push(Difference {
-                kind: DifferenceKind::ExtraOrder,
-                order_id: Some(order.order_id.clone()),
-                declared: None,
-                actual: Some(order.amount),
-            });
-        }
+    for (order_id, declared, actual) in &lines.mismatched {
+        result.differences.push(named(
+            DifferenceKind::AmountMismatch,
+            order_id,
+            Some(*declared),
+            Some(*actual),
+        ));
     }
-    result.complete = missing == 0 && result.final_orders == lines.len() as u64;
+    for (order_id, amount) in &lines.invalid_orders {
+        result
+            .differences
+            .push(named(DifferenceKind::InvalidOrder, order_id, Some(*amount), None));
+    }
+    for (order_id, amount) in &lines.extra {
+        result
+            .differences
+            .push(named(DifferenceKind::ExtraOrder, order_id, None, Some(*amount)));
+    }
+    let unnamed = lines.extra_orders.saturating_sub(lines.extra.len() as u64);
+    if unnamed > 0 {
+        // More extra orders than are named: how many more, as a count.
+        result.differences.push(Difference {
+            kind: DifferenceKind::ExtraOrders,
+            order_id: None,
+            declared: None,
+            actual: Some(unnamed),
+        });
+    }
+    result.final_orders = lines.arrived_final + lines.invalid_orders.len() as u64;
+    result.complete = lines.missing_orders() == 0 && result.final_orders == lines.lines;
 }
 
-fn check_totals(declared: &Declared, received: &[ReceivedOrder], closing: bool, result: &mut BatchCheck) {
+fn assess_totals(facts: &BatchFacts, closing: bool, result: &mut BatchCheck) {
     let claimed = result.received;
-    result.final_orders = received.iter().filter(|order| order.outcome.is_final()).count() as u64;
+    let declared = facts.declared;
+    result.final_orders = facts.succeeded.orders + facts.failed.orders + facts.rejected.orders + facts.invalid.orders;
     let all_final = result.in_progress.orders == 0;
-    result.complete = claimed.orders >= declared.order_count && all_final;
+    result.complete = claimed.orders >= declared.orders && all_final;
     let count = |kind| Difference {
         kind,
         order_id: None,
-        declared: Some(declared.order_count),
+        declared: Some(declared.orders),
         actual: Some(claimed.orders),
     };
-    if claimed.orders > declared.order_count {
+    if claimed.orders > declared.orders {
         result.differences.push(count(DifferenceKind::ExtraOrders));
-    } else if closing && claimed.orders < declared.order_count {
+    } else if closing && claimed.orders < declared.orders {
         result.differences.push(count(DifferenceKind::MissingOrders));
     }
-    if (closing || claimed.orders >= declared.order_count) && claimed.amount != declared.total_amount {
+    if (closing || claimed.orders >= declared.orders) && claimed.amount != declared.amount {
         result.differences.push(Difference {
             kind: DifferenceKind::TotalMismatch,
             order_id: None,
-            declared: Some(declared.total_amount),
+            declared: Some(declared.amount),
             actual: Some(claimed.amount),
         });
     }

@@ -1,6 +1,10 @@
 //! The batch closer: checks every open batch against its orders every
 //! `batches.check_interval_ms`, logs differences as they appear, and closes a batch (its
 //! result into the outbox) once every declared order is final or its deadline has passed.
+//!
+//! A check reads the batch's tallies from the store (`Store::batch_facts`: counts and sums in
+//! SQL, rows only for the orders a difference names), not its orders, and a batch whose check
+//! or close fails is logged and skipped, so it never holds the others open.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::check::check;
+use super::check::assess;
 use super::result::{BatchHeader, BatchResult, ClosedBy};
 use super::settings::BatchSettings;
 use crate::store::{now_ms, BatchRecord, Store, StoreError};
@@ -32,22 +36,34 @@ pub async fn run(store: Store, settings: BatchSettings, relay_wake: Arc<Notify>,
 }
 
 /// One round over the open batches at `now` (milliseconds since 1970). Returns how many
-/// this round closed.
+/// this round closed; fails only when the open batches cannot be listed. A batch whose check
+/// or close fails is logged with its id, counted (`gateway_batch_check_failures_total`) and
+/// tried again at the next round, while the round goes on with the others.
 pub async fn check_open_batches(store: &Store, settings: &BatchSettings, now: i64) -> Result<usize, StoreError> {
     let mut closed = 0;
     for batch in store.open_batches().await? {
-        if check_one(store, settings, &batch, now).await? {
-            closed += 1;
+        match check_one(store, settings, &batch, now).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(error) => {
+                metrics::counter!("gateway_batch_check_failures_total").increment(1);
+                tracing::warn!(
+                    batch_id = %batch.batch_id,
+                    error = %error,
+                    "Could not check or close a batch; the other batches go on, and this one is tried again at the next interval."
+                );
+            }
         }
     }
     Ok(closed)
 }
 
 async fn check_one(store: &Store, settings: &BatchSettings, batch: &BatchRecord, now: i64) -> Result<bool, StoreError> {
-    let declared = store.batch_declared(batch).await?;
-    let orders = store.batch_orders(&batch.batch_id).await?;
-    let progress = check(&declared, &orders, false);
     let past_deadline = now >= batch.deadline_ms(settings.close_after_ms);
+    // Missing orders are named only when the batch closes; a batch that closes complete has
+    // none, so they are read only at the deadline.
+    let facts = store.batch_facts(batch, past_deadline).await?;
+    let progress = assess(&facts, false);
     if !progress.complete && !past_deadline {
         let found = progress.differences.len() as i64;
         if found > batch.differences {
@@ -71,7 +87,7 @@ async fn check_one(store: &Store, settings: &BatchSettings, batch: &BatchRecord,
         period: &batch.period,
         commune_code: &batch.commune_code,
     };
-    let result = BatchResult::new(&header, &check(&declared, &orders, true), closed_by, now);
+    let result = BatchResult::new(&header, &assess(&facts, true), closed_by, now);
     let won = store.close_batch(&result).await?;
     if won {
         metrics::counter!("gateway_batches_closed_total", "status" => result.status.as_str()).increment(1);

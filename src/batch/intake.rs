@@ -49,8 +49,12 @@ impl Intake {
         invalid: &Invalid,
     ) -> Result<(), StoreError> {
         metrics::counter!("gateway_batch_manifests_total", "outcome" => "rejected").increment(1);
-        let batch_id = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
+        // The first JSON value of the body, so that a manifest with bytes after it still
+        // names its batch.
+        let batch_id = serde_json::Deserializer::from_slice(body)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
             .and_then(|value| value.get("batch_id").and_then(|id| id.as_str()).map(bounded_id))
             .unwrap_or_default();
         tracing::info!(batch_id = %batch_id.escape_debug(), code = invalid.code, reason = %invalid.message, "Rejected an invalid batch manifest.");

@@ -65,8 +65,12 @@ pub struct BatchManifest {
     pub lines: Option<Vec<ManifestLine>>,
 }
 
-/// Whether a message body is a manifest (a JSON object whose `kind` is `batch_manifest`), so
-/// that intake parses it as one. Cheap for orders: a body without the word is not read.
+/// Whether a message body is a manifest, so that intake parses (and, if need be, rejects) it
+/// as one: a JSON object whose top-level `kind` is `batch_manifest`. Cheap for orders: a body
+/// without the word is not read. A body that is not valid JSON as a whole (a duplicated key,
+/// bytes after the object, a syntax error) but shows `"kind": "batch_manifest"` is a manifest
+/// too: it is answered on the manifest's contract (`batch.rejected` with `duplicate_field`,
+/// `malformed_json`, …), not as an order.
 pub fn is_manifest(body: &[u8]) -> bool {
     #[derive(Deserialize)]
     struct Peek {
@@ -80,7 +84,29 @@ pub fn is_manifest(body: &[u8]) -> bool {
     if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         return false;
     }
-    matches!(serde_json::from_slice::<Peek>(body), Ok(Peek { kind: Some(kind) }) if kind == MANIFEST_KIND)
+    match serde_json::from_slice::<Peek>(body) {
+        // Valid JSON: its top-level `kind` decides.
+        Ok(Peek { kind }) => kind.as_deref() == Some(MANIFEST_KIND),
+        // Not readable as a whole: what the bytes show decides.
+        Err(_) => shows_manifest_kind(body),
+    }
+}
+
+/// Whether `body` holds `"kind"`, a colon and `"batch_manifest"`, with whitespace between.
+fn shows_manifest_kind(body: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"kind\"";
+    let value = format!("\"{MANIFEST_KIND}\"");
+    let mut rest = body;
+    while let Some(at) = rest.windows(KEY.len()).position(|window| window == KEY) {
+        rest = &rest[at + KEY.len()..];
+        let after = rest.trim_ascii_start();
+        if let Some(after_colon) = after.strip_prefix(b":") {
+            if after_colon.trim_ascii_start().starts_with(value.as_bytes()) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Parses and validates one manifest. The first problem found is returned, with a stable code.

@@ -3,7 +3,8 @@
 //! it and publishes one batch result per batch (`batch.<status>` on `payments.results`).
 //!
 //! Parsing ([`manifest`]) and the check ([`check`]) are pure; the store keeps batches
-//! (`store/batches.rs`), [`closer`] runs the checks, [`view`] renders them for the CLI.
+//! (`store/batches.rs`) and computes a batch's tallies in SQL (`Store::batch_facts`, read
+//! by [`assess`]), [`closer`] runs the checks, [`view`] renders them for the CLI.
 
 mod check;
 pub mod closer;
@@ -16,7 +17,10 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check, BatchCheck, BatchStatus, Declared, Difference, DifferenceKind, Outcome, ReceivedOrder, Tally};
+pub use check::{
+    assess, check, facts, BatchCheck, BatchFacts, BatchStatus, Declared, Difference, DifferenceKind, LineFacts,
+    Outcome, ReceivedOrder, Tally, MAX_NAMED_EXTRA_ORDERS,
+};
 pub use manifest::{
     is_manifest, parse_manifest, BatchManifest, ManifestLine, MANIFEST_KIND, MAX_MANIFEST_BYTES, MAX_MANIFEST_LINES,
     MAX_ORDER_COUNT,

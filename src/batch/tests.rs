@@ -114,6 +114,38 @@ fn only_an_object_whose_kind_is_batch_manifest_is_taken_for_a_manifest() {
 }
 
 #[test]
+fn a_manifest_that_is_not_valid_json_as_a_whole_is_still_taken_for_a_manifest_and_refused_as_one() {
+    let body = manifest().to_string();
+    let twice = body.replacen('{', r#"{"kind": "batch_manifest","#, 1);
+    let other_key_twice = body.replacen('{', r#"{"batch_id":"TB-0","#, 1);
+    let trailing = format!("{body} x");
+    let broken = r#"{ "kind" : "batch_manifest", "batch_id": "TB-1", "#.to_string();
+    for (what, raw, code) in [
+        ("kind twice", &twice, "duplicate_field"),
+        ("another key twice", &other_key_twice, "duplicate_field"),
+        ("bytes after the object", &trailing, "malformed_json"),
+        ("cut short", &broken, "malformed_json"),
+    ] {
+        assert!(is_manifest(raw.as_bytes()), "{what}");
+        assert_eq!(
+            parse_manifest(raw.as_bytes()).err().map(|i| i.code),
+            Some(code),
+            "{what}"
+        );
+    }
+    // An order that only mentions a manifest, valid JSON or not, stays an order.
+    assert!(!is_manifest(br#"{"memo":"kind: batch_manifest"} x"#));
+    assert!(!is_manifest(br#"{"memo":"\"kind\": \"batch_manifest\""} x"#));
+    assert!(!is_manifest(
+        br#"{"kind":"order","kind":"order","memo":"batch_manifest"}"#
+    ));
+    assert!(
+        !is_manifest(br#"{"destination":{"kind":"batch_manifest"}}"#),
+        "not at the top level"
+    );
+}
+
+#[test]
 fn the_fingerprint_ignores_line_order_and_created_at_but_not_amounts() {
     let first = parse(&manifest()).expect("valid").fingerprint();
     let mut reordered = manifest();
@@ -249,6 +281,72 @@ fn extra_and_invalid_orders_are_named() {
             amount: 2_000_000
         }
     );
+}
+
+#[test]
+fn extra_orders_beyond_the_named_ones_are_counted_in_one_difference() {
+    let mut received = vec![
+        order("TB-1", 1_000_000, Outcome::Succeeded),
+        order("TB-2", 2_000_000, Outcome::Succeeded),
+        order("TB-3", 3_000_000, Outcome::Succeeded),
+    ];
+    received.extend((0..MAX_NAMED_EXTRA_ORDERS + 50).map(|n| order(&format!("X-{n:04}"), 10, Outcome::Succeeded)));
+    let result = check(&declared_lines(), &received, true);
+    let named: Vec<&Difference> = result
+        .differences
+        .iter()
+        .filter(|d| d.kind == DifferenceKind::ExtraOrder)
+        .collect();
+    assert_eq!(named.len(), MAX_NAMED_EXTRA_ORDERS);
+    assert_eq!(named[0].order_id.as_deref(), Some("X-0000"), "the first by order id");
+    assert_eq!(
+        result.differences.last(),
+        Some(&Difference {
+            kind: DifferenceKind::ExtraOrders,
+            order_id: None,
+            declared: None,
+            actual: Some(50),
+        })
+    );
+    assert_eq!(result.differences.len(), MAX_NAMED_EXTRA_ORDERS + 1);
+    assert_eq!(result.received.orders, 3 + MAX_NAMED_EXTRA_ORDERS as u64 + 50);
+    assert_eq!(result.closing_status(), BatchStatus::Unbalanced);
+}
+
+#[test]
+fn the_check_of_tallies_equals_the_check_of_the_listed_orders() {
+    let received = [
+        order("TB-1", 1_000_000, Outcome::Succeeded),
+        order("TB-2", 2_500_000, Outcome::InProgress),
+        order("TB-9", 7, Outcome::Rejected),
+    ];
+    for declared in [
+        declared_lines(),
+        Declared {
+            lines: None,
+            ..declared_lines()
+        },
+    ] {
+        let found = facts(&declared, &received);
+        assert_eq!(
+            found.succeeded,
+            Tally {
+                orders: 1,
+                amount: 1_000_000
+            }
+        );
+        assert_eq!(found.in_progress.orders, 1);
+        for closing in [false, true] {
+            assert_eq!(assess(&found, closing), check(&declared, &received, closing));
+        }
+    }
+    // While open, the missing orders need not be named: only their number counts.
+    let mut unnamed = facts(&declared_lines(), &received);
+    if let Some(lines) = unnamed.lines.as_mut() {
+        assert_eq!(lines.missing_orders(), 1);
+        lines.missing.clear();
+    }
+    assert_eq!(assess(&unnamed, false), check(&declared_lines(), &received, false));
 }
 
 #[test]

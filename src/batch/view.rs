@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use gateway_adapter::money::format_dong;
 
-use super::check::{check, BatchCheck, BatchStatus, Difference, DifferenceKind, Tally};
+use super::check::{assess, BatchCheck, BatchStatus, Difference, DifferenceKind, Tally};
 use super::result::{rfc3339, BatchResult, ClosedBy};
 use crate::store::{BatchRecord, Store, StoreError};
 
@@ -26,11 +26,7 @@ impl BatchView {
         let deadline_ms = record.deadline_ms(close_after_ms);
         let (check, closed_by) = match &record.result {
             Some(result) => (from_result(result), Some(result.closed_by)),
-            None => {
-                let declared = store.batch_declared(&record).await?;
-                let orders = store.batch_orders(&record.batch_id).await?;
-                (check(&declared, &orders, false), None)
-            }
+            None => (assess(&store.batch_facts(&record, false).await?, false), None),
         };
         Ok(Self {
             record,

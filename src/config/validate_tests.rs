@@ -461,7 +461,10 @@ fn webhook_secrets_come_from_a_file_one_per_line_and_errors_never_quote_a_value(
     let settings = Settings::load_from(
         &config_dir(),
         None,
-        Some(variables(&[("GATEWAY__PROVIDERS__BANK_TRANSFER__WEBHOOK_SECRETS_FILE", &path)])),
+        Some(variables(&[(
+            "GATEWAY__PROVIDERS__BANK_TRANSFER__WEBHOOK_SECRETS_FILE",
+            &path,
+        )])),
     )
     .expect("loads");
     let bank = settings
@@ -472,9 +475,15 @@ fn webhook_secrets_come_from_a_file_one_per_line_and_errors_never_quote_a_value(
     let text = error_text(Settings::load_from(
         &config_dir(),
         None,
-        Some(variables(&[("GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS", "whsec_TOPSECRET")])),
+        Some(variables(&[(
+            "GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS",
+            "whsec_TOPSECRET",
+        )])),
     ));
-    assert!(text.contains("providers.bank_transfer") && !text.contains("TOPSECRET"), "{text}");
+    assert!(
+        text.contains("providers.bank_transfer") && !text.contains("TOPSECRET"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -482,5 +491,8 @@ fn a_config_folder_without_sandbox_sections_still_cannot_use_the_published_secre
     let mut settings = defaults();
     settings.sandbox.providers.clear();
     let text = error_text(settings.refuse_sandbox_secrets_in("production"));
-    assert!(text.starts_with("providers.bank_transfer.request_secret is the sandbox's"), "{text}");
+    assert!(
+        text.starts_with("providers.bank_transfer.request_secret is the sandbox's"),
+        "{text}"
+    );
 }

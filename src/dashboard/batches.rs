@@ -1,13 +1,15 @@
 //! Batches in progress for the dashboard: the open batches (manifests whose orders are not all
-//! final yet), each checked against its orders now, as `gateway batches show` does.
+//! final yet), each checked against its orders as `gateway batches show` does. A check reads
+//! the batch's tallies computed in SQL (`Store::batch_facts`), and one reading is shared by
+//! every viewer for `batches.check_interval_ms` (see `summary`), so the page does not add
+//! checks to the closer's.
 
 use serde::Serialize;
 
 use crate::batch::{describe, rfc3339, BatchCheck, BatchView};
 use crate::store::{now_ms, Store};
 
-/// Open batches checked at most per refresh (oldest first); each check reads the batch's lines
-/// and payments.
+/// Open batches checked at most per reading (oldest first).
 pub const BATCHES_SHOWN: usize = 20;
 
 /// The open batches.
@@ -56,6 +58,7 @@ pub async fn in_progress(store: &Store) -> Batches {
     };
     let now = now_ms();
     for record in open.into_iter().take(BATCHES_SHOWN) {
+        let batch_id = record.batch_id.clone();
         // The deadline from `batches.close_after_ms` is not shown (the setting is not in reach
         // here), so the close-after value passed does not matter.
         match BatchView::load(store, record, 0).await {
@@ -70,9 +73,10 @@ pub async fn in_progress(store: &Store) -> Batches {
                 differences: view.check.differences.iter().map(describe).collect(),
                 check: view.check,
             }),
+            // One batch that cannot be checked does not hide the others.
             Err(error) => {
-                batches.error = Some(format!("Could not check a batch: {error}."));
-                break;
+                tracing::warn!(batch_id = %batch_id, error = %error, "The dashboard could not check a batch.");
+                batches.error = Some(format!("Could not check batch {batch_id}: {error}."));
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod batches;
 pub mod dlq_look;
 pub mod provider_health;
+pub mod reuse;
 pub mod settings;
 pub mod summary;
 
@@ -48,6 +49,10 @@ pub struct DashboardState {
     pub settings: Arc<DashboardSettings>,
     token: auth::TokenCheck,
     dlq: Arc<dlq_look::DlqWatch>,
+    /// The batches in progress and the payment counts, each read at most once per
+    /// `batches.check_interval_ms` for every viewer together.
+    batches: Arc<reuse::Reuse<batches::Batches>>,
+    counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
 }
 
 /// The dashboard's routes, or `None` when it is off (no token). Fails on invalid settings.
@@ -56,6 +61,7 @@ pub fn router(
     store: Store,
     adapters: Adapters,
     amqp: &AmqpSettings,
+    batch_refresh: std::time::Duration,
 ) -> anyhow::Result<Option<Router>> {
     settings.validate()?;
     let Some(token) = &settings.token else {
@@ -71,6 +77,8 @@ pub fn router(
             settings.dlq_peek_max,
             settings.dlq_refresh(),
         )),
+        batches: Arc::new(reuse::Reuse::new(batch_refresh)),
+        counts: Arc::new(reuse::Reuse::new(batch_refresh)),
     };
     Ok(Some(
         Router::new()

@@ -61,7 +61,8 @@ pub struct ReviewItem {
 
 /// Builds the summary; a store that does not answer is an error (the page says so).
 pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
-    let counts = state.store.count_by_state_and_channel().await?;
+    // A GROUP BY over every payment: one for every viewer per `batches.check_interval_ms`.
+    let counts = state.counts.get(|| state.store.count_by_state_and_channel()).await?;
     let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
     channels.sort();
     channels.dedup();
@@ -113,6 +114,10 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
         },
         dlq: state.dlq.look().await,
         providers: provider_health::from_metrics(&metrics, &providers),
-        batches: batches::in_progress(&state.store).await,
+        batches: state
+            .batches
+            .get(|| async { Ok::<_, std::convert::Infallible>(batches::in_progress(&state.store).await) })
+            .await
+            .unwrap_or_else(|never| match never {}),
     })
 }

@@ -51,7 +51,10 @@ pub fn type_of(key: &str, declared: Option<&str>) -> Result<&'static RegisteredT
             .find(|registered| registered.provider.kind() == kind)
             .ok_or_else(|| format!("type = \"{kind}\" is not a provider type; the types are {}", kinds())),
         (None, Some(implied)) => Ok(implied),
-        (None, None) => Err(format!("the section needs a `type` (one of {}): its key implies none", kinds())),
+        (None, None) => Err(format!(
+            "the section needs a `type` (one of {}): its key implies none",
+            kinds()
+        )),
     }
 }
 
@@ -85,6 +88,9 @@ mod tests {
         assert!(kind("x", Some("paypal")).is_err());
         assert_eq!(kind("bank_transfer", Some("bank_transfer")), Ok("bank_transfer"));
         let contradiction = kind("viettel_money", Some("bank_transfer")).expect_err("refused");
-        assert!(contradiction.contains("viettel_money is a mobile_money provider"), "{contradiction}");
+        assert!(
+            contradiction.contains("viettel_money is a mobile_money provider"),
+            "{contradiction}"
+        );
     }
 }

@@ -9,11 +9,12 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::outbox::{insert, insert_dead_letter, OutboxKind};
-use super::{now_ms, Store, StoreError, StoredProperties};
+use super::{now_ms, Backend, Store, StoreError, StoredProperties};
 use crate::batch::{
-    rfc3339, BatchManifest, BatchRejection, BatchResult, BatchStatus, Declared, Outcome, ReceivedOrder,
-    REJECTED_ROUTING_KEY,
+    rfc3339, BatchFacts, BatchManifest, BatchRejection, BatchResult, BatchStatus, Declared, LineFacts, Outcome,
+    ReceivedOrder, Tally, MAX_NAMED_EXTRA_ORDERS, REJECTED_ROUTING_KEY,
 };
+use crate::payment::PaymentState;
 
 /// Lines per multi-row insert: 3 parameters each stays under SQLite's 999.
 const LINES_PER_INSERT: usize = 300;
@@ -239,7 +240,8 @@ impl Store {
         rows.iter().map(BatchRecord::from_row).collect()
     }
 
-    /// What a batch's manifest declared.
+    /// What a batch's manifest declared, every line of it. The closer and the views read
+    /// [`Store::batch_facts`] instead; this is for tools and tests.
     pub async fn batch_declared(&self, batch: &BatchRecord) -> Result<Declared, sqlx::Error> {
         let lines = if batch.has_lines {
             let rows = sqlx::query("SELECT order_id, amount FROM batch_lines WHERE batch_id = $1 ORDER BY order_id")
@@ -262,7 +264,9 @@ impl Store {
     }
 
     /// Every order of a batch the store knows: its payments, and its declared orders that
-    /// were refused as invalid before any payment was claimed for them.
+    /// were refused as invalid before any payment was claimed for them. Reads one row per
+    /// order (a batch may have a million): the closer and the views read
+    /// [`Store::batch_facts`] instead; this is for tools and tests.
     pub async fn batch_orders(&self, batch_id: &str) -> Result<Vec<ReceivedOrder>, sqlx::Error> {
         let payments = sqlx::query("SELECT order_id, amount, state FROM payments WHERE batch_id = $1")
             .bind(batch_id)
@@ -279,13 +283,10 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let invalid = sqlx::query(
-            "SELECT l.order_id, l.amount FROM batch_lines l JOIN rejected_orders r ON r.order_id = l.order_id \
-             WHERE l.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = l.order_id)",
-        )
-        .bind(batch_id)
-        .fetch_all(self.pool())
-        .await?;
+        let invalid = sqlx::query(&format!("SELECT l.order_id, l.amount {INVALID_LINES}"))
+            .bind(batch_id)
+            .fetch_all(self.pool())
+            .await?;
         for row in &invalid {
             orders.push(ReceivedOrder {
                 order_id: row.try_get("order_id")?,
@@ -295,6 +296,194 @@ impl Store {
         }
         Ok(orders)
     }
+
+    /// What the check of a batch needs, computed in SQL from one consistent snapshot: its
+    /// payments counted and summed by state, and, for a manifest with lines, the lines matched
+    /// with the payments. Rows are read only for orders a difference names: amount mismatches
+    /// and invalid orders (at most the 10,000 lines), the first
+    /// [`MAX_NAMED_EXTRA_ORDERS`] extra orders, and, when `closing`, the missing orders. A
+    /// clean batch costs a few rows however many orders it has.
+    pub async fn batch_facts(&self, batch: &BatchRecord, closing: bool) -> Result<BatchFacts, sqlx::Error> {
+        self.batch_facts_counting_rows(batch, closing)
+            .await
+            .map(|(facts, _)| facts)
+    }
+
+    /// [`Store::batch_facts`] and how many rows it read, so tests can hold it to its bound.
+    #[doc(hidden)]
+    pub async fn batch_facts_counting_rows(
+        &self,
+        batch: &BatchRecord,
+        closing: bool,
+    ) -> Result<(BatchFacts, usize), sqlx::Error> {
+        let mut transaction = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            // One snapshot for every query below (SQLite's read transaction is one already).
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let read = facts_in(&mut transaction, self.backend(), batch, closing).await;
+        transaction.rollback().await?;
+        read
+    }
+}
+
+/// The declared lines of batch `$1` refused as invalid: rejected before any payment was
+/// claimed for their order id (in this batch or another).
+const INVALID_LINES: &str = "FROM batch_lines l JOIN rejected_orders r ON r.order_id = l.order_id \
+     WHERE l.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM payments q WHERE q.order_id = l.order_id)";
+
+/// The facts of one batch inside a read transaction (see [`Store::batch_facts`]), with the
+/// number of rows read.
+async fn facts_in(
+    connection: &mut AnyConnection,
+    backend: Backend,
+    batch: &BatchRecord,
+    closing: bool,
+) -> Result<(BatchFacts, usize), sqlx::Error> {
+    let batch_id = batch.batch_id.as_str();
+    let mut facts = BatchFacts {
+        declared: Tally {
+            orders: amount(batch.order_count),
+            amount: amount(batch.total_amount),
+        },
+        ..BatchFacts::default()
+    };
+    let by_state = sqlx::query(
+        "SELECT state, COUNT(*) AS n, COALESCE(CAST(SUM(amount) AS BIGINT), 0) AS total \
+         FROM payments WHERE batch_id = $1 GROUP BY state",
+    )
+    .bind(batch_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut rows_read = by_state.len();
+    let mut claimed = 0;
+    for row in &by_state {
+        let orders = amount(row.try_get("n")?);
+        let total = amount(row.try_get("total")?);
+        claimed += orders;
+        let tally = match Outcome::from_state(super::state_column(row, "state")?) {
+            Outcome::Succeeded => &mut facts.succeeded,
+            Outcome::Failed => &mut facts.failed,
+            Outcome::Rejected => &mut facts.rejected,
+            Outcome::InProgress | Outcome::Invalid => &mut facts.in_progress,
+        };
+        tally.orders += orders;
+        tally.amount = tally.amount.saturating_add(total);
+    }
+    if !batch.has_lines {
+        return Ok((facts, rows_read));
+    }
+
+    // One pass over the lines (each looked up by order id) for the counts; names only for
+    // what differs.
+    let final_states = [PaymentState::Succeeded, PaymentState::Failed, PaymentState::Rejected]
+        .map(|state| format!("'{}'", state.as_str()))
+        .join(", ");
+    let counts = sqlx::query(&format!(
+        "SELECT COUNT(*) AS lines, COUNT(p.order_id) AS arrived, \
+         CAST(COALESCE(SUM(CASE WHEN p.state IN ({final_states}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS arrived_final, \
+         CAST(COALESCE(SUM(CASE WHEN p.amount <> l.amount THEN 1 ELSE 0 END), 0) AS BIGINT) AS mismatched, \
+         CAST(COALESCE(SUM(CASE WHEN p.order_id IS NULL AND r.order_id IS NOT NULL \
+              AND NOT EXISTS (SELECT 1 FROM payments q WHERE q.order_id = l.order_id) THEN 1 ELSE 0 END), 0) AS BIGINT) AS invalid \
+         FROM batch_lines l \
+         LEFT JOIN payments p ON p.order_id = l.order_id AND p.batch_id = l.batch_id \
+         LEFT JOIN rejected_orders r ON r.order_id = l.order_id \
+         WHERE l.batch_id = $1"
+    ))
+    .bind(batch_id)
+    .fetch_one(&mut *connection)
+    .await?;
+    rows_read += 1;
+    let lines = amount(counts.try_get("lines")?);
+    let arrived = amount(counts.try_get("arrived")?);
+    let mut found = LineFacts {
+        lines,
+        arrived,
+        arrived_final: amount(counts.try_get("arrived_final")?),
+        extra_orders: claimed.saturating_sub(arrived),
+        ..LineFacts::default()
+    };
+    let mismatched = amount(counts.try_get("mismatched")?);
+    let invalid = amount(counts.try_get("invalid")?);
+
+    if mismatched > 0 {
+        let rows = sqlx::query(
+            "SELECT l.order_id, l.amount AS declared, p.amount AS actual FROM batch_lines l \
+             JOIN payments p ON p.order_id = l.order_id AND p.batch_id = l.batch_id \
+             WHERE l.batch_id = $1 AND p.amount <> l.amount",
+        )
+        .bind(batch_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        rows_read += rows.len();
+        for row in &rows {
+            found.mismatched.push((
+                row.try_get("order_id")?,
+                amount(row.try_get("declared")?),
+                amount(row.try_get("actual")?),
+            ));
+        }
+    }
+    if invalid > 0 {
+        let rows = sqlx::query(&format!("SELECT l.order_id, l.amount {INVALID_LINES}"))
+            .bind(batch_id)
+            .fetch_all(&mut *connection)
+            .await?;
+        rows_read += rows.len();
+        for row in &rows {
+            let amount_declared = amount(row.try_get("amount")?);
+            found.invalid_orders.push((row.try_get("order_id")?, amount_declared));
+            facts.invalid.orders += 1;
+            facts.invalid.amount = facts.invalid.amount.saturating_add(amount_declared);
+        }
+    }
+    if closing && found.missing_orders() > 0 {
+        let rows = sqlx::query(
+            "SELECT l.order_id, l.amount FROM batch_lines l WHERE l.batch_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = l.order_id AND p.batch_id = l.batch_id) \
+             AND NOT (EXISTS (SELECT 1 FROM rejected_orders r WHERE r.order_id = l.order_id) \
+                      AND NOT EXISTS (SELECT 1 FROM payments q WHERE q.order_id = l.order_id))",
+        )
+        .bind(batch_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        rows_read += rows.len();
+        for row in &rows {
+            found
+                .missing
+                .push((row.try_get("order_id")?, amount(row.try_get("amount")?)));
+        }
+    }
+    if found.extra_orders > 0 {
+        // Byte order, as Rust sorts: the same first orders named on both databases.
+        let collate = match backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " COLLATE \"C\"",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT p.order_id, p.amount FROM payments p WHERE p.batch_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM batch_lines l WHERE l.batch_id = p.batch_id AND l.order_id = p.order_id) \
+             ORDER BY p.order_id{collate} LIMIT $2"
+        ))
+        .bind(batch_id)
+        .bind(MAX_NAMED_EXTRA_ORDERS as i64)
+        .fetch_all(&mut *connection)
+        .await?;
+        rows_read += rows.len();
+        for row in &rows {
+            found
+                .extra
+                .push((row.try_get("order_id")?, amount(row.try_get("amount")?)));
+        }
+    }
+    found.missing.sort();
+    found.mismatched.sort();
+    found.invalid_orders.sort();
+    found.extra.sort();
+    facts.lines = Some(found);
+    Ok((facts, rows_read))
 }
 
 /// Amounts and counts are stored as non-negative BIGINTs.

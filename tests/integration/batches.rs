@@ -2,23 +2,33 @@
 //! batch result per batch on `payments.results` (`batch.<status>`), the same differences in
 //! `gateway batches show`, and invalid or conflicting manifests dead-lettered.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
 use gateway::app::RunningGateway;
-use gateway::batch::{render_show, BatchSettings, BatchView};
+use gateway::batch::{
+    assess, check, closer, render_show, BatchSettings, BatchStatus, BatchView, DifferenceKind, MAX_NAMED_EXTRA_ORDERS,
+};
+use gateway::intake::Intake;
 use gateway::payment::ResultStatus;
+use gateway::store::{now_ms, BatchRecord, Store, StoredProperties};
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use sqlx::Connection;
+use tokio::sync::{mpsc, Notify};
 
-use crate::support::{bank_order, Db, TestStack, HOLDER};
+use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
 
 crate::on_both_databases!(
     a_batch_with_one_order_missing_and_one_amount_altered_reports_exactly_those_two_differences,
     a_clean_batch_whose_manifest_comes_first_is_balanced_and_a_repeated_manifest_is_a_duplicate_or_a_conflict,
     an_invalid_manifest_is_rejected_with_its_code_and_dead_lettered,
+    a_manifest_that_is_not_valid_json_as_a_whole_is_rejected_as_a_manifest_not_as_an_order,
+    the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_bounded_number_of_rows,
+    one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing,
 );
 
 /// A batch result as read from the results exchange.
@@ -309,5 +319,254 @@ async fn an_invalid_manifest_is_rejected_with_its_code_and_dead_lettered(db: Db)
     stack.publish(&orders[0]).await;
     let result = stack.final_result(orders[0]["order_id"].as_str().unwrap()).await;
     assert_eq!(result.status, ResultStatus::Succeeded);
+    stack.stop().await;
+}
+
+async fn a_manifest_that_is_not_valid_json_as_a_whole_is_rejected_as_a_manifest_not_as_an_order(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let mut batches = listen_for_batches(&stack).await;
+    let batch_id = format!("TB-2026-12-{}", stack.run_id);
+    let orders = orders_of_batch(&stack, &batch_id, &[1_000_000]);
+    let body = serde_json::to_string(&manifest_of(&batch_id, &orders)).unwrap();
+
+    // The `kind` key twice: a manifest refused as `duplicate_field` on `batch.rejected`.
+    let twice = body.replacen('{', r#"{"kind":"batch_manifest","#, 1);
+    stack
+        .publish_raw(twice.as_bytes(), &format!("manifest-{batch_id}"))
+        .await;
+    let message = next_batch_message(&mut batches).await;
+    assert_eq!(message.routing_key, "batch.rejected");
+    assert_eq!(message.body["batch_id"], batch_id.as_str());
+    assert_eq!(message.body["reason_code"], "duplicate_field");
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("invalid")
+    );
+    let detail = dead.headers.get("x-gateway-detail").cloned().unwrap_or_default();
+    assert!(detail.starts_with("duplicate_field:"), "{detail}");
+    assert_eq!(dead.body, twice.as_bytes());
+
+    // Bytes after the manifest: `malformed_json`, still naming the batch.
+    let trailing = format!("{body} x");
+    stack
+        .publish_raw(trailing.as_bytes(), &format!("manifest-{batch_id}-2"))
+        .await;
+    let message = next_batch_message(&mut batches).await;
+    assert_eq!(message.routing_key, "batch.rejected");
+    assert_eq!(message.body["batch_id"], batch_id.as_str());
+    assert_eq!(message.body["reason_code"], "malformed_json");
+
+    // Neither was answered as an order (a `rejected` order result keyed on the message id).
+    stack.drain_results(Duration::from_millis(500)).await;
+    for message_id in [format!("manifest-{batch_id}"), format!("manifest-{batch_id}-2")] {
+        assert!(
+            !stack.seen.contains_key(&message_id),
+            "{message_id} was answered as an order"
+        );
+    }
+    let store = &stack.gateway.as_ref().unwrap().store;
+    assert!(store.batch(&batch_id).await.unwrap().is_none(), "nothing recorded");
+    stack.stop().await;
+}
+
+/// An intake on `store`, as the consumer runs it.
+fn intake_for(stack: &TestStack, store: &Store) -> Arc<Intake> {
+    Arc::new(Intake {
+        store: store.clone(),
+        limits: stack.settings.limits.clone(),
+        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
+        routing: Arc::new(stack.settings.routing_table().unwrap()),
+        dispatcher_wake: Arc::new(Notify::new()),
+        relay_wake: Arc::new(Notify::new()),
+    })
+}
+
+/// Takes every message in, many at a time (so the group commit batches them), as the consumer
+/// would.
+async fn take_all(intake: &Arc<Intake>, messages: Vec<Value>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, message) in messages.into_iter().enumerate() {
+        let intake = intake.clone();
+        tasks.spawn(async move {
+            let message_id = message["order_id"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("message-{n}"));
+            let properties = StoredProperties {
+                content_type: Some("application/json".into()),
+                message_id: Some(message_id),
+                ..StoredProperties::default()
+            };
+            intake
+                .take(&serde_json::to_vec(&message).unwrap(), &properties)
+                .await
+                .unwrap();
+        });
+        if tasks.len() >= 256 {
+            tasks.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// Sets payments' states directly in the database, as if the dispatcher had moved them.
+async fn set_states(stack: &TestStack, states: &[(String, &str)]) {
+    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let mut transaction = connection.begin().await.unwrap();
+    for (order_id, state) in states {
+        let updated = sqlx::query("UPDATE payments SET state = $1 WHERE order_id = $2")
+            .bind(*state)
+            .bind(order_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .unwrap();
+        assert_eq!(updated.rows_affected(), 1, "{order_id}");
+    }
+    transaction.commit().await.unwrap();
+    let _ = connection.close().await;
+}
+
+async fn stored_batch(store: &Store, batch_id: &str) -> BatchRecord {
+    store.batch(batch_id).await.unwrap().expect("the manifest is stored")
+}
+
+async fn the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_bounded_number_of_rows(db: Db) {
+    const LINES: usize = 3_000;
+    const MISSING: usize = 5;
+    const INVALID: usize = 5;
+    const EXTRA: usize = MAX_NAMED_EXTRA_ORDERS + 20;
+    let stack = TestStack::start_with(db, test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let intake = intake_for(&stack, &store);
+    let batch_id = format!("TB-2026-12-{}", stack.run_id);
+    let order_id = |n: usize| format!("{batch_id}-{n:05}");
+
+    // 3,000 declared orders: most arrive as declared, 6 with another amount, 5 refused as
+    // invalid, 5 never; and 120 orders of the batch the manifest does not list.
+    let mut orders = Vec::new();
+    let mut lines = Vec::new();
+    for n in 0..LINES {
+        let amount = 100_000 + n as u64;
+        lines.push(json!({ "order_id": order_id(n), "amount": amount }));
+        if n >= LINES - MISSING {
+            continue;
+        }
+        let mut order = bank_order(amount);
+        order["order_id"] = json!(order_id(n));
+        order["batch_id"] = json!(batch_id);
+        if n % 500 == 7 {
+            order["amount"] = json!((amount + 1).to_string());
+        }
+        if n >= LINES - MISSING - INVALID {
+            order["amount"] = json!("not a number");
+        }
+        orders.push(order);
+    }
+    for n in 0..EXTRA {
+        let mut order = bank_order(50_000);
+        order["order_id"] = json!(format!("{batch_id}-X{n:04}"));
+        order["batch_id"] = json!(batch_id);
+        orders.push(order);
+    }
+    let total: u64 = (0..LINES as u64).map(|n| 100_000 + n).sum();
+    let manifest = json!({
+        "kind": "batch_manifest",
+        "batch_id": batch_id,
+        "program": "meritorious",
+        "period": "2026-12",
+        "commune_code": "12454",
+        "order_count": LINES,
+        "total_amount": total,
+        "orders": lines
+    });
+    take_all(&intake, vec![manifest]).await;
+    take_all(&intake, orders).await;
+
+    // Every state an order can be in.
+    let mut states = Vec::new();
+    for n in 0..LINES - MISSING - INVALID {
+        let state = match n % 6 {
+            0 | 1 => "succeeded",
+            2 => "failed",
+            3 => "rejected",
+            4 => "needs_review",
+            _ => continue,
+        };
+        states.push((order_id(n), state));
+    }
+    for n in 0..EXTRA / 2 {
+        states.push((format!("{batch_id}-X{n:04}"), "succeeded"));
+    }
+    set_states(&stack, &states).await;
+
+    let record = stored_batch(&store, &batch_id).await;
+    let declared = store.batch_declared(&record).await.unwrap();
+    let every_order = store.batch_orders(&batch_id).await.unwrap();
+    assert_eq!(every_order.len(), LINES - MISSING + EXTRA);
+    for closing in [false, true] {
+        let listed = check(&declared, &every_order, closing);
+        let (facts, rows_read) = store.batch_facts_counting_rows(&record, closing).await.unwrap();
+        let from_sql = assess(&facts, closing);
+        assert_eq!(from_sql, listed, "closing: {closing}");
+        // Rows for the states, the line counts, and the orders a difference names: not one per
+        // order.
+        let named = 6 + INVALID + MAX_NAMED_EXTRA_ORDERS + if closing { MISSING } else { 0 };
+        assert!(
+            rows_read <= 9 + 1 + named,
+            "{rows_read} rows read for {} orders",
+            every_order.len()
+        );
+    }
+    let closing = assess(&store.batch_facts(&record, true).await.unwrap(), true);
+    let count = |kind| closing.differences.iter().filter(|d| d.kind == kind).count();
+    assert_eq!(count(DifferenceKind::MissingOrder), MISSING);
+    assert_eq!(count(DifferenceKind::InvalidOrder), INVALID);
+    assert_eq!(count(DifferenceKind::AmountMismatch), 6);
+    assert_eq!(count(DifferenceKind::ExtraOrder), MAX_NAMED_EXTRA_ORDERS);
+    let unnamed = closing
+        .differences
+        .iter()
+        .find(|d| d.kind == DifferenceKind::ExtraOrders)
+        .expect("the extra orders not named, counted");
+    assert_eq!(unnamed.actual, Some((EXTRA - MAX_NAMED_EXTRA_ORDERS) as u64));
+    assert_eq!(closing.received.orders, (LINES - MISSING - INVALID + EXTRA) as u64);
+    assert_eq!(closing.invalid.orders, INVALID as u64);
+    stack.stop().await;
+}
+
+async fn one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing(db: Db) {
+    let stack = TestStack::start_with(db, test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let intake = intake_for(&stack, &store);
+    // The batch that cannot be checked is the older one, so it comes first in a round.
+    let broken_id = format!("TB-2026-12-A{}", stack.run_id);
+    let good_id = format!("TB-2026-12-B{}", stack.run_id);
+    let mut ids = Vec::new();
+    for batch_id in [&broken_id, &good_id] {
+        let mut order = bank_order(1_000_000);
+        order["batch_id"] = json!(batch_id);
+        ids.push(order["order_id"].as_str().unwrap().to_string());
+        take_all(&intake, vec![manifest_of(batch_id, std::slice::from_ref(&order))]).await;
+        take_all(&intake, vec![order]).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A state the store cannot read makes the broken batch's check fail every time.
+    set_states(
+        &stack,
+        &[(ids[0].clone(), "no_such_state"), (ids[1].clone(), "succeeded")],
+    )
+    .await;
+
+    let closed = closer::check_open_batches(&store, &BatchSettings::default(), now_ms())
+        .await
+        .expect("a round goes on past a batch it cannot check");
+    assert_eq!(closed, 1);
+    assert_eq!(stored_batch(&store, &good_id).await.status, BatchStatus::Balanced);
+    assert_eq!(stored_batch(&store, &broken_id).await.status, BatchStatus::Open);
     stack.stop().await;
 }

@@ -18,8 +18,11 @@ async fn a_returned_wallet_payout_can_be_reissued_to_the_same_beneficiary_and_wa
     let mut settings = test_settings();
     // The emulated wallet does not learn of the return (the test applies it in the gateway
     // only), so its own monthly cap, a backstop behind the gateway's, is lifted here.
-    settings.sandbox.providers.get_mut("viettel_money").expect("an emulated wallet")["monthly_limit_vnd"] =
-        Value::from(100_000_000);
+    settings
+        .sandbox
+        .providers
+        .get_mut("viettel_money")
+        .expect("an emulated wallet")["monthly_limit_vnd"] = Value::from(100_000_000);
     let mut stack = TestStack::start_with(db, settings, true).await;
     let first = wallet_order("viettel_money", 6_000_000);
     stack.open_account(&first, HOLDER);
@@ -28,7 +31,9 @@ async fn a_returned_wallet_payout_can_be_reissued_to_the_same_beneficiary_and_wa
     let paid = stack.final_result(&first_id).await;
     assert_eq!(paid.status, ResultStatus::Succeeded);
 
-    let store = Store::connect(&stack.settings.database).await.expect("the store answers");
+    let store = Store::connect(&stack.settings.database)
+        .await
+        .expect("the store answers");
     let returned = store
         .apply_return(&ReturnToApply {
             provider: "viettel_money".into(),

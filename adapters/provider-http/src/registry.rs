@@ -78,7 +78,8 @@ impl Clone for Box<dyn ProviderConfig> {
 /// Deserialises a section into an adapter's config type with its own `deny_unknown_fields`,
 /// naming the key in the error but never a value (a value may be a secret).
 pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, section: serde_json::Value) -> Result<T, BoxError> {
-    serde_json::from_value(section).map_err(|error| format!("[providers.{key}]: {}", without_values(&error.to_string())).into())
+    serde_json::from_value(section)
+        .map_err(|error| format!("[providers.{key}]: {}", without_values(&error.to_string())).into())
 }
 
 /// A deserialisation error with the values it quotes left out: serde writes a wrong value as
@@ -138,9 +139,14 @@ mod tests {
     #[test]
     fn an_error_names_the_key_but_never_quotes_the_value() {
         let wrong = serde_json::json!({"secrets": ["a"], "timeout_ms": "whsec_TOPSECRET"});
-        let error = read_section::<Section>("bank_x", wrong).expect_err("refused").to_string();
+        let error = read_section::<Section>("bank_x", wrong)
+            .expect_err("refused")
+            .to_string();
         assert!(!error.contains("TOPSECRET"), "{error}");
-        assert!(error.starts_with("[providers.bank_x]: invalid type: string (value not shown)"), "{error}");
+        assert!(
+            error.starts_with("[providers.bank_x]: invalid type: string (value not shown)"),
+            "{error}"
+        );
     }
 
     #[test]
