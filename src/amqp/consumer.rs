@@ -1,9 +1,10 @@
-//! The orders consumer: manual acks after the durable claim, bounded prefetch, reconnection.
+//! The orders consumer: manual acks after the durable claim (a window of them at once, with
+//! `multiple = true`), bounded prefetch, reconnection.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures_lite::StreamExt;
+use futures_lite::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -11,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::ack_window::AckWindow;
 use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
 use crate::intake::{Intake, IntakeError};
@@ -75,20 +77,27 @@ async fn consume(
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
     let mut in_flight = JoinSet::new();
+    let mut window = AckWindow::default();
     let store_failed = Arc::new(Notify::new());
     let result = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
             _ = store_failed.notified() => break Err(anyhow::anyhow!("the store failed while claiming an order")),
-            Some(taken) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if matches!(taken, Ok(true)) {
-                    *attempt = 0;
-                }
+            Some(claimed) = in_flight.join_next(), if !in_flight.is_empty() => {
+                settle(&channel, &mut window, claimed, attempt).await;
             }
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
+                    let tag = delivery.delivery_tag;
+                    window.started(tag);
                     let (intake, store_failed) = (intake.clone(), store_failed.clone());
-                    in_flight.spawn(async move { handle(&intake, delivery, &store_failed).await });
+                    in_flight.spawn(async move {
+                        let taken = std::panic::AssertUnwindSafe(handle(&intake, delivery, &store_failed))
+                            .catch_unwind()
+                            .await
+                            .ok();
+                        (tag, taken)
+                    });
                 }
                 Some(Err(error)) => break Err(error).context("the orders channel failed"),
                 None => break Err(anyhow::anyhow!("the broker cancelled the orders consumer")),
@@ -96,12 +105,54 @@ async fn consume(
         }
     };
     // Let claims in progress finish and ack, so a shutdown leaves nothing half done.
-    while in_flight.join_next().await.is_some() {}
+    while let Some(claimed) = in_flight.join_next().await {
+        settle(&channel, &mut window, claimed, attempt).await;
+    }
     let _ = connection.close(200, "shutdown".into()).await;
     result
 }
 
-/// Claims (or rejects) one order, then acks it. A store outage nacks it back to the queue
+/// Records that the claim of one delivery finished, and acks every delivery up to the newest
+/// one whose older deliveries are all settled, in one `basic.ack` with `multiple = true`. A
+/// claim that panicked nacks its delivery back to the queue.
+async fn settle(
+    channel: &lapin::Channel,
+    window: &mut AckWindow,
+    claimed: Result<(u64, Option<bool>), tokio::task::JoinError>,
+    attempt: &mut u32,
+) {
+    // Tasks are never aborted and catch their own panics, so a join error cannot name a tag.
+    let Ok((tag, taken)) = claimed else {
+        return;
+    };
+    let taken = taken.unwrap_or_else(|| {
+        metrics::counter!("gateway_intake_failures_total", "kind" => "panic").increment(1);
+        tracing::error!(
+            delivery_tag = tag,
+            "Taking an order panicked; it goes back to the queue."
+        );
+        let requeue = BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        };
+        let channel = channel.clone();
+        tokio::spawn(async move { channel.basic_nack(tag, requeue).await });
+        false
+    });
+    if taken {
+        *attempt = 0;
+    }
+    if let Some(due) = window.settled(tag, taken) {
+        if let Err(error) = channel.basic_ack(due, BasicAckOptions { multiple: true }).await {
+            // The channel died after the claims committed: the broker redelivers the orders
+            // and their claims answer them as duplicates. Nothing is paid twice.
+            tracing::warn!(%error, "Could not ack orders after claiming them; they will be redelivered and deduplicated.");
+        }
+    }
+}
+
+/// Claims (or rejects) one order; the caller acks it once the claim is stored (see [`settle`]).
+/// A store outage nacks it back to the queue
 /// and stops the consumer until the store answers again; a message the store refuses even
 /// as a rejection is nacked without requeue, so the broker dead-letters it at once (to
 /// `payments.dlq`, `x-death` reason `rejected`) instead of looping to its delivery limit.
@@ -109,14 +160,7 @@ async fn consume(
 async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) -> bool {
     let stored = properties::from_amqp(&delivery.properties);
     match intake.take(&delivery.data, &stored).await {
-        Ok(()) => {
-            if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
-                // The channel died after the claim committed: the broker redelivers the
-                // order and the claim answers it as a duplicate. Nothing is paid twice.
-                tracing::warn!(%error, "Could not ack an order after claiming it; it will be redelivered and deduplicated.");
-            }
-            true
-        }
+        Ok(()) => true,
         Err(IntakeError::Unstorable(error)) => {
             metrics::counter!("gateway_intake_failures_total", "kind" => "unstorable").increment(1);
             tracing::error!(

@@ -1,5 +1,6 @@
 //! RabbitMQ: connection, topology, the orders consumer and the outbox relay.
 
+pub mod ack_window;
 pub mod consumer;
 pub mod properties;
 pub mod relay;

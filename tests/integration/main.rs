@@ -4,6 +4,7 @@
 
 mod support;
 
+mod acks;
 mod bank_flow;
 mod batches;
 mod bench;
