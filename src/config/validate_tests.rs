@@ -496,3 +496,17 @@ fn a_config_folder_without_sandbox_sections_still_cannot_use_the_published_secre
         "{text}"
     );
 }
+
+#[test]
+fn the_compose_environment_points_every_provider_at_the_sandbox_service() {
+    let settings = Settings::load_from(&config_dir(), Some("sandbox"), None).expect("config/sandbox.toml loads");
+    assert!(settings.refuse_sandbox_secrets_in("sandbox").is_ok());
+    let file = std::fs::read_to_string(config_dir().join("sandbox.toml")).expect("config/sandbox.toml reads");
+    for provider in settings.providers.iter() {
+        let key = &provider.key;
+        assert!(
+            file.contains(&format!("[providers.{key}]\nbase_url = \"http://sandbox:8090/{key}\"")),
+            "config/sandbox.toml does not point providers.{key} at the sandbox service"
+        );
+    }
+}
