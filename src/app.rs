@@ -80,7 +80,7 @@ impl RunningGateway {
         let store = Store::connect(&settings.database).await?;
         // The recorder first: the adapters' breakers set their gauges when they are built.
         http::health::metrics_handle();
-        let adapters = build_adapters(&settings.providers)?;
+        let adapters = build_adapters(&settings.providers, settings.dispatcher.provider_concurrency)?;
         if adapters.is_empty() {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
         }

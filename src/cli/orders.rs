@@ -175,7 +175,7 @@ fn shorten(text: &str, max: usize) -> String {
 
 async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&settings.database).await?;
-    let adapters = crate::providers::build_adapters(&settings.providers)?;
+    let adapters = crate::providers::build_adapters(&settings.providers, settings.dispatcher.provider_concurrency)?;
     match crate::review::resolve(&store, &adapters, resolution).await? {
         ResolveOutcome::Resolved(resolved) => {
             let payment = &resolved.payment;

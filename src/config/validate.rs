@@ -335,11 +335,13 @@ impl Settings {
                 &format!("providers.{}.connect_timeout_ms", section.key),
                 "every connection attempt would time out before it starts",
             );
-            problems.positive(
-                section.http.pool_max_idle_per_host as i128,
-                &format!("providers.{}.pool_max_idle_per_host", section.key),
-                "no connection would be kept alive, so every call would open a new one",
-            );
+            if let Some(pool) = section.http.pool_max_idle_per_host {
+                problems.positive(
+                    pool as i128,
+                    &format!("providers.{}.pool_max_idle_per_host", section.key),
+                    "no connection would be kept alive, so every call would open a new one",
+                );
+            }
             if let Some(protection) = &section.http.protection {
                 if let Err(invalid) = protection.validate() {
                     problems.check(

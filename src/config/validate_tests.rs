@@ -340,7 +340,7 @@ fn a_provider_with_no_connection_pool_or_a_breaker_that_cannot_close_is_refused(
             .providers
             .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
             .expect("bank configured");
-        bank.http.pool_max_idle_per_host = 0;
+        bank.http.pool_max_idle_per_host = Some(0);
         bank.http.protection = Some(gateway_adapter::protection::ProtectionConfig {
             breaker_window: 0,
             ..Default::default()

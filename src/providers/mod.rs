@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use gateway_adapter::PayoutAdapter;
+use provider_http::registry::ProviderConfig;
 
 pub use routing::{Routing, RoutingSettings};
 #[cfg(feature = "sandbox")]
@@ -36,18 +37,29 @@ pub fn sandbox_path(provider_key: &str) -> String {
     format!("/{provider_key}")
 }
 
-/// Builds every configured adapter.
-pub fn build_adapters(settings: &ProvidersSettings) -> anyhow::Result<Adapters> {
+/// Builds every configured adapter. A provider whose section leaves its keep-alive pool unset
+/// keeps `provider_concurrency` idle connections: one per call the dispatcher runs at once.
+pub fn build_adapters(settings: &ProvidersSettings, provider_concurrency: usize) -> anyhow::Result<Adapters> {
     let mut adapters: HashMap<String, Arc<dyn PayoutAdapter>> = HashMap::new();
     for provider in settings.iter() {
-        let adapter = provider
-            .config
+        let adapter = pool_sized(provider, provider_concurrency)
             .build(&provider.key)
             .map_err(|error| anyhow::anyhow!(error))
             .with_context(|| format!("providers.{} is invalid", provider.key))?;
         adapters.insert(provider.key.clone(), adapter);
     }
     Ok(Arc::new(adapters))
+}
+
+/// The provider's config with its keep-alive pool sized to `provider_concurrency` when its
+/// section leaves the pool unset.
+fn pool_sized(provider: &ConfiguredProvider, provider_concurrency: usize) -> Box<dyn ProviderConfig> {
+    let mut config = provider.config.clone();
+    let pool = &mut config.http_mut().pool_max_idle_per_host;
+    if pool.is_none() {
+        *pool = Some(provider_concurrency.max(1));
+    }
+    config
 }
 
 /// Without the `sandbox` feature there is no emulation to start.
@@ -57,4 +69,30 @@ pub fn build_sandbox_router(
     _kit: sandbox_kit::SharedKit,
 ) -> anyhow::Result<axum::Router> {
     anyhow::bail!("this gateway was built without the `sandbox` feature, so it has no provider emulations")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unset_keep_alive_pool_follows_the_dispatchers_concurrency_and_a_set_one_stays() {
+        let section = |pool: Option<usize>| {
+            let mut section = serde_json::json!({
+                "base_url": "http://127.0.0.1:1/bank", "client_id": "gw", "request_secret": "s",
+                "webhook_secrets": ["whsec_c2VjcmV0"],
+            });
+            if let (Some(pool), Some(object)) = (pool, section.as_object_mut()) {
+                object.insert("pool_max_idle_per_host".into(), serde_json::json!(pool));
+            }
+            section
+        };
+        for (set, expected) in [(None, 64), (Some(8), 8)] {
+            let providers =
+                ProvidersSettings::from_sections([("bank_transfer".to_string(), section(set))].into_iter().collect())
+                    .expect("a valid section");
+            let provider = providers.get("bank_transfer").expect("configured");
+            assert_eq!(pool_sized(provider, 64).http().pool_max_idle_per_host, Some(expected));
+        }
+    }
 }

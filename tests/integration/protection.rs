@@ -265,7 +265,11 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
     let store = Store::connect(&stack.settings.database).await.unwrap();
     let dispatcher = Dispatcher::new(
         store.clone(),
-        build_adapters(&stack.settings.providers).unwrap(),
+        build_adapters(
+            &stack.settings.providers,
+            stack.settings.dispatcher.provider_concurrency,
+        )
+        .unwrap(),
         stack.settings.dispatcher.clone(),
         &stack.settings.limits,
         Arc::new(Notify::new()),

@@ -53,7 +53,11 @@ async fn resolve(
     verdict: Verdict,
     provider_ref: Option<&str>,
 ) -> ResolveOutcome {
-    let adapters = build_adapters(&stack.settings.providers).unwrap();
+    let adapters = build_adapters(
+        &stack.settings.providers,
+        stack.settings.dispatcher.provider_concurrency,
+    )
+    .unwrap();
     let resolution = Resolution {
         order_id: order_id.to_string(),
         verdict,

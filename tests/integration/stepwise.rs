@@ -32,7 +32,11 @@ async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
     let store = Store::connect(&stack.settings.database).await.unwrap();
     let mut settings = stack.settings.dispatcher.clone();
     settings.pending_poll_after_ms = 0;
-    let adapters = build_adapters(&stack.settings.providers).unwrap();
+    let adapters = build_adapters(
+        &stack.settings.providers,
+        stack.settings.dispatcher.provider_concurrency,
+    )
+    .unwrap();
     let (wake, relay_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let dispatcher = Dispatcher::new(
         store.clone(),

@@ -90,7 +90,7 @@ mod tests {
             tls.ca_path.as_deref(),
             Some(std::path::Path::new("/etc/gateway/bank-ca.pem"))
         );
-        assert_eq!(config.http.pool_max_idle_per_host, 32);
+        assert_eq!(config.http.pool_max_idle_per_host, Some(32));
         let misspelt = section.replace("tls_ca_path", "tls_ca_file");
         assert!(serde_json::from_str::<BankTransferConfig>(&misspelt).is_err());
     }

@@ -46,6 +46,10 @@ impl ProviderConfig for BankTransferConfig {
         &self.http
     }
 
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+
     fn callback_tolerance(&self) -> (&'static str, i64) {
         ("webhook_tolerance_secs", self.webhook_tolerance_secs)
     }

@@ -63,6 +63,10 @@ impl ProviderConfig for MobileMoneyConfig {
         &self.http
     }
 
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+
     fn callback_tolerance(&self) -> (&'static str, i64) {
         ("callback_tolerance_secs", self.callback_tolerance_secs)
     }

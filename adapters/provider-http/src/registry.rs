@@ -45,6 +45,9 @@ pub trait ProviderConfig: Debug + Send + Sync {
     /// The transport keys every section shares (pool, connect timeout, TLS, protection).
     fn http(&self) -> &HttpConfig;
 
+    /// The same, to size what the section leaves to the gateway (the keep-alive pool).
+    fn http_mut(&mut self) -> &mut HttpConfig;
+
     /// The key and value of the callback replay window, e.g. `("webhook_tolerance_secs", 300)`.
     fn callback_tolerance(&self) -> (&'static str, i64);
 

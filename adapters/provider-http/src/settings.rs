@@ -19,10 +19,11 @@ pub struct HttpConfig {
     /// nothing, so it is retried safely, and a provider that does not accept a connection in
     /// this time is down: waiting the whole `timeout_ms` for it only delays the retry.
     pub connect_timeout_ms: u64,
-    /// Idle keep-alive connections kept to the provider: as many as the calls the gateway
-    /// runs at once to it (`provider_concurrency`), so a busy provider does not cost a TCP
-    /// and TLS handshake per payout.
-    pub pool_max_idle_per_host: usize,
+    /// Idle keep-alive connections kept to the provider. Unset, the gateway makes it as many
+    /// as the calls it runs at once to the provider (`dispatcher.provider_concurrency`), so a
+    /// busy provider does not cost a TCP and TLS handshake per call; a smaller pool closes
+    /// the connections above it after every call.
+    pub pool_max_idle_per_host: Option<usize>,
     /// The longest `Retry-After` honoured; a provider asking for more is waited on this long,
     /// so one answer cannot park our payments for a day.
     pub retry_after_max_ms: u64,
@@ -45,7 +46,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             connect_timeout_ms: defaults::connect_timeout_ms(),
-            pool_max_idle_per_host: defaults::pool_max_idle_per_host(),
+            pool_max_idle_per_host: None,
             retry_after_max_ms: defaults::retry_after_max_ms(),
             tls_client_cert_path: None,
             tls_client_key_path: None,
@@ -61,7 +62,9 @@ impl HttpConfig {
         ClientSettings {
             timeout: Duration::from_millis(timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            pool_max_idle_per_host: self.pool_max_idle_per_host,
+            pool_max_idle_per_host: self
+                .pool_max_idle_per_host
+                .unwrap_or_else(defaults::pool_max_idle_per_host),
             retry_after_max: Duration::from_millis(self.retry_after_max_ms),
             tls: TlsFiles {
                 client_cert_path: self.tls_client_cert_path.clone(),
@@ -121,7 +124,8 @@ pub mod defaults {
         3_000
     }
 
-    /// `pool_max_idle_per_host`: the gateway's default `provider_concurrency`.
+    /// `pool_max_idle_per_host` when the gateway has not sized it: its default
+    /// `provider_concurrency`.
     pub fn pool_max_idle_per_host() -> usize {
         16
     }

@@ -57,6 +57,10 @@ impl ProviderConfig for VnpostAccountConfig {
         &self.http
     }
 
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+
     fn callback_tolerance(&self) -> (&'static str, i64) {
         ("callback_tolerance_secs", self.callback_tolerance_secs)
     }
