@@ -194,29 +194,33 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         let now = now_ms();
-        // One statement, one commit: the subquery picks the due payments, and the outer
-        // condition is checked again on each row as it is updated, so of two gateways
-        // (PostgreSQL) picking the same payment only one leases it. On PostgreSQL the
-        // subquery also skips rows another gateway is leasing right now, so gateways
-        // take different payments instead of queueing behind each other's locks.
-        let skip_locked = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        // One statement, one commit. On PostgreSQL the pick locks its rows and skips rows
+        // another gateway is leasing right now, so gateways take different payments instead of
+        // queueing behind each other's locks, and a row it locked cannot change before the
+        // update. On SQLite (one writer) the outer condition is checked again as it updates.
+        let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
+        let statement = match self.backend() {
+            // Picked and locked once, in a materialised CTE (see `Store::lease_unpublished`).
+            Backend::Postgres => format!(
+                "WITH picked AS MATERIALIZED ( \
+                     SELECT payment_id AS picked_id FROM payments WHERE {due} AND provider = $3 \
+                     ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 UPDATE payments SET lease_until = $1 FROM picked WHERE payment_id = picked_id \
+                 RETURNING {PAYMENT_COLUMNS}"
+            ),
+            Backend::Sqlite => format!(
+                "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
+                     SELECT payment_id FROM payments WHERE {due} AND provider = $3 ORDER BY next_attempt_at LIMIT $4) \
+                 AND {due} RETURNING {PAYMENT_COLUMNS}"
+            ),
         };
-        let rows = sqlx::query(&format!(
-            "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
-                 SELECT payment_id FROM payments WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $2 \
-                 AND (lease_until IS NULL OR lease_until < $2) AND provider = $3 ORDER BY next_attempt_at LIMIT $4 \
-                 {skip_locked}) \
-             AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-             RETURNING {PAYMENT_COLUMNS}"
-        ))
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(provider)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(&statement)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(provider)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(PaymentRecord::from_row).collect()
     }
 
