@@ -117,14 +117,12 @@ impl RunningGateway {
             task: server,
         };
 
-        let intake = Arc::new(Intake {
-            store: store.clone(),
-            limits: settings.limits.clone(),
-            duplicate_payment_policy: settings.dispatcher.duplicate_payment_policy,
-            routing: Arc::new(settings.routing_table()?),
-            dispatcher_wake: dispatcher_wake.clone(),
-            relay_wake: relay_wake.clone(),
-        });
+        let intake = Arc::new(Intake::new(
+            store.clone(),
+            &settings,
+            dispatcher_wake.clone(),
+            relay_wake.clone(),
+        )?);
         let amqp_settings = settings.amqp.clone();
         let consumer = Stage::supervised("consumer", &readiness, move |token| {
             amqp::consumer::run(intake.clone(), amqp_settings.clone(), token)

@@ -6,7 +6,7 @@ use tokio::sync::Notify;
 
 use gateway_adapter::Invalid;
 
-use crate::config::DuplicatePaymentPolicy;
+use crate::config::{DuplicatePaymentPolicy, Settings};
 use crate::order::{parse_order, ChannelLimits, PaymentOrder, MAX_ID_LEN, MAX_ORDER_BYTES};
 use crate::providers::Routing;
 use crate::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
@@ -36,6 +36,23 @@ pub enum IntakeError {
 }
 
 impl Intake {
+    /// The intake `settings` describe, on `store`, waking the dispatcher and the relay.
+    pub fn new(
+        store: Store,
+        settings: &Settings,
+        dispatcher_wake: Arc<Notify>,
+        relay_wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            store,
+            limits: settings.limits.clone(),
+            duplicate_payment_policy: settings.dispatcher.duplicate_payment_policy,
+            routing: Arc::new(settings.routing_table()?),
+            dispatcher_wake,
+            relay_wake,
+        })
+    }
+
     /// Validates and stores one order. Returns only after the store committed, so the
     /// caller may ack; an error means nothing was stored.
     pub async fn take(&self, body: &[u8], properties: &StoredProperties) -> Result<(), IntakeError> {

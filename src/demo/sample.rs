@@ -8,20 +8,9 @@ use sandbox_kit::RegisteredAccount;
 
 use crate::publish::PayoutRow;
 
-/// The pilot's five wards of Thái Bình city and five communes of Vũ Thư district. The codes
-/// are illustrative 5-digit commune codes, not the official register.
-pub const COMMUNES: [(&str, &str); 10] = [
-    ("12454", "Đề Thám"),
-    ("12457", "Quang Trung"),
-    ("12460", "Phú Khánh"),
-    ("12463", "Đông Hòa"),
-    ("12466", "Đông Thọ"),
-    ("12700", "Hồng Phong"),
-    ("12703", "Song Lãng"),
-    ("12706", "Phúc Thành"),
-    ("12709", "Xuân Hòa"),
-    ("12712", "Dũng Nghĩa"),
-];
+/// The pilot's five wards of Thái Bình city and five communes of Vũ Thư district (the report's
+/// default names). The codes are illustrative 5-digit commune codes, not the official register.
+pub use crate::report::communes::PILOT_COMMUNES as COMMUNES;
 
 const FAMILY: [&str; 12] = [
     "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương", "Lý",

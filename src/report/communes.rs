@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// The pilot's ten communes of Thái Bình, as in the demo's sample list (kept here too, so the
-/// report does not depend on the demo, which production builds may leave out).
+/// The pilot's ten communes of Thái Bình, whose orders the demo's sample list makes (the codes
+/// are illustrative, not the official register).
 pub const PILOT_COMMUNES: [(&str, &str); 10] = [
     ("12454", "Đề Thám"),
     ("12457", "Quang Trung"),

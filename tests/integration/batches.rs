@@ -18,7 +18,7 @@ use lapin::types::FieldTable;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::Connection;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use crate::support::{bank_order, test_settings, Db, TestStack, HOLDER};
 
@@ -370,18 +370,6 @@ async fn a_manifest_that_is_not_valid_json_as_a_whole_is_rejected_as_a_manifest_
     stack.stop().await;
 }
 
-/// An intake on `store`, as the consumer runs it.
-fn intake_for(stack: &TestStack, store: &Store) -> Arc<Intake> {
-    Arc::new(Intake {
-        store: store.clone(),
-        limits: stack.settings.limits.clone(),
-        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
-        routing: Arc::new(stack.settings.routing_table().unwrap()),
-        dispatcher_wake: Arc::new(Notify::new()),
-        relay_wake: Arc::new(Notify::new()),
-    })
-}
-
 /// Takes every message in, many at a time (so the group commit batches them), as the consumer
 /// would.
 async fn take_all(intake: &Arc<Intake>, messages: Vec<Value>) {
@@ -442,7 +430,7 @@ async fn the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_b
     const EXTRA: usize = MAX_NAMED_EXTRA_ORDERS + 20;
     let stack = TestStack::start_with(db, test_settings(), false).await;
     let store = Store::connect(&stack.settings.database).await.unwrap();
-    let intake = intake_for(&stack, &store);
+    let intake = Arc::new(stack.intake(&store));
     let batch_id = format!("TB-2026-12-{}", stack.run_id);
     let order_id = |n: usize| format!("{batch_id}-{n:05}");
 
@@ -542,7 +530,7 @@ async fn the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_b
 async fn one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing(db: Db) {
     let stack = TestStack::start_with(db, test_settings(), false).await;
     let store = Store::connect(&stack.settings.database).await.unwrap();
-    let intake = intake_for(&stack, &store);
+    let intake = Arc::new(stack.intake(&store));
     // The batch that cannot be checked is the older one, so it comes first in a round.
     let broken_id = format!("TB-2026-12-A{}", stack.run_id);
     let good_id = format!("TB-2026-12-B{}", stack.run_id);

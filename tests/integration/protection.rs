@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use gateway::config::Settings;
 use gateway::dispatcher::Dispatcher;
-use gateway::intake::Intake;
 use gateway::payment::{PaymentState, ResultStatus};
 use gateway::providers::build_adapters;
-use gateway::store::{Store, StoredProperties};
+use gateway::store::Store;
 use gateway_adapter::protection::ProtectionConfig;
 use sandbox_kit::Faults;
 use serde_json::Value;
@@ -217,29 +216,6 @@ async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db
     stack.stop().await;
 }
 
-/// Claims `order` as the consumer would, and returns its order id.
-async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
-    let order_id = order_id(order);
-    let intake = Intake {
-        store: store.clone(),
-        limits: stack.settings.limits.clone(),
-        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
-        routing: Arc::new(stack.settings.routing_table().unwrap()),
-        dispatcher_wake: Arc::new(Notify::new()),
-        relay_wake: Arc::new(Notify::new()),
-    };
-    let properties = StoredProperties {
-        content_type: Some("application/json".into()),
-        message_id: Some(order_id.clone()),
-        ..StoredProperties::default()
-    };
-    intake
-        .take(&serde_json::to_vec(order).unwrap(), &properties)
-        .await
-        .unwrap();
-    order_id
-}
-
 /// Step by step with `Dispatcher::run_once` (no gateway, no timers): one failed submit opens the
 /// bank's breaker for a minute; a bank payment claimed after that is not leased at all (still
 /// `accepted`, no attempt, nothing reaches the bank), while a VNPost payment goes on as usual.
@@ -278,7 +254,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
 
     let first = bank_order(1_000_000);
     stack.open_bank_account(&first, HOLDER);
-    let first_id = claim(&stack, &store, &first).await;
+    let first_id = stack.claim(&store, &first).await;
     assert_eq!(
         dispatcher.run_once().await,
         1,
@@ -290,10 +266,10 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
 
     let second = bank_order(2_000_000);
     stack.open_bank_account(&second, HOLDER);
-    let second_id = claim(&stack, &store, &second).await;
+    let second_id = stack.claim(&store, &second).await;
     let vnpost = vnpost_order(2_789_000);
     stack.open_account(&vnpost, HOLDER);
-    let vnpost_id = claim(&stack, &store, &vnpost).await;
+    let vnpost_id = stack.claim(&store, &vnpost).await;
     assert_eq!(dispatcher.run_once().await, 1, "only the VNPost payment is stepped");
     let waiting = store.order_view(&second_id).await.unwrap().expect("stored");
     assert_eq!(

@@ -5,12 +5,10 @@
 use std::sync::Arc;
 
 use gateway::dispatcher::Dispatcher;
-use gateway::intake::Intake;
 use gateway::payment::{PaymentState, ResultStatus};
 use gateway::providers::build_adapters;
-use gateway::store::{now_ms, Change, OrderView, Store, StoredProperties};
+use gateway::store::{now_ms, Change, OrderView, Store};
 use sandbox_kit::Faults;
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::support::{bank_order, Db, TestStack, HOLDER};
@@ -49,29 +47,6 @@ async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
     (stack, store, dispatcher)
 }
 
-/// Claims `order` as the consumer would, and returns its order id.
-async fn claim(stack: &TestStack, store: &Store, order: &Value) -> String {
-    let order_id = order["order_id"].as_str().unwrap().to_string();
-    let intake = Intake {
-        store: store.clone(),
-        limits: stack.settings.limits.clone(),
-        duplicate_payment_policy: stack.settings.dispatcher.duplicate_payment_policy,
-        routing: Arc::new(stack.settings.routing_table().unwrap()),
-        dispatcher_wake: Arc::new(Notify::new()),
-        relay_wake: Arc::new(Notify::new()),
-    };
-    let properties = StoredProperties {
-        content_type: Some("application/json".into()),
-        message_id: Some(order_id.clone()),
-        ..StoredProperties::default()
-    };
-    intake
-        .take(&serde_json::to_vec(order).unwrap(), &properties)
-        .await
-        .unwrap();
-    order_id
-}
-
 async fn view(store: &Store, order_id: &str) -> OrderView {
     store.order_view(order_id).await.unwrap().expect("the order is stored")
 }
@@ -85,7 +60,7 @@ async fn run_once_drives_a_bank_payment_from_accepted_through_pending_to_succeed
     let (stack, store, dispatcher) = stepwise(db).await;
     let order = bank_order(1_250_000);
     stack.open_bank_account(&order, HOLDER);
-    let order_id = claim(&stack, &store, &order).await;
+    let order_id = stack.claim(&store, &order).await;
     assert_eq!(view(&store, &order_id).await.payment.state, PaymentState::Accepted);
 
     // One step: the name inquiry, `submitting` committed, the submit answered "processing".
@@ -135,7 +110,7 @@ async fn run_once_asks_about_a_payment_left_in_submitting_before_sending_it_agai
     let (stack, store, dispatcher) = stepwise(db).await;
     let order = bank_order(980_000);
     stack.open_bank_account(&order, HOLDER);
-    let order_id = claim(&stack, &store, &order).await;
+    let order_id = stack.claim(&store, &order).await;
     let accepted = view(&store, &order_id).await.payment;
     let crashed = Change {
         count_attempt: true,

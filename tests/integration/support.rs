@@ -320,6 +320,28 @@ impl TestStack {
         }]);
     }
 
+    /// An intake on `store`, as the consumer runs it (nothing to wake: tests drive the rest).
+    pub fn intake(&self, store: &gateway::store::Store) -> gateway::intake::Intake {
+        let wake = || std::sync::Arc::new(tokio::sync::Notify::new());
+        gateway::intake::Intake::new(store.clone(), &self.settings, wake(), wake()).expect("valid routing")
+    }
+
+    /// Claims `order` on `store` as the consumer would, and returns its order id.
+    pub async fn claim(&self, store: &gateway::store::Store, order: &Value) -> String {
+        let order_id = order["order_id"].as_str().unwrap_or_default().to_string();
+        let properties = gateway::store::StoredProperties {
+            content_type: Some("application/json".into()),
+            message_id: Some(order_id.clone()),
+            ..Default::default()
+        };
+        let body = serde_json::to_vec(order).expect("an order serialises");
+        self.intake(store)
+            .take(&body, &properties)
+            .await
+            .expect("the order is taken");
+        order_id
+    }
+
     /// The bank provider that routing names for a bank order's BIN.
     pub fn bank_for<'a>(&'a self, order: &Value) -> &'a str {
         let bin = order["destination"]["bank_bin"].as_str().unwrap_or_default();

@@ -1,7 +1,6 @@
 //! How this crate joins the gateway's provider registry: the `bank_transfer` provider type,
 //! one bank per `[providers.<key>]` section (the sponsor bank, and any bank paid directly).
 
-use std::any::Any;
 use std::sync::Arc;
 
 use gateway_adapter::{Channel, PayoutAdapter};
@@ -67,17 +66,5 @@ impl ProviderConfig for BankTransferConfig {
 
     fn build(&self, key: &str) -> Result<Arc<dyn PayoutAdapter>, BoxError> {
         Ok(Arc::new(BankTransferAdapter::for_provider(key, self.clone())?))
-    }
-
-    fn clone_box(&self) -> Box<dyn ProviderConfig> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

@@ -2,7 +2,6 @@
 //! order names its wallet provider, so each section is named after one
 //! (`[providers.viettel_money]`, `[providers.vnpt_money]`, `[providers.mobifone_money]`).
 
-use std::any::Any;
 use std::sync::Arc;
 
 use gateway_adapter::{Channel, PayoutAdapter, WalletProvider};
@@ -83,18 +82,6 @@ impl ProviderConfig for MobileMoneyConfig {
 
     fn build(&self, key: &str) -> Result<Arc<dyn PayoutAdapter>, BoxError> {
         Ok(Arc::new(MobileMoneyAdapter::new(wallet_named(key)?, self.clone())?))
-    }
-
-    fn clone_box(&self) -> Box<dyn ProviderConfig> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
 

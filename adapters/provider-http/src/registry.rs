@@ -37,8 +37,9 @@ pub trait ProviderType: Sync {
 }
 
 /// One provider's configuration, read by its [`ProviderType`]; what the gateway needs of it
-/// without knowing its type.
-pub trait ProviderConfig: Debug + Send + Sync {
+/// without knowing its type. Copying and downcasting come with any `Clone` config
+/// ([`ErasedConfig`]).
+pub trait ProviderConfig: ErasedConfig + Debug + Send + Sync {
     /// How long one call may take (`timeout_ms`); the dispatcher's lease must outlast it.
     fn timeout_ms(&self) -> u64;
 
@@ -61,7 +62,10 @@ pub trait ProviderConfig: Debug + Send + Sync {
 
     /// Builds the adapter that pays through provider `key`.
     fn build(&self, key: &str) -> Result<Arc<dyn PayoutAdapter>, BoxError>;
+}
 
+/// What every boxed config can do whatever its type, implemented once for all of them.
+pub trait ErasedConfig {
     /// A copy behind a new box (settings are cloned for tests and the demo).
     fn clone_box(&self) -> Box<dyn ProviderConfig>;
 
@@ -70,6 +74,20 @@ pub trait ProviderConfig: Debug + Send + Sync {
 
     /// The concrete config, for tests that change one value (`downcast_mut`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: ProviderConfig + Clone + 'static> ErasedConfig for T {
+    fn clone_box(&self) -> Box<dyn ProviderConfig> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 impl Clone for Box<dyn ProviderConfig> {

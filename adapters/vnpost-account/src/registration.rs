@@ -1,7 +1,6 @@
 //! How this crate joins the gateway's provider registry: the `vnpost_account` provider type.
 //! VNPost is one national provider, so its one section is `[providers.vnpost_account]`.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use gateway_adapter::{Channel, PayoutAdapter};
@@ -77,17 +76,5 @@ impl ProviderConfig for VnpostAccountConfig {
     fn build(&self, key: &str) -> Result<Arc<dyn PayoutAdapter>, BoxError> {
         only_one_vnpost(key)?;
         Ok(Arc::new(VnpostAccountAdapter::new(self.clone())?))
-    }
-
-    fn clone_box(&self) -> Box<dyn ProviderConfig> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
