@@ -1,4 +1,5 @@
-//! Masking of personal data (account numbers, phone numbers, citizen ids, names) for logs and errors.
+//! Masking of personal data (account numbers, phone numbers, citizen ids, names) and of
+//! configuration values (possibly secrets) for logs and errors.
 
 /// Keeps the last three characters and replaces the rest with `*`: `0011004455667` → `**********667`.
 pub fn mask_tail(value: &str) -> String {
@@ -19,6 +20,25 @@ pub fn mask_name(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A deserialisation error with the values it quotes left out: serde writes a wrong value as
+/// `string "…"`, and that string may be a secret. Field names (in backticks) stay.
+pub fn without_values(message: &str) -> String {
+    let mut kept = String::with_capacity(message.len());
+    let mut quoted = false;
+    for character in message.chars() {
+        match character {
+            '"' if quoted => {
+                quoted = false;
+                kept.push_str("(value not shown)");
+            }
+            '"' => quoted = true,
+            _ if quoted => {}
+            other => kept.push(other),
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

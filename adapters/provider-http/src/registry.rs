@@ -99,27 +99,13 @@ impl Clone for Box<dyn ProviderConfig> {
 /// Deserialises a section into an adapter's config type with its own `deny_unknown_fields`,
 /// naming the key in the error but never a value (a value may be a secret).
 pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, section: serde_json::Value) -> Result<T, BoxError> {
-    serde_json::from_value(section)
-        .map_err(|error| format!("[providers.{key}]: {}", without_values(&error.to_string())).into())
-}
-
-/// A deserialisation error with the values it quotes left out: serde writes a wrong value as
-/// `string "…"`, and that string may be a secret. Field names (in backticks) stay.
-pub fn without_values(message: &str) -> String {
-    let mut kept = String::with_capacity(message.len());
-    let mut quoted = false;
-    for character in message.chars() {
-        match character {
-            '"' if quoted => {
-                quoted = false;
-                kept.push_str("(value not shown)");
-            }
-            '"' => quoted = true,
-            _ if quoted => {}
-            other => kept.push(other),
-        }
-    }
-    kept
+    serde_json::from_value(section).map_err(|error| {
+        format!(
+            "[providers.{key}]: {}",
+            gateway_adapter::mask::without_values(&error.to_string())
+        )
+        .into()
+    })
 }
 
 /// A list of secrets given as a list, or as one string holding them separated by commas,

@@ -33,12 +33,7 @@ pub fn read_section<T: serde::de::DeserializeOwned>(
     section: serde_json::Value,
 ) -> Result<T, EmulationError> {
     serde_json::from_value(section).map_err(|error| {
-        let message = error.to_string();
-        let mut kept = String::with_capacity(message.len());
-        for (index, part) in message.split('"').enumerate() {
-            // Even parts are outside quotes; odd ones are quoted values.
-            kept.push_str(if index % 2 == 0 { part } else { "(value not shown)" });
-        }
-        format!("[sandbox.providers.{key}]: {kept}").into()
+        let message = gateway_adapter::mask::without_values(&error.to_string());
+        format!("[sandbox.providers.{key}]: {message}").into()
     })
 }
