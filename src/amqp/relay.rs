@@ -80,10 +80,12 @@ async fn relay(
     let mut parked_reported_at = tokio::time::Instant::now();
     loop {
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
+        let started = std::time::Instant::now();
         let rows = store
             .lease_unpublished(limit, RELAY_LEASE_MS)
             .await
             .context("could not read the outbox")?;
+        metrics::histogram!("gateway_relay_stage_seconds", "stage" => "lease").record(started.elapsed().as_secs_f64());
         if rows.is_empty() {
             *one_by_one = 0;
             if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
@@ -103,11 +105,17 @@ async fn relay(
         if !channel.status().connected() {
             bail!("the relay channel closed");
         }
+        let started = std::time::Instant::now();
         let round = publish(&channel, settings, &rows).await?;
+        metrics::histogram!("gateway_relay_stage_seconds", "stage" => "publish")
+            .record(started.elapsed().as_secs_f64());
+        let started = std::time::Instant::now();
         store
             .mark_published(&round.confirmed)
             .await
             .context("could not mark outbox rows as published")?;
+        metrics::histogram!("gateway_relay_stage_seconds", "stage" => "mark").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("gateway_relay_round_rows").record(rows.len() as f64);
         metrics::counter!("gateway_outbox_published_total").increment(round.confirmed.len() as u64);
         for (id, reason) in &round.unpublishable {
             store.park(*id, reason).await.context("could not park an outbox row")?;

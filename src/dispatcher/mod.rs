@@ -119,7 +119,10 @@ impl Dispatcher {
         if free == 0 || self.unavailable(provider) {
             return false;
         }
+        let started = std::time::Instant::now();
         let leased = self.lease(provider, free).await;
+        metrics::histogram!("gateway_dispatcher_lease_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("gateway_dispatcher_lease_rows").record(leased.len() as f64);
         let full = leased.len() as i64 >= free;
         for record in leased {
             // Only this loop takes permits, and it leased no more than were free.

@@ -94,7 +94,7 @@ impl Store {
                         Box::pin(async move {
                             connection
                                 .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
                                 )
                                 .await?;
                             Ok(())

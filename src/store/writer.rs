@@ -162,6 +162,7 @@ async fn next_batch(receiver: &mut mpsc::UnboundedReceiver<Box<dyn Unit>>) -> Op
 
 async fn commit_batch(pool: &AnyPool, mut batch: Vec<Box<dyn Unit>>) {
     metrics::histogram!("gateway_store_batch_units").record(batch.len() as f64);
+    let started = std::time::Instant::now();
     match run_together(pool, &mut batch).await {
         Ok(()) => batch.into_iter().for_each(|unit| unit.succeed()),
         Err(Together::CommitFailed(error)) => fail_all(batch, &error),
@@ -170,6 +171,7 @@ async fn commit_batch(pool: &AnyPool, mut batch: Vec<Box<dyn Unit>>) {
             commit_one_by_one(pool, batch).await;
         }
     }
+    metrics::histogram!("gateway_store_batch_seconds").record(started.elapsed().as_secs_f64());
 }
 
 /// Why the fast path did not commit.
