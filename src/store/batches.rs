@@ -8,6 +8,7 @@ use gateway_adapter::Invalid;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::appends::Appends;
 use super::outbox::{insert, insert_dead_letter, OutboxKind};
 use super::{now_ms, Backend, Store, StoreError, StoredProperties};
 use crate::batch::{
@@ -99,11 +100,11 @@ impl Store {
     ) -> Result<ManifestOutcome, StoreError> {
         let unit = Arc::new((manifest.clone(), raw_message.to_vec(), properties.clone()));
         let key = format!("batch:{}", manifest.batch_id.as_str());
-        self.write(&key, move |connection| {
+        self.write(&key, move |connection, appends| {
             let unit = unit.clone();
             Box::pin(async move {
                 let (manifest, raw_message, properties) = &*unit;
-                record_in(connection, manifest, raw_message, properties).await
+                record_in(connection, appends, manifest, raw_message, properties).await
             })
         })
         .await
@@ -131,20 +132,20 @@ impl Store {
         let result_properties = result_properties(batch_id, format!("batch:{batch_id}:rejected:{}", &digest[..16]));
         let dead = properties.with_dead_letter("invalid", &format!("{}: {}", invalid.code, invalid.message));
         let unit = Arc::new((body, result_properties, raw_message.to_vec(), dead));
-        self.write(&format!("batch:{batch_id}"), move |connection| {
+        self.write(&format!("batch:{batch_id}"), move |_, appends| {
             let unit = unit.clone();
             Box::pin(async move {
                 let (body, result_properties, raw_message, dead) = &*unit;
                 insert(
-                    connection,
+                    appends,
                     OutboxKind::Result,
                     None,
                     REJECTED_ROUTING_KEY,
                     result_properties,
                     body,
-                )
-                .await?;
-                insert_dead_letter(connection, None, raw_message, dead).await
+                );
+                insert_dead_letter(appends, None, raw_message, dead);
+                Ok(())
             })
         })
         .await
@@ -158,7 +159,7 @@ impl Store {
             .map_err(|error| StoreError::Unstorable(sqlx::Error::Encode(Box::new(error))))?;
         let properties = result_properties(&result.batch_id, format!("batch:{}", result.batch_id));
         let unit = Arc::new((result.clone(), body, properties));
-        self.write(&format!("batch:{}", result.batch_id), move |connection| {
+        self.write(&format!("batch:{}", result.batch_id), move |connection, appends| {
             let unit = unit.clone();
             Box::pin(async move {
                 let (result, body, properties) = &*unit;
@@ -178,14 +179,13 @@ impl Store {
                 }
                 let routing_key = result.routing_key();
                 insert(
-                    connection,
+                    appends,
                     OutboxKind::Result,
                     None,
                     &routing_key,
                     properties,
                     body.as_bytes(),
-                )
-                .await?;
+                );
                 Ok(true)
             })
         })
@@ -195,7 +195,7 @@ impl Store {
     /// Remembers how many differences an open batch has so far.
     pub async fn note_batch_differences(&self, batch_id: &str, differences: i64) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
-        self.write(&format!("batch:{batch_id}"), move |connection| {
+        self.write(&format!("batch:{batch_id}"), move |connection, _| {
             let batch_id = batch_id.clone();
             Box::pin(async move {
                 sqlx::query("UPDATE batches SET differences = $1 WHERE batch_id = $2 AND status = 'open'")
@@ -503,6 +503,7 @@ fn result_properties(batch_id: &str, message_id: String) -> StoredProperties {
 /// The manifest recording inside a transaction (see [`Store::record_manifest`]).
 async fn record_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     manifest: &BatchManifest,
     raw_message: &[u8],
     properties: &StoredProperties,
@@ -536,12 +537,11 @@ async fn record_in(
         if existing_fingerprint != fingerprint {
             let detail = format!("conflict: batch {batch_id} already has another manifest; this one was not recorded");
             insert_dead_letter(
-                transaction,
+                appends,
                 None,
                 raw_message,
                 &properties.with_dead_letter("conflict", &detail),
-            )
-            .await?;
+            );
             return Ok(ManifestOutcome::Conflict);
         }
         // Like a duplicate order: answered with the batch result, once the batch closed.
@@ -550,14 +550,13 @@ async fn record_in(
             if let Ok(parsed) = serde_json::from_str::<BatchResult>(&body) {
                 let properties = result_properties(batch_id, format!("batch:{batch_id}"));
                 insert(
-                    transaction,
+                    appends,
                     OutboxKind::Result,
                     None,
                     &parsed.routing_key(),
                     &properties,
                     body.as_bytes(),
-                )
-                .await?;
+                );
             }
         }
         return Ok(ManifestOutcome::Duplicate);

@@ -1,8 +1,9 @@
 //! Provider callbacks: remembered by event id and applied in the same transaction, so a
 //! replayed callback never changes anything twice and a crash never half-applies one.
 
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Row};
 
+use super::appends::Appends;
 use super::outbox::insert_result;
 use super::payments::{apply_in, dead_letter_payment, record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError};
@@ -56,11 +57,11 @@ impl Store {
     {
         let ids = std::sync::Arc::new((provider.to_string(), event_id.to_string(), payment_id.to_string()));
         let decide = std::sync::Arc::new(decide);
-        self.write(payment_id, move |connection| {
+        self.write(payment_id, move |connection, appends| {
             let (ids, decide) = (ids.clone(), decide.clone());
             Box::pin(async move {
                 let (provider, event_id, payment_id) = &*ids;
-                apply_callback_in(connection, provider, event_id, payment_id, &*decide).await
+                apply_callback_in(connection, appends, provider, event_id, payment_id, &*decide).await
             })
         })
         .await
@@ -82,6 +83,7 @@ impl Store {
 /// meanwhile (compare-and-set on `version`), so the caller reads it again.
 async fn report_reversal(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     record: &PaymentRecord,
     detail: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -99,14 +101,13 @@ async fn report_reversal(
         return Ok(false);
     }
     record_event(
-        transaction,
+        appends,
         &record.payment_id,
         Some(record.state),
         record.state,
         Some(CODE),
         detail,
-    )
-    .await?;
+    );
     let reported = PaymentRecord {
         seq: record.seq + 1,
         updated_at: now,
@@ -120,36 +121,35 @@ async fn report_reversal(
             "the payment was reported {} but a verified provider callback contradicts it: {detail}",
             record.state
         ));
-        insert_result(transaction, &message).await?;
+        insert_result(appends, &message)?;
     }
-    dead_letter_payment(transaction, &record.payment_id, "contradiction", detail).await?;
+    dead_letter_payment(transaction, appends, &record.payment_id, "contradiction", detail).await?;
     Ok(true)
 }
 
-/// The callback inside a transaction (see [`Store::apply_callback`]); each try runs in a
-/// savepoint, so a lost compare-and-set leaves nothing behind before the next read.
+/// The callback inside a transaction (see [`Store::apply_callback`]). A try that loses the
+/// compare-and-set to another gateway takes its callback id back before the next read, and has
+/// appended nothing (appends follow a successful update), so it leaves nothing behind.
 async fn apply_callback_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     provider: &str,
     event_id: &str,
     payment_id: &str,
     decide: &(dyn Fn(&PaymentRecord) -> CallbackDecision + Send + Sync),
 ) -> Result<CallbackOutcome, sqlx::Error> {
     for _ in 0..5 {
-        let mut attempt = transaction.begin().await?;
         let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
             .bind(payment_id)
-            .fetch_optional(&mut *attempt)
+            .fetch_optional(&mut *transaction)
             .await?;
         let Some(row) = row else {
-            attempt.rollback().await?;
             return Ok(CallbackOutcome::UnknownPayment);
         };
         let record = PaymentRecord::from_row(&row)?;
         // A provider speaks only for its own payments: a validly signed callback from
         // one provider can never settle a payment sent through another.
         if record.provider != provider {
-            attempt.rollback().await?;
             metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
             return Ok(CallbackOutcome::UnknownPayment);
         }
@@ -161,50 +161,49 @@ async fn apply_callback_in(
         .bind(event_id)
         .bind(payment_id)
         .bind(now_ms())
-        .execute(&mut *attempt)
+        .execute(&mut *transaction)
         .await?;
         if fresh.rows_affected() == 0 {
-            attempt.rollback().await?;
             return Ok(CallbackOutcome::Duplicate);
         }
-        let change = match decide(&record) {
-            CallbackDecision::Apply(change) => change,
-            CallbackDecision::Ignore => {
-                attempt.commit().await?;
-                return Ok(CallbackOutcome::Ignored(record.state));
+        let applied = match decide(&record) {
+            CallbackDecision::Apply(change) => {
+                let to = change.to;
+                apply_in(transaction, appends, &record, change)
+                    .await?
+                    .map(|_| CallbackOutcome::Applied(to))
             }
+            CallbackDecision::Ignore => Some(CallbackOutcome::Ignored(record.state)),
             CallbackDecision::Reverse(detail) => {
                 metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
                 tracing::error!(payment_id, state = %record.state, "A verified callback reverses a final payment; upstream and ops are told.");
-                if report_reversal(&mut attempt, &record, &detail).await? {
-                    attempt.commit().await?;
-                    return Ok(CallbackOutcome::Reversal(record.state));
-                }
-                attempt.rollback().await?;
-                continue;
+                report_reversal(transaction, appends, &record, &detail)
+                    .await?
+                    .then_some(CallbackOutcome::Reversal(record.state))
             }
             CallbackDecision::Flag(detail) => {
                 // A final payment never changes, but the note stays on its record.
                 record_event(
-                    &mut attempt,
+                    appends,
                     payment_id,
                     Some(record.state),
                     record.state,
                     Some("callback_contradicts_final"),
                     &detail,
-                )
-                .await?;
-                attempt.commit().await?;
-                return Ok(CallbackOutcome::Ignored(record.state));
+                );
+                Some(CallbackOutcome::Ignored(record.state))
             }
         };
-        let to = change.to;
-        if apply_in(&mut attempt, &record, change).await?.is_some() {
-            attempt.commit().await?;
-            return Ok(CallbackOutcome::Applied(to));
+        if let Some(outcome) = applied {
+            return Ok(outcome);
         }
-        // Someone moved the payment between our read and our write: read again.
-        attempt.rollback().await?;
+        // Someone moved the payment between our read and our write: give the callback id
+        // back and read again.
+        sqlx::query("DELETE FROM callback_events WHERE provider = $1 AND event_id = $2")
+            .bind(provider)
+            .bind(event_id)
+            .execute(&mut *transaction)
+            .await?;
     }
     Err(sqlx::Error::Protocol(format!(
         "payment {payment_id} kept changing while a callback was applied"

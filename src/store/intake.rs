@@ -6,6 +6,7 @@
 use gateway_adapter::Invalid;
 use sqlx::{AnyConnection, Row};
 
+use super::appends::Appends;
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError, StoredProperties};
@@ -53,11 +54,11 @@ impl Store {
         ));
         // Routed by order id, like a rejection of the same order id, so a valid and an invalid
         // copy arriving together are serialised and cannot both take seq 1.
-        self.write(order.order_id.as_str(), move |connection| {
+        self.write(order.order_id.as_str(), move |connection, appends| {
             let claim = claim.clone();
             Box::pin(async move {
                 let (order, provider, raw_message, properties) = &*claim;
-                claim_in(connection, order, provider, raw_message, properties, policy).await
+                claim_in(connection, appends, order, provider, raw_message, properties, policy).await
             })
         })
         .await
@@ -92,11 +93,11 @@ impl Store {
             properties.clone(),
             detail,
         ));
-        self.write(&rejection.order_id, move |connection| {
+        self.write(&rejection.order_id, move |connection, appends| {
             let rejected = rejected.clone();
             Box::pin(async move {
                 let (order_id, message, raw_message, properties, detail) = &*rejected;
-                reject_in(connection, order_id, message, raw_message, properties, detail).await
+                reject_in(connection, appends, order_id, message, raw_message, properties, detail).await
             })
         })
         .await
@@ -106,6 +107,7 @@ impl Store {
 /// The rejection inside a transaction (see [`Store::reject`]).
 async fn reject_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     order_id: &str,
     message: &ResultMessage,
     raw_message: &[u8],
@@ -122,7 +124,7 @@ async fn reject_in(
             .await?
             .is_some();
     if !claimed {
-        insert_result(transaction, message).await?;
+        insert_result(appends, message)?;
         if !order_id.is_empty() {
             sqlx::query("INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(order_id)
@@ -132,17 +134,18 @@ async fn reject_in(
         }
     }
     insert_dead_letter(
-        transaction,
+        appends,
         None,
         raw_message,
         &properties.with_dead_letter("invalid", detail),
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// The claim inside a transaction (see [`Store::claim`]).
 async fn claim_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     order: &PaymentOrder,
     provider: &str,
     raw_message: &[u8],
@@ -193,7 +196,7 @@ async fn claim_in(
         let existing_fingerprint: String = existing.try_get("fingerprint")?;
         let existing_key: String = existing.try_get("idempotency_key")?;
         let outcome = if existing_key == order.idempotency_key.as_str() && existing_fingerprint == fingerprint {
-            republish_latest_result(transaction, &existing_id).await?;
+            republish_latest_result(transaction, appends, &existing_id).await?;
             ClaimOutcome::Duplicate {
                 payment_id: existing_id,
             }
@@ -210,7 +213,7 @@ async fn claim_in(
                 )
             };
             let dead = properties.with_dead_letter("conflict", &detail);
-            insert_dead_letter(transaction, None, raw_message, &dead).await?;
+            insert_dead_letter(appends, None, raw_message, &dead);
             ClaimOutcome::Conflict {
                 payment_id: existing_id,
             }
@@ -243,9 +246,9 @@ async fn claim_in(
         }
     };
     let state = record.state;
-    record_event(transaction, &payment_id, None, state, reason_code, &reason).await?;
+    record_event(appends, &payment_id, None, state, reason_code, &reason);
     if let Some(message) = record.result_message() {
-        insert_result(transaction, &message).await?;
+        insert_result(appends, &message)?;
     }
     Ok(ClaimOutcome::Claimed { payment_id, state })
 }

@@ -5,6 +5,7 @@
 //! amounts integer đồng, so no type differs between them. Each backend has its own
 //! migrations, shipped inside the binary.
 
+mod appends;
 mod batches;
 mod callbacks;
 mod error;
@@ -94,7 +95,7 @@ impl Store {
                         Box::pin(async move {
                             connection
                                 .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
                                 )
                                 .await?;
                             Ok(())
@@ -147,7 +148,9 @@ impl Store {
     pub(crate) async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> writer::WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut sqlx::AnyConnection, &'c mut appends::Appends) -> writer::WriteFuture<'c, T>
+            + Send
+            + 'static,
     {
         self.writer.write(key, work).await
     }

@@ -7,6 +7,7 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::appends::{Appends, OutboxRowToInsert};
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
 use crate::payment::ResultMessage;
@@ -40,7 +41,7 @@ pub struct OutboxRow {
 }
 
 /// Queues a result message.
-pub(super) async fn insert_result(transaction: &mut AnyConnection, message: &ResultMessage) -> Result<(), sqlx::Error> {
+pub(super) fn insert_result(appends: &mut Appends, message: &ResultMessage) -> Result<(), sqlx::Error> {
     let body = serde_json::to_vec(message).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let properties = StoredProperties {
         content_type: Some("application/json".to_string()),
@@ -49,42 +50,35 @@ pub(super) async fn insert_result(transaction: &mut AnyConnection, message: &Res
         headers: Default::default(),
     };
     insert(
-        transaction,
+        appends,
         OutboxKind::Result,
         message.payment_id.as_deref(),
         &message.routing_key(),
         &properties,
         &body,
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// Queues a dead letter: the original bytes and properties plus the gateway's headers.
-pub(super) async fn insert_dead_letter(
-    transaction: &mut AnyConnection,
+pub(super) fn insert_dead_letter(
+    appends: &mut Appends,
     payment_id: Option<&str>,
     raw_message: &[u8],
     properties: &StoredProperties,
-) -> Result<(), sqlx::Error> {
-    insert(
-        transaction,
-        OutboxKind::DeadLetter,
-        payment_id,
-        "",
-        properties,
-        raw_message,
-    )
-    .await
+) {
+    insert(appends, OutboxKind::DeadLetter, payment_id, "", properties, raw_message);
 }
 
-pub(super) async fn insert(
-    transaction: &mut AnyConnection,
+/// Queues a message, written with the rest of its transaction's appends.
+pub(super) fn insert(
+    appends: &mut Appends,
     kind: OutboxKind,
     payment_id: Option<&str>,
     routing_key: &str,
     properties: &StoredProperties,
     body: &[u8],
-) -> Result<(), sqlx::Error> {
+) {
     // The relay could not publish a property AMQP cannot carry; the body keeps the full values.
     let bounded = properties.bounded();
     if bounded != *properties {
@@ -94,25 +88,24 @@ pub(super) async fn insert(
             "An outbox message had AMQP properties too long to send; they were cut, and its body keeps them whole."
         );
     }
-    sqlx::query(
-        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(kind.as_str())
-    .bind(payment_id.map(str::to_string))
-    .bind(routing_key)
-    .bind(bounded.to_json())
-    .bind(body.to_vec())
-    .bind(now_ms())
-    .execute(&mut *transaction)
-    .await?;
-    Ok(())
+    appends.outbox(OutboxRowToInsert {
+        kind: kind.as_str(),
+        payment_id: payment_id.map(str::to_string),
+        routing_key: routing_key.to_string(),
+        headers: bounded.to_json(),
+        body: body.to_vec(),
+        created_at: now_ms(),
+    });
 }
 
 /// Queues again the latest result of a payment, for a duplicate delivery of its order.
+/// Flushes `appends` first, so a result queued earlier in the same transaction counts.
 pub(super) async fn republish_latest_result(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     payment_id: &str,
 ) -> Result<bool, sqlx::Error> {
+    appends.flush(transaction).await?;
     let latest = sqlx::query(
         "SELECT routing_key, headers, body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id DESC LIMIT 1",
     )
@@ -124,14 +117,13 @@ pub(super) async fn republish_latest_result(
     let headers: String = row.try_get("headers")?;
     let body: Vec<u8> = row.try_get("body")?;
     insert(
-        transaction,
+        appends,
         OutboxKind::Result,
         Some(payment_id),
         &routing_key,
         &StoredProperties::from_json(&headers),
         &body,
-    )
-    .await?;
+    );
     Ok(true)
 }
 

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::appends::Appends;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
@@ -238,9 +239,9 @@ impl Store {
     /// or `None` when someone else changed the payment first (nothing is written then).
     pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, StoreError> {
         let record = std::sync::Arc::new(record.clone());
-        self.write(&record.payment_id.clone(), move |connection| {
+        self.write(&record.payment_id.clone(), move |connection, appends| {
             let (record, change) = (record.clone(), change.clone());
-            Box::pin(async move { apply_in(connection, &record, change).await })
+            Box::pin(async move { apply_in(connection, appends, &record, change).await })
         })
         .await
     }
@@ -250,6 +251,7 @@ impl Store {
 /// log, the result message if upstream sees this state, and the dead letter if asked for.
 pub(super) async fn apply_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     record: &PaymentRecord,
     change: Change,
 ) -> Result<Option<PaymentRecord>, sqlx::Error> {
@@ -308,22 +310,21 @@ pub(super) async fn apply_in(
     let nothing_new = record.state == PaymentState::Pending && next.state == PaymentState::Pending;
     if !nothing_new {
         record_event(
-            transaction,
+            appends,
             &record.payment_id,
             Some(record.state),
             next.state,
             next.reason_code.as_deref(),
             &change.detail,
-        )
-        .await?;
+        );
     }
     if publishes {
         if let Some(message) = next.result_message() {
-            insert_result(transaction, &message).await?;
+            insert_result(appends, &message)?;
         }
     }
     if let Some(reason) = change.dead_letter {
-        dead_letter_payment(transaction, &record.payment_id, reason, &change.detail).await?;
+        dead_letter_payment(transaction, appends, &record.payment_id, reason, &change.detail).await?;
     }
     Ok(Some(next))
 }
@@ -332,6 +333,7 @@ pub(super) async fn apply_in(
 /// the gateway's `x-gateway-reason` and `x-gateway-detail`.
 pub(super) async fn dead_letter_payment(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     payment_id: &str,
     reason: &str,
     detail: &str,
@@ -342,29 +344,26 @@ pub(super) async fn dead_letter_payment(
             .fetch_one(&mut *transaction)
             .await?;
     let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, detail);
-    insert_dead_letter(transaction, Some(payment_id), &raw_message, &properties).await
+    insert_dead_letter(appends, Some(payment_id), &raw_message, &properties);
+    Ok(())
 }
 
-/// Appends one line to a payment's event log.
-pub(super) async fn record_event(
-    transaction: &mut AnyConnection,
+/// Appends one line to a payment's event log (written with the rest of the transaction's
+/// appends).
+pub(super) fn record_event(
+    appends: &mut Appends,
     payment_id: &str,
     from: Option<PaymentState>,
     to: PaymentState,
     reason_code: Option<&str>,
     detail: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(payment_id)
-    .bind(from.map(|state| state.as_str().to_string()))
-    .bind(to.as_str())
-    .bind(reason_code.map(str::to_string))
-    .bind(detail)
-    .bind(now_ms())
-    .execute(&mut *transaction)
-    .await?;
-    Ok(())
+) {
+    appends.event(
+        payment_id,
+        from.map(PaymentState::as_str),
+        to.as_str(),
+        reason_code,
+        detail,
+        now_ms(),
+    );
 }

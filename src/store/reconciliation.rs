@@ -10,6 +10,7 @@
 
 use sqlx::{AnyConnection, Connection, Row};
 
+use super::appends::Appends;
 use super::outbox::insert_result;
 use super::payments::{record_event, PAYMENT_COLUMNS};
 use super::{now_ms, state_column, PaymentRecord, Store, StoreError};
@@ -125,9 +126,9 @@ impl Store {
     /// Applies a return once (see the module comment).
     pub async fn apply_return(&self, returned: &ReturnToApply) -> Result<ReturnOutcome, StoreError> {
         let returned = std::sync::Arc::new(returned.clone());
-        self.write(&returned.payment_id.clone(), move |connection| {
+        self.write(&returned.payment_id.clone(), move |connection, appends| {
             let returned = returned.clone();
-            Box::pin(async move { apply_return_in(connection, &returned).await })
+            Box::pin(async move { apply_return_in(connection, appends, &returned).await })
         })
         .await
     }
@@ -158,6 +159,7 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
 
 async fn apply_return_in(
     transaction: &mut AnyConnection,
+    appends: &mut Appends,
     returned: &ReturnToApply,
 ) -> Result<ReturnOutcome, sqlx::Error> {
     let mut attempt = transaction.begin().await?;
@@ -226,21 +228,20 @@ async fn apply_return_in(
         returned.reason_code, returned.booked_on, returned.entry_ref, record.seq
     );
     record_event(
-        &mut attempt,
+        appends,
         &record.payment_id,
         Some(record.state),
         record.state,
         Some(RETURNED_BY_PROVIDER),
         &detail,
-    )
-    .await?;
+    );
     if let Some(mut message) = record.result_message() {
         message.status = ResultStatus::Returned;
         message.is_final = true;
         message.amount = u64::try_from(returned.amount).ok();
         message.reason_code = Some(RETURNED_BY_PROVIDER.to_string());
         message.reason = Some(returned.reason.clone());
-        insert_result(&mut attempt, &message).await?;
+        insert_result(appends, &message)?;
     }
     attempt.commit().await?;
     Ok(ReturnOutcome::Applied { seq: record.seq })

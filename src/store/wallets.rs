@@ -34,7 +34,7 @@ impl Store {
             msisdn.to_string(),
             month.to_string(),
         ));
-        self.write(msisdn, move |connection| {
+        self.write(msisdn, move |connection, _| {
             let keys = keys.clone();
             Box::pin(async move {
                 let (payment_id, provider, msisdn, month) = &*keys;
@@ -55,18 +55,17 @@ async fn reserve_in(
     amount: i64,
     limit: i64,
 ) -> Result<WalletReservation, sqlx::Error> {
-    sqlx::query("INSERT INTO wallet_months (provider, msisdn, month) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(provider)
-        .bind(msisdn)
-        .bind(month)
-        .execute(&mut *transaction)
-        .await?;
-    sqlx::query("UPDATE wallet_months SET checks = checks + 1 WHERE provider = $1 AND msisdn = $2 AND month = $3")
-        .bind(provider)
-        .bind(msisdn)
-        .bind(month)
-        .execute(&mut *transaction)
-        .await?;
+    // The wallet's month row, counted: on PostgreSQL its row lock serialises concurrent checks
+    // of one wallet by several gateways.
+    sqlx::query(
+        "INSERT INTO wallet_months (provider, msisdn, month, checks) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (provider, msisdn, month) DO UPDATE SET checks = wallet_months.checks + 1",
+    )
+    .bind(provider)
+    .bind(msisdn)
+    .bind(month)
+    .execute(&mut *transaction)
+    .await?;
     let row = sqlx::query(
         "SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) AS total FROM wallet_reservations r \
              JOIN payments p ON p.payment_id = r.payment_id \

@@ -19,6 +19,7 @@ use futures_lite::FutureExt;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::appends::Appends;
 use super::StoreError;
 
 /// The most units one transaction takes; bounds the time a batch holds the connection.
@@ -32,12 +33,12 @@ pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>
 trait Unit: Send {
     /// The key it was routed by (a payment, an order, a wallet): batches run in key order.
     fn key(&self) -> &str;
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection) -> WriteFuture<'c, ()>;
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()>;
     fn succeed(self: Box<Self>);
     fn fail(self: Box<Self>, error: StoreError);
 }
 
-type Work<T> = Box<dyn for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send>;
+type Work<T> = Box<dyn for<'c> Fn(&'c mut AnyConnection, &'c mut Appends) -> WriteFuture<'c, T> + Send>;
 
 struct Job<T> {
     key: String,
@@ -51,9 +52,9 @@ impl<T: Send + 'static> Unit for Job<T> {
         &self.key
     }
 
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection) -> WriteFuture<'c, ()> {
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
         Box::pin(async move {
-            self.output = Some((self.work)(connection).await?);
+            self.output = Some((self.work)(connection, appends).await?);
             Ok(())
         })
     }
@@ -114,7 +115,7 @@ impl Writer {
     pub async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut AnyConnection, &'c mut Appends) -> WriteFuture<'c, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -182,20 +183,27 @@ enum Together {
     CommitFailed(sqlx::Error),
 }
 
-/// The fast path: every unit in one transaction, no savepoints.
+/// The fast path: every unit in one transaction, no savepoints, and the appends of all of them
+/// written together at the end.
 async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(), Together> {
     let mut transaction = pool.begin().await.map_err(Together::CommitFailed)?;
+    let mut appends = Appends::default();
     for unit in batch.iter_mut() {
-        if unit.run(&mut transaction).await.is_err() {
+        if unit.run(&mut transaction, &mut appends).await.is_err() {
             let _ = transaction.rollback().await;
             return Err(Together::UnitFailed);
         }
     }
+    if appends.flush(&mut transaction).await.is_err() {
+        // Which unit's row it was, the slow path finds out.
+        let _ = transaction.rollback().await;
+        return Err(Together::UnitFailed);
+    }
     transaction.commit().await.map_err(Together::CommitFailed)
 }
 
-/// The slow path, after a unit failed: each unit in a savepoint of its own, so only the
-/// failing ones are rolled back and told.
+/// The slow path, after a unit failed: each unit in a savepoint of its own, with its appends
+/// written inside it, so only the failing ones are rolled back and told.
 async fn commit_one_by_one(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
     let mut transaction = match pool.begin().await {
         Ok(transaction) => transaction,
@@ -210,7 +218,12 @@ async fn commit_one_by_one(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
                 continue;
             }
         };
-        match unit.run(&mut savepoint).await {
+        let mut appends = Appends::default();
+        let ran = match unit.run(&mut savepoint, &mut appends).await {
+            Ok(()) => appends.flush(&mut savepoint).await,
+            Err(error) => Err(error),
+        };
+        match ran {
             Ok(()) => match savepoint.commit().await {
                 Ok(()) => written.push(unit),
                 Err(error) => unit.fail(error.into()),
@@ -251,6 +264,13 @@ mod tests {
 
     use super::*;
 
+    fn work<T, F>(work: F) -> Work<T>
+    where
+        F: for<'c> Fn(&'c mut AnyConnection, &'c mut Appends) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        Box::new(work)
+    }
+
     fn insert(value: Option<i64>) -> (Box<dyn Unit>, oneshot::Receiver<Result<u64, StoreError>>) {
         keyed_insert(&format!("{value:?}"), value)
     }
@@ -259,7 +279,7 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: key.to_string(),
-            work: Box::new(move |connection: &mut AnyConnection| -> WriteFuture<'_, u64> {
+            work: work(move |connection, _| {
                 Box::pin(async move {
                     let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
                         .bind(value)
