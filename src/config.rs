@@ -150,6 +150,11 @@ pub struct RetentionSettings {
     pub callback_events_days: u32,
     /// How often the pruner runs; 0 turns pruning off.
     pub prune_interval_ms: u64,
+    /// On a PostgreSQL server whose `autovacuum` is off, how often the gateway vacuums its own
+    /// busy tables (every state change leaves a dead row version behind, and leases slow down
+    /// as they step over them); 0 never. With autovacuum on, PostgreSQL's default, the gateway
+    /// leaves it to the server. Not used on SQLite.
+    pub vacuum_interval_ms: u64,
 }
 
 impl Default for RetentionSettings {
@@ -158,6 +163,7 @@ impl Default for RetentionSettings {
             outbox_published_days: 7,
             callback_events_days: 35,
             prune_interval_ms: 3_600_000,
+            vacuum_interval_ms: 60_000,
         }
     }
 }

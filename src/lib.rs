@@ -27,3 +27,4 @@ pub mod review;
 pub mod store;
 pub mod supervise;
 pub mod telemetry;
+pub mod vacuum;

@@ -1,6 +1,7 @@
 //! The pruner: deletes published outbox rows and remembered callback ids past their
 //! retention (`[retention]`), once at start-up and then every `prune_interval_ms`. The
 //! least retention of callback ids is checked with the other settings (`Settings::validate`).
+//! Beside it runs the vacuumer ([`crate::vacuum`]), for PostgreSQL servers without autovacuum.
 
 use std::time::Duration;
 
@@ -21,8 +22,14 @@ impl RetentionSettings {
     }
 }
 
-/// Prunes until `shutdown`. A failed prune is logged and tried again at the next interval.
+/// Prunes (and vacuums, where the server does not) until `shutdown`.
 pub async fn run(store: Store, settings: RetentionSettings, shutdown: CancellationToken) {
+    let vacuum = crate::vacuum::run(store.clone(), settings.vacuum_interval_ms, shutdown.clone());
+    tokio::join!(prune(store, &settings, shutdown), vacuum);
+}
+
+/// Prunes until `shutdown`. A failed prune is logged and tried again at the next interval.
+async fn prune(store: Store, settings: &RetentionSettings, shutdown: CancellationToken) {
     if settings.prune_interval_ms == 0 {
         tracing::info!("Pruning is off (retention.prune_interval_ms = 0).");
         shutdown.cancelled().await;

@@ -18,6 +18,7 @@ mod prune;
 mod queries;
 mod reconciliation;
 mod report;
+mod vacuum;
 mod wallets;
 mod writer;
 
