@@ -80,6 +80,18 @@ async fn poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_re
 }
 
 /// A second connection to the gateway's database, for rows no gateway code would write.
+/// A store on a fresh database, and a pool of its own on the same database for looking at rows.
+async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
+    let url = fresh_database(db, run_id).await;
+    let store = Store::connect(&DatabaseSettings {
+        url: url.clone(),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    (store, raw_database(&url).await)
+}
+
 async fn raw_database(url: &SecretString) -> AnyPool {
     sqlx::any::install_default_drivers();
     let sqlite = url.expose_secret().starts_with("sqlite:");
@@ -218,14 +230,7 @@ async fn insert_callback_id(pool: &AnyPool, event_id: &str, age_days: i64) {
 
 async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retention(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
-    let url = fresh_database(db, &run_id).await;
-    let store = Store::connect(&DatabaseSettings {
-        url: url.clone(),
-        max_connections: 2,
-    })
-    .await
-    .unwrap();
-    let pool = raw_database(&url).await;
+    let (store, pool) = store_and_raw_pool(db, &run_id).await;
     let retention = gateway::config::RetentionSettings::default();
     assert_eq!(
         (retention.outbox_published_days, retention.callback_events_days),
@@ -402,14 +407,7 @@ async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_vacuums_its_tables_when_the_server_does_not() {
     let run_id = gateway::demo::stack::new_run_id();
-    let url = fresh_database(Db::Postgres, &run_id).await;
-    let store = Store::connect(&DatabaseSettings {
-        url: url.clone(),
-        max_connections: 2,
-    })
-    .await
-    .unwrap();
-    let pool = raw_database(&url).await;
+    let (store, pool) = store_and_raw_pool(Db::Postgres, &run_id).await;
     let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
         .fetch_one(&pool)
         .await
