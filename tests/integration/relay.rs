@@ -79,7 +79,6 @@ async fn poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_re
     stack.stop().await;
 }
 
-/// A second connection to the gateway's database, for rows no gateway code would write.
 /// A store on a fresh database, and a pool of its own on the same database for looking at rows.
 async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
     let url = fresh_database(db, run_id).await;
@@ -92,6 +91,7 @@ async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
     (store, raw_database(&url).await)
 }
 
+/// A second connection to the gateway's database, for rows no gateway code would write.
 async fn raw_database(url: &SecretString) -> AnyPool {
     sqlx::any::install_default_drivers();
     let sqlite = url.expose_secret().starts_with("sqlite:");
