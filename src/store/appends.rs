@@ -10,9 +10,7 @@
 
 use sqlx::AnyConnection;
 
-/// The most rows one insert statement takes (six parameters each, far under both databases'
-/// limits). Chunks are powers of two, so few distinct statements reach the statement cache.
-const MAX_ROWS_PER_INSERT: usize = 256;
+use super::multi_row::insert_rows;
 
 /// The appends of one transaction, not yet written.
 #[derive(Debug, Default)]
@@ -69,93 +67,38 @@ impl Appends {
     /// and forgets it.
     pub async fn flush(&mut self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
         let events = std::mem::take(&mut self.events);
-        for chunk in chunks(&events) {
-            let mut query = String::from(
-                "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at) VALUES ",
-            );
-            push_placeholders(&mut query, chunk.len(), 6);
-            let mut insert = sqlx::query(&query);
-            for row in chunk {
-                insert = insert
+        insert_rows(
+            connection,
+            "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at) VALUES ",
+            6,
+            &events,
+            |query, row| {
+                query
                     .bind(row.payment_id.as_str())
                     .bind(row.from_state)
                     .bind(row.to_state)
                     .bind(row.reason_code.as_deref())
                     .bind(row.detail.as_str())
-                    .bind(row.occurred_at);
-            }
-            insert.execute(&mut *connection).await?;
-        }
+                    .bind(row.occurred_at)
+            },
+        )
+        .await?;
         let outbox = std::mem::take(&mut self.outbox);
-        for chunk in chunks(&outbox) {
-            let mut query =
-                String::from("INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ");
-            push_placeholders(&mut query, chunk.len(), 6);
-            let mut insert = sqlx::query(&query);
-            for row in chunk {
-                insert = insert
+        insert_rows(
+            connection,
+            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ",
+            6,
+            &outbox,
+            |query, row| {
+                query
                     .bind(row.kind)
                     .bind(row.payment_id.as_deref())
                     .bind(row.routing_key.as_str())
                     .bind(row.headers.as_str())
                     .bind(row.body.as_slice())
-                    .bind(row.created_at);
-            }
-            insert.execute(&mut *connection).await?;
-        }
-        Ok(())
-    }
-}
-
-/// `rows` in order, cut into chunks whose sizes are powers of two up to
-/// [`MAX_ROWS_PER_INSERT`].
-fn chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rows.is_empty() {
-            return None;
-        }
-        let size = if rows.len() >= MAX_ROWS_PER_INSERT {
-            MAX_ROWS_PER_INSERT
-        } else {
-            1 << rows.len().ilog2()
-        };
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
-}
-
-/// Appends `($1, …, $columns), (…)` for `rows` rows.
-fn push_placeholders(query: &mut String, rows: usize, columns: usize) {
-    use std::fmt::Write;
-    for row in 0..rows {
-        query.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            let separator = if column == 0 { "" } else { ", " };
-            let _ = write!(query, "{separator}${}", row * columns + column + 1);
-        }
-        query.push(')');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_are_powers_of_two_in_order() {
-        let rows: Vec<usize> = (0..600).collect();
-        let sizes: Vec<usize> = chunks(&rows).map(<[usize]>::len).collect();
-        assert_eq!(sizes, [256, 256, 64, 16, 8]);
-        let again: Vec<usize> = chunks(&rows).flatten().copied().collect();
-        assert_eq!(again, rows);
-        assert_eq!(chunks::<u8>(&[]).count(), 0);
-    }
-
-    #[test]
-    fn placeholders_number_every_row() {
-        let mut query = String::new();
-        push_placeholders(&mut query, 2, 3);
-        assert_eq!(query, "($1, $2, $3), ($4, $5, $6)");
+                    .bind(row.created_at)
+            },
+        )
+        .await
     }
 }

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
+use super::multi_row::insert_rows;
 use super::outbox::{insert, insert_dead_letter, OutboxKind};
 use super::{now_ms, Backend, Store, StoreError, StoredProperties};
 use crate::batch::{
@@ -16,9 +17,6 @@ use crate::batch::{
     ReceivedOrder, Tally, MAX_NAMED_EXTRA_ORDERS, REJECTED_ROUTING_KEY,
 };
 use crate::payment::PaymentState;
-
-/// Lines per multi-row insert: 3 parameters each stays under SQLite's 999.
-const LINES_PER_INSERT: usize = 300;
 
 const BATCH_COLUMNS: &str = "batch_id, program, period, commune_code, order_count, total_amount, has_lines, \
      deadline_at, created_at, received_at, status, differences, closed_at, result_json";
@@ -562,23 +560,19 @@ async fn record_in(
         return Ok(ManifestOutcome::Duplicate);
     }
     if let Some(lines) = &manifest.lines {
-        for chunk in lines.chunks(LINES_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|n| format!("(${}, ${}, ${})", 3 * n + 1, 3 * n + 2, 3 * n + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO batch_lines (batch_id, order_id, amount) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for line in chunk {
-                query = query
-                    .bind(batch_id)
+        insert_rows(
+            transaction,
+            "INSERT INTO batch_lines (batch_id, order_id, amount) VALUES ",
+            3,
+            lines,
+            |query, line| {
+                query
+                    .bind(batch_id.to_string())
                     .bind(line.order_id.as_str())
-                    .bind(line.amount.as_i64());
-            }
-            query.execute(&mut *transaction).await?;
-        }
+                    .bind(line.amount.as_i64())
+            },
+        )
+        .await?;
     }
     Ok(ManifestOutcome::Recorded)
 }

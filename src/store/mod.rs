@@ -10,6 +10,7 @@ mod batches;
 mod callbacks;
 mod error;
 mod intake;
+mod multi_row;
 mod ops;
 mod outbox;
 mod payments;
