@@ -4,9 +4,12 @@
 //! only after that transaction committed.
 
 use gateway_adapter::Invalid;
+use std::collections::{HashMap, HashSet};
+
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
+use super::multi_row::{insert_rows_returning, AnyQuery};
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError, StoredProperties};
@@ -46,22 +49,17 @@ impl Store {
         properties: &StoredProperties,
         policy: DuplicatePaymentPolicy,
     ) -> Result<ClaimOutcome, StoreError> {
-        let claim = std::sync::Arc::new((
-            order.clone(),
-            provider.to_string(),
-            raw_message.to_vec(),
-            properties.clone(),
-        ));
+        let claim = PendingClaim {
+            order: order.clone(),
+            provider: provider.to_string(),
+            raw_message: raw_message.to_vec(),
+            properties: properties.clone(),
+            policy,
+            outcome: None,
+        };
         // Routed by order id, like a rejection of the same order id, so a valid and an invalid
         // copy arriving together are serialised and cannot both take seq 1.
-        self.write(order.order_id.as_str(), move |connection, appends| {
-            let claim = claim.clone();
-            Box::pin(async move {
-                let (order, provider, raw_message, properties) = &*claim;
-                claim_in(connection, appends, order, provider, raw_message, properties, policy).await
-            })
-        })
-        .await
+        self.writer.claim(claim).await
     }
 
     /// Records an invalid order: a final `rejected` result and a dead letter `invalid`.
@@ -142,7 +140,162 @@ async fn reject_in(
     Ok(())
 }
 
-/// The claim inside a transaction (see [`Store::claim`]).
+/// A claim waiting in the group commit (see [`Store::claim`]): what it claims, and once a batch
+/// ran it, what it found.
+pub(super) struct PendingClaim {
+    pub order: PaymentOrder,
+    pub provider: String,
+    pub raw_message: Vec<u8>,
+    pub properties: StoredProperties,
+    pub policy: DuplicatePaymentPolicy,
+    /// Set by [`claim_together`] or [`PendingClaim::run`]; a batch that runs again sets it again.
+    pub outcome: Option<ClaimOutcome>,
+}
+
+impl PendingClaim {
+    /// Claims this order on its own: an insert, and what a taken key or slot calls for.
+    pub async fn run(&mut self, transaction: &mut AnyConnection, appends: &mut Appends) -> Result<(), sqlx::Error> {
+        let outcome = claim_in(
+            transaction,
+            appends,
+            &self.order,
+            &self.provider,
+            &self.raw_message,
+            &self.properties,
+            self.policy,
+        )
+        .await?;
+        self.outcome = Some(outcome);
+        Ok(())
+    }
+}
+
+/// The columns a claim inserts into `payments`.
+const CLAIM_HEAD: &str =
+    "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, \
+     amount, batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at, \
+     next_attempt_at, seq) VALUES ";
+
+/// One claimed row: `accepted`, due now; a corrected order whose first version was rejected
+/// continues after that result (`seq` 2).
+const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13, $13, \
+     1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $3))";
+
+/// A claim's row, ready to bind.
+struct ClaimRow<'a> {
+    payment_id: String,
+    order: &'a PaymentOrder,
+    fingerprint: String,
+    provider: &'a str,
+    order_json: String,
+    raw_message: &'a [u8],
+    properties: String,
+    now: i64,
+}
+
+impl<'a> ClaimRow<'a> {
+    fn new(
+        order: &'a PaymentOrder,
+        provider: &'a str,
+        raw_message: &'a [u8],
+        properties: &StoredProperties,
+        now: i64,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            payment_id: payment_id_for(order.idempotency_key.as_str()).to_string(),
+            order,
+            fingerprint: order.fingerprint(),
+            provider,
+            order_json: serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?,
+            raw_message,
+            properties: properties.to_json(),
+            now,
+        })
+    }
+
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(self.payment_id.as_str())
+            .bind(self.order.idempotency_key.as_str())
+            .bind(self.order.order_id.as_str())
+            .bind(self.fingerprint.as_str())
+            .bind(self.order.channel().as_str())
+            .bind(self.provider)
+            .bind(self.order.amount.as_i64())
+            .bind(self.order.batch_id.as_str())
+            .bind(self.order.beneficiary.commune_code.as_str())
+            .bind(self.order_json.as_str())
+            .bind(self.raw_message)
+            .bind(self.properties.as_str())
+            .bind(self.now)
+    }
+}
+
+/// Claims a batch's orders together: one multi-row insert into `payments` and one into
+/// `beneficiary_periods` for all of them, instead of two statements per order (each a round
+/// trip to the database). What is not plain — an order whose key or order id is already
+/// taken, a second claim of the same key or order id in this batch — is left without an
+/// outcome, and the batch then claims it on its own with [`PendingClaim::run`], after these;
+/// a slot already held goes through the same check as a claim on its own.
+pub(super) async fn claim_together(
+    transaction: &mut AnyConnection,
+    appends: &mut Appends,
+    claims: &mut [&mut PendingClaim],
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut payment_ids = HashSet::new();
+    let mut order_ids = HashSet::new();
+    let mut rows = Vec::with_capacity(claims.len());
+    for (index, claim) in claims.iter().enumerate() {
+        let row = ClaimRow::new(
+            &claim.order,
+            &claim.provider,
+            &claim.raw_message,
+            &claim.properties,
+            now,
+        )?;
+        // Only the first of a payment id or an order id in the batch: in one statement a
+        // second would be skipped by its conflict without saying with which row.
+        if payment_ids.insert(row.payment_id.clone()) && order_ids.insert(claim.order.order_id.as_str()) {
+            rows.push((index, row));
+        }
+    }
+    let inserted = insert_rows_returning(
+        transaction,
+        CLAIM_HEAD,
+        CLAIM_ROW,
+        &format!(" ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"),
+        &rows,
+        |query, (_, row)| row.bind(query),
+    )
+    .await?;
+    let mut records: HashMap<String, PaymentRecord> = HashMap::with_capacity(inserted.len());
+    for row in &inserted {
+        let record = PaymentRecord::from_row(row)?;
+        records.insert(record.payment_id.clone(), record);
+    }
+    let claimed: Vec<(usize, PaymentRecord)> = rows
+        .iter()
+        .filter_map(|(index, row)| records.remove(&row.payment_id).map(|record| (*index, record)))
+        .collect();
+    let slots: Vec<Slot> = claimed
+        .iter()
+        .map(|(index, record)| Slot::of(&claims[*index].order, &record.payment_id))
+        .collect();
+    let took = take_slots(transaction, slots).await?;
+    for (index, record) in claimed {
+        let claim = &mut *claims[index];
+        let holder = if took.contains(&record.payment_id) {
+            None
+        } else {
+            contested_slot(transaction, &Slot::of(&claim.order, &record.payment_id)).await?
+        };
+        claim.outcome = Some(finish_claim(transaction, appends, record, holder, claim.policy).await?);
+    }
+    Ok(())
+}
+
+/// The claim inside a transaction, on its own (see [`Store::claim`]).
 async fn claim_in(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
@@ -152,35 +305,14 @@ async fn claim_in(
     properties: &StoredProperties,
     policy: DuplicatePaymentPolicy,
 ) -> Result<ClaimOutcome, sqlx::Error> {
-    let payment_id = payment_id_for(order.idempotency_key.as_str()).to_string();
-    let fingerprint = order.fingerprint();
-    let order_json = serde_json::to_string(order).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let now = now_ms();
-    // Claimed as `accepted`, due now; a corrected order whose first version was rejected
-    // continues after that result (`seq` 2). One statement: the guard below rarely changes it.
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, amount, \
-         batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at, \
-         next_attempt_at, seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13, $13, \
-         1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $3)) \
-         ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"
-    ))
-    .bind(&payment_id)
-    .bind(order.idempotency_key.as_str())
-    .bind(order.order_id.as_str())
-    .bind(&fingerprint)
-    .bind(order.channel().as_str())
-    .bind(provider)
-    .bind(order.amount.as_i64())
-    .bind(order.batch_id.as_str())
-    .bind(order.beneficiary.commune_code.as_str())
-    .bind(&order_json)
-    .bind(raw_message.to_vec())
-    .bind(properties.to_json())
-    .bind(now)
-    .fetch_optional(&mut *transaction)
-    .await?;
+    let row = ClaimRow::new(order, provider, raw_message, properties, now_ms())?;
+    let inserted = row
+        .bind(sqlx::query(&format!(
+            "{CLAIM_HEAD}{CLAIM_ROW} ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"
+        )))
+        .fetch_optional(&mut *transaction)
+        .await?;
+    let (payment_id, fingerprint) = (row.payment_id, row.fingerprint);
 
     let Some(inserted) = inserted else {
         // Either the idempotency key or the order id is taken (both are unique).
@@ -221,8 +353,26 @@ async fn claim_in(
         return Ok(outcome);
     };
 
-    let mut record = PaymentRecord::from_row(&inserted)?;
-    let (reason_code, reason) = match guard_beneficiary_period(transaction, order, &payment_id).await? {
+    let record = PaymentRecord::from_row(&inserted)?;
+    let slot = Slot::of(order, &payment_id);
+    let holder = if take_slots(transaction, vec![slot.clone()]).await?.is_empty() {
+        contested_slot(transaction, &slot).await?
+    } else {
+        None
+    };
+    finish_claim(transaction, appends, record, holder, policy).await
+}
+
+/// The end of a claim whose row was inserted: held if another payment `holder` has its
+/// beneficiary's slot, then its event and its first result.
+async fn finish_claim(
+    transaction: &mut AnyConnection,
+    appends: &mut Appends,
+    mut record: PaymentRecord,
+    holder: Option<String>,
+    policy: DuplicatePaymentPolicy,
+) -> Result<ClaimOutcome, sqlx::Error> {
+    let (reason_code, reason) = match holder {
         None => (None, "order claimed from the orders queue".to_string()),
         Some(other) => {
             let reason =
@@ -238,7 +388,7 @@ async fn claim_in(
             .bind(state.as_str())
             .bind(POSSIBLE_DUPLICATE_PAYMENT)
             .bind(&reason)
-            .bind(&payment_id)
+            .bind(&record.payment_id)
             .fetch_one(&mut *transaction)
             .await?;
             record = PaymentRecord::from_row(&row)?;
@@ -246,51 +396,83 @@ async fn claim_in(
         }
     };
     let state = record.state;
-    record_event(appends, &payment_id, None, state, reason_code, &reason);
+    record_event(appends, &record.payment_id, None, state, reason_code, &reason);
     if let Some(message) = record.result_message() {
         insert_result(appends, &message)?;
     }
-    Ok(ClaimOutcome::Claimed { payment_id, state })
+    Ok(ClaimOutcome::Claimed {
+        payment_id: record.payment_id,
+        state,
+    })
 }
 
 /// The reason code of a payment held because its beneficiary already has one for the same
 /// program, period and payment type.
 const POSSIBLE_DUPLICATE_PAYMENT: &str = "possible_duplicate_payment";
 
-/// Takes the (beneficiary, program, period, payment type) slot for this payment. Returns
-/// the other payment's id when one that has not failed already holds it.
-async fn guard_beneficiary_period(
-    transaction: &mut AnyConnection,
-    order: &PaymentOrder,
-    payment_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let key = (
-        order.beneficiary.id.as_str(),
-        order.program.as_str(),
-        order.period.to_string(),
-        order.payment_type.as_str(),
-    );
-    let taken = sqlx::query(
-        "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(key.0)
-    .bind(key.1)
-    .bind(&key.2)
-    .bind(key.3)
-    .bind(payment_id)
-    .execute(&mut *transaction)
-    .await?;
-    if taken.rows_affected() == 1 {
-        return Ok(None);
+/// A beneficiary's (program, period, payment type) slot, which one payment at a time holds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    beneficiary_id: String,
+    program: String,
+    period: String,
+    payment_type: String,
+    payment_id: String,
+}
+
+impl Slot {
+    fn of(order: &PaymentOrder, payment_id: &str) -> Self {
+        Self {
+            beneficiary_id: order.beneficiary.id.as_str().to_string(),
+            program: order.program.as_str().to_string(),
+            period: order.period.to_string(),
+            payment_type: order.payment_type.as_str().to_string(),
+            payment_id: payment_id.to_string(),
+        }
     }
+}
+
+/// Takes the free ones of `slots` in one multi-row insert and returns the payment ids that got
+/// theirs. The rows go in slot order, so the inserts of two gateways' batches lock the slots
+/// they share in the same order and cannot deadlock on them.
+async fn take_slots(transaction: &mut AnyConnection, mut slots: Vec<Slot>) -> Result<HashSet<String>, sqlx::Error> {
+    slots.sort();
+    let taken = insert_rows_returning(
+        transaction,
+        "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) VALUES ",
+        "($1, $2, $3, $4, $5)",
+        " ON CONFLICT DO NOTHING RETURNING payment_id",
+        &slots,
+        |query, slot| {
+            query
+                .bind(slot.beneficiary_id.as_str())
+                .bind(slot.program.as_str())
+                .bind(slot.period.as_str())
+                .bind(slot.payment_type.as_str())
+                .bind(slot.payment_id.as_str())
+        },
+    )
+    .await?;
+    taken.iter().map(|row| row.try_get("payment_id")).collect()
+}
+
+/// A slot another payment holds: returns that payment's id, unless the holder failed or was
+/// rejected (it paid nothing), in which case this payment takes the slot over.
+async fn contested_slot(transaction: &mut AnyConnection, slot: &Slot) -> Result<Option<String>, sqlx::Error> {
+    let key = (
+        slot.beneficiary_id.as_str(),
+        slot.program.as_str(),
+        slot.period.as_str(),
+        slot.payment_type.as_str(),
+    );
+    let payment_id = slot.payment_id.as_str();
     let holder = sqlx::query(
         "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
          WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
     )
     .bind(key.0)
     .bind(key.1)
-    .bind(&key.2)
+    .bind(key.2)
     .bind(key.3)
     .fetch_one(&mut *transaction)
     .await?;
@@ -307,7 +489,7 @@ async fn guard_beneficiary_period(
         .bind(payment_id)
         .bind(key.0)
         .bind(key.1)
-        .bind(&key.2)
+        .bind(key.2)
         .bind(key.3)
         .bind(&holder_id)
         .execute(&mut *transaction)

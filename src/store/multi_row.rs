@@ -1,10 +1,10 @@
 //! Multi-row inserts: many rows in one statement, cut into chunks.
 //!
 //! Chunks are powers of two up to [`MAX_ROWS_PER_INSERT`], so few distinct statements reach
-//! the statement cache. At six parameters a row a chunk takes 1,536, under the 32,766 of the
-//! SQLite that sqlx bundles (3.32 and newer) and PostgreSQL's 65,535.
+//! the statement cache. At 13 parameters a row (a claim, the widest) a chunk takes 3,328, under
+//! the 32,766 of the SQLite that sqlx bundles (3.32 and newer) and PostgreSQL's 65,535.
 
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
 
@@ -23,9 +23,9 @@ pub(super) async fn insert_rows<T>(
     rows: &[T],
     bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
 ) -> Result<(), sqlx::Error> {
+    let template = plain_row(columns);
     for chunk in chunks(rows) {
-        let mut statement = String::from(head);
-        push_placeholders(&mut statement, chunk.len(), columns);
+        let statement = statement(head, &template, "", chunk.len());
         let mut query = sqlx::query(&statement);
         for row in chunk {
             query = bind(query, row);
@@ -33,6 +33,30 @@ pub(super) async fn insert_rows<T>(
         query.execute(&mut *connection).await?;
     }
     Ok(())
+}
+
+/// Inserts `rows` in order, each written as `template` — a row's values with its own
+/// parameters numbered from `$1`, which may repeat and sit inside expressions — between `head`
+/// and `tail` (`ON CONFLICT DO NOTHING RETURNING …`), and returns every row the statements
+/// returned. The order of returned rows is the database's: match them by a key.
+pub(super) async fn insert_rows_returning<T>(
+    connection: &mut AnyConnection,
+    head: &str,
+    template: &str,
+    tail: &str,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut returned = Vec::new();
+    for chunk in chunks(rows) {
+        let statement = statement(head, template, tail, chunk.len());
+        let mut query = sqlx::query(&statement);
+        for row in chunk {
+            query = bind(query, row);
+        }
+        returned.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(returned)
 }
 
 /// `rows` in order, cut into chunks whose sizes are powers of two up to
@@ -53,17 +77,48 @@ fn chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// Appends `($1, …, $columns), (…)` for `rows` rows.
-fn push_placeholders(query: &mut String, rows: usize, columns: usize) {
+/// `($1, …, $columns)`.
+fn plain_row(columns: usize) -> String {
+    let parameters: Vec<String> = (1..=columns).map(|n| format!("${n}")).collect();
+    format!("({})", parameters.join(", "))
+}
+
+/// `head`, then `template` once per row with its parameters renumbered after the rows before
+/// it, separated by commas, then `tail`.
+fn statement(head: &str, template: &str, tail: &str, rows: usize) -> String {
     use std::fmt::Write;
+    let per_row = parameters_in(template);
+    let mut statement = String::with_capacity(head.len() + tail.len() + rows * (template.len() + 16));
+    statement.push_str(head);
     for row in 0..rows {
-        query.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            let separator = if column == 0 { "" } else { ", " };
-            let _ = write!(query, "{separator}${}", row * columns + column + 1);
+        if row > 0 {
+            statement.push_str(", ");
         }
-        query.push(')');
+        let mut rest = template;
+        while let Some(dollar) = rest.find('$') {
+            statement.push_str(&rest[..dollar]);
+            let digits = rest[dollar + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            let number: usize = rest[dollar + 1..dollar + 1 + digits].parse().unwrap_or(0);
+            let _ = write!(statement, "${}", row * per_row + number);
+            rest = &rest[dollar + 1 + digits..];
+        }
+        statement.push_str(rest);
     }
+    statement.push_str(tail);
+    statement
+}
+
+/// The highest `$N` in a row template: how many parameters each row binds.
+fn parameters_in(template: &str) -> usize {
+    template
+        .split('$')
+        .skip(1)
+        .filter_map(|after| {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            after[..digits].parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -82,8 +137,20 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_row() {
-        let mut query = String::new();
-        push_placeholders(&mut query, 2, 3);
-        assert_eq!(query, "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(
+            statement("VALUES ", &plain_row(3), "", 2),
+            "VALUES ($1, $2, $3), ($4, $5, $6)"
+        );
+    }
+
+    #[test]
+    fn a_template_row_keeps_its_repeats_and_expressions_when_renumbered() {
+        let template = "($1, 'accepted', $2, $2, 1 + (SELECT COUNT(*) FROM r WHERE id = $1))";
+        assert_eq!(parameters_in(template), 2);
+        assert_eq!(
+            statement("INSERT INTO t VALUES ", template, " RETURNING id", 2),
+            "INSERT INTO t VALUES ($1, 'accepted', $2, $2, 1 + (SELECT COUNT(*) FROM r WHERE id = $1)), \
+             ($3, 'accepted', $4, $4, 1 + (SELECT COUNT(*) FROM r WHERE id = $3)) RETURNING id"
+        );
     }
 }

@@ -12,6 +12,7 @@ mod broker;
 mod browser;
 mod callbacks;
 mod channels;
+mod claims_together;
 mod crash;
 mod dashboard;
 mod demo;

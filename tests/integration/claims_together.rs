@@ -1,0 +1,209 @@
+//! Claims of one group commit are written together (multi-row inserts): each still gets the
+//! outcome it would have had alone — new, duplicate, conflict, held for a possible duplicate
+//! payment, after an earlier rejection — and one the store refuses fails alone.
+//!
+//! On a current-thread runtime every claim below is queued before the writer runs, so on SQLite
+//! (one writer) they share one batch. On PostgreSQL (several writers, routed by order id) they
+//! share batches by shard.
+
+use gateway::config::DuplicatePaymentPolicy;
+use gateway::order::{parse_order, PaymentOrder};
+use gateway::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
+use gateway_adapter::Invalid;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::support::{bank_order, drop_database, fresh_database, test_settings, Db};
+
+#[tokio::test]
+async fn sqlite_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
+    claims_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
+    claims_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+}
+
+async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let mut settings = test_settings();
+    settings.database.url = fresh_database(db, &run_id).await;
+    let store = Store::connect(&settings.database).await.unwrap();
+    let parse = |order: &Value| parse_order(&serde_json::to_vec(order).unwrap(), &settings.limits).unwrap();
+
+    let fresh: Vec<Value> = (0..6).map(|i| bank_order(500_000 + i)).collect();
+    // The same order delivered twice in the batch.
+    let redelivered = fresh[0].clone();
+    // The idempotency key of fresh[1] with another payload.
+    let mut same_key = fresh[1].clone();
+    same_key["amount"] = json!("900000");
+    // The order id of fresh[2] under another idempotency key.
+    let mut same_order_id = bank_order(510_000);
+    same_order_id["order_id"] = fresh[2]["order_id"].clone();
+    same_order_id["idempotency_key"] = json!("another-key-for-the-same-order-id");
+    // A second order for fresh[3]'s beneficiary, program, period and payment type.
+    let mut same_beneficiary = bank_order(520_000);
+    same_beneficiary["beneficiary"] = fresh[3]["beneficiary"].clone();
+    // An order whose order id was rejected once before: it continues at seq 2.
+    let corrected = bank_order(530_000);
+    let invalid = Invalid::new("invalid_amount", "amount is not an integer");
+    let rejection = Rejection {
+        order_id: corrected["order_id"].as_str().unwrap().to_string(),
+        channel: Some("bank_transfer".to_string()),
+        invalid: &invalid,
+    };
+    store
+        .reject(&rejection, b"{}", &StoredProperties::default())
+        .await
+        .unwrap();
+
+    let mut batch: Vec<(PaymentOrder, &str)> = fresh.iter().map(|order| (parse(order), "bank_transfer")).collect();
+    for order in [&redelivered, &same_key, &same_order_id, &same_beneficiary, &corrected] {
+        batch.push((parse(order), "bank_transfer"));
+    }
+    // A claim the store refuses (PostgreSQL keeps no NUL byte in text; SQLite does).
+    let refused = bank_order(540_000);
+    batch.push((parse(&refused), "bank\u{0}transfer"));
+
+    let properties = StoredProperties::default();
+    let outcomes = all_at_once(
+        batch
+            .iter()
+            .map(|(order, provider)| store.claim(order, provider, b"{}", &properties, DuplicatePaymentPolicy::Review))
+            .collect(),
+    )
+    .await;
+
+    let claimed_id = |outcome: &Result<ClaimOutcome, StoreError>| match outcome {
+        Ok(ClaimOutcome::Claimed { payment_id, .. }) => payment_id.clone(),
+        other => panic!("expected a new claim, got {other:?}"),
+    };
+    let state_of = |outcome: &Result<ClaimOutcome, StoreError>| match outcome {
+        Ok(ClaimOutcome::Claimed { state, .. }) => state.as_str(),
+        other => panic!("expected a new claim, got {other:?}"),
+    };
+    let fresh_ids: Vec<String> = outcomes[..6].iter().map(claimed_id).collect();
+    for (index, outcome) in outcomes[..6].iter().enumerate().filter(|(index, _)| *index != 3) {
+        assert_eq!(state_of(outcome), "accepted", "fresh order {index}");
+    }
+    // Of two orders for one beneficiary's slot that arrive together, one is held as a possible
+    // duplicate payment (which one is the batch's order, or on PostgreSQL, whose writers commit
+    // side by side, the order of their commits).
+    let mut slot_states = [state_of(&outcomes[3]), state_of(&outcomes[9])];
+    slot_states.sort_unstable();
+    assert_eq!(slot_states, ["accepted", "needs_review"]);
+    assert_eq!(
+        outcomes[6].as_ref().unwrap(),
+        &ClaimOutcome::Duplicate {
+            payment_id: fresh_ids[0].clone()
+        }
+    );
+    assert_eq!(
+        outcomes[7].as_ref().unwrap(),
+        &ClaimOutcome::Conflict {
+            payment_id: fresh_ids[1].clone()
+        }
+    );
+    assert_eq!(
+        outcomes[8].as_ref().unwrap(),
+        &ClaimOutcome::Conflict {
+            payment_id: fresh_ids[2].clone()
+        }
+    );
+    let corrected_id = claimed_id(&outcomes[10]);
+    assert_eq!(state_of(&outcomes[10]), "accepted");
+    match db {
+        Db::Postgres => assert!(
+            matches!(outcomes[11], Err(StoreError::Unstorable(_))),
+            "{:?}",
+            outcomes[11]
+        ),
+        Db::Sqlite => assert_eq!(state_of(&outcomes[11]), "accepted"),
+    }
+
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let results = |payment_id: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, Vec<u8>)>(
+                "SELECT routing_key, body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id",
+            )
+            .bind(payment_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, body)| {
+                let body: Value = serde_json::from_slice(&body).unwrap();
+                (key, body["seq"].as_i64().unwrap())
+            })
+            .collect::<Vec<_>>()
+        }
+    };
+    let accepted = ("result.bank_transfer.accepted".to_string(), 1);
+    assert_eq!(
+        results(fresh_ids[0].clone()).await,
+        [accepted.clone(), accepted.clone()],
+        "the redelivery got the result again"
+    );
+    for (index, id) in fresh_ids.iter().enumerate().skip(1) {
+        let expected = if index == 3 && state_of(&outcomes[3]) == "needs_review" {
+            ("result.bank_transfer.needs_review".to_string(), 1)
+        } else {
+            accepted.clone()
+        };
+        assert_eq!(results(id.clone()).await, [expected], "one first result each");
+    }
+    assert_eq!(
+        results(corrected_id).await,
+        [("result.bank_transfer.accepted".to_string(), 2)],
+        "after its rejection (seq 1) the corrected order's first result is seq 2"
+    );
+    let payments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let expected = match db {
+        Db::Postgres => 8,
+        Db::Sqlite => 9,
+    };
+    assert_eq!(
+        payments, expected,
+        "six new, the held one, the corrected one (and the refused one on SQLite)"
+    );
+    let conflicts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'dead_letter' AND headers LIKE '%conflict%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(conflicts, 2, "both conflicts dead-lettered");
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// Polls every future once before any of them can finish (so every claim is queued before the
+/// writer task runs), then until all are done; their outputs in order.
+async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                if let Poll::Ready(value) = future.as_mut().poll(context) {
+                    *output = Some(value);
+                }
+            }
+        }
+        if outputs.iter().all(Option::is_some) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
