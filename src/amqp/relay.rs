@@ -24,7 +24,7 @@ use crate::config::AmqpSettings;
 use crate::store::{OutboxKind, OutboxRow, Store};
 
 /// Rows published per round; their confirms are awaited together, each checked.
-const BATCH: i64 = 256;
+const BATCH: i64 = 1024;
 
 /// How long a relay holds the rows it is publishing before another relay may take them:
 /// far longer than a round takes, short enough that a crashed relay's rows go out soon.

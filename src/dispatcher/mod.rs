@@ -63,25 +63,59 @@ impl Dispatcher {
     }
 
     /// Runs until `shutdown`, then waits for the steps in progress to finish.
+    ///
+    /// Each provider has a lease loop of its own, so that one provider's lease never waits for
+    /// another's (a lease waits for the store's next group commit; six of them one after the
+    /// other made every provider wait six commits between leases). A wake from intake reaches
+    /// every loop; a finished step wakes its own provider's loop, so its permit is used again
+    /// at once, not at the next tick.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        let mut loops = tokio::task::JoinSet::new();
+        let mut wakes = Vec::with_capacity(self.provider_permits.len());
+        for (provider, permits) in &self.provider_permits {
+            let wake = Arc::new(Notify::new());
+            wakes.push(wake.clone());
+            let (dispatcher, provider, permits) = (self.clone(), provider.clone(), permits.clone());
+            let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
+            loops.spawn(async move {
+                dispatcher
+                    .lease_loop(&provider, &permits, &wake, &tracker, &shutdown)
+                    .await;
+            });
+        }
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => wakes.iter().for_each(|wake| wake.notify_one()),
+            }
+        }
+        while loops.join_next().await.is_some() {}
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    /// Leases for one provider until `shutdown`: again at once after a full lease, else after
+    /// a wake or the tick.
+    async fn lease_loop(
+        self: &Arc<Self>,
+        provider: &str,
+        permits: &Arc<Semaphore>,
+        wake: &Arc<Notify>,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) {
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
         while !shutdown.is_cancelled() {
-            let mut more_waiting = false;
-            for (provider, permits) in &self.provider_permits {
-                more_waiting |= self.lease_for(provider, permits, &tracker).await;
-            }
-            if more_waiting {
+            if self.lease_for(provider, permits, wake, tracker).await {
                 continue;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(tick) => {}
             }
         }
-        tracker.close();
-        tracker.wait().await;
     }
 
     /// Leases what is due now for every provider and runs those steps to completion, one
@@ -112,9 +146,16 @@ impl Dispatcher {
 
     /// Leases as many due payments of one provider as it has free permits, and starts a step
     /// for each, holding its permit from the lease on (so no lease runs out while waiting for
-    /// a permit, and a slow provider only ever fills its own permits). Returns true when it
-    /// leased a full batch, so more may be due.
-    async fn lease_for(self: &Arc<Self>, provider: &str, permits: &Arc<Semaphore>, tracker: &TaskTracker) -> bool {
+    /// a permit, and a slow provider only ever fills its own permits); a finished step gives
+    /// its permit back and wakes the provider's loop (`wake`). Returns true when it leased a
+    /// full batch, so more may be due.
+    async fn lease_for(
+        self: &Arc<Self>,
+        provider: &str,
+        permits: &Arc<Semaphore>,
+        wake: &Arc<Notify>,
+        tracker: &TaskTracker,
+    ) -> bool {
         let free = (permits.available_permits() as i64).min(self.settings.batch_size);
         if free == 0 || self.unavailable(provider) {
             return false;
@@ -129,11 +170,12 @@ impl Dispatcher {
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 break;
             };
-            let dispatcher = self.clone();
+            let (dispatcher, wake) = (self.clone(), wake.clone());
             tracker.spawn(async move {
-                let _permit = permit;
                 dispatcher.step(record).await;
+                drop(permit);
                 dispatcher.relay_wake.notify_one();
+                wake.notify_one();
             });
         }
         full

@@ -1,9 +1,12 @@
 //! Provider callbacks: remembered by event id and applied in the same transaction, so a
 //! replayed callback never changes anything twice and a crash never half-applies one.
 
+use std::collections::HashSet;
+
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
+use super::multi_row::rows_returning;
 use super::outbox::insert_result;
 use super::payments::{apply_in, dead_letter_payment, record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError};
@@ -55,16 +58,14 @@ impl Store {
     where
         F: Fn(&PaymentRecord) -> CallbackDecision + Send + Sync + 'static,
     {
-        let ids = std::sync::Arc::new((provider.to_string(), event_id.to_string(), payment_id.to_string()));
-        let decide = std::sync::Arc::new(decide);
-        self.write(payment_id, move |connection, appends| {
-            let (ids, decide) = (ids.clone(), decide.clone());
-            Box::pin(async move {
-                let (provider, event_id, payment_id) = &*ids;
-                apply_callback_in(connection, appends, provider, event_id, payment_id, &*decide).await
-            })
-        })
-        .await
+        let pending = PendingCallback {
+            provider: provider.to_string(),
+            event_id: event_id.to_string(),
+            payment_id: payment_id.to_string(),
+            decide: std::sync::Arc::new(decide),
+            outcome: None,
+        };
+        self.writer.submit(payment_id, pending).await
     }
 
     /// How many callbacks were recorded for a payment (tests and `orders show`).
@@ -75,6 +76,119 @@ impl Store {
             .await?;
         row.try_get("n")
     }
+}
+
+/// What a callback does to the payment it names, as the handler decides it from the record.
+pub(super) type Decide = std::sync::Arc<dyn Fn(&PaymentRecord) -> CallbackDecision + Send + Sync>;
+
+/// A verified callback waiting in the group commit (see [`Store::apply_callback`]).
+pub(super) struct PendingCallback {
+    pub provider: String,
+    pub event_id: String,
+    pub payment_id: String,
+    pub decide: Decide,
+    /// Set by [`changes_together`](super::together) or [`PendingCallback::run`].
+    pub outcome: Option<CallbackOutcome>,
+}
+
+impl PendingCallback {
+    /// Records and applies the callback on its own.
+    pub async fn run(&mut self, transaction: &mut AnyConnection, appends: &mut Appends) -> Result<(), sqlx::Error> {
+        let outcome = apply_callback_in(
+            transaction,
+            appends,
+            &self.provider,
+            &self.event_id,
+            &self.payment_id,
+            &*self.decide,
+        )
+        .await?;
+        self.outcome = Some(outcome);
+        Ok(())
+    }
+}
+
+/// Remembers each callback's event id in one multi-row insert; returns the ones that were new.
+pub(super) async fn remember_callbacks(
+    transaction: &mut AnyConnection,
+    callbacks: &[&PendingCallback],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    let now = now_ms();
+    let fresh = rows_returning(
+        transaction,
+        "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ",
+        "($1, $2, $3, $4)",
+        " ON CONFLICT DO NOTHING RETURNING provider, event_id",
+        callbacks,
+        |query, callback| {
+            query
+                .bind(callback.provider.as_str())
+                .bind(callback.event_id.as_str())
+                .bind(callback.payment_id.as_str())
+                .bind(now)
+        },
+    )
+    .await?;
+    fresh
+        .iter()
+        .map(|row| Ok((row.try_get("provider")?, row.try_get("event_id")?)))
+        .collect()
+}
+
+/// Forgets a callback's event id, so that it can be recorded again (by the callback on its own,
+/// after it lost a compare-and-set).
+pub(super) async fn forget_callback(
+    transaction: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM callback_events WHERE provider = $1 AND event_id = $2")
+        .bind(provider)
+        .bind(event_id)
+        .execute(&mut *transaction)
+        .await?;
+    Ok(())
+}
+
+/// What a new callback's decision on `record` needs besides the compare-and-set: a change is
+/// returned, to be written; nothing new or a note in the event log settles the callback here;
+/// a reversal does neither (it is written on its own).
+pub(super) fn decide_fresh(
+    appends: &mut Appends,
+    callback: &mut PendingCallback,
+    record: &PaymentRecord,
+) -> Option<super::Change> {
+    match (callback.decide)(record) {
+        CallbackDecision::Apply(change) => Some(change),
+        CallbackDecision::Ignore => {
+            callback.outcome = Some(CallbackOutcome::Ignored(record.state));
+            None
+        }
+        CallbackDecision::Flag(detail) => {
+            callback.outcome = Some(flag(appends, record, &detail));
+            None
+        }
+        CallbackDecision::Reverse(_) => None,
+    }
+}
+
+/// Writes a callback's note on a final payment, which does not change.
+fn flag(appends: &mut Appends, record: &PaymentRecord, detail: &str) -> CallbackOutcome {
+    record_event(
+        appends,
+        &record.payment_id,
+        Some(record.state),
+        record.state,
+        Some("callback_contradicts_final"),
+        detail,
+    );
+    CallbackOutcome::Ignored(record.state)
+}
+
+/// Counts and logs a callback from a provider that did not send the payment it names.
+pub(super) fn for_another_provider() -> CallbackOutcome {
+    metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
+    CallbackOutcome::UnknownPayment
 }
 
 /// Tells upstream and ops that a verified callback reverses a final payment: the next `seq`
@@ -150,8 +264,7 @@ async fn apply_callback_in(
         // A provider speaks only for its own payments: a validly signed callback from
         // one provider can never settle a payment sent through another.
         if record.provider != provider {
-            metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
-            return Ok(CallbackOutcome::UnknownPayment);
+            return Ok(for_another_provider());
         }
         let fresh = sqlx::query(
             "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
@@ -181,29 +294,15 @@ async fn apply_callback_in(
                     .await?
                     .then_some(CallbackOutcome::Reversal(record.state))
             }
-            CallbackDecision::Flag(detail) => {
-                // A final payment never changes, but the note stays on its record.
-                record_event(
-                    appends,
-                    payment_id,
-                    Some(record.state),
-                    record.state,
-                    Some("callback_contradicts_final"),
-                    &detail,
-                );
-                Some(CallbackOutcome::Ignored(record.state))
-            }
+            // A final payment never changes, but the note stays on its record.
+            CallbackDecision::Flag(detail) => Some(flag(appends, &record, &detail)),
         };
         if let Some(outcome) = applied {
             return Ok(outcome);
         }
         // Someone moved the payment between our read and our write: give the callback id
         // back and read again.
-        sqlx::query("DELETE FROM callback_events WHERE provider = $1 AND event_id = $2")
-            .bind(provider)
-            .bind(event_id)
-            .execute(&mut *transaction)
-            .await?;
+        forget_callback(transaction, provider, event_id).await?;
     }
     Err(sqlx::Error::Protocol(format!(
         "payment {payment_id} kept changing while a callback was applied"

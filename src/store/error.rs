@@ -23,6 +23,13 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
+
+    /// The driver's error underneath, for callers that do not tell the two apart.
+    pub fn into_sqlx(self) -> sqlx::Error {
+        match self {
+            StoreError::Unavailable(error) | StoreError::Unstorable(error) => error,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

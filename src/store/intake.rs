@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
-use super::multi_row::{insert_rows_returning, AnyQuery};
+use super::multi_row::{rows_returning, AnyQuery};
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError, StoredProperties};
@@ -59,7 +59,7 @@ impl Store {
         };
         // Routed by order id, like a rejection of the same order id, so a valid and an invalid
         // copy arriving together are serialised and cannot both take seq 1.
-        self.writer.claim(claim).await
+        self.writer.submit(order.order_id.as_str(), claim).await
     }
 
     /// Records an invalid order: a final `rejected` result and a dead letter `invalid`.
@@ -260,7 +260,7 @@ pub(super) async fn claim_together(
             rows.push((index, row));
         }
     }
-    let inserted = insert_rows_returning(
+    let inserted = rows_returning(
         transaction,
         CLAIM_HEAD,
         CLAIM_ROW,
@@ -437,7 +437,7 @@ impl Slot {
 /// they share in the same order and cannot deadlock on them.
 async fn take_slots(transaction: &mut AnyConnection, mut slots: Vec<Slot>) -> Result<HashSet<String>, sqlx::Error> {
     slots.sort();
-    let taken = insert_rows_returning(
+    let taken = rows_returning(
         transaction,
         "INSERT INTO beneficiary_periods (beneficiary_id, program, period, payment_type, payment_id) VALUES ",
         "($1, $2, $3, $4, $5)",

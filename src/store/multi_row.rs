@@ -1,4 +1,4 @@
-//! Multi-row inserts: many rows in one statement, cut into chunks.
+//! Multi-row statements: many rows in one insert (or one update from a list), cut into chunks.
 //!
 //! Chunks are powers of two up to [`MAX_ROWS_PER_INSERT`], so few distinct statements reach
 //! the statement cache. At 13 parameters a row (a claim, the widest) a chunk takes 3,328, under
@@ -35,11 +35,12 @@ pub(super) async fn insert_rows<T>(
     Ok(())
 }
 
-/// Inserts `rows` in order, each written as `template` — a row's values with its own
-/// parameters numbered from `$1`, which may repeat and sit inside expressions — between `head`
-/// and `tail` (`ON CONFLICT DO NOTHING RETURNING …`), and returns every row the statements
-/// returned. The order of returned rows is the database's: match them by a key.
-pub(super) async fn insert_rows_returning<T>(
+/// Runs `head`, then `rows` in order, each written as `template` — a row's values with its own
+/// parameters numbered from `$1`, which may repeat and sit inside expressions — then `tail`
+/// (an insert's `ON CONFLICT DO NOTHING RETURNING …`, or the rest of an `UPDATE … FROM` the
+/// rows), chunk by chunk, and returns every row the statements returned. The order of returned
+/// rows is the database's: match them by a key.
+pub(super) async fn rows_returning<T>(
     connection: &mut AnyConnection,
     head: &str,
     template: &str,

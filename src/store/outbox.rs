@@ -185,13 +185,20 @@ impl Store {
     /// skips leased rows, so each row is published once unless a relay dies holding it or is
     /// blocked past the lease (a broker alarm); upstream deduplicates by `order_id` + `seq`.
     pub async fn lease_unpublished(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-        let now = now_ms();
-        let statement = lease_statement(self.backend());
-        let mut rows = sqlx::query(&statement)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(self.pool())
+        let statement = std::sync::Arc::new(lease_statement(self.backend()));
+        let mut rows = self
+            .write_small("outbox", move |connection| {
+                let statement = statement.clone();
+                Box::pin(async move {
+                    let now = now_ms();
+                    sqlx::query(&statement)
+                        .bind(now + lease_ms)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(&mut *connection)
+                        .await
+                })
+            })
             .await?;
         // RETURNING has no order; results of one payment go out in the order they were written.
         rows.sort_by_key(|row| row.try_get::<i64, _>("id").unwrap_or(i64::MAX));
@@ -313,21 +320,29 @@ impl Store {
     /// Returns the rows changed.
     async fn update_rows(&self, statement: &str, first: Option<i64>, ids: &[i64]) -> Result<u64, sqlx::Error> {
         const CHUNK: usize = 500;
-        let offset = usize::from(first.is_some());
-        let mut changed = 0;
-        for chunk in ids.chunks(CHUNK) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${}", n + offset)).collect();
-            let sql = format!("{statement} ({})", placeholders.join(", "));
-            let mut query = sqlx::query(&sql);
-            if let Some(value) = first {
-                query = query.bind(value);
-            }
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            changed += query.execute(self.pool()).await?.rows_affected();
-        }
-        Ok(changed)
+        let update = std::sync::Arc::new((statement.to_string(), ids.to_vec()));
+        self.write_small("outbox", move |connection| {
+            let update = update.clone();
+            Box::pin(async move {
+                let (statement, ids) = &*update;
+                let offset = usize::from(first.is_some());
+                let mut changed = 0;
+                for chunk in ids.chunks(CHUNK) {
+                    let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${}", n + offset)).collect();
+                    let sql = format!("{statement} ({})", placeholders.join(", "));
+                    let mut query = sqlx::query(&sql);
+                    if let Some(value) = first {
+                        query = query.bind(value);
+                    }
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    changed += query.execute(&mut *connection).await?.rows_affected();
+                }
+                Ok(changed)
+            })
+        })
+        .await
     }
 
     /// How many messages wait to be published (for metrics and the demo's progress); parked

@@ -1,9 +1,12 @@
 //! Payment records: leasing due work and applying state changes with their outbox rows.
 
+use std::collections::HashSet;
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
+use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
@@ -194,11 +197,10 @@ impl Store {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
-        let now = now_ms();
-        // One statement, one commit. On PostgreSQL the pick locks its rows and skips rows
-        // another gateway is leasing right now, so gateways take different payments instead of
-        // queueing behind each other's locks, and a row it locked cannot change before the
-        // update. On SQLite (one writer) the outer condition is checked again as it updates.
+        // One statement. On PostgreSQL the pick locks its rows and skips rows another gateway is
+        // leasing right now, so gateways take different payments instead of queueing behind
+        // each other's locks, and a row it locked cannot change before the update. On SQLite
+        // (one writer) the outer condition is checked again as it updates.
         let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
         let statement = match self.backend() {
             // Picked and locked once, in a materialised CTE (see `Store::lease_unpublished`).
@@ -215,14 +217,24 @@ impl Store {
                  AND {due} RETURNING {PAYMENT_COLUMNS}"
             ),
         };
-        let rows = sqlx::query(&statement)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(provider)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(PaymentRecord::from_row).collect()
+        let lease = std::sync::Arc::new((statement, provider.to_string()));
+        self.write_small(&format!("lease:{provider}"), move |connection| {
+            let lease = lease.clone();
+            Box::pin(async move {
+                let (statement, provider) = &*lease;
+                // Now is when the lease runs, which may be a group commit later than the call.
+                let now = now_ms();
+                let rows = sqlx::query(statement)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(provider.as_str())
+                    .bind(limit)
+                    .fetch_all(&mut *connection)
+                    .await?;
+                rows.iter().map(PaymentRecord::from_row).collect()
+            })
+        })
+        .await
     }
 
     /// Loads one payment.
@@ -238,12 +250,28 @@ impl Store {
     /// Applies a change if the payment is still as `record` saw it. Returns the new record,
     /// or `None` when someone else changed the payment first (nothing is written then).
     pub async fn apply(&self, record: &PaymentRecord, change: Change) -> Result<Option<PaymentRecord>, StoreError> {
-        let record = std::sync::Arc::new(record.clone());
-        self.write(&record.payment_id.clone(), move |connection, appends| {
-            let (record, change) = (record.clone(), change.clone());
-            Box::pin(async move { apply_in(connection, appends, &record, change).await })
-        })
-        .await
+        let pending = PendingApply {
+            record: record.clone(),
+            change,
+            outcome: None,
+        };
+        self.writer.submit(&record.payment_id, pending).await
+    }
+}
+
+/// A state change waiting in the group commit (see [`Store::apply`]).
+pub(super) struct PendingApply {
+    pub record: PaymentRecord,
+    pub change: Change,
+    /// Set by [`apply_together`](super::together) or [`PendingApply::run`].
+    pub outcome: Option<Option<PaymentRecord>>,
+}
+
+impl PendingApply {
+    /// Applies the change on its own.
+    pub async fn run(&mut self, transaction: &mut AnyConnection, appends: &mut Appends) -> Result<(), sqlx::Error> {
+        self.outcome = Some(apply_in(transaction, appends, &self.record, self.change.clone()).await?);
+        Ok(())
     }
 }
 
@@ -255,6 +283,20 @@ pub(super) async fn apply_in(
     record: &PaymentRecord,
     change: Change,
 ) -> Result<Option<PaymentRecord>, sqlx::Error> {
+    let next = next_record(record, &change)?;
+    let updated = update_together(transaction, &[(record, &next)]).await?;
+    if updated.is_empty() {
+        return Ok(None);
+    }
+    append_change(appends, record, &next, &change)?;
+    if let Some(reason) = change.dead_letter {
+        dead_letter_payment(transaction, appends, &record.payment_id, reason, &change.detail).await?;
+    }
+    Ok(Some(next))
+}
+
+/// What `record` becomes under `change` (pure); an illegal transition is an error.
+pub(super) fn next_record(record: &PaymentRecord, change: &Change) -> Result<PaymentRecord, sqlx::Error> {
     if !record.state.can_become(change.to) {
         return Err(sqlx::Error::Protocol(format!(
             "illegal payment transition {} -> {} for {}",
@@ -262,11 +304,10 @@ pub(super) async fn apply_in(
         )));
     }
     let now = now_ms();
-    let publishes = change.to != record.state && change.to.published_as().is_some();
-    let next = PaymentRecord {
+    Ok(PaymentRecord {
         state: change.to,
         version: record.version + 1,
-        seq: record.seq + i64::from(publishes),
+        seq: record.seq + i64::from(publishes(record, change)),
         attempts: record.attempts + i64::from(change.count_attempt),
         inquiries: match change.inquiries {
             Inquiries::Keep => record.inquiries,
@@ -282,31 +323,66 @@ pub(super) async fn apply_in(
             .submitted_at
             .or((change.to == PaymentState::Submitting).then_some(now)),
         ..record.clone()
-    };
-    let updated = sqlx::query(
-        "UPDATE payments SET state = $1, version = $2, seq = $3, attempts = $4, inquiries = $5, \
-         next_attempt_at = $6, lease_until = NULL, provider_ref = $7, reason_code = $8, reason = $9, updated_at = $10, \
-         submitted_at = $11 WHERE payment_id = $12 AND version = $13",
+    })
+}
+
+/// Whether upstream gets a result for this change: a new state that upstream sees.
+fn publishes(record: &PaymentRecord, change: &Change) -> bool {
+    change.to != record.state && change.to.published_as().is_some()
+}
+
+/// The compare-and-set of each `(record, next)`: `next` is written where the row is still at
+/// `record.version`. All of them in one statement (an `UPDATE … FROM` a list of rows), so a
+/// batch's state changes cost one round trip, not one each. Returns the payment ids that were
+/// written; the others changed meanwhile. A payment appears at most once in `changes`.
+pub(super) async fn update_together(
+    transaction: &mut AnyConnection,
+    changes: &[(&PaymentRecord, &PaymentRecord)],
+) -> Result<HashSet<String>, sqlx::Error> {
+    // Casts, so PostgreSQL knows each column's type in the list (SQLite takes them as they are).
+    const ROW: &str = "(CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT), \
+         CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS TEXT), \
+         CAST($10 AS TEXT), CAST($11 AS TEXT), CAST($12 AS BIGINT), CAST($13 AS BIGINT))";
+    let written = rows_returning(
+        transaction,
+        "WITH v (id, old_version, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, \
+         reason_code, reason, updated_at, submitted_at) AS (VALUES ",
+        ROW,
+        ") UPDATE payments SET state = v.state, version = v.version, seq = v.seq, attempts = v.attempts, \
+         inquiries = v.inquiries, next_attempt_at = v.next_attempt_at, lease_until = NULL, \
+         provider_ref = v.provider_ref, reason_code = v.reason_code, reason = v.reason, updated_at = v.updated_at, \
+         submitted_at = v.submitted_at FROM v WHERE payments.payment_id = v.id AND payments.version = v.old_version \
+         RETURNING payment_id",
+        changes,
+        |query, (record, next)| {
+            query
+                .bind(record.payment_id.as_str())
+                .bind(record.version)
+                .bind(next.state.as_str())
+                .bind(next.version)
+                .bind(next.seq)
+                .bind(next.attempts)
+                .bind(next.inquiries)
+                .bind(next.next_attempt_at)
+                .bind(next.provider_ref.as_deref())
+                .bind(next.reason_code.as_deref())
+                .bind(next.reason.as_deref())
+                .bind(next.updated_at)
+                .bind(next.submitted_at)
+        },
     )
-    .bind(next.state.as_str())
-    .bind(next.version)
-    .bind(next.seq)
-    .bind(next.attempts)
-    .bind(next.inquiries)
-    .bind(next.next_attempt_at)
-    .bind(next.provider_ref.clone())
-    .bind(next.reason_code.clone())
-    .bind(next.reason.clone())
-    .bind(now)
-    .bind(next.submitted_at)
-    .bind(&record.payment_id)
-    .bind(record.version)
-    .execute(&mut *transaction)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(None);
-    }
-    // A poll that finds a pending payment still pending is not worth a line in the log.
+    written.iter().map(|row| row.try_get("payment_id")).collect()
+}
+
+/// The rows a written change appends: its line in the event log (unless a pending payment
+/// was only found still pending) and its result, if upstream sees the new state.
+pub(super) fn append_change(
+    appends: &mut Appends,
+    record: &PaymentRecord,
+    next: &PaymentRecord,
+    change: &Change,
+) -> Result<(), sqlx::Error> {
     let nothing_new = record.state == PaymentState::Pending && next.state == PaymentState::Pending;
     if !nothing_new {
         record_event(
@@ -318,15 +394,12 @@ pub(super) async fn apply_in(
             &change.detail,
         );
     }
-    if publishes {
+    if publishes(record, change) {
         if let Some(message) = next.result_message() {
             insert_result(appends, &message)?;
         }
     }
-    if let Some(reason) = change.dead_letter {
-        dead_letter_payment(transaction, appends, &record.payment_id, reason, &change.detail).await?;
-    }
-    Ok(Some(next))
+    Ok(())
 }
 
 /// Dead-letters a payment's original order (its bytes and properties as they arrived) with

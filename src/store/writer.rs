@@ -20,7 +20,10 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::appends::Appends;
-use super::intake::{claim_together, ClaimOutcome, PendingClaim};
+use super::callbacks::PendingCallback;
+use super::intake::PendingClaim;
+use super::payments::PendingApply;
+use super::together::write_together;
 use super::StoreError;
 
 /// The most units one transaction takes; bounds the time a batch holds the connection.
@@ -37,9 +40,12 @@ trait Unit: Send {
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()>;
     fn succeed(self: Box<Self>);
     fn fail(self: Box<Self>, error: StoreError);
-    /// The claim this unit is, if it is one: a batch writes its claims together, ahead of its
-    /// other units (see [`claim_together`]).
-    fn claim(&mut self) -> Option<&mut PendingClaim> {
+    /// Whether writing together already gave it its outcome (then the fast path skips it).
+    fn settled(&self) -> bool {
+        false
+    }
+    /// What it is, if the batch can write it together with others of its kind.
+    fn together(&mut self) -> Option<Together<'_>> {
         None
     }
 }
@@ -77,28 +83,45 @@ impl<T: Send + 'static> Unit for Job<T> {
     }
 }
 
-/// A claim: its own unit, so that a batch can find its claims and write them together.
-struct ClaimJob {
-    key: String,
-    claim: PendingClaim,
-    reply: oneshot::Sender<Result<ClaimOutcome, StoreError>>,
+/// A write a batch knows by its kind (a claim, a state change, a callback), so that it can write
+/// the batch's writes of that kind together (see [`super::together`]) instead of one by one.
+pub(super) trait Pending: Send + 'static {
+    type Output: Send + 'static;
+    /// Writes it on its own (the slow path, and what writing together left out).
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()>;
+    /// Whether it has its outcome; writing together sets the outcomes of what it wrote.
+    fn settled(&self) -> bool;
+    fn take_outcome(&mut self) -> Option<Self::Output>;
+    fn together(&mut self) -> Together<'_>;
 }
 
-impl Unit for ClaimJob {
+/// A batch's view of one [`Pending`] write.
+pub(super) enum Together<'a> {
+    Claim(&'a mut PendingClaim),
+    Apply(&'a mut PendingApply),
+    Callback(&'a mut PendingCallback),
+}
+
+struct PendingJob<P: Pending> {
+    key: String,
+    pending: P,
+    reply: oneshot::Sender<Result<P::Output, StoreError>>,
+}
+
+impl<P: Pending> Unit for PendingJob<P> {
     fn key(&self) -> &str {
         &self.key
     }
 
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
-        Box::pin(self.claim.run(connection, appends))
+        self.pending.run(connection, appends)
     }
 
     fn succeed(mut self: Box<Self>) {
         let result = self
-            .claim
-            .outcome
-            .take()
-            .ok_or_else(|| unavailable("a claim committed without an outcome"));
+            .pending
+            .take_outcome()
+            .ok_or_else(|| unavailable("a write committed without an outcome"));
         let _ = self.reply.send(result);
     }
 
@@ -106,8 +129,12 @@ impl Unit for ClaimJob {
         let _ = self.reply.send(Err(error));
     }
 
-    fn claim(&mut self) -> Option<&mut PendingClaim> {
-        Some(&mut self.claim)
+    fn settled(&self) -> bool {
+        self.pending.settled()
+    }
+
+    fn together(&mut self) -> Option<Together<'_>> {
+        Some(self.pending.together())
     }
 }
 
@@ -164,24 +191,22 @@ impl Writer {
             output: None,
             reply,
         };
-        self.submit(key, Box::new(job), answer).await
+        self.send(key, Box::new(job), answer).await
     }
 
-    /// Claims an order in the next group commit of the writer its order id routes to (so a
-    /// valid and an invalid copy of one order are serialised), together with the batch's other
-    /// claims.
-    pub async fn claim(&self, claim: PendingClaim) -> Result<ClaimOutcome, StoreError> {
+    /// Writes `pending` in the next group commit of the writer that `key` routes to, together
+    /// with the batch's other writes of its kind, and returns its outcome once that committed.
+    pub(super) async fn submit<P: Pending>(&self, key: &str, pending: P) -> Result<P::Output, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let key = claim.order.order_id.as_str().to_string();
-        let job = ClaimJob {
-            key: key.clone(),
-            claim,
+        let job = PendingJob {
+            key: key.to_string(),
+            pending,
             reply,
         };
-        self.submit(&key, Box::new(job), answer).await
+        self.send(key, Box::new(job), answer).await
     }
 
-    async fn submit<T>(
+    async fn send<T>(
         &self,
         key: &str,
         unit: Box<dyn Unit>,
@@ -229,8 +254,8 @@ async fn commit_batch(pool: &AnyPool, mut batch: Vec<Box<dyn Unit>>) {
     let started = std::time::Instant::now();
     match run_together(pool, &mut batch).await {
         Ok(()) => batch.into_iter().for_each(|unit| unit.succeed()),
-        Err(Together::CommitFailed(error)) => fail_all(batch, &error),
-        Err(Together::UnitFailed) => {
+        Err(Unfinished::CommitFailed(error)) => fail_all(batch, &error),
+        Err(Unfinished::UnitFailed) => {
             metrics::counter!("gateway_store_batch_retries_total").increment(1);
             commit_one_by_one(pool, batch).await;
         }
@@ -239,49 +264,70 @@ async fn commit_batch(pool: &AnyPool, mut batch: Vec<Box<dyn Unit>>) {
 }
 
 /// Why the fast path did not commit.
-enum Together {
+enum Unfinished {
     /// A unit failed: nothing was committed, the batch goes again unit by unit.
     UnitFailed,
     /// The commit itself failed: the store is taken as unavailable.
     CommitFailed(sqlx::Error),
 }
 
-/// The fast path: every unit in one transaction, no savepoints, the batch's claims first and
-/// together (multi-row inserts, so the claims of a batch cost a few statements, not two each;
-/// and since every batch of every gateway takes its claims first, in key order, lock order stays
-/// the same everywhere), and the appends of all units written together at the end.
-async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(), Together> {
-    let mut transaction = pool.begin().await.map_err(Together::CommitFailed)?;
+/// The fast path: every unit in one transaction, no savepoints; first the claims, state changes
+/// and callbacks of the batch, written together kind by kind in a few multi-row statements
+/// instead of one or more each (every batch of every gateway takes them in the same order, so
+/// lock order stays the same everywhere); then the other units one by one; then the appends of
+/// all of them, together.
+async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(), Unfinished> {
+    let mut stages = Stages::start();
+    let mut transaction = pool.begin().await.map_err(Unfinished::CommitFailed)?;
+    stages.done("begin");
     let mut appends = Appends::default();
-    let mut claims: Vec<&mut PendingClaim> = batch.iter_mut().filter_map(|unit| unit.claim()).collect();
-    if claims.len() > 1
-        && claim_together(&mut transaction, &mut appends, &mut claims)
-            .await
-            .is_err()
-    {
+    let kinds = batch.iter_mut().filter_map(|unit| unit.together()).collect();
+    if write_together(&mut transaction, &mut appends, kinds).await.is_err() {
         let _ = transaction.rollback().await;
-        return Err(Together::UnitFailed);
+        return Err(Unfinished::UnitFailed);
     }
+    stages.done("together");
+    let mut run_alone = 0;
     for unit in batch.iter_mut() {
-        // Claimed together above; the rest of the claims are claimed on their own here.
-        if unit.claim().is_some_and(|claim| claim.outcome.is_some()) {
+        // Written together above; what that left out is written on its own here.
+        if unit.settled() {
             continue;
         }
+        run_alone += 1;
         if unit.run(&mut transaction, &mut appends).await.is_err() {
             let _ = transaction.rollback().await;
-            return Err(Together::UnitFailed);
+            return Err(Unfinished::UnitFailed);
         }
     }
+    metrics::histogram!("gateway_store_batch_units_alone").record(f64::from(run_alone));
+    stages.done("alone");
     if appends.flush(&mut transaction).await.is_err() {
         // Which unit's row it was, the slow path finds out.
         let _ = transaction.rollback().await;
-        return Err(Together::UnitFailed);
+        return Err(Unfinished::UnitFailed);
     }
-    let committing = std::time::Instant::now();
-    let committed = transaction.commit().await.map_err(Together::CommitFailed);
-    // The flush to disk, apart from the statements before it.
-    metrics::histogram!("gateway_store_commit_seconds").record(committing.elapsed().as_secs_f64());
+    stages.done("appends");
+    let committed = transaction.commit().await.map_err(Unfinished::CommitFailed);
+    stages.done("commit");
     committed
+}
+
+/// Times the stages of a group commit (`gateway_store_batch_stage_seconds{stage}`): waiting for
+/// the connection, the writes together, the writes alone, the appends, the commit (the flush to
+/// disk).
+struct Stages(std::time::Instant);
+
+impl Stages {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        metrics::histogram!("gateway_store_batch_stage_seconds", "stage" => stage)
+            .record(now.duration_since(self.0).as_secs_f64());
+        self.0 = now;
+    }
 }
 
 /// The slow path, after a unit failed: each unit in a savepoint of its own, with its appends

@@ -13,7 +13,7 @@ use gateway_adapter::Invalid;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::support::{bank_order, drop_database, fresh_database, test_settings, Db};
+use crate::support::{all_at_once, bank_order, drop_database, fresh_database, test_settings, Db};
 
 #[tokio::test]
 async fn sqlite_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
@@ -182,28 +182,4 @@ async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     assert_eq!(conflicts, 2, "both conflicts dead-lettered");
     drop(store);
     drop_database(db, &run_id).await;
-}
-
-/// Polls every future once before any of them can finish (so every claim is queued before the
-/// writer task runs), then until all are done; their outputs in order.
-async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    use std::task::Poll;
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|context| {
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                if let Poll::Ready(value) = future.as_mut().poll(context) {
-                    *output = Some(value);
-                }
-            }
-        }
-        if outputs.iter().all(Option::is_some) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

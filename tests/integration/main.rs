@@ -11,6 +11,7 @@ mod bench;
 mod broker;
 mod browser;
 mod callbacks;
+mod changes_together;
 mod channels;
 mod claims_together;
 mod crash;

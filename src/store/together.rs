@@ -1,0 +1,265 @@
+//! A batch's claims, state changes and callbacks, written together kind by kind.
+//!
+//! Each statement is a round trip to the database (with SQLite, a message to sqlx's worker
+//! thread and one back, each waking a sleeping thread), and that, not SQLite's own work, is what
+//! a write cost. So the group commit writes the writes it knows by kind in a few multi-row
+//! statements per batch: the claims (two inserts, see [`claim_together`]), then every state
+//! change and every applied callback in one `UPDATE … FROM` a list of compare-and-sets, with
+//! one read of the callbacks' payments and one insert of their event ids before it.
+//!
+//! Only the plain cases are written here; each write left out keeps no outcome and the batch
+//! then writes it on its own, as it would have alone: a second write of one payment in the batch
+//! (it must see the first), a change with a dead letter, an illegal transition, a callback that
+//! reverses a final payment, a callback whose compare-and-set was lost (its event id is given
+//! back first). Outcomes are exactly those of the writes one by one.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::AnyConnection;
+
+use super::appends::Appends;
+use super::callbacks::{decide_fresh, for_another_provider, forget_callback, remember_callbacks, PendingCallback};
+use super::intake::{claim_together, ClaimOutcome, PendingClaim};
+use super::payments::{
+    append_change, next_record, update_together, Change, PaymentRecord, PendingApply, PAYMENT_COLUMNS,
+};
+use super::writer::{Pending, Together, WriteFuture};
+use crate::store::CallbackOutcome;
+
+impl Pending for PendingClaim {
+    type Output = ClaimOutcome;
+
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
+        Box::pin(PendingClaim::run(self, connection, appends))
+    }
+
+    fn settled(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    fn take_outcome(&mut self) -> Option<ClaimOutcome> {
+        self.outcome.take()
+    }
+
+    fn together(&mut self) -> Together<'_> {
+        Together::Claim(self)
+    }
+}
+
+impl Pending for PendingApply {
+    type Output = Option<PaymentRecord>;
+
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
+        Box::pin(PendingApply::run(self, connection, appends))
+    }
+
+    fn settled(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    fn take_outcome(&mut self) -> Option<Option<PaymentRecord>> {
+        self.outcome.take()
+    }
+
+    fn together(&mut self) -> Together<'_> {
+        Together::Apply(self)
+    }
+}
+
+impl Pending for PendingCallback {
+    type Output = CallbackOutcome;
+
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
+        Box::pin(PendingCallback::run(self, connection, appends))
+    }
+
+    fn settled(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    fn take_outcome(&mut self) -> Option<CallbackOutcome> {
+        self.outcome.take()
+    }
+
+    fn together(&mut self) -> Together<'_> {
+        Together::Callback(self)
+    }
+}
+
+/// Writes the plain ones of a batch's claims, state changes and callbacks (in the batch's key
+/// order within each kind) and sets their outcomes.
+pub(super) async fn write_together(
+    transaction: &mut AnyConnection,
+    appends: &mut Appends,
+    writes: Vec<Together<'_>>,
+) -> Result<(), sqlx::Error> {
+    let mut claims = Vec::new();
+    let mut applies = Vec::new();
+    let mut callbacks = Vec::new();
+    for write in writes {
+        match write {
+            Together::Claim(claim) => claims.push(claim),
+            Together::Apply(apply) => applies.push(apply),
+            Together::Callback(callback) => callbacks.push(callback),
+        }
+    }
+    if claims.len() > 1 {
+        claim_together(transaction, appends, &mut claims).await?;
+    }
+    if applies.len() + callbacks.len() > 1 {
+        changes_together(transaction, appends, applies, callbacks).await?;
+    }
+    Ok(())
+}
+
+/// Whose compare-and-set a row of the batched update is.
+enum Source<'b> {
+    Apply(&'b mut PendingApply),
+    Callback(&'b mut PendingCallback, Box<(PaymentRecord, Change)>),
+}
+
+/// The state changes and callbacks of a batch: the callbacks' payments read in one statement,
+/// their event ids remembered in one, what they decide and the dispatcher's changes written in
+/// one compare-and-set statement.
+async fn changes_together(
+    transaction: &mut AnyConnection,
+    appends: &mut Appends,
+    applies: Vec<&mut PendingApply>,
+    callbacks: Vec<&mut PendingCallback>,
+) -> Result<(), sqlx::Error> {
+    // One write per payment here: a second must see what the first did, so it goes on its own.
+    let mut payments = HashSet::new();
+    let mut planned: Vec<(Source<'_>, PaymentRecord)> = Vec::new();
+    for apply in applies {
+        if apply.change.dead_letter.is_some() || !payments.insert(apply.record.payment_id.clone()) {
+            continue;
+        }
+        // An illegal transition fails on its own, with its own error.
+        let Ok(next) = next_record(&apply.record, &apply.change) else {
+            continue;
+        };
+        planned.push((Source::Apply(apply), next));
+    }
+    let callbacks: Vec<&mut PendingCallback> = callbacks
+        .into_iter()
+        .filter(|callback| payments.insert(callback.payment_id.clone()))
+        .collect();
+    let decided = decide_callbacks(transaction, appends, callbacks).await?;
+    for (callback, record, change) in decided {
+        match next_record(&record, &change) {
+            Ok(next) => planned.push((Source::Callback(callback, Box::new((record, change))), next)),
+            Err(_) => give_back(transaction, callback).await?,
+        }
+    }
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let changes: Vec<(&PaymentRecord, &PaymentRecord)> = planned
+        .iter()
+        .map(|(source, next)| {
+            let record = match source {
+                Source::Apply(apply) => &apply.record,
+                Source::Callback(_, decided) => &decided.0,
+            };
+            (record, next)
+        })
+        .collect();
+    let written = update_together(transaction, &changes).await?;
+    drop(changes);
+    for (source, next) in planned {
+        let was_written = written.contains(&next.payment_id);
+        match source {
+            Source::Apply(apply) => {
+                if was_written {
+                    append_change(appends, &apply.record, &next, &apply.change)?;
+                    apply.outcome = Some(Some(next));
+                } else {
+                    apply.outcome = Some(None);
+                }
+            }
+            Source::Callback(callback, decided) => {
+                let (record, change) = *decided;
+                if was_written {
+                    append_change(appends, &record, &next, &change)?;
+                    callback.outcome = Some(CallbackOutcome::Applied(change.to));
+                } else {
+                    give_back(transaction, callback).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the callbacks' payments, remembers the callbacks' event ids, and settles every callback
+/// that needs no change (unknown payment, another provider's, a duplicate, nothing new, a note);
+/// returns the ones whose decision is a change, with the record they decided on.
+async fn decide_callbacks<'b>(
+    transaction: &mut AnyConnection,
+    appends: &mut Appends,
+    callbacks: Vec<&'b mut PendingCallback>,
+) -> Result<Vec<(&'b mut PendingCallback, PaymentRecord, Change)>, sqlx::Error> {
+    if callbacks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = callbacks.iter().map(|callback| callback.payment_id.as_str()).collect();
+    let mut records = read_payments(transaction, &ids).await?;
+    let mut known = Vec::with_capacity(callbacks.len());
+    for callback in callbacks {
+        match records.remove(&callback.payment_id) {
+            None => callback.outcome = Some(CallbackOutcome::UnknownPayment),
+            Some(record) if record.provider != callback.provider => {
+                callback.outcome = Some(for_another_provider());
+            }
+            Some(record) => known.push((callback, record)),
+        }
+    }
+    let remembered: Vec<&PendingCallback> = known.iter().map(|(callback, _)| &**callback).collect();
+    let fresh = remember_callbacks(transaction, &remembered).await?;
+    drop(remembered);
+    let mut changes = Vec::new();
+    for (callback, record) in known {
+        if !fresh.contains(&(callback.provider.clone(), callback.event_id.clone())) {
+            callback.outcome = Some(CallbackOutcome::Duplicate);
+            continue;
+        }
+        match decide_fresh(appends, callback, &record) {
+            Some(change) => changes.push((callback, record, change)),
+            None if callback.outcome.is_some() => {}
+            None => give_back(transaction, callback).await?,
+        }
+    }
+    Ok(changes)
+}
+
+/// Hands a callback whose event id was remembered back to the batch, to be written on its own:
+/// its event id is forgotten first, so that it can be remembered again there.
+async fn give_back(transaction: &mut AnyConnection, callback: &mut PendingCallback) -> Result<(), sqlx::Error> {
+    forget_callback(transaction, &callback.provider, &callback.event_id).await?;
+    callback.outcome = None;
+    Ok(())
+}
+
+/// The records of `ids`, by payment id, in one statement.
+async fn read_payments(
+    transaction: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, PaymentRecord>, sqlx::Error> {
+    let mut records = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(512) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let statement = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&statement);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *transaction).await? {
+            let record = PaymentRecord::from_row(&row)?;
+            records.insert(record.payment_id.clone(), record);
+        }
+    }
+    Ok(records)
+}

@@ -1,0 +1,235 @@
+//! State changes and callbacks of one group commit are written together (one read of the
+//! callbacks' payments, one insert of their event ids, one compare-and-set statement for all):
+//! each still gets the outcome it would have had alone — a stale record loses, a second change
+//! of one payment sees the first, a replayed event id is a duplicate, an unknown payment or
+//! another provider's is refused, a note changes nothing — and an illegal one fails alone.
+//!
+//! On a current-thread runtime every write below is queued before the writer runs, so on SQLite
+//! (one writer) they share one batch; on PostgreSQL they share batches by key shard.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use gateway::config::DuplicatePaymentPolicy;
+use gateway::order::parse_order;
+use gateway::payment::PaymentState;
+use gateway::store::{
+    CallbackDecision, CallbackOutcome, Change, ClaimOutcome, PaymentRecord, Store, StoreError, StoredProperties,
+};
+use secrecy::ExposeSecret;
+
+use crate::support::{all_at_once, bank_order, drop_database, fresh_database, test_settings, Db};
+
+#[tokio::test]
+async fn sqlite_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
+    changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
+    changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+}
+
+/// What one write of the batch came back with.
+#[derive(Debug)]
+enum Answer {
+    Applied(Result<Option<PaymentState>, StoreError>),
+    Callback(Result<CallbackOutcome, StoreError>),
+}
+
+type Write<'a> = Pin<Box<dyn Future<Output = Answer> + 'a>>;
+
+fn failed() -> Change {
+    Change::to(PaymentState::Failed, "the provider failed it").reason("provider_failed", "failed at the provider")
+}
+
+async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let mut settings = test_settings();
+    settings.database.url = fresh_database(db, &run_id).await;
+    let store = Store::connect(&settings.database).await.unwrap();
+    let mut records = Vec::new();
+    for _ in 0..8 {
+        let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
+        let claimed = store
+            .claim(
+                &order,
+                "bank_transfer",
+                b"{}",
+                &StoredProperties::default(),
+                DuplicatePaymentPolicy::Review,
+            )
+            .await
+            .unwrap();
+        let ClaimOutcome::Claimed { payment_id, .. } = claimed else {
+            panic!("a fresh order is claimed: {claimed:?}");
+        };
+        records.push(store.payment(&payment_id).await.unwrap().unwrap());
+    }
+    let [a, b, c, d, e, f, g, h] = <[PaymentRecord; 8]>::try_from(records).unwrap();
+    // B moves before the batch, so the batch's change of B starts from a stale record.
+    let submitting = || Change::to(PaymentState::Submitting, "about to send");
+    store.apply(&b, submitting()).await.unwrap().unwrap();
+
+    let apply = |record: &PaymentRecord, change: Change| -> Write<'_> {
+        let record = record.clone();
+        let store = &store;
+        Box::pin(async move {
+            Answer::Applied(
+                store
+                    .apply(&record, change)
+                    .await
+                    .map(|next| next.map(|next| next.state)),
+            )
+        })
+    };
+    let callback = |provider: &'static str,
+                    event_id: &'static str,
+                    payment_id: &str,
+                    decision: fn(&PaymentRecord) -> CallbackDecision|
+     -> Write<'_> {
+        let payment_id = payment_id.to_string();
+        let store = &store;
+        Box::pin(async move { Answer::Callback(store.apply_callback(provider, event_id, &payment_id, decision).await) })
+    };
+    let fail: fn(&PaymentRecord) -> CallbackDecision = |_| CallbackDecision::Apply(failed());
+    let fail_if_submitting: fn(&PaymentRecord) -> CallbackDecision = |record| {
+        if record.state == PaymentState::Submitting {
+            CallbackDecision::Apply(failed())
+        } else {
+            CallbackDecision::Ignore
+        }
+    };
+    let note: fn(&PaymentRecord) -> CallbackDecision =
+        |_| CallbackDecision::Flag("a note from the provider".to_string());
+    let event = |name: &str| -> &'static str { Box::leak(format!("{run_id}-{name}").into_boxed_str()) };
+
+    let answers = all_at_once(vec![
+        apply(&a, submitting()),                                                  // 0: plain
+        apply(&b, submitting()),                                                  // 1: stale record
+        apply(&c, submitting()),                                                  // 2: first change of C
+        apply(&c, failed()),                                                      // 3: second change of C, same record
+        callback("bank_transfer", event("d"), &d.payment_id, fail),               // 4: plain callback
+        callback("bank_transfer", event("e"), &e.payment_id, fail),               // 5: an event id…
+        callback("bank_transfer", event("e"), &e.payment_id, fail),               // 6: …replayed in the batch
+        callback("bank_transfer", event("x"), "pay_unknown", fail),               // 7: no such payment
+        callback("vnpost_account", event("f"), &f.payment_id, fail),              // 8: another provider's payment
+        apply(&g, submitting()),                                                  // 9: a change of G…
+        callback("bank_transfer", event("g"), &g.payment_id, fail_if_submitting), // 10: …then a callback that must see it
+        callback("bank_transfer", event("h"), &h.payment_id, note),               // 11: a note
+    ])
+    .await;
+
+    let applied = |index: usize| match &answers[index] {
+        Answer::Applied(Ok(outcome)) => *outcome,
+        other => panic!("write {index}: {other:?}"),
+    };
+    let called = |index: usize| match &answers[index] {
+        Answer::Callback(Ok(outcome)) => outcome.clone(),
+        other => panic!("write {index}: {other:?}"),
+    };
+    assert_eq!(applied(0), Some(PaymentState::Submitting));
+    assert_eq!(applied(1), None, "a stale record loses its compare-and-set");
+    assert_eq!(applied(2), Some(PaymentState::Submitting));
+    assert_eq!(
+        applied(3),
+        None,
+        "the second change of C started from the record the first changed"
+    );
+    assert_eq!(called(4), CallbackOutcome::Applied(PaymentState::Failed));
+    let mut replayed = [format!("{:?}", called(5)), format!("{:?}", called(6))];
+    replayed.sort();
+    assert_eq!(replayed, ["Applied(Failed)", "Duplicate"], "an event id applies once");
+    assert_eq!(called(7), CallbackOutcome::UnknownPayment);
+    assert_eq!(
+        called(8),
+        CallbackOutcome::UnknownPayment,
+        "a provider speaks only for its own payments"
+    );
+    assert_eq!(applied(9), Some(PaymentState::Submitting));
+    assert_eq!(
+        called(10),
+        CallbackOutcome::Applied(PaymentState::Failed),
+        "the callback saw the change before it"
+    );
+    assert_eq!(called(11), CallbackOutcome::Ignored(PaymentState::Accepted));
+
+    // A batch with an illegal change runs again one by one: the illegal change fails alone.
+    let again = all_at_once(vec![
+        apply(&h, Change::to(PaymentState::Pending, "illegal from accepted")),
+        callback("bank_transfer", event("h2"), &h.payment_id, fail),
+    ])
+    .await;
+    assert!(
+        matches!(again[0], Answer::Applied(Err(_))),
+        "an illegal transition fails: {:?}",
+        again[0]
+    );
+    assert!(
+        matches!(
+            again[1],
+            Answer::Callback(Ok(CallbackOutcome::Applied(PaymentState::Failed)))
+        ),
+        "the rest of its batch is written: {:?}",
+        again[1]
+    );
+
+    let state = |record: &PaymentRecord| {
+        let store = &store;
+        let id = record.payment_id.clone();
+        async move { store.payment(&id).await.unwrap().unwrap() }
+    };
+    assert_eq!(state(&a).await.state, PaymentState::Submitting);
+    assert_eq!(state(&b).await.version, b.version + 1, "B moved once, before the batch");
+    assert_eq!(state(&c).await.state, PaymentState::Submitting);
+    assert_eq!(state(&d).await.state, PaymentState::Failed);
+    assert_eq!(state(&e).await.version, e.version + 1, "E moved once");
+    assert_eq!(state(&f).await.state, PaymentState::Accepted);
+    let g_now = state(&g).await;
+    assert_eq!((g_now.state, g_now.version), (PaymentState::Failed, g.version + 2));
+    assert_eq!(
+        state(&h).await.version,
+        h.version + 1,
+        "a note and an illegal change move nothing, the callback after them does"
+    );
+
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let count = |sql: &'static str, id: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let failed_results =
+        "SELECT COUNT(*) FROM outbox WHERE payment_id = $1 AND routing_key = 'result.bank_transfer.failed'";
+    assert_eq!(count(failed_results, d.payment_id.clone()).await, 1);
+    assert_eq!(
+        count(failed_results, e.payment_id.clone()).await,
+        1,
+        "one result for a replayed event id"
+    );
+    assert_eq!(count(failed_results, g.payment_id.clone()).await, 1);
+    let callbacks = "SELECT COUNT(*) FROM callback_events WHERE payment_id = $1";
+    assert_eq!(count(callbacks, e.payment_id.clone()).await, 1);
+    assert_eq!(
+        count(callbacks, f.payment_id.clone()).await,
+        0,
+        "another provider's callback is not kept"
+    );
+    assert_eq!(count(callbacks, g.payment_id.clone()).await, 1);
+    let notes =
+        "SELECT COUNT(*) FROM payment_events WHERE payment_id = $1 AND reason_code = 'callback_contradicts_final'";
+    assert_eq!(
+        count(notes, h.payment_id.clone()).await,
+        1,
+        "the note is in H's event log"
+    );
+    drop(store);
+    drop_database(db, &run_id).await;
+}
