@@ -99,6 +99,11 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     /// Pool size for PostgreSQL; SQLite always uses one writer connection.
     pub max_connections: u32,
+    /// SQLite: run the group-commit writer on a thread of its own (the default), away from the
+    /// wake-ups of every other task. Off, it shares the main runtime (tests that need every
+    /// write queued before the writer runs turn it off).
+    #[serde(default = "default_true")]
+    pub writer_thread: bool,
 }
 
 /// The gateway's HTTP listener: callbacks, health and metrics.

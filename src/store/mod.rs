@@ -129,7 +129,11 @@ impl Store {
             Backend::Sqlite => 1,
             Backend::Postgres => POSTGRES_WRITERS,
         };
-        let writer = writer::Writer::start(pool.clone(), writer_tasks);
+        let placement = match backend {
+            Backend::Sqlite if settings.writer_thread => writer::Placement::OwnThread,
+            _ => writer::Placement::Shared,
+        };
+        let writer = writer::Writer::start(pool.clone(), writer_tasks, placement);
         Ok(Self { pool, backend, writer })
     }
 

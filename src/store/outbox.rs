@@ -386,6 +386,7 @@ mod tests {
         let store = Store::connect(&DatabaseSettings {
             url: url.into(),
             max_connections: 1,
+            writer_thread: true,
         })
         .await
         .unwrap();

@@ -47,6 +47,8 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     let run_id = gateway::demo::stack::new_run_id();
     let mut settings = test_settings();
     settings.database.url = fresh_database(db, &run_id).await;
+    // Every write below is queued before the writer runs only if it shares this runtime.
+    settings.database.writer_thread = false;
     let store = Store::connect(&settings.database).await.unwrap();
     let mut records = Vec::new();
     for _ in 0..8 {

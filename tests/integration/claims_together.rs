@@ -29,6 +29,8 @@ async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
     let mut settings = test_settings();
     settings.database.url = fresh_database(db, &run_id).await;
+    // Every write below is queued before the writer runs only if it shares this runtime.
+    settings.database.writer_thread = false;
     let store = Store::connect(&settings.database).await.unwrap();
     let parse = |order: &Value| parse_order(&serde_json::to_vec(order).unwrap(), &settings.limits).unwrap();
 

@@ -159,6 +159,7 @@ async fn a_redelivery_in_the_same_group_commit_as_its_claim_gets_the_result_agai
     let run_id = gateway::demo::stack::new_run_id();
     let mut settings = test_settings();
     settings.database.url = fresh_database(Db::Sqlite, &run_id).await;
+    settings.database.writer_thread = false;
     let store = Store::connect(&settings.database).await.unwrap();
     let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
     let properties = StoredProperties::default();

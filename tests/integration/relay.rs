@@ -85,6 +85,7 @@ async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
     let store = Store::connect(&DatabaseSettings {
         url: url.clone(),
         max_connections: 2,
+        writer_thread: true,
     })
     .await
     .unwrap();
@@ -337,6 +338,7 @@ async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
     let store = Store::connect(&DatabaseSettings {
         url,
         max_connections: 1,
+        writer_thread: true,
     })
     .await
     .unwrap();
