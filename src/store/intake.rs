@@ -181,6 +181,11 @@ const CLAIM_HEAD: &str =
 const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13, $13, \
      1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $3))";
 
+/// What a claim's insert returns: the payment id, to tell which rows went in, and the `seq` the
+/// row computed. The rest of the record is what the claim wrote, so it is not read back (each
+/// returned row is a message from the database, and the stored order is the largest column).
+const CLAIM_TAIL: &str = " ON CONFLICT DO NOTHING RETURNING payment_id, seq";
+
 /// A claim's row, ready to bind.
 struct ClaimRow<'a> {
     payment_id: String,
@@ -211,6 +216,32 @@ impl<'a> ClaimRow<'a> {
             properties: properties.to_json(),
             now,
         })
+    }
+
+    /// The record of the row as inserted (`accepted`, due now), with the `seq` it returned.
+    fn into_record(self, seq: i64) -> PaymentRecord {
+        PaymentRecord {
+            payment_id: self.payment_id,
+            order_id: self.order.order_id.as_str().to_string(),
+            channel: self.order.channel().as_str().to_string(),
+            provider: self.provider.to_string(),
+            amount: self.order.amount.as_i64(),
+            batch_id: self.order.batch_id.as_str().to_string(),
+            commune_code: self.order.beneficiary.commune_code.as_str().to_string(),
+            order_json: self.order_json,
+            state: PaymentState::Accepted,
+            version: 0,
+            seq,
+            attempts: 0,
+            inquiries: 0,
+            next_attempt_at: Some(self.now),
+            provider_ref: None,
+            reason_code: None,
+            reason: None,
+            created_at: self.now,
+            updated_at: self.now,
+            submitted_at: None,
+        }
     }
 
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
@@ -264,19 +295,21 @@ pub(super) async fn claim_together(
         transaction,
         CLAIM_HEAD,
         CLAIM_ROW,
-        &format!(" ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"),
+        CLAIM_TAIL,
         &rows,
         |query, (_, row)| row.bind(query),
     )
     .await?;
-    let mut records: HashMap<String, PaymentRecord> = HashMap::with_capacity(inserted.len());
+    let mut seqs: HashMap<String, i64> = HashMap::with_capacity(inserted.len());
     for row in &inserted {
-        let record = PaymentRecord::from_row(row)?;
-        records.insert(record.payment_id.clone(), record);
+        seqs.insert(row.try_get("payment_id")?, row.try_get("seq")?);
     }
     let claimed: Vec<(usize, PaymentRecord)> = rows
-        .iter()
-        .filter_map(|(index, row)| records.remove(&row.payment_id).map(|record| (*index, record)))
+        .into_iter()
+        .filter_map(|(index, row)| {
+            let seq = seqs.remove(&row.payment_id)?;
+            Some((index, row.into_record(seq)))
+        })
         .collect();
     let slots: Vec<Slot> = claimed
         .iter()
@@ -307,12 +340,10 @@ async fn claim_in(
 ) -> Result<ClaimOutcome, sqlx::Error> {
     let row = ClaimRow::new(order, provider, raw_message, properties, now_ms())?;
     let inserted = row
-        .bind(sqlx::query(&format!(
-            "{CLAIM_HEAD}{CLAIM_ROW} ON CONFLICT DO NOTHING RETURNING {PAYMENT_COLUMNS}"
-        )))
+        .bind(sqlx::query(&format!("{CLAIM_HEAD}{CLAIM_ROW}{CLAIM_TAIL}")))
         .fetch_optional(&mut *transaction)
         .await?;
-    let (payment_id, fingerprint) = (row.payment_id, row.fingerprint);
+    let (payment_id, fingerprint) = (row.payment_id.clone(), row.fingerprint.clone());
 
     let Some(inserted) = inserted else {
         // Either the idempotency key or the order id is taken (both are unique).
@@ -353,7 +384,7 @@ async fn claim_in(
         return Ok(outcome);
     };
 
-    let record = PaymentRecord::from_row(&inserted)?;
+    let record = row.into_record(inserted.try_get("seq")?);
     let slot = Slot::of(order, &payment_id);
     let holder = if take_slots(transaction, vec![slot.clone()]).await?.is_empty() {
         contested_slot(transaction, &slot).await?
