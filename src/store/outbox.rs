@@ -397,6 +397,13 @@ mod tests {
                 "{statement}\nis planned as\n{plan}"
             );
         }
+        // The dispatcher's lease finds due payments by provider and due time.
+        let statement = super::super::payments::lease_due_statement(Backend::Sqlite);
+        let plan = plan(&store, &statement).await;
+        assert!(
+            plan.contains("payments_provider_due"),
+            "{statement}\nis planned as\n{plan}"
+        );
         let _ = std::fs::remove_dir_all(folder);
     }
 }

@@ -197,26 +197,7 @@ impl Store {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
-        // One statement. On PostgreSQL the pick locks its rows and skips rows another gateway is
-        // leasing right now, so gateways take different payments instead of queueing behind
-        // each other's locks, and a row it locked cannot change before the update. On SQLite
-        // (one writer) the outer condition is checked again as it updates.
-        let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
-        let statement = match self.backend() {
-            // Picked and locked once, in a materialised CTE (see `Store::lease_unpublished`).
-            Backend::Postgres => format!(
-                "WITH picked AS MATERIALIZED ( \
-                     SELECT payment_id AS picked_id FROM payments WHERE {due} AND provider = $3 \
-                     ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 UPDATE payments SET lease_until = $1 FROM picked WHERE payment_id = picked_id \
-                 RETURNING {PAYMENT_COLUMNS}"
-            ),
-            Backend::Sqlite => format!(
-                "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
-                     SELECT payment_id FROM payments WHERE {due} AND provider = $3 ORDER BY next_attempt_at LIMIT $4) \
-                 AND {due} RETURNING {PAYMENT_COLUMNS}"
-            ),
-        };
+        let statement = lease_due_statement(self.backend());
         let lease = std::sync::Arc::new((statement, provider.to_string()));
         self.write_small(&format!("lease:{provider}"), move |connection| {
             let lease = lease.clone();
@@ -272,6 +253,30 @@ impl PendingApply {
     pub async fn run(&mut self, transaction: &mut AnyConnection, appends: &mut Appends) -> Result<(), sqlx::Error> {
         self.outcome = Some(apply_in(transaction, appends, &self.record, self.change.clone()).await?);
         Ok(())
+    }
+}
+
+/// The dispatcher's lease: `$1` lease until, `$2` now, `$3` provider, `$4` limit. One statement.
+/// On PostgreSQL the pick locks its rows and skips rows another gateway is leasing right now, so
+/// gateways take different payments instead of queueing behind each other's locks, and a row it
+/// locked cannot change before the update. On SQLite (one writer) the outer condition is checked
+/// again as it updates. Both read the index `payments_provider_due`.
+pub(super) fn lease_due_statement(backend: Backend) -> String {
+    let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
+    match backend {
+        // Picked and locked once, in a materialised CTE (see `Store::lease_unpublished`).
+        Backend::Postgres => format!(
+            "WITH picked AS MATERIALIZED ( \
+                 SELECT payment_id AS picked_id FROM payments WHERE {due} AND provider = $3 \
+                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE payments SET lease_until = $1 FROM picked WHERE payment_id = picked_id \
+             RETURNING {PAYMENT_COLUMNS}"
+        ),
+        Backend::Sqlite => format!(
+            "UPDATE payments SET lease_until = $1 WHERE payment_id IN ( \
+                 SELECT payment_id FROM payments WHERE {due} AND provider = $3 ORDER BY next_attempt_at LIMIT $4) \
+             AND {due} RETURNING {PAYMENT_COLUMNS}"
+        ),
     }
 }
 
