@@ -154,6 +154,10 @@ async fn changes_together(
     if planned.is_empty() {
         return Ok(());
     }
+    // In payment order, like the batch's units, so that every gateway's compare-and-set
+    // statement takes its row locks in one global order (the list is read in order) and two
+    // gateways' batches wait for each other rather than deadlock.
+    planned.sort_by(|(_, a), (_, b)| a.payment_id.cmp(&b.payment_id));
     let changes: Vec<(&PaymentRecord, &PaymentRecord)> = planned
         .iter()
         .map(|(source, next)| {
