@@ -33,12 +33,8 @@ impl Pending for PendingClaim {
         Box::pin(PendingClaim::run(self, connection, appends))
     }
 
-    fn settled(&self) -> bool {
-        self.outcome.is_some()
-    }
-
-    fn take_outcome(&mut self) -> Option<ClaimOutcome> {
-        self.outcome.take()
+    fn outcome(&mut self) -> &mut Option<ClaimOutcome> {
+        &mut self.outcome
     }
 
     fn together(&mut self) -> Together<'_> {
@@ -53,12 +49,8 @@ impl Pending for PendingApply {
         Box::pin(PendingApply::run(self, connection, appends))
     }
 
-    fn settled(&self) -> bool {
-        self.outcome.is_some()
-    }
-
-    fn take_outcome(&mut self) -> Option<Option<PaymentRecord>> {
-        self.outcome.take()
+    fn outcome(&mut self) -> &mut Option<Option<PaymentRecord>> {
+        &mut self.outcome
     }
 
     fn together(&mut self) -> Together<'_> {
@@ -73,12 +65,8 @@ impl Pending for PendingCallback {
         Box::pin(PendingCallback::run(self, connection, appends))
     }
 
-    fn settled(&self) -> bool {
-        self.outcome.is_some()
-    }
-
-    fn take_outcome(&mut self) -> Option<CallbackOutcome> {
-        self.outcome.take()
+    fn outcome(&mut self) -> &mut Option<CallbackOutcome> {
+        &mut self.outcome
     }
 
     fn together(&mut self) -> Together<'_> {

@@ -41,7 +41,7 @@ trait Unit: Send {
     fn succeed(self: Box<Self>);
     fn fail(self: Box<Self>, error: StoreError);
     /// Whether writing together already gave it its outcome (then the fast path skips it).
-    fn settled(&self) -> bool {
+    fn settled(&mut self) -> bool {
         false
     }
     /// What it is, if the batch can write it together with others of its kind.
@@ -87,11 +87,11 @@ impl<T: Send + 'static> Unit for Job<T> {
 /// the batch's writes of that kind together (see [`super::together`]) instead of one by one.
 pub(super) trait Pending: Send + 'static {
     type Output: Send + 'static;
-    /// Writes it on its own (the slow path, and what writing together left out).
+    /// Writes it on its own (the slow path, and what writing together left out), setting its
+    /// outcome.
     fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()>;
-    /// Whether it has its outcome; writing together sets the outcomes of what it wrote.
-    fn settled(&self) -> bool;
-    fn take_outcome(&mut self) -> Option<Self::Output>;
+    /// Its outcome once written; writing together sets the outcomes of what it wrote.
+    fn outcome(&mut self) -> &mut Option<Self::Output>;
     fn together(&mut self) -> Together<'_>;
 }
 
@@ -120,7 +120,8 @@ impl<P: Pending> Unit for PendingJob<P> {
     fn succeed(mut self: Box<Self>) {
         let result = self
             .pending
-            .take_outcome()
+            .outcome()
+            .take()
             .ok_or_else(|| unavailable("a write committed without an outcome"));
         let _ = self.reply.send(result);
     }
@@ -129,8 +130,8 @@ impl<P: Pending> Unit for PendingJob<P> {
         let _ = self.reply.send(Err(error));
     }
 
-    fn settled(&self) -> bool {
-        self.pending.settled()
+    fn settled(&mut self) -> bool {
+        self.pending.outcome().is_some()
     }
 
     fn together(&mut self) -> Option<Together<'_>> {
@@ -242,23 +243,38 @@ pub enum Placement {
     Shared,
 }
 
-/// Runs a writer loop on a new thread with a current-thread runtime; on the shared runtime if
-/// the thread or its runtime cannot be made.
+/// Runs a writer loop on a new thread with a current-thread runtime (made on that thread, so
+/// that it is never dropped inside the shared one); on the shared runtime if the thread or its
+/// runtime cannot be made.
 fn run_on_own_thread(work: impl Future<Output = ()> + Send + 'static) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::warn!(%error, "Could not give the store's writer a runtime of its own; it shares the main one.");
-            tokio::spawn(work);
-            return;
-        }
-    };
+    let shared = tokio::runtime::Handle::current();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(work)));
+    let on_thread = slot.clone();
     let spawned = std::thread::Builder::new()
         .name("store-writer".to_string())
-        .spawn(move || runtime.block_on(work));
+        .spawn(move || {
+            let Some(work) = take(&on_thread) else {
+                return;
+            };
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(work),
+                Err(error) => {
+                    tracing::warn!(%error, "Could not give the store's writer a runtime of its own; it shares the main one.");
+                    shared.spawn(work);
+                }
+            }
+        });
     if let Err(error) = spawned {
-        tracing::error!(%error, "Could not start the store's writer thread.");
+        tracing::warn!(%error, "Could not start the store's writer thread; it shares the main runtime.");
+        if let Some(work) = take(&slot) {
+            tokio::spawn(work);
+        }
     }
+}
+
+/// Takes the writer loop out of the slot it is handed over in (once).
+fn take<W>(slot: &std::sync::Mutex<Option<W>>) -> Option<W> {
+    slot.lock().ok().and_then(|mut work| work.take())
 }
 
 /// The writer a key goes to: a stable hash (FNV-1a) modulo the number of writers.
