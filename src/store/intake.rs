@@ -177,9 +177,11 @@ const CLAIM_HEAD: &str =
      next_attempt_at, seq) VALUES ";
 
 /// One claimed row: `accepted`, due now; a corrected order whose first version was rejected
-/// continues after that result (`seq` 2).
-const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $13, $13, \
-     1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $3))";
+/// continues after that result (`seq` 2). Each parameter is used once, in order, so SQLite can
+/// take them unnamed (see [`super::multi_row`]): the time and the order id are bound again
+/// where they repeat.
+const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $14, $15, \
+     1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $16))";
 
 /// What a claim's insert returns: the payment id, to tell which rows went in, and the `seq` the
 /// row computed. The rest of the record is what the claim wrote, so it is not read back (each
@@ -259,6 +261,9 @@ impl<'a> ClaimRow<'a> {
             .bind(self.raw_message)
             .bind(self.properties.as_str())
             .bind(self.now)
+            .bind(self.now)
+            .bind(self.now)
+            .bind(self.order.order_id.as_str())
     }
 }
 

@@ -8,6 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, OutboxRowToInsert};
+use super::multi_row::parameter_list;
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
 use crate::payment::ResultMessage;
@@ -328,8 +329,7 @@ impl Store {
                 let offset = usize::from(first.is_some());
                 let mut changed = 0;
                 for chunk in ids.chunks(CHUNK) {
-                    let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${}", n + offset)).collect();
-                    let sql = format!("{statement} ({})", placeholders.join(", "));
+                    let sql = format!("{statement} ({})", parameter_list(connection, offset, chunk.len()));
                     let mut query = sqlx::query(&sql);
                     if let Some(value) = first {
                         query = query.bind(value);

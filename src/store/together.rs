@@ -20,6 +20,7 @@ use sqlx::AnyConnection;
 use super::appends::Appends;
 use super::callbacks::{decide_fresh, for_another_provider, forget_callback, remember_callbacks, PendingCallback};
 use super::intake::{claim_together, ClaimOutcome, PendingClaim};
+use super::multi_row::parameter_list;
 use super::payments::{
     append_change, next_record, update_together, Change, PaymentRecord, PendingApply, PAYMENT_COLUMNS,
 };
@@ -239,10 +240,9 @@ async fn read_payments(
 ) -> Result<HashMap<String, PaymentRecord>, sqlx::Error> {
     let mut records = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(512) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let statement = format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id IN ({})",
-            placeholders.join(", ")
+            parameter_list(transaction, 0, chunk.len())
         );
         let mut query = sqlx::query(&statement);
         for id in chunk {
