@@ -7,11 +7,16 @@
 //! change and every applied callback in one `UPDATE … FROM` a list of compare-and-sets, with
 //! one read of the callbacks' payments and one insert of their event ids before it.
 //!
+//! A callback for a payment that the batch already changes (the provider's callback often comes
+//! while the dispatcher's change after the submit waits for the same commit) must see that
+//! change: those go together in a pass of their own after the first, which reads what it wrote.
+//!
 //! Only the plain cases are written here; each write left out keeps no outcome and the batch
-//! then writes it on its own, as it would have alone: a second write of one payment in the batch
-//! (it must see the first), a change with a dead letter, an illegal transition, a callback that
-//! reverses a final payment, a callback whose compare-and-set was lost (its event id is given
-//! back first). Outcomes are exactly those of the writes one by one.
+//! then writes it on its own, as it would have alone: a second change of one payment by the
+//! dispatcher, a lone callback after a change of its payment, a change with a dead letter, an
+//! illegal transition, a callback that reverses a final payment, a callback whose
+//! compare-and-set was lost (its event id is given back first). Outcomes are exactly those of
+//! the writes one by one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -96,7 +101,16 @@ pub(super) async fn write_together(
         claim_together(transaction, appends, &mut claims).await?;
     }
     if applies.len() + callbacks.len() > 1 {
-        changes_together(transaction, appends, applies, callbacks).await?;
+        let mut later = changes_together(transaction, appends, applies, callbacks).await?;
+        // A callback for a payment that the pass before changed goes in a pass of its own,
+        // which reads what that pass wrote: what it would see written alone after it, in three
+        // statements for all of them instead of three each.
+        while later.len() > 1 {
+            later = changes_together(transaction, appends, Vec::new(), later).await?;
+        }
+        if !later.is_empty() {
+            left_alone("payment_in_batch");
+        }
     }
     Ok(())
 }
@@ -109,16 +123,18 @@ enum Source<'b> {
 
 /// The state changes and callbacks of a batch: the callbacks' payments read in one statement,
 /// their event ids remembered in one, what they decide and the dispatcher's changes written in
-/// one compare-and-set statement.
-async fn changes_together(
+/// one compare-and-set statement. Returns, untouched, the callbacks for a payment that this
+/// pass already changes (the dispatcher's change, or an earlier callback, goes first, as it
+/// would one by one).
+async fn changes_together<'b>(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
-    applies: Vec<&mut PendingApply>,
-    callbacks: Vec<&mut PendingCallback>,
-) -> Result<(), sqlx::Error> {
+    applies: Vec<&'b mut PendingApply>,
+    callbacks: Vec<&'b mut PendingCallback>,
+) -> Result<Vec<&'b mut PendingCallback>, sqlx::Error> {
     // One write per payment here: a second must see what the first did, so it goes on its own.
     let mut payments = HashSet::new();
-    let mut planned: Vec<(Source<'_>, PaymentRecord)> = Vec::new();
+    let mut planned: Vec<(Source<'b>, PaymentRecord)> = Vec::new();
     for apply in applies {
         if apply.change.dead_letter.is_some() || !payments.insert(apply.record.payment_id.clone()) {
             continue;
@@ -129,19 +145,21 @@ async fn changes_together(
         };
         planned.push((Source::Apply(apply), next));
     }
-    let callbacks: Vec<&mut PendingCallback> = callbacks
+    let (callbacks, later): (Vec<_>, Vec<_>) = callbacks
         .into_iter()
-        .filter(|callback| payments.insert(callback.payment_id.clone()))
-        .collect();
+        .partition(|callback| payments.insert(callback.payment_id.clone()));
     let decided = decide_callbacks(transaction, appends, callbacks).await?;
     for (callback, record, change) in decided {
         match next_record(&record, &change) {
             Ok(next) => planned.push((Source::Callback(callback, Box::new((record, change))), next)),
-            Err(_) => give_back(transaction, callback).await?,
+            Err(_) => {
+                left_alone("illegal");
+                give_back(transaction, callback).await?;
+            }
         }
     }
     if planned.is_empty() {
-        return Ok(());
+        return Ok(later);
     }
     // In payment order, like the batch's units, so that every gateway's compare-and-set
     // statement takes its row locks in one global order (the list is read in order) and two
@@ -176,12 +194,13 @@ async fn changes_together(
                     append_change(appends, &record, &next, &change)?;
                     callback.outcome = Some(CallbackOutcome::Applied(change.to));
                 } else {
+                    left_alone("lost_compare_and_set");
                     give_back(transaction, callback).await?;
                 }
             }
         }
     }
-    Ok(())
+    Ok(later)
 }
 
 /// Reads the callbacks' payments, remembers the callbacks' event ids, and settles every callback
@@ -219,10 +238,18 @@ async fn decide_callbacks<'b>(
         match decide_fresh(appends, callback, &record) {
             Some(change) => changes.push((callback, record, change)),
             None if callback.outcome.is_some() => {}
-            None => give_back(transaction, callback).await?,
+            None => {
+                left_alone("reversal");
+                give_back(transaction, callback).await?;
+            }
         }
     }
     Ok(changes)
+}
+
+/// Counts a callback that writing together leaves to be written on its own, by why.
+fn left_alone(why: &'static str) {
+    metrics::counter!("gateway_store_callbacks_alone_total", "why" => why).increment(1);
 }
 
 /// Hands a callback whose event id was remembered back to the batch, to be written on its own:

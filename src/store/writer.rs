@@ -102,6 +102,17 @@ pub(super) enum Together<'a> {
     Callback(&'a mut PendingCallback),
 }
 
+impl Together<'_> {
+    /// The kind's name, for metrics.
+    fn name(&self) -> &'static str {
+        match self {
+            Together::Claim(_) => "claim",
+            Together::Apply(_) => "apply",
+            Together::Callback(_) => "callback",
+        }
+    }
+}
+
 struct PendingJob<P: Pending> {
     key: String,
     pending: P,
@@ -350,6 +361,8 @@ async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(),
             continue;
         }
         run_alone += 1;
+        let kind = unit.together().map_or("other", |kind| kind.name());
+        metrics::counter!("gateway_store_units_alone_total", "kind" => kind).increment(1);
         if unit.run(&mut transaction, &mut appends).await.is_err() {
             let _ = transaction.rollback().await;
             return Err(Unfinished::UnitFailed);

@@ -3,6 +3,8 @@
 //! each still gets the outcome it would have had alone — a stale record loses, a second change
 //! of one payment sees the first, a replayed event id is a duplicate, an unknown payment or
 //! another provider's is refused, a note changes nothing — and an illegal one fails alone.
+//! Callbacks for payments the batch already changes are written together in a pass of their
+//! own after it, and see what it wrote.
 //!
 //! On a current-thread runtime every write below is queued before the writer runs, so on SQLite
 //! (one writer) they share one batch; on PostgreSQL they share batches by key shard.
@@ -51,7 +53,7 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     settings.database.writer_thread = false;
     let store = Store::connect(&settings.database).await.unwrap();
     let mut records = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..10 {
         let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
         let claimed = store
             .claim(
@@ -68,7 +70,7 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         };
         records.push(store.payment(&payment_id).await.unwrap().unwrap());
     }
-    let [a, b, c, d, e, f, g, h] = <[PaymentRecord; 8]>::try_from(records).unwrap();
+    let [a, b, c, d, e, f, g, h, i, j] = <[PaymentRecord; 10]>::try_from(records).unwrap();
     // B moves before the batch, so the batch's change of B starts from a stale record.
     let submitting = || Change::to(PaymentState::Submitting, "about to send");
     store.apply(&b, submitting()).await.unwrap().unwrap();
@@ -107,18 +109,23 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     let event = |name: &str| -> &'static str { Box::leak(format!("{run_id}-{name}").into_boxed_str()) };
 
     let answers = all_at_once(vec![
-        apply(&a, submitting()),                                                  // 0: plain
-        apply(&b, submitting()),                                                  // 1: stale record
-        apply(&c, submitting()),                                                  // 2: first change of C
-        apply(&c, failed()),                                                      // 3: second change of C, same record
-        callback("bank_transfer", event("d"), &d.payment_id, fail),               // 4: plain callback
-        callback("bank_transfer", event("e"), &e.payment_id, fail),               // 5: an event id…
-        callback("bank_transfer", event("e"), &e.payment_id, fail),               // 6: …replayed in the batch
-        callback("bank_transfer", event("x"), "pay_unknown", fail),               // 7: no such payment
-        callback("vnpost_account", event("f"), &f.payment_id, fail),              // 8: another provider's payment
-        apply(&g, submitting()),                                                  // 9: a change of G…
+        apply(&a, submitting()),                                                   // 0: plain
+        apply(&b, submitting()),                                                   // 1: stale record
+        apply(&c, submitting()),                                                   // 2: first change of C
+        apply(&c, failed()),                                                       // 3: second change of C, same record
+        callback("bank_transfer", event("d"), &d.payment_id, fail),                // 4: plain callback
+        callback("bank_transfer", event("e"), &e.payment_id, fail),                // 5: an event id…
+        callback("bank_transfer", event("e"), &e.payment_id, fail),                // 6: …replayed in the batch
+        callback("bank_transfer", event("x"), "pay_unknown", fail),                // 7: no such payment
+        callback("vnpost_account", event("f"), &f.payment_id, fail),               // 8: another provider's payment
+        apply(&g, submitting()),                                                   // 9: a change of G…
         callback("bank_transfer", event("g"), &g.payment_id, fail_if_submitting), // 10: …then a callback that must see it
         callback("bank_transfer", event("h"), &h.payment_id, note),               // 11: a note
+        apply(&i, submitting()),                                                  // 12: changes of I and J…
+        apply(&j, submitting()),                                                  // 13
+        callback("bank_transfer", event("i"), &i.payment_id, fail_if_submitting), // 14: …callbacks after them…
+        callback("bank_transfer", event("j"), &j.payment_id, fail_if_submitting), // 15
+        callback("bank_transfer", event("j2"), &j.payment_id, fail_if_submitting), // 16: …and one after that
     ])
     .await;
 
@@ -155,6 +162,23 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         "the callback saw the change before it"
     );
     assert_eq!(called(11), CallbackOutcome::Ignored(PaymentState::Accepted));
+    assert_eq!(
+        (applied(12), applied(13)),
+        (Some(PaymentState::Submitting), Some(PaymentState::Submitting))
+    );
+    assert_eq!(
+        (called(14), called(15)),
+        (
+            CallbackOutcome::Applied(PaymentState::Failed),
+            CallbackOutcome::Applied(PaymentState::Failed)
+        ),
+        "the callbacks saw the changes before them"
+    );
+    assert_eq!(
+        called(16),
+        CallbackOutcome::Ignored(PaymentState::Failed),
+        "the third write of J saw the second"
+    );
 
     // A batch with an illegal change runs again one by one: the illegal change fails alone.
     let again = all_at_once(vec![
@@ -187,8 +211,14 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     assert_eq!(state(&d).await.state, PaymentState::Failed);
     assert_eq!(state(&e).await.version, e.version + 1, "E moved once");
     assert_eq!(state(&f).await.state, PaymentState::Accepted);
-    let g_now = state(&g).await;
-    assert_eq!((g_now.state, g_now.version), (PaymentState::Failed, g.version + 2));
+    for (record, name) in [(&g, "G"), (&i, "I"), (&j, "J")] {
+        let now = state(record).await;
+        assert_eq!(
+            (now.state, now.version),
+            (PaymentState::Failed, record.version + 2),
+            "{name}"
+        );
+    }
     assert_eq!(
         state(&h).await.version,
         h.version + 1,
@@ -216,7 +246,9 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         1,
         "one result for a replayed event id"
     );
-    assert_eq!(count(failed_results, g.payment_id.clone()).await, 1);
+    for record in [&g, &i, &j] {
+        assert_eq!(count(failed_results, record.payment_id.clone()).await, 1);
+    }
     let callbacks = "SELECT COUNT(*) FROM callback_events WHERE payment_id = $1";
     assert_eq!(count(callbacks, e.payment_id.clone()).await, 1);
     assert_eq!(
@@ -225,6 +257,11 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         "another provider's callback is not kept"
     );
     assert_eq!(count(callbacks, g.payment_id.clone()).await, 1);
+    assert_eq!(
+        count(callbacks, j.payment_id.clone()).await,
+        2,
+        "both of J's events are remembered"
+    );
     let notes =
         "SELECT COUNT(*) FROM payment_events WHERE payment_id = $1 AND reason_code = 'callback_contradicts_final'";
     assert_eq!(
