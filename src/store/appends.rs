@@ -10,7 +10,17 @@
 
 use sqlx::AnyConnection;
 
-use super::multi_row::insert_rows;
+use super::multi_row::{insert_rows, plain_row};
+
+/// The payment a line is about: its id, and its `created_at`, which files the line in the
+/// event log's and the outbox's indexes by payment. The payments being worked on were claimed
+/// lately, so their lines land together at the end of those indexes, not each on a page of its
+/// own (see the migration `payment_clustered_indexes`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PaymentKey<'a> {
+    pub id: &'a str,
+    pub created_at: i64,
+}
 
 /// The appends of one transaction, not yet written.
 #[derive(Debug, Default)]
@@ -22,6 +32,7 @@ pub struct Appends {
 #[derive(Debug)]
 struct EventRow {
     payment_id: String,
+    payment_created_at: i64,
     from_state: Option<&'static str>,
     to_state: &'static str,
     reason_code: Option<String>,
@@ -33,6 +44,7 @@ struct EventRow {
 pub(super) struct OutboxRowToInsert {
     pub kind: &'static str,
     pub payment_id: Option<String>,
+    pub payment_created_at: Option<i64>,
     pub routing_key: String,
     pub headers: String,
     pub body: Vec<u8>,
@@ -42,7 +54,7 @@ pub(super) struct OutboxRowToInsert {
 impl Appends {
     pub(super) fn event(
         &mut self,
-        payment_id: &str,
+        payment: PaymentKey<'_>,
         from_state: Option<&'static str>,
         to_state: &'static str,
         reason_code: Option<&str>,
@@ -50,7 +62,8 @@ impl Appends {
         occurred_at: i64,
     ) {
         self.events.push(EventRow {
-            payment_id: payment_id.to_string(),
+            payment_id: payment.id.to_string(),
+            payment_created_at: payment.created_at,
             from_state,
             to_state,
             reason_code: reason_code.map(str::to_string),
@@ -69,8 +82,9 @@ impl Appends {
         let events = std::mem::take(&mut self.events);
         insert_rows(
             connection,
-            "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at) VALUES ",
-            6,
+            "INSERT INTO payment_events (payment_id, from_state, to_state, reason_code, detail, occurred_at, \
+             payment_created_at) VALUES ",
+            &plain_row(7),
             &events,
             |query, row| {
                 query
@@ -80,14 +94,15 @@ impl Appends {
                     .bind(row.reason_code.as_deref())
                     .bind(row.detail.as_str())
                     .bind(row.occurred_at)
+                    .bind(row.payment_created_at)
             },
         )
         .await?;
         let outbox = std::mem::take(&mut self.outbox);
         insert_rows(
             connection,
-            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ",
-            6,
+            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, payment_created_at) VALUES ",
+            &plain_row(7),
             &outbox,
             |query, row| {
                 query
@@ -97,6 +112,7 @@ impl Appends {
                     .bind(row.headers.as_str())
                     .bind(row.body.as_slice())
                     .bind(row.created_at)
+                    .bind(row.payment_created_at)
             },
         )
         .await

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
-use super::multi_row::insert_rows;
+use super::multi_row::{insert_rows, plain_row};
 use super::outbox::{insert, insert_dead_letter, OutboxKind};
 use super::{now_ms, Backend, Store, StoreError, StoredProperties};
 use crate::batch::{
@@ -563,7 +563,7 @@ async fn record_in(
         insert_rows(
             transaction,
             "INSERT INTO batch_lines (batch_id, order_id, amount) VALUES ",
-            3,
+            &plain_row(3),
             lines,
             |query, line| {
                 query

@@ -176,7 +176,7 @@ pub(super) fn decide_fresh(
 fn flag(appends: &mut Appends, record: &PaymentRecord, detail: &str) -> CallbackOutcome {
     record_event(
         appends,
-        &record.payment_id,
+        record,
         Some(record.state),
         record.state,
         Some("callback_contradicts_final"),
@@ -214,14 +214,7 @@ async fn report_reversal(
     if bumped.rows_affected() == 0 {
         return Ok(false);
     }
-    record_event(
-        appends,
-        &record.payment_id,
-        Some(record.state),
-        record.state,
-        Some(CODE),
-        detail,
-    );
+    record_event(appends, record, Some(record.state), record.state, Some(CODE), detail);
     let reported = PaymentRecord {
         seq: record.seq + 1,
         updated_at: now,
@@ -235,9 +228,9 @@ async fn report_reversal(
             "the payment was reported {} but a verified provider callback contradicts it: {detail}",
             record.state
         ));
-        insert_result(appends, &message)?;
+        insert_result(appends, &message, Some(record.key()))?;
     }
-    dead_letter_payment(transaction, appends, &record.payment_id, "contradiction", detail).await?;
+    dead_letter_payment(transaction, appends, record, "contradiction", detail).await?;
     Ok(true)
 }
 

@@ -122,7 +122,7 @@ async fn reject_in(
             .await?
             .is_some();
     if !claimed {
-        insert_result(appends, message)?;
+        insert_result(appends, message, None)?;
         if !order_id.is_empty() {
             sqlx::query("INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(order_id)
@@ -432,9 +432,9 @@ async fn finish_claim(
         }
     };
     let state = record.state;
-    record_event(appends, &record.payment_id, None, state, reason_code, &reason);
+    record_event(appends, &record, None, state, reason_code, &reason);
     if let Some(message) = record.result_message() {
-        insert_result(appends, &message)?;
+        insert_result(appends, &message, Some(record.key()))?;
     }
     Ok(ClaimOutcome::Claimed {
         payment_id: record.payment_id,

@@ -20,19 +20,18 @@ const MAX_ROWS_PER_INSERT: usize = 256;
 /// A query being bound.
 pub(super) type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
-/// Inserts `rows` in order with `head` (`INSERT INTO t (a, b, …) VALUES `), each row's
-/// `columns` values bound by `bind`.
+/// Inserts `rows` in order with `head` (`INSERT INTO t (a, b, …) VALUES `), each row written
+/// as `template` (see [`rows_returning`]; [`plain_row`] for plain values) and bound by `bind`.
 pub(super) async fn insert_rows<T>(
     connection: &mut AnyConnection,
     head: &str,
-    columns: usize,
+    template: &str,
     rows: &[T],
     bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
 ) -> Result<(), sqlx::Error> {
-    let template = plain_row(columns);
-    let style = Placeholders::of(connection, &template);
+    let style = Placeholders::of(connection, template);
     for chunk in chunks(rows) {
-        let statement = statement(head, &template, "", chunk.len(), style);
+        let statement = statement(head, template, "", chunk.len(), style);
         let mut query = sqlx::query(&statement);
         for row in chunk {
             query = bind(query, row);
@@ -72,8 +71,11 @@ pub(super) async fn rows_returning<T>(
 /// the statement: `$after+1, …` — or `?, …` on SQLite when none come before (a `$N` before a
 /// `?` would make sqlx bind the `?` from the start again).
 pub(super) fn parameter_list(connection: &AnyConnection, after: usize, count: usize) -> String {
-    let template = if after == 0 { "($1)" } else { "" };
-    let style = Placeholders::of(connection, template);
+    let style = if after == 0 {
+        Placeholders::of(connection, "($1)")
+    } else {
+        Placeholders::Numbered
+    };
     let mut list = String::with_capacity(count * 6);
     for n in 1..=count {
         if n > 1 {
@@ -129,7 +131,7 @@ fn chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// `($1, …, $columns)`.
-fn plain_row(columns: usize) -> String {
+pub(super) fn plain_row(columns: usize) -> String {
     let parameters: Vec<String> = (1..=columns).map(|n| format!("${n}")).collect();
     format!("({})", parameters.join(", "))
 }

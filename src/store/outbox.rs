@@ -7,7 +7,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::appends::{Appends, OutboxRowToInsert};
+use super::appends::{Appends, OutboxRowToInsert, PaymentKey};
 use super::multi_row::parameter_list;
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
@@ -41,8 +41,14 @@ pub struct OutboxRow {
     pub body: Vec<u8>,
 }
 
-/// Queues a result message.
-pub(super) fn insert_result(appends: &mut Appends, message: &ResultMessage) -> Result<(), sqlx::Error> {
+/// Queues a result message: of `payment` (whose id is the message's), or of an order that
+/// never became a payment.
+pub(super) fn insert_result(
+    appends: &mut Appends,
+    message: &ResultMessage,
+    payment: Option<PaymentKey<'_>>,
+) -> Result<(), sqlx::Error> {
+    debug_assert_eq!(message.payment_id.as_deref(), payment.map(|payment| payment.id));
     let body = serde_json::to_vec(message).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let properties = StoredProperties {
         content_type: Some("application/json".to_string()),
@@ -53,7 +59,7 @@ pub(super) fn insert_result(appends: &mut Appends, message: &ResultMessage) -> R
     insert(
         appends,
         OutboxKind::Result,
-        message.payment_id.as_deref(),
+        payment,
         &message.routing_key(),
         &properties,
         &body,
@@ -64,18 +70,18 @@ pub(super) fn insert_result(appends: &mut Appends, message: &ResultMessage) -> R
 /// Queues a dead letter: the original bytes and properties plus the gateway's headers.
 pub(super) fn insert_dead_letter(
     appends: &mut Appends,
-    payment_id: Option<&str>,
+    payment: Option<PaymentKey<'_>>,
     raw_message: &[u8],
     properties: &StoredProperties,
 ) {
-    insert(appends, OutboxKind::DeadLetter, payment_id, "", properties, raw_message);
+    insert(appends, OutboxKind::DeadLetter, payment, "", properties, raw_message);
 }
 
 /// Queues a message, written with the rest of its transaction's appends.
 pub(super) fn insert(
     appends: &mut Appends,
     kind: OutboxKind,
-    payment_id: Option<&str>,
+    payment: Option<PaymentKey<'_>>,
     routing_key: &str,
     properties: &StoredProperties,
     body: &[u8],
@@ -91,13 +97,20 @@ pub(super) fn insert(
     }
     appends.outbox(OutboxRowToInsert {
         kind: kind.as_str(),
-        payment_id: payment_id.map(str::to_string),
+        payment_id: payment.map(|payment| payment.id.to_string()),
+        payment_created_at: payment.map(|payment| payment.created_at),
         routing_key: routing_key.to_string(),
         headers: bounded.to_json(),
         body: body.to_vec(),
         created_at: now_ms(),
     });
 }
+
+/// A payment's latest result, found through `outbox_payment` by its `created_at` and id.
+const LATEST_RESULT: &str =
+    "SELECT routing_key, headers, body, payment_created_at FROM outbox WHERE payment_created_at = \
+     (SELECT created_at FROM payments WHERE payment_id = $1) AND payment_id = $1 AND kind = 'result' \
+     ORDER BY id DESC LIMIT 1";
 
 /// Queues again the latest result of a payment, for a duplicate delivery of its order.
 /// Flushes `appends` first, so a result queued earlier in the same transaction counts.
@@ -107,20 +120,22 @@ pub(super) async fn republish_latest_result(
     payment_id: &str,
 ) -> Result<bool, sqlx::Error> {
     appends.flush(transaction).await?;
-    let latest = sqlx::query(
-        "SELECT routing_key, headers, body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(payment_id)
-    .fetch_optional(&mut *transaction)
-    .await?;
+    let latest = sqlx::query(LATEST_RESULT)
+        .bind(payment_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
     let Some(row) = latest else { return Ok(false) };
     let routing_key: String = row.try_get("routing_key")?;
     let headers: String = row.try_get("headers")?;
     let body: Vec<u8> = row.try_get("body")?;
+    let created_at: i64 = row.try_get("payment_created_at")?;
     insert(
         appends,
         OutboxKind::Result,
-        Some(payment_id),
+        Some(PaymentKey {
+            id: payment_id,
+            created_at,
+        }),
         &routing_key,
         &StoredProperties::from_json(&headers),
         &body,
@@ -404,6 +419,21 @@ mod tests {
             plan.contains("payments_provider_due"),
             "{statement}\nis planned as\n{plan}"
         );
+        // A payment's lines are found by its claim time and id, not by a walk of the outbox or
+        // of the event log.
+        for (statement, index) in [
+            (
+                LATEST_RESULT.to_string(),
+                "outbox_payment (payment_created_at=? AND payment_id=?)",
+            ),
+            (
+                super::super::queries::EVENTS_OF_PAYMENT.to_string(),
+                "payment_events_payment (payment_created_at=? AND payment_id=?)",
+            ),
+        ] {
+            let planned = self::plan(&store, &statement).await;
+            assert!(planned.contains(index), "{statement}\nis planned as\n{planned}");
+        }
         let _ = std::fs::remove_dir_all(folder);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::appends::Appends;
+use super::appends::{Appends, PaymentKey};
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
@@ -96,6 +96,14 @@ impl PaymentRecord {
     }
 
     /// The result message for this record as it stands.
+    /// How its lines in the event log and the outbox are filed.
+    pub(super) fn key(&self) -> PaymentKey<'_> {
+        PaymentKey {
+            id: &self.payment_id,
+            created_at: self.created_at,
+        }
+    }
+
     pub fn result_message(&self) -> Option<ResultMessage> {
         let status = self.state.published_as()?;
         Some(ResultMessage {
@@ -295,7 +303,7 @@ pub(super) async fn apply_in(
     }
     append_change(appends, record, &next, &change)?;
     if let Some(reason) = change.dead_letter {
-        dead_letter_payment(transaction, appends, &record.payment_id, reason, &change.detail).await?;
+        dead_letter_payment(transaction, appends, record, reason, &change.detail).await?;
     }
     Ok(Some(next))
 }
@@ -392,7 +400,7 @@ pub(super) fn append_change(
     if !nothing_new {
         record_event(
             appends,
-            &record.payment_id,
+            record,
             Some(record.state),
             next.state,
             next.reason_code.as_deref(),
@@ -401,7 +409,7 @@ pub(super) fn append_change(
     }
     if publishes(record, change) {
         if let Some(message) = next.result_message() {
-            insert_result(appends, &message)?;
+            insert_result(appends, &message, Some(next.key()))?;
         }
     }
     Ok(())
@@ -412,17 +420,17 @@ pub(super) fn append_change(
 pub(super) async fn dead_letter_payment(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
-    payment_id: &str,
+    record: &PaymentRecord,
     reason: &str,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
     let (raw_message, raw_properties): (Vec<u8>, String) =
         sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
-            .bind(payment_id)
+            .bind(&record.payment_id)
             .fetch_one(&mut *transaction)
             .await?;
     let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, detail);
-    insert_dead_letter(appends, Some(payment_id), &raw_message, &properties);
+    insert_dead_letter(appends, Some(record.key()), &raw_message, &properties);
     Ok(())
 }
 
@@ -430,14 +438,14 @@ pub(super) async fn dead_letter_payment(
 /// appends).
 pub(super) fn record_event(
     appends: &mut Appends,
-    payment_id: &str,
+    payment: &PaymentRecord,
     from: Option<PaymentState>,
     to: PaymentState,
     reason_code: Option<&str>,
     detail: &str,
 ) {
     appends.event(
-        payment_id,
+        payment.key(),
         from.map(PaymentState::as_str),
         to.as_str(),
         reason_code,

@@ -3,7 +3,8 @@
 //! Deletes go in chunks, so SQLite's single writer is never held for long and a large first
 //! prune does not stall claims. What is never deleted: unpublished or parked outbox rows
 //! (they still have to reach RabbitMQ, or a person), and the latest result of each payment,
-//! which a duplicate delivery of its order is answered with.
+//! which a duplicate delivery of its order is answered with (found by the payment's claim time
+//! and id, as every line of a payment is filed).
 
 use super::Store;
 
@@ -36,7 +37,8 @@ impl Store {
                 "DELETE FROM outbox WHERE id IN (\
                    SELECT o.id FROM outbox o WHERE o.published_at IS NOT NULL AND o.published_at < $1 \
                    AND NOT (o.kind = 'result' AND o.payment_id IS NOT NULL AND o.id = \
-                     (SELECT MAX(l.id) FROM outbox l WHERE l.payment_id = o.payment_id AND l.kind = 'result')) \
+                     (SELECT MAX(l.id) FROM outbox l WHERE l.payment_created_at = o.payment_created_at \
+                       AND l.payment_id = o.payment_id AND l.kind = 'result')) \
                    ORDER BY o.id LIMIT $2)",
             )
             .bind(before.outbox_published_before_ms)

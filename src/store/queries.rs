@@ -7,6 +7,11 @@ use super::payments::{PaymentRecord, PAYMENT_COLUMNS};
 use super::{state_column, Store};
 use crate::payment::{PaymentState, ResultMessage};
 
+/// A payment's event log, found through `payment_events_payment` by its `created_at` ($1) and
+/// id ($2).
+pub(super) const EVENTS_OF_PAYMENT: &str = "SELECT from_state, to_state, reason_code, detail, occurred_at \
+     FROM payment_events WHERE payment_created_at = $1 AND payment_id = $2 ORDER BY id";
+
 /// One line of a payment's event log.
 #[derive(Clone, Debug)]
 pub struct PaymentEvent {
@@ -87,32 +92,33 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let payment = PaymentRecord::from_row(&row)?;
-        let events = sqlx::query(
-            "SELECT from_state, to_state, reason_code, detail, occurred_at FROM payment_events \
-             WHERE payment_id = $1 ORDER BY id",
-        )
-        .bind(&payment.payment_id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(PaymentEvent {
-                from_state: row.try_get("from_state")?,
-                to_state: state_column(row, "to_state")?,
-                reason_code: row.try_get("reason_code")?,
-                detail: row.try_get("detail")?,
-                occurred_at: row.try_get("occurred_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let results = sqlx::query("SELECT body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id")
+        let events = sqlx::query(EVENTS_OF_PAYMENT)
+            .bind(payment.created_at)
             .bind(&payment.payment_id)
             .fetch_all(self.pool())
             .await?
             .iter()
-            .filter_map(|row| row.try_get::<Vec<u8>, _>("body").ok())
-            .filter_map(|body| serde_json::from_slice(&body).ok())
-            .collect();
+            .map(|row| {
+                Ok(PaymentEvent {
+                    from_state: row.try_get("from_state")?,
+                    to_state: state_column(row, "to_state")?,
+                    reason_code: row.try_get("reason_code")?,
+                    detail: row.try_get("detail")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let results = sqlx::query(
+            "SELECT body FROM outbox WHERE payment_created_at = $1 AND payment_id = $2 AND kind = 'result' ORDER BY id",
+        )
+        .bind(payment.created_at)
+        .bind(&payment.payment_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get::<Vec<u8>, _>("body").ok())
+        .filter_map(|body| serde_json::from_slice(&body).ok())
+        .collect();
         Ok(Some(OrderView {
             payment,
             events,
@@ -139,8 +145,8 @@ impl Store {
         // failed inquiry) does not count as entering it.
         let listing_sql = format!(
             "SELECT p.order_id, p.payment_id, p.channel, p.provider, p.amount, p.state, p.reason_code, p.reason, \
-             p.submitted_at, COALESCE((SELECT MAX(e.occurred_at) FROM payment_events e WHERE e.payment_id = p.payment_id \
-             AND e.to_state = p.state AND (e.from_state IS NULL OR e.from_state <> e.to_state)), p.updated_at) \
+             p.submitted_at, COALESCE((SELECT MAX(e.occurred_at) FROM payment_events e WHERE e.payment_created_at = p.created_at \
+             AND e.payment_id = p.payment_id AND e.to_state = p.state AND (e.from_state IS NULL OR e.from_state <> e.to_state)), p.updated_at) \
              AS entered_state_at FROM payments p WHERE {conditions} ORDER BY entered_state_at, p.payment_id LIMIT ${}",
             values.len() + 1
         );

@@ -229,7 +229,7 @@ async fn apply_return_in(
     );
     record_event(
         appends,
-        &record.payment_id,
+        &record,
         Some(record.state),
         record.state,
         Some(RETURNED_BY_PROVIDER),
@@ -241,7 +241,7 @@ async fn apply_return_in(
         message.amount = u64::try_from(returned.amount).ok();
         message.reason_code = Some(RETURNED_BY_PROVIDER.to_string());
         message.reason = Some(returned.reason.clone());
-        insert_result(appends, &message)?;
+        insert_result(appends, &message, Some(record.key()))?;
     }
     attempt.commit().await?;
     Ok(ReturnOutcome::Applied { seq: record.seq })

@@ -61,7 +61,7 @@ impl Store {
         let sql = format!(
             "SELECT p.payment_id, p.commune_code, COALESCE({program}, '') AS program, p.channel, p.state, p.amount, \
              p.reason_code, p.created_at, (SELECT MIN(e.occurred_at) FROM payment_events e \
-             WHERE e.payment_id = p.payment_id AND e.to_state = 'succeeded') AS credited_at, \
+             WHERE e.payment_created_at = p.created_at AND e.payment_id = p.payment_id AND e.to_state = 'succeeded') AS credited_at, \
              r.payment_id AS returned_payment_id, r.reason_code AS return_reason_code \
              FROM payments p LEFT JOIN reconciliation_items r ON r.payment_id = p.payment_id AND r.kind = 'returned' \
              WHERE {conditions} ORDER BY p.commune_code, p.payment_id"

@@ -202,12 +202,17 @@ async fn insert_row(
     age_days: i64,
 ) -> i64 {
     let at = now_ms() - age_days * 24 * 60 * 60 * 1000;
+    // A payment's lines carry its claim time, as the gateway writes them (these payments were
+    // all claimed at one instant, in November 2023).
+    let payment_created_at = payment_id.map(|_| 1_700_000_000_000_i64);
     sqlx::query_scalar(
-        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, published_at, parked_at, park_reason) \
-         VALUES ($1, $2, 'result.bank_transfer.succeeded', '{}', $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO outbox (kind, payment_id, payment_created_at, routing_key, headers, body, created_at, \
+         published_at, parked_at, park_reason) \
+         VALUES ($1, $2, $3, 'result.bank_transfer.succeeded', '{}', $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(kind)
     .bind(payment_id.map(str::to_string))
+    .bind(payment_created_at)
     .bind(b"{}".to_vec())
     .bind(at)
     .bind(published.then_some(at))
