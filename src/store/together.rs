@@ -29,8 +29,9 @@ use super::multi_row::parameter_list;
 use super::payments::{
     append_change, next_record, update_together, Change, PaymentRecord, PendingApply, PAYMENT_COLUMNS,
 };
+use super::wallets::{reserve_together, PendingReservation};
 use super::writer::{Pending, Together, WriteFuture};
-use crate::store::CallbackOutcome;
+use crate::store::{CallbackOutcome, WalletReservation};
 
 impl Pending for PendingClaim {
     type Output = ClaimOutcome;
@@ -80,7 +81,23 @@ impl Pending for PendingCallback {
     }
 }
 
-/// Writes the plain ones of a batch's claims, state changes and callbacks (in the batch's key
+impl Pending for PendingReservation {
+    type Output = WalletReservation;
+
+    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
+        Box::pin(PendingReservation::run(self, connection, appends))
+    }
+
+    fn outcome(&mut self) -> &mut Option<WalletReservation> {
+        &mut self.outcome
+    }
+
+    fn together(&mut self) -> Together<'_> {
+        Together::Reservation(self)
+    }
+}
+
+/// Writes the plain ones of a batch's claims, state changes, callbacks and wallet reservations (in the batch's key
 /// order within each kind) and sets their outcomes.
 pub(super) async fn write_together(
     transaction: &mut AnyConnection,
@@ -90,11 +107,13 @@ pub(super) async fn write_together(
     let mut claims = Vec::new();
     let mut applies = Vec::new();
     let mut callbacks = Vec::new();
+    let mut reservations = Vec::new();
     for write in writes {
         match write {
             Together::Claim(claim) => claims.push(claim),
             Together::Apply(apply) => applies.push(apply),
             Together::Callback(callback) => callbacks.push(callback),
+            Together::Reservation(reservation) => reservations.push(reservation),
         }
     }
     if claims.len() > 1 {
@@ -111,6 +130,9 @@ pub(super) async fn write_together(
         if !later.is_empty() {
             left_alone("payment_in_batch");
         }
+    }
+    if reservations.len() > 1 {
+        reserve_together(transaction, reservations).await?;
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! The per-wallet monthly limit: a reservation per payment, checked and taken in one
-//! transaction before the payment is first sent.
+//! transaction before the payment is first sent. The reservations of a group commit are
+//! checked and taken together ([`reserve_together`]), in three statements for all of them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row};
 
+use super::appends::Appends;
+use super::multi_row::rows_returning;
 use super::{Store, StoreError};
 
 /// What the reservation found.
@@ -28,21 +33,169 @@ impl Store {
         amount: i64,
         limit: i64,
     ) -> Result<WalletReservation, StoreError> {
-        let keys = std::sync::Arc::new((
-            payment_id.to_string(),
-            provider.to_string(),
-            msisdn.to_string(),
-            month.to_string(),
-        ));
-        self.write(msisdn, move |connection, _| {
-            let keys = keys.clone();
-            Box::pin(async move {
-                let (payment_id, provider, msisdn, month) = &*keys;
-                reserve_in(connection, payment_id, provider, msisdn, month, amount, limit).await
-            })
-        })
-        .await
+        let pending = PendingReservation {
+            payment_id: payment_id.to_string(),
+            wallet: Wallet {
+                provider: provider.to_string(),
+                msisdn: msisdn.to_string(),
+                month: month.to_string(),
+            },
+            amount,
+            limit,
+            outcome: None,
+        };
+        self.writer.submit(msisdn, pending).await
     }
+}
+
+/// A wallet's month.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) struct Wallet {
+    provider: String,
+    msisdn: String,
+    month: String,
+}
+
+/// A reservation waiting in the group commit (see [`Store::reserve_wallet_month`]).
+pub(super) struct PendingReservation {
+    payment_id: String,
+    wallet: Wallet,
+    amount: i64,
+    limit: i64,
+    /// Set by [`reserve_together`] or [`PendingReservation::run`].
+    pub outcome: Option<WalletReservation>,
+}
+
+impl PendingReservation {
+    /// Checks and takes the reservation on its own.
+    pub async fn run(&mut self, transaction: &mut AnyConnection, _appends: &mut Appends) -> Result<(), sqlx::Error> {
+        let Wallet {
+            provider,
+            msisdn,
+            month,
+        } = &self.wallet;
+        self.outcome = Some(
+            reserve_in(
+                transaction,
+                &self.payment_id,
+                provider,
+                msisdn,
+                month,
+                self.amount,
+                self.limit,
+            )
+            .await?,
+        );
+        Ok(())
+    }
+}
+
+/// The reservations of a batch, checked and taken together, each with the outcome it would
+/// have had alone in the batch's order: the wallets' month rows counted in one upsert (in wallet
+/// order, so that on PostgreSQL their row locks serialise the checks of one wallet by several
+/// gateways, as one by one), the live reservations of those wallets read in one statement, each
+/// reservation checked against them and the ones taken before it in the batch, and the taken
+/// ones inserted in one statement. A second reservation of one payment in the batch is left
+/// without an outcome, to be written on its own after.
+pub(super) async fn reserve_together(
+    transaction: &mut AnyConnection,
+    reservations: Vec<&mut PendingReservation>,
+) -> Result<(), sqlx::Error> {
+    let mut payments = HashSet::new();
+    let mut plain: Vec<&mut PendingReservation> = reservations
+        .into_iter()
+        .filter(|reservation| payments.insert(reservation.payment_id.clone()))
+        .collect();
+    let mut checks: BTreeMap<&Wallet, i64> = BTreeMap::new();
+    for reservation in &plain {
+        *checks.entry(&reservation.wallet).or_default() += 1;
+    }
+    let checks: Vec<(&Wallet, i64)> = checks.into_iter().collect();
+    rows_returning(
+        transaction,
+        "INSERT INTO wallet_months (provider, msisdn, month, checks) VALUES ",
+        "($1, $2, $3, $4)",
+        " ON CONFLICT (provider, msisdn, month) DO UPDATE SET checks = wallet_months.checks + excluded.checks",
+        &checks,
+        |query, (wallet, count)| {
+            query
+                .bind(wallet.provider.as_str())
+                .bind(wallet.msisdn.as_str())
+                .bind(wallet.month.as_str())
+                .bind(*count)
+        },
+    )
+    .await?;
+    let wallets: Vec<&Wallet> = checks.iter().map(|(wallet, _)| *wallet).collect();
+    let mut held: HashMap<Wallet, Vec<(String, i64)>> = HashMap::with_capacity(wallets.len());
+    for row in rows_returning(
+        transaction,
+        "WITH w (provider, msisdn, month) AS (VALUES ",
+        "(CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT))",
+        ") SELECT r.provider, r.msisdn, r.month, r.payment_id, r.amount FROM w \
+         JOIN wallet_reservations r ON r.provider = w.provider AND r.msisdn = w.msisdn AND r.month = w.month \
+         JOIN payments p ON p.payment_id = r.payment_id WHERE p.state NOT IN ('failed', 'rejected')",
+        &wallets,
+        |query, wallet| {
+            query
+                .bind(wallet.provider.as_str())
+                .bind(wallet.msisdn.as_str())
+                .bind(wallet.month.as_str())
+        },
+    )
+    .await?
+    {
+        let wallet = Wallet {
+            provider: row.try_get("provider")?,
+            msisdn: row.try_get("msisdn")?,
+            month: row.try_get("month")?,
+        };
+        held.entry(wallet)
+            .or_default()
+            .push((row.try_get("payment_id")?, row.try_get("amount")?));
+    }
+    drop(wallets);
+    drop(checks);
+    for reservation in &mut plain {
+        let holders = held.entry(reservation.wallet.clone()).or_default();
+        let already = holders
+            .iter()
+            .filter(|(payment_id, _)| *payment_id != reservation.payment_id)
+            .fold(0_i64, |sum, (_, amount)| sum.saturating_add(*amount));
+        if already.saturating_add(reservation.amount) > reservation.limit {
+            reservation.outcome = Some(WalletReservation::OverLimit { already });
+            continue;
+        }
+        if !holders
+            .iter()
+            .any(|(payment_id, _)| *payment_id == reservation.payment_id)
+        {
+            holders.push((reservation.payment_id.clone(), reservation.amount));
+        }
+        reservation.outcome = Some(WalletReservation::Reserved);
+    }
+    let taken: Vec<&PendingReservation> = plain
+        .iter()
+        .filter(|reservation| reservation.outcome == Some(WalletReservation::Reserved))
+        .map(|reservation| &**reservation)
+        .collect();
+    rows_returning(
+        transaction,
+        "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ",
+        "($1, $2, $3, $4, $5)",
+        " ON CONFLICT DO NOTHING",
+        &taken,
+        |query, reservation| {
+            query
+                .bind(reservation.payment_id.as_str())
+                .bind(reservation.wallet.provider.as_str())
+                .bind(reservation.wallet.msisdn.as_str())
+                .bind(reservation.wallet.month.as_str())
+                .bind(reservation.amount)
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The reservation inside a transaction (see [`Store::reserve_wallet_month`]).

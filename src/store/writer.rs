@@ -24,6 +24,7 @@ use super::callbacks::PendingCallback;
 use super::intake::PendingClaim;
 use super::payments::PendingApply;
 use super::together::write_together;
+use super::wallets::PendingReservation;
 use super::StoreError;
 
 /// The most units one transaction takes; bounds the time a batch holds the connection.
@@ -100,6 +101,7 @@ pub(super) enum Together<'a> {
     Claim(&'a mut PendingClaim),
     Apply(&'a mut PendingApply),
     Callback(&'a mut PendingCallback),
+    Reservation(&'a mut PendingReservation),
 }
 
 impl Together<'_> {
@@ -109,6 +111,7 @@ impl Together<'_> {
             Together::Claim(_) => "claim",
             Together::Apply(_) => "apply",
             Together::Callback(_) => "callback",
+            Together::Reservation(_) => "reservation",
         }
     }
 }
@@ -345,7 +348,7 @@ enum Unfinished {
 /// all of them, together.
 async fn run_together(pool: &AnyPool, batch: &mut [Box<dyn Unit>]) -> Result<(), Unfinished> {
     let mut stages = Stages::start();
-    let mut transaction = pool.begin().await.map_err(Unfinished::CommitFailed)?;
+    let mut transaction = begin_writing(pool).await.map_err(Unfinished::CommitFailed)?;
     stages.done("begin");
     let mut appends = Appends::default();
     let kinds = batch.iter_mut().filter_map(|unit| unit.together()).collect();
@@ -399,10 +402,22 @@ impl Stages {
     }
 }
 
+/// Begins a batch's transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+/// a transaction begun plainly takes it at its first write, and if it read before that while
+/// another process wrote to the file (an ops command's store, a test's second store), it fails
+/// at once with "database is locked" instead of waiting for the lock as `busy_timeout` allows.
+async fn begin_writing(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// The slow path, after a unit failed: each unit in a savepoint of its own, with its appends
 /// written inside it, so only the failing ones are rolled back and told.
 async fn commit_one_by_one(pool: &AnyPool, batch: Vec<Box<dyn Unit>>) {
-    let mut transaction = match pool.begin().await {
+    let mut transaction = match begin_writing(pool).await {
         Ok(transaction) => transaction,
         Err(error) => return fail_all(batch, &error),
     };
@@ -518,6 +533,73 @@ mod tests {
             "each good unit committed once, the bad one not at all"
         );
         drop(pool);
+        let _ = std::fs::remove_dir_all(folder);
+    }
+
+    /// A unit that reads before it writes, while another connection (another process's store)
+    /// holds the write lock: begun plainly, its read took a snapshot that the other commit made
+    /// stale, and its write then failed at once with "database is locked"; begun `IMMEDIATE`,
+    /// the batch waits for the lock and reads after the other commit.
+    #[tokio::test]
+    async fn a_unit_that_reads_first_waits_for_another_writer_on_sqlite() {
+        sqlx::any::install_default_drivers();
+        let folder = std::env::temp_dir().join(format!("writer-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", folder.display());
+        let options = AnyPoolOptions::new().max_connections(1).after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+                    .await
+                    .map(|_| ())
+            })
+        });
+        let pool = options.clone().connect(&url).await.unwrap();
+        let other = options.connect(&url).await.unwrap();
+        pool.execute("CREATE TABLE t (x BIGINT NOT NULL UNIQUE)").await.unwrap();
+        pool.execute("INSERT INTO t (x) VALUES (1)").await.unwrap();
+
+        let mut holder = other.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (x) VALUES (2)")
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let (reply, answer) = oneshot::channel();
+        let read_then_write = Job {
+            key: "k".to_string(),
+            work: work(move |connection, _| {
+                Box::pin(async move {
+                    let highest: i64 = sqlx::query_scalar("SELECT MAX(x) FROM t")
+                        .fetch_one(&mut *connection)
+                        .await?;
+                    sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                        .bind(highest + 10)
+                        .execute(&mut *connection)
+                        .await?;
+                    Ok(u64::try_from(highest).unwrap_or_default())
+                })
+            }),
+            output: None,
+            reply,
+        };
+        let batch = tokio::spawn({
+            let pool = pool.clone();
+            async move { commit_batch(&pool, vec![Box::new(read_then_write)]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        holder.commit().await.unwrap();
+        batch.await.unwrap();
+        assert_eq!(
+            answer.await.unwrap().unwrap(),
+            2,
+            "the unit read after the other writer's commit and wrote after it"
+        );
+        let kept: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![1, 2, 12]);
+        drop((pool, other));
         let _ = std::fs::remove_dir_all(folder);
     }
 

@@ -26,6 +26,7 @@ mod protection;
 mod reconcile;
 mod relay;
 mod report;
+mod reservations_together;
 mod returns;
 mod review;
 mod routing;
