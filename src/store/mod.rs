@@ -216,6 +216,7 @@ fn state_column(row: &AnyRow, column: &str) -> Result<crate::payment::PaymentSta
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
