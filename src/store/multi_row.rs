@@ -151,7 +151,12 @@ fn statement(head: &str, template: &str, tail: &str, rows: usize, style: Placeho
         while let Some(dollar) = rest.find('$') {
             statement.push_str(&rest[..dollar]);
             let digits = rest[dollar + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            let number: usize = rest[dollar + 1..dollar + 1 + digits].parse().unwrap_or(0);
+            let Ok(number) = rest[dollar + 1..dollar + 1 + digits].parse::<usize>() else {
+                // A `$` that is not a parameter (in a string, say) stays as it is.
+                statement.push('$');
+                rest = &rest[dollar + 1..];
+                continue;
+            };
             match style {
                 Placeholders::Numbered => {
                     let _ = write!(statement, "${}", row * per_row + number);
@@ -224,6 +229,19 @@ mod tests {
             ),
             "INSERT INTO t VALUES ($1, 'accepted', $2, $2, 1 + (SELECT COUNT(*) FROM r WHERE id = $1)), \
              ($3, 'accepted', $4, $4, 1 + (SELECT COUNT(*) FROM r WHERE id = $3)) RETURNING id"
+        );
+    }
+
+    #[test]
+    fn a_dollar_that_is_not_a_parameter_is_kept() {
+        let template = "($1, 'US$', $2)";
+        assert_eq!(
+            statement("VALUES ", template, "", 2, Placeholders::Numbered),
+            "VALUES ($1, 'US$', $2), ($3, 'US$', $4)"
+        );
+        assert_eq!(
+            statement("VALUES ", template, "", 2, Placeholders::Anonymous),
+            "VALUES (?, 'US$', ?), (?, 'US$', ?)"
         );
     }
 
