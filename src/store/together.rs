@@ -33,68 +33,33 @@ use super::wallets::{reserve_together, PendingReservation};
 use super::writer::{Pending, Together, WriteFuture};
 use crate::store::{CallbackOutcome, WalletReservation};
 
-impl Pending for PendingClaim {
-    type Output = ClaimOutcome;
+/// `impl Pending` for a unit that the batch can write together with others of its kind: it
+/// runs by its own `run`, keeps its outcome in `outcome`, and is the `Together` variant named.
+macro_rules! pending_together {
+    ($($unit:ident => $output:ty, $variant:ident;)*) => {$(
+        impl Pending for $unit {
+            type Output = $output;
 
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
-        Box::pin(PendingClaim::run(self, connection, appends))
-    }
+            fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
+                Box::pin($unit::run(self, connection, appends))
+            }
 
-    fn outcome(&mut self) -> &mut Option<ClaimOutcome> {
-        &mut self.outcome
-    }
+            fn outcome(&mut self) -> &mut Option<$output> {
+                &mut self.outcome
+            }
 
-    fn together(&mut self) -> Together<'_> {
-        Together::Claim(self)
-    }
+            fn together(&mut self) -> Together<'_> {
+                Together::$variant(self)
+            }
+        }
+    )*};
 }
 
-impl Pending for PendingApply {
-    type Output = Option<PaymentRecord>;
-
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
-        Box::pin(PendingApply::run(self, connection, appends))
-    }
-
-    fn outcome(&mut self) -> &mut Option<Option<PaymentRecord>> {
-        &mut self.outcome
-    }
-
-    fn together(&mut self) -> Together<'_> {
-        Together::Apply(self)
-    }
-}
-
-impl Pending for PendingCallback {
-    type Output = CallbackOutcome;
-
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
-        Box::pin(PendingCallback::run(self, connection, appends))
-    }
-
-    fn outcome(&mut self) -> &mut Option<CallbackOutcome> {
-        &mut self.outcome
-    }
-
-    fn together(&mut self) -> Together<'_> {
-        Together::Callback(self)
-    }
-}
-
-impl Pending for PendingReservation {
-    type Output = WalletReservation;
-
-    fn run<'c>(&'c mut self, connection: &'c mut AnyConnection, appends: &'c mut Appends) -> WriteFuture<'c, ()> {
-        Box::pin(PendingReservation::run(self, connection, appends))
-    }
-
-    fn outcome(&mut self) -> &mut Option<WalletReservation> {
-        &mut self.outcome
-    }
-
-    fn together(&mut self) -> Together<'_> {
-        Together::Reservation(self)
-    }
+pending_together! {
+    PendingClaim => ClaimOutcome, Claim;
+    PendingApply => Option<PaymentRecord>, Apply;
+    PendingCallback => CallbackOutcome, Callback;
+    PendingReservation => WalletReservation, Reservation;
 }
 
 /// Writes the plain ones of a batch's claims, state changes, callbacks and wallet reservations (in the batch's key

@@ -12,15 +12,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use gateway::config::DuplicatePaymentPolicy;
-use gateway::order::parse_order;
 use gateway::payment::PaymentState;
-use gateway::store::{
-    CallbackDecision, CallbackOutcome, Change, ClaimOutcome, PaymentRecord, Store, StoreError, StoredProperties,
-};
+use gateway::store::{CallbackDecision, CallbackOutcome, Change, PaymentRecord, StoreError};
 use secrecy::ExposeSecret;
 
-use crate::support::{all_at_once, bank_order, drop_database, fresh_database, test_settings, Db};
+use crate::support::{all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, Db};
 
 #[tokio::test]
 async fn sqlite_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
@@ -47,27 +43,10 @@ fn failed() -> Change {
 
 async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
-    let mut settings = test_settings();
-    settings.database.url = fresh_database(db, &run_id).await;
-    // Every write below is queued before the writer runs only if it shares this runtime.
-    settings.database.writer_thread = false;
-    let store = Store::connect(&settings.database).await.unwrap();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
     let mut records = Vec::new();
     for _ in 0..10 {
-        let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
-        let claimed = store
-            .claim(
-                &order,
-                "bank_transfer",
-                b"{}",
-                &StoredProperties::default(),
-                DuplicatePaymentPolicy::Review,
-            )
-            .await
-            .unwrap();
-        let ClaimOutcome::Claimed { payment_id, .. } = claimed else {
-            panic!("a fresh order is claimed: {claimed:?}");
-        };
+        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
         records.push(store.payment(&payment_id).await.unwrap().unwrap());
     }
     let [a, b, c, d, e, f, g, h, i, j] = <[PaymentRecord; 10]>::try_from(records).unwrap();

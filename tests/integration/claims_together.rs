@@ -8,12 +8,12 @@
 
 use gateway::config::DuplicatePaymentPolicy;
 use gateway::order::{parse_order, PaymentOrder};
-use gateway::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
+use gateway::store::{ClaimOutcome, Rejection, StoreError, StoredProperties};
 use gateway_adapter::Invalid;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::support::{all_at_once, bank_order, drop_database, fresh_database, test_settings, Db};
+use crate::support::{all_at_once, bank_order, drop_database, store_for_one_batch, Db};
 
 #[tokio::test]
 async fn sqlite_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
@@ -27,11 +27,7 @@ async fn postgres_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
 
 async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
-    let mut settings = test_settings();
-    settings.database.url = fresh_database(db, &run_id).await;
-    // Every write below is queued before the writer runs only if it shares this runtime.
-    settings.database.writer_thread = false;
-    let store = Store::connect(&settings.database).await.unwrap();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
     let parse = |order: &Value| parse_order(&serde_json::to_vec(order).unwrap(), &settings.limits).unwrap();
 
     let fresh: Vec<Value> = (0..6).map(|i| bank_order(500_000 + i)).collect();

@@ -11,7 +11,9 @@ use gateway_adapter::Invalid;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use crate::support::{bank_order, drop_database, fresh_database, test_settings, Db, TestStack, HOLDER};
+use crate::support::{
+    bank_order, drop_database, fresh_database, store_for_one_batch, test_settings, Db, TestStack, HOLDER,
+};
 
 crate::on_both_databases!(
     an_order_id_reused_with_another_idempotency_key_is_a_conflict_and_pays_nothing,
@@ -157,10 +159,7 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
 #[tokio::test]
 async fn a_redelivery_in_the_same_group_commit_as_its_claim_gets_the_result_again() {
     let run_id = gateway::demo::stack::new_run_id();
-    let mut settings = test_settings();
-    settings.database.url = fresh_database(Db::Sqlite, &run_id).await;
-    settings.database.writer_thread = false;
-    let store = Store::connect(&settings.database).await.unwrap();
+    let (settings, store) = store_for_one_batch(Db::Sqlite, &run_id).await;
     let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
     let properties = StoredProperties::default();
     let claim = || {

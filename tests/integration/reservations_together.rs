@@ -5,12 +5,10 @@
 //! own reservation is never counted twice, and a second reservation of one payment sees the
 //! first.
 
-use gateway::config::DuplicatePaymentPolicy;
-use gateway::order::parse_order;
-use gateway::store::{ClaimOutcome, Store, StoreError, StoredProperties, WalletReservation};
+use gateway::store::{StoreError, WalletReservation};
 use secrecy::ExposeSecret;
 
-use crate::support::{all_at_once, drop_database, fresh_database, test_settings, wallet_order, Db};
+use crate::support::{all_at_once, claim_fresh, drop_database, store_for_one_batch, wallet_order, Db};
 
 #[tokio::test]
 async fn sqlite_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
@@ -28,32 +26,10 @@ const LIMIT: i64 = 1_000_000;
 
 async fn reservations_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
-    let mut settings = test_settings();
-    settings.database.url = fresh_database(db, &run_id).await;
-    // Every reservation below is queued before the writer runs only if it shares this runtime.
-    settings.database.writer_thread = false;
-    let store = Store::connect(&settings.database).await.unwrap();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let order = parse_order(
-            &serde_json::to_vec(&wallet_order("viettel_money", 100_000)).unwrap(),
-            &settings.limits,
-        )
-        .unwrap();
-        let claimed = store
-            .claim(
-                &order,
-                PROVIDER,
-                b"{}",
-                &StoredProperties::default(),
-                DuplicatePaymentPolicy::Review,
-            )
-            .await
-            .unwrap();
-        let ClaimOutcome::Claimed { payment_id, .. } = claimed else {
-            panic!("a fresh order is claimed: {claimed:?}");
-        };
-        ids.push(payment_id);
+        ids.push(claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await);
     }
     let [a, b, c, d, e] = <[String; 5]>::try_from(ids).unwrap();
     let digits: String = run_id

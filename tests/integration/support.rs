@@ -54,6 +54,40 @@ pub async fn fresh_database(db: Db, run_id: &str) -> SecretString {
     }
 }
 
+/// Test settings and a store on a fresh database whose writer runs on the caller's runtime: on
+/// a current-thread runtime every write queued before the test awaits shares one group commit
+/// (on SQLite, one writer; on PostgreSQL, batches by key shard).
+pub async fn store_for_one_batch(db: Db, run_id: &str) -> (Settings, gateway::store::Store) {
+    let mut settings = test_settings();
+    settings.database.url = fresh_database(db, run_id).await;
+    settings.database.writer_thread = false;
+    let store = gateway::store::Store::connect(&settings.database)
+        .await
+        .expect("the store connects");
+    (settings, store)
+}
+
+/// Claims `order`, which must be new, for `provider`; returns its payment id.
+pub async fn claim_fresh(store: &gateway::store::Store, settings: &Settings, order: &Value, provider: &str) -> String {
+    use gateway::store::{ClaimOutcome, StoredProperties};
+    let order = gateway::order::parse_order(&serde_json::to_vec(order).expect("json"), &settings.limits)
+        .expect("a valid order");
+    let claimed = store
+        .claim(
+            &order,
+            provider,
+            b"{}",
+            &StoredProperties::default(),
+            gateway::config::DuplicatePaymentPolicy::Review,
+        )
+        .await
+        .expect("the claim is written");
+    let ClaimOutcome::Claimed { payment_id, .. } = claimed else {
+        panic!("a fresh order is claimed: {claimed:?}");
+    };
+    payment_id
+}
+
 /// Removes what [`fresh_database`] made (a test that fails leaves it for a look).
 pub async fn drop_database(db: Db, run_id: &str) {
     match db {
