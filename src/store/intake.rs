@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Row};
 
 use super::appends::Appends;
-use super::multi_row::{rows_returning, AnyQuery};
+use super::multi_row::{insert_rows, plain_row, rows_returning, AnyQuery};
 use super::outbox::{insert_dead_letter, insert_result, republish_latest_result};
 use super::payments::{record_event, PaymentRecord, PAYMENT_COLUMNS};
 use super::{now_ms, Store, StoreError, StoredProperties};
@@ -173,20 +173,24 @@ impl PendingClaim {
 /// The columns a claim inserts into `payments`.
 const CLAIM_HEAD: &str =
     "INSERT INTO payments (payment_id, idempotency_key, order_id, fingerprint, channel, provider, \
-     amount, batch_id, commune_code, order_json, raw_message, raw_properties, state, created_at, updated_at, \
-     next_attempt_at, seq) VALUES ";
+     amount, batch_id, commune_code, state, created_at, updated_at, next_attempt_at, seq) VALUES ";
 
 /// One claimed row: `accepted`, due now; a corrected order whose first version was rejected
 /// continues after that result (`seq` 2). Each parameter is used once, in order, so SQLite can
 /// take them unnamed (see [`super::multi_row`]): the time and the order id are bound again
 /// where they repeat.
-const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13, $14, $15, \
-     1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $16))";
+const CLAIM_ROW: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', $10, $11, $12, \
+     1 + (SELECT COUNT(*) FROM rejected_orders WHERE order_id = $13))";
 
 /// What a claim's insert returns: the payment id, to tell which rows went in, and the `seq` the
 /// row computed. The rest of the record is what the claim wrote, so it is not read back (each
-/// returned row is a message from the database, and the stored order is the largest column).
+/// returned row is a message from the database).
 const CLAIM_TAIL: &str = " ON CONFLICT DO NOTHING RETURNING payment_id, seq";
+
+/// The order of each claimed payment, in the same transaction as its row (see the migration
+/// `payment_orders`).
+const ORDER_HEAD: &str =
+    "INSERT INTO payment_orders (created_at, payment_id, order_json, raw_message, raw_properties) VALUES ";
 
 /// A claim's row, ready to bind.
 struct ClaimRow<'a> {
@@ -257,13 +261,20 @@ impl<'a> ClaimRow<'a> {
             .bind(self.order.amount.as_i64())
             .bind(self.order.batch_id.as_str())
             .bind(self.order.beneficiary.commune_code.as_str())
-            .bind(self.order_json.as_str())
-            .bind(self.raw_message)
-            .bind(self.properties.as_str())
             .bind(self.now)
             .bind(self.now)
             .bind(self.now)
             .bind(self.order.order_id.as_str())
+    }
+
+    /// Binds the row's order for [`ORDER_HEAD`].
+    fn bind_order<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(self.now)
+            .bind(self.payment_id.as_str())
+            .bind(self.order_json.as_str())
+            .bind(self.raw_message)
+            .bind(self.properties.as_str())
     }
 }
 
@@ -309,6 +320,15 @@ pub(super) async fn claim_together(
     for row in &inserted {
         seqs.insert(row.try_get("payment_id")?, row.try_get("seq")?);
     }
+    let orders: Vec<&ClaimRow> = rows
+        .iter()
+        .map(|(_, row)| row)
+        .filter(|row| seqs.contains_key(&row.payment_id))
+        .collect();
+    insert_rows(transaction, ORDER_HEAD, &plain_row(5), &orders, |query, row| {
+        row.bind_order(query)
+    })
+    .await?;
     let claimed: Vec<(usize, PaymentRecord)> = rows
         .into_iter()
         .filter_map(|(index, row)| {
@@ -389,6 +409,9 @@ async fn claim_in(
         return Ok(outcome);
     };
 
+    row.bind_order(sqlx::query(&format!("{ORDER_HEAD}{}", plain_row(5))))
+        .execute(&mut *transaction)
+        .await?;
     let record = row.into_record(inserted.try_get("seq")?);
     let slot = Slot::of(order, &payment_id);
     let holder = if take_slots(transaction, vec![slot.clone()]).await?.is_empty() {

@@ -1,8 +1,9 @@
 //! Multi-row statements: many rows in one insert (or one update from a list), cut into chunks.
 //!
 //! Chunks are powers of two up to [`MAX_ROWS_PER_INSERT`], so few distinct statements reach
-//! the statement cache. At 16 parameters a row (a claim, the widest) a chunk takes 4,096, under
-//! the 32,766 of the SQLite that sqlx bundles (3.32 and newer) and PostgreSQL's 65,535.
+//! the statement cache. At 13 parameters a row (a claim, a state change: the widest) a chunk
+//! takes 3,328, under the 32,766 of the SQLite that sqlx bundles (3.32 and newer) and
+//! PostgreSQL's 65,535.
 //!
 //! On SQLite the parameters are written `?`, not `$N`: SQLite keeps named parameters (`$N` is
 //! one) in a list that it scans from the start on every lookup, and sqlx looks up each

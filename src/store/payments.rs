@@ -44,8 +44,13 @@ pub struct PaymentRecord {
     pub submitted_at: Option<i64>,
 }
 
+/// A statement's columns for [`PaymentRecord::from_row`], on `payments` unaliased. The stored
+/// order lives in `payment_orders` (written once, so the row every change rewrites stays
+/// narrow) and is read by its key.
 pub(super) const PAYMENT_COLUMNS: &str = "payment_id, order_id, channel, provider, amount, batch_id, commune_code, \
-     order_json, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, reason_code, reason, \
+     (SELECT o.order_json FROM payment_orders o \
+      WHERE o.created_at = payments.created_at AND o.payment_id = payments.payment_id) AS order_json, \
+     state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, reason_code, reason, \
      created_at, updated_at, submitted_at";
 
 impl std::fmt::Debug for PaymentRecord {
@@ -424,11 +429,13 @@ pub(super) async fn dead_letter_payment(
     reason: &str,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    let (raw_message, raw_properties): (Vec<u8>, String) =
-        sqlx::query_as("SELECT raw_message, raw_properties FROM payments WHERE payment_id = $1")
-            .bind(&record.payment_id)
-            .fetch_one(&mut *transaction)
-            .await?;
+    let (raw_message, raw_properties): (Vec<u8>, String) = sqlx::query_as(
+        "SELECT raw_message, raw_properties FROM payment_orders WHERE created_at = $1 AND payment_id = $2",
+    )
+    .bind(record.created_at)
+    .bind(&record.payment_id)
+    .fetch_one(&mut *transaction)
+    .await?;
     let properties = StoredProperties::from_json(&raw_properties).with_dead_letter(reason, detail);
     insert_dead_letter(appends, Some(record.key()), &raw_message, &properties);
     Ok(())

@@ -37,11 +37,15 @@ pub struct ReportRow {
     pub return_reason_code: Option<String>,
 }
 
+/// Payments `p` with their stored orders `o`.
+const PAYMENTS_WITH_ORDERS: &str =
+    "payments p JOIN payment_orders o ON o.created_at = p.created_at AND o.payment_id = p.payment_id";
+
 impl Store {
     /// How many payments the filter matches, to show progress against.
     pub async fn report_count(&self, filter: &ReportFilter) -> Result<i64, sqlx::Error> {
         let (conditions, values) = self.report_conditions(filter);
-        let sql = format!("SELECT COUNT(*) AS n FROM payments p WHERE {conditions}");
+        let sql = format!("SELECT COUNT(*) AS n FROM {PAYMENTS_WITH_ORDERS} WHERE {conditions}");
         let mut query = sqlx::query(&sql);
         for value in values {
             query = query.bind(value);
@@ -63,7 +67,7 @@ impl Store {
              p.reason_code, p.created_at, (SELECT MIN(e.occurred_at) FROM payment_events e \
              WHERE e.payment_created_at = p.created_at AND e.payment_id = p.payment_id AND e.to_state = 'succeeded') AS credited_at, \
              r.payment_id AS returned_payment_id, r.reason_code AS return_reason_code \
-             FROM payments p LEFT JOIN reconciliation_items r ON r.payment_id = p.payment_id AND r.kind = 'returned' \
+             FROM {PAYMENTS_WITH_ORDERS} LEFT JOIN reconciliation_items r ON r.payment_id = p.payment_id AND r.kind = 'returned' \
              WHERE {conditions} ORDER BY p.commune_code, p.payment_id"
         );
         let mut query = sqlx::query(&sql);
@@ -98,8 +102,8 @@ impl Store {
     /// A text field of the stored order, extracted by the database.
     fn order_field(&self, field: &str) -> String {
         match self.backend() {
-            Backend::Sqlite => format!("json_extract(p.order_json, '$.{field}')"),
-            Backend::Postgres => format!("(CAST(p.order_json AS json) ->> '{field}')"),
+            Backend::Sqlite => format!("json_extract(o.order_json, '$.{field}')"),
+            Backend::Postgres => format!("(CAST(o.order_json AS json) ->> '{field}')"),
         }
     }
 

@@ -32,6 +32,7 @@ mod review;
 mod routing;
 mod scale_out;
 mod stepwise;
+mod upgrade;
 
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
 #[macro_export]
