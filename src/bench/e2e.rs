@@ -11,6 +11,7 @@ use sandbox_kit::{Faults, LedgerEntry};
 
 use super::child::{self, ChildGateway, Sample};
 use super::collector::{self, Arrival, Collector};
+use super::machine::CpuUse;
 use super::pacing::Pacing;
 use super::progress::{Counters, Reporter};
 use super::publisher::{self, Published};
@@ -44,6 +45,8 @@ pub struct GatewayReport {
     /// The gateway processes' own CPU time from ready to the last final result, summed, and
     /// the largest peak RSS among them (`--separate-process` only).
     pub gateway_cpu: Option<Duration>,
+    /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
+    pub machine: CpuUse,
     pub gateway_peak_kib: Option<u64>,
     /// Each order's publish → final result latency.
     pub latencies: Vec<Duration>,
@@ -197,7 +200,9 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     };
 
     let gateway_before = gateways.sample();
+    let machine_before = CpuUse::read();
     let measured = measure(&settings, &workload, args).await;
+    let machine = CpuUse::read().since(machine_before);
     let gateway_after = gateways.sample();
     let memory_after = Memory::read();
     let cpu_after = stats::process_cpu();
@@ -236,6 +241,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         cpu_before,
         cpu_after,
         gateway_cpu,
+        machine,
         gateway_peak_kib: gateway_after
             .and_then(|sample| sample.memory)
             .map(|memory| memory.peak_kib),

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod child;
 pub mod collector;
 pub mod e2e;
+pub mod machine;
 pub mod pacing;
 pub mod progress;
 pub mod publisher;

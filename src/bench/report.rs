@@ -28,6 +28,8 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         .cpu_after
         .zip(gateway.cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
+    // Every core for the whole run: what the machine could have spent on each order.
+    let available = end_to_end.mul_f64(nproc as f64);
     let latency = LatencySummary::of(&gateway.latencies);
     let ratio = if base.relay_msgs_per_s() > 0.0 {
         orders_per_s / base.relay_msgs_per_s()
@@ -112,6 +114,10 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         ("process_cpu_ms_per_order", per_order(process_cpu)),
         ("gateway_cpu_ms_per_order", per_order(gateway.gateway_cpu)),
         ("gateway_vm_hwm_kib", gateway_peak.clone()),
+        ("machine_cpu_ms_per_order", per_order(gateway.machine.machine)),
+        ("machine_cpu_available_ms_per_order", per_order(Some(available))),
+        ("broker_cpu_ms_per_order", per_order(gateway.machine.broker)),
+        ("postgres_cpu_ms_per_order", per_order(gateway.machine.database)),
         ("orders_per_s", format!("{orders_per_s:.0}")),
         ("latency_p50_ms", format!("{:.1}", latency.p50_ms)),
         ("latency_p95_ms", format!("{:.1}", latency.p95_ms)),
@@ -179,6 +185,14 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
             kib(gateway.memory_after, true),
         );
     }
+    println!(
+        "Where the machine's CPU went, per order: RabbitMQ {} ms, PostgreSQL {} ms, everything on the machine {} ms \
+         of the {} ms its {nproc} cores had for each order over the run.",
+        per_order(gateway.machine.broker),
+        per_order(gateway.machine.database),
+        per_order(gateway.machine.machine),
+        per_order(Some(available)),
+    );
     println!("Reproduce: {command}");
     if gateway.problems.is_empty() {
         println!(

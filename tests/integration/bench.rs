@@ -51,6 +51,10 @@ async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gatewa
     assert!((50.0..=260.0).contains(&achieved), "achieved {achieved}/s");
     assert!(number(&figures, "gateway_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "gateway_vm_hwm_kib") > 1_000.0);
+    // Where the machine's CPU went: the broker runs on this machine, so it is found and read.
+    assert!(number(&figures, "machine_cpu_ms_per_order") > 0.0);
+    assert!(number(&figures, "machine_cpu_available_ms_per_order") > 0.0);
+    assert!(number(&figures, "broker_cpu_ms_per_order") >= 0.0);
     let (p50, p99) = (number(&figures, "latency_p50_ms"), number(&figures, "latency_p99_ms"));
     assert!(p50 > 0.0 && p99 >= p50, "p50 {p50} p99 {p99}");
     assert!(number(&figures, "first_final_ms") > 0.0);
