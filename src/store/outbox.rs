@@ -8,6 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, OutboxRowToInsert, PaymentKey};
+use super::index_order::fetch_in_index_order;
 use super::multi_row::parameter_list;
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
@@ -161,16 +162,20 @@ pub struct ParkedRow {
 }
 
 /// The relay's lease: `$1` the lease's end, `$2` now, `$3` how many rows.
-fn lease_statement(backend: Backend) -> String {
+pub(super) fn lease_statement(backend: Backend) -> String {
     let free = "published_at IS NULL AND parked_at IS NULL AND (relay_lease_until IS NULL OR relay_lease_until < $2)";
     match backend {
         // The rows are picked and locked once, in a materialised CTE, skipping rows another
         // relay holds. (As `id IN (SELECT … FOR UPDATE SKIP LOCKED)` PostgreSQL ran the
         // locking subquery again and again: one lease took over 15 s of CPU on a 30,000-row
         // outbox, and the other gateway's relay waited behind its locks.)
+        // Ordered as `outbox_unpublished` is (every picked row has `published_at` NULL, so
+        // this is the order of `id`): `IS NULL` is no equality to PostgreSQL, and by `id`
+        // alone the index would not count as sorted (see `index_order`).
         Backend::Postgres => format!(
             "WITH picked AS MATERIALIZED ( \
-                 SELECT id AS picked_id FROM outbox WHERE {free} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 SELECT id AS picked_id FROM outbox WHERE {free} ORDER BY published_at, id LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) \
              UPDATE outbox SET relay_lease_until = $1 FROM picked WHERE id = picked_id \
              RETURNING id, kind, routing_key, headers, body"
         ),
@@ -201,18 +206,18 @@ impl Store {
     /// skips leased rows, so each row is published once unless a relay dies holding it or is
     /// blocked past the lease (a broker alarm); upstream deduplicates by `order_id` + `seq`.
     pub async fn lease_unpublished(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-        let statement = std::sync::Arc::new(lease_statement(self.backend()));
+        let backend = self.backend();
+        let statement = std::sync::Arc::new(lease_statement(backend));
         let mut rows = self
             .write_small("outbox", move |connection| {
                 let statement = statement.clone();
                 Box::pin(async move {
                     let now = now_ms();
-                    sqlx::query(&statement)
-                        .bind(now + lease_ms)
-                        .bind(now)
-                        .bind(limit)
-                        .fetch_all(&mut *connection)
-                        .await
+                    let query = sqlx::query(&statement).bind(now + lease_ms).bind(now).bind(limit);
+                    match backend {
+                        Backend::Postgres => fetch_in_index_order(connection, query).await,
+                        Backend::Sqlite => query.fetch_all(&mut *connection).await,
+                    }
                 })
             })
             .await?;

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, PaymentKey};
+use super::index_order::fetch_in_index_order;
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
@@ -210,7 +211,8 @@ impl Store {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<PaymentRecord>, sqlx::Error> {
-        let statement = lease_due_statement(self.backend());
+        let backend = self.backend();
+        let statement = lease_due_statement(backend);
         let lease = std::sync::Arc::new((statement, provider.to_string()));
         self.write_small(&format!("lease:{provider}"), move |connection| {
             let lease = lease.clone();
@@ -218,13 +220,15 @@ impl Store {
                 let (statement, provider) = &*lease;
                 // Now is when the lease runs, which may be a group commit later than the call.
                 let now = now_ms();
-                let rows = sqlx::query(statement)
+                let query = sqlx::query(statement)
                     .bind(now + lease_ms)
                     .bind(now)
                     .bind(provider.as_str())
-                    .bind(limit)
-                    .fetch_all(&mut *connection)
-                    .await?;
+                    .bind(limit);
+                let rows = match backend {
+                    Backend::Postgres => fetch_in_index_order(connection, query).await?,
+                    Backend::Sqlite => query.fetch_all(&mut *connection).await?,
+                };
                 rows.iter().map(PaymentRecord::from_row).collect()
             })
         })
@@ -273,7 +277,8 @@ impl PendingApply {
 /// On PostgreSQL the pick locks its rows and skips rows another gateway is leasing right now, so
 /// gateways take different payments instead of queueing behind each other's locks, and a row it
 /// locked cannot change before the update. On SQLite (one writer) the outer condition is checked
-/// again as it updates. Both read the index `payments_provider_due`.
+/// again as it updates. Both read the index `payments_provider_due`, in its order (on PostgreSQL
+/// whatever the statistics say, see `index_order`).
 pub(super) fn lease_due_statement(backend: Backend) -> String {
     let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
     match backend {
