@@ -71,16 +71,37 @@ struct ProcessCpu {
     cpu: Duration,
 }
 
-/// `/proc/<pid>/stat`: the name (in parentheses, may hold spaces) and utime, stime, cutime,
-/// cstime (fields 14–17).
-fn process_cpu(stat: &str) -> Option<ProcessCpu> {
+/// What a `/proc/<pid>/stat` line says of a process's CPU time.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct StatLine {
+    pub name: String,
+    /// utime + stime (fields 14 and 15).
+    pub own: Duration,
+    /// cutime + cstime (fields 16 and 17): children it waited for.
+    pub reaped: Duration,
+}
+
+/// Parses a `/proc/<pid>/stat` line; the name is in parentheses and may hold spaces and
+/// parentheses of its own, so the fields are counted from the last `)`.
+pub(super) fn stat_line(stat: &str) -> Option<StatLine> {
     let (head, rest) = stat.rsplit_once(')')?;
     let name = head.split_once('(')?.1.to_string();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let sum = (11..=14)
-        .map(|index| fields.get(index)?.parse::<u64>().ok())
-        .sum::<Option<u64>>()?;
-    Some(ProcessCpu { name, cpu: ticks(sum) })
+    // Field N of the whole line is N - 3 after the name.
+    let field = |number: usize| fields.get(number - 3)?.parse::<u64>().ok();
+    Some(StatLine {
+        name,
+        own: ticks(field(14)? + field(15)?),
+        reaped: ticks(field(16)? + field(17)?),
+    })
+}
+
+fn process_cpu(stat: &str) -> Option<ProcessCpu> {
+    let line = stat_line(stat)?;
+    Some(ProcessCpu {
+        name: line.name,
+        cpu: line.own + line.reaped,
+    })
 }
 
 fn process_stats() -> Vec<ProcessCpu> {

@@ -114,13 +114,7 @@ pub fn process_cpu_of(pid: u32) -> Option<Duration> {
 
 fn cpu_at(path: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(path).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Linux reports them in USER_HZ, which is 100 on every platform Rust targets.
-    Some(Duration::from_millis(ticks * 10))
+    super::machine::stat_line(&stat).map(|line| line.own)
 }
 
 #[cfg(test)]

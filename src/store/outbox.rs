@@ -8,7 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, OutboxRowToInsert, PaymentKey};
-use super::index_order::fetch_in_index_order;
+use super::index_order::fetch_lease;
 use super::multi_row::parameter_list;
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
@@ -214,10 +214,7 @@ impl Store {
                 Box::pin(async move {
                     let now = now_ms();
                     let query = sqlx::query(&statement).bind(now + lease_ms).bind(now).bind(limit);
-                    match backend {
-                        Backend::Postgres => fetch_in_index_order(connection, query).await,
-                        Backend::Sqlite => query.fetch_all(&mut *connection).await,
-                    }
+                    fetch_lease(connection, backend, query).await
                 })
             })
             .await?;

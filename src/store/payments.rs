@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, PaymentKey};
-use super::index_order::fetch_in_index_order;
+use super::index_order::fetch_lease;
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
@@ -225,10 +225,7 @@ impl Store {
                     .bind(now)
                     .bind(provider.as_str())
                     .bind(limit);
-                let rows = match backend {
-                    Backend::Postgres => fetch_in_index_order(connection, query).await?,
-                    Backend::Sqlite => query.fetch_all(&mut *connection).await?,
-                };
+                let rows = fetch_lease(connection, backend, query).await?;
                 rows.iter().map(PaymentRecord::from_row).collect()
             })
         })
