@@ -97,8 +97,12 @@ impl Store {
                 // statement inside the batch's transaction journals every page it changes,
                 // and past 64 KiB SQLite spilled that to a temporary file (5.5% of the
                 // gateway's CPU in `perf`, most of it in the kernel's write path).
+                // No ping before each acquire: the connection lives in this process and cannot
+                // have been hung up on, and each ping was a round trip to sqlx's worker thread
+                // at the start of every group commit.
                 AnyPoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .after_connect(|connection, _| {
                         Box::pin(async move {
                             connection
