@@ -9,7 +9,7 @@ mod appends;
 mod batches;
 mod callbacks;
 mod error;
-mod index_order;
+mod index_plans;
 mod intake;
 mod multi_row;
 mod ops;

@@ -113,6 +113,13 @@ impl Placeholders {
     }
 }
 
+/// The statement [`rows_returning`] runs on PostgreSQL for a chunk of `rows` rows (for tests
+/// that read its plan).
+#[cfg(test)]
+pub(super) fn postgres_statement(head: &str, template: &str, tail: &str, rows: usize) -> String {
+    statement(head, template, tail, rows, Placeholders::Numbered)
+}
+
 /// `rows` in order, cut into chunks whose sizes are powers of two up to
 /// [`MAX_ROWS_PER_INSERT`].
 fn chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {

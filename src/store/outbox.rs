@@ -8,7 +8,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, OutboxRowToInsert, PaymentKey};
-use super::index_order::fetch_lease;
+use super::index_plans::fetch_lease;
 use super::multi_row::parameter_list;
 use super::properties::result_message_id;
 use super::{now_ms, Backend, Store, StoredProperties};
@@ -171,7 +171,7 @@ pub(super) fn lease_statement(backend: Backend) -> String {
         // outbox, and the other gateway's relay waited behind its locks.)
         // Ordered as `outbox_unpublished` is (every picked row has `published_at` NULL, so
         // this is the order of `id`): `IS NULL` is no equality to PostgreSQL, and by `id`
-        // alone the index would not count as sorted (see `index_order`).
+        // alone the index would not count as sorted (see `index_plans`).
         Backend::Postgres => format!(
             "WITH picked AS MATERIALIZED ( \
                  SELECT id AS picked_id FROM outbox WHERE {free} ORDER BY published_at, id LIMIT $3 \

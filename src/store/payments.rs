@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::appends::{Appends, PaymentKey};
-use super::index_order::fetch_lease;
+use super::index_plans::fetch_lease;
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
@@ -275,7 +275,7 @@ impl PendingApply {
 /// gateways take different payments instead of queueing behind each other's locks, and a row it
 /// locked cannot change before the update. On SQLite (one writer) the outer condition is checked
 /// again as it updates. Both read the index `payments_provider_due`, in its order (on PostgreSQL
-/// whatever the statistics say, see `index_order`).
+/// whatever the statistics say, see `index_plans`).
 pub(super) fn lease_due_statement(backend: Backend) -> String {
     let due = "next_attempt_at IS NOT NULL AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
     match backend {
@@ -351,6 +351,22 @@ fn publishes(record: &PaymentRecord, change: &Change) -> bool {
     change.to != record.state && change.to.published_as().is_some()
 }
 
+/// A batch's state changes as one statement: [`CHANGES_HEAD`], a [`CHANGES_ROW`] per change,
+/// [`CHANGES_TAIL`] (see [`update_together`]).
+pub(super) const CHANGES_HEAD: &str =
+    "WITH v (id, old_version, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, \
+     reason_code, reason, updated_at, submitted_at) AS (VALUES ";
+/// Casts, so PostgreSQL knows each column's type in the list (SQLite takes them as they are).
+pub(super) const CHANGES_ROW: &str = "(CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT), \
+     CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS TEXT), \
+     CAST($10 AS TEXT), CAST($11 AS TEXT), CAST($12 AS BIGINT), CAST($13 AS BIGINT))";
+pub(super) const CHANGES_TAIL: &str =
+    ") UPDATE payments SET state = v.state, version = v.version, seq = v.seq, attempts = v.attempts, \
+     inquiries = v.inquiries, next_attempt_at = v.next_attempt_at, lease_until = NULL, \
+     provider_ref = v.provider_ref, reason_code = v.reason_code, reason = v.reason, updated_at = v.updated_at, \
+     submitted_at = v.submitted_at FROM v WHERE payments.payment_id = v.id AND payments.version = v.old_version \
+     RETURNING payment_id";
+
 /// The compare-and-set of each `(record, next)`: `next` is written where the row is still at
 /// `record.version`. All of them in one statement (an `UPDATE … FROM` a list of rows), so a
 /// batch's state changes cost one round trip, not one each. Returns the payment ids that were
@@ -359,20 +375,11 @@ pub(super) async fn update_together(
     transaction: &mut AnyConnection,
     changes: &[(&PaymentRecord, &PaymentRecord)],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    // Casts, so PostgreSQL knows each column's type in the list (SQLite takes them as they are).
-    const ROW: &str = "(CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS BIGINT), \
-         CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS TEXT), \
-         CAST($10 AS TEXT), CAST($11 AS TEXT), CAST($12 AS BIGINT), CAST($13 AS BIGINT))";
     let written = rows_returning(
         transaction,
-        "WITH v (id, old_version, state, version, seq, attempts, inquiries, next_attempt_at, provider_ref, \
-         reason_code, reason, updated_at, submitted_at) AS (VALUES ",
-        ROW,
-        ") UPDATE payments SET state = v.state, version = v.version, seq = v.seq, attempts = v.attempts, \
-         inquiries = v.inquiries, next_attempt_at = v.next_attempt_at, lease_until = NULL, \
-         provider_ref = v.provider_ref, reason_code = v.reason_code, reason = v.reason, updated_at = v.updated_at, \
-         submitted_at = v.submitted_at FROM v WHERE payments.payment_id = v.id AND payments.version = v.old_version \
-         RETURNING payment_id",
+        CHANGES_HEAD,
+        CHANGES_ROW,
+        CHANGES_TAIL,
         changes,
         |query, (record, next)| {
             query

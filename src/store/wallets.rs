@@ -90,6 +90,14 @@ impl PendingReservation {
     }
 }
 
+/// The live reservations of a batch's wallets as one statement: [`HELD_HEAD`], a [`HELD_ROW`]
+/// per wallet, [`HELD_TAIL`] (see [`reserve_together`]).
+pub(super) const HELD_HEAD: &str = "WITH w (provider, msisdn, month) AS (VALUES ";
+pub(super) const HELD_ROW: &str = "(CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT))";
+pub(super) const HELD_TAIL: &str = ") SELECT r.provider, r.msisdn, r.month, r.payment_id, r.amount FROM w \
+     JOIN wallet_reservations r ON r.provider = w.provider AND r.msisdn = w.msisdn AND r.month = w.month \
+     JOIN payments p ON p.payment_id = r.payment_id WHERE p.state NOT IN ('failed', 'rejected')";
+
 /// The reservations of a batch, checked and taken together, each with the outcome it would
 /// have had alone in the batch's order: the wallets' month rows counted in one upsert (in wallet
 /// order, so that on PostgreSQL their row locks serialise the checks of one wallet by several
@@ -130,11 +138,9 @@ pub(super) async fn reserve_together(
     let mut held: HashMap<Wallet, Vec<(String, i64)>> = HashMap::with_capacity(wallets.len());
     for row in rows_returning(
         transaction,
-        "WITH w (provider, msisdn, month) AS (VALUES ",
-        "(CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT))",
-        ") SELECT r.provider, r.msisdn, r.month, r.payment_id, r.amount FROM w \
-         JOIN wallet_reservations r ON r.provider = w.provider AND r.msisdn = w.msisdn AND r.month = w.month \
-         JOIN payments p ON p.payment_id = r.payment_id WHERE p.state NOT IN ('failed', 'rejected')",
+        HELD_HEAD,
+        HELD_ROW,
+        HELD_TAIL,
         &wallets,
         |query, wallet| {
             query

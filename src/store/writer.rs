@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::appends::Appends;
 use super::callbacks::PendingCallback;
+use super::index_plans::indexes_only;
 use super::intake::PendingClaim;
 use super::payments::PendingApply;
 use super::together::write_together;
@@ -406,11 +407,15 @@ impl Stages {
 /// a transaction begun plainly takes it at its first write, and if it read before that while
 /// another process wrote to the file (an ops command's store, a test's second store), it fails
 /// at once with "database is locked" instead of waiting for the lock as `busy_timeout` allows.
+/// On PostgreSQL its statements find their rows through indexes whatever the statistics say
+/// (see [`super::index_plans`]).
 async fn begin_writing(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
     if pool.connect_options().database_url.scheme() == "sqlite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {
-        pool.begin().await
+        let mut transaction = pool.begin().await?;
+        indexes_only(&mut transaction).await?;
+        Ok(transaction)
     }
 }
 
