@@ -1,22 +1,24 @@
 //! The gateway's own statements on PostgreSQL find their rows through indexes, whatever the
-//! tables' statistics say.
+//! plan PostgreSQL made for them.
 //!
 //! Every statement of the hot path names its rows by key (a payment id, an outbox id, a
-//! wallet) or takes the first `limit` rows in an index's order (the leases). With statistics
-//! from when the tables were small — a fresh database, autovacuum off, the gateway's own
-//! `ANALYZE` a minute apart — the planner expected a few hundred rows and read them all:
-//! - the leases, a bitmap scan of *every* due row and a sort (`auto_explain`: 30–360 ms a lease
-//!   in a 40,000-order burst; the server's CPU per order grew with the run);
+//! wallet) or takes the first `limit` rows in an index's order (the leases). Plans made while
+//! the tables were small — a fresh database, autovacuum off, the gateway's own `ANALYZE` a
+//! minute apart — read them all:
+//! - the leases, planned on an empty table's statistics: a bitmap scan of *every* due row and
+//!   a sort (`auto_explain`: 30–360 ms a lease in a 40,000-order burst);
 //! - the lease's update, a batch's state changes (an `UPDATE … FROM` a list of rows) and the
-//!   wallet reservations' read, a hash join over a sequential scan of `payments` or
-//!   `wallet_reservations`: 15–30 ms for 16 rows at 27,000 payments, 37 s of the server's time
-//!   in a 40-second run of 40,000 orders.
+//!   wallet reservations' read: sqlx prepares every statement, and PostgreSQL keeps the generic
+//!   plan it made at the start of the run until the next `ANALYZE` — a hash join over a
+//!   sequential scan of `payments` or `wallet_reservations`, 15–30 ms for 16 rows at 27,000
+//!   payments, 37 s of the server's time in a 40-second run of 40,000 orders.
 //!
-//! So a lease runs in a transaction of its own, and every group commit's transaction starts,
-//! with [`INDEXES_ONLY`]: sequential and bitmap scans, hash and merge joins and sorts turned
-//! off for that transaction alone (`set_config(…, true)`), which leaves the planner index
-//! scans, in index order, and nested loops over them. A statement with no index to use still
-//! runs (turned off is a cost, not a ban), so this decides plans, never results.
+//! So a lease runs in a transaction of its own, and every group commit's transaction begins,
+//! with [`BEGIN_INDEXES_ONLY`]: sequential and bitmap scans, hash and merge joins and sorts
+//! turned off for that transaction alone (`SET LOCAL`), which leaves the planner index scans,
+//! in index order, and nested loops over them. A statement with no index to use still runs
+//! (turned off is a cost, not a ban), so this decides plans, never results. It is sent with the
+//! `BEGIN`, in one round trip.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection};
@@ -24,10 +26,10 @@ use sqlx::{AnyConnection, Connection};
 use super::multi_row::AnyQuery;
 use super::Backend;
 
-/// Leaves index scans and nested loops until the end of the current transaction.
-const INDEXES_ONLY: &str = "SELECT set_config('enable_seqscan', 'off', true), \
-     set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
-     set_config('enable_mergejoin', 'off', true), set_config('enable_sort', 'off', true)";
+/// Begins a PostgreSQL transaction that leaves index scans and nested loops until it ends.
+pub(super) const BEGIN_INDEXES_ONLY: &str = "BEGIN; SET LOCAL enable_seqscan = off; \
+     SET LOCAL enable_bitmapscan = off; SET LOCAL enable_hashjoin = off; \
+     SET LOCAL enable_mergejoin = off; SET LOCAL enable_sort = off";
 
 /// Runs the lease `query` and returns its rows: on PostgreSQL in a transaction of its own that
 /// reads through indexes only; on SQLite as it is (its planner keeps no statistics the gateway
@@ -40,16 +42,10 @@ pub(super) async fn fetch_lease(
     if backend == Backend::Sqlite {
         return query.fetch_all(connection).await;
     }
-    let mut transaction = connection.begin().await?;
-    indexes_only(&mut transaction).await?;
+    let mut transaction = connection.begin_with(BEGIN_INDEXES_ONLY).await?;
     let rows = query.fetch_all(&mut *transaction).await?;
     transaction.commit().await?;
     Ok(rows)
-}
-
-/// Applies [`INDEXES_ONLY`] to the PostgreSQL transaction `transaction` is in.
-pub(super) async fn indexes_only(transaction: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    sqlx::query(INDEXES_ONLY).execute(transaction).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -90,10 +86,11 @@ mod tests {
     /// The plan of prepared statement `name` run with `arguments` (SQL literals), in a
     /// transaction pinned or not.
     async fn plan(connection: &mut AnyConnection, name: &str, arguments: &str, pinned: bool) -> String {
-        let mut transaction = connection.begin().await.unwrap();
-        if pinned {
-            indexes_only(&mut transaction).await.unwrap();
-        }
+        let mut transaction = if pinned {
+            connection.begin_with(BEGIN_INDEXES_ONLY).await.unwrap()
+        } else {
+            connection.begin().await.unwrap()
+        };
         let rows = transaction
             .fetch_all(format!("EXPLAIN EXECUTE {name}({arguments})").as_str())
             .await

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::appends::Appends;
 use super::callbacks::PendingCallback;
-use super::index_plans::indexes_only;
+use super::index_plans::BEGIN_INDEXES_ONLY;
 use super::intake::PendingClaim;
 use super::payments::PendingApply;
 use super::together::write_together;
@@ -413,9 +413,7 @@ async fn begin_writing(pool: &AnyPool) -> Result<sqlx::Transaction<'static, sqlx
     if pool.connect_options().database_url.scheme() == "sqlite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {
-        let mut transaction = pool.begin().await?;
-        indexes_only(&mut transaction).await?;
-        Ok(transaction)
+        pool.begin_with(BEGIN_INDEXES_ONLY).await
     }
 }
 
