@@ -89,34 +89,7 @@ impl Store {
             anyhow::bail!("database.url must start with sqlite: or postgres://");
         };
         let pool = match backend {
-            Backend::Sqlite => {
-                let url = prepare_sqlite_url(url)?;
-                // One connection: SQLite has one writer anyway, and a single connection
-                // cannot hit SQLITE_BUSY on a lock upgrade inside a transaction.
-                // `temp_store = MEMORY` keeps statement journals in memory: a multi-row
-                // statement inside the batch's transaction journals every page it changes,
-                // and past 64 KiB SQLite spilled that to a temporary file (5.5% of the
-                // gateway's CPU in `perf`, most of it in the kernel's write path).
-                // No ping before each acquire: the connection lives in this process and cannot
-                // have been hung up on, and each ping was a round trip to sqlx's worker thread
-                // at the start of every group commit.
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .test_before_acquire(false)
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            connection
-                                .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; \
-                                     PRAGMA temp_store = MEMORY;",
-                                )
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await
-            }
+            Backend::Sqlite => sqlite_pool().connect(&prepare_sqlite_url(url)?).await,
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(settings.max_connections)
@@ -143,7 +116,20 @@ impl Store {
             Backend::Sqlite if settings.writer_thread => writer::Placement::OwnThread,
             _ => writer::Placement::Shared,
         };
-        let writer = writer::Writer::start(pool.clone(), writer_tasks, placement);
+        let connections = match backend {
+            // The writer keeps a connection of its own; the readers share the pool's. Every
+            // write goes through the writer, which begins `IMMEDIATE`, so the two never meet
+            // on a lock upgrade. (An in-memory database is one per connection: there the
+            // writer takes the pool's connection for each batch.)
+            Backend::Sqlite if !is_in_memory(url) => writer::Connections::Kept(
+                sqlite_pool()
+                    .connect(&prepare_sqlite_url(url)?)
+                    .await
+                    .context("could not connect to the database (database.url)")?,
+            ),
+            _ => writer::Connections::PerBatch(pool.clone()),
+        };
+        let writer = writer::Writer::start(connections, writer_tasks, placement);
         Ok(Self { pool, backend, writer })
     }
 
@@ -161,7 +147,7 @@ impl Store {
     }
 
     /// Runs a small write of the dispatcher's or the relay's (a lease, a mark) and returns its
-    /// output once it is durable. On SQLite it rides in the next group commit: the one
+    /// output once it is durable. On SQLite it rides in the next group commit: the writer's
     /// connection then does not stop between batches for a commit (a flush to disk) of its own,
     /// and such writes used to be two thirds of its commits. On PostgreSQL it runs on a pooled
     /// connection of its own, a short transaction apart from the batches (a lease with
@@ -195,6 +181,36 @@ impl Store {
     {
         self.writer.write(key, work).await
     }
+}
+
+/// A pool of one SQLite connection: the readers' pool, and the writer's own.
+///
+/// `synchronous = FULL` in WAL mode: a commit is on disk when it returns. `temp_store = MEMORY`
+/// keeps statement journals in memory: a multi-row statement inside the batch's transaction
+/// journals every page it changes, and past 64 KiB SQLite spilled that to a temporary file
+/// (5.5% of the gateway's CPU in `perf`, most of it in the kernel's write path). No ping before
+/// each acquire: the connection lives in this process and cannot have been hung up on, and
+/// each ping was a round trip to sqlx's worker thread.
+fn sqlite_pool() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; \
+                         PRAGMA temp_store = MEMORY;",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+}
+
+/// Whether a `sqlite:` URL names an in-memory database (one per connection).
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// Makes sure the folder of a `sqlite:` file exists and that the file will be created.
