@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::amqp;
 use crate::config::Settings;
 use crate::dashboard;
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{Dispatcher, ProviderWakes};
 use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::providers::build_adapters;
@@ -85,7 +85,7 @@ impl RunningGateway {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
         }
         declare_topology(&settings).await;
-        let dispatcher_wake = Arc::new(Notify::new());
+        let dispatcher_wakes = ProviderWakes::new(adapters.keys());
         let relay_wake = Arc::new(Notify::new());
         let readiness = Readiness::new();
 
@@ -120,7 +120,7 @@ impl RunningGateway {
         let intake = Arc::new(Intake::new(
             store.clone(),
             &settings,
-            dispatcher_wake.clone(),
+            dispatcher_wakes.clone(),
             relay_wake.clone(),
         )?);
         let amqp_settings = settings.amqp.clone();
@@ -132,7 +132,7 @@ impl RunningGateway {
             adapters,
             settings.dispatcher.clone(),
             &settings.limits,
-            dispatcher_wake,
+            dispatcher_wakes,
             relay_wake.clone(),
         ));
         let dispatcher = Stage::supervised("dispatcher", &readiness, move |token| dispatcher.clone().run(token));

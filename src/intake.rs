@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use gateway_adapter::Invalid;
 
 use crate::config::{DuplicatePaymentPolicy, Settings};
+use crate::dispatcher::ProviderWakes;
 use crate::order::{parse_order, ChannelLimits, PaymentOrder, MAX_ID_LEN, MAX_ORDER_BYTES};
 use crate::providers::Routing;
 use crate::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
@@ -18,8 +19,8 @@ pub struct Intake {
     pub duplicate_payment_policy: DuplicatePaymentPolicy,
     /// Which provider pays each order; chosen here, once, and stored with the payment.
     pub routing: Arc<Routing>,
-    /// Wakes the dispatcher when a new payment is ready to send.
-    pub dispatcher_wake: Arc<Notify>,
+    /// Wakes the dispatcher's loop of a new payment's provider, so it is sent at once.
+    pub dispatcher_wakes: ProviderWakes,
     /// Wakes the relay when the outbox has something to publish.
     pub relay_wake: Arc<Notify>,
 }
@@ -40,7 +41,7 @@ impl Intake {
     pub fn new(
         store: Store,
         settings: &Settings,
-        dispatcher_wake: Arc<Notify>,
+        dispatcher_wakes: ProviderWakes,
         relay_wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
@@ -48,7 +49,7 @@ impl Intake {
             limits: settings.limits.clone(),
             duplicate_payment_policy: settings.dispatcher.duplicate_payment_policy,
             routing: Arc::new(settings.routing_table()?),
-            dispatcher_wake,
+            dispatcher_wakes,
             relay_wake,
         })
     }
@@ -84,21 +85,16 @@ impl Intake {
     }
 
     async fn claim(&self, order: &PaymentOrder, body: &[u8], properties: &StoredProperties) -> Result<(), StoreError> {
+        let provider = self.routing.provider_for(&order.destination);
         let outcome = self
             .store
-            .claim(
-                order,
-                self.routing.provider_for(&order.destination),
-                body,
-                properties,
-                self.duplicate_payment_policy,
-            )
+            .claim(order, provider, body, properties, self.duplicate_payment_policy)
             .await?;
         match &outcome {
             ClaimOutcome::Claimed { payment_id, state } => {
                 metrics::counter!("gateway_orders_total", "outcome" => "claimed").increment(1);
                 tracing::debug!(order_id = %order.order_id.as_str(), %payment_id, %state, "Claimed an order.");
-                self.dispatcher_wake.notify_one();
+                self.dispatcher_wakes.wake(provider);
             }
             ClaimOutcome::Duplicate { payment_id } => {
                 metrics::counter!("gateway_orders_total", "outcome" => "duplicate").increment(1);

@@ -3,6 +3,9 @@
 //! nothing here is lost by a crash, because every step starts from what the store says.
 
 mod step;
+mod wakes;
+
+pub use wakes::ProviderWakes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +29,9 @@ pub struct Dispatcher {
     settings: DispatcherSettings,
     /// The settings `payment::lifecycle` decides with, and the random jitter it spreads retries with.
     policy: Policy,
-    /// Woken by intake when a payment is claimed, so new work does not wait for the tick.
-    wake: Arc<Notify>,
+    /// Woken by intake when a payment is claimed, so new work does not wait for the tick: the
+    /// claimed payment's provider's loop only.
+    wakes: ProviderWakes,
     /// Woken after every step, so results are published promptly.
     relay_wake: Arc<Notify>,
     /// One semaphore per provider: a slow provider fills its own permits, not the others'.
@@ -42,7 +46,7 @@ impl Dispatcher {
         adapters: Adapters,
         settings: DispatcherSettings,
         limits: &ChannelLimits,
-        wake: Arc<Notify>,
+        wakes: ProviderWakes,
         relay_wake: Arc<Notify>,
     ) -> Self {
         let per_provider = settings.provider_concurrency.max(1);
@@ -55,7 +59,7 @@ impl Dispatcher {
             adapters,
             policy: policy_from(&settings),
             settings,
-            wake,
+            wakes,
             relay_wake,
             provider_permits,
             wallet_monthly_max: i64::try_from(limits.wallet_monthly_max).unwrap_or(i64::MAX),
@@ -66,16 +70,14 @@ impl Dispatcher {
     ///
     /// Each provider has a lease loop of its own, so that one provider's lease never waits for
     /// another's (a lease waits for the store's next group commit; six of them one after the
-    /// other made every provider wait six commits between leases). A wake from intake reaches
-    /// every loop; a finished step wakes its own provider's loop, so its permit is used again
-    /// at once, not at the next tick.
+    /// other made every provider wait six commits between leases). A claim wakes the loop of
+    /// the provider that pays it ([`ProviderWakes`]); a finished step wakes its own provider's
+    /// loop, so its permit is used again at once, not at the next tick.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         let mut loops = tokio::task::JoinSet::new();
-        let mut wakes = Vec::with_capacity(self.provider_permits.len());
         for (provider, permits) in &self.provider_permits {
-            let wake = Arc::new(Notify::new());
-            wakes.push(wake.clone());
+            let wake = self.wakes.of(provider);
             let (dispatcher, provider, permits) = (self.clone(), provider.clone(), permits.clone());
             let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
             loops.spawn(async move {
@@ -84,12 +86,7 @@ impl Dispatcher {
                     .await;
             });
         }
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => wakes.iter().for_each(|wake| wake.notify_one()),
-            }
-        }
+        shutdown.cancelled().await;
         while loops.join_next().await.is_some() {}
         tracker.close();
         tracker.wait().await;

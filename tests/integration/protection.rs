@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway::config::Settings;
-use gateway::dispatcher::Dispatcher;
+use gateway::dispatcher::{Dispatcher, ProviderWakes};
 use gateway::payment::{PaymentState, ResultStatus};
 use gateway::providers::build_adapters;
 use gateway::store::Store;
@@ -248,7 +248,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
         .unwrap(),
         stack.settings.dispatcher.clone(),
         &stack.settings.limits,
-        Arc::new(Notify::new()),
+        ProviderWakes::default(),
         Arc::new(Notify::new()),
     );
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gateway::dispatcher::Dispatcher;
+use gateway::dispatcher::{Dispatcher, ProviderWakes};
 use gateway::payment::{PaymentState, ResultStatus};
 use gateway::providers::build_adapters;
 use gateway::store::{now_ms, Change, OrderView, Store};
@@ -35,14 +35,13 @@ async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
         stack.settings.dispatcher.provider_concurrency,
     )
     .unwrap();
-    let (wake, relay_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let dispatcher = Dispatcher::new(
         store.clone(),
         adapters,
         settings,
         &stack.settings.limits,
-        wake,
-        relay_wake,
+        ProviderWakes::default(),
+        Arc::new(Notify::new()),
     );
     (stack, store, dispatcher)
 }

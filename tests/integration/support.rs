@@ -356,8 +356,14 @@ impl TestStack {
 
     /// An intake on `store`, as the consumer runs it (nothing to wake: tests drive the rest).
     pub fn intake(&self, store: &gateway::store::Store) -> gateway::intake::Intake {
-        let wake = || std::sync::Arc::new(tokio::sync::Notify::new());
-        gateway::intake::Intake::new(store.clone(), &self.settings, wake(), wake()).expect("valid routing")
+        let relay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        gateway::intake::Intake::new(
+            store.clone(),
+            &self.settings,
+            gateway::dispatcher::ProviderWakes::default(),
+            relay_wake,
+        )
+        .expect("valid routing")
     }
 
     /// Claims `order` on `store` as the consumer would, and returns its order id.
