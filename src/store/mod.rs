@@ -88,12 +88,16 @@ impl Store {
         } else {
             anyhow::bail!("database.url must start with sqlite: or postgres://");
         };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_string(),
+        };
         let pool = match backend {
-            Backend::Sqlite => sqlite_pool().connect(&prepare_sqlite_url(url)?).await,
+            Backend::Sqlite => sqlite_pool().connect(&url).await,
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(settings.max_connections)
-                    .connect(url)
+                    .connect(&url)
                     .await
             }
         }
@@ -121,9 +125,9 @@ impl Store {
             // write goes through the writer, which begins `IMMEDIATE`, so the two never meet
             // on a lock upgrade. (An in-memory database is one per connection: there the
             // writer takes the pool's connection for each batch.)
-            Backend::Sqlite if !is_in_memory(url) => writer::Connections::Kept(
+            Backend::Sqlite if !is_in_memory(&url) => writer::Connections::Kept(
                 sqlite_pool()
-                    .connect(&prepare_sqlite_url(url)?)
+                    .connect(&url)
                     .await
                     .context("could not connect to the database (database.url)")?,
             ),
@@ -217,7 +221,7 @@ fn is_in_memory(url: &str) -> bool {
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
-    if path != ":memory:" && !path.is_empty() {
+    if !is_in_memory(url) && !path.is_empty() {
         if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("could not create the database folder {}", parent.display()))?;

@@ -579,33 +579,50 @@ mod tests {
         keyed_insert(&format!("{value:?}"), value)
     }
 
+    /// Inserts `value` into the table `t`; answers the rows inserted.
+    fn insert_work(value: Option<i64>) -> Work<u64> {
+        work(move |connection, _| {
+            Box::pin(async move {
+                let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                    .bind(value)
+                    .execute(connection)
+                    .await?;
+                Ok(done.rows_affected())
+            })
+        })
+    }
+
     fn keyed_insert(key: &str, value: Option<i64>) -> (Box<dyn Unit>, oneshot::Receiver<Result<u64, StoreError>>) {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: key.to_string(),
-            work: work(move |connection, _| {
-                Box::pin(async move {
-                    let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
-                        .bind(value)
-                        .execute(connection)
-                        .await?;
-                    Ok(done.rows_affected())
-                })
-            }),
+            work: insert_work(value),
             output: None,
             reply,
         };
         (Box::new(job), answer)
     }
 
-    #[tokio::test]
-    async fn one_failing_unit_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
+    /// A folder of its own and the URL of a SQLite file in it.
+    fn scratch_database() -> (std::path::PathBuf, String) {
         sqlx::any::install_default_drivers();
         let folder = std::env::temp_dir().join(format!("writer-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&folder).unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", folder.display());
-        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        (folder, url)
+    }
+
+    /// A pool of one connection on `url`, with the table `t` made.
+    async fn with_table_t(url: &str) -> AnyPool {
+        let pool = AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
         pool.execute("CREATE TABLE t (x BIGINT NOT NULL UNIQUE)").await.unwrap();
+        pool
+    }
+
+    #[tokio::test]
+    async fn one_failing_unit_is_rolled_back_alone_and_the_rest_of_its_batch_commits() {
+        let (folder, url) = scratch_database();
+        let pool = with_table_t(&url).await;
 
         let (first, first_answer) = insert(Some(1));
         let (bad, bad_answer) = insert(None);
@@ -637,10 +654,7 @@ mod tests {
     /// the batch waits for the lock and reads after the other commit.
     #[tokio::test]
     async fn a_unit_that_reads_first_waits_for_another_writer_on_sqlite() {
-        sqlx::any::install_default_drivers();
-        let folder = std::env::temp_dir().join(format!("writer-test-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&folder).unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", folder.display());
+        let (folder, url) = scratch_database();
         let options = AnyPoolOptions::new().max_connections(1).after_connect(|connection, _| {
             Box::pin(async move {
                 connection
@@ -705,31 +719,16 @@ mod tests {
     /// after each batch cost a ping on its worker thread, and the next batch waited for it.
     #[tokio::test]
     async fn a_writer_with_a_kept_connection_holds_it_between_batches() {
-        sqlx::any::install_default_drivers();
-        let folder = std::env::temp_dir().join(format!("writer-test-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&folder).unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", folder.display());
-        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        pool.execute("CREATE TABLE t (x BIGINT NOT NULL UNIQUE)").await.unwrap();
+        let (folder, url) = scratch_database();
+        let pool = with_table_t(&url).await;
         let shared = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
 
         let kept = Writer::start(Connections::Kept(pool.clone()), 1, Placement::Shared);
         let per_batch = Writer::start(Connections::PerBatch(shared.clone()), 1, Placement::Shared);
-        let insert = |value: i64| {
-            work(move |connection, _| {
-                Box::pin(async move {
-                    let done = sqlx::query("INSERT INTO t (x) VALUES ($1)")
-                        .bind(value)
-                        .execute(connection)
-                        .await?;
-                    Ok(done.rows_affected())
-                })
-            })
-        };
         for value in [1, 2] {
-            assert_eq!(kept.write("k", insert(value)).await.unwrap(), 1);
+            assert_eq!(kept.write("k", insert_work(Some(value))).await.unwrap(), 1);
         }
-        assert_eq!(per_batch.write("k", insert(3)).await.unwrap(), 1);
+        assert_eq!(per_batch.write("k", insert_work(Some(3))).await.unwrap(), 1);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert_eq!(
             (pool.size(), pool.num_idle()),
