@@ -2,10 +2,14 @@
 //! state machine, with per-provider concurrency limits. The store is the source of truth;
 //! nothing here is lost by a crash, because every step starts from what the store says.
 
+mod limits;
 mod step;
 mod wakes;
 
+pub use limits::STEP_SLOTS_PER_CALL;
 pub use wakes::ProviderWakes;
+
+use limits::ProviderLimits;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,8 +38,8 @@ pub struct Dispatcher {
     wakes: ProviderWakes,
     /// Woken after every step, so results are published promptly.
     relay_wake: Arc<Notify>,
-    /// One semaphore per provider: a slow provider fills its own permits, not the others'.
-    provider_permits: HashMap<String, Arc<Semaphore>>,
+    /// Each provider's step slots and call permits (see [`limits`]).
+    providers: HashMap<String, ProviderLimits>,
     /// Credits one wallet may receive per calendar month, checked before anything is sent.
     wallet_monthly_max: i64,
 }
@@ -49,10 +53,9 @@ impl Dispatcher {
         wakes: ProviderWakes,
         relay_wake: Arc<Notify>,
     ) -> Self {
-        let per_provider = settings.provider_concurrency.max(1);
-        let provider_permits = adapters
+        let providers = adapters
             .keys()
-            .map(|key| (key.clone(), Arc::new(Semaphore::new(per_provider))))
+            .map(|key| (key.clone(), ProviderLimits::new(settings.provider_concurrency)))
             .collect::<HashMap<_, _>>();
         Self {
             store,
@@ -61,7 +64,7 @@ impl Dispatcher {
             settings,
             wakes,
             relay_wake,
-            provider_permits,
+            providers,
             wallet_monthly_max: i64::try_from(limits.wallet_monthly_max).unwrap_or(i64::MAX),
         }
     }
@@ -72,17 +75,17 @@ impl Dispatcher {
     /// another's (a lease waits for the store's next group commit; six of them one after the
     /// other made every provider wait six commits between leases). A claim wakes the loop of
     /// the provider that pays it ([`ProviderWakes`]); a finished step wakes its own provider's
-    /// loop, so its permit is used again at once, not at the next tick.
+    /// loop, so its step slot is used again at once, not at the next tick.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         let mut loops = tokio::task::JoinSet::new();
-        for (provider, permits) in &self.provider_permits {
+        for (provider, limits) in &self.providers {
             let wake = self.wakes.of(provider);
-            let (dispatcher, provider, permits) = (self.clone(), provider.clone(), permits.clone());
+            let (dispatcher, provider, slots) = (self.clone(), provider.clone(), limits.steps.clone());
             let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
             loops.spawn(async move {
                 dispatcher
-                    .lease_loop(&provider, &permits, &wake, &tracker, &shutdown)
+                    .lease_loop(&provider, &slots, &wake, &tracker, &shutdown)
                     .await;
             });
         }
@@ -97,14 +100,14 @@ impl Dispatcher {
     async fn lease_loop(
         self: &Arc<Self>,
         provider: &str,
-        permits: &Arc<Semaphore>,
+        slots: &Arc<Semaphore>,
         wake: &Arc<Notify>,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
         while !shutdown.is_cancelled() {
-            if self.lease_for(provider, permits, wake, tracker).await {
+            if self.lease_for(provider, slots, wake, tracker).await {
                 continue;
             }
             tokio::select! {
@@ -121,14 +124,15 @@ impl Dispatcher {
     /// (settings with zero delays) is picked up by the next call, not by this one.
     pub async fn run_once(&self) -> usize {
         let mut ran = 0;
-        for (provider, permits) in &self.provider_permits {
+        for (provider, limits) in &self.providers {
+            let slots = &limits.steps;
             if self.unavailable(provider) {
                 continue;
             }
-            let free = (permits.available_permits() as i64).min(self.settings.batch_size);
+            let free = (slots.available_permits() as i64).min(self.settings.batch_size);
             for record in self.lease(provider, free).await {
-                // Leased within the free permits, so this waits only on a `run` beside it.
-                let Ok(_permit) = permits.acquire().await else {
+                // Leased within the free slots, so this waits only on a `run` beside it.
+                let Ok(_slot) = slots.acquire().await else {
                     break;
                 };
                 self.step(record).await;
@@ -141,19 +145,20 @@ impl Dispatcher {
         ran
     }
 
-    /// Leases as many due payments of one provider as it has free permits, and starts a step
-    /// for each, holding its permit from the lease on (so no lease runs out while waiting for
-    /// a permit, and a slow provider only ever fills its own permits); a finished step gives
-    /// its permit back and wakes the provider's loop (`wake`). Returns true when it leased a
-    /// full batch, so more may be due.
+    /// Leases as many due payments of one provider as it has free step slots, and starts a step
+    /// for each, holding its slot from the lease on (so no lease runs out while waiting for a
+    /// slot, and a slow provider only ever fills its own); the step's calls take the provider's
+    /// call permits as they go out (see [`limits`]). A finished step gives its slot back and
+    /// wakes the provider's loop (`wake`). Returns true when it leased a full batch, so more
+    /// may be due.
     async fn lease_for(
         self: &Arc<Self>,
         provider: &str,
-        permits: &Arc<Semaphore>,
+        slots: &Arc<Semaphore>,
         wake: &Arc<Notify>,
         tracker: &TaskTracker,
     ) -> bool {
-        let free = (permits.available_permits() as i64).min(self.settings.batch_size);
+        let free = (slots.available_permits() as i64).min(self.settings.batch_size);
         if free == 0 || self.unavailable(provider) {
             return false;
         }
@@ -163,14 +168,14 @@ impl Dispatcher {
         metrics::histogram!("gateway_dispatcher_lease_rows").record(leased.len() as f64);
         let full = leased.len() as i64 >= free;
         for record in leased {
-            // Only this loop takes permits, and it leased no more than were free.
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // Only this loop takes slots, and it leased no more than were free.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
             let (dispatcher, wake) = (self.clone(), wake.clone());
             tracker.spawn(async move {
                 dispatcher.step(record).await;
-                drop(permit);
+                drop(slot);
                 dispatcher.relay_wake.notify_one();
                 wake.notify_one();
             });

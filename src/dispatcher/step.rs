@@ -58,7 +58,7 @@ impl Dispatcher {
     ) -> Result<(), StoreError> {
         let outcome = match self.reserve_wallet_month(&record, request).await? {
             Some(refusal) => refusal,
-            None => match adapter.name_inquiry(request).await {
+            None => match self.call(&record.provider, adapter.name_inquiry(request)).await {
                 Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => Outcome::NameMismatch,
                 Ok(_) => Outcome::Cleared,
                 Err(error) => Outcome::Error(error),
@@ -112,7 +112,7 @@ impl Dispatcher {
         if step != Step::PendingPoll {
             metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         }
-        let answer = adapter.query_status(request).await;
+        let answer = self.call(&record.provider, adapter.query_status(request)).await;
         let change = lifecycle::next(&record, step, answer.into(), &self.policy, now_ms());
         self.carry_out(adapter, record, change, step.submit_after(), request)
             .await
@@ -137,9 +137,19 @@ impl Dispatcher {
         if submit == Step::Submit {
             metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
         }
-        let answer = adapter.submit(request).await;
+        let answer = self.call(&record.provider, adapter.submit(request)).await;
         let change = lifecycle::next(&record, submit, answer.into(), &self.policy, now_ms());
         self.record(&record, change).await
+    }
+
+    /// Runs a call to `provider` within its call permits (see [`super::limits`]).
+    async fn call<T>(&self, provider: &str, call: impl std::future::Future<Output = T>) -> T {
+        match self.providers.get(provider) {
+            Some(limits) => limits.call(call).await,
+            // Every adapter has limits (both are made from the same map); a step for a
+            // provider without an adapter ends before any call.
+            None => call.await,
+        }
     }
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback got there

@@ -21,6 +21,7 @@ crate::on_both_databases!(
     the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open,
     a_failing_wallet_opens_its_breaker_without_slowing_the_others_and_its_payments_succeed_after,
     a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second,
+    a_provider_never_has_more_calls_out_than_its_concurrency,
 );
 
 const WALLET: &str = "viettel_money";
@@ -213,6 +214,48 @@ async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db
         most <= BANK_RATE as usize + 1,
         "{most} requests reached the bank within one second; the limit is {BANK_RATE}/s (+1 for network delay)"
     );
+    stack.stop().await;
+}
+
+/// `dispatcher.provider_concurrency` bounds the calls out at the provider, though the dispatcher
+/// steps more payments than that at once (the others wait for the store's commits). Every call
+/// stays at the bank at least its latency, so three arrivals within less than that would be
+/// three calls out at once.
+async fn a_provider_never_has_more_calls_out_than_its_concurrency(db: Db) {
+    const CONCURRENCY: usize = 2;
+    const LATENCY: Duration = Duration::from_millis(300);
+    let mut settings = test_settings();
+    settings.dispatcher.provider_concurrency = CONCURRENCY;
+    let mut stack = TestStack::start_with(db, settings, true).await;
+    stack.set_bank_faults(Faults {
+        latency_ms: LATENCY.as_millis() as u64,
+        ..Faults::default()
+    });
+    let orders: Vec<Value> = (0..8).map(|_| bank_order(1_000_000)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    for order in &orders {
+        let result = stack.final_result(&order_id(order)).await;
+        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
+        assert_eq!(stack.credits(&order_id(order)).await, 1);
+    }
+    let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
+    assert!(
+        arrivals.len() >= 2 * orders.len(),
+        "a name inquiry and a submit per order reached the bank: {}",
+        arrivals.len()
+    );
+    for (at, window) in arrivals.windows(CONCURRENCY + 1).enumerate() {
+        let spread = window[CONCURRENCY].duration_since(window[0]);
+        assert!(
+            spread >= LATENCY,
+            "requests {at}..={} reached the bank within {spread:?}, less than its {LATENCY:?} latency: \
+             more than {CONCURRENCY} calls were out at once",
+            at + CONCURRENCY
+        );
+    }
     stack.stop().await;
 }
 
