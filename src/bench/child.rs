@@ -13,6 +13,7 @@ use gateway_adapter::Channel;
 use secrecy::ExposeSecret;
 
 use super::stats::{self, Memory};
+use super::store_work::StoreWork;
 use crate::config::Settings;
 
 /// How long a child may take to answer `/readyz` (migrations included).
@@ -195,6 +196,11 @@ impl ChildGateway {
             cpu: stats::process_cpu_of(self.pid),
             memory: Memory::read_of(self.pid),
         }
+    }
+
+    /// Its group commits, write units, leases and provider calls so far (its `/metrics`).
+    pub async fn store_work(&self, client: &reqwest::Client) -> Option<StoreWork> {
+        StoreWork::fetch(client, &self.listen).await
     }
 
     /// SIGTERM (the gateway's clean stop), then waits; killed if it has not stopped in 30 s.

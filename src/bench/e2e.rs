@@ -16,6 +16,7 @@ use super::pacing::Pacing;
 use super::progress::{Counters, Reporter};
 use super::publisher::{self, Published};
 use super::stats::{self, Memory};
+use super::store_work::StoreWork;
 use super::workload::{self, FreshDatabase, OrderIds, Workload};
 use super::BenchArgs;
 use crate::amqp;
@@ -47,6 +48,9 @@ pub struct GatewayReport {
     pub gateway_cpu: Option<Duration>,
     /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
     pub machine: CpuUse,
+    /// What the gateway processes' counters grew by over the same span (`--separate-process`
+    /// only).
+    pub store_work: Option<StoreWork>,
     pub gateway_peak_kib: Option<u64>,
     /// Each order's publish → final result latency.
     pub latencies: Vec<Duration>,
@@ -140,6 +144,23 @@ impl Gateways {
         Some(Sample { cpu, memory })
     }
 
+    /// The children's group commits, write units, leases and provider calls so far, summed;
+    /// `None` in process, or when a child's `/metrics` does not answer.
+    async fn store_work(&self) -> Option<StoreWork> {
+        let Self::Children(children) = self else {
+            return None;
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        let mut works = Vec::with_capacity(children.len());
+        for gateway in children {
+            works.push(gateway.store_work(&client).await?);
+        }
+        Some(works.into_iter().sum())
+    }
+
     async fn stop(self) {
         match self {
             Self::InProcess(running) => {
@@ -199,11 +220,17 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         }
     };
 
+    let work_before = gateways.store_work().await;
     let gateway_before = gateways.sample();
     let machine_before = CpuUse::read();
     let measured = measure(&settings, &workload, args).await;
     let machine = CpuUse::read().since(machine_before);
     let gateway_after = gateways.sample();
+    let store_work = gateways
+        .store_work()
+        .await
+        .zip(work_before)
+        .map(|(after, before)| after - before);
     let memory_after = Memory::read();
     let cpu_after = stats::process_cpu();
     gateways.stop().await;
@@ -242,6 +269,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         cpu_after,
         gateway_cpu,
         machine,
+        store_work,
         gateway_peak_kib: gateway_after
             .and_then(|sample| sample.memory)
             .map(|memory| memory.peak_kib),

@@ -11,6 +11,7 @@ pub mod progress;
 pub mod publisher;
 pub mod report;
 pub mod stats;
+pub mod store_work;
 pub mod workload;
 
 use std::path::PathBuf;

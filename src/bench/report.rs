@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::baseline::{self, BaselineReport};
 use super::e2e::GatewayReport;
 use super::stats::{per_second, LatencySummary, Memory};
+use super::store_work::StoreWork;
 use super::workload::{self, Channels, DatabaseKind};
 use super::BenchArgs;
 
@@ -57,7 +58,8 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         None => "burst".to_string(),
     };
 
-    let lines: Vec<(&str, String)> = vec![
+    let store_work = gateway.store_work.map(|work| work.per_order(gateway.orders));
+    let mut lines: Vec<(&str, String)> = vec![
         ("machine_nproc", nproc.to_string()),
         ("command", command.clone()),
         ("baseline_queue", "quorum".to_string()),
@@ -145,6 +147,9 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         ("ledger_credits", gateway.credits.to_string()),
         ("check", check.to_string()),
     ];
+    // Counted by the gateway processes themselves; "n/a" when they run in this process.
+    let absent = StoreWork::default().per_order(0);
+    lines.extend(store_work.clone().unwrap_or(absent));
     for (key, value) in &lines {
         println!("{key}={value}");
     }
@@ -168,6 +173,13 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         latency.max_ms,
         first_final_ms.map_or_else(|| "n/a".to_string(), |ms| format!("{ms:.0}")),
     );
+    if let Some([commits, units, leases, calls]) = &store_work {
+        println!(
+            "What the gateway did per order: {} group commits carrying {} write units, {} dispatcher leases, \
+             {} provider calls.",
+            commits.1, units.1, leases.1, calls.1,
+        );
+    }
     if args.separate_process {
         println!(
             "The gateway process{} alone: {} ms CPU per order, peak RSS {gateway_peak} KiB. This process \

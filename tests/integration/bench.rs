@@ -58,6 +58,14 @@ async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gatewa
     let (p50, p99) = (number(&figures, "latency_p50_ms"), number(&figures, "latency_p99_ms"));
     assert!(p50 > 0.0 && p99 >= p50, "p50 {p50} p99 {p99}");
     assert!(number(&figures, "first_final_ms") > 0.0);
+    // The gateway's own counters: every order was claimed and moved in group commits, and a
+    // bank payout asks the bank's name inquiry and then submits (two calls at least).
+    let commits = number(&figures, "group_commits_per_order");
+    assert!(commits > 0.0, "group commits {commits}");
+    assert!(number(&figures, "store_units_per_order") >= commits);
+    assert!(number(&figures, "leases_per_order") > 0.0);
+    let calls = number(&figures, "provider_calls_per_order");
+    assert!(calls >= 2.0, "provider calls per order {calls}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +76,10 @@ async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
     assert_eq!(figures["gateway_process"], "in_process");
     assert_eq!(figures["publish_mode"], "burst");
     assert_eq!(figures["gateway_cpu_ms_per_order"], "n/a");
+    assert_eq!(
+        figures["group_commits_per_order"], "n/a",
+        "only a separate gateway's are its own"
+    );
     assert!(number(&figures, "process_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "latency_p99_ms") > 0.0);
 }
