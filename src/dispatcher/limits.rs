@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
@@ -22,6 +23,8 @@ pub const STEP_SLOTS_PER_CALL: usize = 2;
 /// One provider's step slots and call permits: a slow provider fills its own, not the others'.
 #[derive(Debug)]
 pub(super) struct ProviderLimits {
+    /// The provider's key, for the permit wait's metric.
+    provider: String,
     /// Held by a step from its lease to its end; leases take no more payments than are free.
     pub steps: Arc<Semaphore>,
     /// Held by a call to the provider while it is out.
@@ -29,20 +32,26 @@ pub(super) struct ProviderLimits {
 }
 
 impl ProviderLimits {
-    /// Limits for a provider that allows `concurrency` calls at once.
-    pub fn new(concurrency: usize) -> Self {
+    /// Limits for `provider`, which allows `concurrency` calls at once.
+    pub fn new(provider: &str, concurrency: usize) -> Self {
         let concurrency = concurrency.max(1);
         Self {
+            provider: provider.to_string(),
             steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
             calls: Semaphore::new(concurrency),
         }
     }
 
-    /// Runs `call` once a call permit is free, holding the permit until it answers.
+    /// Runs `call` once a call permit is free, holding the permit until it answers. How long
+    /// it waited goes to `gateway_provider_permit_wait_seconds{provider}`: waits that grow
+    /// say the provider's concurrency, not the gateway, is what payouts wait for.
     pub async fn call<T>(&self, call: impl Future<Output = T>) -> T {
+        let waiting = Instant::now();
         // The semaphore is never closed, so acquiring cannot fail; were it closed, the call
         // would go out unlimited rather than not at all.
         let _permit = self.calls.acquire().await.ok();
+        metrics::histogram!("gateway_provider_permit_wait_seconds", "provider" => self.provider.clone())
+            .record(waiting.elapsed().as_secs_f64());
         call.await
     }
 
@@ -65,7 +74,7 @@ mod tests {
     /// the first two has answered.
     #[tokio::test]
     async fn a_call_waits_for_a_permit_while_steps_have_slots_to_spare() {
-        let limits = Arc::new(ProviderLimits::new(2));
+        let limits = Arc::new(ProviderLimits::new("bank_transfer", 2));
         assert_eq!(limits.steps.available_permits(), 2 * STEP_SLOTS_PER_CALL);
         let mut answers = Vec::new();
         let mut calls = Vec::new();

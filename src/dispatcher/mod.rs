@@ -55,7 +55,7 @@ impl Dispatcher {
     ) -> Self {
         let providers = adapters
             .keys()
-            .map(|key| (key.clone(), ProviderLimits::new(settings.provider_concurrency)))
+            .map(|key| (key.clone(), ProviderLimits::new(key, settings.provider_concurrency)))
             .collect::<HashMap<_, _>>();
         Self {
             store,

@@ -14,8 +14,8 @@ use super::AppState;
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        // Provider latency as a histogram (buckets from 5 ms to 30 s), so it can be summed
-        // across gateways; group-commit sizes likewise.
+        // Provider latency and the wait for a call permit as histograms (buckets from 5 ms to
+        // 30 s), so they can be summed across gateways; group-commit sizes likewise.
         let latency_buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
         let batch_buckets = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
         let builder = PrometheusBuilder::new()
@@ -23,6 +23,12 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
                 Matcher::Full("gateway_provider_request_seconds".into()),
                 &latency_buckets,
             )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("gateway_provider_permit_wait_seconds".into()),
+                    &latency_buckets,
+                )
+            })
             .and_then(|builder| {
                 builder.set_buckets_for_metric(Matcher::Full("gateway_store_batch_units".into()), &batch_buckets)
             })

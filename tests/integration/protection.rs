@@ -256,6 +256,23 @@ async fn a_provider_never_has_more_calls_out_than_its_concurrency(db: Db) {
             at + CONCURRENCY
         );
     }
+    // Every call waited for its permit, some of them for a while: ops see it on /metrics.
+    let metrics = reqwest::get(format!("{}/metrics", stack.gateway_url()))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics is text");
+    let series = |name: &str| -> f64 {
+        let prefix = format!("{name}{{provider=\"bank_transfer\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} for the bank on /metrics:\n{metrics}"))
+    };
+    assert!(series("gateway_provider_permit_wait_seconds_count") >= arrivals.len() as f64);
+    assert!(series("gateway_provider_permit_wait_seconds_sum") > 0.0);
     stack.stop().await;
 }
 
