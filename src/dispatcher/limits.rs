@@ -15,16 +15,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use metrics::SharedString;
 use tokio::sync::Semaphore;
 
 /// Steps one provider may have in progress per call permit.
-pub const STEP_SLOTS_PER_CALL: usize = 2;
+const STEP_SLOTS_PER_CALL: usize = 2;
 
 /// One provider's step slots and call permits: a slow provider fills its own, not the others'.
 #[derive(Debug)]
 pub(super) struct ProviderLimits {
-    /// The provider's key, for the permit wait's metric.
-    provider: String,
+    /// The provider's key, for the permit wait's metric (shared: a label per call copies no
+    /// string).
+    provider: SharedString,
     /// Held by a step from its lease to its end; leases take no more payments than are free.
     pub steps: Arc<Semaphore>,
     /// Held by a call to the provider while it is out.
@@ -36,7 +38,7 @@ impl ProviderLimits {
     pub fn new(provider: &str, concurrency: usize) -> Self {
         let concurrency = concurrency.max(1);
         Self {
-            provider: provider.to_string(),
+            provider: SharedString::from_owned(provider.to_string()),
             steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
             calls: Semaphore::new(concurrency),
         }
@@ -54,12 +56,6 @@ impl ProviderLimits {
             .record(waiting.elapsed().as_secs_f64());
         call.await
     }
-
-    /// Calls out right now (for tests).
-    #[cfg(test)]
-    pub fn calls_out(&self, concurrency: usize) -> usize {
-        concurrency - self.calls.available_permits()
-    }
 }
 
 #[cfg(test)]
@@ -69,6 +65,11 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+
+    /// Calls out at a provider allowing `concurrency` at once.
+    fn calls_out(limits: &ProviderLimits, concurrency: usize) -> usize {
+        concurrency - limits.calls.available_permits()
+    }
 
     /// A provider allowing two calls has four step slots, and a third call waits until one of
     /// the first two has answered.
@@ -85,13 +86,13 @@ mod tests {
             calls.push(tokio::spawn(async move { limits.call(answered).await.is_ok() }));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(limits.calls_out(2), 2, "two calls out, the third waits");
+        assert_eq!(calls_out(&limits, 2), 2, "two calls out, the third waits");
         let first = answers.remove(0);
         first.send(()).expect("the first call waits for its answer");
         assert!(calls.remove(0).await.expect("the call ran"));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(
-            limits.calls_out(2),
+            calls_out(&limits, 2),
             2,
             "the third call went out when the first answered"
         );
@@ -101,6 +102,6 @@ mod tests {
         for call in calls {
             assert!(call.await.expect("the call ran"));
         }
-        assert_eq!(limits.calls_out(2), 0);
+        assert_eq!(calls_out(&limits, 2), 0);
     }
 }

@@ -6,7 +6,6 @@ mod limits;
 mod step;
 mod wakes;
 
-pub use limits::STEP_SLOTS_PER_CALL;
 pub use wakes::ProviderWakes;
 
 use limits::ProviderLimits;

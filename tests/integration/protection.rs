@@ -56,18 +56,45 @@ fn breaker_settings() -> Settings {
     settings
 }
 
-/// The wallet's `gateway_provider_breaker_state` on the gateway's `/metrics`, if shown.
-async fn breaker_state(stack: &TestStack) -> Option<f64> {
+/// `name{provider="<provider>"}` on the gateway's `/metrics`, if shown.
+async fn provider_metric(stack: &TestStack, name: &str, provider: &str) -> Option<f64> {
     let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
         .await
         .ok()?
         .text()
         .await
         .ok()?;
-    let prefix = format!("gateway_provider_breaker_state{{provider=\"{WALLET}\"}} ");
+    let prefix = format!("{name}{{provider=\"{provider}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(prefix.as_str()))
         .and_then(|value| value.trim().parse().ok())
+}
+
+/// The wallet's `gateway_provider_breaker_state` on the gateway's `/metrics`, if shown.
+async fn breaker_state(stack: &TestStack) -> Option<f64> {
+    provider_metric(stack, "gateway_provider_breaker_state", WALLET).await
+}
+
+/// Publishes `count` bank orders, waits until each has succeeded and was credited once, and
+/// returns when each request reached the bank (a name inquiry and a submit per order at least).
+async fn pay_bank_orders(stack: &mut TestStack, count: usize) -> Vec<Instant> {
+    let orders: Vec<Value> = (0..count).map(|_| bank_order(1_000_000)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    for order in &orders {
+        let result = stack.final_result(&order_id(order)).await;
+        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
+        assert_eq!(stack.credits(&order_id(order)).await, 1);
+    }
+    let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
+    assert!(
+        arrivals.len() >= 2 * count,
+        "a name inquiry and a submit per order reached the bank: {}",
+        arrivals.len()
+    );
+    arrivals
 }
 
 /// Polls `/metrics` until the wallet's breaker gauge shows `state`, or fails after `within`.
@@ -193,22 +220,7 @@ async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db
         ..ProtectionConfig::default()
     });
     let mut stack = TestStack::start_with(db, settings, true).await;
-    let orders: Vec<Value> = (0..15).map(|_| bank_order(1_000_000)).collect();
-    for order in &orders {
-        stack.open_bank_account(order, HOLDER);
-        stack.publish(order).await;
-    }
-    for order in &orders {
-        let result = stack.final_result(&order_id(order)).await;
-        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
-        assert_eq!(stack.credits(&order_id(order)).await, 1);
-    }
-    let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
-    assert!(
-        arrivals.len() >= 2 * orders.len(),
-        "a name inquiry and a submit per order reached the bank: {}",
-        arrivals.len()
-    );
+    let arrivals = pay_bank_orders(&mut stack, 15).await;
     let most = most_in_any_second(&arrivals);
     assert!(
         most <= BANK_RATE as usize + 1,
@@ -231,22 +243,7 @@ async fn a_provider_never_has_more_calls_out_than_its_concurrency(db: Db) {
         latency_ms: LATENCY.as_millis() as u64,
         ..Faults::default()
     });
-    let orders: Vec<Value> = (0..8).map(|_| bank_order(1_000_000)).collect();
-    for order in &orders {
-        stack.open_bank_account(order, HOLDER);
-        stack.publish(order).await;
-    }
-    for order in &orders {
-        let result = stack.final_result(&order_id(order)).await;
-        assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
-        assert_eq!(stack.credits(&order_id(order)).await, 1);
-    }
-    let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
-    assert!(
-        arrivals.len() >= 2 * orders.len(),
-        "a name inquiry and a submit per order reached the bank: {}",
-        arrivals.len()
-    );
+    let arrivals = pay_bank_orders(&mut stack, 8).await;
     for (at, window) in arrivals.windows(CONCURRENCY + 1).enumerate() {
         let spread = window[CONCURRENCY].duration_since(window[0]);
         assert!(
@@ -257,22 +254,10 @@ async fn a_provider_never_has_more_calls_out_than_its_concurrency(db: Db) {
         );
     }
     // Every call waited for its permit, some of them for a while: ops see it on /metrics.
-    let metrics = reqwest::get(format!("{}/metrics", stack.gateway_url()))
-        .await
-        .expect("/metrics answers")
-        .text()
-        .await
-        .expect("/metrics is text");
-    let series = |name: &str| -> f64 {
-        let prefix = format!("{name}{{provider=\"bank_transfer\"}} ");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{name} for the bank on /metrics:\n{metrics}"))
-    };
-    assert!(series("gateway_provider_permit_wait_seconds_count") >= arrivals.len() as f64);
-    assert!(series("gateway_provider_permit_wait_seconds_sum") > 0.0);
+    let waits = provider_metric(&stack, "gateway_provider_permit_wait_seconds_count", "bank_transfer").await;
+    assert!(waits >= Some(arrivals.len() as f64), "permit waits {waits:?}");
+    let waited = provider_metric(&stack, "gateway_provider_permit_wait_seconds_sum", "bank_transfer").await;
+    assert!(waited > Some(0.0), "permit wait seconds {waited:?}");
     stack.stop().await;
 }
 
