@@ -144,9 +144,9 @@ fn default_header_read_timeout_ms() -> u64 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
-    /// Days a published outbox row is kept, for looking back at what was sent; the latest
-    /// result of each payment is kept regardless (a duplicate order is answered with it), and
-    /// unpublished or parked rows are never deleted.
+    /// Days a published outbox row is kept (counted from when it was written), for looking back
+    /// at what was sent; the latest result of each payment is kept regardless (a duplicate order
+    /// is answered with it), and unpublished or parked rows are never deleted.
     pub outbox_published_days: u32,
     /// Days a provider's callback id is remembered. A replay of a forgotten id would be
     /// applied again, so this must outlast every provider's replay window: the wallets keep a

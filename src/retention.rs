@@ -16,7 +16,7 @@ impl RetentionSettings {
     /// The cut-off instants for a prune at `now_ms`.
     pub fn prune_before(&self, now_ms: i64) -> PruneBefore {
         PruneBefore {
-            outbox_published_before_ms: now_ms - i64::from(self.outbox_published_days) * DAY_MS,
+            outbox_written_before_ms: now_ms - i64::from(self.outbox_published_days) * DAY_MS,
             callback_received_before_ms: now_ms - i64::from(self.callback_events_days) * DAY_MS,
         }
     }
@@ -67,7 +67,7 @@ mod tests {
     fn cut_offs_are_the_retention_before_now() {
         let settings = RetentionSettings::default();
         let before = settings.prune_before(100 * DAY_MS);
-        assert_eq!(before.outbox_published_before_ms, 93 * DAY_MS);
+        assert_eq!(before.outbox_written_before_ms, 93 * DAY_MS);
         assert_eq!(before.callback_received_before_ms, 65 * DAY_MS);
     }
 }

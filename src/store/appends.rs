@@ -10,7 +10,7 @@
 
 use sqlx::AnyConnection;
 
-use super::multi_row::{insert_rows, plain_row};
+use super::multi_row::{insert_rows, plain_row, rows_returning};
 
 /// The payment a line is about: its id, and its `created_at`, which files the line in the
 /// event log's and the outbox's indexes by payment. The payments being worked on were claimed
@@ -99,22 +99,36 @@ impl Appends {
         )
         .await?;
         let outbox = std::mem::take(&mut self.outbox);
-        insert_rows(
-            connection,
-            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, payment_created_at) VALUES ",
-            &plain_row(7),
-            &outbox,
-            |query, row| {
-                query
-                    .bind(row.kind)
-                    .bind(row.payment_id.as_deref())
-                    .bind(row.routing_key.as_str())
-                    .bind(row.headers.as_str())
-                    .bind(row.body.as_slice())
-                    .bind(row.created_at)
-                    .bind(row.payment_created_at)
-            },
-        )
+        // Every message written waits for the relay (`outbox_waiting`). On PostgreSQL this
+        // statement writes both rows; on SQLite a trigger adds the waiting row (see the
+        // migration `outbox_waiting`). The statement returns no rows.
+        let (head, tail) = if connection.backend_name().eq_ignore_ascii_case("sqlite") {
+            (INSERT_OUTBOX, "")
+        } else {
+            (INSERT_OUTBOX_WAITING_HEAD, INSERT_OUTBOX_WAITING_TAIL)
+        };
+        rows_returning(connection, head, &plain_row(7), tail, &outbox, |query, row| {
+            query
+                .bind(row.kind)
+                .bind(row.payment_id.as_deref())
+                .bind(row.routing_key.as_str())
+                .bind(row.headers.as_str())
+                .bind(row.body.as_slice())
+                .bind(row.created_at)
+                .bind(row.payment_created_at)
+        })
         .await
+        .map(drop)
     }
 }
+
+/// The outbox's insert, up to its rows.
+const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, payment_created_at) VALUES ";
+
+/// The outbox's insert on PostgreSQL, which also enters each new row in `outbox_waiting`: up to
+/// its rows, and after them.
+const INSERT_OUTBOX_WAITING_HEAD: &str =
+    "WITH written AS (INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, \
+     payment_created_at) VALUES ";
+const INSERT_OUTBOX_WAITING_TAIL: &str = " RETURNING id) INSERT INTO outbox_waiting (id) SELECT id FROM written";

@@ -55,7 +55,7 @@ mod tests {
 
     use super::*;
     use crate::store::multi_row::postgres_statement;
-    use crate::store::outbox::lease_statement;
+    use crate::store::outbox::LEASE_POSTGRES;
     use crate::store::payments::{lease_due_statement, CHANGES_HEAD, CHANGES_ROW, CHANGES_TAIL};
     use crate::store::wallets::{HELD_HEAD, HELD_ROW, HELD_TAIL};
     use crate::store::Store;
@@ -73,6 +73,7 @@ mod tests {
                      'accepted', i, i, i FROM generate_series({from}, {to}) AS i; \
                      INSERT INTO outbox (kind, routing_key, headers, body, created_at) \
                      SELECT 'result', 'payment.accepted', '{{}}', '\\x00', i FROM generate_series({from}, {to}) AS i; \
+                     INSERT INTO outbox_waiting (id) SELECT id FROM outbox WHERE created_at BETWEEN {from} AND {to}; \
                      INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) \
                      SELECT 'p' || i, 'momo', '09' || lpad(i::text, 8, '0'), '2026-12', 100000 \
                      FROM generate_series({from}, {to}) AS i"
@@ -138,7 +139,7 @@ mod tests {
         let mut connection = AnyConnection::connect(&url).await.unwrap();
         fill(&mut connection, 1, 100).await;
         connection
-            .execute("ANALYZE payments, outbox, wallet_reservations; SET plan_cache_mode = force_generic_plan")
+            .execute("ANALYZE payments, outbox, outbox_waiting, wallet_reservations; SET plan_cache_mode = force_generic_plan")
             .await
             .unwrap();
 
@@ -152,9 +153,9 @@ mod tests {
             ),
             (
                 "outbox_lease",
-                lease_statement(Backend::Postgres),
+                LEASE_POSTGRES.to_string(),
                 format!("{}, {NOW}, 256", NOW + 60_000),
-                "Index Scan using outbox_unpublished",
+                "Index Scan using outbox_waiting_pkey",
             ),
             (
                 "state_changes",

@@ -1,4 +1,6 @@
 //! Pruning: published outbox rows and remembered callback ids older than their retention.
+//! An outbox row's age counts from when it was written (a message is published within
+//! moments of it, or it waits or is parked, and is kept).
 //!
 //! Deletes go in chunks, so SQLite's single writer is never held for long and a large first
 //! prune does not stall claims. What is never deleted: unpublished or parked outbox rows
@@ -14,8 +16,8 @@ const CHUNK: i64 = 5_000;
 /// What to delete: everything older than these instants (milliseconds since 1970).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PruneBefore {
-    /// Outbox rows published before this.
-    pub outbox_published_before_ms: i64,
+    /// Published outbox rows written before this.
+    pub outbox_written_before_ms: i64,
     /// Callback ids received before this.
     pub callback_received_before_ms: i64,
 }
@@ -35,13 +37,14 @@ impl Store {
         loop {
             let deleted = sqlx::query(
                 "DELETE FROM outbox WHERE id IN (\
-                   SELECT o.id FROM outbox o WHERE o.published_at IS NOT NULL AND o.published_at < $1 \
+                   SELECT o.id FROM outbox o WHERE o.created_at < $1 AND o.parked_at IS NULL \
+                   AND NOT EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = o.id) \
                    AND NOT (o.kind = 'result' AND o.payment_id IS NOT NULL AND o.id = \
                      (SELECT MAX(l.id) FROM outbox l WHERE l.payment_created_at = o.payment_created_at \
                        AND l.payment_id = o.payment_id AND l.kind = 'result')) \
-                   ORDER BY o.id LIMIT $2)",
+                   LIMIT $2)",
             )
-            .bind(before.outbox_published_before_ms)
+            .bind(before.outbox_written_before_ms)
             .bind(CHUNK)
             .execute(self.pool())
             .await?

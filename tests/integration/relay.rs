@@ -23,6 +23,7 @@ use crate::support::{bank_order, drop_database, fresh_database, test_settings, D
 
 crate::on_both_databases!(
     poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_results,
+    a_message_goes_out_without_its_outbox_row_being_rewritten,
     a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out,
     pruning_deletes_only_published_rows_and_callback_ids_past_their_retention,
 );
@@ -79,6 +80,56 @@ async fn poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_re
     stack.stop().await;
 }
 
+/// The outbox is only appended to: the relay leases and marks the narrow `outbox_waiting`
+/// rows, never a message's own row (each rewrite of it was a dead row version on PostgreSQL,
+/// body included, and what made the server's CPU per order grow with the run). Here the
+/// database refuses any update of an outbox row, and orders are still paid and their results
+/// all published.
+async fn a_message_goes_out_without_its_outbox_row_being_rewritten(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let pool = raw_database(&stack.settings.database.url).await;
+    let refuse_updates = match db {
+        Db::Sqlite => vec![
+            "CREATE TRIGGER outbox_append_only BEFORE UPDATE ON outbox \
+             BEGIN SELECT RAISE(ABORT, 'outbox rows are only appended'); END",
+        ],
+        Db::Postgres => vec![
+            "CREATE FUNCTION outbox_append_only() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'outbox rows are only appended'; END $$",
+            "CREATE TRIGGER outbox_append_only BEFORE UPDATE ON outbox \
+             FOR EACH ROW EXECUTE FUNCTION outbox_append_only()",
+        ],
+    };
+    for statement in refuse_updates {
+        pool.execute(statement).await.expect("the trigger is created");
+    }
+
+    let orders: Vec<_> = (1..=3).map(|n| bank_order(100_000 * n)).collect();
+    for order in &orders {
+        stack.open_bank_account(order, HOLDER);
+        stack.publish(order).await;
+    }
+    for order in &orders {
+        let result = stack.final_result(order["order_id"].as_str().unwrap()).await;
+        assert_eq!(result.status, ResultStatus::Succeeded);
+    }
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    eventually("every message is published", || async {
+        store.unpublished_count().await.unwrap() == 0
+    })
+    .await;
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        written >= 9,
+        "accepted, pending and succeeded for each order: {written}"
+    );
+    pool.close().await;
+    stack.stop().await;
+}
+
 /// A store on a fresh database, and a pool of its own on the same database for looking at rows.
 async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
     let url = fresh_database(db, run_id).await;
@@ -111,10 +162,12 @@ async fn raw_database(url: &SecretString) -> AnyPool {
         .expect("the test database answers")
 }
 
-/// Writes a result row whose routing key no queue is bound to: the broker returns it.
+/// Writes a result row whose routing key no queue is bound to, waiting for the relay: the
+/// broker returns it.
 async fn insert_unroutable_result(pool: &AnyPool) {
-    sqlx::query(
-        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind("result")
     .bind(None::<String>)
@@ -122,9 +175,15 @@ async fn insert_unroutable_result(pool: &AnyPool) {
     .bind("{\"content_type\":\"application/json\",\"message_id\":\"unroutable:1\",\"correlation_id\":null,\"headers\":{}}")
     .bind(b"{}".to_vec())
     .bind(chrono::Utc::now().timestamp_millis())
-    .execute(pool)
+    .fetch_one(pool)
     .await
     .expect("insert an outbox row");
+    // SQLite's trigger has entered it as waiting already; the gateway's insert on PostgreSQL does.
+    sqlx::query("INSERT INTO outbox_waiting (id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .execute(pool)
+        .await
+        .expect("enter the row as waiting");
 }
 
 async fn a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out(db: Db) {
@@ -192,7 +251,8 @@ async fn a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_
     stack.stop().await;
 }
 
-/// Writes an outbox row as it stands after `published_at` / `parked_at`, `age_days` old.
+/// Writes an outbox row as it stands once published, parked or still waiting for the relay
+/// (in `outbox_waiting`), `age_days` old.
 async fn insert_row(
     pool: &AnyPool,
     kind: &str,
@@ -205,22 +265,35 @@ async fn insert_row(
     // A payment's lines carry its claim time, as the gateway writes them (these payments were
     // all claimed at one instant, in November 2023).
     let payment_created_at = payment_id.map(|_| 1_700_000_000_000_i64);
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO outbox (kind, payment_id, payment_created_at, routing_key, headers, body, created_at, \
-         published_at, parked_at, park_reason) \
-         VALUES ($1, $2, $3, 'result.bank_transfer.succeeded', '{}', $4, $5, $6, $7, $8) RETURNING id",
+         parked_at, park_reason) \
+         VALUES ($1, $2, $3, 'result.bank_transfer.succeeded', '{}', $4, $5, $6, $7) RETURNING id",
     )
     .bind(kind)
     .bind(payment_id.map(str::to_string))
     .bind(payment_created_at)
     .bind(b"{}".to_vec())
     .bind(at)
-    .bind(published.then_some(at))
     .bind(parked.then_some(at))
     .bind(parked.then(|| "the broker could not route it".to_string()))
     .fetch_one(pool)
     .await
-    .expect("insert an outbox row")
+    .expect("insert an outbox row");
+    // SQLite's trigger enters every new row as waiting; the gateway's insert on PostgreSQL does.
+    sqlx::query("DELETE FROM outbox_waiting WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .expect("clear the row's waiting state");
+    if !published && !parked {
+        sqlx::query("INSERT INTO outbox_waiting (id) VALUES ($1)")
+            .bind(id)
+            .execute(pool)
+            .await
+            .expect("enter the row as waiting");
+    }
+    id
 }
 
 async fn insert_callback_id(pool: &AnyPool, event_id: &str, age_days: i64) {
