@@ -4,8 +4,8 @@ use super::{Backend, Store};
 
 /// The tables every order updates or appends to; their dead row versions are what slows the
 /// leases down when nothing vacuums them.
-const BUSY_TABLES: &str =
-    "payments, outbox, payment_events, callback_events, beneficiary_periods, wallet_months, wallet_reservations, batches";
+const BUSY_TABLES: &str = "payments, outbox, outbox_waiting, payment_events, callback_events, beneficiary_periods, \
+     wallet_months, wallet_reservations, batches";
 
 impl Store {
     /// Whether this is PostgreSQL with `autovacuum` off, so that nothing cleans dead row
