@@ -130,6 +130,7 @@ impl RunningGateway {
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             adapters,
+            &settings.providers.timeouts(),
             settings.dispatcher.clone(),
             &settings.limits,
             dispatcher_wakes,

@@ -183,8 +183,9 @@ pub struct DispatcherSettings {
     pub batch_size: i64,
     /// How long one worker may hold a payment; a crashed worker's payment is picked up
     /// again after this, and a payment found in `submitting` is then inquired, not resent.
-    /// A lease covers one provider call and the store writes around it, so it must be at
-    /// least [`LEASE_MARGIN_MS`] longer than the slowest provider's `timeout_ms`.
+    /// A call goes out only if it can answer [`LEASE_MARGIN_MS`] before its lease ends, and a
+    /// step makes up to two, so a lease must be at least twice the slowest provider's
+    /// `timeout_ms` plus that margin.
     pub lease_ms: u64,
     /// Submission attempts (transient errors) before the payment fails `retries_exhausted`.
     pub max_attempts: i64,

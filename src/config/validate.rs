@@ -8,10 +8,13 @@ use tracing_subscriber::EnvFilter;
 
 use super::Settings;
 
-/// How much longer than the slowest provider's `timeout_ms` a dispatcher lease must be. A
-/// lease covers one provider call and the store writes on either side of it; a lease that
-/// ran out while the call was still waiting would let another worker inquire (or, before
-/// `submitting` is committed, send) the same payment at the same time.
+/// How long before a dispatcher lease ends the slowest answer of a provider call must come. A
+/// call goes out only if its timeout ends this long before its step's lease does (see
+/// `dispatcher::limits`): a lease that ran out while the call was still out would let another
+/// worker inquire (or, before `submitting` is committed, send) the same payment at the same
+/// time. A step makes up to two calls (the name inquiry, then the submit), so a lease must be
+/// at least twice the slowest provider's `timeout_ms` plus this, or a slow first call would
+/// leave no lease for the second.
 pub const LEASE_MARGIN_MS: u64 = 1_000;
 
 /// The least `retention.callback_events_days`: the wallet providers keep a `requestId` (and
@@ -232,11 +235,11 @@ impl Settings {
             .rev()
             .max_by_key(|section| section.timeout_ms);
         if let Some(slowest) = slowest {
-            let least = slowest.timeout_ms.saturating_add(LEASE_MARGIN_MS);
+            let least = slowest.timeout_ms.saturating_mul(2).saturating_add(LEASE_MARGIN_MS);
             problems.check(dispatcher.lease_ms >= least, "dispatcher.lease_ms", || {
                 format!(
-                    "is {}, but a lease must outlast the slowest provider call (providers.{}.timeout_ms = {}) by \
-                     {LEASE_MARGIN_MS} ms, or a second worker could take the payment while the call is still waiting; \
+                    "is {}, but a lease must cover a step's two slowest provider calls (providers.{}.timeout_ms = {}) \
+                     and {LEASE_MARGIN_MS} ms more, or a step's second call could not go out within its lease; \
                      set lease_ms to at least {least} or lower that timeout",
                     dispatcher.lease_ms, slowest.key, slowest.timeout_ms
                 )

@@ -50,25 +50,25 @@ fn the_shipped_defaults_are_valid() {
 }
 
 #[test]
-fn a_lease_that_does_not_outlast_the_slowest_provider_call_by_the_margin_is_refused() {
+fn a_lease_that_does_not_cover_two_of_the_slowest_provider_calls_and_the_margin_is_refused() {
     let mut settings = defaults();
     settings
         .providers
         .config_mut::<adapter_vnpost_account::VnpostAccountConfig>("vnpost_account")
         .expect("vnpost configured")
         .timeout_ms = 9_000;
-    settings.dispatcher.lease_ms = 9_000 + LEASE_MARGIN_MS - 1;
+    settings.dispatcher.lease_ms = 2 * 9_000 + LEASE_MARGIN_MS - 1;
     let invalid = settings.validate().expect_err("the lease is too short");
     assert_eq!(invalid.problems.len(), 1, "{invalid}");
     let problem = &invalid.problems[0];
     assert_eq!(problem.key, "dispatcher.lease_ms");
     assert!(
-        problem.message.contains("providers.vnpost_account.timeout_ms = 9000") && problem.message.contains("10000"),
+        problem.message.contains("providers.vnpost_account.timeout_ms = 9000") && problem.message.contains("19000"),
         "{}",
         problem.message
     );
 
-    settings.dispatcher.lease_ms = 9_000 + LEASE_MARGIN_MS;
+    settings.dispatcher.lease_ms = 2 * 9_000 + LEASE_MARGIN_MS;
     assert_eq!(settings.validate(), Ok(()));
 }
 
@@ -325,10 +325,10 @@ fn loading_refuses_an_inconsistent_value_naming_the_key_and_the_fix() {
     let text = error_text(Settings::load_from(
         &config_dir(),
         None,
-        Some(variables(&[("GATEWAY__DISPATCHER__LEASE_MS", "2500")])),
+        Some(variables(&[("GATEWAY__DISPATCHER__LEASE_MS", "4500")])),
     ));
     assert!(
-        text.contains("dispatcher.lease_ms") && text.contains("at least 3000"),
+        text.contains("dispatcher.lease_ms") && text.contains("at least 5000"),
         "{text}"
     );
 }

@@ -10,16 +10,27 @@
 //! [`STEP_SLOTS_PER_CALL`] slots per permit, enough to keep the permits busy while the other
 //! steps wait for commits, and few enough that a step waits for a permit about one call's time,
 //! far inside its lease.
+//!
+//! A call goes out only if its answer (or its timeout) comes before the step's lease runs out,
+//! with [`crate::config::LEASE_MARGIN_MS`] to spare: a lease that ran out while a call was out
+//! would let another worker take the payment and call about it at the same time. So a call
+//! waits for its permit no later than the lease's end less the provider's timeout and the
+//! margin, and otherwise is not made ([`OutOfLease`]); the payment is taken up again when its
+//! lease has run out.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use metrics::SharedString;
 use tokio::sync::Semaphore;
 
 /// Steps one provider may have in progress per call permit.
 const STEP_SLOTS_PER_CALL: usize = 2;
+
+/// A call that was not made: its answer could not have come before its step's lease ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OutOfLease;
 
 /// One provider's step slots and call permits: a slow provider fills its own, not the others'.
 #[derive(Debug)]
@@ -31,40 +42,67 @@ pub(super) struct ProviderLimits {
     pub steps: Arc<Semaphore>,
     /// Held by a call to the provider while it is out.
     calls: Semaphore,
+    /// The longest a call may be out (the provider's `timeout_ms`) plus the lease margin: a
+    /// call starts no later than this before its lease ends.
+    longest_call: Duration,
 }
 
 impl ProviderLimits {
-    /// Limits for `provider`, which allows `concurrency` calls at once.
-    pub fn new(provider: &str, concurrency: usize) -> Self {
+    /// Limits for `provider`, which allows `concurrency` calls at once, each out for at most
+    /// `timeout`.
+    pub fn new(provider: &str, concurrency: usize, timeout: Duration) -> Self {
         let concurrency = concurrency.max(1);
         Self {
             provider: SharedString::from_owned(provider.to_string()),
             steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
             calls: Semaphore::new(concurrency),
+            longest_call: timeout + Duration::from_millis(crate::config::LEASE_MARGIN_MS),
         }
     }
 
-    /// Runs `call` once a call permit is free, holding the permit until it answers. How long
-    /// it waited goes to `gateway_provider_permit_wait_seconds{provider}`: waits that grow
-    /// say the provider's concurrency, not the gateway, is what payouts wait for.
-    pub async fn call<T>(&self, call: impl Future<Output = T>) -> T {
+    /// Runs `call` once a call permit is free, holding the permit until it answers, if it can
+    /// still answer before `lease_ends` (see the module docs); else it is not made. How long it
+    /// waited goes to `gateway_provider_permit_wait_seconds{provider}`: waits that grow say the
+    /// provider's concurrency, not the gateway, is what payouts wait for.
+    pub async fn call<T>(&self, lease_ends: Instant, call: impl Future<Output = T>) -> Result<T, OutOfLease> {
         let waiting = Instant::now();
+        let start_by = lease_ends.checked_sub(self.longest_call).unwrap_or(waiting);
+        if waiting >= start_by {
+            return Err(self.out_of_lease());
+        }
         // The semaphore is never closed, so acquiring cannot fail; were it closed, the call
         // would go out unlimited rather than not at all.
-        let _permit = self.calls.acquire().await.ok();
+        let Ok(_permit) = tokio::time::timeout_at(start_by.into(), self.calls.acquire()).await else {
+            return Err(self.out_of_lease());
+        };
         metrics::histogram!("gateway_provider_permit_wait_seconds", "provider" => self.provider.clone())
             .record(waiting.elapsed().as_secs_f64());
-        call.await
+        Ok(call.await)
+    }
+
+    /// Counts a call not made for want of lease (`gateway_provider_calls_out_of_lease_total`).
+    fn out_of_lease(&self) -> OutOfLease {
+        metrics::counter!("gateway_provider_calls_out_of_lease_total", "provider" => self.provider.clone())
+            .increment(1);
+        OutOfLease
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use tokio::sync::oneshot;
 
     use super::*;
+
+    /// The timeout of the providers here.
+    const TIMEOUT: Duration = Duration::from_millis(50);
+
+    /// A lease that ends `after` the longest a call may take (its timeout and the margin).
+    fn lease_ending(after: Duration) -> Instant {
+        Instant::now() + TIMEOUT + Duration::from_millis(crate::config::LEASE_MARGIN_MS) + after
+    }
 
     /// Calls out at a provider allowing `concurrency` at once.
     fn calls_out(limits: &ProviderLimits, concurrency: usize) -> usize {
@@ -75,7 +113,7 @@ mod tests {
     /// the first two has answered.
     #[tokio::test]
     async fn a_call_waits_for_a_permit_while_steps_have_slots_to_spare() {
-        let limits = Arc::new(ProviderLimits::new("bank_transfer", 2));
+        let limits = Arc::new(ProviderLimits::new("bank_transfer", 2, TIMEOUT));
         assert_eq!(limits.steps.available_permits(), 2 * STEP_SLOTS_PER_CALL);
         let mut answers = Vec::new();
         let mut calls = Vec::new();
@@ -83,7 +121,10 @@ mod tests {
             let (answer, answered) = oneshot::channel::<()>();
             answers.push(answer);
             let limits = limits.clone();
-            calls.push(tokio::spawn(async move { limits.call(answered).await.is_ok() }));
+            let lease_ends = lease_ending(Duration::from_secs(60));
+            calls.push(tokio::spawn(async move {
+                limits.call(lease_ends, answered).await.expect("in the lease").is_ok()
+            }));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(calls_out(&limits, 2), 2, "two calls out, the third waits");
@@ -103,5 +144,46 @@ mod tests {
             assert!(call.await.expect("the call ran"));
         }
         assert_eq!(calls_out(&limits, 2), 0);
+    }
+
+    /// A call whose answer (or timeout) could not come before its step's lease runs out, with
+    /// the margin to spare, is not made: another worker could take the payment meanwhile.
+    #[tokio::test]
+    async fn a_call_that_could_not_answer_within_the_lease_is_not_made() {
+        let limits = ProviderLimits::new("bank_transfer", 2, TIMEOUT);
+        let made = AtomicBool::new(false);
+        let call = async { made.store(true, Ordering::SeqCst) };
+        let lease_ends = Instant::now() + TIMEOUT;
+        assert_eq!(limits.call(lease_ends, call).await, Err(OutOfLease));
+        assert!(!made.load(Ordering::SeqCst), "the call was never sent");
+        assert_eq!(calls_out(&limits, 2), 0);
+    }
+
+    /// A call waits for its permit only as long as its answer could still come within the
+    /// lease; then it gives up, unmade, and the permit's holder is not disturbed.
+    #[tokio::test]
+    async fn a_call_waiting_for_a_permit_gives_up_when_the_lease_could_no_longer_cover_it() {
+        let limits = Arc::new(ProviderLimits::new("bank_transfer", 1, TIMEOUT));
+        let (answer, answered) = oneshot::channel::<()>();
+        let first = {
+            let limits = limits.clone();
+            let lease_ends = lease_ending(Duration::from_secs(60));
+            tokio::spawn(async move { limits.call(lease_ends, answered).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(calls_out(&limits, 1), 1, "the first call holds the only permit");
+
+        let waited = Instant::now();
+        let second = limits.call(lease_ending(Duration::from_millis(200)), async {}).await;
+        assert_eq!(second, Err(OutOfLease));
+        let waited = waited.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
+            "it waited for a permit while the lease could cover it: {waited:?}"
+        );
+
+        answer.send(()).expect("the first call waits for its answer");
+        assert!(first.await.expect("the call ran").expect("in the lease").is_ok());
+        assert_eq!(calls_out(&limits, 1), 0);
     }
 }

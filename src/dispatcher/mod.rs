@@ -12,7 +12,7 @@ use limits::ProviderLimits;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
@@ -44,17 +44,28 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher for `adapters`, whose calls take at most `timeouts` (by provider key, see
+    /// [`crate::providers::ProvidersSettings::timeouts`]; a provider missing there gets the
+    /// lease's worth less the margin).
     pub fn new(
         store: Store,
         adapters: Adapters,
+        timeouts: &HashMap<String, Duration>,
         settings: DispatcherSettings,
         limits: &ChannelLimits,
         wakes: ProviderWakes,
         relay_wake: Arc<Notify>,
     ) -> Self {
+        let fallback = Duration::from_millis(settings.lease_ms.saturating_sub(crate::config::LEASE_MARGIN_MS));
         let providers = adapters
             .keys()
-            .map(|key| (key.clone(), ProviderLimits::new(key, settings.provider_concurrency)))
+            .map(|key| {
+                let timeout = timeouts.get(key).copied().unwrap_or(fallback);
+                (
+                    key.clone(),
+                    ProviderLimits::new(key, settings.provider_concurrency, timeout),
+                )
+            })
             .collect::<HashMap<_, _>>();
         Self {
             store,
@@ -129,12 +140,13 @@ impl Dispatcher {
                 continue;
             }
             let free = (slots.available_permits() as i64).min(self.settings.batch_size);
-            for record in self.lease(provider, free).await {
+            let (leased, lease_ends) = self.lease(provider, free).await;
+            for record in leased {
                 // Leased within the free slots, so this waits only on a `run` beside it.
                 let Ok(_slot) = slots.acquire().await else {
                     break;
                 };
-                self.step(record).await;
+                self.step(record, lease_ends).await;
                 ran += 1;
             }
         }
@@ -162,7 +174,7 @@ impl Dispatcher {
             return false;
         }
         let started = std::time::Instant::now();
-        let leased = self.lease(provider, free).await;
+        let (leased, lease_ends) = self.lease(provider, free).await;
         metrics::histogram!("gateway_dispatcher_lease_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("gateway_dispatcher_lease_rows").record(leased.len() as f64);
         let full = leased.len() as i64 >= free;
@@ -173,7 +185,7 @@ impl Dispatcher {
             };
             let (dispatcher, wake) = (self.clone(), wake.clone());
             tracker.spawn(async move {
-                dispatcher.step(record).await;
+                dispatcher.step(record, lease_ends).await;
                 drop(slot);
                 dispatcher.relay_wake.notify_one();
                 wake.notify_one();
@@ -202,20 +214,23 @@ impl Dispatcher {
         true
     }
 
-    /// Up to `limit` due payments of `provider`, leased for `lease_ms`; none if the store fails.
-    async fn lease(&self, provider: &str, limit: i64) -> Vec<PaymentRecord> {
+    /// Up to `limit` due payments of `provider`, leased for `lease_ms`, and the instant their
+    /// leases end at the earliest (the store takes the time for the lease later, in the group
+    /// commit, so they end no sooner than `lease_ms` from now); none if the store fails.
+    async fn lease(&self, provider: &str, limit: i64) -> (Vec<PaymentRecord>, Instant) {
+        let lease_ends = Instant::now() + Duration::from_millis(self.settings.lease_ms);
         if limit <= 0 {
-            return Vec::new();
+            return (Vec::new(), lease_ends);
         }
         match self
             .store
             .lease_due(provider, limit, self.settings.lease_ms as i64)
             .await
         {
-            Ok(leased) => leased,
+            Ok(leased) => (leased, lease_ends),
             Err(error) => {
                 tracing::error!(%error, provider, "The dispatcher could not read due payments from the store.");
-                Vec::new()
+                (Vec::new(), lease_ends)
             }
         }
     }

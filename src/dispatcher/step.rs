@@ -5,10 +5,18 @@
 //! The rule that keeps money safe: `submitting` is committed *before* the request goes out —
 //! a change to `submitting` is applied first, and only then is the submit sent — and anything
 //! that may have reached the provider is resolved by a status inquiry, as `lifecycle` decides.
+//!
+//! A call goes out only if it can answer before the step's lease runs out (see
+//! [`super::limits`]). When it cannot, the step ends there and records nothing: the payment is
+//! taken up again once its lease has run out, as after a crash (a submit not sent after
+//! `submitting` was committed is found by the status inquiry that follows).
 
 use gateway_adapter::names::names_match;
 use gateway_adapter::{Destination, PayoutAdapter, PayoutRequest};
 
+use std::time::Instant;
+
+use super::limits::OutOfLease;
 use super::Dispatcher;
 use crate::payment::lifecycle::{self, Outcome, Plan, Step};
 use crate::payment::PaymentState;
@@ -17,7 +25,7 @@ use crate::store::{now_ms, Change, PaymentRecord, StoreError, WalletReservation}
 impl Dispatcher {
     /// Moves one payment one step forward. Errors are logged here, once; the payment stays
     /// leased until its lease runs out and is then tried again.
-    pub(super) async fn step(&self, record: PaymentRecord) {
+    pub(super) async fn step(&self, record: PaymentRecord, lease_ends: Instant) {
         let Some(adapter) = self.adapters.get(&record.provider).cloned() else {
             tracing::error!(payment_id = %record.payment_id, provider = %record.provider, "No adapter is configured for this provider; the payment waits.");
             return;
@@ -35,9 +43,12 @@ impl Dispatcher {
         };
         let adapter = adapter.as_ref();
         let outcome = match lifecycle::plan(&record, &self.policy, now_ms()) {
-            Plan::Checks => self.check_then_send(adapter, record, &request).await,
-            Plan::Ask(step) => self.ask(adapter, record, &request, step).await,
-            Plan::Record(change) => self.carry_out(adapter, record, change, Step::Submit, &request).await,
+            Plan::Checks => self.check_then_send(adapter, record, &request, lease_ends).await,
+            Plan::Ask(step) => self.ask(adapter, record, &request, step, lease_ends).await,
+            Plan::Record(change) => {
+                self.carry_out(adapter, record, change, Step::Submit, &request, lease_ends)
+                    .await
+            }
             Plan::Nothing => {
                 tracing::warn!(payment_id = %request.payment_id, state = %record.state, "A payment in a state with nothing to do was due.");
                 Ok(())
@@ -55,17 +66,24 @@ impl Dispatcher {
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
         request: &PayoutRequest,
+        lease_ends: Instant,
     ) -> Result<(), StoreError> {
         let outcome = match self.reserve_wallet_month(&record, request).await? {
             Some(refusal) => refusal,
-            None => match self.call(&record.provider, adapter.name_inquiry(request)).await {
-                Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => Outcome::NameMismatch,
-                Ok(_) => Outcome::Cleared,
-                Err(error) => Outcome::Error(error),
-            },
+            None => {
+                let Ok(answer) = self.call(&record, lease_ends, adapter.name_inquiry(request)).await else {
+                    return Ok(());
+                };
+                match answer {
+                    Ok(Some(holder)) if !names_match(&request.beneficiary.full_name, &holder) => Outcome::NameMismatch,
+                    Ok(_) => Outcome::Cleared,
+                    Err(error) => Outcome::Error(error),
+                }
+            }
         };
         let change = lifecycle::next(&record, Step::Checks, outcome, &self.policy, now_ms());
-        self.carry_out(adapter, record, change, Step::Submit, request).await
+        self.carry_out(adapter, record, change, Step::Submit, request, lease_ends)
+            .await
     }
 
     /// For a wallet payout, reserves its amount in the wallet's month before anything is
@@ -108,13 +126,16 @@ impl Dispatcher {
         record: PaymentRecord,
         request: &PayoutRequest,
         step: Step,
+        lease_ends: Instant,
     ) -> Result<(), StoreError> {
+        let Ok(answer) = self.call(&record, lease_ends, adapter.query_status(request)).await else {
+            return Ok(());
+        };
         if step != Step::PendingPoll {
             metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         }
-        let answer = self.call(&record.provider, adapter.query_status(request)).await;
         let change = lifecycle::next(&record, step, answer.into(), &self.policy, now_ms());
-        self.carry_out(adapter, record, change, step.submit_after(), request)
+        self.carry_out(adapter, record, change, step.submit_after(), request, lease_ends)
             .await
     }
 
@@ -127,6 +148,7 @@ impl Dispatcher {
         change: Change,
         submit: Step,
         request: &PayoutRequest,
+        lease_ends: Instant,
     ) -> Result<(), StoreError> {
         if change.to != PaymentState::Submitting {
             return self.record(&record, change).await;
@@ -134,22 +156,35 @@ impl Dispatcher {
         let Some(record) = self.store.apply(&record, change).await? else {
             return Ok(());
         };
+        let Ok(answer) = self.call(&record, lease_ends, adapter.submit(request)).await else {
+            return Ok(());
+        };
         if submit == Step::Submit {
             metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
         }
-        let answer = self.call(&record.provider, adapter.submit(request)).await;
         let change = lifecycle::next(&record, submit, answer.into(), &self.policy, now_ms());
         self.record(&record, change).await
     }
 
-    /// Runs a call to `provider` within its call permits (see [`super::limits`]).
-    async fn call<T>(&self, provider: &str, call: impl std::future::Future<Output = T>) -> T {
-        match self.providers.get(provider) {
-            Some(limits) => limits.call(call).await,
+    /// Runs a call about `record` to its provider within the provider's call permits and the
+    /// step's lease (see [`super::limits`]); a call that could not answer before the lease ends
+    /// is not made (logged here).
+    async fn call<T>(
+        &self,
+        record: &PaymentRecord,
+        lease_ends: Instant,
+        call: impl std::future::Future<Output = T>,
+    ) -> Result<T, OutOfLease> {
+        let made = match self.providers.get(&record.provider) {
+            Some(limits) => limits.call(lease_ends, call).await,
             // Every adapter has limits (both are made from the same map); a step for a
             // provider without an adapter ends before any call.
-            None => call.await,
+            None => Ok(call.await),
+        };
+        if made.is_err() {
+            tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was not made: it could not have answered before the payment's lease runs out (the provider's call permits were all taken too long). The payment is taken up again when the lease has run out.");
         }
+        made
     }
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback got there

@@ -57,6 +57,17 @@ impl ProvidersSettings {
         self.providers.iter()
     }
 
+    /// The longest one call to each provider may take (its `timeout_ms`), by provider key.
+    pub fn timeouts(&self) -> std::collections::HashMap<String, std::time::Duration> {
+        self.providers
+            .iter()
+            .map(|provider| {
+                let timeout = std::time::Duration::from_millis(provider.config.timeout_ms());
+                (provider.key.clone(), timeout)
+            })
+            .collect()
+    }
+
     pub fn get(&self, key: &str) -> Option<&ConfiguredProvider> {
         self.providers.iter().find(|provider| provider.key == key)
     }

@@ -162,7 +162,7 @@ async fn an_upstream_that_wants_only_final_results_gets_only_those(db: Db) {
     // sends the payment through inquiries and retries (a bank 1.1 s slow ends it `failed`,
     // `retries_exhausted`); CI once failed here, most likely so.
     set_provider_timeouts(&mut settings, 15_000);
-    settings.dispatcher.lease_ms = 16_000;
+    settings.dispatcher.lease_ms = 31_000;
     let mut stack = TestStack::start_with(db, settings, true).await;
     let order = bank_order(900_000);
     stack.open_bank_account(&order, HOLDER);

@@ -22,7 +22,15 @@ fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
     let amqp = &settings.amqp;
     let dispatcher = &settings.dispatcher;
     let bank: &adapter_bank_transfer::BankTransferConfig = settings.providers.config("bank_transfer").unwrap();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+    // Every provider's timeout as the tests set it (the lease must cover two of the slowest).
+    for (key, timeout) in settings.providers.timeouts() {
+        command.env(
+            format!("GATEWAY__PROVIDERS__{}__TIMEOUT_MS", key.to_uppercase()),
+            timeout.as_millis().to_string(),
+        );
+    }
+    command
         .arg("run")
         .env("GATEWAY__AMQP__ORDERS_QUEUE", &amqp.orders_queue)
         .env("GATEWAY__AMQP__RESULTS_EXCHANGE", &amqp.results_exchange)
@@ -33,10 +41,6 @@ fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
         .env("GATEWAY__DATABASE__URL", settings.database.url.expose_secret())
         .env("GATEWAY__HTTP__LISTEN", &settings.http.listen)
         .env("GATEWAY__PROVIDERS__BANK_TRANSFER__BASE_URL", &bank.base_url)
-        .env(
-            "GATEWAY__PROVIDERS__BANK_TRANSFER__TIMEOUT_MS",
-            bank.timeout_ms.to_string(),
-        )
         .env("GATEWAY__DISPATCHER__LEASE_MS", dispatcher.lease_ms.to_string())
         .env("GATEWAY__DISPATCHER__TICK_MS", dispatcher.tick_ms.to_string())
         .env(

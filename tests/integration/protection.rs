@@ -291,6 +291,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
             stack.settings.dispatcher.provider_concurrency,
         )
         .unwrap(),
+        &stack.settings.providers.timeouts(),
         stack.settings.dispatcher.clone(),
         &stack.settings.limits,
         ProviderWakes::default(),

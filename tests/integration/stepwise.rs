@@ -38,6 +38,7 @@ async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
     let dispatcher = Dispatcher::new(
         store.clone(),
         adapters,
+        &stack.settings.providers.timeouts(),
         settings,
         &stack.settings.limits,
         ProviderWakes::default(),
