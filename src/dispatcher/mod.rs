@@ -45,8 +45,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher for `adapters`, whose calls take at most `timeouts` (by provider key, see
-    /// [`crate::providers::ProvidersSettings::timeouts`]; a provider missing there gets the
-    /// lease's worth less the margin).
+    /// [`crate::providers::ProvidersSettings::timeouts`]; both come from the same settings, and
+    /// a provider missing there is held to the lease's margin alone).
     pub fn new(
         store: Store,
         adapters: Adapters,
@@ -56,11 +56,10 @@ impl Dispatcher {
         wakes: ProviderWakes,
         relay_wake: Arc<Notify>,
     ) -> Self {
-        let fallback = Duration::from_millis(settings.lease_ms.saturating_sub(crate::config::LEASE_MARGIN_MS));
         let providers = adapters
             .keys()
             .map(|key| {
-                let timeout = timeouts.get(key).copied().unwrap_or(fallback);
+                let timeout = timeouts.get(key).copied().unwrap_or_default();
                 (
                     key.clone(),
                     ProviderLimits::new(key, settings.provider_concurrency, timeout),

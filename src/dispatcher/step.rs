@@ -11,10 +11,10 @@
 //! taken up again once its lease has run out, as after a crash (a submit not sent after
 //! `submitting` was committed is found by the status inquiry that follows).
 
+use std::time::Instant;
+
 use gateway_adapter::names::names_match;
 use gateway_adapter::{Destination, PayoutAdapter, PayoutRequest};
-
-use std::time::Instant;
 
 use super::limits::OutOfLease;
 use super::Dispatcher;

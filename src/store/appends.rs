@@ -11,6 +11,7 @@
 use sqlx::AnyConnection;
 
 use super::multi_row::{insert_rows, plain_row, rows_returning};
+use super::Backend;
 
 /// The payment a line is about: its id, and its `created_at`, which files the line in the
 /// event log's and the outbox's indexes by payment. The payments being worked on were claimed
@@ -102,10 +103,9 @@ impl Appends {
         // Every message written waits for the relay (`outbox_waiting`). On PostgreSQL this
         // statement writes both rows; on SQLite a trigger adds the waiting row (see the
         // migration `outbox_waiting`). The statement returns no rows.
-        let (head, tail) = if connection.backend_name().eq_ignore_ascii_case("sqlite") {
-            (INSERT_OUTBOX, "")
-        } else {
-            (INSERT_OUTBOX_WAITING_HEAD, INSERT_OUTBOX_WAITING_TAIL)
+        let (head, tail) = match Backend::of(connection) {
+            Backend::Sqlite => (INSERT_OUTBOX, ""),
+            Backend::Postgres => (INSERT_OUTBOX_WAITING_HEAD, INSERT_OUTBOX_WAITING_TAIL),
         };
         rows_returning(connection, head, &plain_row(7), tail, &outbox, |query, row| {
             query

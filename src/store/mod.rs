@@ -62,6 +62,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The database `connection` talks to.
+    pub(crate) fn of(connection: &sqlx::AnyConnection) -> Self {
+        if connection.backend_name().eq_ignore_ascii_case("sqlite") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+}
+
 /// The gateway's source of truth once an order is claimed. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -15,6 +15,8 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
 
+use super::Backend;
+
 /// The most rows one insert statement takes.
 const MAX_ROWS_PER_INSERT: usize = 256;
 
@@ -105,7 +107,7 @@ enum Placeholders {
 impl Placeholders {
     /// Anonymous on SQLite when `template` allows it, numbered otherwise.
     fn of(connection: &AnyConnection, template: &str) -> Self {
-        if connection.backend_name().eq_ignore_ascii_case("sqlite") && in_order_once(template) {
+        if Backend::of(connection) == Backend::Sqlite && in_order_once(template) {
             Placeholders::Anonymous
         } else {
             Placeholders::Numbered

@@ -219,6 +219,22 @@ const LEASE_SQLITE: &str = concat!(
 /// Messages waiting for the relay (parked messages wait for a person, not in this table).
 const UNPUBLISHED_COUNT: &str = "SELECT COUNT(*) FROM outbox_waiting";
 
+/// Runs `statement` (which ends in `id IN`) on the rows `ids`, in chunks that stay under both
+/// databases' limits on bound parameters; returns the rows changed.
+async fn change_chunked(connection: &mut AnyConnection, statement: &str, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    const CHUNK: usize = 500;
+    let mut changed = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!("{statement} ({})", parameter_list(connection, 0, chunk.len()));
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        changed += query.execute(&mut *connection).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
 /// Takes row `id` out of the relay's way (it was parked).
 async fn stop_waiting(connection: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM outbox_waiting WHERE id = $1")
@@ -333,31 +349,10 @@ impl Store {
         .await
     }
 
-    /// Parks row `id` at once: it can never be published as it is.
+    /// Parks row `id` at once: it can never be published as it is (a failure that reaches
+    /// any count of attempts).
     pub async fn park(&self, id: i64, reason: &str) -> Result<(), sqlx::Error> {
-        let reason = std::sync::Arc::new(reason.to_string());
-        self.write_small("outbox", move |connection| {
-            let reason = reason.clone();
-            Box::pin(async move {
-                // Atomic on its own on PostgreSQL; a savepoint inside SQLite's group commit.
-                let mut transaction = connection.begin().await?;
-                let parked = sqlx::query(
-                    "UPDATE outbox SET publish_attempts = publish_attempts + 1, parked_at = $2, park_reason = $3 \
-                     WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = $1)",
-                )
-                .bind(id)
-                .bind(now_ms())
-                .bind(reason.as_str())
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                if parked > 0 {
-                    stop_waiting(&mut transaction, id).await?;
-                }
-                transaction.commit().await
-            })
-        })
-        .await
+        self.record_publish_failure(id, reason, 1).await.map(drop)
     }
 
     /// Parked messages, oldest first, for an ops command to show.
@@ -399,67 +394,31 @@ impl Store {
     /// Gives parked rows back to the relay (after ops fixed what refused them), with a fresh
     /// count of attempts. Returns how many were released.
     pub async fn unpark(&self, ids: &[i64]) -> Result<u64, sqlx::Error> {
-        self.change_rows(
-            &[
-                "INSERT INTO outbox_waiting (id) SELECT id FROM outbox WHERE parked_at IS NOT NULL AND id IN",
-                "UPDATE outbox SET parked_at = NULL, park_reason = NULL, publish_attempts = 0 \
-                 WHERE parked_at IS NOT NULL AND id IN",
-            ],
-            ids,
-        )
-        .await
-    }
-
-    /// Runs `statements` (each ending in `id IN`) one after the other on the rows `ids`, in
-    /// one write and atomically (in a transaction of their own on PostgreSQL, a savepoint inside
-    /// SQLite's group commit), in chunks that stay under both databases' limits on bound
-    /// parameters. Returns the rows the last statement changed.
-    async fn change_rows(&self, statements: &'static [&'static str], ids: &[i64]) -> Result<u64, sqlx::Error> {
-        const CHUNK: usize = 500;
         let ids = std::sync::Arc::new(ids.to_vec());
         self.write_small("outbox", move |connection| {
             let ids = ids.clone();
             Box::pin(async move {
+                // Atomic on its own on PostgreSQL; a savepoint inside SQLite's group commit.
                 let mut transaction = connection.begin().await?;
-                let mut changed = 0;
-                for chunk in ids.chunks(CHUNK) {
-                    let list = parameter_list(&transaction, 0, chunk.len());
-                    let mut last = 0;
-                    for statement in statements {
-                        let sql = format!("{statement} ({list})");
-                        let mut query = sqlx::query(&sql);
-                        for id in chunk {
-                            query = query.bind(*id);
-                        }
-                        last = query.execute(&mut *transaction).await?.rows_affected();
-                    }
-                    changed += last;
-                }
+                let waiting =
+                    "INSERT INTO outbox_waiting (id) SELECT id FROM outbox WHERE parked_at IS NOT NULL AND id IN";
+                change_chunked(&mut transaction, waiting, &ids).await?;
+                let unparked = "UPDATE outbox SET parked_at = NULL, park_reason = NULL, publish_attempts = 0 \
+                                WHERE parked_at IS NOT NULL AND id IN";
+                let released = change_chunked(&mut transaction, unparked, &ids).await?;
                 transaction.commit().await?;
-                Ok(changed)
+                Ok(released)
             })
         })
         .await
     }
 
-    /// Runs `statement` (which ends in `id IN`) on the rows `ids` in one write, in chunks that
-    /// stay under both databases' limits on bound parameters.
+    /// Runs `statement` (which ends in `id IN`) on the rows `ids` in one write.
     async fn change_each(&self, statement: &'static str, ids: &[i64]) -> Result<(), sqlx::Error> {
-        const CHUNK: usize = 500;
         let ids = std::sync::Arc::new(ids.to_vec());
         self.write_small("outbox", move |connection| {
             let ids = ids.clone();
-            Box::pin(async move {
-                for chunk in ids.chunks(CHUNK) {
-                    let sql = format!("{statement} ({})", parameter_list(connection, 0, chunk.len()));
-                    let mut query = sqlx::query(&sql);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.execute(&mut *connection).await?;
-                }
-                Ok(())
-            })
+            Box::pin(async move { change_chunked(connection, statement, &ids).await.map(drop) })
         })
         .await
     }
