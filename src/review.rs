@@ -308,7 +308,7 @@ mod tests {
             amount: 500_000,
             batch_id: "TB".into(),
             commune_code: "12454".into(),
-            order_json: "{}".into(),
+            order_json: Some("{}".into()),
             state: PaymentState::NeedsReview,
             version: 3,
             seq: 3,

@@ -21,7 +21,7 @@ fn record(state: PaymentState, sent: bool) -> PaymentRecord {
         amount: AMOUNT,
         batch_id: "B".into(),
         commune_code: "12454".into(),
-        order_json: "{}".into(),
+        order_json: Some("{}".into()),
         state,
         version: 3,
         seq: 2,

@@ -57,7 +57,7 @@ pub(super) fn record((state, sent, attempts, inquiries, reason): Given) -> Payme
         amount: 2_789_000,
         batch_id: "B".into(),
         commune_code: "12454".into(),
-        order_json: "{}".into(),
+        order_json: Some("{}".into()),
         state,
         version: 3,
         seq: 2,

@@ -234,7 +234,7 @@ impl<'a> ClaimRow<'a> {
             amount: self.order.amount.as_i64(),
             batch_id: self.order.batch_id.as_str().to_string(),
             commune_code: self.order.beneficiary.commune_code.as_str().to_string(),
-            order_json: self.order_json,
+            order_json: Some(self.order_json),
             state: PaymentState::Accepted,
             version: 0,
             seq,

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::payments::{PaymentRecord, PAYMENT_COLUMNS};
+use super::payments::{PaymentRecord, PAYMENT_COLUMNS_WITH_ORDER};
 use super::{state_column, Store};
 use crate::payment::{PaymentState, ResultMessage};
 
@@ -72,7 +72,7 @@ impl Store {
     /// The payments an id names: the payment with that payment id, or the order's payment.
     pub async fn payments_named(&self, order_or_payment_id: &str) -> Result<Vec<PaymentRecord>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 OR payment_id = $1 ORDER BY created_at"
+            "SELECT {PAYMENT_COLUMNS_WITH_ORDER} FROM payments WHERE order_id = $1 OR payment_id = $1 ORDER BY created_at"
         ))
         .bind(order_or_payment_id)
         .fetch_all(self.pool())
@@ -85,7 +85,7 @@ impl Store {
     /// Looks an order up by upstream's order id (or by payment id).
     pub async fn order_view(&self, order_or_payment_id: &str) -> Result<Option<OrderView>, sqlx::Error> {
         let row = sqlx::query(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 OR payment_id = $1 ORDER BY created_at LIMIT 1"
+            "SELECT {PAYMENT_COLUMNS_WITH_ORDER} FROM payments WHERE order_id = $1 OR payment_id = $1 ORDER BY created_at LIMIT 1"
         ))
         .bind(order_or_payment_id)
         .fetch_optional(self.pool())
