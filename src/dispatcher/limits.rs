@@ -15,8 +15,14 @@
 //! with [`crate::config::LEASE_MARGIN_MS`] to spare: a lease that ran out while a call was out
 //! would let another worker take the payment and call about it at the same time. So a call
 //! waits for its permit no later than the lease's end less the provider's timeout and the
-//! margin, and otherwise is not made ([`OutOfLease`]); the payment is taken up again when its
-//! lease has run out.
+//! margin, and otherwise is not made ([`OutOfLease::NotMade`]); the payment is taken up again
+//! when its lease has run out.
+//!
+//! A call that started in time is still cut short if it is out when its lease is a margin from
+//! its end ([`OutOfLease::CutShort`]): its own timeout cannot take it there, but a wait inside
+//! the adapter can (the provider's rate limit, after the permit). Dropping a call that may have
+//! reached the provider is what a crash does, and is as safe: `submitting` was committed before
+//! the submit went out, so the payment's next step is a status inquiry.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,9 +34,14 @@ use tokio::sync::Semaphore;
 /// Steps one provider may have in progress per call permit.
 const STEP_SLOTS_PER_CALL: usize = 2;
 
-/// A call that was not made: its answer could not have come before its step's lease ran out.
+/// A call that did not answer within its step's lease; the step records nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct OutOfLease;
+pub(super) enum OutOfLease {
+    /// Not made: its answer could not have come before the lease ran out.
+    NotMade,
+    /// Made, and dropped unanswered a margin before the lease's end.
+    CutShort,
+}
 
 /// One provider's step slots and call permits: a slow provider fills its own, not the others'.
 #[derive(Debug)]
@@ -47,6 +58,9 @@ pub(super) struct ProviderLimits {
     longest_call: Duration,
 }
 
+/// How long before its lease's end a call still out is cut short.
+const MARGIN: Duration = Duration::from_millis(crate::config::LEASE_MARGIN_MS);
+
 impl ProviderLimits {
     /// Limits for `provider`, which allows `concurrency` calls at once, each out for at most
     /// `timeout`.
@@ -56,35 +70,44 @@ impl ProviderLimits {
             provider: SharedString::from_owned(provider.to_string()),
             steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
             calls: Semaphore::new(concurrency),
-            longest_call: timeout + Duration::from_millis(crate::config::LEASE_MARGIN_MS),
+            longest_call: timeout + MARGIN,
         }
     }
 
     /// Runs `call` once a call permit is free, holding the permit until it answers, if it can
-    /// still answer before `lease_ends` (see the module docs); else it is not made. How long it
+    /// still answer before `lease_ends`, and cuts it short if it is still out a margin before
+    /// `lease_ends` (see the module docs). How long it
     /// waited goes to `gateway_provider_permit_wait_seconds{provider}`: waits that grow say the
     /// provider's concurrency, not the gateway, is what payouts wait for.
     pub async fn call<T>(&self, lease_ends: Instant, call: impl Future<Output = T>) -> Result<T, OutOfLease> {
         let waiting = Instant::now();
         let start_by = lease_ends.checked_sub(self.longest_call).unwrap_or(waiting);
         if waiting >= start_by {
-            return Err(self.out_of_lease());
+            return Err(self.out_of_lease(OutOfLease::NotMade));
         }
         // The semaphore is never closed, so acquiring cannot fail; were it closed, the call
         // would go out unlimited rather than not at all.
         let Ok(_permit) = tokio::time::timeout_at(start_by.into(), self.calls.acquire()).await else {
-            return Err(self.out_of_lease());
+            return Err(self.out_of_lease(OutOfLease::NotMade));
         };
         metrics::histogram!("gateway_provider_permit_wait_seconds", "provider" => self.provider.clone())
             .record(waiting.elapsed().as_secs_f64());
-        Ok(call.await)
+        let cut_at = lease_ends.checked_sub(MARGIN).unwrap_or(waiting);
+        tokio::time::timeout_at(cut_at.into(), call)
+            .await
+            .map_err(|_| self.out_of_lease(OutOfLease::CutShort))
     }
 
-    /// Counts a call not made for want of lease (`gateway_provider_calls_out_of_lease_total`).
-    fn out_of_lease(&self) -> OutOfLease {
-        metrics::counter!("gateway_provider_calls_out_of_lease_total", "provider" => self.provider.clone())
+    /// Counts a call not made or cut short for want of lease
+    /// (`gateway_provider_calls_out_of_lease_total{provider, outcome}`).
+    fn out_of_lease(&self, out: OutOfLease) -> OutOfLease {
+        let outcome = match out {
+            OutOfLease::NotMade => "not_made",
+            OutOfLease::CutShort => "cut_short",
+        };
+        metrics::counter!("gateway_provider_calls_out_of_lease_total", "provider" => self.provider.clone(), "outcome" => outcome)
             .increment(1);
-        OutOfLease
+        out
     }
 }
 
@@ -154,7 +177,7 @@ mod tests {
         let made = AtomicBool::new(false);
         let call = async { made.store(true, Ordering::SeqCst) };
         let lease_ends = Instant::now() + TIMEOUT;
-        assert_eq!(limits.call(lease_ends, call).await, Err(OutOfLease));
+        assert_eq!(limits.call(lease_ends, call).await, Err(OutOfLease::NotMade));
         assert!(!made.load(Ordering::SeqCst), "the call was never sent");
         assert_eq!(calls_out(&limits, 2), 0);
     }
@@ -178,7 +201,7 @@ mod tests {
         let second = tokio::time::timeout(Duration::from_secs(5), second)
             .await
             .expect("the wait for a permit ends with the lease, not with the permit");
-        assert_eq!(second, Err(OutOfLease));
+        assert_eq!(second, Err(OutOfLease::NotMade));
         let waited = waited.elapsed();
         assert!(
             waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
@@ -188,5 +211,29 @@ mod tests {
         answer.send(()).expect("the first call waits for its answer");
         assert!(first.await.expect("the call ran").expect("in the lease").is_ok());
         assert_eq!(calls_out(&limits, 1), 0);
+    }
+
+    /// A call that started in time but is still out a margin before its lease ends (here it
+    /// waits forever, as behind a provider's rate limit) is cut short then, and its permit is
+    /// given back: no call of a step outlives the step's lease.
+    #[tokio::test]
+    async fn a_call_still_out_when_the_lease_is_about_to_end_is_cut_short() {
+        let limits = ProviderLimits::new("bank_transfer", 1, TIMEOUT);
+        let lease_ends = lease_ending(Duration::from_millis(200));
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            limits.call(lease_ends, std::future::pending::<()>()),
+        )
+        .await
+        .expect("the call is cut short, not waited for");
+        assert_eq!(outcome, Err(OutOfLease::CutShort));
+        let cut_after = started.elapsed();
+        let cut_at = lease_ends - MARGIN - started;
+        assert!(
+            cut_after >= cut_at && cut_after < cut_at + Duration::from_secs(2),
+            "cut a margin before the lease ends ({cut_at:?}), not at {cut_after:?}"
+        );
+        assert_eq!(calls_out(&limits, 1), 0, "the permit is given back");
     }
 }

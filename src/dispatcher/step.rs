@@ -168,7 +168,7 @@ impl Dispatcher {
 
     /// Runs a call about `record` to its provider within the provider's call permits and the
     /// step's lease (see [`super::limits`]); a call that could not answer before the lease ends
-    /// is not made (logged here).
+    /// is not made, and one still out as it is about to end is cut short (logged here).
     async fn call<T>(
         &self,
         record: &PaymentRecord,
@@ -181,8 +181,14 @@ impl Dispatcher {
             // provider without an adapter ends before any call.
             None => Ok(call.await),
         };
-        if made.is_err() {
-            tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was not made: it could not have answered before the payment's lease runs out (the provider's call permits were all taken too long). The payment is taken up again when the lease has run out.");
+        match made {
+            Err(OutOfLease::NotMade) => {
+                tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was not made: it could not have answered before the payment's lease runs out (the provider's call permits were all taken too long). The payment is taken up again when the lease has run out.");
+            }
+            Err(OutOfLease::CutShort) => {
+                tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was cut short unanswered: its lease was about to run out (it waited inside the adapter, at the provider's rate limit most likely). What it may have done is asked after when the payment is taken up again.");
+            }
+            Ok(_) => {}
         }
         made
     }

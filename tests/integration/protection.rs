@@ -22,6 +22,7 @@ crate::on_both_databases!(
     a_failing_wallet_opens_its_breaker_without_slowing_the_others_and_its_payments_succeed_after,
     a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second,
     a_provider_never_has_more_calls_out_than_its_concurrency,
+    a_call_held_at_the_rate_limit_past_its_lease_is_cut_short_and_its_payment_is_paid_once,
 );
 
 const WALLET: &str = "viettel_money";
@@ -258,6 +259,44 @@ async fn a_provider_never_has_more_calls_out_than_its_concurrency(db: Db) {
     assert!(waits >= Some(arrivals.len() as f64), "permit waits {waits:?}");
     let waited = provider_metric(&stack, "gateway_provider_permit_wait_seconds_sum", "bank_transfer").await;
     assert!(waited > Some(0.0), "permit wait seconds {waited:?}");
+    stack.stop().await;
+}
+
+/// A bank allowing 2 requests a second and 8 calls at once: 8 steps get their permits together
+/// and queue at the rate limit inside the adapter, the last ones for about 4 s, past their
+/// leases (3 s, cut a second before the end). Those calls are cut short rather than left out
+/// while another worker may take their payments; the payments are taken up again after their
+/// leases and each is paid exactly once.
+async fn a_call_held_at_the_rate_limit_past_its_lease_is_cut_short_and_its_payment_is_paid_once(db: Db) {
+    let mut settings = test_settings();
+    settings.dispatcher.provider_concurrency = 8;
+    settings.dispatcher.max_attempts = 20;
+    let bank = settings
+        .providers
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .expect("the bank is configured");
+    bank.http.protection = Some(ProtectionConfig {
+        rate_limit_per_second: Some(2),
+        ..ProtectionConfig::default()
+    });
+    let mut stack = TestStack::start_with(db, settings, true).await;
+    pay_bank_orders(&mut stack, 8).await;
+    let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cut_short: f64 = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("gateway_provider_calls_out_of_lease_total{")
+                && line.contains("provider=\"bank_transfer\"")
+                && line.contains("outcome=\"cut_short\"")
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    assert!(cut_short >= 1.0, "calls cut short at their lease's end: {cut_short}");
     stack.stop().await;
 }
 
