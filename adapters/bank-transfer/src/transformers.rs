@@ -238,8 +238,8 @@ pub fn reason_code_for(bank_code: &str) -> String {
 /// holds a transfer under our `Idempotency-Key`: on a resubmit the first one may have been
 /// booked, so it is an unknown outcome for a status inquiry to settle, never a failure. 422
 /// carries permanent business refusals; every other status is classified the same way for
-/// every provider ([`ProviderResponse::status_error`]: 401/403 `provider_auth_failed`, 408,
-/// 429 and 5xx transient with `Retry-After`, the rest permanent).
+/// every provider ([`ProviderResponse::status_error`]: 401/403 `provider_auth_failed`, 3xx,
+/// 408, 429 and 5xx transient with `Retry-After`, the rest permanent).
 pub fn map_error(answer: &ProviderResponse) -> AdapterError {
     let status = answer.status;
     let parsed: Option<BankErrorResponse> = serde_json::from_slice(&answer.body).ok();

@@ -136,7 +136,7 @@ impl MobileMoneyAdapter {
 
     /// Classifies an answer that carries no verified `resultCode`: a 2xx or 422 should have
     /// had a signed body, so it is `unreadable`; every other status is classified like every
-    /// provider's (401/403 `provider_auth_failed`, 408, 429 and 5xx transient with
+    /// provider's (401/403 `provider_auth_failed`, 3xx, 408, 429 and 5xx transient with
     /// `Retry-After` kept, the rest permanent).
     fn http_error(&self, answer: &ProviderResponse, unreadable: AdapterError) -> AdapterError {
         match answer.status {

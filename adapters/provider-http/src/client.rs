@@ -1,5 +1,5 @@
-//! Builds the `reqwest` client of one provider: rustls, keep-alive pool, timeouts, and the
-//! mutual-TLS identity and CA read from PEM files.
+//! Builds the `reqwest` client of one provider: rustls, keep-alive pool, timeouts, the
+//! mutual-TLS identity and CA read from PEM files, and no redirects followed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,6 +56,11 @@ pub fn build_client(provider: &str, settings: &ClientSettings) -> Result<reqwest
         .pool_max_idle_per_host(settings.pool_max_idle_per_host)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_keepalive(TCP_KEEPALIVE)
+        // A redirect is answered, never followed: following a 307 would send the signed payout
+        // (personal data and all) to wherever `Location` points, and following a 303 would take
+        // another resource's answer for the submit's. A 3xx is a transient answer
+        // (`classify_status`), so a misdirected provider ends in an inquiry and review.
+        .redirect(reqwest::redirect::Policy::none())
         // Public roots stay trusted next to a custom CA, as reqwest does by default.
         .tls_built_in_root_certs(true);
     if let Some(identity) = identity(provider, &settings.tls)? {

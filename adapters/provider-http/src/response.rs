@@ -25,8 +25,9 @@ impl ProviderResponse {
 
     /// The error for a status the adapter has no provider-specific meaning for, the same on
     /// every channel: 401/403 `provider_auth_failed` (transient: ops fix the credentials,
-    /// nothing is failed); 408, 429 and 5xx except 501 `http_<status>`, transient with
-    /// `Retry-After` kept; every other status `http_<status>`, permanent. `message` says who
+    /// nothing is failed); 3xx (a redirect, not followed), 408, 429 and 5xx except 501
+    /// `http_<status>`, transient with `Retry-After` kept; every other status `http_<status>`,
+    /// permanent. `message` says who
     /// answered what and never quotes the body (it may hold personal data).
     pub fn status_error(&self, message: impl Into<String>) -> AdapterError {
         classify_status(self.status, self.retry_after, message.into())
@@ -37,6 +38,9 @@ impl ProviderResponse {
 pub fn classify_status(status: u16, retry_after: Option<Duration>, message: String) -> AdapterError {
     match status {
         401 | 403 => AdapterError::transient(reason::PROVIDER_AUTH_FAILED, message),
+        // A redirect (not followed, see `client`) says nothing of whether the payout was booked:
+        // tried again with the same key, then asked about, never taken as a refusal.
+        300..=399 => AdapterError::transient(reason::http_status(status), message),
         408 | 429 | 500 | 502..=599 => AdapterError::Transient {
             code: reason::http_status(status),
             message,
@@ -69,6 +73,8 @@ mod tests {
         let wait = Some(Duration::from_secs(3));
         for (status, expected, transient) in [
             (401, "provider_auth_failed", true),
+            (303, "http_303", true),
+            (307, "http_307", true),
             (403, "provider_auth_failed", true),
             (408, "http_408", true),
             (429, "http_429", true),

@@ -143,3 +143,41 @@ fn a_base_url_that_is_not_http_is_a_config_error_naming_the_key() {
         "providers.vnpost_account.base_url is not a valid http(s) URL"
     );
 }
+
+/// A provider answering with a redirect gets the redirect back as its answer: the signed request
+/// is never sent on to `Location` (here another server, which must see nothing), and the answer
+/// is transient, so the payment is tried again with the same key and asked about, not failed.
+#[tokio::test]
+async fn a_redirect_is_answered_not_followed() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"status\":\"SUCCESS\"}"))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let provider = MockServer::start().await;
+    for (route, status) in [("/v1/transfers", 307), ("/v1/see-other", 303)] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(status).insert_header("location", format!("{}/taken", elsewhere.uri())))
+            .mount(&provider)
+            .await;
+    }
+    let runner = runner(&provider, 1_000);
+    for (route, status) in [("/v1/transfers", 307_u16), ("/v1/see-other", 303)] {
+        let request = ProviderRequest::post_json(CallKind::Submit, route, b"{\"amount\":1}".to_vec())
+            .header("idempotency-key", "pay_1");
+        let answer = runner.send(request).await.expect("an answer");
+        assert_eq!(answer.status, status, "the redirect itself is the answer");
+        let error = answer.status_error("The bank answered with a redirect.");
+        let code = format!("http_{status}");
+        assert!(
+            matches!(error, AdapterError::Transient { code: ref given, .. } if *given == code),
+            "{error:?}"
+        );
+    }
+    assert!(
+        elsewhere.received_requests().await.unwrap_or_default().is_empty(),
+        "nothing reached the redirect's target"
+    );
+}
