@@ -56,13 +56,16 @@ pub async fn receive(
         Ok(CallbackOutcome::Applied(_)) => "applied",
         Ok(CallbackOutcome::Duplicate) => "duplicate",
         Ok(CallbackOutcome::UnknownPayment) => "unknown_payment",
+        Ok(CallbackOutcome::ForAnotherProvider) => "for_another_provider",
         Ok(CallbackOutcome::Ignored(_)) => "ignored",
         Ok(CallbackOutcome::Reversal(_)) => "reversal",
         Err(_) => "store_error",
     };
     metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => label).increment(1);
     match outcome {
-        Ok(CallbackOutcome::UnknownPayment) => refuse(
+        // Another provider's payment is refused as unknown: a provider learns nothing of the
+        // payments it did not send.
+        Ok(CallbackOutcome::UnknownPayment | CallbackOutcome::ForAnotherProvider) => refuse(
             StatusCode::NOT_FOUND,
             "unknown_payment",
             "no payment has this reference",

@@ -38,6 +38,9 @@ pub enum CallbackOutcome {
     Duplicate,
     /// No payment has this id.
     UnknownPayment,
+    /// The payment was sent through another provider, which alone speaks for it: refused as
+    /// if unknown.
+    ForAnotherProvider,
     /// Recorded, but it changes nothing (already final, or nothing new).
     Ignored(PaymentState),
     /// It contradicts a final payment, which stays as it is; upstream and ops were told.
@@ -65,7 +68,9 @@ impl Store {
             decide: std::sync::Arc::new(decide),
             outcome: None,
         };
-        self.writer.submit(payment_id, pending).await
+        let outcome = self.writer.submit(payment_id, pending).await?;
+        tell_ops(&outcome, provider, payment_id);
+        Ok(outcome)
     }
 
     /// How many callbacks were recorded for a payment (tests and `orders show`).
@@ -185,10 +190,25 @@ fn flag(appends: &mut Appends, record: &PaymentRecord, detail: &str) -> Callback
     CallbackOutcome::Ignored(record.state)
 }
 
-/// Counts and logs a callback from a provider that did not send the payment it names.
+/// The outcome of a callback from a provider that did not send the payment it names.
 pub(super) fn for_another_provider() -> CallbackOutcome {
-    metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
-    CallbackOutcome::UnknownPayment
+    CallbackOutcome::ForAnotherProvider
+}
+
+/// Counts and logs what ops must hear of a committed callback. Here, after the commit, and
+/// not inside the write: a batch that falls back to savepoints runs its writes twice, and so
+/// would count them twice.
+fn tell_ops(outcome: &CallbackOutcome, provider: &str, payment_id: &str) {
+    match outcome {
+        CallbackOutcome::ForAnotherProvider => {
+            metrics::counter!("gateway_callbacks_for_another_provider_total").increment(1);
+        }
+        CallbackOutcome::Reversal(state) => {
+            metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
+            tracing::error!(provider, payment_id, %state, "A verified callback reverses a final payment; upstream and ops are told.");
+        }
+        _ => {}
+    }
 }
 
 /// Tells upstream and ops that a verified callback reverses a final payment: the next `seq`
@@ -280,13 +300,9 @@ async fn apply_callback_in(
                     .map(|_| CallbackOutcome::Applied(to))
             }
             CallbackDecision::Ignore => Some(CallbackOutcome::Ignored(record.state)),
-            CallbackDecision::Reverse(detail) => {
-                metrics::counter!("gateway_callbacks_contradicting_final_total").increment(1);
-                tracing::error!(payment_id, state = %record.state, "A verified callback reverses a final payment; upstream and ops are told.");
-                report_reversal(transaction, appends, &record, &detail)
-                    .await?
-                    .then_some(CallbackOutcome::Reversal(record.state))
-            }
+            CallbackDecision::Reverse(detail) => report_reversal(transaction, appends, &record, &detail)
+                .await?
+                .then_some(CallbackOutcome::Reversal(record.state)),
             // A final payment never changes, but the note stays on its record.
             CallbackDecision::Flag(detail) => Some(flag(appends, &record, &detail)),
         };

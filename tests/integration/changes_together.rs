@@ -131,7 +131,7 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     assert_eq!(called(7), CallbackOutcome::UnknownPayment);
     assert_eq!(
         called(8),
-        CallbackOutcome::UnknownPayment,
+        CallbackOutcome::ForAnotherProvider,
         "a provider speaks only for its own payments"
     );
     assert_eq!(applied(9), Some(PaymentState::Submitting));
@@ -310,4 +310,107 @@ async fn callbacks_settle_payments_without_reading_their_stored_orders(db: Db) {
     pool.close().await;
     drop(store);
     drop_database(db, &run_id).await;
+}
+
+/// What ops hear of a callback (a reversal of a final payment, another provider's callback) is
+/// counted once, when it is committed — though a batch with a failing write runs its writes a
+/// second time, each in a savepoint. The runtime is this thread's and so is the writer (on it),
+/// so a recorder local to the thread sees every count.
+#[test]
+fn what_ops_hear_of_a_callback_is_counted_once_though_its_batch_runs_twice() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || runtime.block_on(a_batch_that_runs_twice()));
+    // One snapshot: taking one resets the counters it reports.
+    let snapshot = snapshotter.snapshot().into_vec();
+    let counted = |name: &str| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| key.key().name() == name)
+            .and_then(|(_, _, _, value)| match value {
+                metrics_util::debugging::DebugValue::Counter(count) => Some(*count),
+                _ => None,
+            })
+    };
+    assert_eq!(counted("gateway_callbacks_contradicting_final_total"), Some(1));
+    assert_eq!(counted("gateway_callbacks_for_another_provider_total"), Some(1));
+}
+
+/// A reversal of a succeeded payment and another provider's callback, in one batch with an
+/// illegal change that fails it; the batch then runs again with a savepoint per write.
+async fn a_batch_that_runs_twice() {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(Db::Sqlite, &run_id).await;
+    let mut records = Vec::new();
+    for _ in 0..3 {
+        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
+        records.push(store.payment(&payment_id).await.unwrap().unwrap());
+    }
+    let [paid, other, accepted] = <[PaymentRecord; 3]>::try_from(records).unwrap();
+    let submitting = store
+        .apply(&paid, Change::to(PaymentState::Submitting, "about to send"))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .apply(&submitting, Change::to(PaymentState::Succeeded, "the bank booked it"))
+        .await
+        .unwrap()
+        .unwrap();
+    let reverse: fn(&PaymentRecord) -> CallbackDecision =
+        |_| CallbackDecision::Reverse("the bank now says it failed".to_string());
+    let fail: fn(&PaymentRecord) -> CallbackDecision = |_| CallbackDecision::Apply(failed());
+    let reversal_event = format!("{run_id}-reversal");
+    let other_event = format!("{run_id}-other");
+    let illegal = Change::to(PaymentState::Pending, "illegal from accepted");
+    let (reversal, for_another, broken) = {
+        let batch = all_at_once(vec![
+            Box::pin(async {
+                Answer::Callback(
+                    store
+                        .apply_callback("bank_transfer", &reversal_event, &paid.payment_id, reverse)
+                        .await,
+                )
+            }) as Write<'_>,
+            Box::pin(async {
+                Answer::Callback(
+                    store
+                        .apply_callback("vnpost_account", &other_event, &other.payment_id, fail)
+                        .await,
+                )
+            }),
+            Box::pin(async {
+                Answer::Applied(
+                    store
+                        .apply(&accepted, illegal)
+                        .await
+                        .map(|next| next.map(|next| next.state)),
+                )
+            }),
+        ])
+        .await;
+        let mut batch = batch.into_iter();
+        (batch.next().unwrap(), batch.next().unwrap(), batch.next().unwrap())
+    };
+    assert!(
+        matches!(broken, Answer::Applied(Err(_))),
+        "the illegal change fails: {broken:?}"
+    );
+    assert!(
+        matches!(
+            reversal,
+            Answer::Callback(Ok(CallbackOutcome::Reversal(PaymentState::Succeeded)))
+        ),
+        "{reversal:?}"
+    );
+    assert!(
+        matches!(for_another, Answer::Callback(Ok(CallbackOutcome::ForAnotherProvider))),
+        "{for_another:?}"
+    );
+    drop(store);
+    drop_database(Db::Sqlite, &run_id).await;
 }
