@@ -76,9 +76,9 @@ impl ProviderLimits {
 
     /// Runs `call` once a call permit is free, holding the permit until it answers, if it can
     /// still answer before `lease_ends`, and cuts it short if it is still out a margin before
-    /// `lease_ends` (see the module docs). How long it
-    /// waited goes to `gateway_provider_permit_wait_seconds{provider}`: waits that grow say the
-    /// provider's concurrency, not the gateway, is what payouts wait for.
+    /// `lease_ends` (see the module docs). How long it waited goes to
+    /// `gateway_provider_permit_wait_seconds{provider}`: waits that grow say the provider's
+    /// concurrency, not the gateway, is what payouts wait for.
     pub async fn call<T>(&self, lease_ends: Instant, call: impl Future<Output = T>) -> Result<T, OutOfLease> {
         let waiting = Instant::now();
         let start_by = lease_ends.checked_sub(self.longest_call).unwrap_or(waiting);

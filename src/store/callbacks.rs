@@ -190,11 +190,6 @@ fn flag(appends: &mut Appends, record: &PaymentRecord, detail: &str) -> Callback
     CallbackOutcome::Ignored(record.state)
 }
 
-/// The outcome of a callback from a provider that did not send the payment it names.
-pub(super) fn for_another_provider() -> CallbackOutcome {
-    CallbackOutcome::ForAnotherProvider
-}
-
 /// Counts and logs what ops must hear of a committed callback. Here, after the commit, and
 /// not inside the write: a batch that falls back to savepoints runs its writes twice, and so
 /// would count them twice.
@@ -277,7 +272,7 @@ async fn apply_callback_in(
         // A provider speaks only for its own payments: a validly signed callback from
         // one provider can never settle a payment sent through another.
         if record.provider != provider {
-            return Ok(for_another_provider());
+            return Ok(CallbackOutcome::ForAnotherProvider);
         }
         let fresh = sqlx::query(
             "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \

@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use super::appends::Appends;
-use super::callbacks::{decide_fresh, for_another_provider, forget_callback, remember_callbacks, PendingCallback};
+use super::callbacks::{decide_fresh, forget_callback, remember_callbacks, PendingCallback};
 use super::intake::{claim_together, ClaimOutcome, PendingClaim};
 use super::multi_row::parameter_list;
 use super::payments::{
@@ -208,7 +208,7 @@ async fn decide_callbacks<'b>(
         match records.remove(&callback.payment_id) {
             None => callback.outcome = Some(CallbackOutcome::UnknownPayment),
             Some(record) if record.provider != callback.provider => {
-                callback.outcome = Some(for_another_provider());
+                callback.outcome = Some(CallbackOutcome::ForAnotherProvider);
             }
             Some(record) => known.push((callback, record)),
         }

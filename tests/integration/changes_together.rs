@@ -263,7 +263,7 @@ async fn postgres_callbacks_settle_payments_without_reading_their_stored_orders(
 }
 
 /// A callback never builds a provider request, so it does not read the stored order back (at
-/// province size that read was a fifth of SQLite's page reads): with the stored orders' table
+/// province size the stored orders were 22% of the file pages SQLite read): with their table
 /// out of reach (renamed, so any statement that reads it fails), a callback alone and
 /// callbacks written together still settle their payments.
 async fn callbacks_settle_payments_without_reading_their_stored_orders(db: Db) {

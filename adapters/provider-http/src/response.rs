@@ -27,8 +27,8 @@ impl ProviderResponse {
     /// every channel: 401/403 `provider_auth_failed` (transient: ops fix the credentials,
     /// nothing is failed); 3xx (a redirect, not followed), 408, 429 and 5xx except 501
     /// `http_<status>`, transient with `Retry-After` kept; every other status `http_<status>`,
-    /// permanent. `message` says who
-    /// answered what and never quotes the body (it may hold personal data).
+    /// permanent. `message` says who answered what and never quotes the body (it may hold
+    /// personal data).
     pub fn status_error(&self, message: impl Into<String>) -> AdapterError {
         classify_status(self.status, self.retry_after, message.into())
     }
