@@ -59,16 +59,30 @@ fn breaker_settings() -> Settings {
 
 /// `name{provider="<provider>"}` on the gateway's `/metrics`, if shown.
 async fn provider_metric(stack: &TestStack, name: &str, provider: &str) -> Option<f64> {
+    metric(stack, name, &format!("provider=\"{provider}\"")).await
+}
+
+/// `name{<labels>}` on the gateway's `/metrics` (labels as the exporter writes them), if shown.
+async fn metric(stack: &TestStack, name: &str, labels: &str) -> Option<f64> {
     let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
         .await
         .ok()?
         .text()
         .await
         .ok()?;
-    let prefix = format!("{name}{{provider=\"{provider}\"}} ");
+    let prefix = format!("{name}{{{labels}}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(prefix.as_str()))
         .and_then(|value| value.trim().parse().ok())
+}
+
+/// Puts `protection` on the bank.
+fn protect_bank(settings: &mut Settings, protection: ProtectionConfig) {
+    let bank = settings
+        .providers
+        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+        .expect("the bank is configured");
+    bank.http.protection = Some(protection);
 }
 
 /// The wallet's `gateway_provider_breaker_state` on the gateway's `/metrics`, if shown.
@@ -212,14 +226,13 @@ fn most_in_any_second(arrivals: &[Instant]) -> usize {
 
 async fn a_rate_limited_bank_never_sees_more_than_its_limit_in_any_second(db: Db) {
     let mut settings = test_settings();
-    let bank = settings
-        .providers
-        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
-        .expect("the bank is configured");
-    bank.http.protection = Some(ProtectionConfig {
-        rate_limit_per_second: Some(BANK_RATE),
-        ..ProtectionConfig::default()
-    });
+    protect_bank(
+        &mut settings,
+        ProtectionConfig {
+            rate_limit_per_second: Some(BANK_RATE),
+            ..ProtectionConfig::default()
+        },
+    );
     let mut stack = TestStack::start_with(db, settings, true).await;
     let arrivals = pay_bank_orders(&mut stack, 15).await;
     let most = most_in_any_second(&arrivals);
@@ -271,32 +284,25 @@ async fn a_call_held_at_the_rate_limit_past_its_lease_is_cut_short_and_its_payme
     let mut settings = test_settings();
     settings.dispatcher.provider_concurrency = 8;
     settings.dispatcher.max_attempts = 20;
-    let bank = settings
-        .providers
-        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
-        .expect("the bank is configured");
-    bank.http.protection = Some(ProtectionConfig {
-        rate_limit_per_second: Some(2),
-        ..ProtectionConfig::default()
-    });
+    protect_bank(
+        &mut settings,
+        ProtectionConfig {
+            rate_limit_per_second: Some(2),
+            ..ProtectionConfig::default()
+        },
+    );
     let mut stack = TestStack::start_with(db, settings, true).await;
     pay_bank_orders(&mut stack, 8).await;
-    let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let cut_short: f64 = text
-        .lines()
-        .filter(|line| {
-            line.starts_with("gateway_provider_calls_out_of_lease_total{")
-                && line.contains("provider=\"bank_transfer\"")
-                && line.contains("outcome=\"cut_short\"")
-        })
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum();
-    assert!(cut_short >= 1.0, "calls cut short at their lease's end: {cut_short}");
+    let cut_short = metric(
+        &stack,
+        "gateway_provider_calls_out_of_lease_total",
+        "provider=\"bank_transfer\",outcome=\"cut_short\"",
+    )
+    .await;
+    assert!(
+        cut_short >= Some(1.0),
+        "calls cut short at their lease's end: {cut_short:?}"
+    );
     stack.stop().await;
 }
 
@@ -308,15 +314,14 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
     settings.dispatcher.backoff_base_ms = 60_000;
     settings.dispatcher.backoff_max_ms = 60_000;
     settings.dispatcher.pending_poll_after_ms = 60_000;
-    let bank = settings
-        .providers
-        .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
-        .expect("the bank is configured");
-    bank.http.protection = Some(ProtectionConfig {
-        breaker_consecutive_failures: 1,
-        breaker_open_ms: 60_000,
-        ..ProtectionConfig::default()
-    });
+    protect_bank(
+        &mut settings,
+        ProtectionConfig {
+            breaker_consecutive_failures: 1,
+            breaker_open_ms: 60_000,
+            ..ProtectionConfig::default()
+        },
+    );
     let stack = TestStack::start_with(db, settings, false).await;
     stack.set_bank_faults(Faults {
         error_5xx_rate: 1.0,
