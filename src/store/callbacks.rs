@@ -67,6 +67,7 @@ impl Store {
             payment_id: payment_id.to_string(),
             decide: std::sync::Arc::new(decide),
             outcome: None,
+            left_alone: None,
         };
         let outcome = self.writer.submit(payment_id, pending).await?;
         tell_ops(&outcome, provider, payment_id);
@@ -94,6 +95,9 @@ pub(super) struct PendingCallback {
     pub decide: Decide,
     /// Set by [`changes_together`](super::together) or [`PendingCallback::run`].
     pub outcome: Option<CallbackOutcome>,
+    /// Why writing together left it to be written on its own, if it did (counted in
+    /// `gateway_store_callbacks_alone_total` once that pass commits).
+    pub left_alone: Option<&'static str>,
 }
 
 impl PendingCallback {

@@ -92,8 +92,8 @@ pub(super) async fn write_together(
         while later.len() > 1 {
             later = changes_together(transaction, appends, Vec::new(), later).await?;
         }
-        if !later.is_empty() {
-            left_alone("payment_in_batch");
+        for callback in later {
+            callback.left_alone = Some("payment_in_batch");
         }
     }
     if reservations.len() > 1 {
@@ -140,8 +140,7 @@ async fn changes_together<'b>(
         match next_record(&record, &change) {
             Ok(next) => planned.push((Source::Callback(callback, Box::new((record, change))), next)),
             Err(_) => {
-                left_alone("illegal");
-                give_back(transaction, callback).await?;
+                give_back(transaction, callback, "illegal").await?;
             }
         }
     }
@@ -181,8 +180,7 @@ async fn changes_together<'b>(
                     append_change(appends, &record, &next, &change)?;
                     callback.outcome = Some(CallbackOutcome::Applied(change.to));
                 } else {
-                    left_alone("lost_compare_and_set");
-                    give_back(transaction, callback).await?;
+                    give_back(transaction, callback, "lost_compare_and_set").await?;
                 }
             }
         }
@@ -226,24 +224,24 @@ async fn decide_callbacks<'b>(
             Some(change) => changes.push((callback, record, change)),
             None if callback.outcome.is_some() => {}
             None => {
-                left_alone("reversal");
-                give_back(transaction, callback).await?;
+                give_back(transaction, callback, "reversal").await?;
             }
         }
     }
     Ok(changes)
 }
 
-/// Counts a callback that writing together leaves to be written on its own, by why.
-fn left_alone(why: &'static str) {
-    metrics::counter!("gateway_store_callbacks_alone_total", "why" => why).increment(1);
-}
-
-/// Hands a callback whose event id was remembered back to the batch, to be written on its own:
-/// its event id is forgotten first, so that it can be remembered again there.
-async fn give_back(transaction: &mut AnyConnection, callback: &mut PendingCallback) -> Result<(), sqlx::Error> {
+/// Hands a callback whose event id was remembered back to the batch, to be written on its own
+/// (saying why, for the writer to count once the batch commits): its event id is forgotten
+/// first, so that it can be remembered again there.
+async fn give_back(
+    transaction: &mut AnyConnection,
+    callback: &mut PendingCallback,
+    why: &'static str,
+) -> Result<(), sqlx::Error> {
     forget_callback(transaction, &callback.provider, &callback.event_id).await?;
     callback.outcome = None;
+    callback.left_alone = Some(why);
     Ok(())
 }
 

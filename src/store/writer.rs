@@ -438,21 +438,18 @@ async fn run_together(
         return Err(Unfinished::UnitFailed);
     }
     stages.done("together");
-    let mut run_alone = 0;
+    let mut alone = Vec::new();
     for unit in batch.iter_mut() {
         // Written together above; what that left out is written on its own here.
         if unit.settled() {
             continue;
         }
-        run_alone += 1;
-        let kind = unit.together().map_or("other", |kind| kind.name());
-        metrics::counter!("gateway_store_units_alone_total", "kind" => kind).increment(1);
+        alone.push(unit.together().map_or("other", |kind| kind.name()));
         if unit.run(&mut transaction, &mut appends).await.is_err() {
             let _ = transaction.rollback().await;
             return Err(Unfinished::UnitFailed);
         }
     }
-    metrics::histogram!("gateway_store_batch_units_alone").record(f64::from(run_alone));
     stages.done("alone");
     if appends.flush(&mut transaction).await.is_err() {
         // Which unit's row it was, the slow path finds out.
@@ -462,7 +459,28 @@ async fn run_together(
     stages.done("appends");
     let committed = transaction.commit().await.map_err(Unfinished::CommitFailed);
     stages.done("commit");
+    if committed.is_ok() {
+        count_alone(batch, &alone);
+    }
     committed
+}
+
+/// Counts what writing together left to be written alone (`kinds`: the units, by kind; the
+/// callbacks, by why), once the pass that wrote them has committed: a pass rolled back, whose
+/// batch then goes again one by one, counts nothing.
+fn count_alone(batch: &mut [Box<dyn Unit>], kinds: &[&'static str]) {
+    metrics::histogram!("gateway_store_batch_units_alone").record(kinds.len() as f64);
+    for kind in kinds {
+        metrics::counter!("gateway_store_units_alone_total", "kind" => *kind).increment(1);
+    }
+    for unit in batch.iter_mut() {
+        if let Some(Together::Callback(PendingCallback {
+            left_alone: Some(why), ..
+        })) = unit.together()
+        {
+            metrics::counter!("gateway_store_callbacks_alone_total", "why" => *why).increment(1);
+        }
+    }
 }
 
 /// Times the stages of a group commit (`gateway_store_batch_stage_seconds{stage}`): the `BEGIN`,

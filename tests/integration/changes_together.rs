@@ -314,35 +314,60 @@ async fn callbacks_settle_payments_without_reading_their_stored_orders(db: Db) {
 
 /// What ops hear of a callback (a reversal of a final payment, another provider's callback) is
 /// counted once, when it is committed — though a batch with a failing write runs its writes a
-/// second time, each in a savepoint. The runtime is this thread's and so is the writer (on it),
-/// so a recorder local to the thread sees every count.
+/// second time, each in a savepoint. So are the writer's own figures: what writing together
+/// left alone counts only once that pass commits, and this one was rolled back.
 #[test]
 fn what_ops_hear_of_a_callback_is_counted_once_though_its_batch_runs_twice() {
+    let counted = counts_while(a_batch_that_runs(Some(Change::to(
+        PaymentState::Pending,
+        "illegal from accepted",
+    ))));
+    assert_eq!(counted("gateway_callbacks_contradicting_final_total"), Some(1));
+    assert_eq!(counted("gateway_callbacks_for_another_provider_total"), Some(1));
+    assert_eq!(
+        counted("gateway_store_callbacks_alone_total"),
+        None,
+        "the pass that left the reversal alone was rolled back"
+    );
+}
+
+/// The writer's count of callbacks that writing together left alone (here a reversal, which is
+/// written on its own) is made once that pass commits.
+#[test]
+fn a_callback_left_alone_by_a_committed_batch_is_counted_once() {
+    let counted = counts_while(a_batch_that_runs(None));
+    assert_eq!(counted("gateway_store_callbacks_alone_total"), Some(1));
+    assert_eq!(counted("gateway_callbacks_contradicting_final_total"), Some(1));
+}
+
+/// Runs `work` on a runtime of this thread with a recorder local to the thread (the writer runs
+/// on it too, so the recorder sees every count), and returns a lookup of the counters by name.
+fn counts_while(work: impl std::future::Future<Output = ()>) -> impl Fn(&str) -> Option<u64> {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    metrics::with_local_recorder(&recorder, || runtime.block_on(a_batch_that_runs_twice()));
+    metrics::with_local_recorder(&recorder, || runtime.block_on(work));
     // One snapshot: taking one resets the counters it reports.
     let snapshot = snapshotter.snapshot().into_vec();
-    let counted = |name: &str| {
+    move |name: &str| {
         snapshot
             .iter()
-            .find(|(key, _, _, _)| key.key().name() == name)
-            .and_then(|(_, _, _, value)| match value {
+            .filter(|(key, _, _, _)| key.key().name() == name)
+            .filter_map(|(_, _, _, value)| match value {
                 metrics_util::debugging::DebugValue::Counter(count) => Some(*count),
                 _ => None,
             })
-    };
-    assert_eq!(counted("gateway_callbacks_contradicting_final_total"), Some(1));
-    assert_eq!(counted("gateway_callbacks_for_another_provider_total"), Some(1));
+            .reduce(|sum, count| sum + count)
+    }
 }
 
-/// A reversal of a succeeded payment and another provider's callback, in one batch with an
-/// illegal change that fails it; the batch then runs again with a savepoint per write.
-async fn a_batch_that_runs_twice() {
+/// A reversal of a succeeded payment and another provider's callback in one batch, with
+/// `failing` (an illegal change) if given: that fails the batch, which then runs again with a
+/// savepoint per write.
+async fn a_batch_that_runs(failing: Option<Change>) {
     let run_id = gateway::demo::stack::new_run_id();
     let (settings, store) = store_for_one_batch(Db::Sqlite, &run_id).await;
     let mut records = Vec::new();
@@ -366,40 +391,42 @@ async fn a_batch_that_runs_twice() {
     let fail: fn(&PaymentRecord) -> CallbackDecision = |_| CallbackDecision::Apply(failed());
     let reversal_event = format!("{run_id}-reversal");
     let other_event = format!("{run_id}-other");
-    let illegal = Change::to(PaymentState::Pending, "illegal from accepted");
-    let (reversal, for_another, broken) = {
-        let batch = all_at_once(vec![
-            Box::pin(async {
-                Answer::Callback(
-                    store
-                        .apply_callback("bank_transfer", &reversal_event, &paid.payment_id, reverse)
-                        .await,
-                )
-            }) as Write<'_>,
-            Box::pin(async {
-                Answer::Callback(
-                    store
-                        .apply_callback("vnpost_account", &other_event, &other.payment_id, fail)
-                        .await,
-                )
-            }),
-            Box::pin(async {
-                Answer::Applied(
-                    store
-                        .apply(&accepted, illegal)
-                        .await
-                        .map(|next| next.map(|next| next.state)),
-                )
-            }),
-        ])
-        .await;
-        let mut batch = batch.into_iter();
-        (batch.next().unwrap(), batch.next().unwrap(), batch.next().unwrap())
-    };
-    assert!(
-        matches!(broken, Answer::Applied(Err(_))),
-        "the illegal change fails: {broken:?}"
-    );
+    let mut writes = vec![
+        Box::pin(async {
+            Answer::Callback(
+                store
+                    .apply_callback("bank_transfer", &reversal_event, &paid.payment_id, reverse)
+                    .await,
+            )
+        }) as Write<'_>,
+        Box::pin(async {
+            Answer::Callback(
+                store
+                    .apply_callback("vnpost_account", &other_event, &other.payment_id, fail)
+                    .await,
+            )
+        }),
+    ];
+    let fails = failing.is_some();
+    if let Some(illegal) = failing {
+        writes.push(Box::pin(async {
+            Answer::Applied(
+                store
+                    .apply(&accepted, illegal)
+                    .await
+                    .map(|next| next.map(|next| next.state)),
+            )
+        }));
+    }
+    let mut answers = all_at_once(writes).await.into_iter();
+    let (reversal, for_another) = (answers.next().unwrap(), answers.next().unwrap());
+    if fails {
+        let broken = answers.next().unwrap();
+        assert!(
+            matches!(broken, Answer::Applied(Err(_))),
+            "the illegal change fails: {broken:?}"
+        );
+    }
     assert!(
         matches!(
             reversal,
