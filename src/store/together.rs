@@ -30,7 +30,7 @@ use super::payments::{
     append_change, next_record, update_together, Change, PaymentRecord, PendingApply, PAYMENT_COLUMNS,
 };
 use super::wallets::{reserve_together, PendingReservation};
-use super::writer::{Pending, Together, WriteFuture};
+use super::writer::{Pending, Stages, Together, WriteFuture};
 use crate::store::{CallbackOutcome, WalletReservation};
 
 /// `impl Pending` for a unit that the batch can write together with others of its kind: it
@@ -81,9 +81,11 @@ pub(super) async fn write_together(
             Together::Reservation(reservation) => reservations.push(reservation),
         }
     }
+    let mut stages = Stages::start("gateway_store_together_seconds");
     if claims.len() > 1 {
         claim_together(transaction, appends, &mut claims).await?;
     }
+    stages.done("claims");
     if applies.len() + callbacks.len() > 1 {
         let mut later = changes_together(transaction, appends, applies, callbacks).await?;
         // A callback for a payment that the pass before changed goes in a pass of its own,
@@ -96,9 +98,11 @@ pub(super) async fn write_together(
             callback.left_alone = Some("payment_in_batch");
         }
     }
+    stages.done("changes");
     if reservations.len() > 1 {
         reserve_together(transaction, reservations).await?;
     }
+    stages.done("reservations");
     Ok(())
 }
 

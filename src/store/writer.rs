@@ -428,7 +428,7 @@ async fn run_together(
     begin: &'static str,
     batch: &mut [Box<dyn Unit>],
 ) -> Result<(), Unfinished> {
-    let mut stages = Stages::start();
+    let mut stages = Stages::start("gateway_store_batch_stage_seconds");
     let mut transaction = connection.begin_with(begin).await.map_err(Unfinished::CommitFailed)?;
     stages.done("begin");
     let mut appends = Appends::default();
@@ -483,20 +483,28 @@ fn count_alone(batch: &mut [Box<dyn Unit>], kinds: &[&'static str]) {
     }
 }
 
-/// Times the stages of a group commit (`gateway_store_batch_stage_seconds{stage}`): the `BEGIN`,
-/// the writes together, the writes alone, the appends, the commit (the flush to disk).
-struct Stages(std::time::Instant);
+/// Times the stages of a group commit, each from the end of the one before, into the histogram
+/// `metric` labelled by stage: `gateway_store_batch_stage_seconds{stage}` (the `BEGIN`, the
+/// writes together, the writes alone, the appends, the commit, which is the flush to disk) and,
+/// within the writes together, `gateway_store_together_seconds{stage}` (claims, changes,
+/// reservations).
+pub(super) struct Stages {
+    metric: &'static str,
+    last: std::time::Instant,
+}
 
 impl Stages {
-    fn start() -> Self {
-        Self(std::time::Instant::now())
+    pub(super) fn start(metric: &'static str) -> Self {
+        Self {
+            metric,
+            last: std::time::Instant::now(),
+        }
     }
 
-    fn done(&mut self, stage: &'static str) {
+    pub(super) fn done(&mut self, stage: &'static str) {
         let now = std::time::Instant::now();
-        metrics::histogram!("gateway_store_batch_stage_seconds", "stage" => stage)
-            .record(now.duration_since(self.0).as_secs_f64());
-        self.0 = now;
+        metrics::histogram!(self.metric, "stage" => stage).record(now.duration_since(self.last).as_secs_f64());
+        self.last = now;
     }
 }
 

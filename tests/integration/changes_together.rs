@@ -334,14 +334,22 @@ fn what_ops_hear_of_a_callback_is_counted_once_though_its_batch_runs_twice() {
 /// The writer's count of callbacks that writing together left alone (here a reversal, which is
 /// written on its own) is made once that pass commits.
 #[test]
-fn a_callback_left_alone_by_a_committed_batch_is_counted_once() {
+fn what_a_committed_batch_left_alone_is_counted_once_and_its_stages_are_timed() {
     let counted = counts_while(a_batch_that_runs(None));
     assert_eq!(counted("gateway_store_callbacks_alone_total"), Some(1));
     assert_eq!(counted("gateway_callbacks_contradicting_final_total"), Some(1));
+    let batches = counted("gateway_store_batch_seconds").unwrap_or(0);
+    assert!(batches > 0);
+    assert_eq!(
+        counted("gateway_store_together_seconds"),
+        Some(3 * batches),
+        "each batch times its claims, changes and reservations written together"
+    );
 }
 
 /// Runs `work` on a runtime of this thread with a recorder local to the thread (the writer runs
-/// on it too, so the recorder sees every count), and returns a lookup of the counters by name.
+/// on it too, so the recorder sees every count), and returns a lookup by name of the counters
+/// (their sum over labels) and histograms (how many samples).
 fn counts_while(work: impl std::future::Future<Output = ()>) -> impl Fn(&str) -> Option<u64> {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -358,7 +366,8 @@ fn counts_while(work: impl std::future::Future<Output = ()>) -> impl Fn(&str) ->
             .filter(|(key, _, _, _)| key.key().name() == name)
             .filter_map(|(_, _, _, value)| match value {
                 metrics_util::debugging::DebugValue::Counter(count) => Some(*count),
-                _ => None,
+                metrics_util::debugging::DebugValue::Histogram(samples) => Some(samples.len() as u64),
+                metrics_util::debugging::DebugValue::Gauge(_) => None,
             })
             .reduce(|sum, count| sum + count)
     }
