@@ -173,11 +173,11 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         latency.max_ms,
         first_final_ms.map_or_else(|| "n/a".to_string(), |ms| format!("{ms:.0}")),
     );
-    if let Some([commits, units, leases, calls]) = &store_work {
+    if let Some([commits, units, writer, leases, calls]) = &store_work {
         println!(
-            "What the gateway did per order: {} group commits carrying {} write units, {} dispatcher leases, \
-             {} provider calls.",
-            commits.1, units.1, leases.1, calls.1,
+            "What the gateway did per order: {} group commits carrying {} write units, {} ms of the store \
+             writer's time, {} dispatcher leases, {} provider calls.",
+            commits.1, units.1, writer.1, leases.1, calls.1,
         );
     }
     if args.separate_process {

@@ -63,6 +63,8 @@ async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gatewa
     let commits = number(&figures, "group_commits_per_order");
     assert!(commits > 0.0, "group commits {commits}");
     assert!(number(&figures, "store_units_per_order") >= commits);
+    // Each commit waits for the disk, so the writer's time cannot be nothing.
+    assert!(number(&figures, "writer_ms_per_order") > 0.0);
     assert!(number(&figures, "leases_per_order") > 0.0);
     let calls = number(&figures, "provider_calls_per_order");
     assert!(calls >= 2.0, "provider calls per order {calls}");
