@@ -444,7 +444,7 @@ async fn run_together(
         if unit.settled() {
             continue;
         }
-        alone.push(unit.together().map_or("other", |kind| kind.name()));
+        alone.push(Alone::of(unit.together()));
         if unit.run(&mut transaction, &mut appends).await.is_err() {
             let _ = transaction.rollback().await;
             return Err(Unfinished::UnitFailed);
@@ -460,25 +460,39 @@ async fn run_together(
     let committed = transaction.commit().await.map_err(Unfinished::CommitFailed);
     stages.done("commit");
     if committed.is_ok() {
-        count_alone(batch, &alone);
+        Alone::count(&alone);
     }
     committed
 }
 
-/// Counts what writing together left to be written alone (`kinds`: the units, by kind; the
-/// callbacks, by why), once the pass that wrote them has committed: a pass rolled back, whose
-/// batch then goes again one by one, counts nothing.
-fn count_alone(batch: &mut [Box<dyn Unit>], kinds: &[&'static str]) {
-    metrics::histogram!("gateway_store_batch_units_alone").record(kinds.len() as f64);
-    for kind in kinds {
-        metrics::counter!("gateway_store_units_alone_total", "kind" => *kind).increment(1);
+/// A unit that writing together left to be written on its own: its kind and, for a callback,
+/// why it was left.
+struct Alone {
+    kind: &'static str,
+    why: Option<&'static str>,
+}
+
+impl Alone {
+    fn of(unit: Option<Together<'_>>) -> Self {
+        let why = match &unit {
+            Some(Together::Callback(callback)) => callback.left_alone,
+            _ => None,
+        };
+        Self {
+            kind: unit.map_or("other", |kind| kind.name()),
+            why,
+        }
     }
-    for unit in batch.iter_mut() {
-        if let Some(Together::Callback(PendingCallback {
-            left_alone: Some(why), ..
-        })) = unit.together()
-        {
-            metrics::counter!("gateway_store_callbacks_alone_total", "why" => *why).increment(1);
+
+    /// Counts a pass's units written alone, once that pass has committed: a pass rolled back,
+    /// whose batch then goes again one by one, counts nothing.
+    fn count(alone: &[Alone]) {
+        metrics::histogram!("gateway_store_batch_units_alone").record(alone.len() as f64);
+        for unit in alone {
+            metrics::counter!("gateway_store_units_alone_total", "kind" => unit.kind).increment(1);
+            if let Some(why) = unit.why {
+                metrics::counter!("gateway_store_callbacks_alone_total", "why" => why).increment(1);
+            }
         }
     }
 }
