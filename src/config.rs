@@ -179,6 +179,9 @@ impl Default for RetentionSettings {
 pub struct DispatcherSettings {
     /// How often the dispatcher looks for due work when nothing woke it; at least 10 ms.
     pub tick_ms: u64,
+    /// How long a wake (a claim, a finished step) waits before it leases, so that the wakes of
+    /// those moments share one lease; at most `tick_ms`.
+    pub lease_linger_ms: u64,
     /// Payments leased per look.
     pub batch_size: i64,
     /// How long one worker may hold a payment; a crashed worker's payment is picked up

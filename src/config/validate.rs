@@ -173,6 +173,17 @@ impl Settings {
                 dispatcher.tick_ms
             )
         });
+        // Against a tick that is itself refused, the linger is not a problem of its own.
+        problems.check(
+            dispatcher.lease_linger_ms <= dispatcher.tick_ms || dispatcher.tick_ms < SHORTEST_WAIT_MS,
+            "dispatcher.lease_linger_ms",
+            || {
+                format!(
+                    "is {} ms, longer than dispatcher.tick_ms ({} ms): a wake would lease later than the tick does; set it to the tick or less",
+                    dispatcher.lease_linger_ms, dispatcher.tick_ms
+                )
+            },
+        );
         problems.positive(
             dispatcher.batch_size.into(),
             "dispatcher.batch_size",

@@ -155,6 +155,11 @@ fn waits_the_code_would_silently_raise_or_cut_are_refused() {
         ["amqp.reconnect_delay_ms"]
     );
     assert!(refused(|s| s.amqp.reconnect_delay_ms = 30_000).is_empty());
+    assert_eq!(
+        refused(|s| s.dispatcher.lease_linger_ms = s.dispatcher.tick_ms + 1),
+        ["dispatcher.lease_linger_ms"]
+    );
+    assert!(refused(|s| s.dispatcher.lease_linger_ms = 0).is_empty());
 }
 
 #[test]

@@ -106,6 +106,12 @@ impl Dispatcher {
 
     /// Leases for one provider until `shutdown`: again at once after a full lease, else after
     /// a wake or the tick.
+    ///
+    /// A lease is a write (on PostgreSQL a transaction of its own), so a wake does not lease at
+    /// once: it waits `dispatcher.lease_linger_ms`, so that the claims and finished steps of
+    /// those moments share one lease, and then leases only if [`wake_floor`] slots are free —
+    /// while every slot is busy, each finished step would otherwise lease the one payment its
+    /// slot makes room for. The tick leases for any free slot, so nothing waits longer than it.
     async fn lease_loop(
         self: &Arc<Self>,
         provider: &str,
@@ -115,15 +121,23 @@ impl Dispatcher {
         shutdown: &CancellationToken,
     ) {
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
+        let linger = Duration::from_millis(self.settings.lease_linger_ms);
+        let floor = wake_floor(slots.available_permits(), self.settings.batch_size);
+        let mut fewest = 1;
         while !shutdown.is_cancelled() {
-            if self.lease_for(provider, slots, wake, tracker).await {
+            if self.lease_for(provider, slots, fewest, wake, tracker).await {
                 continue;
             }
-            tokio::select! {
+            fewest = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(tick) => {}
-            }
+                _ = wake.notified() => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(linger) => floor,
+                    }
+                }
+                _ = tokio::time::sleep(tick) => 1,
+            };
         }
     }
 
@@ -155,21 +169,22 @@ impl Dispatcher {
         ran
     }
 
-    /// Leases as many due payments of one provider as it has free step slots, and starts a step
-    /// for each, holding its slot from the lease on (so no lease runs out while waiting for a
-    /// slot, and a slow provider only ever fills its own); the step's calls take the provider's
-    /// call permits as they go out (see [`limits`]). A finished step gives its slot back and
-    /// wakes the provider's loop (`wake`). Returns true when it leased a full batch, so more
-    /// may be due.
+    /// Leases as many due payments of one provider as it has free step slots, when at least
+    /// `fewest` are free, and starts a step for each, holding its slot from the lease on (so no
+    /// lease runs out while waiting for a slot, and a slow provider only ever fills its own);
+    /// the step's calls take the provider's call permits as they go out (see [`limits`]). A
+    /// finished step gives its slot back and wakes the provider's loop (`wake`). Returns true
+    /// when it leased a full batch, so more may be due.
     async fn lease_for(
         self: &Arc<Self>,
         provider: &str,
         slots: &Arc<Semaphore>,
+        fewest: i64,
         wake: &Arc<Notify>,
         tracker: &TaskTracker,
     ) -> bool {
         let free = (slots.available_permits() as i64).min(self.settings.batch_size);
-        if free == 0 || self.unavailable(provider) {
+        if free == 0 || free < fewest || self.unavailable(provider) {
             return false;
         }
         let started = std::time::Instant::now();
@@ -235,6 +250,14 @@ impl Dispatcher {
     }
 }
 
+/// The fewest free step slots a wake leases for: a quarter of the provider's `slots`, at most
+/// a batch. A step keeps its slot while it waits for the store and there are two slots per call
+/// permit (see [`limits`]), so the calls do not run dry while a quarter of the slots wait to be
+/// leased together.
+fn wake_floor(slots: usize, batch_size: i64) -> i64 {
+    (i64::try_from(slots / 4).unwrap_or(i64::MAX)).min(batch_size).max(1)
+}
+
 /// The dispatcher settings `payment::lifecycle` needs, with a random jitter.
 fn policy_from(settings: &DispatcherSettings) -> Policy {
     Policy {
@@ -248,5 +271,29 @@ fn policy_from(settings: &DispatcherSettings) -> Policy {
         review_inquiry_after_ms: settings.review_inquiry_after_ms,
         lease_ms: settings.lease_ms,
         jitter: |low, high| rand::rng().random_range(low..=high.max(low)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_leases_once_a_quarter_of_the_slots_is_free_but_never_more_than_a_batch() {
+        // (step slots, batch size) → the fewest free slots a wake leases for
+        for (slots, batch_size, floor) in [
+            (128, 256, 32), // the bench's 64 permits: two slots each
+            (128, 16, 16),  // a batch smaller than a quarter
+            (40, 64, 10),
+            (3, 64, 1), // a provider allowed one call: any free slot
+            (2, 64, 1),
+            (0, 64, 1),
+        ] {
+            assert_eq!(
+                wake_floor(slots, batch_size),
+                floor,
+                "{slots} slots, batches of {batch_size}"
+            );
+        }
     }
 }
