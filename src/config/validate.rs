@@ -274,16 +274,22 @@ impl Settings {
             let url = secrecy::ExposeSecret::expose_secret(&self.database.url);
             url.starts_with("postgres://") || url.starts_with("postgresql://")
         };
-        let least = crate::store::POSTGRES_WRITERS as u32 + 2;
+        problems.positive(
+            self.database.writers as i128,
+            "database.writers",
+            "nothing would ever be written",
+        );
+        let writers = self.database.writers;
+        let least = u32::try_from(writers).unwrap_or(u32::MAX).saturating_add(2);
         problems.check(
             !postgres || self.database.max_connections >= least,
             "database.max_connections",
             || {
                 format!(
-                    "is {}, but on PostgreSQL the store's {} group-commit writers each hold a connection while \
-                     they commit, and leasing, the relay and /readyz need more; set it to at least {least}",
-                    self.database.max_connections,
-                    crate::store::POSTGRES_WRITERS
+                    "is {}, but on PostgreSQL the store's {writers} group-commit writers (database.writers) each \
+                     hold a connection while they commit, and leasing, the relay and /readyz need more; set it \
+                     to at least {least}",
+                    self.database.max_connections
                 )
             },
         );

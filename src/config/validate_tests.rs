@@ -86,7 +86,7 @@ type Case = (&'static str, fn(&mut Settings));
 
 #[test]
 fn zero_counts_sizes_and_waits_are_refused() {
-    let cases: [Case; 22] = [
+    let cases: [Case; 23] = [
         ("amqp.prefetch", |s| s.amqp.prefetch = 0),
         ("amqp.delivery_limit", |s| s.amqp.delivery_limit = 0),
         ("amqp.outbox_publish_attempts", |s| s.amqp.outbox_publish_attempts = 0),
@@ -127,6 +127,7 @@ fn zero_counts_sizes_and_waits_are_refused() {
                 .callback_tolerance_secs = 0
         }),
         ("dispatcher.tick_ms", |s| s.dispatcher.tick_ms = 0),
+        ("database.writers", |s| s.database.writers = 0),
         ("amqp.reconnect_delay_ms", |s| s.amqp.reconnect_delay_ms = 0),
     ];
     for (key, change) in cases {

@@ -133,6 +133,7 @@ mod tests {
             url: url.clone().into(),
             max_connections: 2,
             writer_thread: false,
+            writers: 2,
         })
         .await
         .unwrap();

@@ -52,9 +52,6 @@ use crate::config::DatabaseSettings;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Writer tasks on PostgreSQL (each holds one pooled connection while it commits).
-pub const POSTGRES_WRITERS: usize = 4;
-
 /// Which database the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -125,7 +122,7 @@ impl Store {
         // writers sharing payments deadlocked each other: 74 orders/s against 430 with one).
         let writer_tasks = match backend {
             Backend::Sqlite => 1,
-            Backend::Postgres => POSTGRES_WRITERS,
+            Backend::Postgres => settings.writers.max(1),
         };
         let placement = match backend {
             Backend::Sqlite if settings.writer_thread => writer::Placement::OwnThread,
@@ -265,6 +262,7 @@ mod tests {
             url: format!("sqlite://{}/gateway.db", folder.display()).into(),
             max_connections: 1,
             writer_thread: true,
+            writers: 2,
         })
         .await
         .unwrap();

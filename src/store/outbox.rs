@@ -467,6 +467,7 @@ mod tests {
             url: url.into(),
             max_connections: 1,
             writer_thread: true,
+            writers: 2,
         })
         .await
         .unwrap();

@@ -137,6 +137,7 @@ async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
         url: url.clone(),
         max_connections: 2,
         writer_thread: true,
+        writers: 2,
     })
     .await
     .unwrap();
@@ -417,6 +418,7 @@ async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
         url,
         max_connections: 1,
         writer_thread: true,
+        writers: 2,
     })
     .await
     .unwrap();
