@@ -51,6 +51,8 @@ pub(super) struct ProviderLimits {
     provider: SharedString,
     /// Held by a step from its lease to its end; leases take no more payments than are free.
     pub steps: Arc<Semaphore>,
+    /// How many step slots there are in all.
+    pub step_slots: usize,
     /// Held by a call to the provider while it is out.
     calls: Semaphore,
     /// The longest a call may be out (the provider's `timeout_ms`) plus the lease margin: a
@@ -69,6 +71,7 @@ impl ProviderLimits {
         Self {
             provider: SharedString::from_owned(provider.to_string()),
             steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
+            step_slots: concurrency * STEP_SLOTS_PER_CALL,
             calls: Semaphore::new(concurrency),
             longest_call: timeout + MARGIN,
         }

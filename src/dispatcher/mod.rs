@@ -91,10 +91,11 @@ impl Dispatcher {
         for (provider, limits) in &self.providers {
             let wake = self.wakes.of(provider);
             let (dispatcher, provider, slots) = (self.clone(), provider.clone(), limits.steps.clone());
+            let floor = wake_floor(limits.step_slots, self.settings.batch_size);
             let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
             loops.spawn(async move {
                 dispatcher
-                    .lease_loop(&provider, &slots, &wake, &tracker, &shutdown)
+                    .lease_loop(&provider, &slots, floor, &wake, &tracker, &shutdown)
                     .await;
             });
         }
@@ -109,20 +110,21 @@ impl Dispatcher {
     ///
     /// A lease is a write (on PostgreSQL a transaction of its own), so a wake does not lease at
     /// once: it waits `dispatcher.lease_linger_ms`, so that the claims and finished steps of
-    /// those moments share one lease, and then leases only if [`wake_floor`] slots are free —
-    /// while every slot is busy, each finished step would otherwise lease the one payment its
-    /// slot makes room for. The tick leases for any free slot, so nothing waits longer than it.
+    /// those moments share one lease, and then leases only if `floor` slots ([`wake_floor`])
+    /// are free — while every slot is busy, each finished step would otherwise lease the one
+    /// payment its slot makes room for. The tick leases for any free slot, so nothing waits
+    /// longer than it.
     async fn lease_loop(
         self: &Arc<Self>,
         provider: &str,
         slots: &Arc<Semaphore>,
+        floor: i64,
         wake: &Arc<Notify>,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
         let linger = Duration::from_millis(self.settings.lease_linger_ms);
-        let floor = wake_floor(slots.available_permits(), self.settings.batch_size);
         let mut fewest = 1;
         while !shutdown.is_cancelled() {
             if self.lease_for(provider, slots, fewest, wake, tracker).await {
