@@ -86,11 +86,11 @@ async fn a_gateway_killed_mid_flight_and_restarted_pays_every_order_once(db: Db)
         .wait_for(first, |m| m.status == ResultStatus::Accepted, Duration::from_secs(30))
         .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    gateway.kill().await.expect("SIGKILL");
+    kill(&mut gateway).await;
 
     let mut gateway = spawn_gateway(&stack.settings);
     assert_every_order_paid_once(&mut stack, &orders).await;
-    gateway.kill().await.expect("stop the gateway");
+    kill(&mut gateway).await;
     stack.stop().await;
 }
 
@@ -114,12 +114,20 @@ async fn a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing
             Duration::from_secs(30),
         )
         .await;
-    gateway.kill().await.expect("SIGKILL");
+    kill(&mut gateway).await;
 
     let mut gateway = spawn_gateway(&stack.settings);
     assert_every_order_paid_once(&mut stack, &orders).await;
-    gateway.kill().await.expect("stop the gateway");
+    kill(&mut gateway).await;
     stack.stop().await;
+}
+
+/// SIGKILLs the gateway and reaps it, failing the test if it is not gone within 10 s.
+async fn kill(gateway: &mut tokio::process::Child) {
+    tokio::time::timeout(Duration::from_secs(10), gateway.kill())
+        .await
+        .expect("a SIGKILLed gateway exits within 10 s")
+        .expect("SIGKILL");
 }
 
 /// After the restart: every order ends `succeeded`, is credited exactly once, and has one

@@ -42,7 +42,11 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario($crate::support::Db::Sqlite).await
+                    $crate::support::bounded(
+                        concat!(module_path!(), "::", stringify!($scenario)),
+                        super::$scenario($crate::support::Db::Sqlite),
+                    )
+                    .await
                 }
             )*
         }
@@ -50,7 +54,11 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario($crate::support::Db::Postgres).await
+                    $crate::support::bounded(
+                        concat!(module_path!(), "::", stringify!($scenario)),
+                        super::$scenario($crate::support::Db::Postgres),
+                    )
+                    .await
                 }
             )*
         }

@@ -18,6 +18,43 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+/// How long one scenario may run before it fails as hung. The slowest pass in well under a
+/// minute on this machine; a scenario still waiting at this limit waits on something that will
+/// not come.
+pub const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
+
+/// How long a clean-up step (deleting queues, dropping the database) may take: clean-up is not
+/// what a test checks, so one that does not finish is left behind rather than waited for.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `scenario`, failing it by `name` if it has not finished within [`SCENARIO_LIMIT`]. A
+/// watchdog thread aborts the whole test binary a minute later if even that could not fire
+/// (the runtime's threads blocked), so a hang is reported by name in minutes instead of
+/// holding CI until its own time limit.
+pub async fn bounded<F: std::future::Future>(name: &str, scenario: F) -> F::Output {
+    bounded_by(SCENARIO_LIMIT, name, scenario).await
+}
+
+/// [`bounded`] with a limit of the caller's.
+pub async fn bounded_by<F: std::future::Future>(limit: Duration, name: &str, scenario: F) -> F::Output {
+    let (finished, watched) = std::sync::mpsc::channel::<()>();
+    let watched_name = name.to_string();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watched.recv_timeout(limit + Duration::from_secs(60)) {
+            eprintln!("{watched_name} hung past {limit:?} and its runtime could not fail it: aborting.");
+            std::process::abort();
+        }
+    });
+    let outcome = tokio::time::timeout(limit, scenario).await;
+    drop(finished);
+    outcome.unwrap_or_else(|_| panic!("{name} did not finish within {limit:?}"))
+}
+
+/// Awaits a clean-up step for at most [`CLEANUP_LIMIT`], ignoring its outcome.
+pub async fn cleanup<F: std::future::Future>(step: F) {
+    let _ = tokio::time::timeout(CLEANUP_LIMIT, step).await;
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug)]
 pub enum Db {
@@ -221,7 +258,12 @@ impl TestStack {
             results,
             dead_letters,
             seen: HashMap::new(),
-            http: reqwest::Client::new(),
+            // The sandbox answers in milliseconds; a request that waits longer fails the test
+            // by name instead of hanging it.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
@@ -244,8 +286,10 @@ impl TestStack {
                 properties,
             )
             .await
-            .expect("publish")
+            .expect("publish");
+        let confirm = tokio::time::timeout(Duration::from_secs(30), confirm)
             .await
+            .expect("the broker confirms an order within 30 s")
             .expect("confirm");
         assert!(confirm.is_ack(), "the broker confirmed the order");
     }
@@ -440,22 +484,24 @@ impl TestStack {
             &self.settings.amqp.results_queue,
             &self.settings.amqp.dlq_queue,
         ] {
-            let _ = self
-                .channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
+            cleanup(
+                self.channel
+                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default()),
+            )
+            .await;
         }
         for exchange in [
             &self.settings.amqp.results_exchange,
             &self.settings.amqp.dead_letter_exchange,
         ] {
-            let _ = self
-                .channel
-                .exchange_delete(exchange.as_str().into(), Default::default())
-                .await;
+            cleanup(
+                self.channel
+                    .exchange_delete(exchange.as_str().into(), Default::default()),
+            )
+            .await;
         }
-        let _ = self.connection.close(200, "done".into()).await;
-        drop_database(self.db, &self.run_id).await;
+        cleanup(self.connection.close(200, "done".into())).await;
+        cleanup(drop_database(self.db, &self.run_id)).await;
     }
 }
 
@@ -598,4 +644,15 @@ pub async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Outp
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+#[should_panic(expected = "a stuck scenario did not finish within 50ms")]
+async fn a_scenario_past_its_limit_fails_by_name() {
+    bounded_by(
+        Duration::from_millis(50),
+        "a stuck scenario",
+        std::future::pending::<()>(),
+    )
+    .await;
 }
