@@ -102,9 +102,14 @@ impl Store {
         };
         let pool = match backend {
             Backend::Sqlite => sqlite_pool().connect(&url).await,
+            // No ping before each acquire either: it was a round trip to the server ahead of
+            // every group commit and lease. A connection the server hung up on fails its next
+            // statement, which the store reports as unavailable (its caller tries again), and
+            // sqlx's ping on release then drops it from the pool.
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(settings.max_connections)
+                    .test_before_acquire(false)
                     .connect(&url)
                     .await
             }
