@@ -196,7 +196,6 @@ pub struct TestStack {
     pub seen: HashMap<String, Vec<ResultMessage>>,
     /// Which provider pays which order, as the gateway routes them.
     pub routing: gateway::providers::Routing,
-    http: reqwest::Client,
 }
 
 /// A message read from the dead-letter queue.
@@ -258,12 +257,6 @@ impl TestStack {
             results,
             dead_letters,
             seen: HashMap::new(),
-            // The sandbox answers in milliseconds; a request that waits longer fails the test
-            // by name instead of hanging it.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client"),
         }
     }
 
@@ -351,18 +344,10 @@ impl TestStack {
             .expect("the dead-letter reader runs")
     }
 
-    /// Credited ledger entries for an order, read over the sandbox's HTTP API.
+    /// Credited ledger entries for an order, read from the sandbox's ledger (it runs in this
+    /// process: the read waits on nothing).
     pub async fn credits(&self, order_id: &str) -> u64 {
-        let report: Value = self
-            .http
-            .get(format!("{}/sandbox/ledger", self.sandbox.url()))
-            .send()
-            .await
-            .expect("the sandbox answers")
-            .json()
-            .await
-            .expect("ledger JSON");
-        report["credits_by_order"][order_id].as_u64().unwrap_or(0)
+        self.sandbox.kit.ledger.credits_for_order(order_id) as u64
     }
 
     pub fn set_bank_faults(&self, faults: Faults) {
