@@ -14,7 +14,8 @@ async fn bench(args: &[&str]) -> HashMap<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output()
+        .output();
+    let output = crate::support::bounded(&format!("gateway bench {args:?}"), output)
         .await
         .expect("the bench runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -9,7 +9,9 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
         .env("GATEWAY__LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let output = crate::support::bounded("gateway demo", output)
         .await
         .expect("the demo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
