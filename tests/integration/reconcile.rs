@@ -410,7 +410,9 @@ async fn an_unreadable_statement_exits_4_with_a_clear_error() {
             .args(["reconcile", "--provider", "bank_transfer", "--statement"])
             .arg(&path)
             .env("GATEWAY__DATABASE__URL", &database)
-            .output()
+            .kill_on_drop(true)
+            .output();
+        let output = crate::support::bounded("gateway reconcile of an unreadable statement", output)
             .await
             .expect("the gateway binary runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
