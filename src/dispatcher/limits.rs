@@ -68,10 +68,11 @@ impl ProviderLimits {
     /// `timeout`.
     pub fn new(provider: &str, concurrency: usize, timeout: Duration) -> Self {
         let concurrency = concurrency.max(1);
+        let step_slots = concurrency * STEP_SLOTS_PER_CALL;
         Self {
             provider: SharedString::from_owned(provider.to_string()),
-            steps: Arc::new(Semaphore::new(concurrency * STEP_SLOTS_PER_CALL)),
-            step_slots: concurrency * STEP_SLOTS_PER_CALL,
+            steps: Arc::new(Semaphore::new(step_slots)),
+            step_slots,
             calls: Semaphore::new(concurrency),
             longest_call: timeout + MARGIN,
         }

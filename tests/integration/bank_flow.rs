@@ -40,7 +40,7 @@ async fn an_order_ends_succeeded_with_one_credit(db: Db) {
     assert_eq!(result.channel.as_deref(), Some("bank_transfer"));
     assert_eq!(result.payment_id, accepted.payment_id);
     assert!(result.seq > accepted.seq);
-    assert_eq!(stack.credits(order_id).await, 1);
+    assert_eq!(stack.credits(order_id), 1);
     stack.stop().await;
 }
 
@@ -60,7 +60,7 @@ async fn three_deliveries_of_one_order_pay_once(db: Db) {
     assert!(finals
         .iter()
         .all(|m| m.seq == first.seq && m.status == ResultStatus::Succeeded));
-    assert_eq!(stack.credits(&order_id).await, 1);
+    assert_eq!(stack.credits(&order_id), 1);
     stack.stop().await;
 }
 
@@ -85,7 +85,7 @@ async fn the_same_key_with_another_amount_is_a_conflict(db: Db) {
         "5000000"
     );
     stack.drain_results(Duration::from_secs(1)).await;
-    assert_eq!(stack.credits(&order_id).await, 1, "only the first payload was paid");
+    assert_eq!(stack.credits(&order_id), 1, "only the first payload was paid");
     let finals: Vec<_> = stack.seen[&order_id].iter().filter(|m| m.is_final).collect();
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].amount, Some(500_000));
@@ -105,7 +105,7 @@ async fn a_bank_5xx_is_retried_and_paid_once(db: Db) {
     let result = stack.final_result(order_id).await;
     assert_eq!(result.status, ResultStatus::Succeeded);
     assert_eq!(result.attempts, 3, "two 503 answers, then the credit");
-    assert_eq!(stack.credits(order_id).await, 1);
+    assert_eq!(stack.credits(order_id), 1);
     stack.stop().await;
 }
 
@@ -124,7 +124,7 @@ async fn a_timeout_after_booking_is_resolved_by_inquiry_without_a_second_credit(
     let result = stack.final_result(order_id).await;
     assert_eq!(result.status, ResultStatus::Succeeded);
     assert_eq!(result.attempts, 1, "the outcome was asked about, not resent");
-    assert_eq!(stack.credits(order_id).await, 1);
+    assert_eq!(stack.credits(order_id), 1);
     let view = stack
         .gateway
         .as_ref()
@@ -151,7 +151,7 @@ async fn a_name_mismatch_fails_without_paying(db: Db) {
     let result = stack.final_result(order_id).await;
     assert_eq!(result.status, ResultStatus::Failed);
     assert_eq!(result.reason_code.as_deref(), Some("name_mismatch"));
-    assert_eq!(stack.credits(order_id).await, 0);
+    assert_eq!(stack.credits(order_id), 0);
     stack.stop().await;
 }
 

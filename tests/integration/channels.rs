@@ -42,12 +42,7 @@ async fn every_channel_pays_one_credit_per_order(db: Db) {
             result.reason
         );
         assert_eq!(result.channel.as_deref(), order["channel"].as_str());
-        assert_eq!(
-            stack.credits(&order_id(order)).await,
-            1,
-            "{} credited once",
-            order["channel"]
-        );
+        assert_eq!(stack.credits(&order_id(order)), 1, "{} credited once", order["channel"]);
     }
     stack.stop().await;
 }
@@ -70,7 +65,7 @@ async fn a_duplicate_in_flight_answer_then_success_pays_once(db: Db) {
         result.attempts, 2,
         "the 7000 answer was inquired, then sent again with the same request id"
     );
-    assert_eq!(stack.credits(&order_id(&order)).await, 1);
+    assert_eq!(stack.credits(&order_id(&order)), 1);
     stack.stop().await;
 }
 
@@ -88,7 +83,7 @@ async fn a_wallet_over_its_monthly_limit_fails_before_anything_is_sent(db: Db) {
         "{:?}",
         result.reason
     );
-    assert_eq!(stack.credits(&order_id(&too_much)).await, 0);
+    assert_eq!(stack.credits(&order_id(&too_much)), 0);
 
     // Two orders to one wallet: the second would take the month over 10,000,000.
     let first = wallet_order("mobifone_money", 8_000_000);
@@ -105,7 +100,7 @@ async fn a_wallet_over_its_monthly_limit_fails_before_anything_is_sent(db: Db) {
     stack.publish(&second).await;
     let result = stack.final_result(&order_id(&second)).await;
     assert_eq!(result.reason_code.as_deref(), Some("wallet_monthly_limit"));
-    assert_eq!(stack.credits(&order_id(&second)).await, 0);
+    assert_eq!(stack.credits(&order_id(&second)), 0);
     stack.stop().await;
 }
 
@@ -190,7 +185,7 @@ async fn every_channel_resolves_a_timeout_after_booking_by_inquiry(db: Db) {
             result.reason
         );
         assert_eq!(result.attempts, 1, "{}: asked, not resent", order["destination"]);
-        assert_eq!(stack.credits(&id).await, 1);
+        assert_eq!(stack.credits(&id), 1);
     }
     stack.drain_results(Duration::from_secs(1)).await;
     for order in &orders {

@@ -146,7 +146,7 @@ async fn assert_every_order_paid_once(stack: &mut TestStack, orders: &[serde_jso
     stack.drain_results(Duration::from_millis(500)).await;
     for order in orders {
         let order_id = order["order_id"].as_str().unwrap();
-        assert_eq!(stack.credits(order_id).await, 1, "{order_id} credited once");
+        assert_eq!(stack.credits(order_id), 1, "{order_id} credited once");
         let finals: std::collections::BTreeSet<i64> = stack.seen[order_id]
             .iter()
             .filter(|m| m.is_final)

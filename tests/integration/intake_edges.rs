@@ -55,7 +55,7 @@ async fn an_order_id_reused_with_another_idempotency_key_is_a_conflict_and_pays_
         "every result of the order id belongs to the first payment: {results:?}"
     );
     assert_eq!(results.iter().filter(|m| m.is_final).count(), 1);
-    assert_eq!(stack.credits(&order_id).await, 1, "only the first order was paid");
+    assert_eq!(stack.credits(&order_id), 1, "only the first order was paid");
     stack.stop().await;
 }
 

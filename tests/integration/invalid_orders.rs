@@ -42,7 +42,7 @@ async fn a_corrected_order_supersedes_its_rejection_with_later_seqs(db: Db) {
         "the corrected order's results continue after the rejection"
     );
     assert!(paid.seq > accepted.seq);
-    assert_eq!(stack.credits(&order_id).await, 1);
+    assert_eq!(stack.credits(&order_id), 1);
 
     // A broken copy of an order that is already claimed is dead-lettered, not answered.
     stack.publish(&broken).await;

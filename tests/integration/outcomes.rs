@@ -132,7 +132,7 @@ async fn assert_retries_exhausted_without_paying(stack: &mut TestStack, order_id
     );
     assert_eq!(result.attempts, max_attempts, "every attempt was used");
     assert_eq!(dead_letter_reason(stack, order_id).await, "retries_exhausted");
-    assert_eq!(stack.credits(order_id).await, 0, "nothing was credited");
+    assert_eq!(stack.credits(order_id), 0, "nothing was credited");
     assert_eq!(booked(stack, order_id), 0, "the bank never booked anything");
     let view = view(stack, order_id).await;
     assert_eq!(view.payment.submitted_at, None, "the payment never left");
@@ -223,7 +223,7 @@ async fn a_submit_timeout_followed_by_failing_inquiries_goes_to_review_as_unknow
         "no final result was published: {:?}",
         stack.seen[&order_id]
     );
-    assert!(stack.credits(&order_id).await <= 1, "paid at most once");
+    assert!(stack.credits(&order_id) <= 1, "paid at most once");
     assert_eq!(booked(&stack, &order_id), 1, "one credit booked, by the one submit");
 
     let view = view(&stack, &order_id).await;
@@ -304,7 +304,7 @@ async fn a_pending_payment_the_bank_forgets_goes_to_review_as_provider_lost_paym
     assert_eq!(review.payment_id, pending.payment_id);
     assert!(review.seq > pending.seq);
     assert_eq!(review.attempts, 1, "nothing was sent again");
-    assert_eq!(stack.credits(&order_id).await, 0);
+    assert_eq!(stack.credits(&order_id), 0);
     assert_eq!(booked(&stack, &order_id), 0, "nothing was resubmitted");
 
     let view = view(&stack, &order_id).await;
@@ -346,7 +346,7 @@ async fn a_payment_in_review_for_an_unknown_outcome_is_settled_by_a_later_inquir
     let settled = stack.final_result(&order_id).await;
     assert_eq!(settled.status, ResultStatus::Succeeded, "{:?}", settled.reason);
     assert!(settled.seq > review.seq);
-    assert_eq!(stack.credits(&order_id).await, 1, "paid once");
+    assert_eq!(stack.credits(&order_id), 1, "paid once");
     assert_eq!(booked(&stack, &order_id), 1, "nothing was sent again");
     let view = view(&stack, &order_id).await;
     assert!(
@@ -388,6 +388,6 @@ async fn a_payment_pending_too_long_goes_to_review_and_is_settled_when_the_bank_
     let settled = stack.final_result(&order_id).await;
     assert_eq!(settled.status, ResultStatus::Succeeded, "{:?}", settled.reason);
     assert!(settled.seq > review.seq);
-    assert_eq!(stack.credits(&order_id).await, 1);
+    assert_eq!(stack.credits(&order_id), 1);
     stack.stop().await;
 }

@@ -101,7 +101,7 @@ async fn pay_bank_orders(stack: &mut TestStack, count: usize) -> Vec<Instant> {
     for order in &orders {
         let result = stack.final_result(&order_id(order)).await;
         assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
-        assert_eq!(stack.credits(&order_id(order)).await, 1);
+        assert_eq!(stack.credits(&order_id(order)), 1);
     }
     let arrivals = stack.sandbox.kit.arrivals("bank_transfer");
     assert!(
@@ -153,12 +153,7 @@ async fn pay_other_channels(stack: &mut TestStack, rounds: usize) -> Duration {
     }
     let took = started.elapsed();
     for order in &orders {
-        assert_eq!(
-            stack.credits(&order_id(order)).await,
-            1,
-            "{} credited once",
-            order["channel"]
-        );
+        assert_eq!(stack.credits(&order_id(order)), 1, "{} credited once", order["channel"]);
     }
     took
 }
@@ -203,7 +198,7 @@ async fn a_failing_wallet_opens_its_breaker_without_slowing_the_others_and_its_p
     for order in &wallets {
         let result = stack.final_result(&order_id(order)).await;
         assert_eq!(result.status, ResultStatus::Succeeded, "{:?}", result.reason);
-        assert_eq!(stack.credits(&order_id(order)).await, 1, "the wallet credited once");
+        assert_eq!(stack.credits(&order_id(order)), 1, "the wallet credited once");
     }
     wait_for_breaker(&stack, 0.0, Duration::from_secs(5)).await;
     stack.stop().await;

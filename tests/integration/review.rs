@@ -170,7 +170,7 @@ async fn a_held_duplicate_can_only_be_resolved_as_failed(db: Db) {
     );
     let result = assert_resolved(&mut stack, &store, held_id, ResultStatus::Failed).await;
     assert_eq!(result.seq, resolved.payment.seq);
-    assert_eq!(stack.credits(held_id).await, 0);
+    assert_eq!(stack.credits(held_id), 0);
 
     for (order_id, state) in [(held_id, PaymentState::Failed), (paid_id, PaymentState::Succeeded)] {
         let refused = refusal(resolve(&stack, &store, order_id, Verdict::Failed, None).await);
@@ -238,6 +238,6 @@ async fn a_sent_payment_is_resolved_only_when_the_provider_agrees(db: Db) {
     stack.gateway = Some(RunningGateway::start(stack.settings.clone()).await.unwrap());
     let result = assert_resolved(&mut stack, &store, &order_id, ResultStatus::Succeeded).await;
     assert_eq!(result.provider_ref.as_deref(), Some(booked.provider_ref.as_str()));
-    assert_eq!(stack.credits(&order_id).await, 1);
+    assert_eq!(stack.credits(&order_id), 1);
     stack.stop().await;
 }

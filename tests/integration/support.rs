@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 /// How long one scenario may run before it fails as hung. The slowest pass in well under a
 /// minute on this machine; a scenario still waiting at this limit waits on something that will
 /// not come.
-pub const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
+const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
 
 /// How long a clean-up step (deleting queues, dropping the database) may take: clean-up is not
 /// what a test checks, so one that does not finish is left behind rather than waited for.
@@ -346,7 +346,7 @@ impl TestStack {
 
     /// Credited ledger entries for an order, read from the sandbox's ledger (it runs in this
     /// process: the read waits on nothing).
-    pub async fn credits(&self, order_id: &str) -> u64 {
+    pub fn credits(&self, order_id: &str) -> u64 {
         self.sandbox.kit.ledger.credits_for_order(order_id) as u64
     }
 
