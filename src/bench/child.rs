@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use gateway_adapter::Channel;
 use secrecy::ExposeSecret;
 
+use super::core_wait::ThreadWaits;
 use super::stats::{self, Memory};
 use super::store_work::StoreWork;
 use crate::config::Settings;
@@ -126,10 +127,12 @@ pub fn config_dir(given: Option<&Path>) -> PathBuf {
 }
 
 /// CPU time and peak RSS of a child at one moment.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Sample {
     pub cpu: Option<Duration>,
     pub memory: Option<Memory>,
+    /// Each thread's time waiting for a core so far (one entry per child gateway).
+    pub threads: Vec<Option<ThreadWaits>>,
 }
 
 /// A running `gateway run` child.
@@ -190,11 +193,13 @@ impl ChildGateway {
         }
     }
 
-    /// Its CPU time and peak RSS so far (read from `/proc/<pid>`).
+    /// Its CPU time, peak RSS and its threads' waits for a core so far (read from
+    /// `/proc/<pid>`).
     pub fn sample(&self) -> Sample {
         Sample {
             cpu: stats::process_cpu_of(self.pid),
             memory: Memory::read_of(self.pid),
+            threads: vec![ThreadWaits::read_of(self.pid)],
         }
     }
 

@@ -11,6 +11,7 @@ use sandbox_kit::{Faults, LedgerEntry};
 
 use super::child::{self, ChildGateway, Sample};
 use super::collector::{self, Arrival, Collector};
+use super::core_wait::CoreWait;
 use super::machine::CpuUse;
 use super::pacing::Pacing;
 use super::progress::{Counters, Reporter};
@@ -46,6 +47,10 @@ pub struct GatewayReport {
     /// The gateway processes' own CPU time from ready to the last final result, summed, and
     /// the largest peak RSS among them (`--separate-process` only).
     pub gateway_cpu: Option<Duration>,
+    /// How long the gateway processes' threads were ready to run but waited for a core over
+    /// the same span, summed, and the part of it that was the store's threads
+    /// (`--separate-process` only; see [`super::core_wait`]).
+    pub gateway_core_wait: Option<CoreWait>,
     /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
     pub machine: CpuUse,
     /// What the gateway processes' counters grew by over the same span (`--separate-process`
@@ -141,7 +146,8 @@ impl Gateways {
             .iter()
             .filter_map(|sample| sample.memory)
             .max_by_key(|memory| memory.peak_kib);
-        Some(Sample { cpu, memory })
+        let threads = samples.into_iter().flat_map(|sample| sample.threads).collect();
+        Some(Sample { cpu, memory, threads })
     }
 
     /// The children's group commits, write units, leases and provider calls so far, summed;
@@ -249,13 +255,17 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     );
     let (succeeded, credits, problems) = verify(&workload.ids, &collected.arrivals, &ledger);
     let arrived = || collected.arrivals.iter().flatten().map(|arrival| arrival.at);
-    let gateway_cpu = match (gateway_before, gateway_after) {
+    let gateway_cpu = match (&gateway_before, &gateway_after) {
         (Some(before), Some(after)) => after
             .cpu
             .zip(before.cpu)
             .map(|(after, before)| after.saturating_sub(before)),
         _ => None,
     };
+    let gateway_core_wait = gateway_before
+        .as_ref()
+        .zip(gateway_after.as_ref())
+        .and_then(|(before, after)| core_wait_between(before, after));
     Ok(GatewayReport {
         orders: workload.count,
         first_publish: published.first,
@@ -268,6 +278,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         cpu_before,
         cpu_after,
         gateway_cpu,
+        gateway_core_wait,
         machine,
         store_work,
         gateway_peak_kib: gateway_after
@@ -282,6 +293,20 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         memory_after,
         problems,
     })
+}
+
+/// What each child gateway's threads waited for a core between two samples, summed; `None`
+/// if any child's threads could not be read at either end.
+fn core_wait_between(before: &Sample, after: &Sample) -> Option<CoreWait> {
+    if before.threads.len() != after.threads.len() {
+        return None;
+    }
+    before
+        .threads
+        .iter()
+        .zip(&after.threads)
+        .map(|(before, after)| Some(after.as_ref()?.since(before.as_ref()?)))
+        .try_fold(CoreWait::default(), |sum, wait| Some(sum + wait?))
 }
 
 /// Starts the results reader, publishes every order, and waits for every final result,

@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod child;
 pub mod collector;
+pub mod core_wait;
 pub mod e2e;
 pub mod machine;
 pub mod pacing;

@@ -116,6 +116,14 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         ("process_cpu_ms_per_order", per_order(process_cpu)),
         ("gateway_cpu_ms_per_order", per_order(gateway.gateway_cpu)),
         ("gateway_vm_hwm_kib", gateway_peak.clone()),
+        (
+            "gateway_core_wait_ms_per_order",
+            per_order(gateway.gateway_core_wait.map(|wait| wait.all)),
+        ),
+        (
+            "store_core_wait_ms_per_order",
+            per_order(gateway.gateway_core_wait.and_then(|wait| wait.store)),
+        ),
         ("machine_cpu_ms_per_order", per_order(gateway.machine.machine)),
         ("machine_cpu_available_ms_per_order", per_order(Some(available))),
         ("broker_cpu_ms_per_order", per_order(gateway.machine.broker)),

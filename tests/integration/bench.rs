@@ -52,6 +52,13 @@ async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gatewa
     assert!((50.0..=260.0).contains(&achieved), "achieved {achieved}/s");
     assert!(number(&figures, "gateway_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "gateway_vm_hwm_kib") > 1_000.0);
+    // How long its threads, and of them the SQLite writer's two, waited for a core.
+    let waited = number(&figures, "gateway_core_wait_ms_per_order");
+    let store_waited = number(&figures, "store_core_wait_ms_per_order");
+    assert!(
+        (0.0..=waited).contains(&store_waited),
+        "store {store_waited} of {waited}"
+    );
     // Where the machine's CPU went: the broker runs on this machine, so it is found and read.
     assert!(number(&figures, "machine_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "machine_cpu_available_ms_per_order") > 0.0);
@@ -79,6 +86,7 @@ async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
     assert_eq!(figures["gateway_process"], "in_process");
     assert_eq!(figures["publish_mode"], "burst");
     assert_eq!(figures["gateway_cpu_ms_per_order"], "n/a");
+    assert_eq!(figures["store_core_wait_ms_per_order"], "n/a");
     assert_eq!(
         figures["group_commits_per_order"], "n/a",
         "only a separate gateway's are its own"
