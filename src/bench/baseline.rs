@@ -53,17 +53,41 @@ pub async fn run(
     let connection = amqp::connect(settings, "bench-baseline")
         .await
         .context("could not connect to RabbitMQ")?;
-    let input = format!("bench.baseline.in.{run_id}");
-    let output = format!("bench.baseline.out.{run_id}");
+    let [input, output] = queues(run_id);
     let admin = connection.create_channel().await?;
     let outcome = measure(&connection, &admin, &input, &output, messages, prefetch).await;
-    for queue in [&input, &output] {
-        let _ = admin
+    delete(&admin, run_id).await;
+    let _ = connection.close(200, "done".into()).await;
+    outcome
+}
+
+/// The baseline's two queues: `bench.baseline.in.<run_id>` and `bench.baseline.out.<run_id>`.
+fn queues(run_id: &str) -> [String; 2] {
+    [
+        format!("bench.baseline.in.{run_id}"),
+        format!("bench.baseline.out.{run_id}"),
+    ]
+}
+
+async fn delete(channel: &Channel, run_id: &str) {
+    for queue in queues(run_id) {
+        let _ = channel
             .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
+}
+
+/// Deletes the baseline's queues of run `run_id` on a connection of its own (after an
+/// interrupted run, whose own connection was dropped with it).
+pub async fn delete_queues(settings: &AmqpSettings, run_id: &str) {
+    let Ok(connection) = amqp::connect(settings, "bench-cleanup").await else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        delete(&channel, run_id).await;
+        let _ = channel.close(200, "done".into()).await;
+    }
     let _ = connection.close(200, "done".into()).await;
-    outcome
 }
 
 async fn measure(

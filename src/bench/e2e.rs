@@ -199,7 +199,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     );
     let memory_before = Memory::read();
     let cpu_before = stats::process_cpu();
-    let (settings, sandbox) = match stack::prepare(settings, &format!("bench-{run_id}")).await {
+    let (settings, sandbox) = match stack::prepare(settings, &super::interrupt::stack_run_id(run_id)).await {
         Ok(prepared) => prepared,
         Err(error) => {
             database.remove().await;

@@ -6,6 +6,7 @@ pub mod child;
 pub mod collector;
 pub mod core_wait;
 pub mod e2e;
+pub mod interrupt;
 pub mod machine;
 pub mod pacing;
 pub mod progress;
@@ -88,7 +89,8 @@ pub struct BenchArgs {
 }
 
 /// Runs the baseline, then the gateway; exits 1 if any order did not end `succeeded` exactly
-/// once or the sandbox ledger does not hold exactly one credit per order.
+/// once or the sandbox ledger does not hold exactly one credit per order. Stopped by Ctrl-C or
+/// SIGTERM, it removes the run's queues and database and exits 130.
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.orders > 0, "--orders must be at least 1");
     anyhow::ensure!(args.orders <= 9_999_999, "--orders must be at most 9,999,999");
@@ -99,12 +101,25 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
     );
     anyhow::ensure!(args.rate != Some(0), "--rate must be at least 1 order per second");
     let run_id = stack::new_run_id();
+    let measured = tokio::select! {
+        measured = measure(settings.clone(), &args, &run_id) => Some(measured),
+        () = crate::cli::run::wait_for_signal() => None,
+    };
+    // An interrupted run was dropped above (its gateway processes killed with it).
+    match measured {
+        Some(measured) => measured,
+        None => Ok(interrupt::remove_leftovers(&settings, &args, &run_id).await),
+    }
+}
+
+/// The baseline, then the gateway, then the figures.
+async fn measure(settings: Settings, args: &BenchArgs, run_id: &str) -> anyhow::Result<ExitCode> {
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
         "bench {run_id}: baseline bare relay of {} quorum messages...",
         args.orders
     );
-    let base = baseline::run(&settings.amqp, args.orders, args.prefetch, &run_id).await?;
+    let base = baseline::run(&settings.amqp, args.orders, args.prefetch, run_id).await?;
     eprintln!(
         "bench {run_id}: gateway end to end, {} orders on {:?}{}{}...",
         args.orders,
@@ -117,6 +132,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<ExitCode
             ""
         },
     );
-    let gateway = e2e::run(settings, &args, &run_id).await?;
-    Ok(report::print(&args, nproc, &base, &gateway))
+    let gateway = e2e::run(settings, args, run_id).await?;
+    Ok(report::print(args, nproc, &base, &gateway))
 }

@@ -195,27 +195,39 @@ impl FreshDatabase {
     /// A SQLite file in a new temporary folder, or `CREATE DATABASE gateway_bench_<run_id>`
     /// on the server of `admin_url`.
     pub async fn create(kind: DatabaseKind, admin_url: &str, run_id: &str) -> anyhow::Result<Self> {
-        match kind {
-            DatabaseKind::Sqlite => {
-                let folder = std::env::temp_dir().join(format!("payout-gateway-{run_id}"));
-                Ok(Self::Sqlite {
-                    url: stack::temporary_sqlite_url(run_id)?,
-                    folder,
-                })
-            }
-            DatabaseKind::Postgres => {
-                let name = format!("gateway_bench_{run_id}");
+        let database = Self::of_run(kind, admin_url, run_id);
+        match &database {
+            Self::Sqlite { folder, .. } => std::fs::create_dir_all(folder)?,
+            Self::Postgres { name, .. } => {
                 let mut admin = sqlx::PgConnection::connect(admin_url)
                     .await
                     .with_context(|| format!("could not connect to PostgreSQL at {}", redact(admin_url)))?;
                 admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
                 let _ = admin.close().await;
+            }
+        }
+        Ok(database)
+    }
+
+    /// The database run `run_id` uses, named but not created: [`Self::create`] makes it, and
+    /// an interrupted run removes it with [`Self::remove`] whether or not it got that far.
+    pub fn of_run(kind: DatabaseKind, admin_url: &str, run_id: &str) -> Self {
+        match kind {
+            DatabaseKind::Sqlite => {
+                let folder = stack::temporary_sqlite_folder(run_id);
+                Self::Sqlite {
+                    url: stack::sqlite_url_in(&folder),
+                    folder,
+                }
+            }
+            DatabaseKind::Postgres => {
+                let name = format!("gateway_bench_{run_id}");
                 let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
-                Ok(Self::Postgres {
+                Self::Postgres {
                     url: SecretString::from(format!("{base}/{name}")),
                     admin_url: admin_url.to_string(),
                     name,
-                })
+                }
             }
         }
     }
@@ -229,11 +241,12 @@ impl FreshDatabase {
     /// Removes the SQLite folder or drops the PostgreSQL database; failures are only reported.
     pub async fn remove(self) {
         match self {
-            Self::Sqlite { folder, .. } => {
-                if let Err(error) = std::fs::remove_dir_all(&folder) {
+            Self::Sqlite { folder, .. } => match std::fs::remove_dir_all(&folder) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                     eprintln!("note: could not remove {}: {error}", folder.display());
                 }
-            }
+                _ => {}
+            },
             Self::Postgres { admin_url, name, .. } => {
                 let dropped = async {
                     let mut admin = sqlx::PgConnection::connect(&admin_url).await?;

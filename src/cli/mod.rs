@@ -6,7 +6,7 @@ mod outbox;
 mod publish;
 mod reconcile;
 mod report;
-mod run;
+pub(crate) mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

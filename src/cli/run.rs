@@ -26,7 +26,7 @@ pub async fn sandbox(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

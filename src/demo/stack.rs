@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::RunningGateway;
-use crate::config::Settings;
+use crate::config::{AmqpSettings, Settings};
 
 /// A running sandbox whose callbacks go to a gateway port chosen up front.
 pub struct LocalSandbox {
@@ -31,16 +31,7 @@ impl LocalSandbox {
 /// providers at a sandbox started here. Returns the sandbox; start the gateway with the
 /// returned settings (in process with [`RunningGateway::start`], or as a child process).
 pub async fn prepare(mut settings: Settings, run_id: &str) -> anyhow::Result<(Settings, LocalSandbox)> {
-    let amqp = &mut settings.amqp;
-    for name in [
-        &mut amqp.orders_queue,
-        &mut amqp.results_exchange,
-        &mut amqp.results_queue,
-        &mut amqp.dlq_queue,
-        &mut amqp.dead_letter_exchange,
-    ] {
-        *name = format!("{name}.{run_id}");
-    }
+    name_for_run(&mut settings.amqp, run_id);
     let gateway_port = free_port()?;
     settings.http.listen = format!("127.0.0.1:{gateway_port}");
     settings.sandbox.listen = "127.0.0.1:0".to_string();
@@ -58,6 +49,19 @@ pub async fn prepare(mut settings: Settings, run_id: &str) -> anyhow::Result<(Se
     Ok((settings, LocalSandbox { address, kit, shutdown }))
 }
 
+/// Gives the run's queues and exchanges names of their own: `<configured name>.<run_id>`.
+pub fn name_for_run(amqp: &mut AmqpSettings, run_id: &str) {
+    for name in [
+        &mut amqp.orders_queue,
+        &mut amqp.results_exchange,
+        &mut amqp.results_queue,
+        &mut amqp.dlq_queue,
+        &mut amqp.dead_letter_exchange,
+    ] {
+        *name = format!("{name}.{run_id}");
+    }
+}
+
 /// Prepares the stack and starts the gateway in this process.
 pub async fn start(settings: Settings, run_id: &str) -> anyhow::Result<(Settings, LocalSandbox, RunningGateway)> {
     let (settings, sandbox) = prepare(settings, run_id).await?;
@@ -67,9 +71,19 @@ pub async fn start(settings: Settings, run_id: &str) -> anyhow::Result<(Settings
 
 /// A SQLite file in a fresh temporary folder.
 pub fn temporary_sqlite_url(run_id: &str) -> anyhow::Result<SecretString> {
-    let folder = std::env::temp_dir().join(format!("payout-gateway-{run_id}"));
+    let folder = temporary_sqlite_folder(run_id);
     std::fs::create_dir_all(&folder)?;
-    Ok(SecretString::from(format!("sqlite://{}/gateway.db", folder.display())))
+    Ok(sqlite_url_in(&folder))
+}
+
+/// The URL of the gateway's SQLite file in `folder`.
+pub fn sqlite_url_in(folder: &std::path::Path) -> SecretString {
+    SecretString::from(format!("sqlite://{}/gateway.db", folder.display()))
+}
+
+/// The temporary folder of run `run_id`'s SQLite file: `payout-gateway-<run_id>`.
+pub fn temporary_sqlite_folder(run_id: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("payout-gateway-{run_id}"))
 }
 
 /// A port nobody listens on right now.

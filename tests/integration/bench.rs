@@ -1,8 +1,10 @@
 //! `gateway bench` from the command line on SQLite: open loop with the gateway as its own
-//! process, and the default burst in one process; both exit 0 with the figures they promise.
+//! process, and the default burst in one process, both exiting 0 with the figures they
+//! promise; and a run stopped by Ctrl-C, which leaves nothing of itself behind.
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::time::Duration;
 
 /// Runs `gateway bench <args>` and returns its `key=value` figures; fails on a non-zero exit.
 async fn bench(args: &[&str]) -> HashMap<String, String> {
@@ -93,4 +95,121 @@ async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
     );
     assert!(number(&figures, "process_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "latency_p99_ms") > 0.0);
+}
+
+/// Ctrl-C in the middle of the gateway phase: the bench stops, exits 130, and leaves none of
+/// its run behind — no queue (a province's would hold 172,000 persistent messages), no
+/// database and no gateway process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_bench_removes_its_queues_database_and_gateway_process() {
+    use tokio::io::AsyncBufReadExt;
+    // One call at a time, each 200 ms: thousands of orders take far longer than the test.
+    let mut bench = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args([
+            "bench",
+            "--orders",
+            "3000",
+            "--separate-process",
+            "--provider-latency-ms",
+            "200",
+        ])
+        .args(["--provider-concurrency", "1", "--timeout-secs", "120"])
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the bench starts");
+    let pid = bench.id().expect("a running bench has a pid");
+    let mut lines = tokio::io::BufReader::new(bench.stderr.take().expect("stderr is piped")).lines();
+    let run_id = crate::support::bounded("the bench's gateway phase starts", async {
+        let mut run_id = None;
+        while let Some(line) = lines.next_line().await.expect("stderr reads") {
+            if let Some(id) = line.strip_prefix("bench ").and_then(|rest| rest.split(':').next()) {
+                run_id.get_or_insert_with(|| id.to_string());
+            }
+            if line.contains("gateway end to end") {
+                return run_id.expect("the bench names its run first");
+            }
+        }
+        panic!("the bench ended before its gateway phase");
+    })
+    .await;
+    // Let the child gateway start and payments flow.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let folder = std::env::temp_dir().join(format!("payout-gateway-{run_id}"));
+    assert!(folder.exists(), "the run's SQLite folder {} exists", folder.display());
+    assert!(
+        !processes_of(&run_id).is_empty(),
+        "a child gateway of the run is running"
+    );
+    assert!(queue_exists(&format!("payments.orders.bench-{run_id}")).await);
+
+    let interrupted = tokio::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let drained = async {
+        while lines.next_line().await.ok().flatten().is_some() {}
+        bench.wait().await.expect("the bench is reaped")
+    };
+    let status = crate::support::bounded_by(Duration::from_secs(60), "the interrupted bench stops", drained).await;
+    assert_eq!(status.code(), Some(130), "{status}");
+
+    assert!(!folder.exists(), "{} is removed", folder.display());
+    for queue in [
+        format!("payments.orders.bench-{run_id}"),
+        format!("payments.results.bench-{run_id}"),
+        format!("payments.dlq.bench-{run_id}"),
+        format!("bench.baseline.in.{run_id}"),
+        format!("bench.baseline.out.{run_id}"),
+    ] {
+        assert!(!queue_exists(&queue).await, "{queue} is deleted");
+    }
+    // The child was sent SIGKILL when its run was dropped; give the kernel a moment to reap it.
+    let gone = async {
+        while !processes_of(&run_id).is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    crate::support::bounded_by(Duration::from_secs(10), "the child gateway is gone", gone).await;
+}
+
+/// Processes whose environment names run `run_id` (a child gateway's queue names do).
+fn processes_of(run_id: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let needle = format!("bench-{run_id}");
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| String::from_utf8_lossy(&environ).contains(&needle))
+        })
+        .collect()
+}
+
+/// Whether queue `name` exists on the broker (a passive declare answers 404 when it does not).
+async fn queue_exists(name: &str) -> bool {
+    let settings = crate::support::test_settings();
+    let connection = gateway::amqp::connect(&settings.amqp, "bench-test")
+        .await
+        .expect("RabbitMQ answers");
+    let channel = connection.create_channel().await.expect("a channel");
+    let declared = channel
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await;
+    let _ = connection.close(200, "done".into()).await;
+    declared.is_ok()
 }

@@ -1,0 +1,34 @@
+//! A bench stopped by Ctrl-C or SIGTERM removes what its run made: a province run leaves
+//! 172,000 persistent messages in quorum queues otherwise, which slow every later run on the
+//! broker, and a database per run on the PostgreSQL server.
+
+use std::process::ExitCode;
+
+use super::workload::{self, FreshDatabase};
+use super::{baseline, BenchArgs};
+use crate::config::Settings;
+use crate::demo::stack;
+
+/// The exit code of a run stopped by a signal (128 + SIGINT, as a shell reports Ctrl-C).
+pub const INTERRUPTED: u8 = 130;
+
+/// Removes run `run_id`'s queues, exchanges and database, whichever of them it had made.
+/// Its gateway processes are gone already: each is killed when the run that started it is
+/// dropped.
+pub async fn remove_leftovers(settings: &Settings, args: &BenchArgs, run_id: &str) -> ExitCode {
+    eprintln!("bench {run_id}: interrupted; removing its queues and database...");
+    baseline::delete_queues(&settings.amqp, run_id).await;
+    let mut amqp = settings.amqp.clone();
+    stack::name_for_run(&mut amqp, &stack_run_id(run_id));
+    workload::delete_queues(&amqp).await;
+    FreshDatabase::of_run(args.database, &args.postgres_url, run_id)
+        .remove()
+        .await;
+    eprintln!("bench {run_id}: removed; no figures, the run did not finish");
+    ExitCode::from(INTERRUPTED)
+}
+
+/// The name suffix the gateway phase gives the stack of run `run_id`.
+pub fn stack_run_id(run_id: &str) -> String {
+    format!("bench-{run_id}")
+}
