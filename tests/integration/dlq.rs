@@ -16,16 +16,7 @@ use crate::support::{bank_order, test_settings};
 async fn fresh_queues() -> (Settings, lapin::Connection, lapin::Channel) {
     let mut settings = test_settings();
     let run_id = gateway::demo::stack::new_run_id();
-    let amqp = &mut settings.amqp;
-    for name in [
-        &mut amqp.orders_queue,
-        &mut amqp.results_exchange,
-        &mut amqp.results_queue,
-        &mut amqp.dlq_queue,
-        &mut amqp.dead_letter_exchange,
-    ] {
-        *name = format!("{name}.{run_id}");
-    }
+    gateway::demo::stack::name_for_run(&mut settings.amqp, &run_id);
     let connection = gateway::amqp::connect(&settings.amqp, "test-dlq").await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     gateway::amqp::topology::declare(&channel, &settings.amqp)
