@@ -18,7 +18,7 @@ use super::progress::{Counters, Reporter};
 use super::publisher::{self, Published};
 use super::stats::{self, Memory};
 use super::store_work::StoreWork;
-use super::workload::{self, FreshDatabase, OrderIds, Workload};
+use super::workload::{FreshDatabase, OrderIds, Workload};
 use super::BenchArgs;
 use crate::amqp;
 use crate::app::RunningGateway;
@@ -220,7 +220,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         Ok(gateways) => gateways,
         Err(error) => {
             sandbox.stop();
-            workload::delete_queues(&settings.amqp).await;
+            stack::delete_queues(&settings.amqp).await;
             database.remove().await;
             return Err(error);
         }
@@ -242,7 +242,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     gateways.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
-    workload::delete_queues(&settings.amqp).await;
+    stack::delete_queues(&settings.amqp).await;
     database.remove().await;
     let (published, collected) = measured?;
 

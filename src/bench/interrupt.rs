@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use super::workload::{self, FreshDatabase};
+use super::workload::FreshDatabase;
 use super::{baseline, BenchArgs};
 use crate::config::Settings;
 use crate::demo::stack;
@@ -20,7 +20,7 @@ pub async fn remove_leftovers(settings: &Settings, args: &BenchArgs, run_id: &st
     baseline::delete_queues(&settings.amqp, run_id).await;
     let mut amqp = settings.amqp.clone();
     stack::name_for_run(&mut amqp, &stack_run_id(run_id));
-    workload::delete_queues(&amqp).await;
+    stack::delete_queues(&amqp).await;
     FreshDatabase::of_run(args.database, &args.postgres_url, run_id)
         .remove()
         .await;

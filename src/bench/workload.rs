@@ -4,13 +4,10 @@
 
 use anyhow::Context;
 use clap::ValueEnum;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use sandbox_kit::RegisteredAccount;
 use secrecy::SecretString;
 use sqlx::{Connection, Executor};
 
-use crate::amqp;
-use crate::config::AmqpSettings;
 use crate::demo::{sample::COMMUNES, stack};
 use crate::publish::PayoutRow;
 
@@ -261,27 +258,6 @@ impl FreshDatabase {
             }
         }
     }
-}
-
-/// Removes the run's queues and exchanges.
-pub async fn delete_queues(settings: &AmqpSettings) {
-    let Ok(connection) = amqp::connect(settings, "bench-cleanup").await else {
-        return;
-    };
-    if let Ok(channel) = connection.create_channel().await {
-        for queue in [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue] {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in [&settings.results_exchange, &settings.dead_letter_exchange] {
-            let _ = channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
-        let _ = channel.close(200, "done".into()).await;
-    }
-    let _ = connection.close(200, "done".into()).await;
 }
 
 /// `url` with the password, if any, replaced by `***`.

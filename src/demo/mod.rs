@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use sandbox_kit::Faults;
 
 use crate::config::Settings;
@@ -111,7 +110,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         started.elapsed().as_secs_f64()
     );
     if !args.keep_queues {
-        delete_queues(&settings).await;
+        stack::delete_queues(&settings.amqp).await;
     }
     if problems.is_empty() {
         println!("Every order has exactly one final result and the ledger agrees: nothing paid twice, nothing lost.");
@@ -122,26 +121,4 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         }
         Ok(ExitCode::FAILURE)
     }
-}
-
-/// Removes the demo's own queues and exchanges.
-async fn delete_queues(settings: &Settings) {
-    let Ok(connection) = crate::amqp::connect(&settings.amqp, "demo-cleanup").await else {
-        return;
-    };
-    let Ok(channel) = connection.create_channel().await else {
-        return;
-    };
-    let amqp = &settings.amqp;
-    for queue in [&amqp.orders_queue, &amqp.results_queue, &amqp.dlq_queue] {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [&amqp.results_exchange, &amqp.dead_letter_exchange] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    let _ = connection.close(200, "done".into()).await;
 }

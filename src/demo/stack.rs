@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use sandbox_kit::{SandboxKit, SharedKit};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::amqp;
 use crate::app::RunningGateway;
 use crate::config::{AmqpSettings, Settings};
 
@@ -62,6 +64,28 @@ pub fn name_for_run(amqp: &mut AmqpSettings, run_id: &str) {
     }
 }
 
+/// Deletes a run's queues and exchanges (named by [`name_for_run`]); failures are ignored,
+/// since what is gone need not be deleted.
+pub async fn delete_queues(settings: &AmqpSettings) {
+    let Ok(connection) = amqp::connect(settings, "cleanup").await else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        for queue in [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue] {
+            let _ = channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for exchange in [&settings.results_exchange, &settings.dead_letter_exchange] {
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = channel.close(200, "done".into()).await;
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
 /// Prepares the stack and starts the gateway in this process.
 pub async fn start(settings: Settings, run_id: &str) -> anyhow::Result<(Settings, LocalSandbox, RunningGateway)> {
     let (settings, sandbox) = prepare(settings, run_id).await?;
@@ -86,13 +110,69 @@ pub fn temporary_sqlite_folder(run_id: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("payout-gateway-{run_id}"))
 }
 
-/// A port nobody listens on right now.
+/// A port on 127.0.0.1 that nothing listens on now, for a gateway that binds it a moment
+/// later (its callback address is handed to the sandbox before it starts).
+///
+/// The port is taken below the kernel's ephemeral range (`ip_local_port_range`): a port from
+/// binding port 0 is an ephemeral one, and in the moment between the check and the gateway's
+/// bind an outgoing connection (to RabbitMQ, PostgreSQL or the sandbox, of this process or
+/// another) could be given it — a test's gateway then failed to start with "address already
+/// in use" on a busy machine. Successive calls in one process try successive ports from a
+/// random start, so two stacks started together do not pick the same one.
 pub fn free_port() -> std::io::Result<u16> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    if let Some((low, high)) = ports_below_ephemeral() {
+        let span = u32::from(high - low) + 1;
+        let start = *START.get_or_init(|| rand::random::<u32>() % span);
+        for _ in 0..256 {
+            let offset = (start + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) % span;
+            // `offset` < `span` ≤ 65,536 - `low`, so the sum is a port.
+            let port = low + u16::try_from(offset).unwrap_or_default();
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Ports 10,000 up to just below the kernel's ephemeral range; `None` where the range cannot
+/// be read or leaves no room below it.
+fn ports_below_ephemeral() -> Option<(u16, u16)> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let ephemeral_low: u16 = range.split_whitespace().next()?.parse().ok()?;
+    const LOW: u16 = 10_000;
+    (ephemeral_low > LOW + 1_000).then(|| (LOW, ephemeral_low - 1))
 }
 
 /// A short id unique enough for queue and file names.
 pub fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_is_outside_the_ephemeral_range_free_and_not_handed_out_twice() {
+        let Some((low, high)) = ports_below_ephemeral() else {
+            // No readable range (not Linux): the port comes from binding port 0.
+            assert!(free_port().is_ok());
+            return;
+        };
+        let ports: Vec<u16> = (0..20).map(|_| free_port().expect("a free port")).collect();
+        for port in &ports {
+            // An outgoing connection is never given a port below the ephemeral range.
+            assert!((low..=high).contains(port), "{port} not in {low}..={high}");
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(),
+                "{port} is free"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+    }
 }
