@@ -9,9 +9,6 @@ use super::{baseline, BenchArgs};
 use crate::config::Settings;
 use crate::demo::stack;
 
-/// The exit code of a run stopped by a signal (128 + SIGINT, as a shell reports Ctrl-C).
-pub const INTERRUPTED: u8 = 130;
-
 /// Removes run `run_id`'s queues, exchanges and database, whichever of them it had made.
 /// Its gateway processes are gone already: each is killed when the run that started it is
 /// dropped.
@@ -25,7 +22,7 @@ pub async fn remove_leftovers(settings: &Settings, args: &BenchArgs, run_id: &st
         .remove()
         .await;
     eprintln!("bench {run_id}: removed; no figures, the run did not finish");
-    ExitCode::from(INTERRUPTED)
+    ExitCode::from(crate::cli::run::INTERRUPTED)
 }
 
 /// The name suffix the gateway phase gives the stack of run `run_id`.

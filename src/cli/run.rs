@@ -25,6 +25,10 @@ pub async fn sandbox(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The exit code of a command stopped by Ctrl-C or SIGTERM before it finished (128 + SIGINT,
+/// as a shell reports Ctrl-C).
+pub(crate) const INTERRUPTED: u8 = 130;
+
 /// Waits for Ctrl-C or SIGTERM.
 pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -37,10 +37,31 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo; exits 1 if any order lacks exactly one final result or the ledger disagrees.
-pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
+/// Stopped by Ctrl-C or SIGTERM, it deletes its queues (unless `--keep-queues`) and exits 130;
+/// its store stays in its temporary folder, as after a finished demo.
+pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let run_id = format!("demo-{}", stack::new_run_id());
-    settings.database.url = stack::temporary_sqlite_url(&run_id)?;
+    let paid = tokio::select! {
+        paid = pay(settings.clone(), &args, &run_id) => Some(paid),
+        () = crate::cli::run::wait_for_signal() => None,
+    };
+    if let Some(paid) = paid {
+        return paid;
+    }
+    // The gateway, the sandbox and the watch were dropped with `pay`.
+    if !args.keep_queues {
+        let mut amqp = settings.amqp;
+        stack::name_for_run(&mut amqp, &run_id);
+        stack::delete_queues(&amqp).await;
+    }
+    eprintln!("Demo {run_id}: interrupted; its queues are deleted unless kept (--keep-queues).");
+    Ok(ExitCode::from(crate::cli::run::INTERRUPTED))
+}
+
+/// The demo itself: pays the sample list and checks the results against the ledger.
+async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    settings.database.url = stack::temporary_sqlite_url(run_id)?;
     // A demo should not sit out the production poll and retry intervals.
     settings.dispatcher.pending_poll_after_ms = 2_000;
     settings.dispatcher.inquiry_delay_ms = 500;
@@ -50,7 +71,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     // The ops dashboard, with a token of this run's own.
     let dashboard_token = hex::encode(rand::random::<[u8; 16]>());
     settings.dashboard.token = Some(dashboard_token.clone().into());
-    let (settings, sandbox, gateway) = stack::start(settings, &run_id).await?;
+    let (settings, sandbox, gateway) = stack::start(settings, run_id).await?;
     // Providers misbehave a little, as they do: the gateway must still pay each order once.
     for provider in settings.providers.iter().map(|provider| provider.key.as_str()) {
         sandbox.kit.set_faults(

@@ -120,7 +120,6 @@ async fn an_interrupted_bench_removes_its_queues_database_and_gateway_process() 
         .kill_on_drop(true)
         .spawn()
         .expect("the bench starts");
-    let pid = bench.id().expect("a running bench has a pid");
     let mut lines = tokio::io::BufReader::new(bench.stderr.take().expect("stderr is piped")).lines();
     let run_id = crate::support::bounded("the bench's gateway phase starts", async {
         let mut run_id = None;
@@ -143,19 +142,9 @@ async fn an_interrupted_bench_removes_its_queues_database_and_gateway_process() 
         !processes_of(&run_id).is_empty(),
         "a child gateway of the run is running"
     );
-    assert!(queue_exists(&format!("payments.orders.bench-{run_id}")).await);
+    assert!(crate::support::queue_exists(&format!("payments.orders.bench-{run_id}")).await);
 
-    let interrupted = tokio::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(interrupted.success());
-    let drained = async {
-        while lines.next_line().await.ok().flatten().is_some() {}
-        bench.wait().await.expect("the bench is reaped")
-    };
-    let status = crate::support::bounded_by(Duration::from_secs(60), "the interrupted bench stops", drained).await;
+    let status = crate::support::interrupt(&mut bench, &mut lines, "bench").await;
     assert_eq!(status.code(), Some(130), "{status}");
 
     assert!(!folder.exists(), "{} is removed", folder.display());
@@ -166,7 +155,7 @@ async fn an_interrupted_bench_removes_its_queues_database_and_gateway_process() 
         format!("bench.baseline.in.{run_id}"),
         format!("bench.baseline.out.{run_id}"),
     ] {
-        assert!(!queue_exists(&queue).await, "{queue} is deleted");
+        assert!(!crate::support::queue_exists(&queue).await, "{queue} is deleted");
     }
     // The child was sent SIGKILL when its run was dropped; give the kernel a moment to reap it.
     let gone = async {
@@ -191,25 +180,4 @@ fn processes_of(run_id: &str) -> Vec<u32> {
                 .is_ok_and(|environ| String::from_utf8_lossy(&environ).contains(&needle))
         })
         .collect()
-}
-
-/// Whether queue `name` exists on the broker (a passive declare answers 404 when it does not).
-async fn queue_exists(name: &str) -> bool {
-    let settings = crate::support::test_settings();
-    let connection = gateway::amqp::connect(&settings.amqp, "bench-test")
-        .await
-        .expect("RabbitMQ answers");
-    let channel = connection.create_channel().await.expect("a channel");
-    let declared = channel
-        .queue_declare(
-            name.into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await;
-    let _ = connection.close(200, "done".into()).await;
-    declared.is_ok()
 }

@@ -1,4 +1,5 @@
-//! `gateway demo` from the command line: exits 0 with a summary that adds up.
+//! `gateway demo` from the command line: exits 0 with a summary that adds up; stopped by
+//! Ctrl-C, it deletes its queues and exits 130.
 
 use std::process::Stdio;
 
@@ -28,4 +29,44 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
         stdout.contains("rejected") && stdout.contains("failed"),
         "the sample shows rejections and failures"
     );
+}
+
+/// Ctrl-C while the demo pays: it stops, exits 130 and deletes the queues it made (each would
+/// otherwise keep the orders and results of the run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_demo_deletes_its_queues() {
+    use tokio::io::AsyncBufReadExt;
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["demo", "--per-commune", "300", "--timeout-secs", "120"])
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the demo starts");
+    let mut lines = tokio::io::BufReader::new(demo.stdout.take().expect("stdout is piped")).lines();
+    let run_id = crate::support::bounded("the demo names its run", async {
+        while let Some(line) = lines.next_line().await.expect("stdout reads") {
+            if let Some(id) = line.strip_prefix("Demo ").and_then(|rest| rest.split(':').next()) {
+                return id.to_string();
+            }
+        }
+        panic!("the demo ended before it named its run");
+    })
+    .await;
+    let orders = format!("payments.orders.{run_id}");
+    assert!(
+        crate::support::queue_exists(&orders).await,
+        "{orders} exists while the demo runs"
+    );
+
+    let status = crate::support::interrupt(&mut demo, &mut lines, "demo").await;
+    assert_eq!(status.code(), Some(130), "{status}");
+    for queue in [
+        orders,
+        format!("payments.results.{run_id}"),
+        format!("payments.dlq.{run_id}"),
+    ] {
+        assert!(!crate::support::queue_exists(&queue).await, "{queue} is deleted");
+    }
 }

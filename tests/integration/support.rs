@@ -631,6 +631,53 @@ pub async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Outp
     outputs.into_iter().flatten().collect()
 }
 
+/// Sends SIGINT to `child` (as Ctrl-C would), reads what is left of its `output` (so that a
+/// full pipe never holds it up) and waits for it to exit, 60 s at most; its exit status.
+pub async fn interrupt<R: tokio::io::AsyncBufRead + Unpin>(
+    child: &mut tokio::process::Child,
+    output: &mut tokio::io::Lines<R>,
+    name: &str,
+) -> std::process::ExitStatus {
+    let pid = child.id().expect("a running child has a pid");
+    let sent = tokio::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(sent.success(), "SIGINT reaches {name}");
+    let stopped = async {
+        while output.next_line().await.ok().flatten().is_some() {}
+        child.wait().await.expect("the child is reaped")
+    };
+    bounded_by(
+        Duration::from_secs(60),
+        &format!("the interrupted {name} stops"),
+        stopped,
+    )
+    .await
+}
+
+/// Whether queue `name` exists on the broker (a passive declare answers 404 when it does not).
+pub async fn queue_exists(name: &str) -> bool {
+    let settings = test_settings();
+    let connection = gateway::amqp::connect(&settings.amqp, "queue-check")
+        .await
+        .expect("RabbitMQ answers");
+    let channel = connection.create_channel().await.expect("a channel");
+    let declared = channel
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await;
+    let _ = connection.close(200, "done".into()).await;
+    declared.is_ok()
+}
+
 #[tokio::test]
 #[should_panic(expected = "a stuck scenario did not finish within 50ms")]
 async fn a_scenario_past_its_limit_fails_by_name() {
