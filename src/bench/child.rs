@@ -126,7 +126,8 @@ pub fn config_dir(given: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("config"))
 }
 
-/// CPU time and peak RSS of a child at one moment.
+/// CPU time, peak RSS and the threads' waits for a core of a child at one moment (or of all
+/// children: their CPU summed, the largest peak RSS, each child's threads).
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     pub cpu: Option<Duration>,
