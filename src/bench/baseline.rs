@@ -10,7 +10,7 @@ use futures_lite::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
@@ -18,6 +18,7 @@ use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use super::stats::per_second;
 use crate::amqp;
 use crate::config::AmqpSettings;
+use crate::demo::stack;
 
 /// Confirms awaited together while loading (as broker-limit does).
 const LOAD_WINDOW: usize = 1_000;
@@ -56,8 +57,8 @@ pub async fn run(
     let [input, output] = queues(run_id);
     let admin = connection.create_channel().await?;
     let outcome = measure(&connection, &admin, &input, &output, messages, prefetch).await;
-    delete(&admin, run_id).await;
     let _ = connection.close(200, "done".into()).await;
+    delete_queues(settings, run_id).await;
     outcome
 }
 
@@ -69,25 +70,11 @@ fn queues(run_id: &str) -> [String; 2] {
     ]
 }
 
-async fn delete(channel: &Channel, run_id: &str) {
-    for queue in queues(run_id) {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-}
-
-/// Deletes the baseline's queues of run `run_id` on a connection of its own (after an
-/// interrupted run, whose own connection was dropped with it).
+/// Deletes the baseline's queues of run `run_id` (after it measured, or after an interrupted
+/// run, whose connection was dropped with it).
 pub async fn delete_queues(settings: &AmqpSettings, run_id: &str) {
-    let Ok(connection) = amqp::connect(settings, "bench-cleanup").await else {
-        return;
-    };
-    if let Ok(channel) = connection.create_channel().await {
-        delete(&channel, run_id).await;
-        let _ = channel.close(200, "done".into()).await;
-    }
-    let _ = connection.close(200, "done".into()).await;
+    let [input, output] = queues(run_id);
+    stack::delete_named(settings, &[&input, &output], &[]).await;
 }
 
 async fn measure(

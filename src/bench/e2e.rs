@@ -199,7 +199,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     );
     let memory_before = Memory::read();
     let cpu_before = stats::process_cpu();
-    let (settings, sandbox) = match stack::prepare(settings, &super::interrupt::stack_run_id(run_id)).await {
+    let (settings, sandbox) = match stack::prepare(settings, &stack_run_id(run_id)).await {
         Ok(prepared) => prepared,
         Err(error) => {
             database.remove().await;
@@ -293,6 +293,11 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         memory_after,
         problems,
     })
+}
+
+/// The name suffix the gateway phase gives the stack (queues, exchanges) of run `run_id`.
+pub fn stack_run_id(run_id: &str) -> String {
+    format!("bench-{run_id}")
 }
 
 /// What each child gateway's threads waited for a core between two samples, summed; `None`

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use super::workload::FreshDatabase;
-use super::{baseline, BenchArgs};
+use super::{baseline, e2e, BenchArgs};
 use crate::config::Settings;
 use crate::demo::stack;
 
@@ -16,16 +16,11 @@ pub async fn remove_leftovers(settings: &Settings, args: &BenchArgs, run_id: &st
     eprintln!("bench {run_id}: interrupted; removing its queues and database...");
     baseline::delete_queues(&settings.amqp, run_id).await;
     let mut amqp = settings.amqp.clone();
-    stack::name_for_run(&mut amqp, &stack_run_id(run_id));
+    stack::name_for_run(&mut amqp, &e2e::stack_run_id(run_id));
     stack::delete_queues(&amqp).await;
     FreshDatabase::of_run(args.database, &args.postgres_url, run_id)
         .remove()
         .await;
     eprintln!("bench {run_id}: removed; no figures, the run did not finish");
     ExitCode::from(crate::cli::run::INTERRUPTED)
-}
-
-/// The name suffix the gateway phase gives the stack of run `run_id`.
-pub fn stack_run_id(run_id: &str) -> String {
-    format!("bench-{run_id}")
 }

@@ -64,19 +64,26 @@ pub fn name_for_run(amqp: &mut AmqpSettings, run_id: &str) {
     }
 }
 
-/// Deletes a run's queues and exchanges (named by [`name_for_run`]); failures are ignored,
-/// since what is gone need not be deleted.
+/// Deletes a run's queues and exchanges (named by [`name_for_run`]).
 pub async fn delete_queues(settings: &AmqpSettings) {
+    let queues = [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue];
+    let exchanges = [&settings.results_exchange, &settings.dead_letter_exchange];
+    delete_named(settings, &queues, &exchanges).await;
+}
+
+/// Deletes `queues` and `exchanges` on a connection of its own; failures are ignored, since
+/// what is gone need not be deleted.
+pub async fn delete_named(settings: &AmqpSettings, queues: &[&String], exchanges: &[&String]) {
     let Ok(connection) = amqp::connect(settings, "cleanup").await else {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {
-        for queue in [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue] {
+        for queue in queues {
             let _ = channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await;
         }
-        for exchange in [&settings.results_exchange, &settings.dead_letter_exchange] {
+        for exchange in exchanges {
             let _ = channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await;
