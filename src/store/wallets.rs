@@ -98,6 +98,17 @@ pub(super) const HELD_TAIL: &str = ") SELECT r.provider, r.msisdn, r.month, r.pa
      JOIN wallet_reservations r ON r.provider = w.provider AND r.msisdn = w.msisdn AND r.month = w.month \
      JOIN payments p ON p.payment_id = r.payment_id WHERE p.state NOT IN ('failed', 'rejected')";
 
+/// A payment holds one reservation, for the month it is checked in. Its checks run again only
+/// while nothing has been sent (a retry after a refusal or an outage), and when that is in a
+/// later month, its reservation moves there: left in the month before, it would hold nothing
+/// in the month the money goes, and another payment could take that month's whole limit.
+macro_rules! move_to_this_month {
+    () => {
+        " ON CONFLICT (payment_id) DO UPDATE SET provider = excluded.provider, msisdn = excluded.msisdn, \
+         month = excluded.month, amount = excluded.amount"
+    };
+}
+
 /// The reservations of a batch, checked and taken together, each with the outcome it would
 /// have had alone in the batch's order: the wallets' month rows counted in one upsert (in wallet
 /// order, so that on PostgreSQL their row locks serialise the checks of one wallet by several
@@ -189,7 +200,7 @@ pub(super) async fn reserve_together(
         transaction,
         "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ",
         "($1, $2, $3, $4, $5)",
-        " ON CONFLICT DO NOTHING",
+        move_to_this_month!(),
         &taken,
         |query, reservation| {
             query
@@ -243,10 +254,10 @@ async fn reserve_in(
         // next check); no reservation is taken.
         return Ok(WalletReservation::OverLimit { already });
     }
-    sqlx::query(
-        "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT DO NOTHING",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO wallet_reservations (payment_id, provider, msisdn, month, amount) VALUES ($1, $2, $3, $4, $5)",
+        move_to_this_month!()
+    ))
     .bind(payment_id)
     .bind(provider)
     .bind(msisdn)

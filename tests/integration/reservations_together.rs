@@ -3,21 +3,39 @@
 //! the outcome it would have had alone in the batch's order — a reservation counts the ones
 //! taken before it in the batch, one over the limit is refused and takes nothing, a payment's
 //! own reservation is never counted twice, and a second reservation of one payment sees the
-//! first.
+//! first. A payment checked again in a later month takes its reservation there.
 
 use gateway::store::{StoreError, WalletReservation};
 use secrecy::ExposeSecret;
 
 use crate::support::{all_at_once, claim_fresh, drop_database, store_for_one_batch, wallet_order, Db};
 
-#[tokio::test]
-async fn sqlite_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
-    reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn sqlite_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
+        reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+    }
 }
 
-#[tokio::test]
-async fn postgres_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
-    reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn postgres_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
+        reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+    }
+}
+
+crate::bounded_test! {
+    #[tokio::test]
+    async fn sqlite_a_payment_checked_again_in_a_later_month_holds_that_months_limit() {
+        a_payment_checked_again_in_a_later_month_holds_that_months_limit(Db::Sqlite).await;
+    }
+}
+
+crate::bounded_test! {
+    #[tokio::test]
+    async fn postgres_a_payment_checked_again_in_a_later_month_holds_that_months_limit() {
+        a_payment_checked_again_in_a_later_month_holds_that_months_limit(Db::Postgres).await;
+    }
 }
 
 const PROVIDER: &str = "mobile_money_test";
@@ -106,6 +124,84 @@ async fn reservations_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db)
         checks,
         vec![(wallet.clone(), 6), (other_wallet.clone(), 1)],
         "every check is counted, refused ones too"
+    );
+    pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A wallet payout whose checks ran on the last day of a month and which was not sent (the
+/// provider was down) is checked again in the next month: its reservation moves to that month,
+/// so a second payout to the wallet cannot take that month's whole limit beside it. Both ways a
+/// reservation is written: alone, and together with others in one group commit.
+async fn a_payment_checked_again_in_a_later_month_holds_that_months_limit(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await);
+    }
+    let [a, b, c, d] = <[String; 4]>::try_from(ids).unwrap();
+    let digits: String = run_id
+        .bytes()
+        .take(7)
+        .map(|byte| char::from(b'0' + byte % 10))
+        .collect();
+    let (wallet, other_wallet) = (format!("+8493{digits}"), format!("+8494{digits}"));
+    let reserve = |payment_id: &str, msisdn: &str, month: &'static str| {
+        let store = &store;
+        let (payment_id, msisdn) = (payment_id.to_string(), msisdn.to_string());
+        async move {
+            store
+                .reserve_wallet_month(&payment_id, PROVIDER, &msisdn, month, 600_000, LIMIT)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Alone: A checked in November, then again in December; B in December does not fit beside it.
+    assert_eq!(reserve(&a, &wallet, "2026-11").await, WalletReservation::Reserved);
+    assert_eq!(reserve(&a, &wallet, "2026-12").await, WalletReservation::Reserved);
+    assert_eq!(
+        reserve(&b, &wallet, "2026-12").await,
+        WalletReservation::OverLimit { already: 600_000 },
+        "A's December payout holds 600,000 of December's limit"
+    );
+
+    // Together: C checked in November alone, then in December in one batch with D.
+    assert_eq!(reserve(&c, &other_wallet, "2026-11").await, WalletReservation::Reserved);
+    let answers = all_at_once(vec![
+        reserve(&c, &other_wallet, "2026-12"),
+        reserve(&d, &other_wallet, "2026-12"),
+    ])
+    .await;
+    assert_eq!(
+        answers,
+        [
+            WalletReservation::Reserved,
+            WalletReservation::OverLimit { already: 600_000 }
+        ],
+        "C's December payout holds 600,000 of December's limit in a batch too"
+    );
+
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let mut held: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT payment_id, msisdn, month FROM wallet_reservations WHERE provider = $1")
+            .bind(PROVIDER)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    held.sort();
+    let mut expected = vec![
+        (a, wallet, "2026-12".to_string()),
+        (c, other_wallet, "2026-12".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(
+        held, expected,
+        "one reservation per payment, in the month it was last checked in"
     );
     pool.close().await;
     drop(store);
