@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// Runs `gateway bench <args>` and returns its `key=value` figures; fails on a non-zero exit.
+/// Runs `gateway bench <args>` and returns its `key=value` figures; fails on a non-zero exit
+/// or an `ERROR` log line.
 async fn bench(args: &[&str]) -> HashMap<String, String> {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("bench")
@@ -27,6 +28,9 @@ async fn bench(args: &[&str]) -> HashMap<String, String> {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("the ledger has exactly"), "{stdout}");
+    // A run that went well logs no error (an ops reader takes an `ERROR` line at its word).
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("ERROR"), "bench {args:?} logged an error:\n{stderr}");
     stdout
         .lines()
         .filter_map(|line| line.split_once('='))
