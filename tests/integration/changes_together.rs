@@ -18,14 +18,18 @@ use secrecy::ExposeSecret;
 
 use crate::support::{all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, Db};
 
-#[tokio::test]
-async fn sqlite_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
-    changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn sqlite_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
+        changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
+    }
 }
 
-#[tokio::test]
-async fn postgres_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
-    changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn postgres_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
+        changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
+    }
 }
 
 /// What one write of the batch came back with.
@@ -252,14 +256,18 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     drop_database(db, &run_id).await;
 }
 
-#[tokio::test]
-async fn sqlite_callbacks_settle_payments_without_reading_their_stored_orders() {
-    callbacks_settle_payments_without_reading_their_stored_orders(Db::Sqlite).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn sqlite_callbacks_settle_payments_without_reading_their_stored_orders() {
+        callbacks_settle_payments_without_reading_their_stored_orders(Db::Sqlite).await;
+    }
 }
 
-#[tokio::test]
-async fn postgres_callbacks_settle_payments_without_reading_their_stored_orders() {
-    callbacks_settle_payments_without_reading_their_stored_orders(Db::Postgres).await;
+crate::bounded_test! {
+    #[tokio::test]
+    async fn postgres_callbacks_settle_payments_without_reading_their_stored_orders() {
+        callbacks_settle_payments_without_reading_their_stored_orders(Db::Postgres).await;
+    }
 }
 
 /// A callback never builds a provider request, so it does not read the stored order back (at

@@ -82,170 +82,172 @@ async fn list_until(settings: &Settings, count: usize) -> Vec<DeadLetterSummary>
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ops_list_show_replay_and_purge_dead_letters() {
-    let (settings, connection, channel) = fresh_queues().await;
-    let mut unknown_bank = bank_order(500_000);
-    unknown_bank["destination"]["bank_bin"] = json!("970499");
-    unknown_bank["destination"]["account_name"] = json!("Nguyễn Văn Đức");
-    let order_id = unknown_bank["order_id"].as_str().unwrap().to_string();
-    let citizen_id = unknown_bank["beneficiary"]["id"].as_str().unwrap().to_string();
-    let account = unknown_bank["destination"]["account_number"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let unknown_bank_body = serde_json::to_vec(&unknown_bank).unwrap();
-    let malformed = b"{\"order_id\": \"TB-1\", \"amount\": ".to_vec();
-    dead_letter(
-        &channel,
-        &settings,
-        &malformed,
-        "malformed-1",
-        &[
-            ("x-gateway-reason", text("invalid")),
-            ("x-gateway-detail", text("malformed_json: the body is not valid JSON")),
-        ],
-    )
-    .await;
-    dead_letter(
-        &channel,
-        &settings,
-        &unknown_bank_body,
-        &order_id,
-        &[
-            ("x-gateway-reason", text("invalid")),
-            (
-                "x-gateway-detail",
-                text("unknown_bank: 970499 is not a known NAPAS transfer BIN"),
-            ),
-            ("trace-id", text("trace-7")),
-        ],
-    )
-    .await;
-    let mut death = FieldTable::default();
-    death.insert("reason".into(), text("delivery_limit"));
-    death.insert("queue".into(), text(&settings.amqp.orders_queue));
-    death.insert("count".into(), AMQPValue::LongLongInt(1));
-    let over_limit = bank_order(700_000);
-    let over_limit_id = over_limit["order_id"].as_str().unwrap().to_string();
-    dead_letter(
-        &channel,
-        &settings,
-        &serde_json::to_vec(&over_limit).unwrap(),
-        &over_limit_id,
-        &[(
-            "x-death",
-            AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::FieldTable(death)])),
-        )],
-    )
-    .await;
-
-    // list: every dead letter with its reason, nothing removed (twice gives the same).
-    let listed = list_until(&settings, 3).await;
-    let by_id = |id: &str| listed.iter().find(|d| d.message_id.as_deref() == Some(id)).unwrap();
-    let malformed_letter = by_id("malformed-1");
-    assert_eq!(malformed_letter.reason, "invalid");
-    assert_eq!(
-        malformed_letter.order_id, None,
-        "the malformed body has no order id to read"
-    );
-    let unknown_bank_letter = by_id(&order_id);
-    assert_eq!(unknown_bank_letter.reason, "invalid");
-    assert_eq!(unknown_bank_letter.order_id.as_deref(), Some(order_id.as_str()));
-    assert!(unknown_bank_letter
-        .detail
-        .as_deref()
-        .unwrap()
-        .starts_with("unknown_bank"));
-    let broker_letter = by_id(&over_limit_id);
-    assert_eq!(broker_letter.reason, "delivery_limit", "read from x-death");
-    assert!(broker_letter
-        .detail
-        .as_deref()
-        .unwrap()
-        .contains(&settings.amqp.orders_queue));
-    assert_eq!(dlq::list(&settings.amqp, Some(1)).await.unwrap().len(), 1);
-    list_until(&settings, 3).await;
-
-    // show: personal data masked unless asked; a missing id is DlqError::NotFound.
-    let shown = dlq::show(&settings.amqp, &order_id, false).await.unwrap();
-    assert_eq!(shown.len(), 1);
-    let body = &shown[0].body;
-    assert!(body.contains(&format!("*********{}", &citizen_id[9..])), "{body}");
-    assert!(!body.contains(&citizen_id) && !body.contains(&account), "{body}");
-    assert!(!body.contains("Nguyễn") && body.contains("N***** V** Đ**"), "{body}");
-    assert!(shown[0]
-        .headers
-        .iter()
-        .any(|(k, v)| k == "x-gateway-reason" && v == "invalid"));
-    let unmasked = dlq::show(&settings.amqp, &order_id, true).await.unwrap();
-    assert!(unmasked[0].body.contains(&citizen_id));
-    let missing = dlq::show(&settings.amqp, "no-such-id", false).await.unwrap_err();
-    assert!(matches!(
-        missing.downcast_ref::<DlqError>(),
-        Some(DlqError::NotFound { .. })
-    ));
-    list_until(&settings, 3).await;
-
-    // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
-    let selection = Selection::MessageId(order_id.clone());
-    let would = dlq::replay(&settings.amqp, &selection, true).await.unwrap();
-    assert_eq!(would.len(), 1);
-    list_until(&settings, 3).await;
-    let replayed = dlq::replay(&settings.amqp, &selection, false).await.unwrap();
-    assert_eq!(replayed.len(), 1);
-    assert_eq!(replayed[0].order_id.as_deref(), Some(order_id.as_str()));
-    let got = channel
-        .basic_get(
-            settings.amqp.orders_queue.as_str().into(),
-            BasicGetOptions { no_ack: true },
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ops_list_show_replay_and_purge_dead_letters() {
+        let (settings, connection, channel) = fresh_queues().await;
+        let mut unknown_bank = bank_order(500_000);
+        unknown_bank["destination"]["bank_bin"] = json!("970499");
+        unknown_bank["destination"]["account_name"] = json!("Nguyễn Văn Đức");
+        let order_id = unknown_bank["order_id"].as_str().unwrap().to_string();
+        let citizen_id = unknown_bank["beneficiary"]["id"].as_str().unwrap().to_string();
+        let account = unknown_bank["destination"]["account_number"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let unknown_bank_body = serde_json::to_vec(&unknown_bank).unwrap();
+        let malformed = b"{\"order_id\": \"TB-1\", \"amount\": ".to_vec();
+        dead_letter(
+            &channel,
+            &settings,
+            &malformed,
+            "malformed-1",
+            &[
+                ("x-gateway-reason", text("invalid")),
+                ("x-gateway-detail", text("malformed_json: the body is not valid JSON")),
+            ],
         )
-        .await
-        .unwrap()
-        .expect("the replayed order is on the orders queue");
-    assert_eq!(got.delivery.data, unknown_bank_body, "the original bytes");
-    let properties = &got.delivery.properties;
-    assert_eq!(properties.message_id().as_ref().unwrap().as_str(), order_id);
-    let headers = properties.headers().as_ref().unwrap().inner();
-    assert_eq!(headers.get("x-replayed-from-dlq"), Some(&text("invalid")));
-    assert_eq!(headers.get("trace-id"), Some(&text("trace-7")));
-    assert!(!headers.contains_key("x-gateway-reason") && !headers.contains_key("x-gateway-detail"));
-    let left = list_until(&settings, 2).await;
-    assert!(left.iter().all(|d| d.message_id.as_deref() != Some(order_id.as_str())));
-    let missing = dlq::replay(&settings.amqp, &selection, false).await.unwrap_err();
-    assert!(matches!(
-        missing.downcast_ref::<DlqError>(),
-        Some(DlqError::NotFound { .. })
-    ));
+        .await;
+        dead_letter(
+            &channel,
+            &settings,
+            &unknown_bank_body,
+            &order_id,
+            &[
+                ("x-gateway-reason", text("invalid")),
+                (
+                    "x-gateway-detail",
+                    text("unknown_bank: 970499 is not a known NAPAS transfer BIN"),
+                ),
+                ("trace-id", text("trace-7")),
+            ],
+        )
+        .await;
+        let mut death = FieldTable::default();
+        death.insert("reason".into(), text("delivery_limit"));
+        death.insert("queue".into(), text(&settings.amqp.orders_queue));
+        death.insert("count".into(), AMQPValue::LongLongInt(1));
+        let over_limit = bank_order(700_000);
+        let over_limit_id = over_limit["order_id"].as_str().unwrap().to_string();
+        dead_letter(
+            &channel,
+            &settings,
+            &serde_json::to_vec(&over_limit).unwrap(),
+            &over_limit_id,
+            &[(
+                "x-death",
+                AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::FieldTable(death)])),
+            )],
+        )
+        .await;
 
-    // purge: without --yes nothing goes; by reason only that reason; --all --yes empties it.
-    let would = dlq::purge(&settings.amqp, &Selection::All, false).await.unwrap();
-    assert_eq!(would.len(), 2);
-    list_until(&settings, 2).await;
-    let removed = dlq::purge(&settings.amqp, &Selection::Reason("delivery_limit".into()), true)
-        .await
-        .unwrap();
-    assert_eq!(removed.len(), 1);
-    assert_eq!(removed[0].message_id.as_deref(), Some(over_limit_id.as_str()));
-    let left = list_until(&settings, 1).await;
-    assert_eq!(left[0].message_id.as_deref(), Some("malformed-1"));
-    let removed = dlq::purge(&settings.amqp, &Selection::All, true).await.unwrap();
-    assert_eq!(removed.len(), 1);
-    list_until(&settings, 0).await;
+        // list: every dead letter with its reason, nothing removed (twice gives the same).
+        let listed = list_until(&settings, 3).await;
+        let by_id = |id: &str| listed.iter().find(|d| d.message_id.as_deref() == Some(id)).unwrap();
+        let malformed_letter = by_id("malformed-1");
+        assert_eq!(malformed_letter.reason, "invalid");
+        assert_eq!(
+            malformed_letter.order_id, None,
+            "the malformed body has no order id to read"
+        );
+        let unknown_bank_letter = by_id(&order_id);
+        assert_eq!(unknown_bank_letter.reason, "invalid");
+        assert_eq!(unknown_bank_letter.order_id.as_deref(), Some(order_id.as_str()));
+        assert!(unknown_bank_letter
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("unknown_bank"));
+        let broker_letter = by_id(&over_limit_id);
+        assert_eq!(broker_letter.reason, "delivery_limit", "read from x-death");
+        assert!(broker_letter
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains(&settings.amqp.orders_queue));
+        assert_eq!(dlq::list(&settings.amqp, Some(1)).await.unwrap().len(), 1);
+        list_until(&settings, 3).await;
 
-    for queue in [
-        &settings.amqp.orders_queue,
-        &settings.amqp.results_queue,
-        &settings.amqp.dlq_queue,
-    ] {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
+        // show: personal data masked unless asked; a missing id is DlqError::NotFound.
+        let shown = dlq::show(&settings.amqp, &order_id, false).await.unwrap();
+        assert_eq!(shown.len(), 1);
+        let body = &shown[0].body;
+        assert!(body.contains(&format!("*********{}", &citizen_id[9..])), "{body}");
+        assert!(!body.contains(&citizen_id) && !body.contains(&account), "{body}");
+        assert!(!body.contains("Nguyễn") && body.contains("N***** V** Đ**"), "{body}");
+        assert!(shown[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-gateway-reason" && v == "invalid"));
+        let unmasked = dlq::show(&settings.amqp, &order_id, true).await.unwrap();
+        assert!(unmasked[0].body.contains(&citizen_id));
+        let missing = dlq::show(&settings.amqp, "no-such-id", false).await.unwrap_err();
+        assert!(matches!(
+            missing.downcast_ref::<DlqError>(),
+            Some(DlqError::NotFound { .. })
+        ));
+        list_until(&settings, 3).await;
+
+        // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
+        let selection = Selection::MessageId(order_id.clone());
+        let would = dlq::replay(&settings.amqp, &selection, true).await.unwrap();
+        assert_eq!(would.len(), 1);
+        list_until(&settings, 3).await;
+        let replayed = dlq::replay(&settings.amqp, &selection, false).await.unwrap();
+        assert_eq!(replayed.len(), 1);
+        assert_eq!(replayed[0].order_id.as_deref(), Some(order_id.as_str()));
+        let got = channel
+            .basic_get(
+                settings.amqp.orders_queue.as_str().into(),
+                BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap()
+            .expect("the replayed order is on the orders queue");
+        assert_eq!(got.delivery.data, unknown_bank_body, "the original bytes");
+        let properties = &got.delivery.properties;
+        assert_eq!(properties.message_id().as_ref().unwrap().as_str(), order_id);
+        let headers = properties.headers().as_ref().unwrap().inner();
+        assert_eq!(headers.get("x-replayed-from-dlq"), Some(&text("invalid")));
+        assert_eq!(headers.get("trace-id"), Some(&text("trace-7")));
+        assert!(!headers.contains_key("x-gateway-reason") && !headers.contains_key("x-gateway-detail"));
+        let left = list_until(&settings, 2).await;
+        assert!(left.iter().all(|d| d.message_id.as_deref() != Some(order_id.as_str())));
+        let missing = dlq::replay(&settings.amqp, &selection, false).await.unwrap_err();
+        assert!(matches!(
+            missing.downcast_ref::<DlqError>(),
+            Some(DlqError::NotFound { .. })
+        ));
+
+        // purge: without --yes nothing goes; by reason only that reason; --all --yes empties it.
+        let would = dlq::purge(&settings.amqp, &Selection::All, false).await.unwrap();
+        assert_eq!(would.len(), 2);
+        list_until(&settings, 2).await;
+        let removed = dlq::purge(&settings.amqp, &Selection::Reason("delivery_limit".into()), true)
+            .await
+            .unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].message_id.as_deref(), Some(over_limit_id.as_str()));
+        let left = list_until(&settings, 1).await;
+        assert_eq!(left[0].message_id.as_deref(), Some("malformed-1"));
+        let removed = dlq::purge(&settings.amqp, &Selection::All, true).await.unwrap();
+        assert_eq!(removed.len(), 1);
+        list_until(&settings, 0).await;
+
+        for queue in [
+            &settings.amqp.orders_queue,
+            &settings.amqp.results_queue,
+            &settings.amqp.dlq_queue,
+        ] {
+            let _ = channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for exchange in [&settings.amqp.results_exchange, &settings.amqp.dead_letter_exchange] {
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), Default::default())
+                .await;
+        }
+        let _ = connection.close(200, "done".into()).await;
     }
-    for exchange in [&settings.amqp.results_exchange, &settings.amqp.dead_letter_exchange] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), Default::default())
-            .await;
-    }
-    let _ = connection.close(200, "done".into()).await;
 }

@@ -70,91 +70,93 @@ fn trusting_client(pki: &TestPki) -> reqwest::Client {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_plain_http_and_untrusting_clients() {
-    let pki = test_pki();
-    let mut settings = test_settings();
-    settings.http.tls_cert_path = Some(pki.cert_path.clone());
-    settings.http.tls_key_path = Some(pki.key_path.clone());
-    settings.http.header_read_timeout_ms = 1_000;
-    let mut stack = TestStack::start_with(Db::Sqlite, settings, true).await;
-    let listen = stack.settings.http.listen.clone();
-    let https = format!("https://{listen}");
-    let client = trusting_client(&pki);
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_listener_serves_https_with_the_configured_certificate_and_refuses_plain_http_and_untrusting_clients() {
+        let pki = test_pki();
+        let mut settings = test_settings();
+        settings.http.tls_cert_path = Some(pki.cert_path.clone());
+        settings.http.tls_key_path = Some(pki.key_path.clone());
+        settings.http.header_read_timeout_ms = 1_000;
+        let mut stack = TestStack::start_with(Db::Sqlite, settings, true).await;
+        let listen = stack.settings.http.listen.clone();
+        let https = format!("https://{listen}");
+        let client = trusting_client(&pki);
 
-    let health = client.get(format!("{https}/healthz")).send().await.unwrap();
-    assert_eq!(health.status().as_u16(), 200);
-    let port = listen.rsplit(':').next().unwrap();
-    let by_name = client
-        .get(format!("https://localhost:{port}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_name.status().as_u16(), 200, "the certificate names localhost too");
+        let health = client.get(format!("{https}/healthz")).send().await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        let port = listen.rsplit(':').next().unwrap();
+        let by_name = client
+            .get(format!("https://localhost:{port}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_name.status().as_u16(), 200, "the certificate names localhost too");
 
-    let plain = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-        .get(format!("http://{listen}/healthz"))
-        .send()
-        .await;
-    assert!(plain.is_err(), "plain HTTP is not served: {plain:?}");
-    let untrusting = reqwest::Client::builder()
-        .use_rustls_tls()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-        .get(format!("{https}/healthz"))
-        .send()
-        .await;
-    assert!(
-        untrusting.is_err(),
-        "a client that does not trust the CA is refused: {untrusting:?}"
-    );
-    // Refused handshakes cost the listener nothing: it still answers.
-    let again = client.get(format!("{https}/healthz")).send().await.unwrap();
-    assert_eq!(again.status().as_u16(), 200);
+        let plain = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .get(format!("http://{listen}/healthz"))
+            .send()
+            .await;
+        assert!(plain.is_err(), "plain HTTP is not served: {plain:?}");
+        let untrusting = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .get(format!("{https}/healthz"))
+            .send()
+            .await;
+        assert!(
+            untrusting.is_err(),
+            "a client that does not trust the CA is refused: {untrusting:?}"
+        );
+        // Refused handshakes cost the listener nothing: it still answers.
+        let again = client.get(format!("{https}/healthz")).send().await.unwrap();
+        assert_eq!(again.status().as_u16(), 200);
 
-    // A client that connects and never starts its handshake is disconnected after the
-    // header-read timeout: a stalled handshake holds no task forever.
-    let mut stalled = tokio::net::TcpStream::connect(&listen).await.unwrap();
-    let mut buffer = [0u8; 16];
-    let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buffer)).await;
-    assert!(
-        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
-        "the stalled connection is closed: {read:?}"
-    );
+        // A client that connects and never starts its handshake is disconnected after the
+        // header-read timeout: a stalled handshake holds no task forever.
+        let mut stalled = tokio::net::TcpStream::connect(&listen).await.unwrap();
+        let mut buffer = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buffer)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "the stalled connection is closed: {read:?}"
+        );
 
-    // A signed bank callback over HTTPS finishes a pending payment.
-    let amount = 1_234_000;
-    let (order_id, payment_id) = stack.pending_bank_order(amount).await;
-    let body = completed_bank_callback(&payment_id, &order_id, amount);
-    let now = chrono::Utc::now().timestamp();
-    let signature = WebhookSecret::parse(SECRET).unwrap().sign("msg_tls", now, &body);
-    let response = client
-        .post(format!("{https}/callbacks/bank_transfer"))
-        .header("webhook-id", "msg_tls")
-        .header("webhook-timestamp", now.to_string())
-        .header("webhook-signature", signature)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let answer: Value = response.json().await.unwrap();
-    assert_eq!(answer["outcome"].as_str(), Some("applied"));
-    let record = stack
-        .gateway
-        .as_ref()
-        .unwrap()
-        .store
-        .payment(&payment_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.state, PaymentState::Succeeded);
-    assert_eq!(stack.final_result(&order_id).await.status, ResultStatus::Succeeded);
-    stack.stop().await;
+        // A signed bank callback over HTTPS finishes a pending payment.
+        let amount = 1_234_000;
+        let (order_id, payment_id) = stack.pending_bank_order(amount).await;
+        let body = completed_bank_callback(&payment_id, &order_id, amount);
+        let now = chrono::Utc::now().timestamp();
+        let signature = WebhookSecret::parse(SECRET).unwrap().sign("msg_tls", now, &body);
+        let response = client
+            .post(format!("{https}/callbacks/bank_transfer"))
+            .header("webhook-id", "msg_tls")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["outcome"].as_str(), Some("applied"));
+        let record = stack
+            .gateway
+            .as_ref()
+            .unwrap()
+            .store
+            .payment(&payment_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.state, PaymentState::Succeeded);
+        assert_eq!(stack.final_result(&order_id).await.status, ResultStatus::Succeeded);
+        stack.stop().await;
+    }
 }

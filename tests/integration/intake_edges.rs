@@ -152,49 +152,51 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
     drop_database(db, &run_id).await;
 }
 
-/// A redelivery that lands in the same group commit as the claim of its order still gets the
-/// order's latest result again. (The claim's result is one of the rows a transaction writes
-/// only at its end; the duplicate writes them out before it looks for it.) On a current-thread
-/// runtime both claims are queued before the writer runs, so they share one batch.
-#[tokio::test]
-async fn a_redelivery_in_the_same_group_commit_as_its_claim_gets_the_result_again() {
-    let run_id = gateway::demo::stack::new_run_id();
-    let (settings, store) = store_for_one_batch(Db::Sqlite, &run_id).await;
-    let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
-    let properties = StoredProperties::default();
-    let claim = || {
-        store.claim(
-            &order,
-            "bank_transfer",
-            b"{}",
-            &properties,
-            DuplicatePaymentPolicy::Review,
-        )
-    };
-    let (first, again) = tokio::join!(claim(), claim());
-    let payment_id = match first.unwrap() {
-        ClaimOutcome::Claimed { payment_id, .. } => payment_id,
-        other => panic!("the first delivery claims the order: {other:?}"),
-    };
-    assert_eq!(
-        again.unwrap(),
-        ClaimOutcome::Duplicate {
-            payment_id: payment_id.clone()
-        }
-    );
-    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
-        .await
-        .unwrap();
-    let results: Vec<String> =
-        sqlx::query_scalar("SELECT routing_key FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id")
-            .bind(&payment_id)
-            .fetch_all(&pool)
+crate::bounded_test! {
+    /// A redelivery that lands in the same group commit as the claim of its order still gets the
+    /// order's latest result again. (The claim's result is one of the rows a transaction writes
+    /// only at its end; the duplicate writes them out before it looks for it.) On a current-thread
+    /// runtime both claims are queued before the writer runs, so they share one batch.
+    #[tokio::test]
+    async fn a_redelivery_in_the_same_group_commit_as_its_claim_gets_the_result_again() {
+        let run_id = gateway::demo::stack::new_run_id();
+        let (settings, store) = store_for_one_batch(Db::Sqlite, &run_id).await;
+        let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
+        let properties = StoredProperties::default();
+        let claim = || {
+            store.claim(
+                &order,
+                "bank_transfer",
+                b"{}",
+                &properties,
+                DuplicatePaymentPolicy::Review,
+            )
+        };
+        let (first, again) = tokio::join!(claim(), claim());
+        let payment_id = match first.unwrap() {
+            ClaimOutcome::Claimed { payment_id, .. } => payment_id,
+            other => panic!("the first delivery claims the order: {other:?}"),
+        };
+        assert_eq!(
+            again.unwrap(),
+            ClaimOutcome::Duplicate {
+                payment_id: payment_id.clone()
+            }
+        );
+        let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
             .await
             .unwrap();
-    assert_eq!(
-        results,
-        ["result.bank_transfer.accepted", "result.bank_transfer.accepted"]
-    );
-    drop(store);
-    drop_database(Db::Sqlite, &run_id).await;
+        let results: Vec<String> =
+            sqlx::query_scalar("SELECT routing_key FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id")
+                .bind(&payment_id)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            results,
+            ["result.bank_transfer.accepted", "result.bank_transfer.accepted"]
+        );
+        drop(store);
+        drop_database(Db::Sqlite, &run_id).await;
+    }
 }

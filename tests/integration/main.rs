@@ -34,6 +34,18 @@ mod scale_out;
 mod stepwise;
 mod upgrade;
 
+/// One `#[tokio::test]` (attributes as written) whose body runs under
+/// [`support::bounded`], named by its module path, so that a hang fails it by name.
+#[macro_export]
+macro_rules! bounded_test {
+    ($(#[$attribute:meta])* async fn $test:ident() $body:block) => {
+        $(#[$attribute])*
+        async fn $test() {
+            $crate::support::bounded(concat!(module_path!(), "::", stringify!($test)), async $body).await
+        }
+    };
+}
+
 /// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_databases {

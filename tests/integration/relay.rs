@@ -377,148 +377,156 @@ async fn impatient_stack() -> TestStack {
     TestStack::start_with(Db::Sqlite, settings, true).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stalls_in_its_headers_is_disconnected() {
-    let stack = impatient_stack().await;
-    let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
-        .await
-        .unwrap();
-    stream
-        .write_all(b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Ty")
-        .await
-        .unwrap();
-    let answer = read_to_close(&mut stream).await;
-    assert!(!answer.contains("200 OK"), "no request was served: {answer}");
-    stack.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stalls_in_its_body_gets_408_and_is_disconnected() {
-    let stack = impatient_stack().await;
-    let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
-        .await
-        .unwrap();
-    stream
-        .write_all(
-            b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n\
-              Content-Length: 100\r\n\r\n{\"type\":",
-        )
-        .await
-        .unwrap();
-    let answer = read_to_close(&mut stream).await;
-    assert!(answer.starts_with("HTTP/1.1 408"), "answered {answer}");
-    stack.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
-    let run_id = gateway::demo::stack::new_run_id();
-    let url = fresh_database(Db::Sqlite, &run_id).await;
-    let store = Store::connect(&DatabaseSettings {
-        url,
-        max_connections: 1,
-        writer_thread: true,
-        writers: 2,
-    })
-    .await
-    .unwrap();
-    let readiness = Readiness::new();
-    let state = gateway::http::AppState {
-        store,
-        adapters: Arc::new(HashMap::new()),
-        relay_wake: Arc::new(tokio::sync::Notify::new()),
-        readiness: readiness.clone(),
-        pending_poll_after_ms: 1_000,
-        review_inquiry_after_ms: 1_000,
-    };
-    let shutdown = CancellationToken::new();
-    let (address, server) = gateway::http::serve("127.0.0.1:0", gateway::http::router(state, 1024), shutdown.clone())
-        .await
-        .unwrap();
-    let readyz = || async move {
-        let answer = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
-        (answer.status().as_u16(), answer.text().await.unwrap())
-    };
-    assert_eq!(readyz().await.0, 503, "not ready before it started");
-
-    let mut changes = readiness.subscribe();
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = runs.clone();
-    let (restarted, mut restarted_events) = tokio::sync::mpsc::unbounded_channel();
-    let delay = RestartDelay {
-        first: Duration::from_secs(2),
-        max: Duration::from_secs(2),
-    };
-    let part_shutdown = CancellationToken::new();
-    let supervisor = supervise("relay", readiness.clone(), delay, part_shutdown.clone(), move |token| {
-        let run = counter.fetch_add(1, Ordering::SeqCst);
-        let restarted = restarted.clone();
-        async move {
-            assert!(run > 0, "the first run of the relay dies");
-            let _ = restarted.send(());
-            token.cancelled().await;
-        }
-    });
-    readiness.mark_started();
-    changes
-        .wait_for(|state| state.down.contains_key("relay"))
-        .await
-        .unwrap();
-    let (status, body) = readyz().await;
-    assert_eq!(status, 503);
-    assert!(
-        body.contains("the relay is down") && body.contains("panicked"),
-        "{body}"
-    );
-
-    restarted_events.recv().await.expect("the relay is started again");
-    changes.wait_for(|state| state.down.is_empty()).await.unwrap();
-    assert_eq!(readyz().await, (200, "ready".to_string()));
-
-    part_shutdown.cancel();
-    supervisor.await.unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
-    shutdown.cancel();
-    server.await.unwrap();
-    drop_database(Db::Sqlite, &run_id).await;
-}
-
-/// On a PostgreSQL server without autovacuum (this machine's), the gateway vacuums its busy
-/// tables itself; with autovacuum on, it leaves them to the server. Unvacuumed, a province run
-/// fell from about 330 to under 100 orders/s as the leases stepped over dead row versions.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_vacuums_its_tables_when_the_server_does_not() {
-    let run_id = gateway::demo::stack::new_run_id();
-    let (store, pool) = store_and_raw_pool(Db::Postgres, &run_id).await;
-    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(store.needs_own_vacuum().await.unwrap(), autovacuum == "off");
-
-    let shutdown = CancellationToken::new();
-    let vacuumer = tokio::spawn(gateway::vacuum::run(store.clone(), 100, shutdown.clone()));
-    let vacuumed = || async {
-        // The payments, and the relay's narrow table, which every message enters and leaves.
-        let vacuumed: i64 = sqlx::query_scalar(
-            "SELECT COUNT(last_vacuum) FROM pg_stat_user_tables WHERE relname IN ('payments', 'outbox_waiting')",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        vacuumed == 2
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(if autovacuum == "off" { 20 } else { 2 });
-    while !vacuumed().await && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_stalls_in_its_headers_is_disconnected() {
+        let stack = impatient_stack().await;
+        let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
+            .await
+            .unwrap();
+        stream
+            .write_all(b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Ty")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut stream).await;
+        assert!(!answer.contains("200 OK"), "no request was served: {answer}");
+        stack.stop().await;
     }
-    assert_eq!(
-        vacuumed().await,
-        autovacuum == "off",
-        "vacuumed by the gateway exactly when the server's autovacuum is off"
-    );
-    shutdown.cancel();
-    vacuumer.await.unwrap();
-    drop((store, pool));
-    drop_database(Db::Postgres, &run_id).await;
+}
+
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_stalls_in_its_body_gets_408_and_is_disconnected() {
+        let stack = impatient_stack().await;
+        let mut stream = tokio::net::TcpStream::connect(&stack.settings.http.listen)
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /callbacks/bank_transfer HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"type\":",
+            )
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "answered {answer}");
+        stack.stop().await;
+    }
+}
+
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_part_that_panics_is_started_again_and_readyz_names_it_meanwhile() {
+        let run_id = gateway::demo::stack::new_run_id();
+        let url = fresh_database(Db::Sqlite, &run_id).await;
+        let store = Store::connect(&DatabaseSettings {
+            url,
+            max_connections: 1,
+            writer_thread: true,
+            writers: 2,
+        })
+        .await
+        .unwrap();
+        let readiness = Readiness::new();
+        let state = gateway::http::AppState {
+            store,
+            adapters: Arc::new(HashMap::new()),
+            relay_wake: Arc::new(tokio::sync::Notify::new()),
+            readiness: readiness.clone(),
+            pending_poll_after_ms: 1_000,
+            review_inquiry_after_ms: 1_000,
+        };
+        let shutdown = CancellationToken::new();
+        let (address, server) = gateway::http::serve("127.0.0.1:0", gateway::http::router(state, 1024), shutdown.clone())
+            .await
+            .unwrap();
+        let readyz = || async move {
+            let answer = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        };
+        assert_eq!(readyz().await.0, 503, "not ready before it started");
+
+        let mut changes = readiness.subscribe();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = runs.clone();
+        let (restarted, mut restarted_events) = tokio::sync::mpsc::unbounded_channel();
+        let delay = RestartDelay {
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(2),
+        };
+        let part_shutdown = CancellationToken::new();
+        let supervisor = supervise("relay", readiness.clone(), delay, part_shutdown.clone(), move |token| {
+            let run = counter.fetch_add(1, Ordering::SeqCst);
+            let restarted = restarted.clone();
+            async move {
+                assert!(run > 0, "the first run of the relay dies");
+                let _ = restarted.send(());
+                token.cancelled().await;
+            }
+        });
+        readiness.mark_started();
+        changes
+            .wait_for(|state| state.down.contains_key("relay"))
+            .await
+            .unwrap();
+        let (status, body) = readyz().await;
+        assert_eq!(status, 503);
+        assert!(
+            body.contains("the relay is down") && body.contains("panicked"),
+            "{body}"
+        );
+
+        restarted_events.recv().await.expect("the relay is started again");
+        changes.wait_for(|state| state.down.is_empty()).await.unwrap();
+        assert_eq!(readyz().await, (200, "ready".to_string()));
+
+        part_shutdown.cancel();
+        supervisor.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        shutdown.cancel();
+        server.await.unwrap();
+        drop_database(Db::Sqlite, &run_id).await;
+    }
+}
+
+crate::bounded_test! {
+    /// On a PostgreSQL server without autovacuum (this machine's), the gateway vacuums its busy
+    /// tables itself; with autovacuum on, it leaves them to the server. Unvacuumed, a province run
+    /// fell from about 330 to under 100 orders/s as the leases stepped over dead row versions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_gateway_vacuums_its_tables_when_the_server_does_not() {
+        let run_id = gateway::demo::stack::new_run_id();
+        let (store, pool) = store_and_raw_pool(Db::Postgres, &run_id).await;
+        let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(store.needs_own_vacuum().await.unwrap(), autovacuum == "off");
+
+        let shutdown = CancellationToken::new();
+        let vacuumer = tokio::spawn(gateway::vacuum::run(store.clone(), 100, shutdown.clone()));
+        let vacuumed = || async {
+            // The payments, and the relay's narrow table, which every message enters and leaves.
+            let vacuumed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(last_vacuum) FROM pg_stat_user_tables WHERE relname IN ('payments', 'outbox_waiting')",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            vacuumed == 2
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(if autovacuum == "off" { 20 } else { 2 });
+        while !vacuumed().await && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            vacuumed().await,
+            autovacuum == "off",
+            "vacuumed by the gateway exactly when the server's autovacuum is off"
+        );
+        shutdown.cancel();
+        vacuumer.await.unwrap();
+        drop((store, pool));
+        drop_database(Db::Postgres, &run_id).await;
+    }
 }

@@ -45,19 +45,21 @@ async fn pay(stack: &mut TestStack, bins: &[&str]) -> Vec<(ResultStatus, Vec<Str
     outcomes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_bank_order_is_paid_by_the_bank_its_bin_routes_to() {
-    let mut stack = TestStack::start(Db::Sqlite).await;
-    // VietinBank (970415) is listed by [providers.bank_vietinbank]; Vietcombank (970436) and
-    // BIDV (970418) are not, so the sponsor bank pays them through NAPAS.
-    let outcomes = pay(&mut stack, &["970415", "970436", "970418"]).await;
-    let expected = [
-        (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
-        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
-        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
-    ];
-    assert_eq!(outcomes, expected);
-    stack.stop().await;
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_bank_order_is_paid_by_the_bank_its_bin_routes_to() {
+        let mut stack = TestStack::start(Db::Sqlite).await;
+        // VietinBank (970415) is listed by [providers.bank_vietinbank]; Vietcombank (970436) and
+        // BIDV (970418) are not, so the sponsor bank pays them through NAPAS.
+        let outcomes = pay(&mut stack, &["970415", "970436", "970418"]).await;
+        let expected = [
+            (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
+            (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+            (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+        ];
+        assert_eq!(outcomes, expected);
+        stack.stop().await;
+    }
 }
 
 /// A config folder holding the repository's `default.toml` and an environment file that
@@ -87,19 +89,21 @@ webhook_secret = "{webhook_secret}"
     folder
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_third_bank_is_added_by_configuration_alone() {
-    let folder = config_with_a_third_bank();
-    let settings = Settings::load_from(folder.path(), Some("third"), None).expect("the configuration loads");
-    let mut stack = TestStack::start_with(Db::Sqlite, tuned_for_tests(settings), true).await;
-    let outcomes = pay(&mut stack, &["970418", "970415", "970436"]).await;
-    let expected = [
-        (ResultStatus::Succeeded, vec!["bank_bidv".to_string()]),
-        (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
-        (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
-    ];
-    assert_eq!(outcomes, expected);
-    stack.stop().await;
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_third_bank_is_added_by_configuration_alone() {
+        let folder = config_with_a_third_bank();
+        let settings = Settings::load_from(folder.path(), Some("third"), None).expect("the configuration loads");
+        let mut stack = TestStack::start_with(Db::Sqlite, tuned_for_tests(settings), true).await;
+        let outcomes = pay(&mut stack, &["970418", "970415", "970436"]).await;
+        let expected = [
+            (ResultStatus::Succeeded, vec!["bank_bidv".to_string()]),
+            (ResultStatus::Succeeded, vec!["bank_vietinbank".to_string()]),
+            (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
+        ];
+        assert_eq!(outcomes, expected);
+        stack.stop().await;
+    }
 }
 
 #[test]
