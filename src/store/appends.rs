@@ -11,6 +11,7 @@
 use sqlx::AnyConnection;
 
 use super::multi_row::{insert_rows, plain_row, rows_returning};
+use super::text::storable;
 use super::Backend;
 
 /// The payment a line is about: its id, and its `created_at`, which files the line in the
@@ -67,8 +68,8 @@ impl Appends {
             payment_created_at: payment.created_at,
             from_state,
             to_state,
-            reason_code: reason_code.map(str::to_string),
-            detail: detail.to_string(),
+            reason_code: reason_code.map(|code| storable(code).into_owned()),
+            detail: storable(detail).into_owned(),
             occurred_at,
         });
     }

@@ -20,6 +20,7 @@ mod prune;
 mod queries;
 mod reconciliation;
 mod report;
+mod text;
 mod together;
 mod vacuum;
 mod wallets;

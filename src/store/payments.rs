@@ -9,6 +9,7 @@ use super::appends::{Appends, PaymentKey};
 use super::index_plans::fetch_lease;
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
+use super::text::storable_owned;
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
 
@@ -363,9 +364,10 @@ pub(super) fn next_record(record: &PaymentRecord, change: &Change) -> Result<Pay
             Inquiries::Increment => record.inquiries + 1,
         },
         next_attempt_at: change.next_attempt_at,
-        provider_ref: change.provider_ref.clone().or_else(|| record.provider_ref.clone()),
-        reason_code: change.reason_code.clone(),
-        reason: change.reason.clone(),
+        // A provider's text, stored: never a value the database refuses (see `text`).
+        provider_ref: storable_owned(change.provider_ref.clone()).or_else(|| record.provider_ref.clone()),
+        reason_code: storable_owned(change.reason_code.clone()),
+        reason: storable_owned(change.reason.clone()),
         updated_at: now,
         submitted_at: record
             .submitted_at

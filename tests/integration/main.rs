@@ -23,6 +23,7 @@ mod intake_edges;
 mod invalid_orders;
 mod outcomes;
 mod protection;
+mod provider_text;
 mod reconcile;
 mod relay;
 mod report;
