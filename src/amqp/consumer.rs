@@ -125,20 +125,27 @@ async fn settle(
     let Ok((tag, taken)) = claimed else {
         return;
     };
-    let taken = taken.unwrap_or_else(|| {
-        metrics::counter!("gateway_intake_failures_total", "kind" => "panic").increment(1);
-        tracing::error!(
-            delivery_tag = tag,
-            "Taking an order panicked; it goes back to the queue."
-        );
-        let requeue = BasicNackOptions {
-            requeue: true,
-            ..Default::default()
-        };
-        let channel = channel.clone();
-        tokio::spawn(async move { channel.basic_nack(tag, requeue).await });
-        false
-    });
+    let taken = match taken {
+        Some(taken) => taken,
+        None => {
+            metrics::counter!("gateway_intake_failures_total", "kind" => "panic").increment(1);
+            tracing::error!(
+                delivery_tag = tag,
+                "Taking an order panicked; it goes back to the queue."
+            );
+            // Sent before the ack below: an ack with `multiple = true` past this tag, sent
+            // first, would take the delivery off the queue, and this nack would then name a
+            // tag the broker no longer knows (and close the channel).
+            let requeue = BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            };
+            if let Err(error) = channel.basic_nack(tag, requeue).await {
+                tracing::warn!(%error, "Could not send a panicked order back to the queue; the broker redelivers it with the channel.");
+            }
+            false
+        }
+    };
     if taken {
         *attempt = 0;
     }
@@ -192,5 +199,93 @@ async fn handle(intake: &Intake, delivery: Delivery, store_failed: &Notify) -> b
                 .await;
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lapin::options::{BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::BasicProperties;
+
+    use super::*;
+
+    async fn next(deliveries: &mut lapin::Consumer) -> Delivery {
+        tokio::time::timeout(std::time::Duration::from_secs(10), deliveries.next())
+            .await
+            .expect("a delivery comes")
+            .expect("the consumer is open")
+            .expect("the channel is open")
+    }
+
+    /// On a real broker: delivery 2 committed while 1 was still being taken, then taking 1
+    /// panicked. The one `settle` that follows must send 1 back to the queue and ack 2, in that
+    /// order: acking up to 2 first would drop 1 (the ack covers it), and its nack would close
+    /// the channel.
+    #[tokio::test]
+    async fn a_panicked_delivery_goes_back_to_the_queue_though_a_later_one_is_acked_with_it() {
+        let settings = crate::config::Settings::load(std::path::Path::new("config"))
+            .expect("config/default.toml loads")
+            .amqp;
+        let connection = connect(&settings, "consumer-test").await.expect("RabbitMQ answers");
+        let channel = connection.create_channel().await.unwrap();
+        let queue = format!("test.consumer.settle.{}", crate::demo::stack::new_run_id());
+        let exclusive = QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(queue.as_str().into(), exclusive, FieldTable::default())
+            .await
+            .unwrap();
+        for body in [b"first", b"other"] {
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    body,
+                    BasicProperties::default(),
+                )
+                .await
+                .unwrap();
+        }
+        channel.basic_qos(2, BasicQosOptions::default()).await.unwrap();
+        let mut deliveries = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "settle-test".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let (first, other) = (next(&mut deliveries).await, next(&mut deliveries).await);
+        assert_eq!(
+            (first.data.as_slice(), other.data.as_slice()),
+            (&b"first"[..], &b"other"[..])
+        );
+
+        let mut window = AckWindow::default();
+        window.started(first.delivery_tag);
+        window.started(other.delivery_tag);
+        let mut attempt = 3;
+        settle(
+            &channel,
+            &mut window,
+            Ok((other.delivery_tag, Some(true))),
+            &mut attempt,
+        )
+        .await;
+        settle(&channel, &mut window, Ok((first.delivery_tag, None)), &mut attempt).await;
+
+        let again = next(&mut deliveries).await;
+        assert_eq!(again.data, b"first", "the panicked delivery is back");
+        assert!(again.redelivered);
+        assert!(window.is_empty());
+        assert!(channel.status().connected(), "the channel is still open");
+        let _ = channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
+        let _ = connection.close(200, "done".into()).await;
     }
 }
