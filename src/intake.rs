@@ -176,11 +176,14 @@ fn message_id_hint(properties: &StoredProperties) -> String {
     properties.message_id.as_deref().map(bounded_id).unwrap_or_default()
 }
 
-/// An id read from an invalid message, fit to name it in a result: at most
-/// [`MAX_ID_LEN`] characters, control characters (NUL included) written as escapes.
+/// An id read from an invalid message, fit to name it in a result: control characters (NUL
+/// included) written as escapes, and at most [`MAX_ID_LEN`] bytes — one longer is cut and ends
+/// in `~` and a hash of it (see [`crate::store::bounded_id`]). Neither an escape nor `~` is in a
+/// valid id, so the rejection of an invalid id never names a valid order (cut to its first 64
+/// characters, it did, and that order's results then continued after a rejection it never had).
 pub(crate) fn bounded_id(raw: &str) -> String {
-    raw.chars()
-        .take(MAX_ID_LEN)
+    let escaped: String = raw
+        .chars()
         .flat_map(|c| {
             let escaped: Vec<char> = if c.is_control() {
                 c.escape_unicode().collect()
@@ -189,7 +192,8 @@ pub(crate) fn bounded_id(raw: &str) -> String {
             };
             escaped
         })
-        .collect()
+        .collect();
+    crate::store::bounded_id(&escaped, MAX_ID_LEN)
 }
 
 #[cfg(test)]
@@ -199,6 +203,13 @@ mod tests {
     #[test]
     fn an_id_read_from_an_invalid_message_is_bounded_and_has_no_control_characters() {
         assert_eq!(bounded_id("TB-1\0x"), "TB-1\\u{0}x");
-        assert_eq!(bounded_id(&"😀".repeat(100)).chars().count(), MAX_ID_LEN);
+        assert!(bounded_id(&"😀".repeat(100)).len() <= MAX_ID_LEN);
+        // One character too long: cut, and told apart from the valid id it starts with.
+        let valid = "A".repeat(MAX_ID_LEN);
+        let too_long = bounded_id(&format!("{valid}Z"));
+        assert_eq!(too_long.len(), MAX_ID_LEN);
+        assert_ne!(too_long, valid);
+        assert!(too_long.contains('~'), "{too_long}");
+        assert_ne!(too_long, bounded_id(&format!("{valid}Y")));
     }
 }

@@ -11,6 +11,7 @@ use crate::support::{bank_order, Db, TestStack, HOLDER};
 crate::on_both_databases!(
     every_invalid_order_class_is_rejected_and_dead_lettered,
     a_corrected_order_supersedes_its_rejection_with_later_seqs,
+    an_order_id_too_long_is_rejected_under_an_id_no_valid_order_can_have,
 );
 
 async fn a_corrected_order_supersedes_its_rejection_with_later_seqs(db: Db) {
@@ -62,6 +63,57 @@ async fn a_corrected_order_supersedes_its_rejection_with_later_seqs(db: Db) {
         .filter(|m| m.status == ResultStatus::Rejected)
         .count();
     assert_eq!(rejections, 1, "no second rejected result for a claimed order");
+    stack.stop().await;
+}
+
+/// An order id one character too long is rejected under its first characters and a hash
+/// (`~` is not a character of valid ids), not under its first 64 characters: cut to those,
+/// it named another order, which then got the rejection as its first result and had to
+/// continue after it.
+async fn an_order_id_too_long_is_rejected_under_an_id_no_valid_order_can_have(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let order = bank_order(500_000);
+    let short_id = order["order_id"].as_str().unwrap().to_string();
+    let valid_id = format!("{short_id}{}", "A".repeat(64 - short_id.len()));
+    let mut order = order;
+    order["order_id"] = json!(valid_id);
+    let mut too_long = order.clone();
+    too_long["order_id"] = json!(format!("{valid_id}Z"));
+    stack.publish(&too_long).await;
+    let dead = stack.next_dead_letter().await;
+    assert_eq!(
+        dead.headers.get("x-gateway-reason").map(String::as_str),
+        Some("invalid")
+    );
+    stack.drain_results(std::time::Duration::from_secs(1)).await;
+    assert!(
+        !stack.seen.contains_key(&valid_id),
+        "the rejection names another order: {:?}",
+        stack.seen.get(&valid_id)
+    );
+    let rejected_under: Vec<&String> = stack
+        .seen
+        .iter()
+        .filter(|(_, results)| results.iter().any(|m| m.status == ResultStatus::Rejected))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        rejected_under
+            .iter()
+            .any(|id| id.chars().count() <= 64 && id.starts_with(&valid_id[..40]) && id.contains('~')),
+        "rejected under {rejected_under:?}"
+    );
+
+    stack.open_bank_account(&order, HOLDER);
+    stack.publish(&order).await;
+    let paid = stack.final_result(&valid_id).await;
+    assert_eq!(paid.status, ResultStatus::Succeeded);
+    let first = &stack.seen[&valid_id][0];
+    assert_eq!(
+        (first.status, first.seq),
+        (ResultStatus::Accepted, 1),
+        "the valid order's results start at 1"
+    );
     stack.stop().await;
 }
 
