@@ -7,7 +7,9 @@
 //!
 //! A return is applied ([`ItemKind::Returned`]) only when it is a genuine return (it says why
 //! the money came back) and the statement shows no sign that the payment was paid more than
-//! once: at most one payout line for it and no reversal of one of its entries. A bare reversal
+//! once: at most one payout line for it, under the reference the provider reported, no
+//! reversal of one of its entries, no extra payout found by an earlier day's reconciliation,
+//! and not returned as a duplicate (`AM05`). A bare reversal
 //! (`RvslInd` without return information) is usually a duplicate booking taken back and never
 //! a return. Everything else is [`ItemKind::ReturnNeedsReview`]: writing `returned` to upstream
 //! while the beneficiary still holds one credit would make upstream pay the order twice.
@@ -33,6 +35,10 @@ pub struct GatewayPayment {
     pub provider_ref: Option<String>,
     /// When it was first handed to the provider (ms since 1970).
     pub submitted_at: Option<i64>,
+    /// An earlier day's reconciliation found a second payout of it booked (a duplicate line,
+    /// or a payout under another reference than the provider reported): a return of it on a
+    /// later day may be of that extra credit, so it is never applied by itself.
+    pub extra_payout_booked: bool,
 }
 
 /// What one reconciliation item is.
@@ -143,7 +149,12 @@ pub fn match_statement(
         if let Some(payment) = find(&line.reference) {
             let counts = booked.entry(payment.payment_id.as_str()).or_default();
             match line.kind {
-                LineKind::Payout => counts.payouts += 1,
+                LineKind::Payout => {
+                    counts.payouts += 1;
+                    if booked_under_another_reference(payment, line) {
+                        counts.under_another_reference += 1;
+                    }
+                }
                 LineKind::Reversal => counts.reversals += 1,
                 LineKind::Return { .. } => {}
             }
@@ -174,11 +185,7 @@ pub fn match_statement(
         let is_payout = line.kind == LineKind::Payout;
         let repeated = is_payout && !paid_out.insert(payment.payment_id.as_str());
         let amount_differs = i64::try_from(line.amount).ok() != Some(payment.amount);
-        let reference_differs = is_payout
-            && payment
-                .provider_ref
-                .as_deref()
-                .is_some_and(|theirs| !theirs.is_empty() && theirs != line.entry_ref);
+        let reference_differs = is_payout && booked_under_another_reference(payment, line);
         let (kind, note) = if repeated {
             (
                 ItemKind::DuplicateOnStatement,
@@ -280,8 +287,23 @@ pub fn match_statement(
 #[derive(Clone, Copy, Debug, Default)]
 struct Booked {
     payouts: usize,
+    /// Of the payouts, those booked under another reference than the provider reported.
+    under_another_reference: usize,
     reversals: usize,
 }
+
+/// A payout line whose entry is not the one the provider reported to the gateway: maybe a
+/// second credit of the payment.
+fn booked_under_another_reference(payment: &GatewayPayment, line: &StatementLine) -> bool {
+    payment
+        .provider_ref
+        .as_deref()
+        .is_some_and(|theirs| !theirs.is_empty() && theirs != line.entry_ref)
+}
+
+/// The ISO 20022 return reason "duplication": the provider returned a credit *because* it was
+/// a second one, so the beneficiary keeps the first.
+const RETURNED_AS_DUPLICATE: &str = "AM05";
 
 /// Why a return or reversal of a succeeded payment with the right amount must not be applied
 /// automatically, or `None` when it is a genuine return of the one credit the beneficiary got.
@@ -298,7 +320,23 @@ fn needs_review(
                 .to_string(),
         );
     }
+    if matches!(&line.kind, LineKind::Return { reason_code } if reason_code == RETURNED_AS_DUPLICATE) {
+        return Some(format!(
+            "returned as a duplicate ({RETURNED_AS_DUPLICATE}): the beneficiary may still hold the first credit"
+        ));
+    }
+    if payment.extra_payout_booked {
+        return Some(
+            "returned, but an earlier day's reconciliation found a second payout of this payment booked".to_string(),
+        );
+    }
     let booked = booked.copied().unwrap_or_default();
+    if booked.under_another_reference > 0 {
+        return Some(
+            "returned, but the statement books a payout of it under another reference than the provider reported"
+                .to_string(),
+        );
+    }
     if booked.reversals > 0 {
         return Some(format!(
             "returned, but the statement also reverses {} entry(ies) of this payment",
@@ -316,7 +354,7 @@ fn needs_review(
         return Some("returned, but the statement does not book its payout although it was sent that day".to_string());
     }
     // One payout on this statement, or a return of a payout booked on an earlier day's
-    // statement (whose reconciliation would have listed any duplicate of it).
+    // statement (whose reconciliation listed and remembered any second payout of it).
     None
 }
 
@@ -342,6 +380,7 @@ mod tests {
             state,
             provider_ref: Some(format!("FT-{id}")),
             submitted_at: Some(submitted_at),
+            extra_payout_booked: false,
         }
     }
 
@@ -417,6 +456,50 @@ mod tests {
             .find(|i| i.kind == Returned)
             .map(|i| i.return_reason.clone());
         assert_eq!(returned, Some(Some("AC04".to_string())));
+    }
+
+    /// A return that may be of a second credit is listed for a person, never applied: one
+    /// returned as a duplicate (`AM05`), one of a payment whose second payout an earlier day's
+    /// reconciliation found, and one whose payout this statement books under another reference.
+    #[test]
+    fn a_return_that_may_be_of_a_second_credit_needs_review() {
+        use ItemKind::*;
+        let returned = |reference: &str, amount: u64, code: &str| {
+            line(
+                &format!("RTN-{reference}"),
+                reference,
+                amount,
+                LineKind::Return {
+                    reason_code: code.into(),
+                },
+            )
+        };
+        let mut paid_twice_before = payment("paid_twice_before", 2_000, PaymentState::Succeeded, 900);
+        paid_twice_before.extra_payout_booked = true;
+        let payments = [
+            payment("as_duplicate", 1_000, PaymentState::Succeeded, 900),
+            paid_twice_before,
+            payment("other_entry", 3_000, PaymentState::Succeeded, 1_100),
+            payment("genuine", 4_000, PaymentState::Succeeded, 900),
+        ];
+        let lines = [
+            returned("as_duplicate", 1_000, "AM05"),
+            returned("paid_twice_before", 2_000, "AC04"),
+            line("FT-someone-else", "other_entry", 3_000, LineKind::Payout),
+            returned("other_entry", 3_000, "AC04"),
+            returned("genuine", 4_000, "AC04"),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [
+                (ReferenceMismatch, "other_entry"),
+                (Returned, "genuine"),
+                (ReturnNeedsReview, "as_duplicate"),
+                (ReturnNeedsReview, "other_entry"),
+                (ReturnNeedsReview, "paid_twice_before"),
+            ]
+        );
     }
 
     #[test]

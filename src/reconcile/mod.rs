@@ -22,7 +22,7 @@ use gateway_adapter::WalletProvider;
 pub use matching::{match_statement, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
 pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
 
-use crate::store::{ReturnOutcome, ReturnToApply, Store, StoreError};
+use crate::store::{ExtraPayout, ReturnOutcome, ReturnToApply, Store, StoreError};
 
 /// Exit code: every statement line matched or was a return, and nothing is missing.
 pub const EXIT_BALANCED: u8 = 0;
@@ -194,6 +194,8 @@ pub async fn reconcile(
     }
     let grace_ms = i64::from(grace_minutes) * 60_000;
     let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
+    // A payout that may be a second credit is remembered for the returns of later days.
+    store.remember_extra_payouts(&extra_payouts(provider, &items)).await?;
     // Only items the match found to be genuine, unambiguous returns write anything.
     for item in items.iter_mut().filter(|item| item.kind == ItemKind::Returned) {
         apply_return(store, provider, item).await?;
@@ -203,6 +205,26 @@ pub async fn reconcile(
         day,
         items,
     })
+}
+
+/// The payout lines among `items` that may be second credits of their payments: a second
+/// payout line, or one under another reference than the provider reported (a return or
+/// reversal has a return reason; a payout has none).
+fn extra_payouts(provider: &str, items: &[Item]) -> Vec<ExtraPayout> {
+    items
+        .iter()
+        .filter(|item| matches!(item.kind, ItemKind::DuplicateOnStatement | ItemKind::ReferenceMismatch))
+        .filter(|item| item.return_reason.is_none())
+        .filter_map(|item| {
+            Some(ExtraPayout {
+                provider: provider.to_string(),
+                entry_ref: item.entry_ref.clone()?,
+                payment_id: item.payment_id.clone(),
+                amount: item.statement_amount.and_then(|amount| i64::try_from(amount).ok())?,
+                booked_on: item.booked_on.map(|day| day.to_string()).unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// Applies one matched return and says in the item's note what happened.

@@ -45,7 +45,7 @@ pub(crate) use properties::bounded_id;
 pub use properties::StoredProperties;
 pub use prune::{PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
-pub use reconciliation::{ReturnOutcome, ReturnToApply, RETURNED_BY_PROVIDER};
+pub use reconciliation::{ExtraPayout, ReturnOutcome, ReturnToApply, RETURNED_BY_PROVIDER};
 pub use report::{ReportFilter, ReportRow};
 pub use wallets::WalletReservation;
 

@@ -7,6 +7,10 @@
 //! (so the reissued order is paid), and remembers the statement line in `reconciliation_items`,
 //! all in one transaction;
 //! the same line applied again finds itself remembered and writes nothing.
+//!
+//! A payout line that may be a second credit (a duplicate, or a payout under another reference
+//! than the provider reported) is remembered too ([`Store::remember_extra_payouts`]), so that
+//! a return of that payment on a later day is listed for a person, not applied.
 
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -22,6 +26,30 @@ pub const RETURNED_BY_PROVIDER: &str = "returned_by_provider";
 
 /// References per `IN (…)` list, well under both backends' parameter limits.
 const CHUNK: usize = 500;
+
+/// The kind of a `reconciliation_items` row that remembers a second payout of a payment
+/// (a duplicate line, or a payout under another reference than the provider reported).
+const EXTRA_PAYOUT: &str = "extra_payout";
+
+/// A payment's columns for matching, from `payments`, with whether an earlier reconciliation
+/// remembered a second payout of it.
+const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'extra_payout') THEN 1 ELSE 0 END AS BIGINT) AS extra_payout_booked";
+
+/// A payout line that may be a second credit of its payment, to be remembered for the
+/// returns of later days (see [`Store::remember_extra_payouts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraPayout {
+    pub provider: String,
+    /// The statement line's own reference.
+    pub entry_ref: String,
+    pub payment_id: String,
+    /// Whole đồng, as the statement says.
+    pub amount: i64,
+    /// The Vietnam day it was booked, `YYYY-MM-DD`.
+    pub booked_on: String,
+}
 
 /// A statement line that says a payout came back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,9 +91,8 @@ impl Store {
         references: &[String],
         window: (i64, i64),
     ) -> Result<Vec<GatewayPayment>, sqlx::Error> {
-        const COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at";
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM payments WHERE provider = $1 AND submitted_at >= $2 AND submitted_at < $3"
+            "SELECT {MATCH_COLUMNS} FROM payments WHERE provider = $1 AND submitted_at >= $2 AND submitted_at < $3"
         ))
         .bind(provider)
         .bind(window.0)
@@ -80,7 +107,7 @@ impl Store {
         for chunk in wanted.chunks(CHUNK) {
             let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "SELECT {COLUMNS} FROM payments WHERE provider = $1 AND payment_id IN ({})",
+                "SELECT {MATCH_COLUMNS} FROM payments WHERE provider = $1 AND payment_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(provider);
@@ -108,8 +135,7 @@ impl Store {
         for chunk in wanted.chunks(CHUNK) {
             let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "SELECT payment_id, order_id, amount, state, provider_ref, submitted_at FROM payments \
-                 WHERE provider = $1 AND order_id IN ({})",
+                "SELECT {MATCH_COLUMNS} FROM payments WHERE provider = $1 AND order_id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(provider);
@@ -121,6 +147,40 @@ impl Store {
             }
         }
         Ok(payments)
+    }
+
+    /// Remembers payout lines that may be second credits of their payments, each once (by its
+    /// statement line): a return of such a payment on a later day is then listed for a person
+    /// instead of being applied, since it may be of the extra credit while the beneficiary
+    /// still holds the first.
+    pub async fn remember_extra_payouts(&self, extra: &[ExtraPayout]) -> Result<(), StoreError> {
+        let Some(first) = extra.first() else {
+            return Ok(());
+        };
+        let extra = std::sync::Arc::new(extra.to_vec());
+        self.write(&first.payment_id.clone(), move |connection, _appends| {
+            let extra = extra.clone();
+            Box::pin(async move {
+                for payout in extra.iter() {
+                    sqlx::query(
+                        "INSERT INTO reconciliation_items \
+                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
+                         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&payout.provider)
+                    .bind(&payout.entry_ref)
+                    .bind(EXTRA_PAYOUT)
+                    .bind(&payout.payment_id)
+                    .bind(payout.amount)
+                    .bind(&payout.booked_on)
+                    .bind(now_ms())
+                    .execute(&mut *connection)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Applies a return once (see the module comment).
@@ -154,6 +214,7 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         state: state_column(row, "state")?,
         provider_ref: row.try_get("provider_ref")?,
         submitted_at: row.try_get("submitted_at")?,
+        extra_payout_booked: row.try_get::<i64, _>("extra_payout_booked")? != 0,
     })
 }
 

@@ -19,6 +19,7 @@ crate::on_both_databases!(
     a_clean_day_balances_with_exit_code_0,
     a_reversed_duplicate_payout_is_listed_for_review_and_upstream_hears_nothing,
     a_bank_statement_naming_payments_by_the_end_to_end_id_alone_balances,
+    a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review,
 );
 
 /// The official camt.053.001.08 schema, shipped with the bank adapter.
@@ -336,6 +337,69 @@ async fn a_reversed_duplicate_payout_is_listed_for_review_and_upstream_hears_not
         stack.seen[&twice.0].iter().all(|m| m.status != ResultStatus::Returned),
         "upstream heard no return: {:?}",
         stack.seen[&twice.0]
+    );
+    stack.stop().await;
+}
+
+/// The bank booked a payout twice on one day (that day's reconciliation lists the duplicate)
+/// and returned one of the two credits days later: the beneficiary still holds the other, so
+/// the return is listed for a person, and upstream hears nothing (a `returned` result would
+/// make it reissue the order and pay the beneficiary a third time).
+async fn a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000)]).await;
+    let (order_id, payment_id, amount) = paid[0].clone();
+    let folder = tempfile::tempdir().expect("a temporary folder");
+
+    // The day it was paid: booked twice.
+    let path = fetch_statement(&stack, "bank_transfer", folder.path()).await;
+    let xml = std::fs::read_to_string(&path).expect("the statement is text");
+    let original = entry_of(&xml, &payment_id);
+    let bank_ref = element(&original, "AcctSvcrRef").to_string();
+    let duplicate = original.replace(&bank_ref, &format!("DUP-{bank_ref}"));
+    std::fs::write(
+        &path,
+        xml.replacen("    </Stmt>", &format!("{duplicate}\n    </Stmt>"), 1),
+    )
+    .expect("write the statement");
+    let first_day = reconcile(&stack, "bank_transfer", &path, folder.path()).await;
+    assert_eq!(first_day.code, 3, "{}", first_day.stdout);
+    let expected: BTreeSet<_> = [
+        item("matched", &payment_id),
+        item("duplicate_on_statement", &payment_id),
+    ]
+    .into();
+    assert_eq!(first_day.items, expected, "{}", first_day.stdout);
+
+    // The next day: one credit comes back, as a genuine return (account closed). The next
+    // day's statement is this one moved a day on, with the return as its only entry.
+    let next_day = (today().parse::<chrono::NaiveDate>().unwrap() + chrono::Duration::days(1)).to_string();
+    let returned = original
+        .replace(&bank_ref, &format!("RTN-{bank_ref}"))
+        .replace("<CdtDbtInd>DBIT</CdtDbtInd>", "<CdtDbtInd>CRDT</CdtDbtInd>")
+        .replace("<SubFmlyCd>DMCT</SubFmlyCd>", "<SubFmlyCd>RRTN</SubFmlyCd>")
+        .replacen(
+            "<AddtlTxInf>",
+            "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf><AddtlTxInf>",
+            1,
+        );
+    let entries = xml.find("<Ntry>").unwrap()..xml.rfind("</Ntry>").unwrap() + "</Ntry>".len();
+    let next_xml = format!("{}{returned}{}", &xml[..entries.start], &xml[entries.end..]).replace(&today(), &next_day);
+    let next_path = folder.path().join("bank_transfer-next-day-statement");
+    std::fs::write(&next_path, next_xml).expect("write the statement");
+    assert_valid_camt053(&next_path);
+    let second_day = reconcile(&stack, "bank_transfer", &next_path, folder.path()).await;
+    assert_eq!(second_day.code, 3, "a person must look:\n{}", second_day.stdout);
+    let expected: BTreeSet<_> = [item("return_needs_review", &payment_id)].into();
+    assert_eq!(second_day.items, expected, "{}", second_day.stdout);
+
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    assert_eq!(store.returned_count(Some("bank_transfer")).await.unwrap(), 0);
+    stack.drain_results(Duration::from_secs(2)).await;
+    assert!(
+        stack.seen[&order_id].iter().all(|m| m.status != ResultStatus::Returned),
+        "upstream heard no return: {:?}",
+        stack.seen[&order_id]
     );
     stack.stop().await;
 }
