@@ -227,7 +227,7 @@ mod tests {
             .expect("config/default.toml loads")
             .amqp;
         let connection = connect(&settings, "consumer-test").await.expect("RabbitMQ answers");
-        let channel = connection.create_channel().await.unwrap();
+        let channel = connection.create_channel().await.expect("a channel");
         let queue = format!("test.consumer.settle.{}", crate::demo::stack::new_run_id());
         let exclusive = QueueDeclareOptions {
             exclusive: true,
@@ -236,7 +236,7 @@ mod tests {
         channel
             .queue_declare(queue.as_str().into(), exclusive, FieldTable::default())
             .await
-            .unwrap();
+            .expect("the test queue is declared");
         for body in [b"first", b"other"] {
             channel
                 .basic_publish(
@@ -247,9 +247,12 @@ mod tests {
                     BasicProperties::default(),
                 )
                 .await
-                .unwrap();
+                .expect("published");
         }
-        channel.basic_qos(2, BasicQosOptions::default()).await.unwrap();
+        channel
+            .basic_qos(2, BasicQosOptions::default())
+            .await
+            .expect("prefetch set");
         let mut deliveries = channel
             .basic_consume(
                 queue.as_str().into(),
@@ -258,7 +261,7 @@ mod tests {
                 FieldTable::default(),
             )
             .await
-            .unwrap();
+            .expect("consuming");
         let (first, other) = (next(&mut deliveries).await, next(&mut deliveries).await);
         assert_eq!(
             (first.data.as_slice(), other.data.as_slice()),

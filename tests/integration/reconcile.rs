@@ -348,7 +348,7 @@ async fn a_reversed_duplicate_payout_is_listed_for_review_and_upstream_hears_not
 async fn a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review(db: Db) {
     let mut stack = TestStack::start(db).await;
     let paid = pay(&mut stack, &[bank_order(1_500_000)]).await;
-    let (order_id, payment_id, amount) = paid[0].clone();
+    let (order_id, payment_id, _) = paid[0].clone();
     let folder = tempfile::tempdir().expect("a temporary folder");
 
     // The day it was paid: booked twice.
