@@ -18,19 +18,11 @@ use secrecy::ExposeSecret;
 
 use crate::support::{all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, Db};
 
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
-    }
-}
+crate::on_both_databases!(
+    current_thread:
+    changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone,
+    callbacks_settle_payments_without_reading_their_stored_orders,
+);
 
 /// What one write of the batch came back with.
 #[derive(Debug)]
@@ -254,20 +246,6 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     );
     drop(store);
     drop_database(db, &run_id).await;
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_callbacks_settle_payments_without_reading_their_stored_orders() {
-        callbacks_settle_payments_without_reading_their_stored_orders(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_callbacks_settle_payments_without_reading_their_stored_orders() {
-        callbacks_settle_payments_without_reading_their_stored_orders(Db::Postgres).await;
-    }
 }
 
 /// A callback never builds a provider request, so it does not read the stored order back (at

@@ -15,19 +15,10 @@ use serde_json::{json, Value};
 
 use crate::support::{all_at_once, bank_order, drop_database, store_for_one_batch, Db};
 
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        claims_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_claims_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        claims_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
-    }
-}
+crate::on_both_databases!(
+    current_thread:
+    claims_of_one_batch_get_the_outcomes_they_would_get_alone,
+);
 
 async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();

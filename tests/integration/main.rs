@@ -47,13 +47,22 @@ macro_rules! bounded_test {
     };
 }
 
-/// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL.
+/// Runs one async scenario `fn(Db)` as two tests, on SQLite and on PostgreSQL, each under
+/// [`support::bounded`]; on a two-thread runtime, or on a current-thread one when the list
+/// starts with `current_thread:` (for scenarios that rely on what one thread runs first, such
+/// as several writes queued before the store's writer takes them as one batch).
 #[macro_export]
 macro_rules! on_both_databases {
+    (current_thread: $($scenario:ident),* $(,)?) => {
+        $crate::on_both_databases!(@runtime () $($scenario),*);
+    };
     ($($scenario:ident),* $(,)?) => {
+        $crate::on_both_databases!(@runtime (flavor = "multi_thread", worker_threads = 2) $($scenario),*);
+    };
+    (@runtime $runtime:tt $($scenario:ident),*) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test $runtime]
                 async fn $scenario() {
                     $crate::support::bounded(
                         concat!(module_path!(), "::", stringify!($scenario)),
@@ -65,7 +74,7 @@ macro_rules! on_both_databases {
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test $runtime]
                 async fn $scenario() {
                     $crate::support::bounded(
                         concat!(module_path!(), "::", stringify!($scenario)),

@@ -10,33 +10,11 @@ use secrecy::ExposeSecret;
 
 use crate::support::{all_at_once, claim_fresh, drop_database, store_for_one_batch, wallet_order, Db};
 
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_reservations_of_one_batch_get_the_outcomes_they_would_get_alone() {
-        reservations_of_one_batch_get_the_outcomes_they_would_get_alone(Db::Postgres).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_a_payment_checked_again_in_a_later_month_holds_that_months_limit() {
-        a_payment_checked_again_in_a_later_month_holds_that_months_limit(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_a_payment_checked_again_in_a_later_month_holds_that_months_limit() {
-        a_payment_checked_again_in_a_later_month_holds_that_months_limit(Db::Postgres).await;
-    }
-}
+crate::on_both_databases!(
+    current_thread:
+    reservations_of_one_batch_get_the_outcomes_they_would_get_alone,
+    a_payment_checked_again_in_a_later_month_holds_that_months_limit,
+);
 
 const PROVIDER: &str = "mobile_money_test";
 const MONTH: &str = "2026-12";

@@ -15,19 +15,10 @@ use crate::support::{bank_order, drop_database, fresh_database, test_settings, D
 /// The first migration of the new layout; the database is built with everything before it.
 const PAYMENT_ORDERS: i64 = 20261207000001;
 
-crate::bounded_test! {
-    #[tokio::test]
-    async fn sqlite_a_payment_claimed_before_the_orders_moved_keeps_its_order() {
-        a_payment_claimed_before_the_orders_moved_keeps_its_order(Db::Sqlite).await;
-    }
-}
-
-crate::bounded_test! {
-    #[tokio::test]
-    async fn postgres_a_payment_claimed_before_the_orders_moved_keeps_its_order() {
-        a_payment_claimed_before_the_orders_moved_keeps_its_order(Db::Postgres).await;
-    }
-}
+crate::on_both_databases!(
+    current_thread:
+    a_payment_claimed_before_the_orders_moved_keeps_its_order,
+);
 
 async fn a_payment_claimed_before_the_orders_moved_keeps_its_order(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
