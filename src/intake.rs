@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use gateway_adapter::Invalid;
+use sha2::{Digest, Sha256};
 
 use crate::config::{DuplicatePaymentPolicy, Settings};
 use crate::dispatcher::ProviderWakes;
@@ -177,10 +178,11 @@ fn message_id_hint(properties: &StoredProperties) -> String {
 }
 
 /// An id read from an invalid message, fit to name it in a result: control characters (NUL
-/// included) written as escapes, and at most [`MAX_ID_LEN`] bytes — one longer is cut and ends
-/// in `~` and a hash of it (see [`crate::store::bounded_id`]). Neither an escape nor `~` is in a
-/// valid id, so the rejection of an invalid id never names a valid order (cut to its first 64
-/// characters, it did, and that order's results then continued after a rejection it never had).
+/// included) written as escapes, kept whole up to [`MAX_ID_LEN`] characters (a valid id has at
+/// most that many), and one longer cut to end in `~` and 16 hex digits of its SHA-256, within
+/// that length. Neither an escape nor `~` is in a valid id, so the rejection of an invalid id
+/// never names a valid order (cut to its first 64 characters, it did, and that order's results
+/// then continued after a rejection it never had).
 pub(crate) fn bounded_id(raw: &str) -> String {
     let escaped: String = raw
         .chars()
@@ -193,7 +195,13 @@ pub(crate) fn bounded_id(raw: &str) -> String {
             escaped
         })
         .collect();
-    crate::store::bounded_id(&escaped, MAX_ID_LEN)
+    if escaped.chars().count() <= MAX_ID_LEN {
+        return escaped;
+    }
+    let digest = hex::encode(Sha256::digest(raw.as_bytes()));
+    let suffix = format!("~{}", &digest[..16]);
+    let kept: String = escaped.chars().take(MAX_ID_LEN - suffix.len()).collect();
+    format!("{kept}{suffix}")
 }
 
 #[cfg(test)]
@@ -203,11 +211,13 @@ mod tests {
     #[test]
     fn an_id_read_from_an_invalid_message_is_bounded_and_has_no_control_characters() {
         assert_eq!(bounded_id("TB-1\0x"), "TB-1\\u{0}x");
-        assert!(bounded_id(&"😀".repeat(100)).len() <= MAX_ID_LEN);
+        // A short id of any characters is kept whole; a long one is cut within the length.
+        assert_eq!(bounded_id(&"😀".repeat(MAX_ID_LEN)), "😀".repeat(MAX_ID_LEN));
+        assert_eq!(bounded_id(&"😀".repeat(100)).chars().count(), MAX_ID_LEN);
         // One character too long: cut, and told apart from the valid id it starts with.
         let valid = "A".repeat(MAX_ID_LEN);
         let too_long = bounded_id(&format!("{valid}Z"));
-        assert_eq!(too_long.len(), MAX_ID_LEN);
+        assert_eq!(too_long.chars().count(), MAX_ID_LEN);
         assert_ne!(too_long, valid);
         assert!(too_long.contains('~'), "{too_long}");
         assert_ne!(too_long, bounded_id(&format!("{valid}Y")));
