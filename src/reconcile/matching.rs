@@ -35,10 +35,11 @@ pub struct GatewayPayment {
     pub provider_ref: Option<String>,
     /// When it was first handed to the provider (ms since 1970).
     pub submitted_at: Option<i64>,
-    /// An earlier day's reconciliation found a second payout of it booked (a duplicate line,
-    /// or a payout under another reference than the provider reported): a return of it on a
-    /// later day may be of that extra credit, so it is never applied by itself.
-    pub extra_payout_booked: bool,
+    /// The first day a reconciliation found a second payout of it booked (a duplicate line,
+    /// or a payout under another reference than the provider reported): a return of it booked
+    /// that day or later may be of that extra credit, so it is never applied by itself. (A
+    /// return booked before it was of the one credit there was.)
+    pub extra_payout_booked_on: Option<NaiveDate>,
 }
 
 /// What one reconciliation item is.
@@ -62,8 +63,10 @@ pub enum ItemKind {
     Returned,
     /// A return or reversal that is not applied automatically, because it may not mean the
     /// beneficiary was left unpaid: a reversal without return information (usually of a
-    /// duplicate booking), or a return of a payment the statement books more than once,
-    /// reverses, or does not book although it was sent that day. Nothing is written.
+    /// duplicate booking); a return with reason `AM05` (returned as a duplicate); or a return of
+    /// a payment the statement books more than once, books under another reference than the
+    /// provider reported, reverses, or does not book although it was sent that day, or whose
+    /// second payout an earlier day's reconciliation found. Nothing is written.
     ReturnNeedsReview,
     /// Succeeded at the gateway and sent within the grace before the day's end, but not on the
     /// statement: the provider most likely booked it after midnight, on the next day's
@@ -125,6 +128,10 @@ pub struct Item {
     pub booked_on: Option<NaiveDate>,
     /// A sentence for the person reading the report.
     pub note: String,
+    /// A payout line that may be a second credit of its payment (a second payout line, or one
+    /// under another reference than the provider reported), whatever else is wrong with it:
+    /// remembered so that a later day's return of the payment is reviewed.
+    pub extra_payout: bool,
 }
 
 /// The default grace before the day's end: a payment sent in the last 30 minutes of the day
@@ -174,6 +181,7 @@ pub fn match_statement(
                 gateway_state: None,
                 return_reason: return_reason(line),
                 booked_on: Some(line.booked_on),
+                extra_payout: false,
                 note: match line.kind {
                     LineKind::Payout => "the provider booked a payout the gateway never sent".to_string(),
                     LineKind::Return { .. } => "the provider returned a payout the gateway never sent".to_string(),
@@ -241,6 +249,7 @@ pub fn match_statement(
             gateway_state: Some(payment.state),
             return_reason: return_reason(line),
             booked_on: Some(line.booked_on),
+            extra_payout: repeated || reference_differs,
             note,
         });
     }
@@ -277,6 +286,7 @@ pub fn match_statement(
             gateway_state: Some(payment.state),
             return_reason: None,
             booked_on: None,
+            extra_payout: false,
             note,
         });
     }
@@ -325,7 +335,7 @@ fn needs_review(
             "returned as a duplicate ({RETURNED_AS_DUPLICATE}): the beneficiary may still hold the first credit"
         ));
     }
-    if payment.extra_payout_booked {
+    if payment.extra_payout_booked_on.is_some_and(|day| day <= line.booked_on) {
         return Some(
             "returned, but an earlier day's reconciliation found a second payout of this payment booked".to_string(),
         );
@@ -380,7 +390,7 @@ mod tests {
             state,
             provider_ref: Some(format!("FT-{id}")),
             submitted_at: Some(submitted_at),
-            extra_payout_booked: false,
+            extra_payout_booked_on: None,
         }
     }
 
@@ -475,10 +485,15 @@ mod tests {
             )
         };
         let mut paid_twice_before = payment("paid_twice_before", 2_000, PaymentState::Succeeded, 900);
-        paid_twice_before.extra_payout_booked = true;
+        paid_twice_before.extra_payout_booked_on = NaiveDate::from_ymd_opt(2026, 12, 2);
+        // Its second payout was found on a day after this return: the return was of the one
+        // credit there was (a run of this day again finds it applied, not in doubt).
+        let mut paid_twice_later = payment("paid_twice_later", 5_000, PaymentState::Succeeded, 900);
+        paid_twice_later.extra_payout_booked_on = NaiveDate::from_ymd_opt(2026, 12, 4);
         let payments = [
             payment("as_duplicate", 1_000, PaymentState::Succeeded, 900),
             paid_twice_before,
+            paid_twice_later,
             payment("other_entry", 3_000, PaymentState::Succeeded, 1_100),
             payment("genuine", 4_000, PaymentState::Succeeded, 900),
         ];
@@ -488,6 +503,7 @@ mod tests {
             line("FT-someone-else", "other_entry", 3_000, LineKind::Payout),
             returned("other_entry", 3_000, "AC04"),
             returned("genuine", 4_000, "AC04"),
+            returned("paid_twice_later", 5_000, "AC04"),
         ];
         let items = match_statement(&lines, &payments, DAY, 0);
         assert_eq!(
@@ -495,11 +511,42 @@ mod tests {
             [
                 (ReferenceMismatch, "other_entry"),
                 (Returned, "genuine"),
+                (Returned, "paid_twice_later"),
                 (ReturnNeedsReview, "as_duplicate"),
                 (ReturnNeedsReview, "other_entry"),
                 (ReturnNeedsReview, "paid_twice_before"),
             ]
         );
+    }
+
+    /// A payout line that may be a second credit is flagged to be remembered whatever kind of
+    /// item it is: a second line, or one under another reference with the wrong amount or for a
+    /// payment not succeeded; the payment's own payout is not.
+    #[test]
+    fn a_possible_second_credit_is_flagged_whatever_else_is_wrong_with_it() {
+        let payments = [
+            payment("a", 1_000, PaymentState::Succeeded, 1_100),
+            payment("b", 2_000, PaymentState::Succeeded, 900),
+            payment("c", 3_000, PaymentState::Pending, 900),
+        ];
+        let lines = [
+            payout("a", 1_000),
+            line("FT-a-again", "a", 1_000, LineKind::Payout),
+            line("FT-b-other", "b", 2_500, LineKind::Payout),
+            line("FT-c-other", "c", 3_000, LineKind::Payout),
+        ];
+        let flagged: Vec<(ItemKind, String, bool)> = match_statement(&lines, &payments, DAY, 0)
+            .into_iter()
+            .map(|item| (item.kind, item.entry_ref.unwrap_or_default(), item.extra_payout))
+            .collect();
+        let expected = [
+            (ItemKind::Matched, "FT-a", false),
+            (ItemKind::DuplicateOnStatement, "FT-a-again", true),
+            (ItemKind::AmountMismatch, "FT-b-other", true),
+            (ItemKind::StatusMismatch, "FT-c-other", true),
+        ]
+        .map(|(kind, entry, extra)| (kind, entry.to_string(), extra));
+        assert_eq!(flagged, expected);
     }
 
     #[test]

@@ -207,21 +207,19 @@ pub async fn reconcile(
     })
 }
 
-/// The payout lines among `items` that may be second credits of their payments: a second
-/// payout line, or one under another reference than the provider reported (a return or
-/// reversal has a return reason; a payout has none).
+/// The payout lines among `items` that may be second credits of their payments (see
+/// [`Item::extra_payout`]).
 fn extra_payouts(provider: &str, items: &[Item]) -> Vec<ExtraPayout> {
     items
         .iter()
-        .filter(|item| matches!(item.kind, ItemKind::DuplicateOnStatement | ItemKind::ReferenceMismatch))
-        .filter(|item| item.return_reason.is_none())
+        .filter(|item| item.extra_payout)
         .filter_map(|item| {
             Some(ExtraPayout {
                 provider: provider.to_string(),
                 entry_ref: item.entry_ref.clone()?,
                 payment_id: item.payment_id.clone(),
                 amount: item.statement_amount.and_then(|amount| i64::try_from(amount).ok())?,
-                booked_on: item.booked_on.map(|day| day.to_string()).unwrap_or_default(),
+                booked_on: item.booked_on?.to_string(),
             })
         })
         .collect()
@@ -322,6 +320,7 @@ mod tests {
             return_reason: None,
             booked_on: None,
             note: String::new(),
+            extra_payout: false,
         };
         let mut reconciliation = Reconciliation {
             provider: "bank_transfer".into(),

@@ -160,6 +160,7 @@ mod tests {
             return_reason: None,
             booked_on: NaiveDate::from_ymd_opt(2026, 12, 3),
             note: "a, \"quoted\" note".into(),
+            extra_payout: false,
         };
         Reconciliation {
             provider: "bank_transfer".into(),

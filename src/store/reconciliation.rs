@@ -31,11 +31,11 @@ const CHUNK: usize = 500;
 /// (a duplicate line, or a payout under another reference than the provider reported).
 const EXTRA_PAYOUT: &str = "extra_payout";
 
-/// A payment's columns for matching, from `payments`, with whether an earlier reconciliation
-/// remembered a second payout of it.
+/// A payment's columns for matching, from `payments`, with the first day an earlier
+/// reconciliation remembered a second payout of it booked on.
 const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at, \
-     CAST(CASE WHEN EXISTS (SELECT 1 FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
-     AND r.kind = 'extra_payout') THEN 1 ELSE 0 END AS BIGINT) AS extra_payout_booked";
+     (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'extra_payout') AS extra_payout_booked_on";
 
 /// A payout line that may be a second credit of its payment, to be remembered for the
 /// returns of later days (see [`Store::remember_extra_payouts`]).
@@ -214,7 +214,11 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         state: state_column(row, "state")?,
         provider_ref: row.try_get("provider_ref")?,
         submitted_at: row.try_get("submitted_at")?,
-        extra_payout_booked: row.try_get::<i64, _>("extra_payout_booked")? != 0,
+        // Written by `remember_extra_payouts` as YYYY-MM-DD; one unreadable counts from the
+        // first day there is, so no return is applied past it.
+        extra_payout_booked_on: row
+            .try_get::<Option<String>, _>("extra_payout_booked_on")?
+            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
     })
 }
 
