@@ -12,8 +12,8 @@ use secrecy::ExposeSecret;
 use crate::config::{BankTransferConfig, ConfigError};
 use crate::signing::{self, WebhookSecret};
 use crate::transformers::{
-    callback_event, map_error, map_status, wrong_destination, BankNameInquiryRequest, BankNameInquiryResponse,
-    BankStatusResponse, BankTransferRequest, BankTransferResponse,
+    callback_event, is_transfer_not_found, map_error, map_status, wrong_destination, BankNameInquiryRequest,
+    BankNameInquiryResponse, BankStatusResponse, BankTransferRequest, BankTransferResponse,
 };
 
 /// The provider key of the sponsor bank when a deployment has one bank: its section needs no
@@ -199,6 +199,14 @@ impl PayoutAdapter for BankTransferAdapter {
                 let found: BankStatusResponse = serde_json::from_slice(&answer.body).map_err(|_| {
                     AdapterError::transient(reason::PROVIDER_BAD_ANSWER, "The bank's status answer is unreadable.")
                 })?;
+                // An answer about another transfer says nothing about this one (the amount
+                // check below would not see it: allowances of one batch often have one amount).
+                if found.client_reference != request.payment_id.as_str() {
+                    return Err(AdapterError::transient(
+                        reason::PROVIDER_BAD_ANSWER,
+                        "The bank's status answer is about another client_reference.",
+                    ));
+                }
                 let status = map_status(
                     &self.key,
                     &found.status,
@@ -221,7 +229,13 @@ impl PayoutAdapter for BankTransferAdapter {
                     _ => Ok(status),
                 }
             }
-            404 => Ok(ProviderStatus::NotFound),
+            // Only the bank's own "no such transfer" means it never received the payment (and
+            // leads to a resubmit); a 404 from anything in front of it says nothing.
+            404 if is_transfer_not_found(&answer) => Ok(ProviderStatus::NotFound),
+            404 => Err(AdapterError::transient(
+                reason::PROVIDER_BAD_ANSWER,
+                "The bank's status inquiry answered HTTP 404 without TRANSFER_NOT_FOUND.",
+            )),
             _ => Err(map_error(&answer)),
         }
     }

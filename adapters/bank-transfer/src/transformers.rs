@@ -233,6 +233,13 @@ pub fn reason_code_for(bank_code: &str) -> String {
     }
 }
 
+/// Whether an answer carries the bank's own "no such transfer" (`TRANSFER_NOT_FOUND`), as a
+/// status inquiry's 404 must for the payment to count as never received.
+pub fn is_transfer_not_found(answer: &ProviderResponse) -> bool {
+    serde_json::from_slice::<BankErrorResponse>(&answer.body)
+        .is_ok_and(|error| error.error_code == "TRANSFER_NOT_FOUND")
+}
+
 /// Classifies a non-2xx answer (`message` never quotes the bank's text, which may hold
 /// personal data). A 409, or a 422 `IDEMPOTENCY_CONFLICT`, says the bank already
 /// holds a transfer under our `Idempotency-Key`: on a resubmit the first one may have been

@@ -229,6 +229,49 @@ async fn status_404_means_the_bank_never_received_the_payment() {
     assert_eq!(status, Ok(ProviderStatus::NotFound));
 }
 
+/// A 404 that is not the bank's "no such transfer" (a load balancer's, a maintenance page's)
+/// says nothing about the payment: taken as "never received", it led to a resubmit.
+#[tokio::test]
+async fn a_404_without_the_banks_code_is_not_taken_as_never_received() {
+    for body in [
+        ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"),
+        ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "ROUTE_NOT_FOUND"})),
+    ] {
+        let server = bank().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+            .respond_with(body)
+            .mount(&server)
+            .await;
+        let status = adapter(&base_url(&server), 2_000)
+            .query_status(&payout(PAYMENT, ORDER))
+            .await;
+        assert!(matches!(status, Err(AdapterError::Transient { .. })), "{status:?}");
+    }
+}
+
+/// A status answer about another transfer (a bank bug, a mis-keyed cache) is never taken as
+/// this payment's, even with the same amount (allowances of one batch often are).
+#[tokio::test]
+async fn a_status_about_another_transfer_is_never_taken_as_this_payments() {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "transfer_id": "FT0009", "client_reference": "pay_someone_else", "status": "FAILED",
+            "reason_code": "ACCOUNT_CLOSED", "amount": 2_789_000
+        })))
+        .mount(&server)
+        .await;
+    let status = adapter(&base_url(&server), 2_000)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await;
+    assert!(
+        matches!(status, Err(AdapterError::Transient { ref code, .. }) if code == "provider_bad_answer"),
+        "{status:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_status_with_another_amount_is_never_taken_as_paid() {
     let server = bank().await;
