@@ -105,7 +105,15 @@ impl VnpostAccountAdapter {
         let body = serde_json::to_vec(&sealed).map_err(unwritable)?;
         let answer = self.runner.send(ProviderRequest::post_json(kind, path, body)).await?;
         if answer.status != 200 {
-            return Err(answer.status_error(format!("VNPost answered HTTP {}.", answer.status)));
+            let message = format!("VNPost answered HTTP {}.", answer.status);
+            // A payout answered with another success status, or with 409 (a duplicate of our
+            // request id), may be held by VNPost: only an inquiry can tell, never a failure.
+            if kind.moves_money() && (answer.is_success() || answer.status == 409) {
+                return Err(AdapterError::unknown(format!(
+                    "{message} It may hold the payout: a status inquiry must settle it."
+                )));
+            }
+            return Err(answer.status_error(message));
         }
         verified_answer(self.secret(), path, &answer.body, kind)
     }

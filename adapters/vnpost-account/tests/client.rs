@@ -310,6 +310,20 @@ async fn an_answer_about_another_request_id_is_an_unknown_outcome() {
 
 // --- HTTP and transport ------------------------------------------------------------------
 
+/// VNPost answers a payout with 200. Another success status (a proxy's 202, say), or a 409
+/// (a duplicate of our request id), may mean it holds the payout: an inquiry must settle it,
+/// never a failure (upstream would reissue the order and VNPost may have paid the first).
+#[tokio::test]
+async fn a_payout_answered_with_another_success_status_or_409_is_an_unknown_outcome() {
+    for status in [201, 202, 204, 409] {
+        let result = submit_answered_with(ResponseTemplate::new(status).set_body_json(payout_answer("01"))).await;
+        assert!(
+            matches!(result, Err(AdapterError::UnknownOutcome { .. })),
+            "HTTP {status} gave {result:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn http_503_is_transient() {
     let result = submit_answered_with(ResponseTemplate::new(503)).await;
