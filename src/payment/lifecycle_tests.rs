@@ -120,6 +120,11 @@ pub(super) fn not_found() -> Outcome {
 pub(super) fn permanent() -> Outcome {
     Outcome::Error(AdapterError::permanent("invalid_account", "no such account"))
 }
+/// A bare HTTP status no provider-specific meaning was found for (a load balancer's 404, say):
+/// not the provider's word about the payment.
+pub(super) fn edge_refusal() -> Outcome {
+    Outcome::Error(AdapterError::permanent("http_404", "The bank answered HTTP 404."))
+}
 pub(super) fn transient() -> Outcome {
     Outcome::Error(AdapterError::transient("provider_unavailable", "503"))
 }
@@ -204,6 +209,12 @@ fn table() -> Vec<(Given, Step, Outcome, Expect)> {
         (resubmitting, Resubmit, succeeded(),     (Succeeded, "", false, Keep, "", None)),
         (resubmitting, Resubmit, pending(),       (Pending, "", false, Reset, "", POLL)),
         (resubmitting, Resubmit, circuit_open(),  (RetryScheduled, "circuit_open", false, Keep, "", BREAKER)),
+        // A bare HTTP refusal is the provider's word only on the first attempt; once an earlier
+        // one may have been booked (a 5xx, a timeout) it is asked about, never failed on.
+        (submitting, Submit, edge_refusal(),      (Failed, "http_404", false, Keep, "", None)),
+        (resubmitting, Submit, edge_refusal(),    (Unknown, "unknown_outcome", false, Keep, "", INQUIRE)),
+        (resubmitting, Resubmit, edge_refusal(),  (Unknown, "unknown_outcome", false, Keep, "", INQUIRE)),
+        (resubmitting, Resubmit, permanent(),     (Failed, "invalid_account", false, Keep, "", None)),
         // A status inquiry about an unknown outcome.
         (unknown, StatusInquiry, succeeded(),     (Succeeded, "", false, Keep, "", None)),
         (unknown, StatusInquiry, failed(),        (Failed, "account_closed", false, Keep, "", None)),
@@ -253,7 +264,7 @@ fn table() -> Vec<(Given, Step, Outcome, Expect)> {
 #[test]
 fn every_state_and_outcome_leads_where_the_table_says() {
     let table = table();
-    assert_eq!(table.len(), 76);
+    assert_eq!(table.len(), 80);
     for (given, step, outcome, expected) in table {
         let record = record(given);
         let change = next(&record, step, outcome.clone(), &POLICY, NOW);

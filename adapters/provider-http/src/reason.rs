@@ -74,9 +74,31 @@ pub fn http_status(status: u16) -> String {
     format!("http_{status}")
 }
 
+/// Whether `code` is a bare HTTP status ([`http_status`]): what answered gave no meaning of
+/// the provider's own, so it may not have been the provider at all (a load balancer, a proxy).
+pub fn is_http_status(code: &str) -> bool {
+    code.strip_prefix("http_")
+        .is_some_and(|status| status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_http_status_code_is_told_from_the_providers_codes() {
+        assert!(is_http_status(&http_status(404)));
+        assert!(is_http_status("http_501"));
+        for code in [
+            "http_",
+            "http_4041",
+            "http_4x4",
+            "account_closed",
+            "provider_failed_404",
+        ] {
+            assert!(!is_http_status(code), "{code}");
+        }
+    }
 
     #[test]
     fn unlisted_provider_codes_are_namespaced_sanitised_and_cut() {

@@ -21,6 +21,21 @@ pub(super) fn after_error(
     let may_have_been_sent = matches!(record.state, PaymentState::Submitting | PaymentState::Unknown);
     let inquire_at = now_ms + policy.inquiry_delay_ms as i64;
     match error {
+        // A bare HTTP refusal after an attempt that may have been booked (a 5xx, a timeout):
+        // not the provider's word about this payment, so it is asked about, never failed on.
+        AdapterError::Permanent { code, message }
+            if may_have_been_sent && record.attempts > 1 && provider_http::reason::is_http_status(&code) =>
+        {
+            Change::to(
+                PaymentState::Unknown,
+                format!("{context}: {code} after an earlier attempt"),
+            )
+            .reason(
+                "unknown_outcome",
+                format!("{message} An earlier attempt may have been booked: a status inquiry settles it."),
+            )
+            .at(inquire_at)
+        }
         AdapterError::Permanent { code, message } => {
             Change::to(PaymentState::Failed, format!("{context} refused permanently")).reason(code, message)
         }

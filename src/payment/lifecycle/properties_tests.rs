@@ -4,8 +4,8 @@
 
 use super::tests::Sent::{LongAgo, No, Recently};
 use super::tests::{
-    asks_to_wait, circuit_open, failed, not_found, pending, permanent, record, succeeded, throttled, timeout,
-    transient, wallet_limit, NOW, POLICY,
+    asks_to_wait, circuit_open, edge_refusal, failed, not_found, pending, permanent, record, succeeded, throttled,
+    timeout, transient, wallet_limit, NOW, POLICY,
 };
 use super::Step::{Checks, Resubmit, Submit};
 use super::{next, plan, Outcome, Plan, Policy, Step};
@@ -20,6 +20,7 @@ fn outcomes() -> Vec<Outcome> {
         pending(),
         not_found(),
         permanent(),
+        edge_refusal(),
         transient(),
         throttled(),
         timeout(),
@@ -76,6 +77,11 @@ fn broken_rule(record: &PaymentRecord, step: Step, outcome: &Outcome, change: &C
                 || matches!(outcome, Outcome::Error(AdapterError::Permanent { .. }))
                     && matches!(step, Submit | Resubmit),
             "a payment that may have left fails only on the provider's word",
+        ),
+        (
+            !(sent && record.attempts > 1 && change.to == Failed)
+                || !matches!(outcome, Outcome::Error(AdapterError::Permanent { code, .. }) if code.starts_with("http_")),
+            "after an attempt that may have been booked, a bare HTTP refusal never fails the payment",
         ),
         (
             change.to != Succeeded || provider_said(|s| matches!(s, ProviderStatus::Succeeded { .. })),
