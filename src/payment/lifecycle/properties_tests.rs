@@ -79,8 +79,10 @@ fn broken_rule(record: &PaymentRecord, step: Step, outcome: &Outcome, change: &C
             "a payment that may have left fails only on the provider's word",
         ),
         (
-            !(sent && record.attempts > 1 && change.to == Failed)
-                || !matches!(outcome, Outcome::Error(AdapterError::Permanent { code, .. }) if code.starts_with("http_")),
+            !(sent
+                && record.attempts > 1
+                && change.to == Failed
+                && matches!(outcome, Outcome::Error(AdapterError::Permanent { code, .. }) if code.starts_with("http_"))),
             "after an attempt that may have been booked, a bare HTTP refusal never fails the payment",
         ),
         (
