@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use crate::config::{BankTransferConfig, ConfigError};
 use crate::signing::{self, WebhookSecret};
 use crate::transformers::{
-    callback_event, is_transfer_not_found, map_error, map_status, wrong_destination, BankNameInquiryRequest,
+    callback_event, has_bank_code, map_error, map_status, wrong_destination, BankNameInquiryRequest,
     BankNameInquiryResponse, BankStatusResponse, BankTransferRequest, BankTransferResponse,
 };
 
@@ -150,13 +150,17 @@ impl PayoutAdapter for BankTransferAdapter {
                         "The bank's name inquiry answer is unreadable.",
                     )
                 }),
-            404 => Err(AdapterError::permanent(
+            404 if has_bank_code(&answer, "ACCOUNT_NOT_FOUND") => Err(AdapterError::permanent(
                 "account_not_found",
                 format!(
                     "The bank knows no account {} at BIN {}.",
                     account_number.masked(),
                     bin.as_str()
                 ),
+            )),
+            404 => Err(AdapterError::transient(
+                reason::PROVIDER_BAD_ANSWER,
+                "The bank's name inquiry answered HTTP 404 without ACCOUNT_NOT_FOUND.",
             )),
             _ => Err(map_error(&answer)),
         }
@@ -231,7 +235,7 @@ impl PayoutAdapter for BankTransferAdapter {
             }
             // Only the bank's own "no such transfer" means it never received the payment (and
             // leads to a resubmit); a 404 from anything in front of it says nothing.
-            404 if is_transfer_not_found(&answer) => Ok(ProviderStatus::NotFound),
+            404 if has_bank_code(&answer, "TRANSFER_NOT_FOUND") => Ok(ProviderStatus::NotFound),
             404 => Err(AdapterError::transient(
                 reason::PROVIDER_BAD_ANSWER,
                 "The bank's status inquiry answered HTTP 404 without TRANSFER_NOT_FOUND.",

@@ -233,11 +233,11 @@ pub fn reason_code_for(bank_code: &str) -> String {
     }
 }
 
-/// Whether an answer carries the bank's own "no such transfer" (`TRANSFER_NOT_FOUND`), as a
-/// status inquiry's 404 must for the payment to count as never received.
-pub fn is_transfer_not_found(answer: &ProviderResponse) -> bool {
-    serde_json::from_slice::<BankErrorResponse>(&answer.body)
-        .is_ok_and(|error| error.error_code == "TRANSFER_NOT_FOUND")
+/// Whether an answer carries the bank's own error code `code` (`TRANSFER_NOT_FOUND` for a
+/// status inquiry's 404, `ACCOUNT_NOT_FOUND` for a name inquiry's): a 404 means what it says
+/// only with it, since anything in front of the bank can answer 404.
+pub fn has_bank_code(answer: &ProviderResponse, code: &str) -> bool {
+    serde_json::from_slice::<BankErrorResponse>(&answer.body).is_ok_and(|error| error.error_code == code)
 }
 
 /// Classifies a non-2xx answer (`message` never quotes the bank's text, which may hold

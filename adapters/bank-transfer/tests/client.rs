@@ -356,6 +356,25 @@ async fn name_inquiry_returns_the_holder_and_404_is_account_not_found() {
     );
 }
 
+/// A 404 to a name inquiry without the bank's `ACCOUNT_NOT_FOUND` (a load balancer's) says
+/// nothing about the account: asked again, not failed as a closed door.
+#[tokio::test]
+async fn a_name_inquiry_404_without_the_banks_code_is_asked_again() {
+    let server = bank().await;
+    Mock::given(method("POST"))
+        .and(path("/bank/v1/name-inquiry"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"))
+        .mount(&server)
+        .await;
+    let answer = adapter(&base_url(&server), 2_000)
+        .name_inquiry(&payout(PAYMENT, ORDER))
+        .await;
+    assert!(
+        matches!(&answer, Err(AdapterError::Transient { code, .. }) if code == "provider_bad_answer"),
+        "{answer:?}"
+    );
+}
+
 // --- Standard Webhooks -------------------------------------------------------------------
 
 /// The Standard Webhooks specification's published test vector.
