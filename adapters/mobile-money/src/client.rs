@@ -333,6 +333,14 @@ impl PayoutAdapter for MobileMoneyAdapter {
         // A record that contradicts ours is never taken as paid or failed, and neither is a
         // final code that does not say which amount it settled.
         let final_code = matches!(code, ResultCode::Done | ResultCode::FailedAfterAcceptance);
+        // A final answer must name this payout: one without our requestId could be another
+        // payout of the same amount (the check above only catches another requestId).
+        if final_code && found.request_id.as_deref() != Some(request.payment_id.as_str()) {
+            return Err(AdapterError::transient(
+                reason::PROVIDER_BAD_ANSWER,
+                format!("{provider} answered the query with a final code but no requestId."),
+            ));
+        }
         if final_code && found.amount != Some(request.amount) {
             let transaction = found.trans_id.as_deref().unwrap_or("without id");
             return Err(AdapterError::unknown(match found.amount {

@@ -428,6 +428,22 @@ async fn a_final_query_answer_without_a_positive_amount_is_never_taken_as_paid_o
     );
 }
 
+/// A final answer (paid, or failed after acceptance) that does not name our `requestId` is
+/// not this payment's: it could be another payout of the same amount.
+#[tokio::test]
+async fn a_final_query_answer_without_our_request_id_is_never_taken_as_paid_or_failed() {
+    for code in [0, 1006] {
+        let status = query_answered_with(signed(json!({
+            "resultCode": code, "failCode": 1003, "transId": TRANS_ID, "amount": 500_000
+        })))
+        .await;
+        assert!(
+            matches!(&status, Err(AdapterError::Transient { code, .. }) if code == "provider_bad_answer"),
+            "{code}: {status:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn query_1010_means_the_provider_never_received_the_payment() {
     let status = query_answered_with(signed(json!({"resultCode": 1010, "requestId": PAYMENT}))).await;
