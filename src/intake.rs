@@ -5,7 +5,6 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use gateway_adapter::Invalid;
-use sha2::{Digest, Sha256};
 
 use crate::config::{DuplicatePaymentPolicy, Settings};
 use crate::dispatcher::ProviderWakes;
@@ -198,8 +197,7 @@ pub(crate) fn bounded_id(raw: &str) -> String {
     if escaped.chars().count() <= MAX_ID_LEN {
         return escaped;
     }
-    let digest = hex::encode(Sha256::digest(raw.as_bytes()));
-    let suffix = format!("~{}", &digest[..16]);
+    let suffix = crate::store::hash_suffix(raw);
     let kept: String = escaped.chars().take(MAX_ID_LEN - suffix.len()).collect();
     format!("{kept}{suffix}")
 }

@@ -41,6 +41,7 @@ pub use intake::{ClaimOutcome, Rejection};
 pub use ops::StateChannelCount;
 pub use outbox::{OutboxKind, OutboxRow, ParkedRow};
 pub use payments::{Change, Inquiries, PaymentRecord};
+pub(crate) use properties::hash_suffix;
 pub use properties::StoredProperties;
 pub use prune::{PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};

@@ -89,10 +89,16 @@ pub fn bounded_id(value: &str, max_bytes: usize) -> String {
     if value.len() <= max_bytes {
         return value.to_string();
     }
-    let digest = hex::encode(Sha256::digest(value.as_bytes()));
-    let suffix = format!("~{}", &digest[..16]);
+    let suffix = hash_suffix(value);
     let prefix = cut(value, max_bytes.saturating_sub(suffix.len()));
     format!("{prefix}{suffix}")
+}
+
+/// What ends an id cut to fit: `~` and the first 16 hex digits of `value`'s SHA-256, so that
+/// two values that differ only past the cut still give different ids (17 characters).
+pub fn hash_suffix(value: &str) -> String {
+    let digest = hex::encode(Sha256::digest(value.as_bytes()));
+    format!("~{}", &digest[..16])
 }
 
 /// The AMQP message id of result `seq` of `order_id`: `<order_id>:<seq>`, with the order id

@@ -32,7 +32,7 @@ const CHUNK: usize = 500;
 const EXTRA_PAYOUT: &str = "extra_payout";
 
 /// A payment's columns for matching, from `payments`, with the first day an earlier
-/// reconciliation remembered a second payout of it booked on.
+/// reconciliation remembered a second payout of it booked on (rows of kind [`EXTRA_PAYOUT`]).
 const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'extra_payout') AS extra_payout_booked_on";

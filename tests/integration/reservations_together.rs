@@ -17,6 +17,16 @@ crate::on_both_databases!(
 );
 
 const PROVIDER: &str = "mobile_money_test";
+
+/// A wallet number of this run: `prefix` and seven digits from `run_id`.
+fn msisdn(run_id: &str, prefix: &str) -> String {
+    let digits: String = run_id
+        .bytes()
+        .take(7)
+        .map(|byte| char::from(b'0' + byte % 10))
+        .collect();
+    format!("{prefix}{digits}")
+}
 const MONTH: &str = "2026-12";
 const LIMIT: i64 = 1_000_000;
 
@@ -28,12 +38,7 @@ async fn reservations_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db)
         ids.push(claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await);
     }
     let [a, b, c, d, e] = <[String; 5]>::try_from(ids).unwrap();
-    let digits: String = run_id
-        .bytes()
-        .take(7)
-        .map(|byte| char::from(b'0' + byte % 10))
-        .collect();
-    let (wallet, other_wallet) = (format!("+8491{digits}"), format!("+8492{digits}"));
+    let (wallet, other_wallet) = (msisdn(&run_id, "+8491"), msisdn(&run_id, "+8492"));
     let reserve = |payment_id: &str, msisdn: &str, amount: i64| {
         let store = &store;
         let (payment_id, msisdn) = (payment_id.to_string(), msisdn.to_string());
@@ -120,12 +125,7 @@ async fn a_payment_checked_again_in_a_later_month_holds_that_months_limit(db: Db
         ids.push(claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await);
     }
     let [a, b, c, d] = <[String; 4]>::try_from(ids).unwrap();
-    let digits: String = run_id
-        .bytes()
-        .take(7)
-        .map(|byte| char::from(b'0' + byte % 10))
-        .collect();
-    let (wallet, other_wallet) = (format!("+8493{digits}"), format!("+8494{digits}"));
+    let (wallet, other_wallet) = (msisdn(&run_id, "+8493"), msisdn(&run_id, "+8494"));
     let reserve = |payment_id: &str, msisdn: &str, month: &'static str| {
         let store = &store;
         let (payment_id, msisdn) = (payment_id.to_string(), msisdn.to_string());

@@ -40,6 +40,19 @@ async fn submit_answered_with(response: ResponseTemplate) -> Result<ProviderStat
     adapter(&base_url(&server), 2_000).submit(&payout(PAYMENT, ORDER)).await
 }
 
+/// What `query_status` makes of `response` to the status inquiry.
+async fn query_answered_with(response: ResponseTemplate) -> Result<ProviderStatus, AdapterError> {
+    let server = bank().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    adapter(&base_url(&server), 2_000)
+        .query_status(&payout(PAYMENT, ORDER))
+        .await
+}
+
 #[tokio::test]
 async fn submit_sends_the_documented_body_and_a_signature_over_the_api_path() {
     let server = bank().await;
@@ -217,15 +230,10 @@ async fn two_submits_of_one_payment_carry_the_same_idempotency_key() {
 
 #[tokio::test]
 async fn status_404_means_the_bank_never_received_the_payment() {
-    let server = bank().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "TRANSFER_NOT_FOUND"})))
-        .mount(&server)
-        .await;
-    let status = adapter(&base_url(&server), 2_000)
-        .query_status(&payout(PAYMENT, ORDER))
-        .await;
+    let status = query_answered_with(
+        ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "TRANSFER_NOT_FOUND"})),
+    )
+    .await;
     assert_eq!(status, Ok(ProviderStatus::NotFound));
 }
 
@@ -237,15 +245,7 @@ async fn a_404_without_the_banks_code_is_not_taken_as_never_received() {
         ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"),
         ResponseTemplate::new(404).set_body_json(serde_json::json!({"error_code": "ROUTE_NOT_FOUND"})),
     ] {
-        let server = bank().await;
-        Mock::given(method("GET"))
-            .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-            .respond_with(body)
-            .mount(&server)
-            .await;
-        let status = adapter(&base_url(&server), 2_000)
-            .query_status(&payout(PAYMENT, ORDER))
-            .await;
+        let status = query_answered_with(body).await;
         assert!(matches!(status, Err(AdapterError::Transient { .. })), "{status:?}");
     }
 }
@@ -254,18 +254,11 @@ async fn a_404_without_the_banks_code_is_not_taken_as_never_received() {
 /// this payment's, even with the same amount (allowances of one batch often are).
 #[tokio::test]
 async fn a_status_about_another_transfer_is_never_taken_as_this_payments() {
-    let server = bank().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "transfer_id": "FT0009", "client_reference": "pay_someone_else", "status": "FAILED",
-            "reason_code": "ACCOUNT_CLOSED", "amount": 2_789_000
-        })))
-        .mount(&server)
-        .await;
-    let status = adapter(&base_url(&server), 2_000)
-        .query_status(&payout(PAYMENT, ORDER))
-        .await;
+    let status = query_answered_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "transfer_id": "FT0009", "client_reference": "pay_someone_else", "status": "FAILED",
+        "reason_code": "ACCOUNT_CLOSED", "amount": 2_789_000
+    })))
+    .await;
     assert!(
         matches!(status, Err(AdapterError::Transient { ref code, .. }) if code == "provider_bad_answer"),
         "{status:?}"
@@ -274,35 +267,21 @@ async fn a_status_about_another_transfer_is_never_taken_as_this_payments() {
 
 #[tokio::test]
 async fn a_status_with_another_amount_is_never_taken_as_paid() {
-    let server = bank().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "transfer_id": "FT0001", "client_reference": PAYMENT, "status": "COMPLETED",
-            "reason_code": null, "amount": 27_890_000
-        })))
-        .mount(&server)
-        .await;
-    let status = adapter(&base_url(&server), 2_000)
-        .query_status(&payout(PAYMENT, ORDER))
-        .await;
+    let status = query_answered_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "transfer_id": "FT0001", "client_reference": PAYMENT, "status": "COMPLETED",
+        "reason_code": null, "amount": 27_890_000
+    })))
+    .await;
     assert!(matches!(status, Err(AdapterError::UnknownOutcome { .. })), "{status:?}");
 }
 
 #[tokio::test]
 async fn a_final_status_without_an_amount_is_never_taken_as_paid_or_failed() {
     for status in ["COMPLETED", "FAILED"] {
-        let server = bank().await;
-        Mock::given(method("GET"))
-            .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "transfer_id": "FT0001", "client_reference": PAYMENT, "status": status, "reason_code": null
-            })))
-            .mount(&server)
-            .await;
-        let result = adapter(&base_url(&server), 2_000)
-            .query_status(&payout(PAYMENT, ORDER))
-            .await;
+        let result = query_answered_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "transfer_id": "FT0001", "client_reference": PAYMENT, "status": status, "reason_code": null
+        })))
+        .await;
         assert!(
             matches!(result, Err(AdapterError::UnknownOutcome { .. })),
             "{status}: {result:?}"
@@ -312,18 +291,11 @@ async fn a_final_status_without_an_amount_is_never_taken_as_paid_or_failed() {
 
 #[tokio::test]
 async fn a_status_answer_of_the_wrong_shape_does_not_quote_the_bank_in_the_error() {
-    let server = bank().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/bank/v1/transfers/{PAYMENT}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "transfer_id": 84981234567_u64, "client_reference": "NGUYEN VAN AN", "status": "COMPLETED",
-            "amount": 2_789_000
-        })))
-        .mount(&server)
-        .await;
-    let result = adapter(&base_url(&server), 2_000)
-        .query_status(&payout(PAYMENT, ORDER))
-        .await;
+    let result = query_answered_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "transfer_id": 84981234567_u64, "client_reference": "NGUYEN VAN AN", "status": "COMPLETED",
+        "amount": 2_789_000
+    })))
+    .await;
     let Err(error) = result else {
         panic!("an unreadable answer is an error, got {result:?}");
     };
