@@ -4,6 +4,7 @@ pub mod ack_window;
 pub mod consumer;
 pub mod properties;
 pub mod relay;
+pub mod returns;
 pub mod topology;
 
 use std::time::Duration;

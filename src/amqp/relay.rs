@@ -3,7 +3,11 @@
 //! `mandatory` message is a failure, and the row is tried again).
 //!
 //! One bad row must not stop the rest: a row that cannot become an AMQP message is parked at
-//! once, and a row the broker refuses `amqp.outbox_publish_attempts` times is parked then.
+//! once, and a row the broker returns (no queue takes it) `amqp.outbox_publish_attempts` times
+//! is parked then. A nack is not held against a row: it says the broker cannot take messages
+//! now (a full queue with `reject-publish`, a quorum queue without its majority), so the rows
+//! go out again after a back-off that grows while the refusals last — an outage of a minute
+//! parks nothing that ops would have to release by hand.
 //! When the broker closes the channel in the middle of a batch (it does that for a message it
 //! cannot take, and no confirm says which), the rows of that batch are published one at a
 //! time, so the failure lands on the row at fault.
@@ -19,6 +23,7 @@ use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::returns::{self, Answer, Sent};
 use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
 use crate::store::{OutboxKind, OutboxRow, Store};
@@ -75,7 +80,8 @@ async fn relay(
         .await
         .context("could not declare the topology")?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
-    *attempt = 0;
+    // The back-off starts again once a round goes out whole (or there is nothing to send), not
+    // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
     let mut parked_reported_at = tokio::time::Instant::now();
     loop {
@@ -88,6 +94,7 @@ async fn relay(
         metrics::histogram!("gateway_relay_stage_seconds", "stage" => "lease").record(started.elapsed().as_secs_f64());
         if rows.is_empty() {
             *one_by_one = 0;
+            *attempt = 0;
             if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
                 report_parked(store).await;
                 parked_reported_at = tokio::time::Instant::now();
@@ -121,11 +128,19 @@ async fn relay(
             store.park(*id, reason).await.context("could not park an outbox row")?;
             parked(store, *id, reason).await;
         }
-        for (id, reason) in &round.refused {
+        for (id, reason) in &round.returned {
             tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");
             count_failure(store, settings, *id, reason).await?;
         }
-        if round.broken.is_some() || !round.refused.is_empty() {
+        if !round.nacked.is_empty() {
+            tracing::warn!(
+                rows = round.nacked.len(),
+                "The broker refused outbox messages (nack): it cannot take them now (a full queue, a quorum \
+                 queue without its majority). They go out again after a back-off; they are not parked for it."
+            );
+        }
+        let refused = round.returned.len() + round.nacked.len();
+        if round.broken.is_some() || refused > 0 || round.unmatched_returns > 0 {
             // This relay is about to reconnect: what it did not get confirmed goes back now.
             let settled: std::collections::HashSet<i64> = round.confirmed.iter().copied().collect();
             let open: Vec<i64> = rows
@@ -153,10 +168,17 @@ async fn relay(
             return Err(error.context("the relay channel failed while publishing"));
         }
         *one_by_one = one_by_one.saturating_sub(rows.len());
-        if !round.refused.is_empty() {
+        if refused > 0 {
             // Reconnecting declares the topology again, which fixes a deleted queue.
-            bail!("{} outbox messages were refused by the broker", round.refused.len());
+            bail!("{refused} outbox messages were refused by the broker");
         }
+        if round.unmatched_returns > 0 {
+            bail!(
+                "the broker returned {} messages that match no row of the round; its rows go out again",
+                round.unmatched_returns
+            );
+        }
+        *attempt = 0;
     }
 }
 
@@ -165,19 +187,27 @@ async fn relay(
 struct Round {
     /// Acked and routed: mark published.
     confirmed: Vec<i64>,
-    /// Nacked or returned: count a failure, park at the limit.
-    refused: Vec<(i64, String)>,
+    /// Returned (no queue took it): count a failure, park at the limit.
+    returned: Vec<(i64, String)>,
+    /// Nacked (the broker cannot take messages now): sent again after a back-off.
+    nacked: Vec<i64>,
     /// Cannot become an AMQP message at all: park now.
     unpublishable: Vec<(i64, String)>,
     /// The channel failed; the rows neither confirmed nor refused are tried again.
     broken: Option<anyhow::Error>,
+    /// Returned messages that matched no row: no ack of the round is believed, and its rows
+    /// neither confirmed nor refused are tried again.
+    unmatched_returns: usize,
 }
 
 /// Publishes `rows` on `channel` and awaits every confirm. Only a setup fault (confirms not
-/// enabled) is an error here; anything a row or the broker did is in the [`Round`].
+/// enabled) is an error here; anything a row or the broker did is in the [`Round`]. Which row a
+/// returned message was is read from the message, not from the confirm lapin hands it to (see
+/// [`returns`]).
 async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow]) -> anyhow::Result<Round> {
     let mut round = Round::default();
-    let mut confirms: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(rows.len());
+    let mut sent: Vec<Sent<'_>> = Vec::with_capacity(rows.len());
+    let mut confirms: Vec<PublisherConfirm> = Vec::with_capacity(rows.len());
     for row in rows {
         if !settings.publish_intermediate_results && is_intermediate(row) {
             // Upstream asked for final results only: settled without sending.
@@ -195,30 +225,51 @@ async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow])
             mandatory: true,
             ..Default::default()
         };
+        let message_id = properties.message_id().clone();
         match channel
-            .basic_publish(exchange, routing_key, options, &row.body, properties)
+            .basic_publish(exchange.clone(), routing_key.clone(), options, &row.body, properties)
             .await
         {
-            Ok(confirm) => confirms.push((row.id, confirm)),
+            Ok(confirm) => {
+                confirms.push(confirm);
+                sent.push(Sent {
+                    id: row.id,
+                    exchange,
+                    routing_key,
+                    message_id,
+                    body: &row.body,
+                });
+            }
             Err(error) => {
                 round.broken = Some(error.into());
                 break;
             }
         }
     }
-    for (id, confirm) in confirms {
+    let mut answers = Vec::with_capacity(confirms.len());
+    let mut returned = Vec::new();
+    for confirm in confirms {
         match confirm.await {
-            Ok(Confirmation::Ack(None)) => round.confirmed.push(id),
-            Ok(Confirmation::Ack(Some(returned))) => round
-                .refused
-                .push((id, format!("the broker could not route it ({})", returned.reply_text))),
-            Ok(Confirmation::Nack(_)) => round.refused.push((id, "the broker refused it (nack)".to_string())),
+            Ok(Confirmation::Ack(message)) => {
+                answers.push(Answer::Ack);
+                returned.extend(message);
+            }
+            Ok(Confirmation::Nack(message)) => {
+                answers.push(Answer::Nack);
+                returned.extend(message);
+            }
             Ok(Confirmation::NotRequested) => bail!("publisher confirms are not enabled on the relay channel"),
             Err(error) => {
+                answers.push(Answer::None);
                 round.broken.get_or_insert(error.into());
             }
         }
     }
+    let settled = returns::settle(&sent, &answers, &returned);
+    round.confirmed.extend(settled.confirmed);
+    round.returned = settled.returned;
+    round.nacked = settled.nacked;
+    round.unmatched_returns = settled.unmatched_returns;
     Ok(round)
 }
 

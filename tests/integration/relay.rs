@@ -25,6 +25,8 @@ crate::on_both_databases!(
     poison_orders_are_dead_lettered_and_the_orders_behind_them_get_their_results,
     a_message_goes_out_without_its_outbox_row_being_rewritten,
     a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out,
+    in_a_round_of_routed_and_returned_messages_exactly_the_returned_ones_are_refused,
+    a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and_parks_none,
     pruning_deletes_only_published_rows_and_callback_ids_past_their_retention,
 );
 
@@ -166,25 +168,157 @@ async fn raw_database(url: &SecretString) -> AnyPool {
 /// Writes a result row whose routing key no queue is bound to, waiting for the relay: the
 /// broker returns it.
 async fn insert_unroutable_result(pool: &AnyPool) {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind("result")
-    .bind(None::<String>)
-    .bind("nowhere.at.all")
-    .bind("{\"content_type\":\"application/json\",\"message_id\":\"unroutable:1\",\"correlation_id\":null,\"headers\":{}}")
-    .bind(b"{}".to_vec())
-    .bind(chrono::Utc::now().timestamp_millis())
-    .fetch_one(pool)
-    .await
-    .expect("insert an outbox row");
-    // SQLite's trigger has entered it as waiting already; the gateway's insert on PostgreSQL does.
-    sqlx::query("INSERT INTO outbox_waiting (id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(id)
-        .execute(pool)
+    let inserted = insert_results(pool, &["nowhere.at.all"], "unroutable").await;
+    assert_eq!(inserted.len(), 1);
+}
+
+/// Writes one result row per routing key, waiting for the relay, in one transaction (so that
+/// a relay takes them in one round), with message ids `<prefix>:1`, `<prefix>-2:1`, … and
+/// bodies of their own; returns their ids in the same order.
+async fn insert_results(pool: &AnyPool, routing_keys: &[&str], prefix: &str) -> Vec<i64> {
+    let mut transaction = pool.begin().await.expect("a transaction");
+    let mut ids = Vec::with_capacity(routing_keys.len());
+    for (index, routing_key) in routing_keys.iter().enumerate() {
+        let message_id = match index {
+            0 => format!("{prefix}:1"),
+            _ => format!("{prefix}-{}:1", index + 1),
+        };
+        let properties = json!({
+            "content_type": "application/json",
+            "message_id": message_id,
+            "correlation_id": null,
+            "headers": {},
+        });
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind("result")
+        .bind(None::<String>)
+        .bind(*routing_key)
+        .bind(properties.to_string())
+        .bind(json!({ "n": index }).to_string().into_bytes())
+        .bind(chrono::Utc::now().timestamp_millis())
+        .fetch_one(&mut *transaction)
         .await
-        .expect("enter the row as waiting");
+        .expect("insert an outbox row");
+        // SQLite's trigger has entered it as waiting already; the gateway's insert on PostgreSQL does.
+        sqlx::query("INSERT INTO outbox_waiting (id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await
+            .expect("enter the row as waiting");
+        ids.push(id);
+    }
+    transaction.commit().await.expect("commit the rows");
+    ids
+}
+
+/// The broker returns an unroutable message and then acks it, often together with routed
+/// ones (`multiple`), and lapin hands the return to whichever of those confirms it completes
+/// first. A round of routed and unroutable rows must still refuse exactly the unroutable ones:
+/// a routed row taken as returned would be sent again, and — worse — an unroutable row taken
+/// as routed would be marked published and its result never sent.
+async fn in_a_round_of_routed_and_returned_messages_exactly_the_returned_ones_are_refused(db: Db) {
+    let mut settings = test_settings();
+    // Parked at the first refusal, so the parked rows are exactly the ones refused.
+    settings.amqp.outbox_publish_attempts = 1;
+    let stack = TestStack::start_with(db, settings, true).await;
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let pool = raw_database(&stack.settings.database.url).await;
+    let routing_keys: Vec<&str> = (0..300)
+        .map(|index| match index % 3 {
+            0 => "nowhere.at.all",
+            _ => "result.bank_transfer.succeeded",
+        })
+        .collect();
+    let ids = insert_results(&pool, &routing_keys, "mixed").await;
+    let unroutable: std::collections::BTreeSet<i64> = ids
+        .iter()
+        .zip(&routing_keys)
+        .filter(|(_, key)| key.starts_with("nowhere"))
+        .map(|(id, _)| *id)
+        .collect();
+
+    eventually("every row is published or parked", || async {
+        store.unpublished_count().await.unwrap() == 0
+    })
+    .await;
+    let parked: std::collections::BTreeSet<i64> = store.parked(1_000).await.unwrap().iter().map(|row| row.id).collect();
+    let published_but_unroutable: Vec<&i64> = unroutable.difference(&parked).collect();
+    let parked_but_routed: Vec<&i64> = parked.difference(&unroutable).collect();
+    assert!(
+        published_but_unroutable.is_empty() && parked_but_routed.is_empty(),
+        "marked published though returned: {published_but_unroutable:?}; refused though routed: {parked_but_routed:?}"
+    );
+    pool.close().await;
+    stack.stop().await;
+}
+
+/// A queue that is full with `overflow = reject-publish` (or a quorum queue that lost its
+/// majority) nacks every publish routed to it for as long as it lasts. That says nothing
+/// against the rows: none may be parked for it (which would leave their results unsent until
+/// someone released them by hand), and all go out once the broker takes messages again.
+async fn a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and_parks_none(db: Db) {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::{AMQPValue, FieldTable};
+
+    let mut settings = test_settings();
+    settings.amqp.outbox_publish_attempts = 2;
+    let stack = TestStack::start_with(db, settings, true).await;
+    let store = stack.gateway.as_ref().unwrap().store.clone();
+    let pool = raw_database(&stack.settings.database.url).await;
+    // A second queue bound to the results, always full: every result routed to it is nacked.
+    let connection = gateway::amqp::connect(&stack.settings.amqp, "full-queue-test")
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let full = format!("full-{}", stack.run_id);
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongInt(0));
+    arguments.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
+    channel
+        .queue_declare(full.as_str().into(), QueueDeclareOptions::default(), arguments)
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            full.as_str().into(),
+            stack.settings.amqp.results_exchange.as_str().into(),
+            "result.#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let routing_keys = vec!["result.bank_transfer.succeeded"; 20];
+    insert_results(&pool, &routing_keys, "refused-for-a-while").await;
+    // Long enough for several rounds, each nacked whole (two refusals parked a row before).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        store.parked_count().await.unwrap(),
+        0,
+        "nothing parked for a full queue"
+    );
+    assert_eq!(
+        store.unpublished_count().await.unwrap(),
+        20,
+        "nothing marked sent either"
+    );
+
+    channel
+        .queue_delete(full.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    eventually("every row is published once the broker takes messages", || async {
+        store.unpublished_count().await.unwrap() == 0
+    })
+    .await;
+    assert_eq!(store.parked_count().await.unwrap(), 0);
+    let _ = connection.close(200, "done".into()).await;
+    pool.close().await;
+    stack.stop().await;
 }
 
 async fn a_message_the_broker_cannot_route_is_parked_and_the_messages_behind_it_go_out(db: Db) {
