@@ -5,7 +5,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use gateway_adapter::signing::{hmac_sha256, verify_hmac_sha256};
+use gateway_adapter::signing::{hmac_sha256, tags_equal, verify_hmac_sha256};
 use gateway_adapter::CallbackError;
 
 /// Our client id at the bank.
@@ -22,6 +22,10 @@ pub const HEADER_WEBHOOK_ID: &str = "webhook-id";
 pub const HEADER_WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 /// Standard Webhooks: space-separated `v1,<base64>` signatures.
 pub const HEADER_WEBHOOK_SIGNATURE: &str = "webhook-signature";
+/// The most signatures one `webhook-signature` header may carry: a bank signs with one secret,
+/// two while it rotates them. A longer list is refused before any is checked, so a header
+/// cannot make the gateway compare a body against thousands of tags.
+pub const MAX_WEBHOOK_SIGNATURES: usize = 16;
 
 /// The bytes a request signature covers: `"{timestamp}\n{METHOD}\n{path}\n{body}"`, where
 /// `path` is the API path (`/v1/transfers`), without the base URL's own path prefix.
@@ -96,8 +100,8 @@ impl WebhookSecret {
         format!("v1,{}", BASE64.encode(tag))
     }
 
-    fn verifies(&self, message: &[u8], tag: &[u8]) -> bool {
-        verify_hmac_sha256(&self.0, message, tag)
+    fn tag_of(&self, message: &[u8]) -> Vec<u8> {
+        hmac_sha256(&self.0, message)
     }
 }
 
@@ -138,12 +142,19 @@ pub fn verify_webhook(
     if now_unix.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return Err(CallbackError::StaleTimestamp);
     }
+    if signatures.split_whitespace().nth(MAX_WEBHOOK_SIGNATURES).is_some() {
+        return Err(CallbackError::Malformed(format!(
+            "webhook-signature carries more than {MAX_WEBHOOK_SIGNATURES} signatures"
+        )));
+    }
+    // One HMAC per secret, whatever the header holds; each tag given is compared with them.
     let message = webhook_signing_bytes(id, timestamp, body);
+    let expected: Vec<Vec<u8>> = secrets.iter().map(|secret| secret.tag_of(&message)).collect();
     let verified = signatures
         .split_whitespace()
         .filter_map(|signature| signature.strip_prefix("v1,"))
         .filter_map(|encoded| BASE64.decode(encoded).ok())
-        .any(|tag| secrets.iter().any(|secret| secret.verifies(&message, &tag)));
+        .any(|tag| expected.iter().any(|expected| tags_equal(expected, &tag)));
     if verified {
         Ok(())
     } else {
@@ -163,6 +174,55 @@ mod tests {
         assert!(WebhookSecret::parse("whsec_").is_none());
         let secret = WebhookSecret::from_bytes(b"secret".to_vec());
         assert_eq!(WebhookSecret::parse(&secret.to_whsec()), Some(secret));
+    }
+
+    fn webhook_headers(id: &str, timestamp: i64, signatures: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(HEADER_WEBHOOK_ID, id.parse().expect("a header value"));
+        headers.insert(
+            HEADER_WEBHOOK_TIMESTAMP,
+            timestamp.to_string().parse().expect("a header value"),
+        );
+        headers.insert(HEADER_WEBHOOK_SIGNATURE, signatures.parse().expect("a header value"));
+        headers
+    }
+
+    #[test]
+    fn a_signature_header_is_checked_against_each_secret_and_its_length_is_bounded() {
+        let (old, new) = (
+            WebhookSecret::from_bytes(b"old".to_vec()),
+            WebhookSecret::from_bytes(b"new".to_vec()),
+        );
+        let secrets = [old, new.clone()];
+        let body = br#"{"status":"COMPLETED"}"#;
+        let valid = new.sign("msg_1", 1_000, body);
+        let wrong = WebhookSecret::from_bytes(b"forged".to_vec()).sign("msg_1", 1_000, body);
+        let listing = |wrong_ones: usize| {
+            let mut list = vec![wrong.clone(); wrong_ones];
+            list.push(valid.clone());
+            list.join(" ")
+        };
+        // A rotation's second secret, behind wrong tags, up to the bound.
+        let at_the_bound = webhook_headers("msg_1", 1_000, &listing(MAX_WEBHOOK_SIGNATURES - 1));
+        assert_eq!(verify_webhook(&secrets, &at_the_bound, body, 1_000, 300), Ok(()));
+        let forged_only = webhook_headers("msg_1", 1_000, &wrong);
+        assert_eq!(
+            verify_webhook(&secrets, &forged_only, body, 1_000, 300),
+            Err(CallbackError::BadSignature)
+        );
+        // One more, and the header is refused before any tag is compared: a header of 100,000
+        // tags (hyper allows 400 KB of headers) would otherwise cost an HMAC of the body each.
+        for length in [MAX_WEBHOOK_SIGNATURES, 100_000] {
+            let over = webhook_headers("msg_1", 1_000, &listing(length));
+            assert!(
+                matches!(
+                    verify_webhook(&secrets, &over, body, 1_000, 300),
+                    Err(CallbackError::Malformed(reason)) if reason.contains("more than 16 signatures")
+                ),
+                "{} signatures",
+                length + 1
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,14 @@ pub fn verify_hmac_sha256(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
     mac.verify_slice(tag).is_ok()
 }
 
+/// Whether a tag someone sent equals the one computed here, in time that does not depend on
+/// where they differ (their lengths are not secret). For checking one message against many
+/// tags: compute the expected tag once, then compare each.
+pub fn tags_equal(expected: &[u8], given: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.len() == given.len() && bool::from(expected.ct_eq(given))
+}
+
 /// Checks an HMAC-SHA512 tag in constant time.
 pub fn verify_hmac_sha512(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
     let mut mac = Hmac::<Sha512>::new_from_slice(key).expect("HMAC accepts any key length");
