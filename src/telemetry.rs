@@ -4,9 +4,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogSettings;
 
+/// Directives added to every filter, whatever the level or `RUST_LOG` says: log lines of our
+/// crates' dependencies that would print personal data. lapin warns about each message the
+/// broker returns with the whole message in `Debug` form — a dead letter's or a replayed
+/// order's body, citizen id, name and account included (as byte values, not masked); the
+/// relay logs each return itself, by outbox id and the broker's reason.
+const NEVER_LOGGED: &str = "lapin::returned_messages=error";
+
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), &settings.level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -15,4 +22,81 @@ pub fn init(settings: &LogSettings) {
     } else {
         builder.compact().try_init()
     };
+}
+
+/// `RUST_LOG` if it is set and parses, else the configured level; with [`NEVER_LOGGED`] after
+/// either.
+fn filter(rust_log: Option<&str>, level: &str) -> EnvFilter {
+    let chosen = rust_log
+        .filter(|directives| EnvFilter::try_new(directives).is_ok())
+        .unwrap_or(level);
+    EnvFilter::try_new(format!("{chosen},{NEVER_LOGGED}")).unwrap_or_else(|_| EnvFilter::new(NEVER_LOGGED))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Log output kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("the capture lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged_under(filter: EnvFilter) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "lapin::returned_messages", message = "[48, 51, 52]", "Server returned us a message");
+            tracing::warn!(target: "lapin::channel", "a channel warning");
+            tracing::info!(target: "gateway::amqp::relay", "The outbox relay is connected.");
+        });
+        let bytes = captured.0.lock().expect("the capture lock").clone();
+        String::from_utf8(bytes).expect("log lines are UTF-8")
+    }
+
+    #[test]
+    fn a_returned_message_is_never_logged_by_lapin_at_any_level() {
+        for (rust_log, level) in [
+            (None, "info"),
+            (None, "trace"),
+            (Some("debug"), "info"),
+            (Some("lapin=trace"), "info"),
+        ] {
+            let logged = logged_under(filter(rust_log, level));
+            assert!(
+                !logged.contains("Server returned us a message"),
+                "RUST_LOG {rust_log:?}, level {level}: {logged}"
+            );
+            assert!(
+                logged.contains("a channel warning"),
+                "lapin's other warnings stay: {logged}"
+            );
+        }
+        let logged = logged_under(filter(None, "info"));
+        assert!(logged.contains("The outbox relay is connected."), "{logged}");
+    }
+
+    #[test]
+    fn a_rust_log_that_does_not_parse_falls_back_to_the_configured_level() {
+        let logged = logged_under(filter(Some("=!="), "warn"));
+        assert!(logged.contains("a channel warning"), "{logged}");
+        assert!(!logged.contains("The outbox relay is connected."), "{logged}");
+    }
 }
