@@ -54,6 +54,11 @@ impl fmt::Display for InvalidSettings {
     }
 }
 
+/// The longest any dispatcher wait may be set to: 30 days in milliseconds. Waits are added to
+/// the time now (milliseconds since 1970, an `i64`) and the inquiry waits multiplied by up to
+/// 64, so this also keeps every due time a real one.
+const LONGEST_WAIT_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
 /// Collects problems; `check(ok, key, message)` records one when `ok` is false.
 #[derive(Default)]
 struct Problems(Vec<Problem>);
@@ -216,6 +221,20 @@ impl Settings {
                 key,
                 "with no wait the dispatcher would ask the provider again at once, over and over",
             );
+        }
+        let bounded = waits.into_iter().chain([
+            ("dispatcher.backoff_max_ms", dispatcher.backoff_max_ms),
+            ("dispatcher.pending_max_age_ms", dispatcher.pending_max_age_ms),
+            ("dispatcher.lease_ms", dispatcher.lease_ms),
+        ]);
+        for (key, value) in bounded {
+            problems.check(value <= LONGEST_WAIT_MS, key, || {
+                format!(
+                    "is {value}, over {LONGEST_WAIT_MS} (30 days): a payment would wait a month or more for its \
+                     next step, and a value near 2^63 turns negative in a timestamp, so the payment would be \
+                     asked about on every tick instead"
+                )
+            });
         }
         problems.check(
             dispatcher.backoff_base_ms <= dispatcher.backoff_max_ms,

@@ -164,6 +164,38 @@ fn waits_the_code_would_silently_raise_or_cut_are_refused() {
 }
 
 #[test]
+fn dispatcher_waits_over_a_month_are_refused_before_they_turn_negative_in_a_timestamp() {
+    let cases: [Case; 7] = [
+        ("dispatcher.review_inquiry_after_ms", |s| {
+            s.dispatcher.review_inquiry_after_ms = u64::MAX
+        }),
+        ("dispatcher.pending_poll_after_ms", |s| {
+            s.dispatcher.pending_poll_after_ms = i64::MAX as u64
+        }),
+        ("dispatcher.inquiry_delay_ms", |s| {
+            s.dispatcher.inquiry_delay_ms = u64::MAX
+        }),
+        ("dispatcher.backoff_base_ms", |s| {
+            s.dispatcher.backoff_base_ms = 31 * 86_400_000;
+            s.dispatcher.backoff_max_ms = 31 * 86_400_000;
+        }),
+        ("dispatcher.backoff_max_ms", |s| s.dispatcher.backoff_max_ms = u64::MAX),
+        ("dispatcher.pending_max_age_ms", |s| {
+            s.dispatcher.pending_max_age_ms = 30 * 86_400_000 + 1
+        }),
+        ("dispatcher.lease_ms", |s| s.dispatcher.lease_ms = u64::MAX),
+    ];
+    for (key, change) in cases {
+        let keys = refused(change);
+        assert!(
+            keys.iter().any(|refused| refused == key),
+            "{key} over 30 days must be refused: {keys:?}"
+        );
+    }
+    assert!(refused(|s| s.dispatcher.review_inquiry_after_ms = 30 * 86_400_000).is_empty());
+}
+
+#[test]
 fn a_backoff_cap_below_its_base_is_refused() {
     assert_eq!(
         refused(|s| {
