@@ -77,7 +77,10 @@ pub async fn receive(
             if status == StatusCode::NO_CONTENT {
                 status.into_response()
             } else {
-                (status, Json(json!({ "code": "ok", "outcome": label }))).into_response()
+                let mut body = adapter.callback_ack_fields();
+                body.insert("code".to_string(), json!("ok"));
+                body.insert("outcome".to_string(), json!(label));
+                (status, Json(body)).into_response()
             }
         }
         Err(StoreError::Unstorable(error)) => {

@@ -15,6 +15,7 @@ crate::on_both_databases!(
     a_duplicate_in_flight_answer_then_success_pays_once,
     a_wallet_over_its_monthly_limit_fails_before_anything_is_sent,
     a_forged_vnpost_callback_is_rejected_without_a_state_change,
+    a_genuine_vnpost_callback_is_acknowledged_in_vnposts_own_words,
     every_channel_resolves_a_timeout_after_booking_by_inquiry,
 );
 
@@ -104,8 +105,8 @@ async fn a_wallet_over_its_monthly_limit_fails_before_anything_is_sent(db: Db) {
     stack.stop().await;
 }
 
-async fn a_forged_vnpost_callback_is_rejected_without_a_state_change(db: Db) {
-    let mut stack = TestStack::start(db).await;
+/// A VNPost payment left pending (the sandbox holds its transfer): its payment id and order id.
+async fn pending_vnpost_payment(stack: &mut TestStack) -> (String, String) {
     stack.set_faults(
         "vnpost_account",
         Faults {
@@ -120,14 +121,17 @@ async fn a_forged_vnpost_callback_is_rejected_without_a_state_change(db: Db) {
     let pending = stack
         .wait_for(&id, |m| m.status == ResultStatus::Pending, Duration::from_secs(20))
         .await;
-    let payment_id = pending.payment_id.unwrap();
+    (pending.payment_id.unwrap(), id)
+}
 
+/// A `00` (credited) callback's fields for `payment_id`, stamped now, not yet signed.
+fn vnpost_credited_fields(payment_id: &str, order_id: &str, event_id: &str) -> serde_json::Map<String, Value> {
     let timestamp = adapter_vnpost_account::signing::format_timestamp(chrono::Utc::now().timestamp());
     let mut fields = serde_json::Map::new();
     for (key, value) in [
-        ("event_id", json!("EVT-FORGED-1")),
+        ("event_id", json!(event_id)),
         ("request_id", json!(payment_id)),
-        ("order_ref", json!(id)),
+        ("order_ref", json!(order_id)),
         ("transaction_id", json!("VNP-1")),
         ("amount", json!(500_000)),
         ("result_code", json!("00")),
@@ -135,18 +139,29 @@ async fn a_forged_vnpost_callback_is_rejected_without_a_state_change(db: Db) {
     ] {
         fields.insert(key.to_string(), value);
     }
+    fields
+}
+
+async fn post_vnpost_callback(stack: &TestStack, fields: &serde_json::Map<String, Value>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/callbacks/vnpost_account", stack.gateway_url()))
+        .json(fields)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn a_forged_vnpost_callback_is_rejected_without_a_state_change(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (payment_id, id) = pending_vnpost_payment(&mut stack).await;
+    let mut fields = vnpost_credited_fields(&payment_id, &id, "EVT-FORGED-1");
     // Signed with the real secret over other values, then the amount changed.
     let signature = adapter_vnpost_account::signing::sign_fields(b"sandbox-vnpost-secret", &fields);
     fields.insert("amount".to_string(), json!(50_000_000));
     fields.insert("signature".to_string(), json!(signature));
-    let response = reqwest::Client::new()
-        .post(format!("{}/callbacks/vnpost_account", stack.gateway_url()))
-        .json(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = post_vnpost_callback(&stack, &fields).await;
+    assert_eq!(status, 401);
     assert_eq!(answer["code"], "bad_signature");
     let store = &stack.gateway.as_ref().unwrap().store;
     assert_eq!(
@@ -154,6 +169,28 @@ async fn a_forged_vnpost_callback_is_rejected_without_a_state_change(db: Db) {
         PaymentState::Pending
     );
     assert_eq!(store.callback_count(&payment_id).await.unwrap(), 0);
+    stack.stop().await;
+}
+
+/// VNPost takes a callback as delivered only when the answer says `result_code` `00` (its
+/// adapter's README): anything else and it sends the callback again, and again.
+async fn a_genuine_vnpost_callback_is_acknowledged_in_vnposts_own_words(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let (payment_id, id) = pending_vnpost_payment(&mut stack).await;
+    let mut fields = vnpost_credited_fields(&payment_id, &id, "EVT-GENUINE-1");
+    let signature = adapter_vnpost_account::signing::sign_fields(b"sandbox-vnpost-secret", &fields);
+    fields.insert("signature".to_string(), json!(signature));
+    let (status, answer) = post_vnpost_callback(&stack, &fields).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result_code"], "00", "{answer}");
+    assert_eq!(answer["code"], "ok", "{answer}");
+    assert_eq!(answer["outcome"], "applied", "{answer}");
+    // Delivered again (VNPost reuses the bytes): acknowledged the same way, nothing applied twice.
+    let (status, again) = post_vnpost_callback(&stack, &fields).await;
+    assert_eq!((status, &again["result_code"]), (200, &json!("00")), "{again}");
+    assert_eq!(again["outcome"], "duplicate", "{again}");
+    let result = stack.final_result(&id).await;
+    assert_eq!(result.status, ResultStatus::Succeeded);
     stack.stop().await;
 }
 

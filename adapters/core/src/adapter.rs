@@ -167,4 +167,11 @@ pub trait PayoutAdapter: Send + Sync {
     fn callback_ack_status(&self) -> u16 {
         200
     }
+
+    /// Fields the provider reads in the body of a success acknowledgement (VNPost reads
+    /// `result_code` `00`), sent beside the gateway's own `code` and `outcome`; none by
+    /// default. Not sent with a 204.
+    fn callback_ack_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
 }

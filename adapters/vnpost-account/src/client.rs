@@ -285,6 +285,14 @@ impl PayoutAdapter for VnpostAccountAdapter {
         Ok(())
     }
 
+    /// VNPost takes a callback as received when the answer says `result_code` `00`; anything
+    /// else and it delivers the callback again.
+    fn callback_ack_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("result_code".to_string(), serde_json::Value::from("00"));
+        fields
+    }
+
     fn parse_callback(&self, _headers: &http::HeaderMap, body: &[u8]) -> Result<CallbackEvent, CallbackError> {
         callback_event(body)
     }
