@@ -125,8 +125,16 @@ impl Intake {
         } else {
             (body, properties.clone())
         };
-        let (order_id, channel) = if oversized {
-            (message_id_hint(&properties), None)
+        let Hints {
+            order_id,
+            channel,
+            batch_id,
+        } = if oversized {
+            Hints {
+                order_id: message_id_hint(&properties),
+                channel: None,
+                batch_id: None,
+            }
         } else {
             hints(body, &properties)
         };
@@ -134,6 +142,7 @@ impl Intake {
         let rejection = Rejection {
             order_id,
             channel,
+            batch_id,
             invalid,
         };
         match self.store.reject(&rejection, kept, &properties).await {
@@ -142,6 +151,7 @@ impl Intake {
                 let bare = Rejection {
                     order_id: String::new(),
                     channel: None,
+                    batch_id: None,
                     invalid,
                 };
                 let mut properties = properties;
@@ -154,9 +164,18 @@ impl Intake {
     }
 }
 
-/// The order id and channel of an invalid order, as far as they can be read, so the
-/// `rejected` result can still name them. Only called on bodies within the size limit.
-fn hints(body: &[u8], properties: &StoredProperties) -> (String, Option<String>) {
+/// What an invalid order says of itself, as far as it can be read.
+struct Hints {
+    order_id: String,
+    channel: Option<String>,
+    /// The batch it names, so that a manifest without lines can count it (cut like an id).
+    batch_id: Option<String>,
+}
+
+/// The order id, channel and batch of an invalid order, as far as they can be read, so the
+/// `rejected` result can still name them and its batch can count it. Only called on bodies
+/// within the size limit.
+fn hints(body: &[u8], properties: &StoredProperties) -> Hints {
     let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
         value
@@ -165,11 +184,11 @@ fn hints(body: &[u8], properties: &StoredProperties) -> (String, Option<String>)
             .and_then(|v| v.as_str())
             .map(bounded_id)
     };
-    let order_id = field("order_id").unwrap_or_else(|| message_id_hint(properties));
-    (
-        order_id,
-        field("channel").filter(|c| gateway_adapter::Channel::parse(c).is_some()),
-    )
+    Hints {
+        order_id: field("order_id").unwrap_or_else(|| message_id_hint(properties)),
+        channel: field("channel").filter(|c| gateway_adapter::Channel::parse(c).is_some()),
+        batch_id: field("batch_id").filter(|batch_id| !batch_id.is_empty()),
+    }
 }
 
 fn message_id_hint(properties: &StoredProperties) -> String {

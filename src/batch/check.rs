@@ -385,21 +385,24 @@ fn assess_lines(lines: &LineFacts, closing: bool, result: &mut BatchCheck) {
 fn assess_totals(facts: &BatchFacts, closing: bool, result: &mut BatchCheck) {
     let claimed = result.received;
     let declared = facts.declared;
+    // Orders of the batch refused as invalid arrived too (their `rejected` result went out):
+    // they count against the declared number, and nothing of them was paid.
+    let arrived = claimed.orders + facts.invalid.orders;
     result.final_orders = facts.succeeded.orders + facts.failed.orders + facts.rejected.orders + facts.invalid.orders;
     let all_final = result.in_progress.orders == 0;
-    result.complete = claimed.orders >= declared.orders && all_final;
+    result.complete = arrived >= declared.orders && all_final;
     let count = |kind| Difference {
         kind,
         order_id: None,
         declared: Some(declared.orders),
-        actual: Some(claimed.orders),
+        actual: Some(arrived),
     };
-    if claimed.orders > declared.orders {
+    if arrived > declared.orders {
         result.differences.push(count(DifferenceKind::ExtraOrders));
-    } else if closing && claimed.orders < declared.orders {
+    } else if closing && arrived < declared.orders {
         result.differences.push(count(DifferenceKind::MissingOrders));
     }
-    if (closing || claimed.orders >= declared.orders) && claimed.amount != declared.amount {
+    if (closing || arrived >= declared.orders) && claimed.amount != declared.amount {
         result.differences.push(Difference {
             kind: DifferenceKind::TotalMismatch,
             order_id: None,

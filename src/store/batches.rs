@@ -261,8 +261,9 @@ impl Store {
         })
     }
 
-    /// Every order of a batch the store knows: its payments, and its declared orders that
-    /// were refused as invalid before any payment was claimed for them. Reads one row per
+    /// Every order of a batch the store knows: its payments, and its declared orders (for a
+    /// manifest without lines, its orders by batch id) that were refused as invalid before any
+    /// payment was claimed for them. Reads one row per
     /// order (a batch may have a million): the closer and the views read
     /// [`Store::batch_facts`] instead; this is for tools and tests.
     pub async fn batch_orders(&self, batch_id: &str) -> Result<Vec<ReceivedOrder>, sqlx::Error> {
@@ -289,6 +290,17 @@ impl Store {
             orders.push(ReceivedOrder {
                 order_id: row.try_get("order_id")?,
                 amount: amount(row.try_get("amount")?),
+                outcome: Outcome::Invalid,
+            });
+        }
+        let invalid_unlisted = sqlx::query(&format!("SELECT r.order_id {INVALID_BY_BATCH_ID}"))
+            .bind(batch_id)
+            .fetch_all(self.pool())
+            .await?;
+        for row in &invalid_unlisted {
+            orders.push(ReceivedOrder {
+                order_id: row.try_get("order_id")?,
+                amount: 0,
                 outcome: Outcome::Invalid,
             });
         }
@@ -332,6 +344,13 @@ impl Store {
 const INVALID_LINES: &str = "FROM batch_lines l JOIN rejected_orders r ON r.order_id = l.order_id \
      WHERE l.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM payments q WHERE q.order_id = l.order_id)";
 
+/// The orders refused as invalid that named batch `$1`, a manifest without lines, and never
+/// became a payment: counted as final, at no amount (an invalid order's amount is not taken
+/// at its word). A manifest with lines counts its declared lines instead ([`INVALID_LINES`]).
+const INVALID_BY_BATCH_ID: &str = "FROM rejected_orders r JOIN batches b ON b.batch_id = r.batch_id \
+     WHERE r.batch_id = $1 AND b.has_lines = 0 \
+     AND NOT EXISTS (SELECT 1 FROM payments q WHERE q.order_id = r.order_id)";
+
 /// The facts of one batch inside a read transaction (see [`Store::batch_facts`]), with the
 /// number of rows read.
 async fn facts_in(
@@ -371,6 +390,13 @@ async fn facts_in(
         tally.amount = tally.amount.saturating_add(total);
     }
     if !batch.has_lines {
+        // Without lines, an order refused as invalid is the batch's by the batch id it named.
+        let invalid: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {INVALID_BY_BATCH_ID}"))
+            .bind(batch_id)
+            .fetch_one(&mut *connection)
+            .await?;
+        rows_read += 1;
+        facts.invalid.orders = amount(invalid);
         return Ok((facts, rows_read));
     }
 

@@ -34,6 +34,8 @@ pub struct Rejection<'a> {
     /// The order id if one could be read, else the AMQP `message_id`, else empty.
     pub order_id: String,
     pub channel: Option<String>,
+    /// The batch it named, if one could be read.
+    pub batch_id: Option<String>,
     pub invalid: &'a Invalid,
 }
 
@@ -84,51 +86,66 @@ impl Store {
             occurred_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let detail = format!("{}: {}", rejection.invalid.code, rejection.invalid.message);
-        let rejected = std::sync::Arc::new((
-            rejection.order_id.clone(),
+        let rejected = std::sync::Arc::new(Rejected {
+            order_id: rejection.order_id.clone(),
+            batch_id: rejection.batch_id.clone(),
             message,
-            raw_message.to_vec(),
-            properties.clone(),
+            raw_message: raw_message.to_vec(),
+            properties: properties.clone(),
             detail,
-        ));
+        });
         self.write(&rejection.order_id, move |connection, appends| {
             let rejected = rejected.clone();
-            Box::pin(async move {
-                let (order_id, message, raw_message, properties, detail) = &*rejected;
-                reject_in(connection, appends, order_id, message, raw_message, properties, detail).await
-            })
+            Box::pin(async move { reject_in(connection, appends, &rejected).await })
         })
         .await
     }
+}
+
+/// A rejection as it is written: what [`Store::reject`] was given, made ready.
+struct Rejected {
+    order_id: String,
+    batch_id: Option<String>,
+    message: ResultMessage,
+    raw_message: Vec<u8>,
+    properties: StoredProperties,
+    detail: String,
 }
 
 /// The rejection inside a transaction (see [`Store::reject`]).
 async fn reject_in(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
-    order_id: &str,
-    message: &ResultMessage,
-    raw_message: &[u8],
-    properties: &StoredProperties,
-    detail: &str,
+    rejected: &Rejected,
 ) -> Result<(), sqlx::Error> {
+    let Rejected {
+        order_id,
+        batch_id,
+        message,
+        raw_message,
+        properties,
+        detail,
+    } = rejected;
     // An order id that already has a payment keeps that payment's results: a broken copy
     // of it is dead-lettered, but answering it `rejected` would give the order a second
     // final result.
     let claimed = !order_id.is_empty()
         && sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
-            .bind(order_id)
+            .bind(order_id.as_str())
             .fetch_optional(&mut *transaction)
             .await?
             .is_some();
     if !claimed {
         insert_result(appends, message, None)?;
         if !order_id.is_empty() {
-            sqlx::query("INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(order_id)
-                .bind(now_ms())
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "INSERT INTO rejected_orders (order_id, rejected_at, batch_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(order_id.as_str())
+            .bind(now_ms())
+            .bind(batch_id.as_deref())
+            .execute(&mut *transaction)
+            .await?;
         }
     }
     insert_dead_letter(

@@ -29,6 +29,7 @@ crate::on_both_databases!(
     a_manifest_that_is_not_valid_json_as_a_whole_is_rejected_as_a_manifest_not_as_an_order,
     the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_bounded_number_of_rows,
     one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing,
+    a_manifest_without_lines_counts_an_order_of_its_batch_refused_as_invalid_as_final,
 );
 
 /// A batch result as read from the results exchange.
@@ -556,5 +557,52 @@ async fn one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing(
     assert_eq!(closed, 1);
     assert_eq!(stored_batch(&store, &good_id).await.status, BatchStatus::Balanced);
     assert_eq!(stored_batch(&store, &broken_id).await.status, BatchStatus::Open);
+    stack.stop().await;
+}
+
+/// A manifest without lines declares a count and a total only. An order that names the batch
+/// and is refused as invalid has had its final `rejected` result: the batch closes once the
+/// other orders are final too, not at its deadline a week later with that order "missing".
+async fn a_manifest_without_lines_counts_an_order_of_its_batch_refused_as_invalid_as_final(db: Db) {
+    let stack = TestStack::start_with(db, test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let intake = Arc::new(stack.intake(&store));
+    let batch_id = format!("TB-2026-12-N{}", stack.run_id);
+    let mut orders = Vec::new();
+    for amount in ["1500000", "1500000.5"] {
+        let mut order = bank_order(1_500_000);
+        order["batch_id"] = json!(batch_id);
+        order["amount"] = json!(amount);
+        orders.push(order);
+    }
+    let mut manifest = manifest_of(&batch_id, &orders);
+    manifest.as_object_mut().unwrap().remove("orders");
+    manifest["total_amount"] = json!("3000000");
+    take_all(&intake, vec![manifest]).await;
+    take_all(&intake, orders.clone()).await;
+    let valid = orders[0]["order_id"].as_str().unwrap().to_string();
+    set_states(&stack, &[(valid, "succeeded")]).await;
+
+    let record = stored_batch(&store, &batch_id).await;
+    assert!(!record.has_lines);
+    let open = assess(&store.batch_facts(&record, false).await.unwrap(), false);
+    assert_eq!(open.invalid.orders, 1, "{open:?}");
+    assert_eq!(open.final_orders, 2, "{open:?}");
+    assert!(open.complete, "every order of the batch has its final result: {open:?}");
+    // The list-based check (tools, tests) sees the same.
+    let declared = store.batch_declared(&record).await.unwrap();
+    let every_order = store.batch_orders(&batch_id).await.unwrap();
+    assert_eq!(check(&declared, &every_order, false), open);
+
+    let closed = closer::check_open_batches(&store, &BatchSettings::default(), now_ms())
+        .await
+        .unwrap();
+    assert_eq!(closed, 1, "closed once complete, not at the deadline");
+    let closing = assess(&store.batch_facts(&record, true).await.unwrap(), true);
+    let kinds: Vec<DifferenceKind> = closing.differences.iter().map(|d| d.kind).collect();
+    assert!(!kinds.contains(&DifferenceKind::MissingOrders), "{kinds:?}");
+    // Nothing was paid for the invalid order: the total is short, and says so.
+    assert_eq!(kinds, vec![DifferenceKind::TotalMismatch]);
+    assert_ne!(stored_batch(&store, &batch_id).await.status, BatchStatus::Open);
     stack.stop().await;
 }

@@ -44,6 +44,7 @@ async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
     let rejection = Rejection {
         order_id: corrected["order_id"].as_str().unwrap().to_string(),
         channel: Some("bank_transfer".to_string()),
+        batch_id: None,
         invalid: &invalid,
     };
     store

@@ -127,6 +127,7 @@ async fn the_store_types_a_refused_value_as_unstorable(db: Db) {
     let rejection = Rejection {
         order_id: "TB-\u{0}-NUL".to_string(),
         channel: None,
+        batch_id: None,
         invalid: &invalid,
     };
     let stored = store.reject(&rejection, b"{}", &StoredProperties::default()).await;
