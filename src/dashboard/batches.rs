@@ -12,6 +12,11 @@ use crate::store::{now_ms, Store};
 /// Open batches checked at most per reading (oldest first).
 pub const BATCHES_SHOWN: usize = 20;
 
+/// Differences listed per batch; the rest are counted (`differences_total`). A batch whose
+/// 10,000 orders all came with another amount has 10,000 differences, and every reading is
+/// sent to every viewer every few seconds: listed in full, 20 such batches are tens of MB.
+pub const DIFFERENCES_SHOWN: usize = 20;
+
 /// The open batches.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Batches {
@@ -36,8 +41,32 @@ pub struct BatchProgress {
     pub deadline_at: Option<String>,
     /// Declared, received, succeeded, failed, rejected, in progress, invalid; final orders.
     pub check: BatchCheck,
-    /// The differences found so far, as sentences.
+    /// The first [`DIFFERENCES_SHOWN`] differences found so far, as sentences (and in
+    /// `check.differences`, as data).
     pub differences: Vec<String>,
+    /// How many differences were found in all.
+    pub differences_total: usize,
+}
+
+impl BatchProgress {
+    /// What the page shows of `view` at `now`.
+    fn of(view: BatchView, now: i64) -> Self {
+        let mut check = view.check;
+        let differences_total = check.differences.len();
+        check.differences.truncate(DIFFERENCES_SHOWN);
+        Self {
+            batch_id: view.record.batch_id,
+            program: view.record.program,
+            period: view.record.period,
+            commune_code: view.record.commune_code,
+            received_at: rfc3339(view.record.received_at),
+            age_ms: (now - view.record.received_at).max(0),
+            deadline_at: view.record.deadline_at.map(rfc3339),
+            differences: check.differences.iter().map(describe).collect(),
+            differences_total,
+            check,
+        }
+    }
 }
 
 /// Reads and checks the open batches; a store error is reported inside, not raised, so the
@@ -62,17 +91,7 @@ pub async fn in_progress(store: &Store) -> Batches {
         // The deadline from `batches.close_after_ms` is not shown (the setting is not in reach
         // here), so the close-after value passed does not matter.
         match BatchView::load(store, record, 0).await {
-            Ok(view) => batches.shown.push(BatchProgress {
-                batch_id: view.record.batch_id.clone(),
-                program: view.record.program.clone(),
-                period: view.record.period.clone(),
-                commune_code: view.record.commune_code.clone(),
-                received_at: rfc3339(view.record.received_at),
-                age_ms: (now - view.record.received_at).max(0),
-                deadline_at: view.record.deadline_at.map(rfc3339),
-                differences: view.check.differences.iter().map(describe).collect(),
-                check: view.check,
-            }),
+            Ok(view) => batches.shown.push(BatchProgress::of(view, now)),
             // One batch that cannot be checked does not hide the others.
             Err(error) => {
                 tracing::warn!(batch_id = %batch_id, error = %error, "The dashboard could not check a batch.");
@@ -81,4 +100,55 @@ pub async fn in_progress(store: &Store) -> Batches {
         }
     }
     batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{BatchStatus, Difference, DifferenceKind};
+    use crate::store::BatchRecord;
+
+    #[test]
+    fn a_batch_with_thousands_of_differences_lists_twenty_and_counts_the_rest() {
+        let differences: Vec<Difference> = (0..10_000)
+            .map(|n| Difference {
+                kind: DifferenceKind::AmountMismatch,
+                order_id: Some(format!("ORD-{n:05}")),
+                declared: Some(1_500_000),
+                actual: Some(1_500_001),
+            })
+            .collect();
+        let view = BatchView {
+            record: BatchRecord {
+                batch_id: "B-1".to_string(),
+                program: "social_assistance".to_string(),
+                period: "2026-12".to_string(),
+                commune_code: "00001".to_string(),
+                order_count: 10_000,
+                total_amount: 15_000_000_000,
+                has_lines: true,
+                deadline_at: None,
+                created_at: None,
+                received_at: 1_000,
+                status: BatchStatus::Open,
+                differences: 10_000,
+                closed_at: None,
+                result: None,
+            },
+            check: BatchCheck {
+                differences,
+                ..Default::default()
+            },
+            deadline_ms: 0,
+            closed_by: None,
+        };
+        let shown = BatchProgress::of(view, 4_000);
+        assert_eq!(shown.differences_total, 10_000);
+        assert_eq!(shown.differences.len(), DIFFERENCES_SHOWN);
+        assert_eq!(shown.check.differences.len(), DIFFERENCES_SHOWN);
+        assert!(shown.differences[0].contains("ORD-00000"), "{}", shown.differences[0]);
+        assert_eq!(shown.age_ms, 3_000);
+        let json = serde_json::to_string(&shown).expect("a batch's progress serialises");
+        assert!(json.len() < 16 * 1024, "{} bytes", json.len());
+    }
 }

@@ -184,7 +184,9 @@
       cell(row, tally(b.check.failed), "num");
       cell(row, tally(b.check.in_progress), "num");
       cell(row, tally(b.check.invalid), "num");
-      cell(row, b.differences.length ? b.differences.join("; ") : "none so far");
+      var more = b.differences_total - b.differences.length;
+      cell(row, b.differences.length ?
+        b.differences.join("; ") + (more > 0 ? "; and " + count(more) + " more" : "") : "none so far");
       cell(row, duration(b.age_ms), "num");
     });
     var note = batches.error || (batches.open === 0 ? "No batch is open." :
