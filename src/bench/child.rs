@@ -13,6 +13,7 @@ use gateway_adapter::Channel;
 use secrecy::ExposeSecret;
 
 use super::core_wait::ThreadWaits;
+use super::disk_io::DiskIo;
 use super::stats::{self, Memory};
 use super::store_work::StoreWork;
 use crate::config::Settings;
@@ -134,6 +135,8 @@ pub struct Sample {
     pub memory: Option<Memory>,
     /// Each thread's time waiting for a core so far (one entry per child gateway).
     pub threads: Vec<Option<ThreadWaits>>,
+    /// Each child gateway's I/O counters so far (one entry per child gateway).
+    pub io: Vec<Option<DiskIo>>,
 }
 
 /// A running `gateway run` child.
@@ -194,13 +197,14 @@ impl ChildGateway {
         }
     }
 
-    /// Its CPU time, peak RSS and its threads' waits for a core so far (read from
+    /// Its CPU time, peak RSS, its threads' waits for a core and its I/O counters so far (read from
     /// `/proc/<pid>`).
     pub fn sample(&self) -> Sample {
         Sample {
             cpu: stats::process_cpu_of(self.pid),
             memory: Memory::read_of(self.pid),
             threads: vec![ThreadWaits::read_of(self.pid)],
+            io: vec![DiskIo::read_of(self.pid)],
         }
     }
 

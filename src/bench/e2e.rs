@@ -12,6 +12,7 @@ use sandbox_kit::{Faults, LedgerEntry};
 use super::child::{self, ChildGateway, Sample};
 use super::collector::{self, Arrival, Collector};
 use super::core_wait::CoreWait;
+use super::disk_io::DiskIo;
 use super::machine::CpuUse;
 use super::pacing::Pacing;
 use super::progress::{Counters, Reporter};
@@ -51,6 +52,9 @@ pub struct GatewayReport {
     /// the same span, summed, and the part of it that was the store's threads
     /// (`--separate-process` only; see [`super::core_wait`]).
     pub gateway_core_wait: Option<CoreWait>,
+    /// The gateway processes' read and write calls and bytes sent to storage over the same
+    /// span, summed (`--separate-process` only; see [`super::disk_io`]).
+    pub gateway_io: Option<DiskIo>,
     /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
     pub machine: CpuUse,
     /// What the gateway processes' counters grew by over the same span (`--separate-process`
@@ -146,8 +150,14 @@ impl Gateways {
             .iter()
             .filter_map(|sample| sample.memory)
             .max_by_key(|memory| memory.peak_kib);
+        let io = samples.iter().flat_map(|sample| sample.io.clone()).collect();
         let threads = samples.into_iter().flat_map(|sample| sample.threads).collect();
-        Some(Sample { cpu, memory, threads })
+        Some(Sample {
+            cpu,
+            memory,
+            threads,
+            io,
+        })
     }
 
     /// The children's group commits, write units, leases and provider calls so far, summed;
@@ -266,6 +276,10 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         .as_ref()
         .zip(gateway_after.as_ref())
         .and_then(|(before, after)| core_wait_between(before, after));
+    let gateway_io = gateway_before
+        .as_ref()
+        .zip(gateway_after.as_ref())
+        .and_then(|(before, after)| io_between(before, after));
     Ok(GatewayReport {
         orders: workload.count,
         first_publish: published.first,
@@ -279,6 +293,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         cpu_after,
         gateway_cpu,
         gateway_core_wait,
+        gateway_io,
         machine,
         store_work,
         gateway_peak_kib: gateway_after
@@ -312,6 +327,20 @@ fn core_wait_between(before: &Sample, after: &Sample) -> Option<CoreWait> {
         .zip(&after.threads)
         .map(|(before, after)| Some(after.as_ref()?.since(before.as_ref()?)))
         .try_fold(CoreWait::default(), |sum, wait| Some(sum + wait?))
+}
+
+/// What each child gateway read and wrote between two samples, summed; `None` if any child's
+/// counters could not be read at either end.
+fn io_between(before: &Sample, after: &Sample) -> Option<DiskIo> {
+    if before.io.len() != after.io.len() {
+        return None;
+    }
+    before
+        .io
+        .iter()
+        .zip(&after.io)
+        .map(|(before, after)| Some(after.as_ref()?.since(before.as_ref()?)))
+        .try_fold(DiskIo::default(), |sum, io| Some(sum + io?))
 }
 
 /// Starts the results reader, publishes every order, and waits for every final result,

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod child;
 pub mod collector;
 pub mod core_wait;
+pub mod disk_io;
 pub mod e2e;
 pub mod interrupt;
 pub mod machine;

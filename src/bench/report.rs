@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::baseline::{self, BaselineReport};
+use super::disk_io::DiskIo;
 use super::e2e::GatewayReport;
 use super::stats::{per_second, LatencySummary, Memory};
 use super::store_work::StoreWork;
@@ -156,6 +157,7 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         ("check", check.to_string()),
     ];
     // Counted by the gateway processes themselves; "n/a" when they run in this process.
+    lines.extend(DiskIo::per_order(gateway.gateway_io, gateway.orders));
     let absent = StoreWork::default().per_order(0);
     lines.extend(store_work.clone().unwrap_or(absent));
     for (key, value) in &lines {

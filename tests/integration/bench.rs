@@ -82,6 +82,10 @@ async fn an_open_loop_run_with_the_gateway_in_its_own_process_reports_the_gatewa
     assert!(number(&figures, "leases_per_order") > 0.0);
     let calls = number(&figures, "provider_calls_per_order");
     assert!(calls >= 2.0, "provider calls per order {calls}");
+    // Its own I/O: it reads every order off a socket and writes its payments to SQLite's WAL.
+    assert!(number(&figures, "gateway_read_calls_per_order") > 0.0);
+    assert!(number(&figures, "gateway_write_calls_per_order") > 0.0);
+    assert!(number(&figures, "gateway_disk_write_kib_per_order") >= 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +97,7 @@ async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
     assert_eq!(figures["publish_mode"], "burst");
     assert_eq!(figures["gateway_cpu_ms_per_order"], "n/a");
     assert_eq!(figures["store_core_wait_ms_per_order"], "n/a");
+    assert_eq!(figures["gateway_read_calls_per_order"], "n/a");
     assert_eq!(
         figures["group_commits_per_order"], "n/a",
         "only a separate gateway's are its own"
