@@ -46,24 +46,14 @@ impl PayoutRow {
                 destination.insert(key.to_string(), Value::String(value.to_string()));
             }
         };
-        match self.channel.as_str() {
-            "bank_transfer" => {
-                put("bank_bin", &self.bank_bin);
-                put("account_number", &self.account_number);
-                put("account_name", &self.account_name);
-            }
-            "vnpost_account" => put("account_number", &self.account_number),
-            "mobile_money" => {
-                put("wallet_provider", &self.wallet_provider);
-                put("phone_number", &self.phone_number);
-            }
-            _ => {
-                put("bank_bin", &self.bank_bin);
-                put("account_number", &self.account_number);
-                put("wallet_provider", &self.wallet_provider);
-                put("phone_number", &self.phone_number);
-            }
-        }
+        // Every destination cell that is filled goes into the order, whatever the channel: a
+        // bank line with a phone number in it is the gateway's to refuse (`unknown_field`),
+        // not this side's to tidy up by quietly paying the bank account.
+        put("bank_bin", &self.bank_bin);
+        put("account_number", &self.account_number);
+        put("account_name", &self.account_name);
+        put("wallet_provider", &self.wallet_provider);
+        put("phone_number", &self.phone_number);
         let mut order = json!({
             "order_id": self.order_id,
             "batch_id": self.batch_id,
@@ -108,4 +98,48 @@ pub fn write_payout_list(path: &Path, rows: &[PayoutRow]) -> anyhow::Result<()> 
     }
     writer.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_with_another_channels_destination_cells_keeps_them_for_the_gateway_to_refuse() {
+        let mut row = PayoutRow {
+            order_id: "TB-NCC-2025-07-000001".to_string(),
+            batch_id: "TB-NCC-2025-07".to_string(),
+            program: "meritorious".to_string(),
+            period: "2025-07".to_string(),
+            payment_type: "monthly".to_string(),
+            beneficiary_id: "034056001234".to_string(),
+            full_name: "Nguyễn Văn Thành".to_string(),
+            commune_code: "12430".to_string(),
+            amount: "2789000".to_string(),
+            channel: "bank_transfer".to_string(),
+            bank_bin: "970415".to_string(),
+            account_number: "0123456789".to_string(),
+            ..PayoutRow::default()
+        };
+        let limits = crate::order::ChannelLimits::default();
+        let created_at = "2025-06-20T08:30:00+07:00";
+        let clean = serde_json::to_vec(&row.to_order_json(created_at)).expect("JSON");
+        assert!(
+            crate::order::parse_order(&clean, &limits).is_ok(),
+            "the line without them is an order"
+        );
+        row.wallet_provider = "viettel_money".to_string();
+        row.phone_number = "0912345678".to_string();
+        let order = row.to_order_json(created_at);
+        let destination = &order["destination"];
+        assert_eq!(destination["bank_bin"], "970415");
+        assert_eq!(destination["phone_number"], "0912345678", "{order}");
+        assert_eq!(destination["wallet_provider"], "viettel_money", "{order}");
+        // Empty cells stay out.
+        assert!(destination.get("account_name").is_none(), "{order}");
+        let body = serde_json::to_vec(&order).expect("JSON");
+        let refused =
+            crate::order::parse_order(&body, &limits).expect_err("a bank order with a wallet's fields is refused");
+        assert_eq!(refused.code, "unknown_field", "{refused:?}");
+    }
 }

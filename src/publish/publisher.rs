@@ -8,6 +8,7 @@ use lapin::{BasicProperties, Confirmation};
 use super::PayoutRow;
 use crate::amqp;
 use crate::config::AmqpSettings;
+use crate::store::{bounded_id, SHORT_STRING_MAX_BYTES};
 
 /// Confirms awaited together; each one is still checked.
 const WINDOW: usize = 256;
@@ -16,6 +17,17 @@ const WINDOW: usize = 256;
 #[derive(Clone, Debug, Default)]
 pub struct PublishReport {
     pub published: usize,
+}
+
+/// The AMQP properties of a row's order: persistent, JSON, `message_id` its order id — cut to
+/// AMQP's 255 bytes with a hash suffix if longer (lapin does not check that length in a
+/// release build, and panics in its I/O task in a debug one). The body keeps the whole id,
+/// and the gateway answers such an order `rejected` (`invalid_order_id`).
+fn order_properties(row: &PayoutRow) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(bounded_id(&row.order_id, SHORT_STRING_MAX_BYTES).into())
 }
 
 /// Publishes one order per row (AMQP `message_id` = `order_id`, persistent, mandatory) and
@@ -49,10 +61,7 @@ pub async fn publish_orders(
         let mut confirms = Vec::with_capacity(window.len());
         for row in window {
             let body = serde_json::to_vec(&row.to_order_json(&created_at))?;
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into())
-                .with_message_id(row.order_id.as_str().into());
+            let properties = order_properties(row);
             let confirm = channel
                 .basic_publish(
                     "".into(),
@@ -87,4 +96,31 @@ pub async fn publish_orders(
     progress.finish_and_clear();
     let _ = connection.close(200, "done".into()).await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_id_longer_than_amqp_allows_is_cut_in_its_message_id_and_kept_in_its_body() {
+        let long = PayoutRow {
+            order_id: "A".repeat(300),
+            ..PayoutRow::default()
+        };
+        let message_id = order_properties(&long)
+            .message_id()
+            .clone()
+            .expect("a message id")
+            .to_string();
+        assert!(message_id.len() <= 255, "{} bytes", message_id.len());
+        assert!(message_id.starts_with("AAAA"), "{message_id}");
+        assert_eq!(long.to_order_json("2026-12-07T00:00:00Z")["order_id"], "A".repeat(300));
+        let short = PayoutRow {
+            order_id: "TB-2026-12-000001".to_string(),
+            ..PayoutRow::default()
+        };
+        let kept = order_properties(&short).message_id().clone().expect("a message id");
+        assert_eq!(kept.as_str(), "TB-2026-12-000001");
+    }
 }
