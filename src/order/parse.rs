@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use gateway_adapter::names::{composed, provider_memo};
 use gateway_adapter::{
     AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn, WalletProvider,
 };
@@ -91,9 +92,13 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
     })?;
     let destination = parse_destination(&top, channel)?;
     let memo = match top.optional_str("memo")? {
-        Some(memo) if !memo.trim().is_empty() => check_memo(memo)?,
-        _ => PaymentOrder::default_memo(program, period),
-    };
+        Some(memo) if !memo.trim().is_empty() => Some(check_memo(&composed(memo))?),
+        _ => None,
+    }
+    // A memo with nothing a provider can print (emoji, zero-width spaces) would reach the
+    // beneficiary's statement as an empty line: the default memo says what the money is.
+    .filter(|memo| !provider_memo(memo, MAX_MEMO_CHARS).is_empty())
+    .unwrap_or_else(|| PaymentOrder::default_memo(program, period));
     let created_at = DateTime::parse_from_rfc3339(top.required_str("created_at")?)
         .map_err(|_| {
             Invalid::new(
@@ -122,7 +127,7 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
 fn parse_beneficiary(top: &Fields<'_>) -> Result<Beneficiary, Invalid> {
     let fields = top.object("beneficiary", "beneficiary.", BENEFICIARY_FIELDS, "beneficiary")?;
     let id = CitizenId::try_from(fields.required_str("id")?).map_err(|e| fields.named("id", e))?;
-    let full_name = check_name("beneficiary.full_name", fields.required_str("full_name")?)?;
+    let full_name = check_name("beneficiary.full_name", &composed(fields.required_str("full_name")?))?;
     let commune_code = fields.required_str("commune_code")?;
     if commune_code.len() != 5 || !commune_code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::new(
@@ -154,7 +159,7 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
             let account_number = account_number(&fields)?;
             let account_name = fields
                 .optional_str("account_name")?
-                .map(|name| check_name("destination.account_name", name))
+                .map(|name| check_name("destination.account_name", &composed(name)))
                 .transpose()?;
             Destination::BankAccount {
                 bin,
@@ -195,8 +200,15 @@ fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
     Ok(name.to_string())
 }
 
+/// Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): a memo
+/// holding one displays in another order than it is stored (a month or an amount can read
+/// differently on screen than in the data), in every tool that shows it.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn check_memo(memo: &str) -> Result<String, Invalid> {
-    if memo.chars().count() > MAX_MEMO_CHARS || memo.chars().any(char::is_control) {
+    if memo.chars().count() > MAX_MEMO_CHARS || memo.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(Invalid::new(
             "invalid_memo",
             format!("memo must be at most {MAX_MEMO_CHARS} characters without control characters"),

@@ -367,3 +367,43 @@ fn an_unknown_field_message_names_the_field_but_never_a_value_used_as_a_key() {
     let odd = with(BANK, "/034056001234", json!(1));
     assert_eq!(code_of(&odd), "unknown_field");
 }
+
+#[test]
+fn a_name_or_memo_spelt_with_combining_marks_is_the_same_order_as_its_composed_spelling() {
+    let composed = with(BANK, "/beneficiary/full_name", json!("Nguyễn Văn Đức"));
+    let mut decomposed = with(
+        BANK,
+        "/beneficiary/full_name",
+        json!("Nguye\u{302}\u{303}n Va\u{306}n Đu\u{31B}\u{301}c"),
+    );
+    decomposed["memo"] = json!("Tro\u{31B}\u{323} ca\u{302}\u{301}p");
+    let mut composed = composed;
+    composed["memo"] = json!("Trợ cấp");
+    let (composed, decomposed) = (parse(&composed.to_string()), parse(&decomposed.to_string()));
+    assert_eq!(decomposed.beneficiary.full_name, "Nguyễn Văn Đức");
+    assert_eq!(decomposed.memo, "Trợ cấp");
+    assert_eq!(
+        composed.fingerprint(),
+        decomposed.fingerprint(),
+        "a re-sent order is a duplicate, not a conflict"
+    );
+    // Lengths count what a person reads: 140 "ữ" spelt with combining marks are 420 code points.
+    let long = with(BANK, "/memo", json!("u\u{31B}\u{303}".repeat(140)));
+    assert_eq!(parse(&long.to_string()).memo.chars().count(), 140);
+}
+
+#[test]
+fn a_memo_a_provider_cannot_print_becomes_the_default_and_bidi_controls_are_refused() {
+    for unprintable in ["🙏", "\u{200B}", "🙏 \u{200B} 🌾"] {
+        let order = parse(&with(WALLET, "/memo", json!(unprintable)).to_string());
+        assert_eq!(order.memo, "Tro cap BTXH 07/2025", "{unprintable:?}");
+    }
+    assert_eq!(
+        parse(&with(WALLET, "/memo", json!("Tết 🌸")).to_string()).memo,
+        "Tết 🌸"
+    );
+    for spoof in ["Tro cap \u{202E}2026/09", "a\u{2066}b\u{2069}"] {
+        let error = refusal(with(WALLET, "/memo", json!(spoof)).to_string().as_bytes());
+        assert_eq!(error.code, "invalid_memo", "{spoof:?}");
+    }
+}

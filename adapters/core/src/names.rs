@@ -7,14 +7,24 @@ use unicode_normalization::UnicodeNormalization;
 pub fn strip_diacritics(text: &str) -> String {
     text.chars()
         .map(|c| match c {
-            'Đ' => 'D',
-            'đ' => 'd',
+            // Đ and the letters that look just like it in lists that passed through other
+            // encodings (Icelandic Ð U+00D0, African Ɖ U+0189): none of them decomposes to D, and
+            // dropped as non-ASCII they would turn "Đặng Văn Đức" into "ANG VAN UC".
+            'Đ' | 'Ð' | 'Ɖ' => 'D',
+            'đ' | 'ð' | 'ɖ' => 'd',
             other => other,
         })
         .collect::<String>()
         .nfd()
         .filter(|c| c.is_ascii())
         .collect()
+}
+
+/// `text` in Unicode's composed form (NFC): `e` + U+0302 + U+0303 becomes `ễ`. Orders may
+/// spell a name or memo either way; composed once at the edge, the two spellings are the same
+/// text everywhere after (fingerprints, lengths, what providers get).
+pub fn composed(text: &str) -> String {
+    text.nfc().collect()
 }
 
 /// A name as providers' name inquiry returns it: no diacritics, UPPERCASE, single spaces.
@@ -58,6 +68,14 @@ pub fn provider_memo(memo: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_look_alikes_of_d_with_stroke_read_as_d() {
+        // U+00D0 and U+0189 in the list, U+0110 nowhere.
+        assert_eq!(normalise_name("\u{D0}ặng Văn \u{D0}ức"), "DANG VAN DUC");
+        assert_eq!(normalise_name("\u{189}\u{F0}ào"), "DDAO");
+        assert!(names_match("\u{D0}ặng Văn \u{D0}ức", "DANG VAN DUC"));
+    }
 
     #[test]
     fn normalises_real_vietnamese_names() {
