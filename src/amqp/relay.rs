@@ -5,9 +5,10 @@
 //! One bad row must not stop the rest: a row that cannot become an AMQP message is parked at
 //! once, and a row the broker returns (no queue takes it) `amqp.outbox_publish_attempts` times
 //! is parked then. A nack is not held against a row: it says the broker cannot take messages
-//! now (a full queue with `reject-publish`, a quorum queue without its majority), so the rows
-//! go out again after a back-off that grows while the refusals last — an outage of a minute
-//! parks nothing that ops would have to release by hand.
+//! now (a full queue with `reject-publish`, a quorum queue without its majority), so the nacked
+//! rows are held back for a while that grows as long as the nacks go on (from
+//! `amqp.reconnect_delay_ms` up to 30 s) while the rows behind them go out — an outage of a
+//! minute parks nothing that ops would have to release by hand.
 //! When the broker closes the channel in the middle of a batch (it does that for a message it
 //! cannot take, and no confirm says which), the rows of that batch are published one at a
 //! time, so the failure lands on the row at fault.
@@ -84,6 +85,8 @@ async fn relay(
     // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
     let mut parked_reported_at = tokio::time::Instant::now();
+    // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
+    let mut nacked_rounds = 0;
     loop {
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
         let started = std::time::Instant::now();
@@ -132,17 +135,30 @@ async fn relay(
             tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");
             count_failure(store, settings, *id, reason).await?;
         }
-        if !round.nacked.is_empty() {
+        if round.nacked.is_empty() {
+            nacked_rounds = 0;
+        } else {
+            // The channel is fine and so are the other rows: the nacked ones keep their lease
+            // for a while that grows as long as the nacks go on, and the rows behind them go
+            // out meanwhile.
+            let wait = reconnect_delay(settings, nacked_rounds);
+            nacked_rounds += 1;
             tracing::warn!(
                 rows = round.nacked.len(),
+                wait_ms = wait.as_millis() as u64,
                 "The broker refused outbox messages (nack): it cannot take them now (a full queue, a quorum \
-                 queue without its majority). They go out again after a back-off; they are not parked for it."
+                 queue without its majority). They are tried again after the wait; they are not parked for it."
             );
+            let until = crate::store::now_ms() + wait.as_millis() as i64;
+            if let Err(error) = store.defer_outbox(&round.nacked, until).await {
+                tracing::warn!(%error, "Could not hold back nacked outbox rows; their leases run out by themselves.");
+            }
         }
-        let refused = round.returned.len() + round.nacked.len();
+        let refused = round.returned.len();
         if round.broken.is_some() || refused > 0 || round.unmatched_returns > 0 {
             // This relay is about to reconnect: what it did not get confirmed goes back now.
-            let settled: std::collections::HashSet<i64> = round.confirmed.iter().copied().collect();
+            let settled: std::collections::HashSet<i64> =
+                round.confirmed.iter().chain(&round.nacked).copied().collect();
             let open: Vec<i64> = rows
                 .iter()
                 .map(|row| row.id)
@@ -189,7 +205,8 @@ struct Round {
     confirmed: Vec<i64>,
     /// Returned (no queue took it): count a failure, park at the limit.
     returned: Vec<(i64, String)>,
-    /// Nacked (the broker cannot take messages now): sent again after a back-off.
+    /// Nacked (the broker cannot take messages now): held back for a while that grows as long
+    /// as nacks go on, then sent again; never counted towards parking.
     nacked: Vec<i64>,
     /// Cannot become an AMQP message at all: park now.
     unpublishable: Vec<(i64, String)>,

@@ -311,6 +311,13 @@ impl Store {
             .await
     }
 
+    /// Holds rows back from the relay until `until_ms` (milliseconds since 1970): the broker
+    /// refused them for now, and the rows behind them go first.
+    pub async fn defer_outbox(&self, ids: &[i64], until_ms: i64) -> Result<(), sqlx::Error> {
+        let statement = format!("UPDATE outbox_waiting SET relay_lease_until = {until_ms} WHERE id IN");
+        self.change_each(&statement, ids).await
+    }
+
     /// Marks rows the broker confirmed: they wait no more. Their messages stay in the outbox as
     /// written (for a duplicate order's republish, and for ops) until the pruner deletes them.
     pub async fn mark_published(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
@@ -414,11 +421,12 @@ impl Store {
     }
 
     /// Runs `statement` (which ends in `id IN`) on the rows `ids` in one write.
-    async fn change_each(&self, statement: &'static str, ids: &[i64]) -> Result<(), sqlx::Error> {
+    async fn change_each(&self, statement: &str, ids: &[i64]) -> Result<(), sqlx::Error> {
         let ids = std::sync::Arc::new(ids.to_vec());
+        let statement: std::sync::Arc<str> = statement.into();
         self.write_small("outbox", move |connection| {
-            let ids = ids.clone();
-            Box::pin(async move { change_chunked(connection, statement, &ids).await.map(drop) })
+            let (ids, statement) = (ids.clone(), statement.clone());
+            Box::pin(async move { change_chunked(connection, &statement, &ids).await.map(drop) })
         })
         .await
     }

@@ -258,7 +258,8 @@ async fn in_a_round_of_routed_and_returned_messages_exactly_the_returned_ones_ar
 /// A queue that is full with `overflow = reject-publish` (or a quorum queue that lost its
 /// majority) nacks every publish routed to it for as long as it lasts. That says nothing
 /// against the rows: none may be parked for it (which would leave their results unsent until
-/// someone released them by hand), and all go out once the broker takes messages again.
+/// someone released them by hand), the rows behind them — more than one round's worth back —
+/// still go out meanwhile, and all go out once the broker takes messages again.
 async fn a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and_parks_none(db: Db) {
     use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
     use lapin::types::{AMQPValue, FieldTable};
@@ -285,17 +286,24 @@ async fn a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and
         .queue_bind(
             full.as_str().into(),
             stack.settings.amqp.results_exchange.as_str().into(),
-            "result.#".into(),
+            "result.bank_transfer.#".into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
         .await
         .unwrap();
 
-    let routing_keys = vec!["result.bank_transfer.succeeded"; 20];
+    // More nacked rows than one round takes (1,024), then rows no full queue is bound to.
+    const NACKED: i64 = 1_100;
+    let mut routing_keys = vec!["result.bank_transfer.succeeded"; NACKED as usize];
+    routing_keys.extend(["result.vnpost_account.succeeded"; 5]);
     insert_results(&pool, &routing_keys, "refused-for-a-while").await;
-    // Long enough for several rounds, each nacked whole (two refusals parked a row before).
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    eventually("the rows behind the refused ones go out meanwhile", || async {
+        store.unpublished_count().await.unwrap() == NACKED
+    })
+    .await;
+    // Long enough for several more rounds of nacks (two refusals parked a row before).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         store.parked_count().await.unwrap(),
         0,
@@ -303,8 +311,8 @@ async fn a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and
     );
     assert_eq!(
         store.unpublished_count().await.unwrap(),
-        20,
-        "nothing marked sent either"
+        NACKED,
+        "nothing nacked marked sent either"
     );
 
     channel
