@@ -59,6 +59,11 @@ impl fmt::Display for InvalidSettings {
 /// 64, so this also keeps every due time a real one.
 const LONGEST_WAIT_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
+/// The shortest `memo_max_chars` a provider section may have: the default memo's length
+/// (`Tro cap BTXH 07/2025`), so that the memo a payment carries when upstream gave none, or
+/// one a provider could not print, always reaches the beneficiary whole.
+const SHORTEST_MEMO_CHARS: usize = 20;
+
 /// Collects problems; `check(ok, key, message)` records one when `ok` is false.
 #[derive(Default)]
 struct Problems(Vec<Problem>);
@@ -89,6 +94,7 @@ struct ProviderSection<'a> {
     http: &'a provider_http::HttpConfig,
     /// The name of its callback timestamp tolerance key, and the value.
     tolerance: (&'static str, i64),
+    memo_max_chars: usize,
 }
 
 impl Settings {
@@ -363,6 +369,17 @@ impl Settings {
                 &format!("providers.{}.timeout_ms", section.key),
                 "every call to the provider would time out, an unknown outcome each time",
             );
+            problems.check(
+                section.memo_max_chars >= SHORTEST_MEMO_CHARS,
+                &format!("providers.{}.memo_max_chars", section.key),
+                || {
+                    format!(
+                        "is {}, below {SHORTEST_MEMO_CHARS}: the default memo (`Tro cap BTXH 07/2025`) would be cut, and at 0 \
+                         every payment would reach its beneficiary with an empty description",
+                        section.memo_max_chars
+                    )
+                },
+            );
             let (name, tolerance) = section.tolerance;
             problems.positive(
                 tolerance.into(),
@@ -435,6 +452,7 @@ impl Settings {
                 timeout_ms: provider.config.timeout_ms(),
                 http: provider.config.http(),
                 tolerance: provider.config.callback_tolerance(),
+                memo_max_chars: provider.config.memo_max_chars(),
             })
             .collect()
     }

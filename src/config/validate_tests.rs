@@ -136,6 +136,37 @@ fn zero_counts_sizes_and_waits_are_refused() {
 }
 
 #[test]
+fn a_provider_memo_limit_shorter_than_the_default_memo_is_refused() {
+    let keys = refused(|settings| {
+        settings
+            .providers
+            .config_mut::<adapter_vnpost_account::VnpostAccountConfig>("vnpost_account")
+            .expect("vnpost configured")
+            .memo_max_chars = 0;
+        settings
+            .providers
+            .config_mut::<adapter_mobile_money::MobileMoneyConfig>("vnpt_money")
+            .expect("vnpt configured")
+            .memo_max_chars = 19;
+    });
+    assert_eq!(
+        keys,
+        [
+            "providers.vnpost_account.memo_max_chars",
+            "providers.vnpt_money.memo_max_chars"
+        ]
+    );
+    assert!(refused(|settings| {
+        settings
+            .providers
+            .config_mut::<adapter_mobile_money::MobileMoneyConfig>("vnpt_money")
+            .expect("vnpt configured")
+            .memo_max_chars = 20;
+    })
+    .is_empty());
+}
+
+#[test]
 fn a_zero_provider_timeout_is_refused_by_its_own_key() {
     let keys = refused(|settings| {
         settings

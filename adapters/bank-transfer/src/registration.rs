@@ -53,6 +53,10 @@ impl ProviderConfig for BankTransferConfig {
         ("webhook_tolerance_secs", self.webhook_tolerance_secs)
     }
 
+    fn memo_max_chars(&self) -> usize {
+        self.memo_max_chars
+    }
+
     fn secrets(&self) -> Vec<(&'static str, &SecretString)> {
         let mut secrets = vec![("request_secret", &self.request_secret)];
         secrets.extend(self.webhook_secrets.iter().map(|secret| ("webhook_secrets", secret)));

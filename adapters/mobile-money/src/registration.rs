@@ -70,6 +70,10 @@ impl ProviderConfig for MobileMoneyConfig {
         ("callback_tolerance_secs", self.callback_tolerance_secs)
     }
 
+    fn memo_max_chars(&self) -> usize {
+        self.memo_max_chars
+    }
+
     fn secrets(&self) -> Vec<(&'static str, &SecretString)> {
         vec![("secret_key", &self.secret_key)]
     }

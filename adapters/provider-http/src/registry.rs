@@ -52,6 +52,9 @@ pub trait ProviderConfig: ErasedConfig + Debug + Send + Sync {
     /// The key and value of the callback replay window, e.g. `("webhook_tolerance_secs", 300)`.
     fn callback_tolerance(&self) -> (&'static str, i64);
 
+    /// The longest transfer description the provider takes (`memo_max_chars`).
+    fn memo_max_chars(&self) -> usize;
+
     /// The section's secrets with their key names, for the start-up check that refuses the
     /// sandbox's published secrets outside a sandbox.
     fn secrets(&self) -> Vec<(&'static str, &SecretString)>;
