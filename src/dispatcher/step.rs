@@ -193,15 +193,24 @@ impl Dispatcher {
         made
     }
 
-    /// Applies a change, logging it once. A lost compare-and-set means a callback got there
-    /// first, which is fine: the payment is already where that callback put it.
+    /// Applies a change, logging it once. A lost compare-and-set means a callback (or an
+    /// operator) got there first, which is fine: the payment is already where that change put
+    /// it — unless the provider just said it was paid and that change left it final otherwise
+    /// (failed, say): then upstream and ops are told (`provider_contradicts_final`), since
+    /// upstream would reissue a payment the provider says it made.
     async fn record(&self, record: &PaymentRecord, change: Change) -> Result<(), StoreError> {
         let to = change.to;
         let reason_code = change.reason_code.clone();
+        let detail = change.detail.clone();
         match self.store.apply(record, change).await? {
             Some(_) => {
                 metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
                 tracing::info!(payment_id = %record.payment_id, from = %record.state, to = %to, reason_code = reason_code.as_deref().unwrap_or(""), "Payment moved.");
+            }
+            None if to == PaymentState::Succeeded => {
+                self.store
+                    .report_contradicting_answer(&record.payment_id, to, &detail)
+                    .await?;
             }
             None => {
                 tracing::debug!(payment_id = %record.payment_id, to = %to, "The payment changed meanwhile; this step's result is dropped.");

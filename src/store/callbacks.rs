@@ -210,17 +210,95 @@ fn tell_ops(outcome: &CallbackOutcome, provider: &str, payment_id: &str) {
     }
 }
 
-/// Tells upstream and ops that a verified callback reverses a final payment: the next `seq`
-/// as a non-final `needs_review` result, a dead letter `contradiction`, and a line in the
-/// event log. The payment's state stays final. Returns false when the payment changed
-/// meanwhile (compare-and-set on `version`), so the caller reads it again.
+/// Who contradicts a final payment, for [`report_reversal`].
+#[derive(Clone, Copy)]
+enum Contradiction {
+    /// A verified callback (`callback_contradicts_final`).
+    Callback,
+    /// The provider's answer to the dispatcher's call (`provider_contradicts_final`).
+    Answer,
+}
+
+impl Contradiction {
+    fn code(self) -> &'static str {
+        match self {
+            Contradiction::Callback => "callback_contradicts_final",
+            Contradiction::Answer => "provider_contradicts_final",
+        }
+    }
+
+    fn who(self) -> &'static str {
+        match self {
+            Contradiction::Callback => "a verified provider callback",
+            Contradiction::Answer => "the provider's answer to a status inquiry",
+        }
+    }
+}
+
+impl Store {
+    /// Tells upstream and ops when the provider answered the dispatcher `answered` (a final
+    /// state) for a payment that a change made meanwhile — an operator's resolution, a
+    /// callback — left in another final state: the dispatcher's own change lost its
+    /// compare-and-set, and dropped quietly, upstream would act on a final result the provider
+    /// contradicts (reissue a payment the provider says it paid). Reported as a callback's
+    /// reversal is, with `provider_contradicts_final`. Returns the state found if it reported;
+    /// `None` when the payment is not final otherwise (it moved on as the answer says, or is
+    /// still in progress and will be asked again).
+    pub async fn report_contradicting_answer(
+        &self,
+        payment_id: &str,
+        answered: PaymentState,
+        detail: &str,
+    ) -> Result<Option<PaymentState>, StoreError> {
+        let asked = std::sync::Arc::new((payment_id.to_string(), answered, detail.to_string()));
+        let reported = self
+            .write(payment_id, move |connection, appends| {
+                let asked = asked.clone();
+                Box::pin(async move {
+                    let (payment_id, answered, detail) = &*asked;
+                    for _ in 0..5 {
+                        let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+                            .bind(payment_id.as_str())
+                            .fetch_optional(&mut *connection)
+                            .await?;
+                        let Some(row) = row else {
+                            return Ok(None);
+                        };
+                        let record = PaymentRecord::from_row(&row)?;
+                        if !record.state.is_final() || record.state == *answered {
+                            return Ok(None);
+                        }
+                        if report_reversal(connection, appends, &record, Contradiction::Answer, detail).await? {
+                            return Ok(Some(record.state));
+                        }
+                    }
+                    Err(sqlx::Error::Protocol(format!(
+                        "payment {payment_id} kept changing while a contradicting answer was reported"
+                    )))
+                })
+            })
+            .await?;
+        if let Some(state) = reported {
+            metrics::counter!("gateway_answers_contradicting_final_total").increment(1);
+            tracing::error!(payment_id, %state, %answered, "The provider's answer contradicts a final payment; upstream and ops are told.");
+        }
+        Ok(reported)
+    }
+}
+
+/// Tells upstream and ops that a provider reverses a final payment (`who` says how: a verified
+/// callback, or its answer to the dispatcher): the next `seq` as a non-final `needs_review`
+/// result, a dead letter `contradiction`, and a line in the event log. The payment's state
+/// stays final. Returns false when the payment changed meanwhile (compare-and-set on
+/// `version`), so the caller reads it again.
 async fn report_reversal(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
     record: &PaymentRecord,
+    who: Contradiction,
     detail: &str,
 ) -> Result<bool, sqlx::Error> {
-    const CODE: &str = "callback_contradicts_final";
+    let code = who.code();
     let now = now_ms();
     let bumped = sqlx::query(
         "UPDATE payments SET seq = seq + 1, version = version + 1, updated_at = $1 WHERE payment_id = $2 AND version = $3",
@@ -233,7 +311,7 @@ async fn report_reversal(
     if bumped.rows_affected() == 0 {
         return Ok(false);
     }
-    record_event(appends, record, Some(record.state), record.state, Some(CODE), detail);
+    record_event(appends, record, Some(record.state), record.state, Some(code), detail);
     let reported = PaymentRecord {
         seq: record.seq + 1,
         updated_at: now,
@@ -242,10 +320,11 @@ async fn report_reversal(
     if let Some(mut message) = reported.result_message() {
         message.status = ResultStatus::NeedsReview;
         message.is_final = false;
-        message.reason_code = Some(CODE.to_string());
+        message.reason_code = Some(code.to_string());
         message.reason = Some(format!(
-            "the payment was reported {} but a verified provider callback contradicts it: {detail}",
-            record.state
+            "the payment was reported {} but {} contradicts it: {detail}",
+            record.state,
+            who.who()
         ));
         insert_result(appends, &message, Some(record.key()))?;
     }
@@ -299,9 +378,11 @@ async fn apply_callback_in(
                     .map(|_| CallbackOutcome::Applied(to))
             }
             CallbackDecision::Ignore => Some(CallbackOutcome::Ignored(record.state)),
-            CallbackDecision::Reverse(detail) => report_reversal(transaction, appends, &record, &detail)
-                .await?
-                .then_some(CallbackOutcome::Reversal(record.state)),
+            CallbackDecision::Reverse(detail) => {
+                report_reversal(transaction, appends, &record, Contradiction::Callback, &detail)
+                    .await?
+                    .then_some(CallbackOutcome::Reversal(record.state))
+            }
             // A final payment never changes, but the note stays on its record.
             CallbackDecision::Flag(detail) => Some(flag(appends, &record, &detail)),
         };

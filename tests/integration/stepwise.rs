@@ -9,6 +9,8 @@ use gateway::payment::{PaymentState, ResultStatus};
 use gateway::providers::build_adapters;
 use gateway::store::{now_ms, Change, OrderView, Store};
 use sandbox_kit::Faults;
+use secrecy::ExposeSecret;
+use sqlx::Connection;
 use tokio::sync::Notify;
 
 use crate::support::{bank_order, Db, TestStack, HOLDER};
@@ -16,6 +18,7 @@ use crate::support::{bank_order, Db, TestStack, HOLDER};
 crate::on_both_databases!(
     run_once_drives_a_bank_payment_from_accepted_through_pending_to_succeeded,
     run_once_asks_about_a_payment_left_in_submitting_before_sending_it_again,
+    a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops,
 );
 
 /// A stack without a gateway, its store, and a dispatcher of the test's own that polls a
@@ -149,5 +152,82 @@ async fn run_once_asks_about_a_payment_left_in_submitting_before_sending_it_agai
         .get("bank_transfer", &resent.payment.payment_id);
     assert!(booked.is_some(), "the bank booked the resend");
     assert_eq!(stack.credits(&order_id), 0, "still processing at the bank");
+    stack.stop().await;
+}
+
+/// The dispatcher asks the bank about a pending payment; while the (slow) answer is on its way
+/// the payment is settled `failed` by another hand (an operator's resolution, a callback).
+/// The bank answers "paid": the dispatcher's change loses its compare-and-set, and dropped
+/// quietly, upstream would keep a final `failed` that the bank contradicts and reissue the
+/// payment. It is reported as a callback's reversal is: a non-final `needs_review` result with
+/// `provider_contradicts_final` and a dead letter `contradiction`; the state stays final.
+async fn a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops(db: Db) {
+    let (stack, store, dispatcher) = stepwise(db).await;
+    let order = bank_order(1_100_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = stack.claim(&store, &order).await;
+    assert_eq!(dispatcher.run_once().await, 1);
+    let pending = view(&store, &order_id).await.payment;
+    assert_eq!(pending.state, PaymentState::Pending);
+    stack
+        .sandbox
+        .kit
+        .ledger
+        .complete("bank_transfer", &pending.payment_id)
+        .expect("the transfer is booked");
+    // Slow, within the bank's 1 s timeout: the other hand has time to settle it meanwhile.
+    stack.set_bank_faults(Faults {
+        latency_ms: 700,
+        complete_after_ms: 3_600_000,
+        ..Faults::default()
+    });
+
+    let dispatcher = Arc::new(dispatcher);
+    let polling = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        async move { dispatcher.run_once().await }
+    });
+    // The poll has leased the payment (and its inquiry is out) before the other hand acts.
+    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let leased: Option<i64> = sqlx::query_scalar("SELECT lease_until FROM payments WHERE payment_id = $1")
+            .bind(pending.payment_id.as_str())
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        if leased.is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the poll leases the payment");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = connection.close().await;
+    let failed = Change::to(PaymentState::Failed, "test: settled failed by another hand")
+        .reason("provider_failed", "failed, as another hand recorded it");
+    store
+        .apply(&pending, failed)
+        .await
+        .unwrap()
+        .expect("the poll has not answered yet");
+    assert_eq!(polling.await.unwrap(), 1);
+
+    let after = view(&store, &order_id).await;
+    assert_eq!(after.payment.state, PaymentState::Failed, "a final state never changes");
+    let last = after.results.last().expect("results");
+    assert_eq!(last.status, ResultStatus::NeedsReview, "{:?}", after.results);
+    assert!(!last.is_final);
+    assert_eq!(last.reason_code.as_deref(), Some("provider_contradicts_final"));
+    let outbox = store.lease_unpublished(100, 60_000).await.unwrap();
+    assert!(
+        outbox
+            .iter()
+            .any(|row| row.kind == gateway::store::OutboxKind::DeadLetter
+                && row.properties.headers.get("x-gateway-reason").map(String::as_str) == Some("contradiction")),
+        "a dead letter for ops"
+    );
+    assert_eq!(stack.credits(&order_id), 1, "the bank paid it once");
     stack.stop().await;
 }
