@@ -11,7 +11,7 @@ use sandbox_kit::{Faults, LedgerEntry};
 
 use super::child::{self, ChildGateway, Sample};
 use super::collector::{self, Arrival, Collector};
-use super::core_wait::CoreWait;
+use super::core_wait::{CoreWait, ThreadWaits};
 use super::disk_io::DiskIo;
 use super::machine::CpuUse;
 use super::pacing::Pacing;
@@ -272,14 +272,10 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
             .map(|(after, before)| after.saturating_sub(before)),
         _ => None,
     };
-    let gateway_core_wait = gateway_before
-        .as_ref()
-        .zip(gateway_after.as_ref())
-        .and_then(|(before, after)| core_wait_between(before, after));
-    let gateway_io = gateway_before
-        .as_ref()
-        .zip(gateway_after.as_ref())
-        .and_then(|(before, after)| io_between(before, after));
+    let samples = gateway_before.as_ref().zip(gateway_after.as_ref());
+    let gateway_core_wait =
+        samples.and_then(|(before, after)| summed_between(&before.threads, &after.threads, ThreadWaits::since));
+    let gateway_io = samples.and_then(|(before, after)| summed_between(&before.io, &after.io, DiskIo::since));
     Ok(GatewayReport {
         orders: workload.count,
         first_publish: published.first,
@@ -315,32 +311,21 @@ pub fn stack_run_id(run_id: &str) -> String {
     format!("bench-{run_id}")
 }
 
-/// What each child gateway's threads waited for a core between two samples, summed; `None`
-/// if any child's threads could not be read at either end.
-fn core_wait_between(before: &Sample, after: &Sample) -> Option<CoreWait> {
-    if before.threads.len() != after.threads.len() {
+/// What each child gateway's readings (its threads' waits for a core, its I/O counters) say
+/// happened between two samples, `since` of each pair, summed; `None` if any child's could not
+/// be read at either end.
+fn summed_between<R, T>(before: &[Option<R>], after: &[Option<R>], since: impl Fn(&R, &R) -> T) -> Option<T>
+where
+    T: Default + std::ops::Add<Output = T>,
+{
+    if before.len() != after.len() {
         return None;
     }
     before
-        .threads
         .iter()
-        .zip(&after.threads)
-        .map(|(before, after)| Some(after.as_ref()?.since(before.as_ref()?)))
-        .try_fold(CoreWait::default(), |sum, wait| Some(sum + wait?))
-}
-
-/// What each child gateway read and wrote between two samples, summed; `None` if any child's
-/// counters could not be read at either end.
-fn io_between(before: &Sample, after: &Sample) -> Option<DiskIo> {
-    if before.io.len() != after.io.len() {
-        return None;
-    }
-    before
-        .io
-        .iter()
-        .zip(&after.io)
-        .map(|(before, after)| Some(after.as_ref()?.since(before.as_ref()?)))
-        .try_fold(DiskIo::default(), |sum, io| Some(sum + io?))
+        .zip(after)
+        .map(|(before, after)| Some(since(after.as_ref()?, before.as_ref()?)))
+        .try_fold(T::default(), |sum, span| Some(sum + span?))
 }
 
 /// Starts the results reader, publishes every order, and waits for every final result,
