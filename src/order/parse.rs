@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use gateway_adapter::names::{composed, provider_memo};
+use gateway_adapter::names::{composed, provider_memo, strip_diacritics};
 use gateway_adapter::{
     AccountNumber, BankBin, Beneficiary, Channel, CitizenId, Destination, Invalid, Msisdn, WalletProvider,
 };
@@ -184,16 +184,25 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
     })
 }
 
-/// A person's name: 1–100 characters of letters (Vietnamese diacritics included, precomposed
-/// or as combining marks), spaces, `'`, `-` and `.`, with at least one letter.
+/// A person's name: 1–100 characters of Latin letters (Vietnamese diacritics included,
+/// precomposed or as combining marks), spaces, `'`, `-` and `.`, with at least one letter. A
+/// letter that reads as no Latin letter once its diacritics are gone (another script, `ß`,
+/// `Ø`) is refused here: name matching and the providers' ASCII names would drop it, and the
+/// payment would fail `name_mismatch` later, or go out under a name cut short.
 fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
-    let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{036F}');
+    let latin = |c: char| {
+        let mut buffer = [0; 4];
+        let stripped = strip_diacritics(c.encode_utf8(&mut buffer));
+        !stripped.is_empty() && stripped.chars().all(|c| c.is_ascii_alphabetic())
+    };
+    let allowed =
+        |c: char| (c.is_alphabetic() && latin(c)) || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{036F}');
     let count = name.chars().count();
     if !(1..=MAX_NAME_CHARS).contains(&count) || !name.chars().all(allowed) || !name.chars().any(char::is_alphabetic) {
         return Err(Invalid::new(
             "invalid_name",
             format!(
-                "{path} must be 1 to {MAX_NAME_CHARS} characters of letters, spaces, apostrophes, hyphens and dots"
+                "{path} must be 1 to {MAX_NAME_CHARS} characters of Latin letters (with diacritics), spaces, apostrophes, hyphens and dots"
             ),
         ));
     }

@@ -351,6 +351,18 @@ fn a_name_without_letters_or_with_digits_is_invalid_name() {
 }
 
 #[test]
+fn a_name_with_letters_no_provider_can_spell_is_invalid_name_and_vietnamese_ones_are_accepted() {
+    // Another script, and Latin letters that lose themselves without diacritics.
+    let names = ["Nguyễn Văn 李", "Иван Петров", "Strauß", "Søren"].map(Value::from);
+    assert_refused(BANK, "/beneficiary/full_name", &names, "invalid_name");
+    assert_refused(BANK, "/destination/account_name", &[json!("NGUYEN 文")], "invalid_name");
+    for name in ["Ðặng Thị Ánh", "H'Hen Niê", "Ksor Y-Blang", "Zoë Đỗ"] {
+        let order = parse(&with(BANK, "/beneficiary/full_name", json!(name)).to_string());
+        assert_eq!(order.beneficiary.full_name, name);
+    }
+}
+
+#[test]
 fn decomposed_diacritics_apostrophes_and_a_140_character_memo_are_accepted() {
     let name = with(BANK, "/beneficiary/full_name", json!("H'Hen Nie\u{0302}"));
     let memo = with(BANK, "/memo", json!("đ".repeat(140)));
