@@ -251,23 +251,33 @@ pub async fn resolve(
             provider: record.provider,
         });
     };
-    let Ok(request) = record.payout_request() else {
-        return refused(Refusal::UnreadableOrder {
-            payment_id: record.payment_id,
-        });
-    };
-    let answer = match adapter.query_status(&request).await {
-        Ok(answer) => answer,
-        Err(error) => {
-            return refused(Refusal::InquiryFailed {
-                provider: record.provider,
-                error: error.to_string(),
+    let (change, provider_answer) = match record.payout_request() {
+        Ok(request) => {
+            let answer = match adapter.query_status(&request).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    return refused(Refusal::InquiryFailed {
+                        provider: record.provider,
+                        error: error.to_string(),
+                    })
+                }
+            };
+            match decide(&record, resolution, &answer, chrono::Utc::now()) {
+                Ok(change) => (change, describe_answer(&answer)),
+                Err(refusal) => return refused(refusal),
+            }
+        }
+        // Its stored order no longer reads back, so the provider cannot be asked about it;
+        // but nothing of it was ever sent, so there is nothing to ask: it can be closed failed.
+        Err(_) if resolution.verdict == Verdict::Failed && record.submitted_at.is_none() => (
+            closed_unsent(&record, resolution, chrono::Utc::now()),
+            NOT_ASKED.to_string(),
+        ),
+        Err(_) => {
+            return refused(Refusal::UnreadableOrder {
+                payment_id: record.payment_id,
             })
         }
-    };
-    let change = match decide(&record, resolution, &answer, chrono::Utc::now()) {
-        Ok(change) => change,
-        Err(refusal) => return refused(refusal),
     };
     let detail = change.detail.clone();
     let Some(payment) = store.apply(&record, change).await? else {
@@ -279,9 +289,30 @@ pub async fn resolve(
     Ok(ResolveOutcome::Resolved(Box::new(Resolved {
         payment,
         previous_reason_code: record.reason_code,
-        provider_answer: describe_answer(&answer),
+        provider_answer,
         detail,
     })))
+}
+
+/// What a resolution says of the provider's answer when the provider was not asked.
+const NOT_ASKED: &str = "not asked: nothing was sent, and the stored order no longer reads back";
+
+/// The change that closes a payment held before anything was sent, whose stored order no
+/// longer reads back (`unreadable_stored_order`): failed, as the operator says, without an
+/// inquiry (there is no request to ask with, and no transfer to ask about).
+fn closed_unsent(record: &PaymentRecord, resolution: &Resolution, at: chrono::DateTime<chrono::Utc>) -> Change {
+    let detail = format!(
+        "resolved as {} by operator {} at {}; provider {NOT_ASKED}; note: {}",
+        resolution.verdict,
+        resolution.operator,
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        resolution.note.trim()
+    );
+    let reason = format!(
+        "the payment was held before anything was sent ({}) and an operator closed it; nothing was paid",
+        record.reason_code.as_deref().unwrap_or("needs_review")
+    );
+    Change::to(PaymentState::Failed, detail).reason(RESOLVED_BY_OPERATOR, reason)
 }
 
 /// The payment an id names: a payment id, or an order id (unique: one order id, one payment).

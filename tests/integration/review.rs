@@ -17,6 +17,7 @@ crate::on_both_databases!(
     the_review_list_shows_held_payments_and_hides_the_others,
     a_held_duplicate_can_only_be_resolved_as_failed,
     a_sent_payment_is_resolved_only_when_the_provider_agrees,
+    a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_closed_failed,
 );
 
 const OPERATOR: &str = "test-operator";
@@ -239,5 +240,50 @@ async fn a_sent_payment_is_resolved_only_when_the_provider_agrees(db: Db) {
     let result = assert_resolved(&mut stack, &store, &order_id, ResultStatus::Succeeded).await;
     assert_eq!(result.provider_ref.as_deref(), Some(booked.provider_ref.as_str()));
     assert_eq!(stack.credits(&order_id), 1);
+    stack.stop().await;
+}
+
+/// A payment held in review before anything was sent, because its stored order no longer
+/// reads back (`unreadable_stored_order`), could never be resolved: every verdict was refused
+/// as `UnreadableOrder`, since the provider is asked with the order's request. Nothing was
+/// sent, so there is nothing to ask: `failed` closes it; `succeeded` is still refused.
+async fn a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_closed_failed(db: Db) {
+    let stack = TestStack::start_with(db, crate::support::test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let order = bank_order(1_300_000);
+    let order_id = stack.claim(&store, &order).await;
+    let record = store.payments_named(&order_id).await.unwrap().remove(0);
+    let pool = sqlx::AnyPool::connect(secrecy::ExposeSecret::expose_secret(&stack.settings.database.url))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payment_orders SET order_json = 'not an order' WHERE payment_id = $1")
+        .bind(record.payment_id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let unreadable = store.payments_named(&order_id).await.unwrap().remove(0);
+    assert!(
+        unreadable.payout_request().is_err(),
+        "the stored order no longer reads back"
+    );
+    let held = Change::to(PaymentState::NeedsReview, "test: the stored order cannot be read back")
+        .reason("unreadable_stored_order", "the stored order cannot be read back");
+    assert!(store.apply(&unreadable, held).await.unwrap().is_some());
+
+    let refused = refusal(resolve(&stack, &store, &order_id, Verdict::Succeeded, None).await);
+    assert!(matches!(refused, Refusal::NeverSubmitted { .. }), "{refused}");
+    let ResolveOutcome::Resolved(resolved) = resolve(&stack, &store, &order_id, Verdict::Failed, None).await else {
+        panic!("a payment never sent can be closed failed without asking the provider");
+    };
+    assert_eq!(resolved.payment.state, PaymentState::Failed);
+    assert_eq!(resolved.payment.reason_code.as_deref(), Some(RESOLVED_BY_OPERATOR));
+    assert!(
+        resolved.provider_answer.starts_with("not asked"),
+        "{}",
+        resolved.provider_answer
+    );
+    assert!(resolved.detail.contains(NOTE), "{}", resolved.detail);
+    assert_eq!(stack.credits(&order_id), 0, "nothing was paid");
     stack.stop().await;
 }
