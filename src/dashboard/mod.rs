@@ -49,10 +49,11 @@ pub struct DashboardState {
     pub settings: Arc<DashboardSettings>,
     token: auth::TokenCheck,
     dlq: Arc<dlq_look::DlqWatch>,
-    /// The batches in progress and the payment counts, each read at most once per
-    /// `batches.check_interval_ms` for every viewer together.
+    /// The batches in progress, the payment counts and the payments in review, each read at
+    /// most once per `batches.check_interval_ms` for every viewer together.
     batches: Arc<reuse::Reuse<batches::Batches>>,
     counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
+    review: Arc<reuse::Reuse<crate::store::PaymentListing>>,
 }
 
 /// The dashboard's routes, or `None` when it is off (no token). Fails on invalid settings.
@@ -79,6 +80,7 @@ pub fn router(
         )),
         batches: Arc::new(reuse::Reuse::new(batch_refresh)),
         counts: Arc::new(reuse::Reuse::new(batch_refresh)),
+        review: Arc::new(reuse::Reuse::new(batch_refresh)),
     };
     Ok(Some(
         Router::new()

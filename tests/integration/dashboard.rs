@@ -18,7 +18,10 @@ use serde_json::{json, Value};
 use crate::browser;
 use crate::support::{bank_order, test_settings, vnpost_order, Db, TestStack, HOLDER};
 
-crate::on_both_databases!(the_dashboard_shows_a_known_run_and_refuses_other_tokens);
+crate::on_both_databases!(
+    the_dashboard_shows_a_known_run_and_refuses_other_tokens,
+    the_payments_in_review_are_read_once_per_interval_for_every_viewer,
+);
 
 const TOKEN: &str = "ops-test-token-0123456789abcdef";
 
@@ -178,6 +181,72 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
     if browser::update_screenshots() && matches!(db, Db::Sqlite) {
         browser::screenshot(&url, &browser::docs_path("dashboard.png"), 1400).await;
     }
+    stack.stop().await;
+}
+
+/// Publishes an order for the same beneficiary, program, period and type as `paid` (already
+/// paid): the duplicate guard holds it in `needs_review`, without sending it.
+async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) {
+    let mut held = paid.clone();
+    let held_id = format!("{}-{suffix}", paid["order_id"].as_str().unwrap());
+    held["order_id"] = json!(held_id);
+    stack.publish(&held).await;
+    stack
+        .wait_for(
+            &held_id,
+            |m| m.status == ResultStatus::NeedsReview,
+            Duration::from_secs(20),
+        )
+        .await;
+}
+
+/// The list of payments in review is sorted by when each entered review and summed over all
+/// of them: during a provider's outage, tens of thousands of rows. Like the counts and the
+/// batches, it is read once per `batches.check_interval_ms` for every viewer together, not
+/// once per request.
+async fn the_payments_in_review_are_read_once_per_interval_for_every_viewer(db: Db) {
+    let mut settings = test_settings();
+    settings.dashboard = DashboardSettings {
+        token: Some(SecretString::from(TOKEN)),
+        ..Default::default()
+    };
+    // Longer than the test: every reading after the first is the first.
+    settings.batches.check_interval_ms = 600_000;
+    let mut stack = TestStack::start_with(db, settings, false).await;
+    let gateway = RunningGateway::start(stack.settings.clone()).await.unwrap();
+    let api = format!("http://{}/ops/api/summary", gateway.http_address);
+    stack.gateway = Some(gateway);
+    let summary = || async {
+        reqwest::Client::new()
+            .get(&api)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+
+    let paid = bank_order(2_789_000);
+    assert_eq!(pay(&mut stack, &paid, HOLDER).await, ResultStatus::Succeeded);
+    hold_a_duplicate_of(&mut stack, &paid, "again").await;
+    let first = summary().await;
+    assert_eq!(first["needs_review"]["total"], 1, "{}", first["needs_review"]);
+    let first_age = first["needs_review"]["shown"][0]["age_ms"].as_i64().unwrap();
+
+    hold_a_duplicate_of(&mut stack, &paid, "and-again").await;
+    let later = summary().await;
+    assert_eq!(
+        later["needs_review"]["total"], 1,
+        "the same reading, not a new one: {}",
+        later["needs_review"]
+    );
+    // Its ages still run on: they are counted at each request from when each entered review.
+    let later_age = later["needs_review"]["shown"][0]["age_ms"].as_i64().unwrap();
+    assert!(later_age > first_age, "{first_age} then {later_age}");
     stack.stop().await;
 }
 
