@@ -188,13 +188,9 @@ pub fn decide(
             format!("an operator confirmed with the provider that the payout failed ({code}); nothing was credited"),
             resolution.provider_ref.clone(),
         ),
-        (Verdict::Failed, ProviderStatus::NotFound) if record.submitted_at.is_none() => (
-            format!(
-                "the payment was held before anything was sent ({}) and an operator closed it; nothing was paid",
-                record.reason_code.as_deref().unwrap_or("needs_review")
-            ),
-            resolution.provider_ref.clone(),
-        ),
+        (Verdict::Failed, ProviderStatus::NotFound) if record.submitted_at.is_none() => {
+            (closed_before_sending(record), resolution.provider_ref.clone())
+        }
         (Verdict::Failed, ProviderStatus::NotFound) if !resolution.no_record_confirmed => {
             return Err(Refusal::NoRecordIsNoProof {
                 payment_id: record.payment_id.clone(),
@@ -206,18 +202,35 @@ pub fn decide(
             resolution.provider_ref.clone(),
         ),
     };
-    let detail = format!(
+    Ok(Change {
+        provider_ref,
+        ..Change::to(
+            resolution.verdict.state(),
+            resolved_detail(resolution, at, &provider_answer),
+        )
+        .reason(RESOLVED_BY_OPERATOR, reason)
+    })
+}
+
+/// What the event log says of a resolution: the verdict, who, when, the provider's answer and
+/// the operator's note.
+fn resolved_detail(resolution: &Resolution, at: chrono::DateTime<chrono::Utc>, provider_answer: &str) -> String {
+    format!(
         "resolved as {} by operator {} at {}; provider's answer: {}; note: {}",
         resolution.verdict,
         resolution.operator,
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         provider_answer,
         resolution.note.trim()
-    );
-    Ok(Change {
-        provider_ref,
-        ..Change::to(resolution.verdict.state(), detail).reason(RESOLVED_BY_OPERATOR, reason)
-    })
+    )
+}
+
+/// The reason of a payment held before anything was sent that an operator closed failed.
+fn closed_before_sending(record: &PaymentRecord) -> String {
+    format!(
+        "the payment was held before anything was sent ({}) and an operator closed it; nothing was paid",
+        record.reason_code.as_deref().unwrap_or("needs_review")
+    )
 }
 
 /// Resolves a payment in `needs_review` as the operator found it, after a status inquiry
@@ -301,18 +314,8 @@ const NOT_ASKED: &str = "not asked: nothing was sent, and the stored order no lo
 /// longer reads back (`unreadable_stored_order`): failed, as the operator says, without an
 /// inquiry (there is no request to ask with, and no transfer to ask about).
 fn closed_unsent(record: &PaymentRecord, resolution: &Resolution, at: chrono::DateTime<chrono::Utc>) -> Change {
-    let detail = format!(
-        "resolved as {} by operator {} at {}; provider {NOT_ASKED}; note: {}",
-        resolution.verdict,
-        resolution.operator,
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        resolution.note.trim()
-    );
-    let reason = format!(
-        "the payment was held before anything was sent ({}) and an operator closed it; nothing was paid",
-        record.reason_code.as_deref().unwrap_or("needs_review")
-    );
-    Change::to(PaymentState::Failed, detail).reason(RESOLVED_BY_OPERATOR, reason)
+    Change::to(PaymentState::Failed, resolved_detail(resolution, at, NOT_ASKED))
+        .reason(RESOLVED_BY_OPERATOR, closed_before_sending(record))
 }
 
 /// The payment an id names: a payment id, or an order id (unique: one order id, one payment).

@@ -244,11 +244,12 @@ async fn publish(channel: &Channel, settings: &AmqpSettings, rows: &[OutboxRow])
         };
         let message_id = properties.message_id().clone();
         match channel
-            .basic_publish(exchange.clone(), routing_key.clone(), options, &row.body, properties)
+            .basic_publish(exchange, routing_key, options, &row.body, properties)
             .await
         {
             Ok(confirm) => {
                 confirms.push(confirm);
+                let (exchange, routing_key) = destination(row, settings);
                 sent.push(Sent {
                     id: row.id,
                     exchange,
@@ -295,13 +296,18 @@ fn is_intermediate(row: &OutboxRow) -> bool {
     row.kind == OutboxKind::Result && (row.routing_key.ends_with(".accepted") || row.routing_key.ends_with(".pending"))
 }
 
+/// The exchange and routing key a row is published to.
+fn destination<'a>(row: &'a OutboxRow, settings: &'a AmqpSettings) -> (&'a str, &'a str) {
+    match row.kind {
+        OutboxKind::Result => (settings.results_exchange.as_str(), row.routing_key.as_str()),
+        OutboxKind::DeadLetter => ("", settings.dlq_queue.as_str()),
+    }
+}
+
 /// The exchange, routing key and properties of a row, checked so that nothing in lapin can
 /// panic on them; `Err` says why this row can never be published as it is.
 fn prepare(row: &OutboxRow, settings: &AmqpSettings) -> Result<(ShortString, ShortString, BasicProperties), String> {
-    let (exchange, routing_key) = match row.kind {
-        OutboxKind::Result => (settings.results_exchange.as_str(), row.routing_key.as_str()),
-        OutboxKind::DeadLetter => ("", settings.dlq_queue.as_str()),
-    };
+    let (exchange, routing_key) = destination(row, settings);
     let exchange =
         ShortString::try_new(exchange).map_err(|_| "the exchange name is longer than AMQP's 255 bytes".to_string())?;
     let routing_key =

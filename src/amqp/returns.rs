@@ -17,8 +17,8 @@ use lapin::types::ShortString;
 #[derive(Debug)]
 pub struct Sent<'a> {
     pub id: i64,
-    pub exchange: ShortString,
-    pub routing_key: ShortString,
+    pub exchange: &'a str,
+    pub routing_key: &'a str,
     pub message_id: Option<ShortString>,
     pub body: &'a [u8],
 }
@@ -77,8 +77,8 @@ pub fn settle(sent: &[Sent<'_>], answers: &[Answer], returned: &[BasicReturnMess
 /// Whether `message` is what was published as `sent`.
 fn carries(sent: &Sent<'_>, message: &BasicReturnMessage) -> bool {
     let delivery = &message.delivery;
-    delivery.exchange == sent.exchange
-        && delivery.routing_key == sent.routing_key
+    delivery.exchange.as_str() == sent.exchange
+        && delivery.routing_key.as_str() == sent.routing_key
         && delivery.properties.message_id() == &sent.message_id
         && delivery.data == sent.body
 }
@@ -90,18 +90,18 @@ mod tests {
 
     use super::*;
 
-    fn sent<'a>(id: i64, routing_key: &str, body: &'a [u8]) -> Sent<'a> {
+    fn sent<'a>(id: i64, routing_key: &'a str, body: &'a [u8]) -> Sent<'a> {
         Sent {
             id,
-            exchange: "payments.results".into(),
-            routing_key: routing_key.into(),
+            exchange: "payments.results",
+            routing_key,
             message_id: Some(format!("order-{id}:1").into()),
             body,
         }
     }
 
     fn returned(of: &Sent<'_>) -> BasicReturnMessage {
-        let mut delivery = Delivery::mock(0, of.exchange.clone(), of.routing_key.clone(), false, of.body.to_vec());
+        let mut delivery = Delivery::mock(0, of.exchange.into(), of.routing_key.into(), false, of.body.to_vec());
         delivery.properties = BasicProperties::default().with_message_id(
             of.message_id
                 .clone()

@@ -87,17 +87,7 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
         ResultStatus::Succeeded
     );
     // The same beneficiary, program, period and type again: held for a person.
-    let mut held = paid.clone();
-    let held_id = format!("{}-again", paid["order_id"].as_str().unwrap());
-    held["order_id"] = json!(held_id);
-    stack.publish(&held).await;
-    stack
-        .wait_for(
-            &held_id,
-            |m| m.status == ResultStatus::NeedsReview,
-            Duration::from_secs(20),
-        )
-        .await;
+    let held_id = hold_a_duplicate_of(&mut stack, &paid, "again").await;
 
     let http = reqwest::Client::new();
     let api = format!("{base}/ops/api/summary");
@@ -185,8 +175,8 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
 }
 
 /// Publishes an order for the same beneficiary, program, period and type as `paid` (already
-/// paid): the duplicate guard holds it in `needs_review`, without sending it.
-async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) {
+/// paid): the duplicate guard holds it in `needs_review`, without sending it. Returns its order id.
+async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) -> String {
     let mut held = paid.clone();
     let held_id = format!("{}-{suffix}", paid["order_id"].as_str().unwrap());
     held["order_id"] = json!(held_id);
@@ -198,6 +188,7 @@ async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) 
             Duration::from_secs(20),
         )
         .await;
+    held_id
 }
 
 /// The list of payments in review is sorted by when each entered review and summed over all
