@@ -24,6 +24,7 @@ pub mod reconcile;
 pub mod report;
 pub mod retention;
 pub mod review;
+pub mod spreadsheet;
 pub mod store;
 pub mod supervise;
 pub mod telemetry;

@@ -36,7 +36,9 @@ async fn prune(store: Store, settings: &RetentionSettings, shutdown: Cancellatio
         return;
     }
     loop {
-        match store.prune(settings.prune_before(now_ms())).await {
+        // A prune stops between chunks at shutdown: the pruner is stopped first, and a large
+        // first prune (after an upgrade, or a week's rows) held the rest of the ordered stop.
+        match store.prune(settings.prune_before(now_ms()), &shutdown).await {
             Ok(report) => {
                 metrics::counter!("gateway_outbox_pruned_total").increment(report.outbox_rows);
                 metrics::counter!("gateway_callback_events_pruned_total").increment(report.callback_events);

@@ -1,21 +1,31 @@
 //! Reads a bank's ISO 20022 camt.053.001.08 end-of-day statement of the disbursement account.
 //!
 //! Booked entries only (`Sts/Cd` = `BOOK`). A debit (`DBIT`) is a payout; a credit (`CRDT`)
-//! that carries return information (`TxDtls/RtrInf`) is a payout that came back (a return); a
-//! credit with only a reversal indicator (`RvslInd`) is a reversal of a payout entry (often of a
-//! duplicate booking), which is not a return of the payment; other credits (the account being
-//! funded) are not payouts and are left out.
+//! that carries return information (`TxDtls/RtrInf`) is a payout that came back (a return); an
+//! entry with a reversal indicator (`RvslInd`) and no return information is a reversal — of a
+//! payout entry (a credit; often of a duplicate booking) or of a credit (a debit: a return
+//! taken back) — which is not a return of the payment; any other credit is kept as a
+//! [`LineKind::Credit`]: the account being funded, unless its reference names a payment.
 //!
 //! The client reference is `TxDtls/Refs/InstrId`, which the gateway's bank adapter sends as the
 //! `client_reference` (the payment id); without it, `EndToEndId`, which the adapter sends as the
 //! upstream order id and which ISO 20022 carries unchanged to the statement (matching accepts
-//! either a payment id or an order id). The line's own reference is `AcctSvcrRef`. An entry
-//! booking several transactions yields one line per `TxDtls`.
+//! either a payment id or an order id, and tries the `EndToEndId` when the `InstrId` names no
+//! payment). The line's own reference is `AcctSvcrRef`. An entry booking several transactions
+//! yields one line per `TxDtls`, each with the transaction's `AcctSvcrRef`; where a transaction
+//! has none, or the entry gives several the same one (banks copy the entry's reference into
+//! each), each line is the entry's reference and the transaction's position, `FT123/2`, so
+//! that a return is remembered as its own line and a repeated reading of the file finds the
+//! same references.
+//!
+//! A statement covers one Vietnam day (`FrToDt`): one that covers several, or that holds
+//! statements of different days, is refused, since a payment sent on a later day would never
+//! be expected and its absence never noticed.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use roxmltree::{Document, Node};
 
-use super::statement::{parse_dong, vietnam_date, LineKind, ParsedStatement, StatementError, StatementLine};
+use super::statement::{parse_dong, vietnam, LineKind, ParsedStatement, StatementError, StatementLine};
 
 /// The camt.053.001.08 namespace.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08";
@@ -54,11 +64,16 @@ fn day_of(node: Node) -> Result<Option<NaiveDate>, String> {
 
 /// An ISO date-time as a Vietnam day; one without an offset is taken as Vietnam time.
 fn date_time_day(moment: &str) -> Result<NaiveDate, String> {
+    date_time_local(moment).map(|local| local.date())
+}
+
+/// An ISO date-time as Vietnam wall-clock time; one without an offset is taken as Vietnam time.
+fn date_time_local(moment: &str) -> Result<NaiveDateTime, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(moment) {
-        return Ok(vietnam_date(at.to_utc()));
+        // RFC 3339 years have four digits: far from the calendar's ends, where the shift could fail.
+        return Ok(at.with_timezone(&vietnam()).naive_local());
     }
-    chrono::NaiveDateTime::parse_from_str(moment, "%Y-%m-%dT%H:%M:%S%.f")
-        .map(|local| local.date())
+    NaiveDateTime::parse_from_str(moment, "%Y-%m-%dT%H:%M:%S%.f")
         .map_err(|_| format!("date-time `{moment}` is not ISO 8601"))
 }
 
@@ -91,9 +106,14 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedStatement, StatementError> {
     let mut found_statement = false;
     for stmt in children(report, "Stmt") {
         found_statement = true;
-        if statement.date.is_none() {
-            if let Some(from) = text_at(stmt, &["FrToDt", "FrDtTm"]) {
-                statement.date = Some(date_time_day(&from).map_err(StatementError::NotCamt053)?);
+        if let Some(day) = day_covered(stmt).map_err(StatementError::NotCamt053)? {
+            match statement.date {
+                Some(earlier) if earlier != day => {
+                    return Err(StatementError::NotCamt053(format!(
+                        "it holds statements of {earlier} and of {day}; reconcile one day's statement at a time"
+                    )))
+                }
+                _ => statement.date = Some(day),
             }
         }
         for entry in children(stmt, "Ntry") {
@@ -108,7 +128,33 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedStatement, StatementError> {
     Ok(statement)
 }
 
-/// The lines one `Ntry` books (none for an entry that is not booked or not a payout).
+/// The Vietnam day a `Stmt` covers (`FrToDt`), if it says; an error when it covers more than
+/// one. A period that ends at midnight (`ToDtTm` 00:00:00 of the next day) covers one day.
+fn day_covered(stmt: Node) -> Result<Option<NaiveDate>, String> {
+    let Some(from) = text_at(stmt, &["FrToDt", "FrDtTm"]) else {
+        return Ok(None);
+    };
+    let from = date_time_local(&from)?;
+    let Some(to) = text_at(stmt, &["FrToDt", "ToDtTm"]) else {
+        return Ok(Some(from.date()));
+    };
+    let to = date_time_local(&to)?;
+    let last_day = if to.time() == chrono::NaiveTime::MIN && to.date() > from.date() {
+        to.date().pred_opt().unwrap_or(to.date())
+    } else {
+        to.date()
+    };
+    if last_day != from.date() {
+        return Err(format!(
+            "it covers {} to {last_day}; reconcile one day's statement at a time",
+            from.date()
+        ));
+    }
+    Ok(Some(from.date()))
+}
+
+/// The lines one `Ntry` books (none for an entry that is not booked, or a credit without a
+/// reference).
 fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
     let status = text_at(entry, &["Sts", "Cd"]).or_else(|| text_at(entry, &["Sts", "Prtry"]));
     if status.as_deref() != Some("BOOK") {
@@ -122,7 +168,7 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
     }
     .ok_or("no booking date (BookgDt)")?;
     let entry_amount = amount_of(child(entry, "Amt").ok_or("no amount (Amt)")?)?;
-    let entry_ref = text_at(entry, &["AcctSvcrRef"]);
+    let entry_ref = text_at(entry, &["AcctSvcrRef"]).filter(|reference| !reference.is_empty());
     let mut transactions: Vec<Option<Node>> = children(entry, "NtryDtls")
         .flat_map(|details| children(details, "TxDtls"))
         .map(Some)
@@ -132,27 +178,33 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
     }
     let batch = transactions.len() > 1;
     let mut lines = Vec::new();
-    for transaction in transactions {
+    for (position, transaction) in transactions.into_iter().enumerate() {
         let refs = transaction.and_then(|tx| child(tx, "Refs"));
-        let reference = refs
-            .and_then(|refs| {
-                let present = |name: &str| text_at(refs, &[name]).filter(|text| !text.is_empty());
-                present("InstrId").or_else(|| present("EndToEndId"))
-            })
-            .unwrap_or_default();
-        let line_ref = refs.and_then(|refs| text_at(refs, &["AcctSvcrRef"]));
+        let present = |name: &str| {
+            refs.and_then(|refs| text_at(refs, &[name]))
+                .filter(|text| !text.is_empty())
+        };
+        let instruction = present("InstrId");
+        let end_to_end = present("EndToEndId");
+        let (reference, other_reference) = match instruction {
+            Some(instruction) => (instruction, end_to_end),
+            None => (end_to_end.unwrap_or_default(), None),
+        };
         let return_reason = transaction
             .and_then(|tx| text_at(tx, &["RtrInf", "Rsn", "Cd"]).or_else(|| text_at(tx, &["RtrInf", "Rsn", "Prtry"])));
         let has_return_info = transaction.is_some_and(|tx| child(tx, "RtrInf").is_some());
         let kind = match direction.as_str() {
-            "DBIT" => LineKind::Payout,
             "CRDT" if has_return_info => LineKind::Return {
                 reason_code: return_reason.unwrap_or_else(|| "RVSL".to_string()),
             },
-            // A reversal without return information: an entry booked in error taken back.
-            "CRDT" if reversal => LineKind::Reversal,
-            // Money into the disbursement account that is not a return: funding, not a payout.
-            "CRDT" => continue,
+            // A reversal without return information: an entry booked in error taken back, or
+            // (a debit) a return taken back. Neither is a payout.
+            "DBIT" | "CRDT" if reversal => LineKind::Reversal,
+            "DBIT" => LineKind::Payout,
+            // Money into the disbursement account that is not a return: funding, unless its
+            // reference names a payment. One without a reference names none.
+            "CRDT" if reference.is_empty() => continue,
+            "CRDT" => LineKind::Credit,
             other => return Err(format!("credit/debit indicator `{other}` is neither CRDT nor DBIT")),
         };
         let amount = if !batch {
@@ -161,21 +213,40 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
             let node = transaction.and_then(|tx| child(tx, "Amt"));
             amount_of(node.ok_or("a transaction of a batch entry has no amount")?)?
         };
-        let entry_ref = if !batch {
-            entry_ref.clone().or(line_ref)
+        let own_ref = refs
+            .and_then(|refs| text_at(refs, &["AcctSvcrRef"]))
+            .filter(|r| !r.is_empty());
+        let entry_ref = if batch {
+            own_ref.or_else(|| entry_ref.clone())
         } else {
-            line_ref
+            entry_ref.clone().or(own_ref)
         }
-        .filter(|reference| !reference.is_empty())
         .ok_or("no account servicer reference (AcctSvcrRef)")?;
-        lines.push(StatementLine {
-            entry_ref,
-            reference,
-            amount,
-            booked_on,
-            kind,
-        });
+        lines.push((
+            position + 1,
+            StatementLine {
+                entry_ref,
+                reference,
+                other_reference,
+                amount,
+                booked_on,
+                kind,
+            },
+        ));
     }
+    // The lines of a batch must be told apart by their references: where two share one, every
+    // line is named by its reference and its position in the entry.
+    let mut seen = std::collections::HashSet::new();
+    let distinct = lines.iter().all(|(_, line)| seen.insert(line.entry_ref.clone()));
+    let lines = lines
+        .into_iter()
+        .map(|(position, mut line)| {
+            if !distinct {
+                line.entry_ref = format!("{}/{position}", line.entry_ref);
+            }
+            line
+        })
+        .collect::<Vec<_>>();
     Ok(lines)
 }
 
@@ -216,7 +287,12 @@ mod tests {
         let statement = parse(xml.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
         let day = NaiveDate::from_ymd_opt(2026, 12, 3);
         assert_eq!(statement.date, day);
-        assert_eq!(statement.lines.len(), 2, "the funding credit is not a payout");
+        assert_eq!(statement.lines.len(), 3);
+        assert_eq!(
+            statement.lines[2].kind,
+            LineKind::Credit,
+            "the funding credit is not a payout"
+        );
         assert_eq!(statement.lines[0].kind, LineKind::Payout);
         assert_eq!(statement.lines[0].reference, "pay_a");
         assert_eq!(statement.lines[0].entry_ref, "FT-pay_a");
@@ -273,6 +349,106 @@ mod tests {
                 }
             ]
         );
+    }
+
+    /// A debit with `RvslInd` takes back a credit (a return booked in error): it was read as a
+    /// payout, and beside the return of the same payment it made the return look genuine.
+    #[test]
+    fn a_debit_with_a_reversal_indicator_is_a_reversal_not_a_payout() {
+        let taken_back = entry("DBIT", "1000", "pay_a", "").replace(
+            "<CdtDbtInd>DBIT</CdtDbtInd>",
+            "<CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd>",
+        );
+        let statement = parse(document(&taken_back).as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.lines.len(), 1);
+        assert_eq!(statement.lines[0].kind, LineKind::Reversal);
+    }
+
+    /// A bank may book a return as a plain credit (`BkTxCd` RRTN, no `RtrInf`): it was left out
+    /// as funding, and the money back in the account went unnoticed.
+    #[test]
+    fn a_credit_without_return_information_is_kept_and_one_without_a_reference_left_out() {
+        let plain_credit = entry("CRDT", "1000", "pay_a", "");
+        let no_reference = entry("CRDT", "50000000", "x", "")
+            .replace("<InstrId>x</InstrId>", "")
+            .replace("<EndToEndId>TB-2026-12-000001</EndToEndId>", "");
+        let xml = document(&format!("{plain_credit}{no_reference}"));
+        let statement = parse(xml.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.lines.len(), 1, "{statement:?}");
+        assert_eq!(statement.lines[0].kind, LineKind::Credit);
+        assert_eq!(statement.lines[0].reference, "pay_a");
+    }
+
+    /// The end-to-end id beside an instruction id is kept: a bank's return may carry its own id
+    /// as `InstrId` while `EndToEndId` still names the order.
+    #[test]
+    fn the_end_to_end_id_beside_an_instruction_id_is_kept_as_the_other_reference() {
+        let statement =
+            parse(document(&entry("DBIT", "1000", "RTN-77", "")).as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.lines[0].reference, "RTN-77");
+        assert_eq!(statement.lines[0].other_reference.as_deref(), Some("TB-2026-12-000001"));
+    }
+
+    fn batch_entry(transactions: &[(&str, Option<&str>)]) -> String {
+        let details: String = transactions
+            .iter()
+            .map(|(reference, own)| {
+                let own = own.map(|r| format!("<AcctSvcrRef>{r}</AcctSvcrRef>")).unwrap_or_default();
+                format!(
+                    r#"<TxDtls><Refs>{own}<InstrId>{reference}</InstrId></Refs><Amt Ccy="VND">1000</Amt><RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf></TxDtls>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<Ntry><Amt Ccy="VND">{}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+<BookgDt><Dt>2026-12-03</Dt></BookgDt><AcctSvcrRef>FT-BATCH</AcctSvcrRef><NtryDtls>{details}</NtryDtls></Ntry>"#,
+            1000 * transactions.len()
+        )
+    }
+
+    /// Two returns in one batch entry under one reference (a bank copying the entry's reference
+    /// into each transaction): a return is remembered by its line's reference, so the second
+    /// was taken as already applied and upstream never heard of it.
+    #[test]
+    fn the_lines_of_a_batch_entry_get_references_of_their_own() {
+        let refs = |xml: String| -> Vec<String> {
+            parse(document(&xml).as_bytes())
+                .unwrap_or_else(|error| panic!("{error}"))
+                .lines
+                .into_iter()
+                .map(|line| line.entry_ref)
+                .collect()
+        };
+        let shared = batch_entry(&[("pay_a", Some("FT-BATCH")), ("pay_b", Some("FT-BATCH"))]);
+        assert_eq!(refs(shared), ["FT-BATCH/1", "FT-BATCH/2"]);
+        let without = batch_entry(&[("pay_a", None), ("pay_b", None)]);
+        assert_eq!(refs(without), ["FT-BATCH/1", "FT-BATCH/2"]);
+        let own = batch_entry(&[("pay_a", Some("TX-1")), ("pay_b", Some("TX-2"))]);
+        assert_eq!(refs(own), ["TX-1", "TX-2"]);
+    }
+
+    /// Only the first `FrDtTm` was read: a statement from Friday to Sunday was Friday's, and a
+    /// payment sent on Saturday that the provider never booked was never missed.
+    #[test]
+    fn a_statement_of_several_days_is_refused_and_one_ending_at_midnight_is_one_day() {
+        let over_a_weekend = document("").replace(
+            "<ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm>",
+            "<ToDtTm>2026-12-05T23:59:59+07:00</ToDtTm>",
+        );
+        let error = parse(over_a_weekend.as_bytes()).expect_err("three days").to_string();
+        assert!(error.contains("covers 2026-12-03 to 2026-12-05"), "{error}");
+        let to_midnight = document("").replace(
+            "<ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm>",
+            "<ToDtTm>2026-12-04T00:00:00+07:00</ToDtTm>",
+        );
+        let statement = parse(to_midnight.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.date, NaiveDate::from_ymd_opt(2026, 12, 3));
+        let two_days = document("").replace(
+            "</Stmt>",
+            "</Stmt><Stmt><Id>S2</Id><FrToDt><FrDtTm>2026-12-04T00:00:00+07:00</FrDtTm></FrToDt></Stmt>",
+        );
+        let error = parse(two_days.as_bytes()).expect_err("two statements").to_string();
+        assert!(error.contains("statements of 2026-12-03 and of 2026-12-04"), "{error}");
     }
 
     #[test]

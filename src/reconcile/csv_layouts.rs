@@ -12,7 +12,9 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone};
 
-use super::statement::{parse_dong, vietnam, vietnam_date, LineKind, ParsedStatement, StatementError, StatementLine};
+use super::statement::{
+    parse_csv_dong, vietnam, vietnam_date, LineKind, ParsedStatement, StatementError, StatementLine,
+};
 
 /// The columns one layout needs, and how to read one record.
 struct Layout {
@@ -87,12 +89,14 @@ fn parse(layout: &Layout, bytes: &[u8]) -> Result<ParsedStatement, StatementErro
         })
         .collect::<Result<Vec<usize>, _>>()?;
     let mut statement = ParsedStatement::default();
-    for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
+    for record in reader.records() {
         let record = record.map_err(|error| StatementError::Line {
-            line,
+            line: error.position().map_or(0, |at| line_at(text, at.byte())),
             problem: error.to_string(),
         })?;
+        // The file's own line where the record starts: blank lines and quoted fields that span
+        // lines are counted, so the message points where the operator's editor does.
+        let line = record.position().map_or(0, |at| line_at(text, at.byte()));
         if record.iter().all(|field| field.trim().is_empty()) {
             continue;
         }
@@ -105,6 +109,20 @@ fn parse(layout: &Layout, bytes: &[u8]) -> Result<ParsedStatement, StatementErro
         }
     }
     Ok(statement)
+}
+
+/// The line (counted from 1) of the first field of a record the `csv` reader says starts at
+/// byte `at`: its position may be the start of blank lines it skipped before the record.
+fn line_at(text: &str, at: u64) -> usize {
+    let at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
+    let (before, after) = text.as_bytes().split_at(at);
+    let newlines_before = before.iter().filter(|&&b| b == b'\n').count();
+    let skipped = after
+        .iter()
+        .take_while(|b| matches!(b, b'\n' | b'\r'))
+        .filter(|&&b| b == b'\n')
+        .count();
+    1 + newlines_before + skipped
 }
 
 fn required(value: &str, column: &str) -> Result<String, String> {
@@ -136,7 +154,8 @@ fn read_vnpost(fields: &[&str]) -> Result<Option<StatementLine>, String> {
     Ok(Some(StatementLine {
         entry_ref: required(entry_ref, "MA_GIAO_DICH")?,
         reference: reference.to_string(),
-        amount: parse_dong(amount)?,
+        other_reference: None,
+        amount: parse_csv_dong(amount)?,
         booked_on,
         kind,
     }))
@@ -146,8 +165,9 @@ fn read_wallet(fields: &[&str]) -> Result<Option<StatementLine>, String> {
     let [entry_ref, reference, kind, amount, result_code, time, reason] = fields else {
         return Err("the record does not have the wallet columns".to_string());
     };
-    // A line whose result code is not 0 moved no money.
-    if *result_code != "0" {
+    // A line whose result code is not 0 moved no money; one without a result code says
+    // nothing of whether it did, and is not taken as a refusal.
+    if required(result_code, "resultCode")? != "0" {
         return Ok(None);
     }
     let kind = match *kind {
@@ -164,7 +184,8 @@ fn read_wallet(fields: &[&str]) -> Result<Option<StatementLine>, String> {
     Ok(Some(StatementLine {
         entry_ref: required(entry_ref, "transId")?,
         reference: reference.to_string(),
-        amount: parse_dong(amount)?,
+        other_reference: None,
+        amount: parse_csv_dong(amount)?,
         booked_on: vietnam_date(at),
         kind,
     }))
@@ -232,5 +253,37 @@ mod tests {
         let fraction =
             "transId,requestId,transType,amount,resultCode,responseTime,refundReason\nT1,pay_1,disburse,5.5,0,1,\n";
         assert!(parse_wallet(fraction.as_bytes()).is_err());
+    }
+
+    /// The line number counted records, not the file's lines: after a blank line (which the
+    /// reader skips) it pointed one line above the bad record.
+    #[test]
+    fn a_bad_line_is_named_by_its_line_in_the_file_after_blank_lines() {
+        let text = "transId,requestId,transType,amount,resultCode,responseTime,refundReason\n\
+                    T1,pay_1,disburse,5,0,1,\n\nT2,pay_2,payout,5,0,1,\n";
+        let error = parse_wallet(text.as_bytes()).expect_err("bad type").to_string();
+        assert!(error.starts_with("line 4: transType `payout`"), "{error}");
+    }
+
+    /// A line without a result code was left out as if the wallet had refused it: a payout
+    /// that moved money could vanish from the statement without a word.
+    #[test]
+    fn a_wallet_line_without_a_result_code_is_refused_not_left_out() {
+        let text = "transId,requestId,transType,amount,resultCode,responseTime,refundReason\n\
+                    T1,pay_1,disburse,500000,,1,\n";
+        let error = parse_wallet(text.as_bytes()).expect_err("no result code").to_string();
+        assert!(error.contains("line 2: resultCode is empty"), "{error}");
+    }
+
+    /// The last instant chrono knows panicked (Vietnam's offset added past it); a statement must
+    /// never take the process down.
+    #[test]
+    fn a_wallet_time_at_the_calendars_end_is_read_without_a_panic() {
+        let last = DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        let text = format!(
+            "transId,requestId,transType,amount,resultCode,responseTime,refundReason\nT1,pay_1,disburse,500000,0,{last},\n"
+        );
+        let statement = parse_wallet(text.as_bytes());
+        assert!(statement.is_ok(), "{statement:?}");
     }
 }

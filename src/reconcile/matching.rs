@@ -149,11 +149,24 @@ pub fn match_statement(
 ) -> Vec<Item> {
     let by_id: HashMap<&str, &GatewayPayment> = payments.iter().map(|p| (p.payment_id.as_str(), p)).collect();
     let by_order: HashMap<&str, &GatewayPayment> = payments.iter().map(|p| (p.order_id.as_str(), p)).collect();
-    let find = |reference: &str| by_id.get(reference).or_else(|| by_order.get(reference)).copied();
+    let by_reference = |reference: &str| by_id.get(reference).or_else(|| by_order.get(reference)).copied();
+    let find = |line: &StatementLine| {
+        by_reference(&line.reference).or_else(|| line.other_reference.as_deref().and_then(by_reference))
+    };
+    // A line the file repeats word for word (overlapping statements in one file) is one
+    // booking, read once.
+    let mut once = HashSet::new();
+    let lines: Vec<&StatementLine> = lines.iter().filter(|line| once.insert(*line)).collect();
+    // References that name more than one line: a return is remembered by its line's reference,
+    // so one of these cannot be applied once and only once.
+    let mut lines_by_ref: HashMap<&str, usize> = HashMap::new();
+    for line in &lines {
+        *lines_by_ref.entry(line.entry_ref.as_str()).or_default() += 1;
+    }
     // What the whole statement books for each payment, whatever the lines' order.
     let mut booked: HashMap<&str, Booked> = HashMap::new();
-    for line in lines {
-        if let Some(payment) = find(&line.reference) {
+    for line in &lines {
+        if let Some(payment) = find(line) {
             let counts = booked.entry(payment.payment_id.as_str()).or_default();
             match line.kind {
                 LineKind::Payout => {
@@ -163,6 +176,7 @@ pub fn match_statement(
                     }
                 }
                 LineKind::Reversal => counts.reversals += 1,
+                LineKind::Credit => counts.credits += 1,
                 LineKind::Return { .. } => {}
             }
         }
@@ -170,7 +184,11 @@ pub fn match_statement(
     let mut paid_out: HashSet<&str> = HashSet::new();
     let mut items = Vec::new();
     for line in lines {
-        let Some(payment) = find(&line.reference) else {
+        let Some(payment) = find(line) else {
+            if line.kind == LineKind::Credit {
+                // Money in that names no payment: the account being funded.
+                continue;
+            }
             items.push(Item {
                 kind: ItemKind::UnknownToGateway,
                 entry_ref: Some(line.entry_ref.clone()),
@@ -186,6 +204,7 @@ pub fn match_statement(
                     LineKind::Payout => "the provider booked a payout the gateway never sent".to_string(),
                     LineKind::Return { .. } => "the provider returned a payout the gateway never sent".to_string(),
                     LineKind::Reversal => "the provider reversed a payout the gateway never sent".to_string(),
+                    LineKind::Credit => String::new(),
                 },
             });
             continue;
@@ -204,6 +223,7 @@ pub fn match_statement(
                 LineKind::Payout => "booked",
                 LineKind::Return { .. } => "returned",
                 LineKind::Reversal => "reversed",
+                LineKind::Credit => "credited back",
             };
             (
                 ItemKind::StatusMismatch,
@@ -228,7 +248,13 @@ pub fn match_statement(
             )
         } else if is_payout {
             (ItemKind::Matched, String::new())
-        } else if let Some(why) = needs_review(line, payment, booked.get(payment.payment_id.as_str()), window) {
+        } else if let Some(why) = needs_review(
+            line,
+            payment,
+            booked.get(payment.payment_id.as_str()),
+            lines_by_ref.get(line.entry_ref.as_str()).copied().unwrap_or(1),
+            window,
+        ) {
             (
                 ItemKind::ReturnNeedsReview,
                 format!("{why}; nothing written: a person must find out whether the beneficiary still holds a credit"),
@@ -300,6 +326,8 @@ struct Booked {
     /// Of the payouts, those booked under another reference than the provider reported.
     under_another_reference: usize,
     reversals: usize,
+    /// Credits naming the payment without return information.
+    credits: usize,
 }
 
 /// A payout line whose entry is not the one the provider reported to the gateway: maybe a
@@ -321,8 +349,23 @@ fn needs_review(
     line: &StatementLine,
     payment: &GatewayPayment,
     booked: Option<&Booked>,
+    lines_with_its_ref: usize,
     window: (i64, i64),
 ) -> Option<String> {
+    if line.kind == LineKind::Credit {
+        return Some(
+            "a credit names this payment without return information: maybe a return the provider booked \
+             without saying so"
+                .to_string(),
+        );
+    }
+    if lines_with_its_ref > 1 {
+        return Some(format!(
+            "the statement gives its reference {} to {lines_with_its_ref} different lines, so the return \
+             cannot be remembered as its own line",
+            line.entry_ref
+        ));
+    }
     if line.kind == LineKind::Reversal {
         return Some(
             "the provider reversed an entry of this payment without return information (RvslInd): \
@@ -353,6 +396,12 @@ fn needs_review(
             booked.reversals
         ));
     }
+    if booked.credits > 0 {
+        return Some(format!(
+            "returned, but the statement also books {} other credit(s) naming this payment",
+            booked.credits
+        ));
+    }
     if booked.payouts > 1 {
         return Some(format!(
             "returned, but the statement books {} payouts of this payment",
@@ -372,7 +421,7 @@ fn return_reason(line: &StatementLine) -> Option<String> {
     match &line.kind {
         LineKind::Return { reason_code } => Some(reason_code.clone()),
         LineKind::Reversal => Some("RVSL".to_string()),
-        LineKind::Payout => None,
+        LineKind::Payout | LineKind::Credit => None,
     }
 }
 
@@ -398,6 +447,7 @@ mod tests {
         StatementLine {
             entry_ref: entry_ref.into(),
             reference: reference.into(),
+            other_reference: None,
             amount,
             booked_on: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default(),
             kind,
@@ -443,7 +493,7 @@ mod tests {
             ),
             payout("stranger", 9_000),
             payout("failed", 5_000),
-            payout("a", 1_000),
+            line("FT-a-2", "a", 1_000, LineKind::Payout),
             line("FT-elsewhere", "other_ref", 8_000, LineKind::Payout),
         ];
         let items = match_statement(&lines, &payments, DAY, 0);
@@ -576,6 +626,89 @@ mod tests {
                 reason_code: "AC04".into(),
             },
         )
+    }
+
+    /// A file with overlapping statements repeats lines word for word: a repeated payout was
+    /// "paid twice" (and remembered as an extra payout for good), a repeated return counted
+    /// twice.
+    #[test]
+    fn a_line_repeated_word_for_word_is_one_booking() {
+        use ItemKind::*;
+        let payments = [
+            payment("a", 1_000, PaymentState::Succeeded, 1_100),
+            payment("b", 2_000, PaymentState::Succeeded, 500),
+        ];
+        let lines = [
+            payout("a", 1_000),
+            payout("a", 1_000),
+            genuine_return("b", 2_000),
+            genuine_return("b", 2_000),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(kinds(&items), [(Matched, "a"), (Returned, "b")]);
+    }
+
+    /// Two different returns under one statement reference: the store remembers a return by
+    /// its reference, so the second was taken as applied before and never told upstream.
+    #[test]
+    fn returns_that_share_a_reference_are_listed_for_review() {
+        use ItemKind::*;
+        let payments = [
+            payment("a", 1_000, PaymentState::Succeeded, 500),
+            payment("b", 2_000, PaymentState::Succeeded, 500),
+        ];
+        let shared = |reference: &str, amount| {
+            line(
+                "RTN-SHARED",
+                reference,
+                amount,
+                LineKind::Return {
+                    reason_code: "AC04".into(),
+                },
+            )
+        };
+        let items = match_statement(&[shared("a", 1_000), shared("b", 2_000)], &payments, DAY, 0);
+        assert_eq!(kinds(&items), [(ReturnNeedsReview, "a"), (ReturnNeedsReview, "b")]);
+        assert!(items.iter().all(|item| item.note.contains("RTN-SHARED")), "{items:?}");
+    }
+
+    /// A credit naming a payment, without return information, was dropped as funding: money
+    /// back in the account for a payment upstream believes paid, and the day balanced.
+    #[test]
+    fn a_credit_naming_a_payment_is_listed_for_review_and_one_naming_none_is_funding() {
+        use ItemKind::*;
+        let payments = [
+            payment("a", 1_000, PaymentState::Succeeded, 500),
+            payment("b", 2_000, PaymentState::Succeeded, 500),
+        ];
+        let lines = [
+            line("CR-a", "a", 1_000, LineKind::Credit),
+            line("CR-funding", "treasury-transfer-7", 90_000, LineKind::Credit),
+            line("CR-b", "b", 2_000, LineKind::Credit),
+            genuine_return("b", 2_000),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [
+                (ReturnNeedsReview, "a"),
+                (ReturnNeedsReview, "b"),
+                (ReturnNeedsReview, "b")
+            ]
+        );
+        assert!(items.iter().all(|item| !item.kind.balances()));
+    }
+
+    /// A return whose `InstrId` is the bank's own id and whose `EndToEndId` names the order
+    /// was "a payout the gateway never sent", and never applied.
+    #[test]
+    fn a_line_is_found_by_its_other_reference_when_the_first_names_no_payment() {
+        use ItemKind::*;
+        let payments = [payment("a", 1_000, PaymentState::Succeeded, 500)];
+        let mut returned = genuine_return("BANK-RTN-9", 1_000);
+        returned.other_reference = Some("order-a".into());
+        let items = match_statement(&[returned], &payments, DAY, 0);
+        assert_eq!(kinds(&items), [(Returned, "a")]);
     }
 
     #[test]

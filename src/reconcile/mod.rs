@@ -136,7 +136,8 @@ pub fn day_window(day: NaiveDate) -> (i64, i64) {
             .map(|at| at.timestamp_millis())
             .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc().timestamp_millis())
     };
-    (start(day), start(day + chrono::Duration::days(1)))
+    // The calendar's last day (only a corrupt statement names it) runs to the end of time.
+    (start(day), day.succ_opt().map_or(i64::MAX, start))
 }
 
 /// The day to reconcile: `asked` (`--date`), which must be the statement's own day when it
@@ -178,7 +179,12 @@ pub async fn reconcile(
     let statement = format.parse(statement)?;
     let day = day_to_reconcile(&statement, date)?;
     let window = day_window(day);
-    let references: Vec<String> = statement.lines.iter().map(|line| line.reference.clone()).collect();
+    let references: Vec<String> = statement
+        .lines
+        .iter()
+        .flat_map(|line| std::iter::once(&line.reference).chain(&line.other_reference))
+        .cloned()
+        .collect();
     let mut payments = store.reconciliation_payments(provider, &references, window).await?;
     // A reference no payment id has may be an order id (camt.053 `EndToEndId`).
     let mut known: std::collections::HashSet<String> = payments.iter().map(|p| p.payment_id.clone()).collect();
@@ -248,6 +254,13 @@ async fn apply_return(store: &Store, provider: &str, item: &mut Item) -> Result<
         ReturnOutcome::AlreadyApplied => {
             item.note = "applied by an earlier run; nothing written".to_string();
         }
+        ReturnOutcome::ReferenceTaken { payment_id } => {
+            item.kind = ItemKind::ReturnNeedsReview;
+            item.note = format!(
+                "statement line {} is remembered for payment {payment_id}: the provider gave one reference to two lines; nothing written",
+                item.entry_ref.as_deref().unwrap_or_default()
+            );
+        }
         ReturnOutcome::ReturnedEarlier { entry_ref } => {
             item.kind = ItemKind::DuplicateOnStatement;
             item.note = format!("the payment was already returned by statement line {entry_ref}");
@@ -286,6 +299,15 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(from, expected);
         assert_eq!(to - from, 86_400_000);
+    }
+
+    /// The day after the calendar's last was computed with `+ 1 day`, which panics; a VNPost
+    /// line dated in year 262143 made it the statement's day.
+    #[test]
+    fn the_calendars_last_day_has_a_window_without_a_panic() {
+        let (from, to) = day_window(NaiveDate::MAX);
+        assert!(from < to);
+        assert_eq!(to, i64::MAX);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::Write;
 use gateway_adapter::money::format_dong;
 
 use super::{Item, ItemKind, Reconciliation};
+use crate::spreadsheet::text_cell;
 
 /// The CSV header, one row per item.
 pub const CSV_HEADER: [&str; 10] = [
@@ -126,13 +127,13 @@ pub fn write_csv(reconciliation: &Reconciliation, writer: impl Write) -> Result<
     for item in sorted(reconciliation) {
         csv.write_record([
             item.kind.as_str().to_string(),
-            item.entry_ref.clone().unwrap_or_default(),
-            item.payment_id.clone(),
+            text_cell(item.entry_ref.as_deref().unwrap_or_default()).into_owned(),
+            text_cell(&item.payment_id).into_owned(),
             item.order_id.clone().unwrap_or_default(),
             item.gateway_amount.map(|a| a.to_string()).unwrap_or_default(),
             item.statement_amount.map(|a| a.to_string()).unwrap_or_default(),
             item.gateway_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            item.return_reason.clone().unwrap_or_default(),
+            text_cell(item.return_reason.as_deref().unwrap_or_default()).into_owned(),
             item.booked_on.map(|d| d.to_string()).unwrap_or_default(),
             item.note.clone(),
         ])?;
@@ -216,5 +217,18 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[1].starts_with("amount_mismatch,FT-pay_b,pay_b,TB-pay_b,2000000,2000000,succeeded,,2026-12-03,"));
         assert!(lines[1].ends_with("\"a, \"\"quoted\"\" note\""), "{}", lines[1]);
+    }
+
+    /// The statement line's reference and the return reason are the provider's text: one that
+    /// starts like a formula ran as one when the CSV was opened in a spreadsheet.
+    #[test]
+    fn the_providers_text_that_looks_like_a_formula_is_written_as_text() {
+        let mut reconciliation = reconciliation();
+        reconciliation.items[0].entry_ref = Some("=1+1".into());
+        reconciliation.items[0].return_reason = Some("@SUM(A1)".into());
+        let mut bytes = Vec::new();
+        write_csv(&reconciliation, &mut bytes).unwrap_or_else(|error| panic!("{error}"));
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        assert!(text.contains(",'=1+1,") && text.contains(",'@SUM(A1),"), "{text}");
     }
 }

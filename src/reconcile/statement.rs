@@ -6,21 +6,27 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 
 /// What a statement line says happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LineKind {
     /// The provider paid a beneficiary.
     Payout,
     /// A payout came back after it succeeded, with the provider's return reason code: a
     /// genuine return, which says why the beneficiary's side sent the money back.
     Return { reason_code: String },
-    /// The provider reversed a payout entry (camt.053 `RvslInd`) without return information:
-    /// usually the correction of an entry booked in error, such as a duplicate, which says
-    /// nothing about whether the beneficiary was paid. Never applied as a return.
+    /// The provider reversed an entry (camt.053 `RvslInd`) without return information:
+    /// usually the correction of an entry booked in error, such as a duplicate payout, or a
+    /// return taken back (a reversed credit), which says nothing certain about whether the
+    /// beneficiary was paid. Never applied as a return.
     Reversal,
+    /// Money into the disbursement account with neither return information nor a reversal
+    /// indicator. The account being funded, unless its reference names a payment: then maybe a
+    /// return the bank booked without saying so. Never applied as a return; one that names no
+    /// payment is not listed at all.
+    Credit,
 }
 
 /// One line of a provider statement.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StatementLine {
     /// The provider's own reference for the line (unique per provider): what a return is
     /// remembered by, so that the same statement applied twice changes nothing.
@@ -28,6 +34,10 @@ pub struct StatementLine {
     /// The client reference on the line: the gateway's payment id (sent as idempotency key)
     /// or, where the provider only carries the end-to-end id, the upstream order id.
     pub reference: String,
+    /// A second client reference the line carries (camt.053's `EndToEndId` beside an
+    /// `InstrId`): tried when `reference` names no payment, since a bank may put its own id in
+    /// `InstrId` of a return while the end-to-end id still names the order.
+    pub other_reference: Option<String>,
     /// Whole đồng.
     pub amount: u64,
     /// The Vietnam calendar day the line was booked.
@@ -75,16 +85,41 @@ pub use gateway_adapter::vietnam_time::{date as vietnam_date, offset as vietnam}
 
 /// Whole đồng from a statement amount: digits, optionally with a fraction of zeros only
 /// (`2789000` or `2789000.00`); VND has no minor unit, so any other fraction is refused.
+/// The dot is a decimal point here, as in XML (camt.053); CSV amounts go through
+/// [`parse_csv_dong`] first.
 pub fn parse_dong(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("amount `{text}` is not a number of đồng"));
     }
     if !fraction.bytes().all(|b| b == b'0') {
         return Err(format!("amount `{text}` has a fraction; VND has no minor unit"));
     }
     u64::from_str(whole).map_err(|_| format!("amount `{text}` is too large"))
+}
+
+/// Whole đồng from an amount in a CSV statement (VNPost, the wallets), where a person or a
+/// spreadsheet may have written it the Vietnamese way, `500.000` for five hundred thousand:
+/// read as a decimal point that would be 500 đồng, a thousandfold short. An amount whose `.`
+/// or `,` each stand before exactly three digits is digit grouping, and refused with a message
+/// that says so, never guessed; anything else is read as [`parse_dong`] reads it.
+pub fn parse_csv_dong(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let mut groups = text.split(['.', ',']);
+    let first = groups.next().unwrap_or_default();
+    let mut rest = groups.peekable();
+    let grouped = rest.peek().is_some()
+        && !first.is_empty()
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && rest.all(|group| group.len() == 3 && group.bytes().all(|b| b.is_ascii_digit()));
+    if grouped {
+        return Err(format!(
+            "amount `{text}` has digit grouping (`.` or `,` before three digits); write whole đồng without separators, as `{}`",
+            text.replace(['.', ','], "")
+        ));
+    }
+    parse_dong(text)
 }
 
 #[cfg(test)]
@@ -98,6 +133,28 @@ mod tests {
         for bad in ["2789000.5", "", "-5", "1e6", "2.789.000", "99999999999999999999999"] {
             assert!(parse_dong(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_dong("2.789.000"),
+            Err("amount `2.789.000` is not a number of đồng".to_string()),
+            "two points are not a fraction"
+        );
+    }
+
+    /// `500.000` is how a Vietnamese spreadsheet writes five hundred thousand đồng; read with
+    /// the dot as a decimal point it was 500 đồng, and the line became an amount mismatch with
+    /// every total a thousandfold short.
+    #[test]
+    fn a_csv_amount_with_digit_grouping_is_refused_not_read_a_thousandfold_short() {
+        for grouped in ["500.000", "2.789.000", "500,000", "1,500,000"] {
+            let error = parse_csv_dong(grouped).expect_err(grouped);
+            assert!(error.contains("digit grouping"), "{grouped}: {error}");
+        }
+        assert_eq!(parse_csv_dong("500000"), Ok(500_000));
+        assert_eq!(parse_csv_dong(" 2789000.00 "), Ok(2_789_000));
+        assert_eq!(parse_csv_dong("2789000.0"), Ok(2_789_000));
+        for bad in ["5.5", "5,5", "", ".000", "-500.000"] {
+            assert!(parse_csv_dong(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -106,6 +163,7 @@ mod tests {
         let line = |day: u32| StatementLine {
             entry_ref: format!("E{day}"),
             reference: "pay_1".into(),
+            other_reference: None,
             amount: 1,
             booked_on: on(day),
             kind: LineKind::Payout,

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use super::aggregate::{Outcome, Report};
 use super::communes::CommuneNames;
+use crate::spreadsheet::text_cell;
 
 /// The header of `summary.csv`.
 pub fn summary_header() -> Vec<String> {
@@ -39,7 +40,7 @@ pub fn write_summary<W: Write>(out: W, report: &Report, names: &CommuneNames) ->
     for (key, figures) in &report.lines {
         let mut record = vec![
             key.commune_code.clone(),
-            names.name(&key.commune_code).to_string(),
+            text_cell(names.name(&key.commune_code)).into_owned(),
             key.program.clone(),
             key.channel.clone(),
         ];
@@ -73,11 +74,11 @@ pub fn write_reasons<W: Write>(out: W, report: &Report, names: &CommuneNames) ->
     for (key, reason) in &report.line_reasons {
         writer.write_record([
             key.commune_code.as_str(),
-            names.name(&key.commune_code),
+            &text_cell(names.name(&key.commune_code)),
             key.program.as_str(),
             key.channel.as_str(),
             reason.outcome.as_str(),
-            reason.reason_code.as_str(),
+            &text_cell(&reason.reason_code),
             reason.count.to_string().as_str(),
             reason.amount.to_string().as_str(),
         ])?;
@@ -126,6 +127,18 @@ mod tests {
             lines[1],
             "12454,Đề Thám,meritorious,bank_transfer,1,2789000,1,1000000,0,0,0,0,0,0,0,0,2,3789000,1500,1500"
         );
+    }
+
+    /// A return reason comes from the provider's statement as it is: one that starts like a
+    /// formula ran as one when the file was opened in a spreadsheet.
+    #[test]
+    fn a_reason_from_outside_that_looks_like_a_formula_is_written_as_text() {
+        let mut facts = facts();
+        facts[1].reason_code = Some("=HYPERLINK(\"http://x\",\"AC04\")".to_string());
+        let mut out = Vec::new();
+        assert!(write_reasons(&mut out, &aggregate(&facts), &CommuneNames::pilot()).is_ok());
+        let text = String::from_utf8(out).unwrap_or_default();
+        assert!(text.contains(",failed,\"'=HYPERLINK("), "{text}");
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //! which a duplicate delivery of its order is answered with (found by the payment's claim time
 //! and id, as every line of a payment is filed).
 
-use super::Store;
+use std::sync::Arc;
 
-/// Rows deleted per statement.
-const CHUNK: i64 = 5_000;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use super::{Store, StoreError};
+
+/// Rows deleted per write: one unit of a group commit, so it holds SQLite's one writer for a
+/// few milliseconds, and its ids fit any backend's parameter limit.
+const CHUNK: i64 = 1_000;
 
 /// What to delete: everything older than these instants (milliseconds since 1970).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,46 +35,95 @@ pub struct PruneReport {
     pub callback_events: u64,
 }
 
+/// Outbox rows that may go, from a place in the order of `created_at` and id on: published
+/// (no `outbox_waiting` row), not parked, and not the latest result of their payment.
+const DELETABLE_OUTBOX_ROWS: &str = "SELECT o.id, o.created_at FROM outbox o \
+     WHERE o.created_at < $1 AND (o.created_at > $2 OR (o.created_at = $2 AND o.id > $3)) \
+     AND o.parked_at IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = o.id) \
+     AND NOT (o.kind = 'result' AND o.payment_id IS NOT NULL AND o.id = \
+       (SELECT MAX(l.id) FROM outbox l WHERE l.payment_created_at = o.payment_created_at \
+         AND l.payment_id = o.payment_id AND l.kind = 'result')) \
+     ORDER BY o.created_at, o.id LIMIT $4";
+
 impl Store {
     /// Deletes published outbox rows and callback ids older than `before` (see the module
-    /// docs for what stays), chunk by chunk.
-    pub async fn prune(&self, before: PruneBefore) -> Result<PruneReport, sqlx::Error> {
+    /// docs for what stays), chunk by chunk, until nothing older is left or `shutdown`.
+    ///
+    /// Each chunk is found on the readers' connection, from where the last one ended (the rows
+    /// kept for good — each payment's latest result — are passed once per prune, not once per
+    /// chunk), and deleted in a group commit like every other write: on SQLite a `DELETE` on
+    /// the readers' connection took the one write lock for the whole scan, and the writer's
+    /// `BEGIN IMMEDIATE` waited out its busy timeout and failed its batch of claims.
+    pub async fn prune(&self, before: PruneBefore, shutdown: &CancellationToken) -> Result<PruneReport, StoreError> {
         let mut report = PruneReport::default();
-        loop {
-            let deleted = sqlx::query(
-                "DELETE FROM outbox WHERE id IN (\
-                   SELECT o.id FROM outbox o WHERE o.created_at < $1 AND o.parked_at IS NULL \
-                   AND NOT EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = o.id) \
-                   AND NOT (o.kind = 'result' AND o.payment_id IS NOT NULL AND o.id = \
-                     (SELECT MAX(l.id) FROM outbox l WHERE l.payment_created_at = o.payment_created_at \
-                       AND l.payment_id = o.payment_id AND l.kind = 'result')) \
-                   LIMIT $2)",
-            )
-            .bind(before.outbox_written_before_ms)
-            .bind(CHUNK)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-            report.outbox_rows += deleted;
-            if deleted < CHUNK as u64 {
+        let mut after = (i64::MIN, i64::MIN);
+        while !shutdown.is_cancelled() {
+            let rows = sqlx::query(DELETABLE_OUTBOX_ROWS)
+                .bind(before.outbox_written_before_ms)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(CHUNK)
+                .fetch_all(self.pool())
+                .await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                after = (row.try_get("created_at")?, id);
+                ids.push(id);
+            }
+            if ids.is_empty() {
+                break;
+            }
+            report.outbox_rows += self.delete_published(ids).await?;
+            if rows.len() < CHUNK as usize {
                 break;
             }
         }
-        loop {
-            let deleted = sqlx::query(
-                "DELETE FROM callback_events WHERE (provider, event_id) IN (\
-                   SELECT provider, event_id FROM callback_events WHERE received_at < $1 LIMIT $2)",
-            )
-            .bind(before.callback_received_before_ms)
-            .bind(CHUNK)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        while !shutdown.is_cancelled() {
+            let deleted = self
+                .write("prune", move |connection, _appends| {
+                    Box::pin(async move {
+                        Ok(sqlx::query(
+                            "DELETE FROM callback_events WHERE (provider, event_id) IN (\
+                               SELECT provider, event_id FROM callback_events WHERE received_at < $1 LIMIT $2)",
+                        )
+                        .bind(before.callback_received_before_ms)
+                        .bind(CHUNK)
+                        .execute(&mut *connection)
+                        .await?
+                        .rows_affected())
+                    })
+                })
+                .await?;
             report.callback_events += deleted;
             if deleted < CHUNK as u64 {
                 break;
             }
         }
         Ok(report)
+    }
+
+    /// Deletes the outbox rows `ids` that are still published and not parked (a person may
+    /// have parked or replayed one since it was found).
+    async fn delete_published(&self, ids: Vec<i64>) -> Result<u64, StoreError> {
+        let ids = Arc::new(ids);
+        self.write("prune", move |connection, _appends| {
+            let ids = ids.clone();
+            Box::pin(async move {
+                let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+                let sql = format!(
+                    "DELETE FROM outbox WHERE id IN ({}) AND parked_at IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = outbox.id)",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(&sql);
+                for id in ids.iter() {
+                    query = query.bind(*id);
+                }
+                Ok(query.execute(&mut *connection).await?.rows_affected())
+            })
+        })
+        .await
     }
 }

@@ -75,6 +75,10 @@ pub enum ReturnOutcome {
     Applied { seq: i64 },
     /// This statement line was applied before; nothing was written.
     AlreadyApplied,
+    /// The statement line's reference is remembered for another payment (or as another kind
+    /// of line): the provider gave one reference to two lines, and this one cannot be told
+    /// apart from the other. Nothing was written.
+    ReferenceTaken { payment_id: String },
     /// Another statement line already returned this payment; nothing was written.
     ReturnedEarlier { entry_ref: String },
     /// The payment is not a succeeded payment of this provider with this amount (it changed
@@ -149,10 +153,12 @@ impl Store {
         Ok(payments)
     }
 
-    /// Remembers payout lines that may be second credits of their payments, each once (by its
-    /// statement line): a return of such a payment on a later day is then listed for a person
-    /// instead of being applied, since it may be of the extra credit while the beneficiary
-    /// still holds the first.
+    /// Remembers payout lines that may be second credits of their payments: a return of such a
+    /// payment on a later day is then listed for a person instead of being applied, since it
+    /// may be of the extra credit while the beneficiary still holds the first. A payment has
+    /// one such row (unique by payment and kind), which keeps the earliest day any of its
+    /// extra payouts was booked: statements reconciled out of order (day 5, then a late day 2)
+    /// must not leave a return of day 3 looking like the return of the one credit there was.
     pub async fn remember_extra_payouts(&self, extra: &[ExtraPayout]) -> Result<(), StoreError> {
         let Some(first) = extra.first() else {
             return Ok(());
@@ -162,6 +168,15 @@ impl Store {
             let extra = extra.clone();
             Box::pin(async move {
                 for payout in extra.iter() {
+                    sqlx::query(
+                        "UPDATE reconciliation_items SET booked_on = $1 \
+                         WHERE payment_id = $2 AND kind = $3 AND booked_on > $1",
+                    )
+                    .bind(&payout.booked_on)
+                    .bind(&payout.payment_id)
+                    .bind(EXTRA_PAYOUT)
+                    .execute(&mut *connection)
+                    .await?;
                     sqlx::query(
                         "INSERT INTO reconciliation_items \
                          (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
@@ -257,9 +272,17 @@ async fn apply_return_in(
     .execute(&mut *attempt)
     .await?;
     if inserted.rows_affected() == 0 {
-        // The line is remembered for another payment: never apply it twice.
+        // The line's reference is remembered already, and not as this payment's return (that
+        // was found above): another line under the same reference. Never apply it twice, and
+        // never call it applied.
+        let holder: String =
+            sqlx::query_scalar("SELECT payment_id FROM reconciliation_items WHERE provider = $1 AND entry_ref = $2")
+                .bind(&returned.provider)
+                .bind(&returned.entry_ref)
+                .fetch_one(&mut *attempt)
+                .await?;
         attempt.rollback().await?;
-        return Ok(ReturnOutcome::AlreadyApplied);
+        return Ok(ReturnOutcome::ReferenceTaken { payment_id: holder });
     }
     let row = sqlx::query(&format!(
         "UPDATE payments SET seq = seq + 1, version = version + 1, updated_at = $1 \

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use gateway::payment::ResultStatus;
-use gateway::store::{Store, RETURNED_BY_PROVIDER};
+use gateway::store::{ExtraPayout, ReturnOutcome, ReturnToApply, Store, RETURNED_BY_PROVIDER};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -20,6 +20,8 @@ crate::on_both_databases!(
     a_reversed_duplicate_payout_is_listed_for_review_and_upstream_hears_nothing,
     a_bank_statement_naming_payments_by_the_end_to_end_id_alone_balances,
     a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review,
+    a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied,
+    extra_payouts_found_out_of_order_keep_the_earliest_day,
 );
 
 /// The official camt.053.001.08 schema, shipped with the bank adapter.
@@ -484,4 +486,90 @@ async fn an_unreadable_statement_exits_4_with_a_clear_error() {
         assert!(stderr.contains(expected), "{stderr} should say {expected}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// A return of `payment_id` under the statement reference `entry_ref`.
+fn return_of(payment_id: &str, amount: u64, entry_ref: &str) -> ReturnToApply {
+    ReturnToApply {
+        provider: "bank_transfer".into(),
+        entry_ref: entry_ref.into(),
+        payment_id: payment_id.into(),
+        amount: i64::try_from(amount).unwrap(),
+        reason_code: "AC04".into(),
+        booked_on: today(),
+        reason: "the account is closed".into(),
+    }
+}
+
+/// A bank gave two returns, of two payments, one reference (on two days' statements): the
+/// second was reported "applied by an earlier run", balanced, and upstream never heard of it.
+async fn a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000), bank_order(1_600_000)]).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let first = store
+        .apply_return(&return_of(&paid[0].1, paid[0].2, "RTN-SHARED"))
+        .await
+        .unwrap();
+    assert!(matches!(first, ReturnOutcome::Applied { .. }), "{first:?}");
+    let second = store
+        .apply_return(&return_of(&paid[1].1, paid[1].2, "RTN-SHARED"))
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        ReturnOutcome::ReferenceTaken {
+            payment_id: paid[0].1.clone()
+        }
+    );
+    let again = store
+        .apply_return(&return_of(&paid[0].1, paid[0].2, "RTN-SHARED"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        ReturnOutcome::AlreadyApplied,
+        "the same line again is still applied once"
+    );
+    assert_eq!(store.returned_count(Some("bank_transfer")).await.unwrap(), 1);
+    stack.stop().await;
+}
+
+/// A payment keeps one extra-payout row: reconciled out of order (day 5 found a second credit,
+/// then a late day 2 another), the row kept day 5, and a return booked on day 3 was applied as
+/// the return of the one credit there was, though a second had been booked on day 2.
+async fn extra_payouts_found_out_of_order_keep_the_earliest_day(db: Db) {
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000)]).await;
+    let payment_id = paid[0].1.clone();
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let extra = |entry_ref: &str, day: &str| ExtraPayout {
+        provider: "bank_transfer".into(),
+        entry_ref: entry_ref.into(),
+        payment_id: payment_id.clone(),
+        amount: 1_500_000,
+        booked_on: day.into(),
+    };
+    store
+        .remember_extra_payouts(&[extra("DUP-5", "2026-12-05")])
+        .await
+        .unwrap();
+    store
+        .remember_extra_payouts(&[extra("DUP-2", "2026-12-02")])
+        .await
+        .unwrap();
+    store
+        .remember_extra_payouts(&[extra("DUP-9", "2026-12-09")])
+        .await
+        .unwrap();
+    let found = store
+        .reconciliation_payments("bank_transfer", std::slice::from_ref(&payment_id), (0, 0))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].extra_payout_booked_on.map(|day| day.to_string()).as_deref(),
+        Some("2026-12-02")
+    );
+    stack.stop().await;
 }

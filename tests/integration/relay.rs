@@ -471,7 +471,10 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
     insert_callback_id(&pool, "old", 36).await;
     insert_callback_id(&pool, "recent", 34).await;
 
-    let report = store.prune(retention.prune_before(now_ms())).await.unwrap();
+    let report = store
+        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!((report.outbox_rows, report.callback_events), (4, 1));
     let mut left: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
         .fetch_all(&pool)
@@ -489,11 +492,32 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         .await
         .unwrap();
     assert_eq!(callbacks, vec!["recent".to_string()]);
-    let again = store.prune(retention.prune_before(now_ms())).await.unwrap();
+    let again = store
+        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(
         (again.outbox_rows, again.callback_events),
         (0, 0),
         "a second prune finds nothing"
+    );
+
+    // At shutdown a prune stops between chunks: one asked to stop deletes nothing more.
+    let old_of_p6 = insert_row(&pool, "result", Some("p-6"), true, false, 30).await;
+    insert_row(&pool, "result", Some("p-6"), true, false, 29).await;
+    insert_callback_id(&pool, "older", 40).await;
+    let stopping = CancellationToken::new();
+    stopping.cancel();
+    let stopped = store.prune(retention.prune_before(now_ms()), &stopping).await.unwrap();
+    assert_eq!((stopped.outbox_rows, stopped.callback_events), (0, 0));
+    let after = store
+        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.outbox_rows, after.callback_events),
+        (1, 1),
+        "{old_of_p6} goes at the next prune"
     );
 
     pool.close().await;

@@ -2,7 +2,7 @@
 //! days and months of payments (wallet monthly limits, statements, signed timestamps) are
 //! Vietnam's, so every crate takes them from here.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 
 /// Seconds east of UTC.
 pub const OFFSET_SECS: i32 = 7 * 3_600;
@@ -12,14 +12,23 @@ pub fn offset() -> FixedOffset {
     FixedOffset::east_opt(OFFSET_SECS).expect("UTC+7 is within the ±24 h an offset allows")
 }
 
+/// The Vietnam wall-clock time of an instant. Within seven hours of chrono's last instant
+/// (which only a forged or corrupt timestamp reaches) it is that last time, where
+/// `with_timezone` would panic.
+fn local(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc()
+        .checked_add_signed(TimeDelta::seconds(i64::from(OFFSET_SECS)))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
 /// The Vietnam calendar day of an instant.
 pub fn date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&offset()).date_naive()
+    local(at).date()
 }
 
 /// The Vietnam calendar month of an instant, `YYYY-MM`.
 pub fn month(at: DateTime<Utc>) -> String {
-    at.with_timezone(&offset()).format("%Y-%m").to_string()
+    local(at).format("%Y-%m").to_string()
 }
 
 /// The instant at `time`, Vietnam time, on `day`.
@@ -48,5 +57,14 @@ mod tests {
         assert_eq!((month(before).as_str(), month(after).as_str()), ("2026-11", "2026-12"));
         let midnight = instant(date(after), NaiveTime::MIN);
         assert_eq!(midnight, after);
+    }
+
+    /// `with_timezone` panicked within seven hours of chrono's last instant, which a forged or
+    /// corrupt epoch-milliseconds field in a statement or callback reaches.
+    #[test]
+    fn the_last_instants_have_a_day_and_a_month_without_a_panic() {
+        assert_eq!(date(DateTime::<Utc>::MAX_UTC), NaiveDate::MAX);
+        assert!(!month(DateTime::<Utc>::MAX_UTC).is_empty());
+        assert_eq!(date(DateTime::<Utc>::MIN_UTC), DateTime::<Utc>::MIN_UTC.date_naive());
     }
 }
