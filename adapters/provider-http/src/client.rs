@@ -43,6 +43,12 @@ pub enum ClientError {
         given: &'static str,
         missing: &'static str,
     },
+    #[error(
+        "providers.{provider}.{key} is set but providers.{provider}.base_url is http://, which never uses \
+         TLS: the file would be ignored and payouts sent in clear text; make base_url https:// or remove \
+         the TLS keys"
+    )]
+    TlsOverPlainHttp { provider: String, key: &'static str },
     #[error("the HTTP client for providers.{provider} could not be built: {source}")]
     Build { provider: String, source: reqwest::Error },
 }
@@ -52,7 +58,7 @@ pub fn build_client(provider: &str, settings: &ClientSettings) -> Result<reqwest
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .timeout(settings.timeout)
-        .connect_timeout(settings.connect_timeout.min(settings.timeout))
+        .connect_timeout(connect_timeout(settings))
         .pool_max_idle_per_host(settings.pool_max_idle_per_host)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_keepalive(TCP_KEEPALIVE)
@@ -73,6 +79,47 @@ pub fn build_client(provider: &str, settings: &ClientSettings) -> Result<reqwest
         provider: provider.to_string(),
         source,
     })
+}
+
+/// Refuses TLS files for a plain-HTTP `base_url`: reqwest would build the client and simply
+/// never use them, sending account numbers in clear text to a provider that was meant to
+/// authenticate us (client certificate) or be authenticated (private CA), while the
+/// configuration says mutual TLS is on. Checked before any file is read, so the operator is
+/// told of the scheme first.
+pub fn refuse_tls_over_plain_http(provider: &str, base_url: &reqwest::Url, tls: &TlsFiles) -> Result<(), ClientError> {
+    if base_url.scheme() != "http" {
+        return Ok(());
+    }
+    let configured = [
+        ("tls_client_cert_path", &tls.client_cert_path),
+        ("tls_client_key_path", &tls.client_key_path),
+        ("tls_ca_path", &tls.ca_path),
+    ]
+    .into_iter()
+    .find_map(|(key, path)| path.is_some().then_some(key));
+    match configured {
+        Some(key) => Err(ClientError::TlsOverPlainHttp {
+            provider: provider.to_string(),
+            key,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// How long connecting (TCP and TLS handshake) may take: `connect_timeout`, but never more
+/// than three quarters of the whole-call `timeout`.
+///
+/// Only the connect timer's error says "nothing was sent" (`TransportFailure::Connect`,
+/// transient `provider_unreachable`, safe to retry). If the whole-call timer fires first, a
+/// stalled connect or handshake is a plain timeout, which on a submit is an unknown outcome
+/// (inquiries, then manual review) though no byte of the payout left. The whole-call timer
+/// starts with the call and the connect timer a moment later, after the pool checkout, so the
+/// connect timer must be set strictly shorter, with room for that moment and for the
+/// scheduler: a quarter of the call (500 ms of the 2 s default). A fraction, unlike a fixed
+/// margin, still leaves a connect phase when `timeout` is short. With the shipped defaults
+/// (`connect_timeout_ms` 3000, `timeout_ms` 2000) connecting may take 1.5 s.
+fn connect_timeout(settings: &ClientSettings) -> Duration {
+    settings.connect_timeout.min(settings.timeout / 4 * 3)
 }
 
 /// Our client certificate and key, if configured; both or neither.
@@ -149,6 +196,24 @@ mod tests {
             tls,
             ..ClientSettings::with_timeout_ms(1_000)
         }
+    }
+
+    #[test]
+    fn the_connect_phase_always_ends_a_quarter_of_the_call_before_the_whole_call_timeout() {
+        let connect = |connect_ms: u64, timeout_ms: u64| {
+            connect_timeout(&ClientSettings {
+                connect_timeout: Duration::from_millis(connect_ms),
+                ..ClientSettings::with_timeout_ms(timeout_ms)
+            })
+        };
+        assert_eq!(
+            connect(3_000, 2_000),
+            Duration::from_millis(1_500),
+            "the shipped defaults"
+        );
+        assert_eq!(connect(2_000, 2_000), Duration::from_millis(1_500));
+        assert_eq!(connect(500, 2_000), Duration::from_millis(500), "a shorter one is kept");
+        assert_eq!(connect(3_000, 10), Duration::from_micros(7_500));
     }
 
     #[test]

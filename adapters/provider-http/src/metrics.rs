@@ -13,8 +13,9 @@ pub const REQUEST_SECONDS: &str = "gateway_provider_request_seconds";
 
 /// Counter of provider calls that failed in transport or were answered with a status that
 /// counts against the provider. Labels: `provider`, `kind` — one of `connect`, `timeout`,
-/// `transport`, `auth` (401/403), `throttled` (429), `server_error` (5xx, 408),
-/// `circuit_open` (refused by the breaker without sending).
+/// `transport`, `oversized` (an answer body over `runner::MAX_ANSWER_BYTES`), `auth`
+/// (401/403), `throttled` (429), `server_error` (5xx, 408), `circuit_open` (refused by the
+/// breaker without sending).
 pub const ERRORS_TOTAL: &str = "gateway_provider_errors_total";
 
 /// Records one call's duration.

@@ -9,7 +9,7 @@ use gateway_adapter::protection::{ProviderGuard, CIRCUIT_OPEN};
 use gateway_adapter::AdapterError;
 use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
 
-use crate::client::{build_client, ClientError};
+use crate::client::{build_client, refuse_tls_over_plain_http, ClientError};
 use crate::metrics;
 use crate::reason;
 use crate::request::ProviderRequest;
@@ -17,6 +17,13 @@ use crate::response::{is_provider_failure, ProviderResponse};
 use crate::retry_after::parse_retry_after;
 use crate::settings::ClientSettings;
 use crate::transport::TransportFailure;
+
+/// The longest answer body read, 1 MiB. A provider's JSON answer is a few kilobytes; a body
+/// past this is a misdirected `base_url` (a download, a web page) or a faulty provider, and
+/// reading it whole would let one endpoint make each of the calls the gateway runs at once
+/// hold as much memory as it cares to stream. Past it the call fails
+/// ([`TransportFailure::Oversized`]).
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// One provider's HTTP edge. Cheap to clone (the client's pool is shared); one per provider
 /// key, built at start-up. It sends each request once: retries belong to the dispatcher.
@@ -39,13 +46,15 @@ pub struct ProviderRunner {
 }
 
 impl ProviderRunner {
-    /// The runner for `provider` at `base_url` (`http(s)://`, trailing slash ignored).
+    /// The runner for `provider` at `base_url` (`http(s)://`, trailing slash ignored). TLS
+    /// files with an `http://` base URL are refused ([`refuse_tls_over_plain_http`]).
     pub fn new(provider: &str, base_url: &str, settings: &ClientSettings) -> Result<Self, ClientError> {
-        let base_url = gateway_adapter::normalise_base_url(base_url)
-            .filter(|url| reqwest::Url::parse(url).is_ok())
+        let (base_url, parsed) = gateway_adapter::normalise_base_url(base_url)
+            .and_then(|url| reqwest::Url::parse(&url).ok().map(|parsed| (url, parsed)))
             .ok_or_else(|| ClientError::BadBaseUrl {
                 provider: provider.to_string(),
             })?;
+        refuse_tls_over_plain_http(provider, &parsed, &settings.tls)?;
         let guard = settings
             .protection
             .clone()
@@ -90,7 +99,9 @@ impl ProviderRunner {
     /// circuit breaker is `Transient circuit_open` with a `retry_after` (nothing was sent
     /// either way). A call that got no answer is classified by [`TransportFailure::classify`]:
     /// `provider_unreachable` when the connection failed, an unknown outcome when a submit
-    /// may have been written, `provider_timeout` / `provider_unreachable` on a read.
+    /// may have been written, `provider_timeout` / `provider_unreachable` on a read. An answer
+    /// whose body runs past [`MAX_ANSWER_BYTES`] is not read to its end: an unknown outcome on
+    /// a submit, `provider_bad_answer` on a read.
     pub async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse, AdapterError> {
         let kind = request.kind;
         let what = format!("{} {}", request.method, request.path);
@@ -119,11 +130,10 @@ impl ProviderRunner {
                 }
                 Ok(response)
             }
-            Err(error) => {
-                let failure = TransportFailure::of(&error);
+            Err(lost) => {
+                let failure = lost.failure();
                 metrics::count_error(&self.provider, failure.as_str());
-                let message = format!("{} did not answer {what}: {}", self.provider, chain(&error));
-                Err(failure.classify(kind, message))
+                Err(failure.classify(kind, lost.message(&self.provider, &what)))
             }
         }
     }
@@ -153,22 +163,69 @@ impl ProviderRunner {
         Ok(builder)
     }
 
-    /// Sends and reads the whole answer.
-    async fn exchange(&self, outgoing: reqwest::RequestBuilder) -> Result<ProviderResponse, reqwest::Error> {
-        let response = outgoing.send().await?;
+    /// Sends and reads the whole answer, up to [`MAX_ANSWER_BYTES`].
+    async fn exchange(&self, outgoing: reqwest::RequestBuilder) -> Result<ProviderResponse, Lost> {
+        let response = outgoing.send().await.map_err(Lost::Transport)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now(), self.retry_after_max));
-        let body = response.bytes().await?.to_vec();
+        let body = read_body(response).await?;
         Ok(ProviderResponse {
             status,
             retry_after,
             body,
         })
     }
+}
+
+/// Why [`ProviderRunner::exchange`] has no answer to hand back.
+#[derive(Debug)]
+enum Lost {
+    /// No answer: connect, timeout, broken connection.
+    Transport(reqwest::Error),
+    /// An answer whose body ran past [`MAX_ANSWER_BYTES`].
+    Oversized,
+}
+
+impl Lost {
+    fn failure(&self) -> TransportFailure {
+        match self {
+            Lost::Transport(error) => TransportFailure::of(error),
+            Lost::Oversized => TransportFailure::Oversized,
+        }
+    }
+
+    /// The error message; never quotes the body (it may hold personal data).
+    fn message(&self, provider: &str, what: &str) -> String {
+        match self {
+            Lost::Transport(error) => format!("{provider} did not answer {what}: {}", chain(error)),
+            Lost::Oversized => format!(
+                "{provider} answered {what} with a body of more than {MAX_ANSWER_BYTES} bytes, which was not \
+                 read to its end: no provider answer is that long (is base_url right?)"
+            ),
+        }
+    }
+}
+
+/// The body, chunk by chunk as it arrives, refused as soon as it runs past
+/// [`MAX_ANSWER_BYTES`]: a declared `Content-Length` only sizes the buffer (capped), since a
+/// chunked body declares none and a faulty server may lie.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Lost> {
+    let declared = response
+        .content_length()
+        .and_then(|length| usize::try_from(length).ok())
+        .unwrap_or(0);
+    let mut body = Vec::with_capacity(declared.min(MAX_ANSWER_BYTES));
+    while let Some(chunk) = response.chunk().await.map_err(Lost::Transport)? {
+        if chunk.len() > MAX_ANSWER_BYTES - body.len() {
+            return Err(Lost::Oversized);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An error and its causes, `: `-separated: reqwest's own text ("error sending request")

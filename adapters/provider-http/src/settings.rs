@@ -17,7 +17,9 @@ use serde::Deserialize;
 pub struct HttpConfig {
     /// How long connecting (TCP and TLS handshake) may take. A connect that fails sent
     /// nothing, so it is retried safely, and a provider that does not accept a connection in
-    /// this time is down: waiting the whole `timeout_ms` for it only delays the retry.
+    /// this time is down: waiting the whole `timeout_ms` for it only delays the retry. The
+    /// client uses at most three quarters of `timeout_ms` whatever this says, so a stalled
+    /// connect is always told from a call that may have been sent (see `client`).
     pub connect_timeout_ms: u64,
     /// Idle keep-alive connections kept to the provider. Unset, the gateway makes it as many
     /// as the calls it runs at once to the provider (`dispatcher.provider_concurrency`), so a
@@ -82,8 +84,9 @@ pub struct ClientSettings {
     /// The whole call, connect to last byte of the answer (`timeout_ms`). A submit that runs
     /// out of it is an unknown outcome, so it stays well above the provider's answer time.
     pub timeout: Duration,
-    /// Connecting alone (TCP and TLS handshake, `connect_timeout_ms`); never more than
-    /// `timeout`. A connect that fails sent nothing, so it is safely retried.
+    /// Connecting alone (TCP and TLS handshake, `connect_timeout_ms`), as configured; the
+    /// client cuts it to three quarters of `timeout`, so the connect timer always fires
+    /// before the whole-call one. A connect that fails sent nothing, so it is safely retried.
     pub connect_timeout: Duration,
     /// Idle keep-alive connections kept per provider host (`pool_max_idle_per_host`): as
     /// many as the calls the gateway runs at once to that provider, so a busy provider does
@@ -119,7 +122,8 @@ pub struct TlsFiles {
 
 /// Defaults of the [`HttpConfig`] keys.
 pub mod defaults {
-    /// `connect_timeout_ms`: a provider that does not accept a connection in 3 s is down.
+    /// `connect_timeout_ms`: a provider that does not accept a connection in 3 s is down (cut
+    /// to three quarters of `timeout_ms` when that is shorter: 1.5 s with the 2 s default).
     pub fn connect_timeout_ms() -> u64 {
         3_000
     }

@@ -1,11 +1,12 @@
-//! Classifying a call that got no HTTP answer, by whether it could have changed money.
+//! Classifying a call that got no HTTP answer it could read, by whether it could have changed
+//! money.
 
 use gateway_adapter::AdapterError;
 
 use crate::reason;
 use crate::request::CallKind;
 
-/// Why no answer came, as the error metric's `kind` label.
+/// Why no answer came, or none that could be read, as the error metric's `kind` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportFailure {
     /// The connection (TCP or TLS handshake) was never made, or the request could not even
@@ -15,6 +16,9 @@ pub enum TransportFailure {
     Timeout,
     /// The connection broke while the request or the answer was on the wire.
     Broken,
+    /// The answer's body ran past [`crate::runner::MAX_ANSWER_BYTES`] and was not read to
+    /// its end: a misdirected `base_url` or a faulty provider, never a provider's JSON.
+    Oversized,
 }
 
 impl TransportFailure {
@@ -36,6 +40,7 @@ impl TransportFailure {
             TransportFailure::Connect => "connect",
             TransportFailure::Timeout => "timeout",
             TransportFailure::Broken => "transport",
+            TransportFailure::Oversized => "oversized",
         }
     }
 
@@ -43,12 +48,15 @@ impl TransportFailure {
     /// `provider_unreachable` on any call. After that, a money-moving call may have been
     /// written and booked, so its outcome is unknown (only a status inquiry can tell); a read
     /// has no side effect, so it is transient (`provider_timeout` or `provider_unreachable`).
+    /// An oversized answer came after the request was sent: unknown on a money-moving call,
+    /// `provider_bad_answer` on a read (asking again is harmless).
     pub fn classify(self, kind: CallKind, message: String) -> AdapterError {
         match (self, kind.moves_money()) {
             (TransportFailure::Connect, _) => AdapterError::transient(reason::PROVIDER_UNREACHABLE, message),
             (_, true) => AdapterError::unknown(message),
             (TransportFailure::Timeout, false) => AdapterError::transient(reason::PROVIDER_TIMEOUT, message),
             (TransportFailure::Broken, false) => AdapterError::transient(reason::PROVIDER_UNREACHABLE, message),
+            (TransportFailure::Oversized, false) => AdapterError::transient(reason::PROVIDER_BAD_ANSWER, message),
         }
     }
 }
@@ -88,6 +96,14 @@ mod tests {
         assert_eq!(
             transient(Broken.classify(StatusQuery, "m".into())).as_deref(),
             Some("provider_unreachable")
+        );
+        assert!(matches!(
+            Oversized.classify(Submit, "m".into()),
+            AdapterError::UnknownOutcome { .. }
+        ));
+        assert_eq!(
+            transient(Oversized.classify(StatusQuery, "m".into())).as_deref(),
+            Some("provider_bad_answer")
         );
     }
 }

@@ -1,8 +1,10 @@
 //! The runner against a real HTTP server (wiremock): what it sends, how it classifies what
 //! comes back or does not, the protection guard, and the metrics it records.
 
+mod connecting;
 mod guarded;
 mod metrics;
+mod oversized;
 mod sending;
 
 use gateway_adapter::AdapterError;

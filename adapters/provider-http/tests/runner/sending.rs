@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use gateway_adapter::AdapterError;
-use provider_http::{CallKind, ClientSettings, Method, ProviderRequest, ProviderRunner};
+use provider_http::{CallKind, ClientSettings, Method, ProviderRequest, ProviderRunner, TlsFiles};
 use wiremock::matchers::{body_bytes, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -141,6 +141,44 @@ fn a_base_url_that_is_not_http_is_a_config_error_naming_the_key() {
     assert_eq!(
         error.to_string(),
         "providers.vnpost_account.base_url is not a valid http(s) URL"
+    );
+}
+
+/// Mutual TLS asked for on a plain-HTTP base URL would send payouts in clear text while the
+/// operator believes they are encrypted and authenticated: refused before any file is read.
+#[test]
+fn tls_files_with_an_http_base_url_are_a_config_error_naming_both_keys() {
+    let mutual = ClientSettings {
+        tls: TlsFiles {
+            client_cert_path: Some("/etc/gateway/bank.crt".into()),
+            client_key_path: Some("/run/secrets/bank.key".into()),
+            ca_path: None,
+        },
+        ..ClientSettings::with_timeout_ms(1_000)
+    };
+    let error = ProviderRunner::new("bank_transfer", "http://bank.example/api", &mutual).expect_err("refused");
+    assert_eq!(
+        error.to_string(),
+        "providers.bank_transfer.tls_client_cert_path is set but providers.bank_transfer.base_url is \
+         http://, which never uses TLS: the file would be ignored and payouts sent in clear text; make \
+         base_url https:// or remove the TLS keys"
+    );
+    // The same files with https:// pass this check and are read (here: they do not exist).
+    let error = ProviderRunner::new("bank_transfer", "https://bank.example/api", &mutual).expect_err("refused");
+    assert!(error.to_string().contains("which cannot be read"), "{error}");
+    let private_ca = ClientSettings {
+        tls: TlsFiles {
+            ca_path: Some("/etc/gateway/bank-ca.pem".into()),
+            ..TlsFiles::default()
+        },
+        ..ClientSettings::with_timeout_ms(1_000)
+    };
+    let error = ProviderRunner::new("bank_transfer", "http://bank.example", &private_ca).expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .starts_with("providers.bank_transfer.tls_ca_path is set but "),
+        "{error}"
     );
 }
 
