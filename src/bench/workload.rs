@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::ValueEnum;
-use sandbox_kit::RegisteredAccount;
+use sandbox_kit::{RegisteredAccount, Registration};
 use secrecy::SecretString;
 use sqlx::{Connection, Executor};
 
@@ -93,12 +93,12 @@ impl Workload {
     }
 
     /// The order at `index` and the account that makes it succeed.
-    pub fn order(&self, index: usize) -> (PayoutRow, RegisteredAccount) {
+    pub fn order(&self, index: usize) -> (PayoutRow, Registration) {
         order(index, &self.run_id, self.channels, &*self.bank_for)
     }
 
     /// Every order's account, to open them in the sandbox before the run.
-    pub fn accounts(&self) -> Vec<RegisteredAccount> {
+    pub fn accounts(&self) -> Vec<Registration> {
         (0..self.count).map(|index| self.order(index).1).collect()
     }
 }
@@ -112,7 +112,7 @@ pub fn orders(
     run_id: &str,
     channels: Channels,
     bank_for: &dyn Fn(&str) -> String,
-) -> (Vec<PayoutRow>, Vec<RegisteredAccount>) {
+) -> (Vec<PayoutRow>, Vec<Registration>) {
     (0..count).map(|index| order(index, run_id, channels, bank_for)).unzip()
 }
 
@@ -122,7 +122,7 @@ pub fn order(
     run_id: &str,
     channels: Channels,
     bank_for: &dyn Fn(&str) -> String,
-) -> (PayoutRow, RegisteredAccount) {
+) -> (PayoutRow, Registration) {
     let serial = index + 1;
     let full_name = format!(
         "{} Văn {}",
@@ -171,6 +171,12 @@ pub fn order(
         account,
         holder_name: full_name,
         closed: false,
+    };
+    // A bank account is found under its own bank's BIN only, as a bank finds it.
+    let account = if row.channel == "bank_transfer" {
+        account.at_bank(row.bank_bin.clone())
+    } else {
+        account.into()
     };
     (row, account)
 }

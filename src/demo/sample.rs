@@ -4,7 +4,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sandbox_kit::RegisteredAccount;
+use sandbox_kit::{RegisteredAccount, Registration};
 
 use crate::publish::PayoutRow;
 
@@ -36,7 +36,8 @@ const MERITORIOUS_BASE: u64 = 2_789_000;
 /// The list, and the accounts the emulated providers know.
 pub struct Sample {
     pub rows: Vec<PayoutRow>,
-    pub accounts: Vec<RegisteredAccount>,
+    /// Bank accounts are registered at their BIN, as a bank knows them.
+    pub accounts: Vec<Registration>,
 }
 
 /// Builds `per_commune` lines per commune for `period` (`YYYY-MM`), the same for the same
@@ -82,11 +83,14 @@ pub fn generate(per_commune: usize, period: &str, seed: u64, bank_for: &dyn Fn(&
                 memo: format!("Tro cap thang {period}"),
                 ..PayoutRow::default()
             };
+            let mut bin = None;
             let (provider, account) = match rng.random_range(0..100u8) {
                 0..=54 => {
                     row.channel = "bank_transfer".to_string();
                     row.bank_bin = BINS[rng.random_range(0..BINS.len())].to_string();
                     row.account_number = format!("{:013}", rng.random_range(1_000_000_000u64..9_999_999_999_999));
+                    // The account's own bank, before any mistake in the line below changes the BIN.
+                    bin = Some(row.bank_bin.clone());
                     (bank_for(&row.bank_bin), row.account_number.clone())
                 }
                 55..=79 => {
@@ -126,11 +130,15 @@ pub fn generate(per_commune: usize, period: &str, seed: u64, bank_for: &dyn Fn(&
                 _ => {}
             }
             if registered {
-                accounts.push(RegisteredAccount {
+                let account = RegisteredAccount {
                     provider,
                     account,
                     holder_name: holder,
                     closed,
+                };
+                accounts.push(match bin {
+                    Some(bin) => account.at_bank(bin),
+                    None => account.into(),
                 });
             }
             rows.push(row);

@@ -375,12 +375,18 @@ impl TestStack {
         let account = gateway_adapter::Msisdn::try_from(account)
             .map(|m| m.as_str().to_string())
             .unwrap_or(account.to_string());
-        self.sandbox.kit.directory.register([RegisteredAccount {
+        let registered = RegisteredAccount {
             provider: provider.unwrap_or_default().to_string(),
             account,
             holder_name: holder_name.to_string(),
             closed: false,
-        }]);
+        };
+        // A bank account is the bank's: the sandbox finds it under its BIN only, as a bank does.
+        let registration = match destination["bank_bin"].as_str() {
+            Some(bin) if order["channel"].as_str() == Some("bank_transfer") => registered.at_bank(bin),
+            _ => registered.into(),
+        };
+        self.sandbox.kit.directory.register([registration]);
     }
 
     /// An intake on `store`, as the consumer runs it (nothing to wake: tests drive the rest).
@@ -420,7 +426,7 @@ impl TestStack {
     /// Registers the bank account of an order, at the bank routing sends it to, with the
     /// holder name the bank will report.
     pub fn open_bank_account(&self, order: &Value, holder_name: &str) {
-        self.sandbox.kit.directory.register([RegisteredAccount {
+        let registered = RegisteredAccount {
             provider: self.bank_for(order).to_string(),
             account: order["destination"]["account_number"]
                 .as_str()
@@ -428,7 +434,9 @@ impl TestStack {
                 .to_string(),
             holder_name: holder_name.to_string(),
             closed: false,
-        }]);
+        };
+        let bin = order["destination"]["bank_bin"].as_str().unwrap_or_default();
+        self.sandbox.kit.directory.register([registered.at_bank(bin)]);
     }
 
     /// Publishes a bank order the bank keeps processing (no callback of its own) and returns

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::{get, post};
 use axum::Router;
 use gateway_adapter::Vnd;
-use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, SharedKit};
+use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, Sealed, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -113,7 +113,10 @@ impl Inner {
         }
     }
 
-    /// Sends the signed `transfer.completed`/`transfer.failed` callback for `entry`.
+    /// Sends the `transfer.completed`/`transfer.failed` callback for `entry`. Its
+    /// `webhook-id` is fixed now, for every attempt and a duplicate alike; each attempt is
+    /// stamped (`webhook-timestamp`) and signed when it goes out, as a Standard Webhooks
+    /// sender does, so a delayed callback is not stale on arrival.
     pub(crate) fn send_callback(&self, entry: &LedgerEntry) {
         let Some(url) = &self.callback_url else {
             return;
@@ -125,20 +128,20 @@ impl Inner {
             return;
         };
         let id = format!("msg_{:032x}", rand::random::<u128>());
-        let timestamp = system_now();
-        let signature = self.webhook_secret.sign(&id, timestamp, &body);
-        let headers = vec![
-            (signing::HEADER_WEBHOOK_ID.to_string(), id),
-            (signing::HEADER_WEBHOOK_TIMESTAMP.to_string(), timestamp.to_string()),
-            (signing::HEADER_WEBHOOK_SIGNATURE.to_string(), signature),
-        ];
-        let faults = self.kit.faults(&self.key);
-        let callback = Callback {
-            url: url.clone(),
-            headers,
-            body,
-        };
-        self.kit.callbacks.send(callback, &faults);
+        let secret = self.webhook_secret.clone();
+        let callback = Callback::new(url.clone(), move || {
+            let timestamp = system_now();
+            let signature = secret.sign(&id, timestamp, &body);
+            Some(Sealed {
+                headers: vec![
+                    (signing::HEADER_WEBHOOK_ID.to_string(), id.clone()),
+                    (signing::HEADER_WEBHOOK_TIMESTAMP.to_string(), timestamp.to_string()),
+                    (signing::HEADER_WEBHOOK_SIGNATURE.to_string(), signature),
+                ],
+                body: body.clone(),
+            })
+        });
+        self.kit.callbacks.send(callback, &self.kit.faults(&self.key));
     }
 }
 

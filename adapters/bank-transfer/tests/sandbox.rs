@@ -266,3 +266,153 @@ async fn the_same_key_with_another_amount_leads_to_an_inquiry_that_never_fails_t
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].amount, 2_789_000);
 }
+
+/// `request` paid to `account` at the bank of `bin`.
+fn to_account(request: &mut gateway_adapter::PayoutRequest, bin: &str, account: &str) {
+    request.destination = gateway_adapter::Destination::BankAccount {
+        bin: gateway_adapter::BankBin::try_from(bin).expect("a known BIN"),
+        account_number: gateway_adapter::AccountNumber::try_from(account).expect("a valid account number"),
+        account_name: None,
+    };
+}
+
+#[tokio::test]
+async fn a_reused_key_with_the_same_amount_but_another_destination_reference_or_name_is_a_conflict() {
+    let sandbox = start().await;
+    let adapter = adapter(&sandbox.bank_url(), 2_000);
+    let request = payout("pay_reused", "order-reused");
+    adapter.submit(&request).await.expect("the first is accepted");
+    wait_until_succeeded(&adapter, &request).await;
+
+    let mut other_account = request.clone();
+    to_account(&mut other_account, "970436", "0099887766");
+    let mut other_bin = request.clone();
+    to_account(&mut other_bin, "970415", ACCOUNT);
+    let mut other_order = request.clone();
+    other_order.order_id = "order-someone-else".into();
+    let mut other_name = request.clone();
+    other_name.beneficiary.full_name = "Trần Thị Bình".into();
+    for (what, changed) in [
+        ("account", other_account),
+        ("BIN", other_bin),
+        ("end-to-end id", other_order),
+        ("name", other_name),
+    ] {
+        let answer = adapter.submit(&changed).await;
+        assert!(
+            matches!(answer, Err(AdapterError::UnknownOutcome { .. })),
+            "another {what} under the same key: {answer:?}"
+        );
+    }
+    let entries = sandbox.kit.ledger.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].account.as_str(), entries[0].order_ref.as_str()),
+        (ACCOUNT, "order-reused")
+    );
+    // The exact same transfer still gets the original answer.
+    let replayed = adapter.submit(&request).await;
+    assert!(matches!(replayed, Ok(ProviderStatus::Succeeded { .. })), "{replayed:?}");
+}
+
+fn a_minute_from_now() -> i64 {
+    system_now() + 60
+}
+
+#[tokio::test]
+async fn a_retry_signed_later_with_a_memo_cut_differently_is_the_same_transfer() {
+    let sandbox = start().await;
+    let request = payout("pay_retried", "order-retried");
+    let first = adapter(&sandbox.bank_url(), 2_000).submit(&request).await;
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
+
+    // Another X-Timestamp and signature, and a memo cut at another length after a config change.
+    let mut changed = common::config(&sandbox.bank_url(), 2_000);
+    changed.memo_max_chars = 10;
+    let later = BankTransferAdapter::new(changed)
+        .expect("a valid config")
+        .with_clock(a_minute_from_now);
+    let retried = later.submit(&request).await;
+    assert!(
+        matches!(
+            retried,
+            Ok(ProviderStatus::Pending { .. } | ProviderStatus::Succeeded { .. })
+        ),
+        "{retried:?}"
+    );
+    assert_eq!(sandbox.kit.ledger.entries().len(), 1);
+}
+
+#[tokio::test]
+async fn an_account_registered_at_one_bank_is_not_found_under_another_banks_bin() {
+    let sandbox = start().await;
+    let vietcombank = serde_json::json!([
+        {"provider": "bank_transfer", "bin": "970436", "account": "0071000123456", "holder_name": "Phạm Thị Hoa"}
+    ]);
+    sandbox
+        .admin(reqwest::Method::POST, "/sandbox/accounts", vietcombank)
+        .await;
+    let adapter = adapter(&sandbox.bank_url(), 2_000);
+
+    // VietinBank's BIN for a Vietcombank account: a common swap on payout lists.
+    let mut swapped = payout("pay_swapped", "order-swapped");
+    to_account(&mut swapped, "970415", "0071000123456");
+    let inquiry = adapter.name_inquiry(&swapped).await;
+    assert!(
+        matches!(&inquiry, Err(AdapterError::Permanent { code, .. }) if code == "account_not_found"),
+        "{inquiry:?}"
+    );
+    let submitted = adapter.submit(&swapped).await;
+    assert!(
+        matches!(&submitted, Err(AdapterError::Permanent { code, .. }) if code == "account_not_found"),
+        "{submitted:?}"
+    );
+    assert!(sandbox.kit.ledger.entries().is_empty());
+
+    let mut right = payout("pay_right_bank", "order-right-bank");
+    to_account(&mut right, "970436", "0071000123456");
+    assert_eq!(adapter.name_inquiry(&right).await, Ok(Some("PHAM THI HOA".into())));
+    let paid = adapter.submit(&right).await;
+    assert!(matches!(paid, Ok(ProviderStatus::Pending { .. })), "{paid:?}");
+}
+
+#[tokio::test]
+async fn a_delayed_callback_is_stamped_when_it_is_delivered_and_a_duplicate_keeps_its_webhook_id() {
+    // `webhook-timestamp` is whole seconds: a delay over a second always crosses one.
+    const DELAY_MS: u64 = 1_100;
+    let mut sandbox = start().await;
+    let faults = serde_json::json!({
+        "callback_delay_ms": DELAY_MS, "complete_after_ms": 0, "duplicate_next_callbacks": 1
+    });
+    sandbox
+        .admin(reqwest::Method::PUT, "/sandbox/faults/bank_transfer", faults)
+        .await;
+    let adapter = adapter(&sandbox.bank_url(), 2_000);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    adapter
+        .submit(&payout("pay_delayed", "order-delayed"))
+        .await
+        .expect("accepted");
+    let delay_ended = (before + Duration::from_millis(DELAY_MS)).as_secs() as i64;
+
+    let (first_headers, first_body) = sandbox.next_callback().await;
+    let (second_headers, second_body) = sandbox.next_callback().await;
+    for headers in [&first_headers, &second_headers] {
+        let stamped: i64 = headers
+            .get("webhook-timestamp")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .expect("a webhook-timestamp in unix seconds");
+        assert!(
+            stamped >= delay_ended,
+            "stamped {stamped}, before the delay ended at {delay_ended}"
+        );
+    }
+    assert_eq!(first_headers.get("webhook-id"), second_headers.get("webhook-id"));
+    assert_eq!(first_body, second_body);
+    for (headers, body) in [(&first_headers, &first_body), (&second_headers, &second_body)] {
+        assert_eq!(adapter.verify_callback(headers, body, system_now()), Ok(()));
+    }
+}

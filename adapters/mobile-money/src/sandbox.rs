@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Utc};
 use gateway_adapter::WalletProvider;
-use sandbox_kit::{Callback, FaultState, LedgerEntry, LedgerStatus, SharedKit};
+use sandbox_kit::{Callback, FaultState, LedgerEntry, LedgerStatus, Sealed, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -217,9 +217,11 @@ impl Inner {
         (code, fields)
     }
 
-    /// Sends the signed IPN for a final `entry` to `ipn_url`, once (no retries), lost,
-    /// duplicated or delayed per the provider's faults.
-    pub(crate) fn send_ipn(&self, entry: &LedgerEntry, ipn_url: &str) {
+    /// Sends the IPN for a final `entry` to `ipn_url`, once (no retries), lost, duplicated
+    /// or delayed per the provider's faults. Each delivery is stamped (`responseTime`) and
+    /// signed when it goes out, so a delayed IPN is not stale on arrival; its event (`transId`
+    /// and `resultCode`) is the same for a duplicate.
+    pub(crate) fn send_ipn(self: &Arc<Self>, entry: &LedgerEntry, ipn_url: &str) {
         let (code, fields) = Self::entry_fields(entry);
         if code == ResultCode::Processing {
             return;
@@ -230,16 +232,17 @@ impl Inner {
         body.insert("partnerCode".into(), json!(self.partner_code));
         body.insert("resultCode".into(), json!(code.code()));
         body.insert("message".into(), json!(code.message()));
-        body.insert("responseTime".into(), json!(system_now_ms()));
-        let signed = signing::signed(self.secret_key.expose_secret().as_bytes(), body);
-        let Ok(bytes) = serde_json::to_vec(&Value::Object(signed)) else {
-            return;
-        };
-        let callback = Callback {
-            url: ipn_url.to_string(),
-            headers: Vec::new(),
-            body: bytes,
-        };
+        let wallet = self.clone();
+        let callback = Callback::new(ipn_url, move || {
+            let mut body = body.clone();
+            body.insert("responseTime".into(), json!(system_now_ms()));
+            let signed = signing::signed(wallet.secret_key.expose_secret().as_bytes(), body);
+            let bytes = serde_json::to_vec(&Value::Object(signed)).ok()?;
+            Some(Sealed {
+                headers: Vec::new(),
+                body: bytes,
+            })
+        });
         self.kit.callbacks.send_once(callback, &self.faults());
     }
 }

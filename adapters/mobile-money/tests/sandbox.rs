@@ -505,3 +505,93 @@ async fn the_ipn_is_sent_once_without_retries_and_a_lost_one_leaves_the_query() 
     assert_eq!(sandbox.kit.callbacks.stats().delivered, 0);
     assert_eq!(sandbox.credits("order-ipn-lost"), 1);
 }
+
+#[tokio::test]
+async fn a_reused_request_id_with_the_same_amount_but_another_name_order_or_wallet_answers_40() {
+    let sandbox = start().await;
+    let adapter = sandbox.viettel();
+    let request = payout("pay_reused", "order-reused");
+    adapter.submit(&request).await.expect("the first is accepted");
+    wait_until_succeeded(&adapter, &request).await;
+
+    let mut other_name = request.clone();
+    other_name.beneficiary.full_name = "Trần Thị Bình".into();
+    let other_order = payout("pay_reused", "order-someone-else");
+    let other_wallet = payout_to(
+        WalletProvider::ViettelMoney,
+        LOCKED_WALLET,
+        "pay_reused",
+        "order-reused",
+    );
+    for (what, changed) in [
+        ("beneficiaryName", other_name),
+        ("orderId", other_order),
+        ("walletId", other_wallet),
+    ] {
+        let answer = adapter.submit(&changed).await;
+        assert!(
+            matches!(answer, Err(AdapterError::UnknownOutcome { .. })),
+            "another {what} under the same requestId: {answer:?}"
+        );
+    }
+    assert_eq!(sandbox.kit.ledger.entries().len(), 1);
+    // The exact same disbursement still gets the original answer.
+    let replayed = adapter.submit(&request).await;
+    assert!(matches!(replayed, Ok(ProviderStatus::Succeeded { .. })), "{replayed:?}");
+}
+
+#[tokio::test]
+async fn a_retry_with_its_memo_cut_differently_and_another_ipn_url_is_the_same_disbursement() {
+    let sandbox = start().await;
+    let request = payout("pay_retried", "order-retried");
+    let first = sandbox.viettel().submit(&request).await;
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
+    wait_until_succeeded(&sandbox.viettel(), &request).await;
+
+    // After a config change: the memo cut at another length, IPNs to another address.
+    let mut changed = config(&sandbox.wallet_url(WalletProvider::ViettelMoney), 2_000);
+    changed.memo_max_chars = 10;
+    changed.ipn_url = format!("{}/failing-ipn", sandbox.root);
+    let later = MobileMoneyAdapter::new(WalletProvider::ViettelMoney, changed).expect("a valid config");
+    let retried = later.submit(&request).await;
+    assert!(matches!(retried, Ok(ProviderStatus::Succeeded { .. })), "{retried:?}");
+    assert_eq!(sandbox.kit.ledger.entries().len(), 1);
+}
+
+#[tokio::test]
+async fn a_delayed_ipn_is_stamped_when_it_is_delivered_and_a_duplicate_keeps_its_event() {
+    const DELAY_MS: i64 = 300;
+    let mut sandbox = start().await;
+    sandbox
+        .set_faults(
+            WalletProvider::ViettelMoney,
+            json!({"callback_delay_ms": DELAY_MS, "complete_after_ms": 0, "duplicate_next_callbacks": 1}),
+        )
+        .await;
+    let adapter = sandbox.viettel();
+    let before_ms = system_now_ms();
+    adapter
+        .submit(&payout("pay_delayed", "order-delayed"))
+        .await
+        .expect("accepted");
+    let delay_ended_ms = before_ms + DELAY_MS;
+
+    let (_, first) = sandbox.next_callback().await;
+    let (_, second) = sandbox.next_callback().await;
+    let mut events = Vec::new();
+    for body in [&first, &second] {
+        let fields: serde_json::Value = serde_json::from_slice(body).expect("a JSON IPN");
+        let stamped = fields["responseTime"]
+            .as_i64()
+            .expect("responseTime in unix milliseconds");
+        assert!(
+            stamped >= delay_ended_ms,
+            "stamped {stamped}, before the delay ended at {delay_ended_ms}"
+        );
+        let headers = http::HeaderMap::new();
+        assert_eq!(adapter.verify_callback(&headers, body, system_now_ms() / 1_000), Ok(()));
+        let event = adapter.parse_callback(&headers, body).expect("a well-formed IPN");
+        events.push(event.event_id);
+    }
+    assert_eq!(events[0], events[1]);
+}

@@ -1,7 +1,7 @@
 //! The sandbox's shared state and its admin API: read the ledger, set faults, register
 //! accounts, reset. Tests and the `demo` command drive the emulated providers through it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::callback::{CallbackSender, CallbackStats};
-use crate::directory::{Directory, RegisteredAccount};
+use crate::directory::{Directory, Registration};
 use crate::faults::{FaultState, Faults};
 use crate::ledger::{Ledger, LedgerEntry};
 
@@ -26,9 +26,21 @@ pub struct SandboxKit {
     faults: Mutex<HashMap<String, Arc<FaultState>>>,
     /// Each provider's statement writer and statement faults (`GET /sandbox/statements/{provider}`).
     pub statements: crate::statement::Statements,
-    /// When each request reached each provider emulation that notes arrivals, oldest first:
-    /// what a test measures a rate limit against.
-    arrivals: Mutex<HashMap<String, Vec<Instant>>>,
+    /// When the latest requests reached each provider emulation that notes arrivals, oldest
+    /// first, and how many arrived in all: what a test measures a rate limit against.
+    arrivals: Mutex<HashMap<String, Arrivals>>,
+}
+
+/// How many arrivals per provider [`SandboxKit::arrivals`] keeps: far more than a test that
+/// measures a rate or a concurrency sends, and a bounded memory for a run of any length (the
+/// benchmark sends hundreds of thousands of requests through the sandbox).
+pub const ARRIVALS_KEPT: usize = 4_096;
+
+/// One provider's latest arrivals (at most [`ARRIVALS_KEPT`]) and its total count.
+#[derive(Debug, Default)]
+struct Arrivals {
+    latest: VecDeque<Instant>,
+    total: u64,
 }
 
 /// The kit as handlers hold it.
@@ -51,16 +63,36 @@ impl SandboxKit {
         self.faults(provider).replace(faults);
     }
 
-    /// Notes that a request reached `provider`, now.
+    /// Notes that a request reached `provider`, now; forgets the oldest arrival beyond
+    /// [`ARRIVALS_KEPT`].
     pub fn note_arrival(&self, provider: &str) {
+        let now = Instant::now();
         let mut map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(provider.to_string()).or_default().push(Instant::now());
+        let arrivals = match map.get_mut(provider) {
+            Some(arrivals) => arrivals,
+            None => map.entry(provider.to_string()).or_default(),
+        };
+        if arrivals.latest.len() == ARRIVALS_KEPT {
+            arrivals.latest.pop_front();
+        }
+        arrivals.latest.push_back(now);
+        arrivals.total += 1;
     }
 
-    /// When the requests noted for `provider` arrived, oldest first.
+    /// When the latest requests noted for `provider` arrived (at most [`ARRIVALS_KEPT`]),
+    /// oldest first.
     pub fn arrivals(&self, provider: &str) -> Vec<Instant> {
         let map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(provider).cloned().unwrap_or_default()
+        map.get(provider)
+            .map(|arrivals| arrivals.latest.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many requests were noted for `provider` since the kit was made or reset, the
+    /// forgotten ones included: what "nothing more reached the provider" compares.
+    pub fn arrival_count(&self, provider: &str) -> u64 {
+        let map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(provider).map_or(0, |arrivals| arrivals.total)
     }
 
     /// Forgets the ledger, the callback counts and every fault; registered accounts stay,
@@ -90,7 +122,8 @@ pub struct LedgerReport {
 
 /// The admin routes, with the kit as state:
 /// `GET /sandbox/ledger`, `PUT /sandbox/faults/{provider}`, `POST /sandbox/accounts`
-/// (a JSON array of [`RegisteredAccount`]), `POST /sandbox/reset`, and the statements:
+/// (a JSON array of [`Registration`]: a `RegisteredAccount` with an optional `bin`),
+/// `POST /sandbox/reset`, and the statements:
 /// `GET /sandbox/statements/{provider}?date=`, `PUT /sandbox/statement-faults/{provider}`.
 pub fn admin_router(kit: SharedKit) -> Router {
     Router::new()
@@ -130,7 +163,7 @@ async fn get_faults(State(kit): State<SharedKit>, Path(provider): Path<String>) 
     Json(kit.faults(&provider).snapshot())
 }
 
-async fn register_accounts(State(kit): State<SharedKit>, Json(accounts): Json<Vec<RegisteredAccount>>) -> StatusCode {
+async fn register_accounts(State(kit): State<SharedKit>, Json(accounts): Json<Vec<Registration>>) -> StatusCode {
     kit.directory.register(accounts);
     StatusCode::NO_CONTENT
 }
@@ -143,6 +176,7 @@ async fn reset(State(kit): State<SharedKit>) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::RegisteredAccount;
 
     #[test]
     fn reset_clears_the_ledger_and_faults_but_keeps_accounts() {
@@ -164,5 +198,26 @@ mod tests {
         assert_eq!(kit.faults("bank_transfer").snapshot(), Faults::default());
         assert_eq!(kit.directory.len(), 1);
         assert!(kit.ledger.entries().is_empty());
+    }
+
+    #[test]
+    fn arrivals_keep_only_the_most_recent_ones_however_many_requests_came() {
+        let kit = SandboxKit::shared();
+        for _ in 0..ARRIVALS_KEPT + 10 {
+            kit.note_arrival("bank_transfer");
+        }
+        let kept = kit.arrivals("bank_transfer");
+        assert_eq!(kept.len(), ARRIVALS_KEPT);
+        let last = Instant::now();
+        kit.note_arrival("bank_transfer");
+        let newest = kit.arrivals("bank_transfer");
+        assert_eq!(newest.len(), ARRIVALS_KEPT);
+        assert_eq!(kit.arrival_count("bank_transfer"), ARRIVALS_KEPT as u64 + 11);
+        assert_eq!(kit.arrival_count("vnpost_account"), 0);
+        assert!(
+            newest.last().is_some_and(|at| *at >= last),
+            "the newest arrival is kept"
+        );
+        assert!(newest.windows(2).all(|pair| pair[0] <= pair[1]), "oldest first");
     }
 }

@@ -1,5 +1,8 @@
 //! Delivery of provider callbacks to the gateway, with the faults real providers show:
 //! delayed, lost and duplicated deliveries, and a few retries when the gateway is down.
+//! Each attempt is signed and stamped when it goes out, as a real provider's sender does:
+//! the gateway refuses callbacks stamped too long ago, so a callback stamped before its delay
+//! would turn "delayed" into "lost".
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,15 +20,57 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One callback, already signed by the provider emulation: the sender never changes a byte,
-/// so a duplicate carries the same body, headers and event id.
-#[derive(Clone, Debug)]
-pub struct Callback {
-    pub url: String,
+/// One delivery attempt's headers and body, signed and stamped for that attempt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sealed {
     /// Header names and values, signature headers included.
     pub headers: Vec<(String, String)>,
     /// The JSON body, exactly as signed.
     pub body: Vec<u8>,
+}
+
+/// What writes an attempt: `None` when the emulation cannot write it (the attempt fails).
+type Seal = dyn Fn() -> Option<Sealed> + Send + Sync;
+
+/// One callback: where it goes, and how the provider emulation signs and stamps each attempt
+/// at the moment it goes out. The event id is fixed when the callback is made, so retries and
+/// a duplicate delivery carry the same event id, each with its own fresh timestamp.
+#[derive(Clone)]
+pub struct Callback {
+    pub url: String,
+    seal: Arc<Seal>,
+}
+
+impl Callback {
+    /// A callback whose attempts `seal` writes when each goes out; `seal` must keep the event
+    /// id and the event the same and only restamp and re-sign.
+    pub fn new(url: impl Into<String>, seal: impl Fn() -> Option<Sealed> + Send + Sync + 'static) -> Self {
+        Self {
+            url: url.into(),
+            seal: Arc::new(seal),
+        }
+    }
+
+    /// A callback sent with the same bytes on every attempt, for providers whose callbacks
+    /// carry no time.
+    pub fn fixed(url: impl Into<String>, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        let sealed = Sealed { headers, body };
+        Self::new(url, move || Some(sealed.clone()))
+    }
+
+    /// This attempt's headers and body, written now.
+    pub fn seal(&self) -> Option<Sealed> {
+        (self.seal)()
+    }
+}
+
+impl std::fmt::Debug for Callback {
+    /// The address only: the body names the beneficiary's payment.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Counts of what the sender did, for the admin API and for tests.
@@ -116,17 +161,22 @@ impl CallbackSender {
         }
     }
 
-    /// One delivery: up to `attempts` tries, retrying on 5xx and transport errors.
+    /// One delivery: up to `attempts` tries, retrying on 5xx and transport errors, each
+    /// signed and stamped as it goes out.
     async fn deliver(&self, callback: &Callback, attempts: u32) {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=attempts {
+            let Some(sealed) = callback.seal() else {
+                tracing::warn!(url = %callback.url, "The sandbox could not write a callback.");
+                break;
+            };
             let mut request = self
                 .http
                 .post(&callback.url)
                 .timeout(ATTEMPT_TIMEOUT)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(callback.body.clone());
-            for (name, value) in &callback.headers {
+                .body(sealed.body);
+            for (name, value) in &sealed.headers {
                 request = request.header(name.as_str(), value.as_str());
             }
             let retry = match request.send().await {
@@ -183,11 +233,7 @@ mod tests {
     }
 
     fn callback(url: String) -> Callback {
-        Callback {
-            url,
-            headers: Vec::new(),
-            body: br#"{"resultCode":0}"#.to_vec(),
-        }
+        Callback::fixed(url, Vec::new(), br#"{"resultCode":0}"#.to_vec())
     }
 
     #[tokio::test]
@@ -240,6 +286,63 @@ mod tests {
             .await
             .expect("the delivery task ends");
         assert_eq!(hits.load(Ordering::SeqCst), ATTEMPTS);
+        assert_eq!(sender.stats().failed, 1);
+    }
+
+    /// A callback whose attempts carry the instant they were sealed, as a header.
+    fn stamped(url: String, sealed_at: Arc<std::sync::Mutex<Vec<std::time::Instant>>>) -> Callback {
+        Callback::new(url, move || {
+            let now = std::time::Instant::now();
+            sealed_at.lock().unwrap_or_else(|p| p.into_inner()).push(now);
+            Some(Sealed {
+                headers: vec![("webhook-id".into(), "msg_1".into())],
+                body: b"{}".to_vec(),
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn a_delayed_callback_is_sealed_after_its_delay_and_again_for_each_retry_and_duplicate() {
+        let (url, hits) = receiver(StatusCode::SERVICE_UNAVAILABLE).await;
+        let sender = CallbackSender::new();
+        let faults = FaultState::new(Faults {
+            callback_delay_ms: 300,
+            duplicate_next_callbacks: 1,
+            ..Faults::default()
+        });
+        let sealed_at = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = std::time::Instant::now();
+        sender
+            .send(stamped(url, sealed_at.clone()), &faults)
+            .expect("not lost")
+            .await
+            .expect("the delivery task ends");
+        let sealed_at = sealed_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(
+            sealed_at.len(),
+            2 * ATTEMPTS as usize,
+            "every attempt of both deliveries"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2 * ATTEMPTS);
+        assert!(
+            sealed_at
+                .iter()
+                .all(|at| at.duration_since(sent) >= Duration::from_millis(300)),
+            "sealed before the delay ended: {sealed_at:?}"
+        );
+        assert!(sealed_at.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[tokio::test]
+    async fn a_callback_that_cannot_be_written_counts_as_failed_without_a_request() {
+        let (url, hits) = receiver(StatusCode::NO_CONTENT).await;
+        let sender = CallbackSender::new();
+        sender
+            .send(Callback::new(url, || None), &FaultState::default())
+            .expect("not lost")
+            .await
+            .expect("the delivery task ends");
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
         assert_eq!(sender.stats().failed, 1);
     }
 }

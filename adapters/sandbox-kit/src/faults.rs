@@ -26,9 +26,11 @@ pub struct Faults {
     pub timeout_after_booking_rate: f64,
     /// Share of callbacks never sent, so the gateway must fall back to a status inquiry.
     pub lost_callback_rate: f64,
-    /// Share of callbacks sent twice with the same bytes and event id, to test replay handling.
+    /// Share of callbacks sent twice with the same event id, to test replay handling (each
+    /// delivery is stamped and signed when it goes out).
     pub duplicate_callback_rate: f64,
-    /// Delay between a transfer completing and its callback being sent.
+    /// Delay between a transfer completing and its callback being sent; the callback is
+    /// stamped when sent, so a delay longer than the gateway's tolerance still arrives fresh.
     pub callback_delay_ms: u64,
     /// How long a "timeout after booking" holds the answer; longer than any client timeout.
     pub hang_ms: u64,

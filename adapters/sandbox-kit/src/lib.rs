@@ -15,10 +15,10 @@ pub mod faults;
 pub mod ledger;
 pub mod statement;
 
-pub use admin::{admin_router, LedgerReport, SandboxKit, SharedKit};
-pub use callback::{Callback, CallbackSender, CallbackStats};
-pub use directory::{Directory, RegisteredAccount};
+pub use admin::{admin_router, LedgerReport, SandboxKit, SharedKit, ARRIVALS_KEPT};
+pub use callback::{Callback, CallbackSender, CallbackStats, Sealed};
+pub use directory::{Directory, RegisteredAccount, Registration};
 pub use emulation::{Emulation, EmulationError};
 pub use faults::{FaultState, Faults, SubmitRejection};
-pub use ledger::{BookOutcome, Ledger, LedgerEntry, LedgerStatus};
+pub use ledger::{BookOutcome, Fingerprint, Ledger, LedgerEntry, LedgerStatus};
 pub use statement::{Statement, StatementEntry, StatementFaults, StatementWriter, Statements};

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gateway_adapter::Vnd;
-use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, SharedKit};
+use sandbox_kit::{Callback, LedgerEntry, LedgerStatus, Sealed, SharedKit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -164,38 +164,41 @@ impl Inner {
         })
     }
 
-    /// Sends the signed `00`/`03` callback for a final `entry`.
-    pub(crate) fn send_callback(&self, entry: &LedgerEntry) {
+    /// Sends the `00`/`03` callback for a final `entry`. Its `event_id` is fixed now, for
+    /// every attempt and a duplicate alike; each attempt is stamped (`timestamp`) and signed
+    /// when it goes out, so a delayed callback is not stale on arrival.
+    pub(crate) fn send_callback(self: &Arc<Self>, entry: &LedgerEntry) {
         let Some(url) = &self.callback_url else {
             return;
         };
-        let Some(callback) = callback_for(entry, system_now()) else {
+        if entry.status == LedgerStatus::Processing {
             return;
-        };
-        let Ok(body) = signing::seal(self.secret(), callback).and_then(|c| serde_json::to_vec(&c)) else {
-            return;
-        };
-        let faults = self.kit.faults(PROVIDER_KEY);
-        let callback = Callback {
-            url: url.clone(),
-            headers: Vec::new(),
-            body,
-        };
-        self.kit.callbacks.send(callback, &faults);
+        }
+        let event_id = format!("EV{:024X}", rand::random::<u128>() >> 32);
+        let (office, entry) = (self.clone(), entry.clone());
+        let callback = Callback::new(url.clone(), move || {
+            let callback = callback_for(&entry, &event_id, system_now())?;
+            let sealed = signing::seal(office.secret(), callback).and_then(|c| serde_json::to_vec(&c));
+            sealed.ok().map(|body| Sealed {
+                headers: Vec::new(),
+                body,
+            })
+        });
+        self.kit.callbacks.send(callback, &self.kit.faults(PROVIDER_KEY));
     }
 }
 
-/// The unsigned callback for a final `entry` (none while it is processing), stamped `now`.
-/// It always carries the booked amount, for failed payouts too, so the gateway never sees a
-/// final callback without an amount from the sandbox.
-fn callback_for(entry: &LedgerEntry, now: i64) -> Option<VnpostCallback> {
+/// The unsigned callback `event_id` for a final `entry` (none while it is processing),
+/// stamped `now`. It always carries the booked amount, for failed payouts too, so the gateway
+/// never sees a final callback without an amount from the sandbox.
+fn callback_for(entry: &LedgerEntry, event_id: &str, now: i64) -> Option<VnpostCallback> {
     let (result_code, fail_code) = match &entry.status {
         LedgerStatus::Completed => (VnpostResultCode::Done, None),
         LedgerStatus::Failed { code } => (VnpostResultCode::Failed, Some(code.clone())),
         LedgerStatus::Processing => return None,
     };
     Some(VnpostCallback {
-        event_id: format!("EV{:024X}", rand::random::<u128>() >> 32),
+        event_id: event_id.to_string(),
         request_id: entry.client_reference.clone(),
         order_ref: entry.order_ref.clone(),
         transaction_id: entry.provider_ref.clone(),
@@ -225,10 +228,10 @@ mod tests {
             status: LedgerStatus::Processing,
             booked_at: Utc::now(),
         };
-        assert!(callback_for(&entry, 0).is_none());
+        assert!(callback_for(&entry, "EV1", 0).is_none());
         for status in [LedgerStatus::Completed, LedgerStatus::Failed { code: "11".into() }] {
             entry.status = status;
-            let callback = callback_for(&entry, 0).expect("a final entry has a callback");
+            let callback = callback_for(&entry, "EV1", 0).expect("a final entry has a callback");
             assert_eq!(callback.amount, Vnd::new(500_000), "{:?}", entry.status);
         }
     }

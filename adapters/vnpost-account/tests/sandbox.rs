@@ -166,7 +166,7 @@ async fn timeout_after_booking_is_unknown_and_the_query_finds_one_credit() {
 }
 
 #[tokio::test]
-async fn a_duplicated_callback_carries_the_same_bytes_and_event_id() {
+async fn a_duplicated_callback_carries_the_same_event_id() {
     let mut sandbox = start().await;
     sandbox
         .set_faults(serde_json::json!({"duplicate_next_callbacks": 1}))
@@ -177,8 +177,15 @@ async fn a_duplicated_callback_carries_the_same_bytes_and_event_id() {
 
     let (_, first) = sandbox.next_callback().await;
     let (_, second) = sandbox.next_callback().await;
-    assert_eq!(first, second);
+    // Each delivery is stamped when it goes out, so only the event, not every byte, is the same.
     let headers = HeaderMap::new();
+    let first_event = adapter
+        .parse_callback(&headers, &first)
+        .expect("a well-formed callback");
+    let second_event = adapter
+        .parse_callback(&headers, &second)
+        .expect("a well-formed callback");
+    assert_eq!(first_event.event_id, second_event.event_id);
     assert_eq!(adapter.verify_callback(&headers, &second, system_now()), Ok(()));
     assert_eq!(sandbox.kit.ledger.credits_for_order("order-duplicate"), 1);
 }
@@ -323,4 +330,115 @@ async fn a_client_with_the_wrong_secret_is_refused_and_books_nothing() {
         "{read:?}"
     );
     assert!(sandbox.kit.ledger.entries().is_empty());
+}
+
+async fn wait_until_done(sandbox: &Running, request: &PayoutRequest) {
+    wait_until_succeeded(&adapter(&sandbox.vnpost_url(), 2_000), request).await;
+}
+
+#[tokio::test]
+async fn a_reused_request_id_with_the_same_amount_but_another_order_citizen_name_or_account_is_a_conflict() {
+    let sandbox = start().await;
+    let adapter = adapter(&sandbox.vnpost_url(), 2_000);
+    let request = payout("pay_reused", "order-reused");
+    adapter.submit(&request).await.expect("the first is accepted");
+    wait_until_done(&sandbox, &request).await;
+
+    let mut other_order = request.clone();
+    other_order.order_id = "order-someone-else".into();
+    let mut other_citizen = request.clone();
+    other_citizen.beneficiary.id = gateway_adapter::CitizenId::try_from("034187009999").expect("a valid citizen id");
+    let mut other_name = request.clone();
+    other_name.beneficiary.full_name = "Trần Thị Bình".into();
+    let mut other_account = request.clone();
+    to_account(&mut other_account, CLOSED_ACCOUNT);
+    for (what, changed) in [
+        ("order_ref", other_order),
+        ("citizen_id", other_citizen),
+        ("beneficiary_name", other_name),
+        ("account_no", other_account),
+    ] {
+        let answer = adapter.submit(&changed).await;
+        assert!(
+            matches!(answer, Err(AdapterError::UnknownOutcome { .. })),
+            "another {what} under the same request_id: {answer:?}"
+        );
+    }
+    let entries = sandbox.kit.ledger.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].order_ref, "order-reused");
+    // The exact same payout still gets the original answer.
+    let replayed = adapter.submit(&request).await;
+    assert!(matches!(replayed, Ok(ProviderStatus::Succeeded { .. })), "{replayed:?}");
+}
+
+#[tokio::test]
+async fn a_retry_with_its_content_cut_differently_is_the_same_payout() {
+    let sandbox = start().await;
+    let request = payout("pay_retried", "order-retried");
+    let first = adapter(&sandbox.vnpost_url(), 2_000).submit(&request).await;
+    assert!(matches!(first, Ok(ProviderStatus::Pending { .. })), "{first:?}");
+
+    // The memo cut at another length after a config change, sent later.
+    let mut changed = common::config(&sandbox.vnpost_url(), 2_000);
+    changed.memo_max_chars = 10;
+    let later = VnpostAccountAdapter::new(changed)
+        .expect("a valid config")
+        .with_clock(ten_minutes_from_now);
+    let retried = later.submit(&request).await;
+    assert!(
+        matches!(
+            retried,
+            Ok(ProviderStatus::Pending { .. } | ProviderStatus::Succeeded { .. })
+        ),
+        "{retried:?}"
+    );
+    assert_eq!(sandbox.kit.ledger.entries().len(), 1);
+}
+
+/// The `event_id` and the unix time of the `timestamp` of a callback body.
+fn event_and_time(body: &[u8]) -> (String, i64) {
+    let fields: serde_json::Value = serde_json::from_slice(body).expect("a JSON callback");
+    let event_id = fields["event_id"].as_str().expect("an event_id").to_string();
+    let stamped = fields["timestamp"]
+        .as_str()
+        .and_then(adapter_vnpost_account::signing::parse_timestamp)
+        .expect("a yyyyMMddHHmmss timestamp");
+    (event_id, stamped)
+}
+
+#[tokio::test]
+async fn a_delayed_callback_is_stamped_when_it_is_delivered_and_a_duplicate_keeps_its_event_id() {
+    // `timestamp` is whole seconds: a delay over a second always crosses one.
+    const DELAY_MS: u64 = 1_100;
+    let mut sandbox = start().await;
+    sandbox
+        .set_faults(serde_json::json!({
+            "callback_delay_ms": DELAY_MS, "complete_after_ms": 0, "duplicate_next_callbacks": 1
+        }))
+        .await;
+    let adapter = adapter(&sandbox.vnpost_url(), 2_000);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    adapter
+        .submit(&payout("pay_delayed", "order-delayed"))
+        .await
+        .expect("accepted");
+    let delay_ended = (before + Duration::from_millis(DELAY_MS)).as_secs() as i64;
+
+    let (_, first) = sandbox.next_callback().await;
+    let (_, second) = sandbox.next_callback().await;
+    let (first_event, first_stamp) = event_and_time(&first);
+    let (second_event, second_stamp) = event_and_time(&second);
+    for stamped in [first_stamp, second_stamp] {
+        assert!(
+            stamped >= delay_ended,
+            "stamped {stamped}, before the delay ended at {delay_ended}"
+        );
+    }
+    assert_eq!(first_event, second_event);
+    for body in [&first, &second] {
+        assert_eq!(adapter.verify_callback(&HeaderMap::new(), body, system_now()), Ok(()));
+    }
 }

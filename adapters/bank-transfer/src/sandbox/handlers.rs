@@ -11,7 +11,7 @@ use axum::Json;
 use chrono::Utc;
 use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
 use gateway_adapter::Vnd;
-use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
+use sandbox_kit::{BookOutcome, Fingerprint, LedgerEntry, LedgerStatus, SubmitRejection};
 
 use super::{Inner, AMOUNT_LIMIT_VND};
 use crate::signing;
@@ -66,7 +66,12 @@ pub(super) async fn name_inquiry(
     let Ok(inquiry) = serde_json::from_slice::<BankNameInquiryRequest>(&body) else {
         return rejected("INVALID_REQUEST", "The body is not a name inquiry.");
     };
-    match bank.kit.directory.lookup(&bank.key, &inquiry.account_number) {
+    // Under another bank's BIN the account number is not this holder's: not found.
+    match bank
+        .kit
+        .directory
+        .lookup_at(&bank.key, &inquiry.bin, &inquiry.account_number)
+    {
         // A closed account still has a holder: the closure shows at transfer time.
         Some(account) => Json(BankNameInquiryResponse {
             account_name: account.holder_name,
@@ -120,10 +125,17 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
         return rejected("INVALID_REQUEST", "Only positive whole VND amounts are accepted.");
     }
     // A repeated key answers from the ledger before any check that could have changed since.
-    if let Some(existing) = bank.kit.ledger.get(&bank.key, &transfer.client_reference) {
-        return replay(&existing, transfer.amount);
+    let fingerprint = fingerprint(&transfer);
+    if let Some(repeated) = bank
+        .kit
+        .ledger
+        .repeated(&bank.key, &transfer.client_reference, &fingerprint)
+    {
+        return replay(repeated);
     }
-    match bank.kit.directory.lookup(&bank.key, &transfer.beneficiary_account) {
+    // An account number is the bank's own: under another bank's BIN it is not found.
+    let (bin, account_number) = (&transfer.beneficiary_bin, &transfer.beneficiary_account);
+    match bank.kit.directory.lookup_at(&bank.key, bin, account_number) {
         None => return rejected("ACCOUNT_NOT_FOUND", "No such account at this bank."),
         Some(account) if account.closed => return rejected("ACCOUNT_CLOSED", "The beneficiary account is closed."),
         Some(_) => {}
@@ -141,9 +153,9 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
         status: LedgerStatus::Processing,
         booked_at: Utc::now(),
     };
-    let booked = match bank.kit.ledger.book(entry) {
+    let booked = match bank.kit.ledger.book(entry, fingerprint) {
         BookOutcome::Booked(booked) => booked,
-        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => return replay(&existing, transfer.amount),
+        repeated => return replay(repeated),
     };
     let completion_bank = bank.clone();
     let complete_after = faults.complete_after();
@@ -161,13 +173,28 @@ pub(super) async fn submit(State(bank): Bank, method: Method, uri: Uri, headers:
     transfer_answer(&booked)
 }
 
-/// Answers a repeated `Idempotency-Key`: the existing transfer, or 409 for another amount.
-fn replay(existing: &LedgerEntry, amount: u64) -> Response {
-    if existing.amount == amount {
-        transfer_answer(existing)
-    } else {
-        let message = "This Idempotency-Key was used for another amount.";
-        bank_error(StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT", message)
+/// What identifies a transfer besides its `Idempotency-Key`: everything that says who gets
+/// how much for which order. Not `description` (cut to the client's configurable
+/// `memo_max_chars`) nor the signed headers (`X-Timestamp`, `X-Signature`), which a client's
+/// retry of the same transfer may legitimately change.
+fn fingerprint(transfer: &BankTransferRequest) -> Fingerprint {
+    Fingerprint::new()
+        .with("amount", transfer.amount.to_string())
+        .with("beneficiary_bin", &transfer.beneficiary_bin)
+        .with("beneficiary_account", &transfer.beneficiary_account)
+        .with("end_to_end_id", &transfer.end_to_end_id)
+        .with("beneficiary_name", &transfer.beneficiary_name)
+}
+
+/// Answers a repeated `Idempotency-Key`: the existing transfer's answer for the same transfer,
+/// 409 `IDEMPOTENCY_CONFLICT` for a key reused with another one (naming the field, never its value).
+fn replay(repeated: BookOutcome) -> Response {
+    match repeated {
+        BookOutcome::Booked(entry) | BookOutcome::Existing(entry) => transfer_answer(&entry),
+        BookOutcome::Conflict { field, .. } => {
+            let message = format!("This Idempotency-Key was used for another transfer (another {field}).");
+            bank_error(StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT", &message)
+        }
     }
 }
 

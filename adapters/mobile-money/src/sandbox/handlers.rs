@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
-use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
+use sandbox_kit::{BookOutcome, Fingerprint, LedgerEntry, LedgerStatus, SubmitRejection};
 use serde_json::{json, Value};
 
 use super::Inner;
@@ -82,8 +82,9 @@ pub(super) async fn pay(State(wallet): Wallet, body: Bytes) -> Response {
         return wallet.refusal(ResultCode::DuplicateInFlight, Some(&pay.request_id));
     }
     // A repeated requestId answers from the ledger before any check that could have changed.
-    if let Some(existing) = wallet.kit.ledger.get(wallet.key(), &pay.request_id) {
-        return replay(&wallet, &existing, &pay);
+    let fingerprint = fingerprint(&pay);
+    if let Some(repeated) = wallet.kit.ledger.repeated(wallet.key(), &pay.request_id, &fingerprint) {
+        return replay(&wallet, &pay.request_id, repeated);
     }
     match wallet.kit.directory.lookup(wallet.key(), &pay.wallet_id) {
         None => return wallet.refusal(ResultCode::WalletNotFound, Some(&pay.request_id)),
@@ -107,11 +108,11 @@ pub(super) async fn pay(State(wallet): Wallet, body: Bytes) -> Response {
             status: LedgerStatus::Processing,
             booked_at: now,
         };
-        wallet.kit.ledger.book(entry)
+        wallet.kit.ledger.book(entry, fingerprint)
     };
     let booked = match booked {
         BookOutcome::Booked(booked) => booked,
-        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => return replay(&wallet, &existing, &pay),
+        repeated => return replay(&wallet, &pay.request_id, repeated),
     };
     let completion = wallet.clone();
     let complete_after = faults.complete_after();
@@ -137,16 +138,27 @@ fn entry_answer(wallet: &Inner, entry: &LedgerEntry) -> Response {
     wallet.answer(StatusCode::OK, code, fields)
 }
 
+/// What identifies a disbursement besides its `requestId`: who gets how much for which
+/// order. Not `orderInfo` (cut to the client's configurable `memo_max_chars`), `ipnUrl` (the
+/// client's configuration), `lang`, nor `signature`, which a client's retry of the same
+/// disbursement may change.
+fn fingerprint(pay: &WalletPayRequest) -> Fingerprint {
+    Fingerprint::new()
+        .with("amount", pay.amount.to_string())
+        .with("walletId", &pay.wallet_id)
+        .with("orderId", &pay.order_id)
+        .with("beneficiaryName", &pay.beneficiary_name)
+}
+
 /// Answers a repeated `requestId`: 40 for other data, 7000 (HTTP 422) while the first is
 /// processing, the final answer once it is done.
-fn replay(wallet: &Inner, existing: &LedgerEntry, pay: &WalletPayRequest) -> Response {
-    let same = existing.amount == pay.amount && existing.account == pay.wallet_id && existing.order_ref == pay.order_id;
-    if !same {
-        return wallet.refusal(ResultCode::DuplicateRequestId, Some(&pay.request_id));
-    }
-    match existing.status {
-        LedgerStatus::Processing => wallet.refusal(ResultCode::DuplicateInFlight, Some(&pay.request_id)),
-        LedgerStatus::Completed | LedgerStatus::Failed { .. } => entry_answer(wallet, existing),
+fn replay(wallet: &Inner, request_id: &str, repeated: BookOutcome) -> Response {
+    match repeated {
+        BookOutcome::Conflict { .. } => wallet.refusal(ResultCode::DuplicateRequestId, Some(request_id)),
+        BookOutcome::Booked(existing) | BookOutcome::Existing(existing) => match existing.status {
+            LedgerStatus::Processing => wallet.refusal(ResultCode::DuplicateInFlight, Some(request_id)),
+            LedgerStatus::Completed | LedgerStatus::Failed { .. } => entry_answer(wallet, &existing),
+        },
     }
 }
 

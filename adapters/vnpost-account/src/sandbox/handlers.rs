@@ -12,7 +12,7 @@ use chrono::Utc;
 use gateway_adapter::ids::MAX_REQUEST_ID_CHARS;
 use gateway_adapter::names::normalise_name;
 use gateway_adapter::Vnd;
-use sandbox_kit::{BookOutcome, LedgerEntry, LedgerStatus, SubmitRejection};
+use sandbox_kit::{BookOutcome, Fingerprint, LedgerEntry, LedgerStatus, SubmitRejection};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -110,8 +110,9 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
         return payout_answer(&office, id, VnpostResultCode::InvalidRequest, None, message);
     }
     // A repeated request_id answers from the ledger before any check that could have changed.
-    if let Some(existing) = office.kit.ledger.get(PROVIDER_KEY, id) {
-        return replay(&office, &existing, &payout);
+    let fingerprint = fingerprint(&payout);
+    if let Some(repeated) = office.kit.ledger.repeated(PROVIDER_KEY, id, &fingerprint) {
+        return replay(&office, id, repeated);
     }
     match office.kit.directory.lookup(PROVIDER_KEY, &payout.account_no) {
         None => {
@@ -142,11 +143,9 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
         status: LedgerStatus::Processing,
         booked_at: Utc::now(),
     };
-    let booked = match office.kit.ledger.book(entry) {
+    let booked = match office.kit.ledger.book(entry, fingerprint) {
         BookOutcome::Booked(booked) => booked,
-        BookOutcome::Existing(existing) | BookOutcome::Conflict(existing) => {
-            return replay(&office, &existing, &payout)
-        }
+        repeated => return replay(&office, id, repeated),
     };
     let completion_office = office.clone();
     let complete_after = faults.complete_after();
@@ -164,15 +163,33 @@ pub(super) async fn payout(State(office): PostOffice, body: Bytes) -> Response {
     payout_answer(&office, id, current_code(&booked), Some(&booked), "Processing.")
 }
 
-/// Answers a repeated `request_id`: the existing payout's current code, or `02` when the
-/// amount or the account differ.
-fn replay(office: &Inner, existing: &LedgerEntry, payout: &VnpostPayoutRequest) -> Response {
-    let id = payout.request_id.as_str();
-    if existing.amount == payout.amount && existing.account == payout.account_no {
-        payout_answer(office, id, current_code(existing), Some(existing), "Existing request.")
-    } else {
-        let message = "This request_id was used with other data.";
-        payout_answer(office, id, VnpostResultCode::IdempotencyConflict, None, message)
+/// What identifies a payout besides its `request_id`: who gets how much for which order.
+/// Not `content` (cut to the client's configurable `memo_max_chars`), `partner_id` (checked by
+/// the signature) nor `signature`, which a client's retry of the same payout may change.
+fn fingerprint(payout: &VnpostPayoutRequest) -> Fingerprint {
+    Fingerprint::new()
+        .with("amount", payout.amount.to_string())
+        .with("account_no", &payout.account_no)
+        .with("order_ref", &payout.order_ref)
+        .with("citizen_id", &payout.citizen_id)
+        .with("beneficiary_name", &payout.beneficiary_name)
+}
+
+/// Answers a repeated `request_id`: the existing payout's current code for the same payout,
+/// `02` for a request_id reused with other data (naming the field, never its value).
+fn replay(office: &Inner, id: &str, repeated: BookOutcome) -> Response {
+    match repeated {
+        BookOutcome::Booked(existing) | BookOutcome::Existing(existing) => payout_answer(
+            office,
+            id,
+            current_code(&existing),
+            Some(&existing),
+            "Existing request.",
+        ),
+        BookOutcome::Conflict { field, .. } => {
+            let message = format!("This request_id was used with other data (another {field}).");
+            payout_answer(office, id, VnpostResultCode::IdempotencyConflict, None, &message)
+        }
     }
 }
 
