@@ -40,6 +40,10 @@ pub struct GatewayPayment {
     /// that day or later may be of that extra credit, so it is never applied by itself. (A
     /// return booked before it was of the one credit there was.)
     pub extra_payout_booked_on: Option<NaiveDate>,
+    /// The day of an earlier reconciliation that expected it and did not find it — sent in the
+    /// grace before that day's midnight (in transit), or not final yet then — when that day is
+    /// before this statement's: it is still owed a booking, so it is expected on this one.
+    pub carried_since: Option<NaiveDate>,
 }
 
 /// What one reconciliation item is.
@@ -282,25 +286,30 @@ pub fn match_statement(
     let (from, to) = window;
     let grace_from = to.saturating_sub(grace_ms.max(0)).max(from);
     for payment in payments {
-        let Some(sent_at) = payment.submitted_at.filter(|at| *at >= from && *at < to) else {
-            continue;
-        };
         if payment.state != PaymentState::Succeeded || paid_out.contains(payment.payment_id.as_str()) {
             continue;
         }
-        let (kind, note) = if sent_at >= grace_from {
-            (
+        let sent_that_day = payment.submitted_at.filter(|at| *at >= from && *at < to);
+        let (kind, note) = match (sent_that_day, payment.carried_since) {
+            (Some(sent_at), _) if sent_at >= grace_from => (
                 ItemKind::InTransit,
                 format!(
                     "sent in the last {} minutes of the day and not on this statement: expected on the next day's",
                     grace_ms / 60_000
                 ),
-            )
-        } else {
-            (
+            ),
+            (Some(_), _) => (
                 ItemKind::MissingAtProvider,
                 "succeeded at the gateway, but the provider's statement does not book it".to_string(),
-            )
+            ),
+            (None, Some(since)) => (
+                ItemKind::MissingAtProvider,
+                format!(
+                    "expected since the reconciliation of {since} (in transit over its midnight, or not final \
+                     yet then), and not on this statement either"
+                ),
+            ),
+            (None, None) => continue,
         };
         items.push(Item {
             kind,
@@ -317,6 +326,51 @@ pub fn match_statement(
         });
     }
     items
+}
+
+/// What a reconciliation leaves to the days after it ([`carry_over`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CarryOver {
+    /// Payments still owed a booking, with their amounts: in transit over this day's midnight,
+    /// or sent this day, not on its statement and not final yet (one that succeeds later must
+    /// be booked on a later day's statement). Later days expect them until they are booked.
+    pub carry: Vec<(String, i64)>,
+    /// Payments carried from an earlier day that are settled now: on this statement, or ended
+    /// without a credit (failed, rejected).
+    pub settled: Vec<String>,
+}
+
+/// Which payments the days after this one must still expect, and which carried ones are
+/// settled: without it, a payment in transit over midnight (or still pending when its day was
+/// reconciled) was never expected again, and one the provider never booked went unnoticed.
+pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64)) -> CarryOver {
+    let on_statement: HashSet<&str> = items
+        .iter()
+        .filter(|item| item.entry_ref.is_some())
+        .map(|item| item.payment_id.as_str())
+        .collect();
+    let in_transit: HashSet<&str> = items
+        .iter()
+        .filter(|item| item.kind == ItemKind::InTransit)
+        .map(|item| item.payment_id.as_str())
+        .collect();
+    let mut carry_over = CarryOver::default();
+    for payment in payments {
+        let id = payment.payment_id.as_str();
+        let booked = on_statement.contains(id);
+        if payment.carried_since.is_some() {
+            if booked || matches!(payment.state, PaymentState::Failed | PaymentState::Rejected) {
+                carry_over.settled.push(id.to_string());
+            }
+            continue;
+        }
+        let sent_that_day = payment.submitted_at.is_some_and(|at| at >= window.0 && at < window.1);
+        let not_final_yet = sent_that_day && !booked && !payment.state.is_final();
+        if in_transit.contains(id) || not_final_yet {
+            carry_over.carry.push((id.to_string(), payment.amount));
+        }
+    }
+    carry_over
 }
 
 /// The payout and reversal lines the statement has for one payment.
@@ -440,6 +494,7 @@ mod tests {
             provider_ref: Some(format!("FT-{id}")),
             submitted_at: Some(submitted_at),
             extra_payout_booked_on: None,
+            carried_since: None,
         }
     }
 
@@ -709,6 +764,61 @@ mod tests {
         returned.other_reference = Some("order-a".into());
         let items = match_statement(&[returned], &payments, DAY, 0);
         assert_eq!(kinds(&items), [(Returned, "a")]);
+    }
+
+    /// A payment in transit over an earlier day's midnight, or not final then, was never
+    /// expected again: one the provider never booked went unnoticed on every later day.
+    #[test]
+    fn a_payment_carried_from_an_earlier_day_is_expected_until_it_is_booked() {
+        use ItemKind::*;
+        let carried = |id: &str, state| {
+            let mut p = payment(id, 1_000, state, 500);
+            p.carried_since = NaiveDate::from_ymd_opt(2026, 12, 2);
+            p
+        };
+        let payments = [
+            carried("booked", PaymentState::Succeeded),
+            carried("never_booked", PaymentState::Succeeded),
+            carried("still_pending", PaymentState::Pending),
+            carried("failed_since", PaymentState::Failed),
+            payment("yesterday_not_carried", 1_000, PaymentState::Succeeded, 500),
+        ];
+        let items = match_statement(&[payout("booked", 1_000)], &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [(Matched, "booked"), (MissingAtProvider, "never_booked")]
+        );
+        assert!(
+            items[1].note.contains("since the reconciliation of 2026-12-02"),
+            "{items:?}"
+        );
+        let carried = carry_over(&payments, &items, DAY);
+        assert_eq!(carried.settled, ["booked", "failed_since"]);
+        assert!(carried.carry.is_empty(), "already carried: {carried:?}");
+    }
+
+    #[test]
+    fn what_a_day_leaves_to_the_next_is_in_transit_or_not_final_yet() {
+        let grace = 300;
+        let payments = [
+            payment("late", 1_000, PaymentState::Succeeded, DAY.1 - 100),
+            payment("pending", 2_000, PaymentState::Pending, 1_100),
+            payment("review", 3_000, PaymentState::NeedsReview, 1_200),
+            payment("failed", 4_000, PaymentState::Failed, 1_300),
+            payment("booked_pending", 5_000, PaymentState::Pending, 1_400),
+            payment("matched", 6_000, PaymentState::Succeeded, 1_500),
+            payment("yesterday_pending", 7_000, PaymentState::Pending, 500),
+        ];
+        let lines = [payout("booked_pending", 5_000), payout("matched", 6_000)];
+        let items = match_statement(&lines, &payments, DAY, grace);
+        let carried = carry_over(&payments, &items, DAY);
+        let carry: Vec<(&str, i64)> = carried
+            .carry
+            .iter()
+            .map(|(id, amount)| (id.as_str(), *amount))
+            .collect();
+        assert_eq!(carry, [("late", 1_000), ("pending", 2_000), ("review", 3_000)]);
+        assert!(carried.settled.is_empty());
     }
 
     #[test]

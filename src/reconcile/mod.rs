@@ -198,8 +198,22 @@ pub async fn reconcile(
             payments.push(payment);
         }
     }
+    // Payments an earlier day expected and did not find are expected on this one too.
+    for payment in store.carried_payments(provider, &day.to_string()).await? {
+        if known.insert(payment.payment_id.clone()) {
+            payments.push(payment);
+        }
+    }
+    for payment in &mut payments {
+        // Carried from this day or a later one (a day reconciled again) is not carried into it.
+        payment.carried_since = payment.carried_since.filter(|since| *since < day);
+    }
     let grace_ms = i64::from(grace_minutes) * 60_000;
     let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
+    let carried = matching::carry_over(&payments, &items, window);
+    store
+        .remember_carried(provider, &day.to_string(), &carried.carry, &carried.settled)
+        .await?;
     // A payout that may be a second credit is remembered for the returns of later days.
     store.remember_extra_payouts(&extra_payouts(provider, &items)).await?;
     // Only items the match found to be genuine, unambiguous returns write anything.

@@ -31,11 +31,19 @@ const CHUNK: usize = 500;
 /// (a duplicate line, or a payout under another reference than the provider reported).
 const EXTRA_PAYOUT: &str = "extra_payout";
 
+/// The kind of a `reconciliation_items` row that remembers a payment a reconciliation expected
+/// and did not find (in transit over midnight, or not final yet), for the days after it; its
+/// `booked_on` is the day of that reconciliation.
+const CARRIED: &str = "carried";
+
 /// A payment's columns for matching, from `payments`, with the first day an earlier
-/// reconciliation remembered a second payout of it booked on (rows of kind [`EXTRA_PAYOUT`]).
+/// reconciliation remembered a second payout of it booked on (rows of kind [`EXTRA_PAYOUT`])
+/// and the day a reconciliation carried it over from (kind [`CARRIED`]).
 const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, submitted_at, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
-     AND r.kind = 'extra_payout') AS extra_payout_booked_on";
+     AND r.kind = 'extra_payout') AS extra_payout_booked_on, \
+     (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'carried') AS carried_since";
 
 /// A payout line that may be a second credit of its payment, to be remembered for the
 /// returns of later days (see [`Store::remember_extra_payouts`]).
@@ -198,6 +206,81 @@ impl Store {
         .await
     }
 
+    /// The payments of `provider` that a reconciliation of a day before `day` (`YYYY-MM-DD`)
+    /// carried over: still owed a booking (see [`Store::remember_carried`]).
+    pub async fn carried_payments(&self, provider: &str, day: &str) -> Result<Vec<GatewayPayment>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MATCH_COLUMNS} FROM payments WHERE provider = $1 AND payment_id IN \
+             (SELECT payment_id FROM reconciliation_items WHERE provider = $1 AND kind = '{CARRIED}' AND booked_on < $2)"
+        ))
+        .bind(provider)
+        .bind(day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(gateway_payment).collect()
+    }
+
+    /// Remembers payments the reconciliation of `day` (`YYYY-MM-DD`) expected and did not
+    /// find, with their amounts, so that the days after it expect them too; a payment keeps
+    /// the earliest such day. And forgets `settled` ones, carried before and booked or ended
+    /// without a credit now. (A day reconciled again after a later day booked one of its
+    /// payments carries it again: the later days then list it as missing, for a person, never
+    /// the other way round.)
+    pub async fn remember_carried(
+        &self,
+        provider: &str,
+        day: &str,
+        carry: &[(String, i64)],
+        settled: &[String],
+    ) -> Result<(), StoreError> {
+        if carry.is_empty() && settled.is_empty() {
+            return Ok(());
+        }
+        let provider = provider.to_string();
+        let day = day.to_string();
+        let carry = std::sync::Arc::new(carry.to_vec());
+        let settled = std::sync::Arc::new(settled.to_vec());
+        self.write(&provider.clone(), move |connection, _appends| {
+            let (provider, day, carry, settled) = (provider.clone(), day.clone(), carry.clone(), settled.clone());
+            Box::pin(async move {
+                for (payment_id, amount) in carry.iter() {
+                    sqlx::query(&format!(
+                        "UPDATE reconciliation_items SET booked_on = $1 \
+                         WHERE payment_id = $2 AND kind = '{CARRIED}' AND booked_on > $1"
+                    ))
+                    .bind(&day)
+                    .bind(payment_id)
+                    .execute(&mut *connection)
+                    .await?;
+                    sqlx::query(&format!(
+                        "INSERT INTO reconciliation_items \
+                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
+                         VALUES ($1, $2, '{CARRIED}', $3, $4, NULL, $5, $6) ON CONFLICT DO NOTHING"
+                    ))
+                    .bind(&provider)
+                    .bind(format!("{CARRIED}:{payment_id}"))
+                    .bind(payment_id)
+                    .bind(*amount)
+                    .bind(&day)
+                    .bind(now_ms())
+                    .execute(&mut *connection)
+                    .await?;
+                }
+                for payment_id in settled.iter() {
+                    sqlx::query(&format!(
+                        "DELETE FROM reconciliation_items WHERE provider = $1 AND payment_id = $2 AND kind = '{CARRIED}'"
+                    ))
+                    .bind(&provider)
+                    .bind(payment_id)
+                    .execute(&mut *connection)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Applies a return once (see the module comment).
     pub async fn apply_return(&self, returned: &ReturnToApply) -> Result<ReturnOutcome, StoreError> {
         let returned = std::sync::Arc::new(returned.clone());
@@ -233,6 +316,10 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         // first day there is, so no return is applied past it.
         extra_payout_booked_on: row
             .try_get::<Option<String>, _>("extra_payout_booked_on")?
+            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
+        // Written by `remember_carried`; one unreadable is carried from the first day there is.
+        carried_since: row
+            .try_get::<Option<String>, _>("carried_since")?
             .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
     })
 }

@@ -22,6 +22,7 @@ crate::on_both_databases!(
     a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review,
     a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied,
     extra_payouts_found_out_of_order_keep_the_earliest_day,
+    a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked,
 );
 
 /// The official camt.053.001.08 schema, shipped with the bank adapter.
@@ -571,5 +572,94 @@ async fn extra_payouts_found_out_of_order_keep_the_earliest_day(db: Db) {
         found[0].extra_payout_booked_on.map(|day| day.to_string()).as_deref(),
         Some("2026-12-02")
     );
+    stack.stop().await;
+}
+
+/// The statement of the day after today: `xml` (today's) moved a day on, holding `entries` only.
+fn next_day_statement(xml: &str, entries: &str, days_on: i64) -> Vec<u8> {
+    let day = (today().parse::<chrono::NaiveDate>().unwrap() + chrono::Duration::days(days_on)).to_string();
+    let (start, end) = match (xml.find("<Ntry>"), xml.rfind("</Ntry>")) {
+        (Some(start), Some(end)) => (start, end + "</Ntry>".len()),
+        _ => panic!("the statement has entries:\n{xml}"),
+    };
+    format!("{}{entries}{}", &xml[..start], &xml[end..])
+        .replace(&today(), &day)
+        .into_bytes()
+}
+
+/// A payment in transit over midnight balanced its own day and was never expected again: one
+/// the provider never booked went unnoticed on every later day's statement.
+async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked(db: Db) {
+    use gateway::reconcile::{reconcile, ItemKind, StatementFormat};
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000), bank_order(1_600_000)]).await;
+    let (late, booked) = (paid[0].1.clone(), paid[1].1.clone());
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let full = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
+    let late_entry = entry_of(&full, &late);
+    set_statement_faults(&stack, "bank_transfer", json!({ "omit": [late.clone()] })).await;
+    let today_xml = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let kinds = |run: &gateway::reconcile::Reconciliation| -> BTreeSet<(ItemKind, String)> {
+        run.items
+            .iter()
+            .map(|item| (item.kind, item.payment_id.clone()))
+            .collect()
+    };
+
+    // Today: a whole day of grace makes every payment sent today and not booked in transit.
+    let day_one = reconcile(
+        &store,
+        "bank_transfer",
+        StatementFormat::Camt053,
+        today_xml.as_bytes(),
+        None,
+        1_440,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds(&day_one),
+        [(ItemKind::Matched, booked.clone()), (ItemKind::InTransit, late.clone())].into()
+    );
+    assert!(day_one.balanced());
+
+    // Tomorrow's statement does not book it either: now it is missing.
+    let empty_tomorrow = next_day_statement(&today_xml, "", 1);
+    let day_two = reconcile(
+        &store,
+        "bank_transfer",
+        StatementFormat::Camt053,
+        &empty_tomorrow,
+        None,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds(&day_two), [(ItemKind::MissingAtProvider, late.clone())].into());
+    assert!(!day_two.balanced());
+
+    // The day after books it: matched, and no longer expected after.
+    let booked_later = next_day_statement(&today_xml, &late_entry, 2);
+    let day_three = reconcile(
+        &store,
+        "bank_transfer",
+        StatementFormat::Camt053,
+        &booked_later,
+        None,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds(&day_three),
+        [(ItemKind::Matched, late.clone())].into(),
+        "{day_three:?}"
+    );
+    let empty_after = next_day_statement(&today_xml, "", 3);
+    let day_four = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &empty_after, None, 0)
+        .await
+        .unwrap();
+    assert!(day_four.items.is_empty(), "{day_four:?}");
     stack.stop().await;
 }
