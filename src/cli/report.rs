@@ -42,7 +42,7 @@ pub async fn run(settings: Settings, args: ReportArgs) -> anyhow::Result<ExitCod
         Some(path) => CommuneNames::from_csv_file(path)?,
         None => CommuneNames::pilot(),
     };
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     let filter = ReportFilter {
         period: args.period.clone(),
         batch_id: args.batch_id.clone(),
@@ -63,6 +63,7 @@ pub async fn run(settings: Settings, args: ReportArgs) -> anyhow::Result<ExitCod
         count(total.total_count()),
         args.period,
         args.batch_id
+            .as_ref()
             .map(|batch| format!(", batch {batch}"))
             .unwrap_or_default(),
         Outcome::ALL
@@ -78,6 +79,9 @@ pub async fn run(settings: Settings, args: ReportArgs) -> anyhow::Result<ExitCod
         duration(total.median_ms()),
         duration(total.p95_ms())
     );
+    if let (Some(batch_id), true) = (&args.batch_id, written.batch_elsewhere > 0) {
+        println!("{}", crate::report::elsewhere_note(batch_id, written.batch_elsewhere));
+    }
     for path in [&written.html, &written.summary_csv, &written.reasons_csv] {
         println!("wrote {}", path.display());
     }

@@ -18,6 +18,8 @@ pub struct Written {
     pub html: PathBuf,
     pub summary_csv: PathBuf,
     pub reasons_csv: PathBuf,
+    /// Payments of the batch asked for that belong to other periods, and are not in the report.
+    pub batch_elsewhere: i64,
 }
 
 /// The fact the report counts for one stored payment. A returned payment's reason is the
@@ -76,6 +78,10 @@ pub async fn write_report(
         .report_rows(filter, progress)
         .await
         .context("could not read the payments from the store")?;
+    let batch_elsewhere = store
+        .report_batch_elsewhere(filter)
+        .await
+        .context("could not count the batch's payments of other periods")?;
     let facts: Vec<PaymentFact> = rows.iter().map(fact_of).collect();
     let report = aggregate(&facts);
     std::fs::create_dir_all(out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
@@ -93,14 +99,27 @@ pub async fn write_report(
         batch_id: filter.batch_id.clone(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let page = html::render(&report, &scope, names, &notes());
+    let mut notes = notes();
+    if let (Some(batch_id), true) = (&filter.batch_id, batch_elsewhere > 0) {
+        notes.insert(0, elsewhere_note(batch_id, batch_elsewhere));
+    }
+    let page = html::render(&report, &scope, names, &notes);
     std::fs::write(&html_path, page).with_context(|| format!("could not write {}", html_path.display()))?;
     Ok(Written {
         report,
         html: html_path,
         summary_csv,
         reasons_csv,
+        batch_elsewhere,
     })
+}
+
+/// What a report of one period and one batch says of the batch's payments of other periods.
+pub fn elsewhere_note(batch_id: &str, count: i64) -> String {
+    format!(
+        "Batch {batch_id} also holds {count} payment(s) of other periods (arrears, say), which are not in this \
+         report: each is in the report of its own period."
+    )
 }
 
 #[cfg(test)]

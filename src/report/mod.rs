@@ -16,7 +16,7 @@ pub mod html;
 pub mod svg;
 
 pub use aggregate::{aggregate, Figures, GroupKey, Outcome, PaymentFact, ReasonLine, Report};
-pub use build::{write_report, Written};
+pub use build::{elsewhere_note, write_report, Written};
 pub use communes::CommuneNames;
 
 /// What the report covers, for its headings.

@@ -53,6 +53,25 @@ impl Store {
         query.fetch_one(self.pool()).await?.try_get("n")
     }
 
+    /// How many payments of the filter's batch belong to other periods than its own (an
+    /// arrears order in a month's list, say): left out of a report of one period and one
+    /// batch, so the report says so rather than drop them without a word. 0 without a batch.
+    pub async fn report_batch_elsewhere(&self, filter: &ReportFilter) -> Result<i64, sqlx::Error> {
+        let Some(batch_id) = &filter.batch_id else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {PAYMENTS_WITH_ORDERS} WHERE p.batch_id = $1 AND {} <> $2",
+            self.order_field("period")
+        );
+        sqlx::query(&sql)
+            .bind(batch_id)
+            .bind(&filter.period)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")
+    }
+
     /// Every payment the filter matches, streamed; `progress` is called with the number read
     /// so far every 1,000 rows and at the end.
     pub async fn report_rows(

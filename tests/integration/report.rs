@@ -29,6 +29,12 @@ async fn the_report_of_a_known_run_shows_its_figures_in_a_browser(db: Db) {
     let mut other_batch = bank_order(1_000_000);
     other_batch["batch_id"] = json!("TB-2026-12-B2");
     assert_eq!(pay(&mut stack, &other_batch, HOLDER).await, ResultStatus::Succeeded);
+    // Arrears of October in the same list: in October's report, and the batch's says so.
+    let mut arrears = bank_order(1_200_000);
+    arrears["batch_id"] = json!("TB-2026-12-B2");
+    arrears["period"] = json!("2026-10");
+    arrears["payment_type"] = json!("arrears");
+    assert_eq!(pay(&mut stack, &arrears, HOLDER).await, ResultStatus::Succeeded);
     assert_eq!(
         pay(&mut stack, &bank_order(700_000), "TRAN THI KHAC").await,
         ResultStatus::Failed
@@ -142,5 +148,14 @@ async fn the_report_of_a_known_run_shows_its_figures_in_a_browser(db: Db) {
         .unwrap();
     assert_eq!(written.report.total.total_count(), 1);
     assert_eq!(written.report.total.amount(Outcome::Paid), 1_000_000);
+    assert_eq!(
+        written.batch_elsewhere, 1,
+        "the October arrears of the batch are told of"
+    );
+    let page = std::fs::read_to_string(&written.html).unwrap();
+    assert!(
+        page.contains("Batch TB-2026-12-B2 also holds 1 payment(s) of other periods"),
+        "the page says so"
+    );
     stack.stop().await;
 }
