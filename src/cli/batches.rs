@@ -28,7 +28,7 @@ pub enum BatchesCommand {
 
 /// Runs one `gateway batches …` command; exit 2 when the batch is unknown.
 pub async fn run(settings: Settings, command: BatchesCommand) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     let close_after_ms = settings.batches.close_after_ms;
     match command {
         BatchesCommand::List { limit } => {

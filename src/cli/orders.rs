@@ -72,7 +72,7 @@ fn operator() -> String {
 }
 
 async fn list(settings: Settings, filter: &PaymentFilter) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     let listing = store.list_payments(filter).await?;
     print!("{}", listing_table(&listing, filter.state, now_ms()));
     Ok(ExitCode::SUCCESS)
@@ -174,7 +174,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     let adapters = crate::providers::build_adapters(&settings.providers, settings.dispatcher.provider_concurrency)?;
     match crate::review::resolve(&store, &adapters, resolution).await? {
         ResolveOutcome::Resolved(resolved) => {
@@ -214,7 +214,7 @@ async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<
 }
 
 async fn show(settings: Settings, order_id: &str) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     let Some(view) = store.order_view(order_id).await? else {
         eprintln!("No order {order_id} in the store.");
         return Ok(ExitCode::from(2));

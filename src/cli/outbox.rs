@@ -31,7 +31,7 @@ pub enum OutboxCommand {
 }
 
 pub async fn run(settings: Settings, command: OutboxCommand) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect_existing(&settings.database).await?;
     match command {
         OutboxCommand::Parked { limit } => {
             let rows = store.parked(limit).await?;

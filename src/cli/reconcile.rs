@@ -80,9 +80,20 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
     let format = args
         .format
         .unwrap_or_else(|| StatementFormat::for_provider(&args.provider));
-    let store = Store::connect(&settings.database).await?;
+    let statement = match format.parse(&bytes) {
+        Ok(statement) => statement,
+        Err(error) => {
+            eprintln!(
+                "error: {}: the statement cannot be read: {error}",
+                args.statement.display()
+            );
+            return Ok(ExitCode::from(EXIT_BAD_STATEMENT));
+        }
+    };
+    drop(bytes);
+    let store = Store::connect_existing(&settings.database).await?;
     let reconciliation =
-        match reconcile::reconcile(&store, &args.provider, format, &bytes, args.date, args.grace_minutes).await {
+        match reconcile::reconcile_parsed(&store, &args.provider, statement, args.date, args.grace_minutes).await {
             Ok(reconciliation) => reconciliation,
             Err(error) if error.is_bad_statement() => {
                 eprintln!("error: {}: {error}", args.statement.display());

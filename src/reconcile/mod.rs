@@ -176,7 +176,18 @@ pub async fn reconcile(
     date: Option<NaiveDate>,
     grace_minutes: u32,
 ) -> Result<Reconciliation, ReconcileError> {
-    let statement = format.parse(statement)?;
+    reconcile_parsed(store, provider, format.parse(statement)?, date, grace_minutes).await
+}
+
+/// [`reconcile`], for a statement already read (`gateway reconcile` reads it before it opens
+/// the store, so that a bad file is told as such wherever the store is).
+pub async fn reconcile_parsed(
+    store: &Store,
+    provider: &str,
+    statement: ParsedStatement,
+    date: Option<NaiveDate>,
+    grace_minutes: u32,
+) -> Result<Reconciliation, ReconcileError> {
     let day = day_to_reconcile(&statement, date)?;
     let window = day_window(day);
     let references: Vec<String> = statement

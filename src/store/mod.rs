@@ -87,6 +87,23 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
+    /// Connects to a store that must exist already: the commands that read or repair what a
+    /// gateway wrote (`report`, `orders`, `batches`, `outbox`, `reconcile`). A SQLite file that
+    /// is not there is an error naming it: [`Store::connect`] would create an empty store at a
+    /// mistyped path, and the command would report nothing and succeed.
+    pub async fn connect_existing(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.expose_secret();
+        if let Some(path) = sqlite_file(url) {
+            if !path.exists() {
+                anyhow::bail!(
+                    "there is no database at {} (database.url): a gateway creates it on its first run",
+                    path.display()
+                );
+            }
+        }
+        Self::connect(settings).await
+    }
+
     /// Connects, creating the SQLite file (and its folder) if needed, and runs the migrations.
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
@@ -232,12 +249,18 @@ fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
+/// The file a `sqlite:` URL names; `None` for another database or an in-memory one.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let path = url.strip_prefix("sqlite:")?;
+    let path = path.strip_prefix("//").unwrap_or(path);
+    let path = path.split('?').next().unwrap_or_default();
+    (!is_in_memory(url) && !path.is_empty()).then(|| Path::new(path))
+}
+
 /// Makes sure the folder of a `sqlite:` file exists and that the file will be created.
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if !is_in_memory(url) && !path.is_empty() {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(path) = sqlite_file(url) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("could not create the database folder {}", parent.display()))?;
         }
@@ -287,5 +310,39 @@ mod tests {
         assert_eq!(pragma("synchronous").await, "2", "FULL");
         assert_eq!(pragma("temp_store").await, "2", "MEMORY");
         let _ = std::fs::remove_dir_all(folder);
+    }
+
+    /// `gateway report` with a mistyped SQLite path created an empty store there, reported no
+    /// payments and succeeded; the commands that read a gateway's store now say it is missing.
+    #[tokio::test]
+    async fn a_store_that_must_exist_is_not_created_at_a_mistyped_path() {
+        let folder = std::env::temp_dir().join(format!("store-existing-{}", uuid::Uuid::new_v4().simple()));
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}/gateway.db", folder.display()).into(),
+            max_connections: 1,
+            writer_thread: true,
+            writers: 2,
+        };
+        let error = Store::connect_existing(&settings)
+            .await
+            .expect_err("no store there")
+            .to_string();
+        assert!(error.contains("there is no database at"), "{error}");
+        assert!(!folder.exists(), "nothing was created");
+        Store::connect(&settings).await.unwrap();
+        assert!(
+            Store::connect_existing(&settings).await.is_ok(),
+            "one a gateway made is opened"
+        );
+        let _ = std::fs::remove_dir_all(folder);
+    }
+
+    #[test]
+    fn a_sqlite_url_names_its_file_and_a_memory_one_none() {
+        assert_eq!(sqlite_file("sqlite:///tmp/g.db?mode=rwc"), Some(Path::new("/tmp/g.db")));
+        assert_eq!(sqlite_file("sqlite://data/g.db"), Some(Path::new("data/g.db")));
+        assert_eq!(sqlite_file("sqlite:g.db"), Some(Path::new("g.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/test"), None);
     }
 }
