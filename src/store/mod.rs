@@ -87,10 +87,14 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Connects to a store that must exist already: the commands that read or repair what a
-    /// gateway wrote (`report`, `orders`, `batches`, `outbox`, `reconcile`). A SQLite file that
-    /// is not there is an error naming it: [`Store::connect`] would create an empty store at a
-    /// mistyped path, and the command would report nothing and succeed.
+    /// Connects to a store that must exist already, with this version's schema: the commands
+    /// that read or repair what a gateway wrote (`report`, `orders`, `batches`, `outbox`,
+    /// `reconcile`). A SQLite file that is not there is an error naming it ([`Store::connect`]
+    /// would create an empty store at a mistyped path, and the command would report nothing
+    /// and succeed), and so is a schema of another version: these commands never migrate, since
+    /// an operator looking around with a new binary beside running gateways of the version
+    /// before must not change the schema under them (some migrations need every gateway
+    /// stopped: README, Known gaps).
     pub async fn connect_existing(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let url = settings.url.expose_secret();
         if let Some(path) = sqlite_file(url) {
@@ -101,11 +105,15 @@ impl Store {
                 );
             }
         }
-        Self::connect(settings).await
+        Self::open(settings, Schema::MustBeCurrent).await
     }
 
     /// Connects, creating the SQLite file (and its folder) if needed, and runs the migrations.
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        Self::open(settings, Schema::Migrate).await
+    }
+
+    async fn open(settings: &DatabaseSettings, schema: Schema) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let url = settings.url.expose_secret();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -138,10 +146,13 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .context("could not run the database migrations")?;
+        match schema {
+            Schema::Migrate => migrator
+                .run(&pool)
+                .await
+                .context("could not run the database migrations")?,
+            Schema::MustBeCurrent => schema_is_current(&pool, migrator).await?,
+        }
         // PostgreSQL commits several batches side by side, one writer per key shard (two
         // writers sharing payments deadlocked each other: 74 orders/s against 430 with one).
         let writer_tasks = match backend {
@@ -244,6 +255,41 @@ fn sqlite_pool() -> AnyPoolOptions {
         })
 }
 
+/// What opening a store does with its schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Schema {
+    /// Applies this version's migrations that are not applied yet (`gateway run`, the tools
+    /// that start a gateway).
+    Migrate,
+    /// Refuses a store whose applied migrations are not exactly this version's.
+    MustBeCurrent,
+}
+
+/// An error unless the store's applied migrations are exactly `migrator`'s.
+async fn schema_is_current(pool: &AnyPool, migrator: &sqlx::migrate::Migrator) -> anyhow::Result<()> {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .context("the database holds no gateway store (database.url): a gateway creates one on its first run")?;
+    let ours: Vec<i64> = migrator.iter().map(|migration| migration.version).collect();
+    if let Some(newer) = applied.iter().find(|version| !ours.contains(version)) {
+        anyhow::bail!(
+            "the store (database.url) was migrated by a newer gateway (migration {newer}, which this binary does not \
+             know): use that version's binary"
+        );
+    }
+    let pending: Vec<i64> = ours.into_iter().filter(|version| !applied.contains(version)).collect();
+    if let Some(first) = pending.first() {
+        anyhow::bail!(
+            "the store (database.url) is of an older gateway: {} migration(s) of this version are not applied \
+             (the first {first}); this command does not change a schema: start this version's `gateway run` to \
+             upgrade it (read the upgrade notes first: some need every gateway stopped), or use the older binary",
+            pending.len()
+        );
+    }
+    Ok(())
+}
+
 /// Whether a `sqlite:` URL names an in-memory database (one per connection).
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
@@ -329,10 +375,42 @@ mod tests {
             .to_string();
         assert!(error.contains("there is no database at"), "{error}");
         assert!(!folder.exists(), "nothing was created");
-        Store::connect(&settings).await.unwrap();
+        let made = Store::connect(&settings).await.unwrap();
         assert!(
             Store::connect_existing(&settings).await.is_ok(),
             "one a gateway made is opened"
+        );
+
+        // An operator's new binary beside a store of the version before: told, not migrated.
+        let last = SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+            .bind(last)
+            .execute(made.pool())
+            .await
+            .unwrap();
+        let error = Store::connect_existing(&settings).await.expect_err("older").to_string();
+        assert!(error.contains("is of an older gateway: 1 migration(s)"), "{error}");
+        let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1")
+            .bind(last)
+            .fetch_one(made.pool())
+            .await
+            .unwrap();
+        assert_eq!(still, 0, "nothing was migrated");
+        // And an older binary beside a newer store.
+        for version in [last, 99_991_231_000_001] {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+                 SELECT $1, 'from elsewhere', installed_on, success, checksum, 0 FROM _sqlx_migrations LIMIT 1",
+            )
+            .bind(version)
+            .execute(made.pool())
+            .await
+            .unwrap();
+        }
+        let error = Store::connect_existing(&settings).await.expect_err("newer").to_string();
+        assert!(
+            error.contains("migrated by a newer gateway (migration 99991231000001"),
+            "{error}"
         );
         let _ = std::fs::remove_dir_all(folder);
     }
