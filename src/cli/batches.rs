@@ -15,8 +15,8 @@ use crate::store::Store;
 pub enum BatchesCommand {
     /// The latest batches, newest first: status, final/declared orders, totals, differences.
     List {
-        /// Show at most this many.
-        #[arg(long, default_value_t = 200)]
+        /// Show at most this many (1 or more).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
     },
     /// One batch: progress, totals by outcome, and every difference from its manifest.
@@ -32,11 +32,18 @@ pub async fn run(settings: Settings, command: BatchesCommand) -> anyhow::Result<
     let close_after_ms = settings.batches.close_after_ms;
     match command {
         BatchesCommand::List { limit } => {
+            // One more than shown, to say when there are more.
+            let mut records = store.list_batches(limit.saturating_add(1)).await?;
+            let more = records.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             let mut views = Vec::new();
-            for record in store.list_batches(limit).await? {
+            for record in records {
                 views.push(BatchView::load(&store, record, close_after_ms).await?);
             }
             print!("{}", render_list(&views));
+            if more {
+                println!("(the newest {limit} shown; there are more: raise --limit)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         BatchesCommand::Show { batch_id } => {

@@ -216,6 +216,18 @@ async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<
 async fn show(settings: Settings, order_id: &str) -> anyhow::Result<ExitCode> {
     let store = Store::connect_existing(&settings.database).await?;
     let Some(view) = store.order_view(order_id).await? else {
+        // Refused as invalid on arrival: no payment, but the store remembers the refusal.
+        if let Some((rejected_at, batch_id)) = store.rejected_order(order_id).await? {
+            println!(
+                "order       {order_id}\nstate       refused as invalid on arrival, {}{}\n\n\
+                 No payment was made. Its final `rejected` result, with the reason, went to {}; its message \
+                 to the dead-letter queue (gateway dlq list). A corrected order under the same id is paid.",
+                time(rejected_at),
+                batch_id.map(|batch| format!(" (batch {batch})")).unwrap_or_default(),
+                settings.amqp.results_exchange
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         eprintln!("No order {order_id} in the store.");
         return Ok(ExitCode::from(2));
     };

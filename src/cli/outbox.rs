@@ -15,7 +15,8 @@ use crate::store::{OutboxKind, ParkedRow, Store};
 pub enum OutboxCommand {
     /// List parked rows: id, kind, message id, attempts, when and why it was parked.
     Parked {
-        #[arg(long, default_value_t = 200)]
+        /// Show at most this many (1 or more).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
     },
     /// Give parked rows back to the relay (after the cause was fixed); the running gateway
@@ -41,11 +42,14 @@ pub async fn run(settings: Settings, command: OutboxCommand) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Release { ids, all } => {
-            let ids = if all {
+            let mut ids: Vec<i64> = if all {
                 store.parked(i64::MAX).await?.iter().map(|row| row.id).collect()
             } else {
                 ids
             };
+            // An id given twice is one row: `12 12` released everything asked and said it had not.
+            ids.sort_unstable();
+            ids.dedup();
             let released = store.unpark(&ids).await?;
             println!(
                 "Released {released} of {} rows; the running gateway publishes them.",

@@ -2,7 +2,8 @@
 //!
 //! Masked: `beneficiary.id`, `destination.account_number` and `destination.phone_number`
 //! (all but the last three characters) and `beneficiary.full_name`,
-//! `destination.account_name` (initials). A body that is not JSON cannot be masked field by
+//! `destination.account_name` (initials). A body that is not a JSON object (not JSON, or an
+//! array of orders, or an order encoded twice as a JSON string) cannot be masked field by
 //! field, so it is not printed unless `--unmasked` is given.
 
 use gateway_adapter::mask::{mask_name, mask_tail};
@@ -45,12 +46,18 @@ pub fn mask_order(body: &mut Value) {
 /// when `unmasked` and the body is not JSON, or a sentence saying why it is not shown.
 pub fn render_body(body: &[u8], unmasked: bool) -> String {
     match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
-            if !unmasked {
-                mask_order(&mut value);
-            }
+        Ok(value) if unmasked => serde_json::to_string_pretty(&value).unwrap_or_default(),
+        Ok(mut value) if value.is_object() => {
+            mask_order(&mut value);
             serde_json::to_string_pretty(&value).unwrap_or_default()
         }
+        // An array of orders, or an order encoded twice (a JSON string): the fields are not
+        // where masking looks for them, and printing it would show every one in clear.
+        Ok(_) => format!(
+            "({} bytes of JSON that is not an object; not shown because personal data in it cannot be \
+             masked: use --unmasked)",
+            body.len()
+        ),
         Err(_) if unmasked => String::from_utf8_lossy(body).into_owned(),
         Err(_) => format!(
             "({} bytes that are not JSON; not shown because personal data in them cannot be masked: \
@@ -65,6 +72,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// An array of orders, or an order encoded twice, was printed whole: masking looks for
+    /// `beneficiary` in an object and found none.
+    #[test]
+    fn a_body_that_is_not_an_object_is_not_shown_without_unmasked() {
+        let order = json!({"order_id": "TB-1", "beneficiary": {"id": "034187000001"}});
+        let array = serde_json::to_vec(&json!([order.clone()])).unwrap_or_default();
+        let twice = serde_json::to_vec(&Value::String(order.to_string())).unwrap_or_default();
+        for body in [array, twice] {
+            let shown = render_body(&body, false);
+            assert!(!shown.contains("034187000001"), "{shown}");
+            assert!(shown.contains("not an object"), "{shown}");
+            assert!(render_body(&body, true).contains("034187000001"));
+        }
+    }
 
     #[test]
     fn masks_every_personal_field() {

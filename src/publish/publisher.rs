@@ -55,8 +55,33 @@ pub async fn publish_orders(
         ProgressStyle::with_template("publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut report = PublishReport::default();
+    let published = publish_windows(&channel, settings, rows, &progress, &mut report).await;
+    progress.finish_and_clear();
+    if let Err(error) = published {
+        // A failure half-way names the first order it hit; the operator also needs how far it
+        // got and whether running the list again is safe.
+        return Err(error.context(format!(
+            "{} of {} orders were confirmed before it stopped; publishing the whole list again is safe: the \
+             gateway answers an order it already took with its latest result and pays nothing twice",
+            report.published,
+            rows.len()
+        )));
+    }
+    let _ = connection.close(200, "done".into()).await;
+    Ok(report)
+}
+
+/// Publishes `rows` in windows of [`WINDOW`], each confirmed before the next, counting the
+/// confirmed ones in `report`.
+async fn publish_windows(
+    channel: &lapin::Channel,
+    settings: &AmqpSettings,
+    rows: &[PayoutRow],
+    progress: &ProgressBar,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for window in rows.chunks(WINDOW) {
         let mut confirms = Vec::with_capacity(window.len());
         for row in window {
@@ -93,9 +118,7 @@ pub async fn publish_orders(
             }
         }
     }
-    progress.finish_and_clear();
-    let _ = connection.close(200, "done".into()).await;
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -82,6 +82,17 @@ impl Store {
         .collect()
     }
 
+    /// When order `order_id` was refused as invalid on arrival (before any payment was claimed
+    /// for it), and the batch it named: `(rejected_at ms, batch id)`.
+    pub async fn rejected_order(&self, order_id: &str) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+        sqlx::query("SELECT rejected_at, batch_id FROM rejected_orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| Ok((row.try_get("rejected_at")?, row.try_get("batch_id")?)))
+            .transpose()
+    }
+
     /// Looks an order up by upstream's order id (or by payment id).
     pub async fn order_view(&self, order_or_payment_id: &str) -> Result<Option<OrderView>, sqlx::Error> {
         let row = sqlx::query(&format!(

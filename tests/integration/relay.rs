@@ -28,6 +28,7 @@ crate::on_both_databases!(
     in_a_round_of_routed_and_returned_messages_exactly_the_returned_ones_are_refused,
     a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and_parks_none,
     pruning_deletes_only_published_rows_and_callback_ids_past_their_retention,
+    releasing_a_parked_row_named_twice_releases_it_and_says_so,
 );
 
 /// Polls `check` until it holds (for state that has no event to await), or fails after 30 s.
@@ -695,4 +696,52 @@ crate::bounded_test! {
         drop((store, pool));
         drop_database(Db::Postgres, &run_id).await;
     }
+}
+
+/// `gateway outbox release 12 12` released the row, then compared 1 released with 2 ids and
+/// said some were not parked (exit 2); and a negative `--limit` reached the SQL.
+async fn releasing_a_parked_row_named_twice_releases_it_and_says_so(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let url = fresh_database(db, &run_id).await;
+    let settings = DatabaseSettings {
+        url: url.clone(),
+        max_connections: 2,
+        writer_thread: true,
+        writers: 2,
+    };
+    let store = Store::connect(&settings).await.unwrap();
+    let pool = raw_database(&url).await;
+    let parked = insert_row(&pool, "result", Some("p-1"), false, true, 0).await;
+    let gateway = |args: Vec<String>| {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(args)
+            .env("GATEWAY__DATABASE__URL", url.expose_secret())
+            .env("GATEWAY__LOG__LEVEL", "warn")
+            .kill_on_drop(true)
+            .output();
+        crate::support::bounded("gateway outbox", output)
+    };
+    let twice = gateway(vec![
+        "outbox".into(),
+        "release".into(),
+        parked.to_string(),
+        parked.to_string(),
+    ])
+    .await
+    .expect("the gateway binary runs");
+    let stdout = String::from_utf8_lossy(&twice.stdout);
+    assert_eq!(
+        twice.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    assert!(stdout.contains("Released 1 of 1 rows"), "{stdout}");
+    let negative = gateway(vec!["outbox".into(), "parked".into(), "--limit".into(), "-1".into()])
+        .await
+        .expect("the gateway binary runs");
+    assert_eq!(negative.status.code(), Some(2), "a usage error");
+    pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
 }
