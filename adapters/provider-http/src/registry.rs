@@ -101,14 +101,61 @@ impl Clone for Box<dyn ProviderConfig> {
 
 /// Deserialises a section into an adapter's config type with its own `deny_unknown_fields`,
 /// naming the key in the error but never a value (a value may be a secret).
-pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, section: serde_json::Value) -> Result<T, BoxError> {
-    serde_json::from_value(section).map_err(|error| {
-        format!(
-            "[providers.{key}]: {}",
-            gateway_adapter::mask::without_values(&error.to_string())
-        )
-        .into()
-    })
+///
+/// A text key whose value came from an environment variable may arrive as a number or a
+/// boolean: the config layer reads `GATEWAY__PROVIDERS__VNPOST_ACCOUNT__PARTNER_ID=10023` as
+/// the integer 10023 (it must, for `timeout_ms` and the other numbers), and a partner id, a
+/// client id or a secret of digits alone was refused as "expected a string". Where the type
+/// wants text and the section holds a number or a boolean, its text is taken, as written.
+pub fn read_section<T: serde::de::DeserializeOwned>(key: &str, mut section: serde_json::Value) -> Result<T, BoxError> {
+    // Each pass turns one value into text; a section has a few dozen keys at most.
+    for _ in 0..64 {
+        match serde_path_to_error::deserialize::<_, T>(section.clone()) {
+            Ok(config) => return Ok(config),
+            Err(error) if error.inner().to_string().contains("expected a string") => {
+                let path: Vec<String> = error
+                    .path()
+                    .iter()
+                    .filter_map(|segment| match segment {
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !as_text(&mut section, &path) {
+                    return Err(section_error(key, error.inner()));
+                }
+            }
+            Err(error) => return Err(section_error(key, error.inner())),
+        }
+    }
+    serde_json::from_value(section).map_err(|error| section_error(key, &error))
+}
+
+/// The error for a section that does not read, with no value in it.
+fn section_error(key: &str, error: &serde_json::Error) -> BoxError {
+    format!(
+        "[providers.{key}]: {}",
+        gateway_adapter::mask::without_values(&error.to_string())
+    )
+    .into()
+}
+
+/// Turns the number or boolean at `path` into its text; false when there is none there.
+fn as_text(section: &mut serde_json::Value, path: &[String]) -> bool {
+    let mut value = section;
+    for key in path {
+        match value.get_mut(key) {
+            Some(inner) => value = inner,
+            None => return false,
+        }
+    }
+    let text = match value {
+        serde_json::Value::Number(number) => number.to_string(),
+        serde_json::Value::Bool(flag) => flag.to_string(),
+        _ => return false,
+    };
+    *value = serde_json::Value::String(text);
+    true
 }
 
 /// A list of secrets given as a list, or as one string holding them separated by commas,
@@ -157,6 +204,38 @@ mod tests {
             error.starts_with("[providers.bank_x]: invalid type: string (value not shown)"),
             "{error}"
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Partner {
+        partner_id: String,
+        secret: SecretString,
+        timeout_ms: u64,
+        name: String,
+        /// As every adapter's section holds the shared HTTP keys.
+        #[serde(flatten)]
+        #[allow(dead_code)]
+        http: crate::HttpConfig,
+    }
+
+    /// `GATEWAY__PROVIDERS__VNPOST_ACCOUNT__PARTNER_ID=10023` reaches the section as the number
+    /// 10023, and a partner id or a secret of digits alone stopped start-up as "expected a
+    /// string".
+    #[test]
+    fn a_text_key_given_digits_or_a_boolean_by_the_environment_reads_as_text() {
+        let from_environment = serde_json::json!({
+            "partner_id": 10023, "secret": 4_711_000_123_u64, "timeout_ms": 2000, "name": true,
+        });
+        let partner = read_section::<Partner>("vnpost_account", from_environment).expect("read as text");
+        assert_eq!(partner.partner_id, "10023");
+        assert_eq!(partner.secret.expose_secret(), "4711000123");
+        assert_eq!(partner.timeout_ms, 2000, "a number stays a number where one is wanted");
+        assert_eq!(partner.name, "true");
+        let not_a_number = serde_json::json!({
+            "partner_id": "P", "secret": "s", "timeout_ms": "soon", "name": "n",
+        });
+        assert!(read_section::<Partner>("vnpost_account", not_a_number).is_err());
     }
 
     #[test]
