@@ -1,5 +1,7 @@
 //! Publishes orders to the orders queue with publisher confirms, showing progress.
 
+use std::io::IsTerminal;
+
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -56,7 +58,10 @@ pub async fn publish_orders(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut report = PublishReport::default();
-    let published = publish_windows(&channel, settings, rows, &progress, &mut report).await;
+    // The bar draws on a terminal only; in a log (cron, CI, `| tee`) a line every tenth says
+    // how far a long list got.
+    let log_lines = (show_progress && !std::io::stderr().is_terminal()).then(|| TenthLines::new(rows.len()));
+    let published = publish_windows(&channel, settings, rows, &progress, log_lines, &mut report).await;
     progress.finish_and_clear();
     if let Err(error) = published {
         // A failure half-way names the first order it hit; the operator also needs how far it
@@ -79,6 +84,7 @@ async fn publish_windows(
     settings: &AmqpSettings,
     rows: &[PayoutRow],
     progress: &ProgressBar,
+    mut log_lines: Option<TenthLines>,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -117,13 +123,59 @@ async fn publish_windows(
                 Confirmation::NotRequested => bail!("publisher confirms are not enabled"),
             }
         }
+        if let Some(line) = log_lines.as_mut().and_then(|lines| lines.at(report.published)) {
+            eprintln!("{line}");
+        }
     }
     Ok(())
+}
+
+/// A progress line for each tenth of a list confirmed, for output that is not a terminal.
+struct TenthLines {
+    total: usize,
+    /// The tenths told so far.
+    told: usize,
+}
+
+impl TenthLines {
+    fn new(total: usize) -> Self {
+        Self { total, told: 0 }
+    }
+
+    /// The line to print once `confirmed` orders are confirmed, if it completes another tenth.
+    fn at(&mut self, confirmed: usize) -> Option<String> {
+        let tenths = (confirmed * 10).checked_div(self.total)?.min(10);
+        if tenths <= self.told {
+            return None;
+        }
+        self.told = tenths;
+        Some(format!(
+            "published {confirmed} of {} orders ({}%)",
+            self.total,
+            tenths * 10
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_gets_a_line_for_each_tenth_confirmed() {
+        let mut lines = TenthLines::new(172_000);
+        assert_eq!(lines.at(256), None);
+        assert_eq!(
+            lines.at(17_408).as_deref(),
+            Some("published 17408 of 172000 orders (10%)")
+        );
+        assert_eq!(lines.at(17_664), None, "once per tenth");
+        assert_eq!(
+            lines.at(172_000).as_deref(),
+            Some("published 172000 of 172000 orders (100%)")
+        );
+        assert_eq!(TenthLines::new(0).at(0), None);
+    }
 
     #[test]
     fn an_order_id_longer_than_amqp_allows_is_cut_in_its_message_id_and_kept_in_its_body() {
