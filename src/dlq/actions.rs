@@ -5,6 +5,8 @@
 //! republished order; purge: ack) and closes its channel, which returns every other message
 //! to the queue unchanged.
 
+use std::collections::BTreeSet;
+
 use anyhow::{bail, Context};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -42,6 +44,14 @@ impl Selection {
 pub enum DlqError {
     #[error("There is no dead letter with message id {message_id} in {queue}.")]
     NotFound { message_id: String, queue: String },
+    /// A reason no dead letter has: most likely a typo (`delivery-limit`), which would
+    /// otherwise report "Replayed 0" and succeed.
+    #[error("No dead letter in {queue} has reason {reason}; the reasons there are: {present}.")]
+    NoSuchReason {
+        reason: String,
+        queue: String,
+        present: String,
+    },
 }
 
 /// One dead letter as `show` prints it.
@@ -78,7 +88,12 @@ pub async fn show(settings: &AmqpSettings, message_id: &str, unmasked: bool) -> 
         }
     }
     reader.close().await?;
-    not_found_if_empty(&found, &Selection::MessageId(message_id.to_string()), settings)?;
+    not_found_if_empty(
+        &found,
+        &Selection::MessageId(message_id.to_string()),
+        settings,
+        &BTreeSet::new(),
+    )?;
     Ok(found)
 }
 
@@ -93,8 +108,10 @@ pub async fn replay(
     let publisher = reader.connection().create_channel().await?;
     publisher.confirm_select(ConfirmSelectOptions::default()).await?;
     let mut replayed = Vec::new();
+    let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
         let summary = dead.summary();
+        reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
             continue;
         }
@@ -108,7 +125,7 @@ pub async fn replay(
     }
     let _ = publisher.close(200, "done".into()).await;
     reader.close().await?;
-    not_found_if_empty(&replayed, selection, settings)?;
+    not_found_if_empty(&replayed, selection, settings, &reasons)?;
     Ok(replayed)
 }
 
@@ -121,8 +138,10 @@ pub async fn purge(
 ) -> anyhow::Result<Vec<DeadLetterSummary>> {
     let mut reader = DlqReader::open(settings, "dlq-purge").await?;
     let mut removed = Vec::new();
+    let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
         let summary = dead.summary();
+        reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
             continue;
         }
@@ -132,15 +151,32 @@ pub async fn purge(
         removed.push(summary);
     }
     reader.close().await?;
-    not_found_if_empty(&removed, selection, settings)?;
+    not_found_if_empty(&removed, selection, settings, &reasons)?;
     Ok(removed)
 }
 
-fn not_found_if_empty<T>(found: &[T], selection: &Selection, settings: &AmqpSettings) -> Result<(), DlqError> {
+/// An error when a selection by message id or by reason found nothing: the id or the reason
+/// is not in the queue (`reasons`: every reason the queue holds). `--all` of an empty queue
+/// is fine.
+fn not_found_if_empty<T>(
+    found: &[T],
+    selection: &Selection,
+    settings: &AmqpSettings,
+    reasons: &BTreeSet<String>,
+) -> Result<(), DlqError> {
     match selection {
         Selection::MessageId(id) if found.is_empty() => Err(DlqError::NotFound {
             message_id: id.clone(),
             queue: settings.dlq_queue.clone(),
+        }),
+        Selection::Reason(reason) if found.is_empty() => Err(DlqError::NoSuchReason {
+            reason: reason.clone(),
+            queue: settings.dlq_queue.clone(),
+            present: if reasons.is_empty() {
+                "none (the queue is empty)".to_string()
+            } else {
+                reasons.iter().cloned().collect::<Vec<_>>().join(", ")
+            },
         }),
         _ => Ok(()),
     }

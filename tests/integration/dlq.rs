@@ -187,6 +187,15 @@ crate::bounded_test! {
             Some(DlqError::NotFound { .. })
         ));
         list_until(&settings, 3).await;
+        // A reason no dead letter has (a typo of `delivery_limit`) replayed nothing and succeeded.
+        let typo = dlq::replay(&settings.amqp, &Selection::Reason("delivery-limit".into()), false)
+            .await
+            .expect_err("no such reason");
+        assert!(
+            matches!(typo.downcast_ref::<DlqError>(), Some(DlqError::NoSuchReason { present, .. }) if present.contains("invalid")),
+            "{typo}"
+        );
+        list_until(&settings, 3).await;
 
         // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
         let selection = Selection::MessageId(order_id.clone());
