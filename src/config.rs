@@ -262,6 +262,14 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// Whether a variable's text is what parsing it gives back: `true`, `false`, `200`, `0.5`, not
+/// `007`, `TRUE` or `1.50` (which are kept as text).
+fn parses_as_itself(text: &str) -> bool {
+    matches!(text, "true" | "false")
+        || text.parse::<i64>().is_ok_and(|number| number.to_string() == text)
+        || (text.parse::<i64>().is_err() && text.parse::<f64>().is_ok_and(|number| number.to_string() == text))
+}
+
 impl Settings {
     /// Loads `<dir>/default.toml`, then `<dir>/<GATEWAY_ENV>.toml` if `GATEWAY_ENV` is set,
     /// then environment variables `GATEWAY__SECTION__KEY` (e.g. `GATEWAY__AMQP__URL`), reads
@@ -288,14 +296,30 @@ impl Settings {
             builder =
                 builder.add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(true));
         }
+        // A variable is parsed (`GATEWAY__AMQP__PREFETCH=200` is a number) only where its text
+        // is the number's or the boolean's own: a provider's partner id `007` or a secret
+        // `TRUE` stays the text written, not 7 or true (which would sign every call wrong).
+        // A text key given a plain number (`PARTNER_ID=10023`) is read back as that text by the
+        // provider's section (`provider_http::registry::read_section`).
+        let (parsed_variables, text_variables): (config::Map<String, String>, config::Map<String, String>) = variables
+            .unwrap_or_else(|| {
+                // Variables that are not text are left out, as the config crate left them out.
+                std::env::vars_os()
+                    .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+                    .collect()
+            })
+            .into_iter()
+            .partition(|(_, value)| parses_as_itself(value));
+        let environment = |variables: config::Map<String, String>, parse: bool| {
+            config::Environment::with_prefix("GATEWAY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(parse)
+                .source(Some(variables))
+        };
         let loaded = builder
-            .add_source(
-                config::Environment::with_prefix("GATEWAY")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(variables),
-            )
+            .add_source(environment(parsed_variables, true))
+            .add_source(environment(text_variables, false))
             .build()
             .and_then(|loaded| config::Source::collect(&loaded))
             .with_context(|| format!("could not load the configuration from {}", config_dir.display()))?;

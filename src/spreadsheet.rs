@@ -5,8 +5,8 @@
 //! carriage return before one) as a formula: text that came from outside — a provider's return
 //! reason on a statement, a statement line's reference, a commune name from an operator's list
 //! — could then fetch a URL or show `#NAME?` instead of the text. Such a cell is written with
-//! a leading `'`, which spreadsheets show as text and do not display (OWASP's advice for CSV
-//! injection). Cells the gateway writes itself from numbers are never passed through here.
+//! a leading `'`, which makes spreadsheets take the cell as text (OWASP's advice for CSV
+//! injection); the apostrophe shows in the cell, a small price for a cell that cannot run. Cells the gateway writes itself from numbers are never passed through here.
 
 use std::borrow::Cow;
 

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::config::parses_as_itself;
 
 fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
@@ -362,6 +363,31 @@ fn an_environment_variable_overrides_the_files() {
         7_000
     );
     assert_eq!(settings.log.format, "json");
+}
+
+/// A partner id of digits from a variable stopped start-up ("expected a string"), and one
+/// parsed as a number lost what was written (`007` became 7, signing every call wrong).
+#[test]
+fn a_text_key_from_a_variable_is_the_text_written() {
+    for written in ["10023", "007", "TRUE", "1.50"] {
+        let settings = Settings::load_from(
+            &config_dir(),
+            None,
+            Some(variables(&[(
+                "GATEWAY__PROVIDERS__VNPOST_ACCOUNT__PARTNER_ID",
+                written,
+            )])),
+        )
+        .unwrap_or_else(|error| panic!("{written}: {error:#}"));
+        let partner_id = &settings
+            .providers
+            .config::<adapter_vnpost_account::VnpostAccountConfig>("vnpost_account")
+            .expect("VNPost configured")
+            .partner_id;
+        assert_eq!(partner_id, written);
+    }
+    assert!(parses_as_itself("200") && parses_as_itself("0.5") && parses_as_itself("false"));
+    assert!(!parses_as_itself("007") && !parses_as_itself("TRUE") && !parses_as_itself("1.50"));
 }
 
 #[test]

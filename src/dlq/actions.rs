@@ -46,7 +46,10 @@ pub enum DlqError {
     NotFound { message_id: String, queue: String },
     /// A reason no dead letter has: most likely a typo (`delivery-limit`), which would
     /// otherwise report "Replayed 0" and succeed.
-    #[error("No dead letter in {queue} has reason {reason}; the reasons there are: {present}.")]
+    #[error(
+        "No dead letter in {queue} has reason {reason}, which is not one a dead letter can have; the reasons there \
+         are: {present}."
+    )]
     NoSuchReason {
         reason: String,
         queue: String,
@@ -155,9 +158,25 @@ pub async fn purge(
     Ok(removed)
 }
 
-/// An error when a selection by message id or by reason found nothing: the id or the reason
-/// is not in the queue (`reasons`: every reason the queue holds). `--all` of an empty queue
-/// is fine.
+/// The reasons a dead letter may have: the gateway's `x-gateway-reason`s, RabbitMQ's own
+/// `x-death` reasons, and `unknown` for a letter with neither.
+pub const KNOWN_REASONS: [&str; 10] = [
+    "invalid",
+    "conflict",
+    "contradiction",
+    "retries_exhausted",
+    "unknown_outcome",
+    "delivery_limit",
+    "rejected",
+    "expired",
+    "maxlen",
+    "unknown",
+];
+
+/// An error when a selection by message id found nothing, or one by a reason no dead letter
+/// can have (a typo) found nothing (`reasons`: every reason the queue holds). A known reason
+/// with nothing to act on, and `--all` of an empty queue, are fine: a cron job replaying
+/// `delivery_limit` letters finds none most days.
 fn not_found_if_empty<T>(
     found: &[T],
     selection: &Selection,
@@ -169,15 +188,17 @@ fn not_found_if_empty<T>(
             message_id: id.clone(),
             queue: settings.dlq_queue.clone(),
         }),
-        Selection::Reason(reason) if found.is_empty() => Err(DlqError::NoSuchReason {
-            reason: reason.clone(),
-            queue: settings.dlq_queue.clone(),
-            present: if reasons.is_empty() {
-                "none (the queue is empty)".to_string()
-            } else {
-                reasons.iter().cloned().collect::<Vec<_>>().join(", ")
-            },
-        }),
+        Selection::Reason(reason) if found.is_empty() && !KNOWN_REASONS.contains(&reason.as_str()) => {
+            Err(DlqError::NoSuchReason {
+                reason: reason.clone(),
+                queue: settings.dlq_queue.clone(),
+                present: if reasons.is_empty() {
+                    "none (the queue is empty)".to_string()
+                } else {
+                    reasons.iter().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })
+        }
         _ => Ok(()),
     }
 }

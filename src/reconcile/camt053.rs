@@ -18,9 +18,11 @@
 //! that a return is remembered as its own line and a repeated reading of the file finds the
 //! same references.
 //!
-//! A statement covers one Vietnam day (`FrToDt`): one that covers several, or that holds
-//! statements of different days, is refused, since a payment sent on a later day would never
-//! be expected and its absence never noticed.
+//! A statement says the Vietnam days it covers (`FrToDt`; a period ending at midnight, written
+//! `00:00:00` of the next day or `24:00:00`, does not cover the day it ends on). One that covers
+//! several — a weekend's, a bank day cut at another hour, statements of different days in one
+//! file — has no day of its own: it is reconciled a day at a time (`--date`), since only the
+//! payments sent on the day reconciled are expected on it.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use roxmltree::{Document, Node};
@@ -68,7 +70,14 @@ fn date_time_day(moment: &str) -> Result<NaiveDate, String> {
 }
 
 /// An ISO date-time as Vietnam wall-clock time; one without an offset is taken as Vietnam time.
+/// `24:00:00` (which `xs:dateTime` allows for the end of a day) is midnight of the next day.
 fn date_time_local(moment: &str) -> Result<NaiveDateTime, String> {
+    if let Some((day, rest)) = moment.split_once("T24:00:00") {
+        let next_midnight = date_time_local(&format!("{day}T00:00:00{rest}"))?;
+        return next_midnight
+            .checked_add_signed(chrono::TimeDelta::days(1))
+            .ok_or_else(|| format!("date-time `{moment}` is past the calendar's end"));
+    }
     if let Ok(at) = DateTime::parse_from_rfc3339(moment) {
         // RFC 3339 years have four digits: far from the calendar's ends, where the shift could fail.
         return Ok(at.with_timezone(&vietnam()).naive_local());
@@ -104,39 +113,55 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedStatement, StatementError> {
     let mut statement = ParsedStatement::default();
     let mut number = 0;
     let mut found_statement = false;
+    // The first and last day the `Stmt` elements cover.
+    let mut covered: Option<(NaiveDate, NaiveDate)> = None;
+    // The lines of the `Stmt` elements before the one being read.
+    let mut booked_before = std::collections::HashSet::new();
+    let mut in_earlier_statements = 0;
     for stmt in children(report, "Stmt") {
         found_statement = true;
-        if let Some(day) = day_covered(stmt).map_err(StatementError::NotCamt053)? {
-            match statement.date {
-                Some(earlier) if earlier != day => {
-                    return Err(StatementError::NotCamt053(format!(
-                        "it holds statements of {earlier} and of {day}; reconcile one day's statement at a time"
-                    )))
-                }
-                _ => statement.date = Some(day),
-            }
+        if let Some((from, to)) = days_covered(stmt).map_err(StatementError::NotCamt053)? {
+            covered = Some(match covered {
+                Some((first, last)) => (first.min(from), last.max(to)),
+                None => (from, to),
+            });
         }
+        // A line an earlier `Stmt` of the file booked word for word is that booking again
+        // (statements whose periods overlap), read once; a line repeated within one `Stmt`
+        // stays, for matching to call a second booking.
+        booked_before.extend(statement.lines[in_earlier_statements..].iter().cloned());
+        in_earlier_statements = statement.lines.len();
         for entry in children(stmt, "Ntry") {
             number += 1;
             let located = |problem: String| StatementError::Entry { entry: number, problem };
-            statement.lines.extend(entry_lines(entry).map_err(located)?);
+            for line in entry_lines(entry).map_err(located)? {
+                if !booked_before.contains(&line) {
+                    statement.lines.push(line);
+                }
+            }
         }
     }
     if !found_statement {
         return Err(StatementError::NotCamt053("no Stmt element".to_string()));
     }
+    match covered {
+        Some((from, to)) if from == to => statement.date = Some(from),
+        Some(span) => statement.several_days = Some(span),
+        None => {}
+    }
     Ok(statement)
 }
 
-/// The Vietnam day a `Stmt` covers (`FrToDt`), if it says; an error when it covers more than
-/// one. A period that ends at midnight (`ToDtTm` 00:00:00 of the next day) covers one day.
-fn day_covered(stmt: Node) -> Result<Option<NaiveDate>, String> {
+/// The first and last Vietnam day a `Stmt` covers (`FrToDt`), if it says. A period that ends
+/// at midnight (`ToDtTm` 00:00:00, or 24:00:00 of the day before) does not cover the day it
+/// ends on.
+fn days_covered(stmt: Node) -> Result<Option<(NaiveDate, NaiveDate)>, String> {
     let Some(from) = text_at(stmt, &["FrToDt", "FrDtTm"]) else {
         return Ok(None);
     };
     let from = date_time_local(&from)?;
     let Some(to) = text_at(stmt, &["FrToDt", "ToDtTm"]) else {
-        return Ok(Some(from.date()));
+        return Ok(Some((from.date(), from.date())));
     };
     let to = date_time_local(&to)?;
     let last_day = if to.time() == chrono::NaiveTime::MIN && to.date() > from.date() {
@@ -144,13 +169,7 @@ fn day_covered(stmt: Node) -> Result<Option<NaiveDate>, String> {
     } else {
         to.date()
     };
-    if last_day != from.date() {
-        return Err(format!(
-            "it covers {} to {last_day}; reconcile one day's statement at a time",
-            from.date()
-        ));
-    }
-    Ok(Some(from.date()))
+    Ok(Some((from.date(), last_day.max(from.date()))))
 }
 
 /// The lines one `Ntry` books (none for an entry that is not booked, or a credit without a
@@ -428,27 +447,51 @@ mod tests {
     }
 
     /// Only the first `FrDtTm` was read: a statement from Friday to Sunday was Friday's, and a
-    /// payment sent on Saturday that the provider never booked was never missed.
+    /// payment sent on Saturday that the provider never booked was never missed. A statement
+    /// of several days says so, and is reconciled a day at a time (`--date`).
     #[test]
-    fn a_statement_of_several_days_is_refused_and_one_ending_at_midnight_is_one_day() {
+    fn a_statement_of_several_days_says_so_and_one_ending_at_midnight_is_one_day() {
+        let on = |day: u32| NaiveDate::from_ymd_opt(2026, 12, day).unwrap_or_default();
         let over_a_weekend = document("").replace(
             "<ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm>",
             "<ToDtTm>2026-12-05T23:59:59+07:00</ToDtTm>",
         );
-        let error = parse(over_a_weekend.as_bytes()).expect_err("three days").to_string();
-        assert!(error.contains("covers 2026-12-03 to 2026-12-05"), "{error}");
-        let to_midnight = document("").replace(
-            "<ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm>",
-            "<ToDtTm>2026-12-04T00:00:00+07:00</ToDtTm>",
-        );
-        let statement = parse(to_midnight.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(statement.date, NaiveDate::from_ymd_opt(2026, 12, 3));
+        let statement = parse(over_a_weekend.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!((statement.date, statement.several_days), (None, Some((on(3), on(5)))));
+        assert_eq!(statement.day(), None, "no one day of its own");
+        for midnight in ["2026-12-04T00:00:00+07:00", "2026-12-03T24:00:00+07:00"] {
+            let to_midnight = document("").replace(
+                "<ToDtTm>2026-12-03T23:59:59+07:00</ToDtTm>",
+                &format!("<ToDtTm>{midnight}</ToDtTm>"),
+            );
+            let statement = parse(to_midnight.as_bytes()).unwrap_or_else(|error| panic!("{midnight}: {error}"));
+            assert_eq!(
+                (statement.date, statement.several_days),
+                (Some(on(3)), None),
+                "{midnight}"
+            );
+        }
         let two_days = document("").replace(
             "</Stmt>",
             "</Stmt><Stmt><Id>S2</Id><FrToDt><FrDtTm>2026-12-04T00:00:00+07:00</FrDtTm></FrToDt></Stmt>",
         );
-        let error = parse(two_days.as_bytes()).expect_err("two statements").to_string();
-        assert!(error.contains("statements of 2026-12-03 and of 2026-12-04"), "{error}");
+        let statement = parse(two_days.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.several_days, Some((on(3), on(4))));
+    }
+
+    /// Two statements in one file whose periods overlap repeat their common lines: a repeated
+    /// payout was "paid twice" for good, a repeated return counted twice. Within one `Stmt` a
+    /// repeated line stays: a provider booking one payout twice is for a person to see.
+    #[test]
+    fn a_line_an_earlier_statement_of_the_file_booked_is_read_once() {
+        let payout = entry("DBIT", "1000", "pay_a", "");
+        let second = format!("<Stmt><Id>S2</Id>{payout}</Stmt>");
+        let overlapping = document(&payout).replace("</BkToCstmrStmt>", &format!("{second}</BkToCstmrStmt>"));
+        let statement = parse(overlapping.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.lines.len(), 1, "{statement:?}");
+        let within_one = document(&format!("{payout}{payout}"));
+        let statement = parse(within_one.as_bytes()).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(statement.lines.len(), 2);
     }
 
     #[test]

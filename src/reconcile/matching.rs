@@ -44,6 +44,9 @@ pub struct GatewayPayment {
     /// grace before that day's midnight (in transit), or not final yet then — when that day is
     /// before this statement's: it is still owed a booking, so it is expected on this one.
     pub carried_since: Option<NaiveDate>,
+    /// The day a statement of a later day than it was sent booked it (its day reconciled
+    /// before the day it was sent, say): it is not carried from the day it was sent.
+    pub booked_late_on: Option<NaiveDate>,
 }
 
 /// What one reconciliation item is.
@@ -157,10 +160,7 @@ pub fn match_statement(
     let find = |line: &StatementLine| {
         by_reference(&line.reference).or_else(|| line.other_reference.as_deref().and_then(by_reference))
     };
-    // A line the file repeats word for word (overlapping statements in one file) is one
-    // booking, read once.
-    let mut once = HashSet::new();
-    let lines: Vec<&StatementLine> = lines.iter().filter(|line| once.insert(*line)).collect();
+    let lines: Vec<&StatementLine> = lines.iter().collect();
     // References that name more than one line: a return is remembered by its line's reference,
     // so one of these cannot be applied once and only once.
     let mut lines_by_ref: HashMap<&str, usize> = HashMap::new();
@@ -338,6 +338,10 @@ pub struct CarryOver {
     /// Payments carried from an earlier day that are settled now: on this statement, or ended
     /// without a credit (failed, rejected).
     pub settled: Vec<String>,
+    /// Payments this statement books as the gateway recorded them though they were sent on an
+    /// earlier day, with their amounts: remembered, so that the day they were sent, if it is
+    /// reconciled after this one, does not carry them (and every later day miss them).
+    pub booked_late: Vec<(String, i64)>,
 }
 
 /// Which payments the days after this one must still expect, and which carried ones are
@@ -355,9 +359,17 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
         .map(|item| item.payment_id.as_str())
         .collect();
     let mut carry_over = CarryOver::default();
+    let matched: HashSet<&str> = items
+        .iter()
+        .filter(|item| item.kind == ItemKind::Matched)
+        .map(|item| item.payment_id.as_str())
+        .collect();
     for payment in payments {
         let id = payment.payment_id.as_str();
         let booked = on_statement.contains(id);
+        if matched.contains(id) && payment.submitted_at.is_some_and(|at| at < window.0) {
+            carry_over.booked_late.push((id.to_string(), payment.amount));
+        }
         if payment.carried_since.is_some() {
             if booked || matches!(payment.state, PaymentState::Failed | PaymentState::Rejected) {
                 carry_over.settled.push(id.to_string());
@@ -366,7 +378,7 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
         }
         let sent_that_day = payment.submitted_at.is_some_and(|at| at >= window.0 && at < window.1);
         let not_final_yet = sent_that_day && !booked && !payment.state.is_final();
-        if in_transit.contains(id) || not_final_yet {
+        if (in_transit.contains(id) || not_final_yet) && payment.booked_late_on.is_none() {
             carry_over.carry.push((id.to_string(), payment.amount));
         }
     }
@@ -390,7 +402,18 @@ fn booked_under_another_reference(payment: &GatewayPayment, line: &StatementLine
     payment
         .provider_ref
         .as_deref()
-        .is_some_and(|theirs| !theirs.is_empty() && theirs != line.entry_ref)
+        .is_some_and(|theirs| !theirs.is_empty() && !same_entry(theirs, &line.entry_ref))
+}
+
+/// Whether a statement line's reference is the provider's: the same, or a line of a batch
+/// entry named `<the entry's reference>/<position>` (camt.053, where the entry's transactions
+/// share its reference) under that entry's reference.
+fn same_entry(theirs: &str, entry_ref: &str) -> bool {
+    entry_ref == theirs
+        || entry_ref.strip_prefix(theirs).is_some_and(|rest| {
+            rest.strip_prefix('/')
+                .is_some_and(|position| !position.is_empty() && position.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 /// The ISO 20022 return reason "duplication": the provider returned a credit *because* it was
@@ -495,6 +518,7 @@ mod tests {
             submitted_at: Some(submitted_at),
             extra_payout_booked_on: None,
             carried_since: None,
+            booked_late_on: None,
         }
     }
 
@@ -683,26 +707,6 @@ mod tests {
         )
     }
 
-    /// A file with overlapping statements repeats lines word for word: a repeated payout was
-    /// "paid twice" (and remembered as an extra payout for good), a repeated return counted
-    /// twice.
-    #[test]
-    fn a_line_repeated_word_for_word_is_one_booking() {
-        use ItemKind::*;
-        let payments = [
-            payment("a", 1_000, PaymentState::Succeeded, 1_100),
-            payment("b", 2_000, PaymentState::Succeeded, 500),
-        ];
-        let lines = [
-            payout("a", 1_000),
-            payout("a", 1_000),
-            genuine_return("b", 2_000),
-            genuine_return("b", 2_000),
-        ];
-        let items = match_statement(&lines, &payments, DAY, 0);
-        assert_eq!(kinds(&items), [(Matched, "a"), (Returned, "b")]);
-    }
-
     /// Two different returns under one statement reference: the store remembers a return by
     /// its reference, so the second was taken as applied before and never told upstream.
     #[test]
@@ -819,6 +823,25 @@ mod tests {
             .collect();
         assert_eq!(carry, [("late", 1_000), ("pending", 2_000), ("review", 3_000)]);
         assert!(carried.settled.is_empty());
+    }
+
+    /// A batch entry's lines named `FT-BATCH/1`, `FT-BATCH/2` (its transactions shared its
+    /// reference) were payouts under another reference than the `FT-BATCH` the bank reported.
+    #[test]
+    fn a_line_of_a_batch_entry_is_booked_under_the_entrys_reference() {
+        use ItemKind::*;
+        let mut a = payment("a", 1_000, PaymentState::Succeeded, 1_100);
+        a.provider_ref = Some("FT-BATCH".into());
+        let mut b = payment("b", 2_000, PaymentState::Succeeded, 1_200);
+        b.provider_ref = Some("FT-BATCH".into());
+        let lines = [
+            line("FT-BATCH/1", "a", 1_000, LineKind::Payout),
+            line("FT-BATCH/2", "b", 2_000, LineKind::Payout),
+        ];
+        let items = match_statement(&lines, &[a, b], DAY, 0);
+        assert_eq!(kinds(&items), [(Matched, "a"), (Matched, "b")]);
+        assert!(!same_entry("FT-BATCH", "FT-BATCH-2"));
+        assert!(!same_entry("FT-BATCH", "FT-BATCH/"));
     }
 
     #[test]

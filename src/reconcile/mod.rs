@@ -19,7 +19,7 @@ pub mod statement;
 use chrono::{NaiveDate, NaiveTime};
 use gateway_adapter::WalletProvider;
 
-pub use matching::{match_statement, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
+pub use matching::{match_statement, CarryOver, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
 pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
 
 use crate::store::{ExtraPayout, ReturnOutcome, ReturnToApply, Store, StoreError};
@@ -111,6 +111,11 @@ pub enum ReconcileError {
     NoDay,
     #[error("the statement covers {statement}, not {asked}; leave out --date or fetch the statement of {asked}")]
     DateMismatch { statement: NaiveDate, asked: NaiveDate },
+    #[error(
+        "the statement covers {from} to {to}; give --date with the day of it to reconcile (payments sent on its other \
+         days are expected only when their day is reconciled)"
+    )]
+    SeveralDays { from: NaiveDate, to: NaiveDate },
     #[error("the store could not be read: {0}")]
     Read(#[from] sqlx::Error),
     #[error("the store could not record a return: {0}")]
@@ -122,7 +127,10 @@ impl ReconcileError {
     pub fn is_bad_statement(&self) -> bool {
         matches!(
             self,
-            ReconcileError::Statement(_) | ReconcileError::NoDay | ReconcileError::DateMismatch { .. }
+            ReconcileError::Statement(_)
+                | ReconcileError::NoDay
+                | ReconcileError::DateMismatch { .. }
+                | ReconcileError::SeveralDays { .. }
         )
     }
 }
@@ -143,6 +151,12 @@ pub fn day_window(day: NaiveDate) -> (i64, i64) {
 /// The day to reconcile: `asked` (`--date`), which must be the statement's own day when it
 /// names one, else the day the statement covers.
 pub fn day_to_reconcile(statement: &ParsedStatement, asked: Option<NaiveDate>) -> Result<NaiveDate, ReconcileError> {
+    if let Some((from, to)) = statement.several_days {
+        return match asked {
+            Some(asked) if (from..=to).contains(&asked) => Ok(asked),
+            _ => Err(ReconcileError::SeveralDays { from, to }),
+        };
+    }
     match (asked, statement.date) {
         (Some(asked), Some(own)) if asked != own => Err(ReconcileError::DateMismatch { statement: own, asked }),
         (Some(asked), _) => Ok(asked),
@@ -222,9 +236,7 @@ pub async fn reconcile_parsed(
     let grace_ms = i64::from(grace_minutes) * 60_000;
     let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
     let carried = matching::carry_over(&payments, &items, window);
-    store
-        .remember_carried(provider, &day.to_string(), &carried.carry, &carried.settled)
-        .await?;
+    store.remember_carried(provider, &day.to_string(), &carried).await?;
     // A payout that may be a second credit is remembered for the returns of later days.
     store.remember_extra_payouts(&extra_payouts(provider, &items)).await?;
     // Only items the match found to be genuine, unambiguous returns write anything.
@@ -340,6 +352,7 @@ mod tests {
         let on = |day: u32| NaiveDate::from_ymd_opt(2026, 12, day).unwrap_or_default();
         let own = ParsedStatement {
             date: Some(on(3)),
+            several_days: None,
             lines: Vec::new(),
         };
         assert_eq!(day_to_reconcile(&own, None).ok(), Some(on(3)));
@@ -349,6 +362,20 @@ mod tests {
             matches!(&mismatch, Err(error) if error.is_bad_statement()),
             "{mismatch:?}"
         );
+        // A statement of several days is reconciled a day of it at a time, named by --date.
+        let weekend = ParsedStatement {
+            several_days: Some((on(5), on(7))),
+            ..ParsedStatement::default()
+        };
+        assert!(matches!(
+            day_to_reconcile(&weekend, None),
+            Err(ReconcileError::SeveralDays { .. })
+        ));
+        assert_eq!(day_to_reconcile(&weekend, Some(on(6))).ok(), Some(on(6)));
+        assert!(matches!(
+            day_to_reconcile(&weekend, Some(on(8))),
+            Err(ReconcileError::SeveralDays { .. })
+        ));
         let undated = ParsedStatement::default();
         assert!(matches!(day_to_reconcile(&undated, None), Err(ReconcileError::NoDay)));
         assert_eq!(day_to_reconcile(&undated, Some(on(5))).ok(), Some(on(5)));

@@ -48,14 +48,22 @@ pub struct StatementLine {
 /// A parsed statement.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParsedStatement {
-    /// The Vietnam day the statement says it covers, when its format says (camt.053 does).
+    /// The Vietnam day the statement says it covers, when its format says (camt.053 does) and
+    /// it is one day.
     pub date: Option<NaiveDate>,
+    /// The first and last Vietnam day of a statement that says it covers more than one (a
+    /// bank whose day is cut at another hour than midnight, or a weekend's statement): it is
+    /// reconciled one day of it at a time, named by `--date`.
+    pub several_days: Option<(NaiveDate, NaiveDate)>,
     pub lines: Vec<StatementLine>,
 }
 
 impl ParsedStatement {
     /// The day to reconcile: the statement's own, else the one day all its lines were booked.
     pub fn day(&self) -> Option<NaiveDate> {
+        if self.several_days.is_some() {
+            return None;
+        }
         self.date.or_else(|| {
             let first = self.lines.first()?.booked_on;
             self.lines.iter().all(|line| line.booked_on == first).then_some(first)
@@ -109,8 +117,10 @@ pub fn parse_csv_dong(text: &str) -> Result<u64, String> {
     let mut groups = text.split(['.', ',']);
     let first = groups.next().unwrap_or_default();
     let mut rest = groups.peekable();
+    // Grouping puts one to three digits before the first separator: `2789000.000` is a
+    // decimal point, `2.789.000` grouping.
     let grouped = rest.peek().is_some()
-        && !first.is_empty()
+        && (1..=3).contains(&first.len())
         && first.bytes().all(|b| b.is_ascii_digit())
         && rest.all(|group| group.len() == 3 && group.bytes().all(|b| b.is_ascii_digit()));
     if grouped {
@@ -152,6 +162,11 @@ mod tests {
         assert_eq!(parse_csv_dong("500000"), Ok(500_000));
         assert_eq!(parse_csv_dong(" 2789000.00 "), Ok(2_789_000));
         assert_eq!(parse_csv_dong("2789000.0"), Ok(2_789_000));
+        assert_eq!(
+            parse_csv_dong("2789000.000"),
+            Ok(2_789_000),
+            "a decimal point, not grouping"
+        );
         for bad in ["5.5", "5,5", "", ".000", "-500.000"] {
             assert!(parse_csv_dong(bad).is_err(), "{bad}");
         }
@@ -170,6 +185,7 @@ mod tests {
         };
         let mut statement = ParsedStatement {
             date: None,
+            several_days: None,
             lines: vec![line(3), line(3)],
         };
         assert_eq!(statement.day(), Some(on(3)));

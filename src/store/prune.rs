@@ -38,7 +38,7 @@ pub struct PruneReport {
 /// Outbox rows that may go, from a place in the order of `created_at` and id on: published
 /// (no `outbox_waiting` row), not parked, and not the latest result of their payment.
 const DELETABLE_OUTBOX_ROWS: &str = "SELECT o.id, o.created_at FROM outbox o \
-     WHERE o.created_at < $1 AND (o.created_at > $2 OR (o.created_at = $2 AND o.id > $3)) \
+     WHERE o.created_at < $1 AND o.created_at >= $2 AND (o.created_at > $2 OR o.id > $3) \
      AND o.parked_at IS NULL \
      AND NOT EXISTS (SELECT 1 FROM outbox_waiting w WHERE w.id = o.id) \
      AND NOT (o.kind = 'result' AND o.payment_id IS NOT NULL AND o.id = \

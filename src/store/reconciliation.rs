@@ -36,6 +36,10 @@ const EXTRA_PAYOUT: &str = "extra_payout";
 /// `booked_on` is the day of that reconciliation.
 const CARRIED: &str = "carried";
 
+/// The kind of a `reconciliation_items` row that remembers a payment a statement of a later
+/// day than it was sent booked; its `booked_on` is that statement's day.
+const BOOKED_LATE: &str = "booked_late";
+
 /// A payment's columns for matching, from `payments`, with the first day an earlier
 /// reconciliation remembered a second payout of it booked on (rows of kind [`EXTRA_PAYOUT`])
 /// and the day a reconciliation carried it over from (kind [`CARRIED`]).
@@ -43,7 +47,9 @@ const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, 
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'extra_payout') AS extra_payout_booked_on, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
-     AND r.kind = 'carried') AS carried_since";
+     AND r.kind = 'carried') AS carried_since, \
+     (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'booked_late') AS booked_late_on";
 
 /// A payout line that may be a second credit of its payment, to be remembered for the
 /// returns of later days (see [`Store::remember_extra_payouts`]).
@@ -220,29 +226,42 @@ impl Store {
         rows.iter().map(gateway_payment).collect()
     }
 
-    /// Remembers payments the reconciliation of `day` (`YYYY-MM-DD`) expected and did not
-    /// find, with their amounts, so that the days after it expect them too; a payment keeps
-    /// the earliest such day. And forgets `settled` ones, carried before and booked or ended
-    /// without a credit now. (A day reconciled again after a later day booked one of its
-    /// payments carries it again: the later days then list it as missing, for a person, never
-    /// the other way round.)
+    /// Writes what the reconciliation of `day` (`YYYY-MM-DD`) leaves to other days: the
+    /// payments it expected and did not find, with their amounts, so that the days after it
+    /// expect them too (a payment keeps the earliest such day); the payments it booked though
+    /// they were sent on an earlier day, so that day, reconciled after this one, does not carry
+    /// them; and it forgets the carried ones now settled (booked, or ended without a credit).
     pub async fn remember_carried(
         &self,
         provider: &str,
         day: &str,
-        carry: &[(String, i64)],
-        settled: &[String],
+        carried: &crate::reconcile::CarryOver,
     ) -> Result<(), StoreError> {
-        if carry.is_empty() && settled.is_empty() {
+        if carried.carry.is_empty() && carried.settled.is_empty() && carried.booked_late.is_empty() {
             return Ok(());
         }
         let provider = provider.to_string();
         let day = day.to_string();
-        let carry = std::sync::Arc::new(carry.to_vec());
-        let settled = std::sync::Arc::new(settled.to_vec());
+        let carried = std::sync::Arc::new(carried.clone());
         self.write(&provider.clone(), move |connection, _appends| {
-            let (provider, day, carry, settled) = (provider.clone(), day.clone(), carry.clone(), settled.clone());
+            let (provider, day, carried) = (provider.clone(), day.clone(), carried.clone());
             Box::pin(async move {
+                let (carry, settled) = (&carried.carry, &carried.settled);
+                for (payment_id, amount) in carried.booked_late.iter() {
+                    sqlx::query(&format!(
+                        "INSERT INTO reconciliation_items \
+                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
+                         VALUES ($1, $2, '{BOOKED_LATE}', $3, $4, NULL, $5, $6) ON CONFLICT DO NOTHING"
+                    ))
+                    .bind(&provider)
+                    .bind(format!("{BOOKED_LATE}:{payment_id}"))
+                    .bind(payment_id)
+                    .bind(*amount)
+                    .bind(&day)
+                    .bind(now_ms())
+                    .execute(&mut *connection)
+                    .await?;
+                }
                 for (payment_id, amount) in carry.iter() {
                     sqlx::query(&format!(
                         "UPDATE reconciliation_items SET booked_on = $1 \
@@ -320,6 +339,9 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         // Written by `remember_carried`; one unreadable is carried from the first day there is.
         carried_since: row
             .try_get::<Option<String>, _>("carried_since")?
+            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
+        booked_late_on: row
+            .try_get::<Option<String>, _>("booked_late_on")?
             .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
     })
 }

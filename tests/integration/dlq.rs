@@ -195,6 +195,10 @@ crate::bounded_test! {
             matches!(typo.downcast_ref::<DlqError>(), Some(DlqError::NoSuchReason { present, .. }) if present.contains("invalid")),
             "{typo}"
         );
+        let none_expired = dlq::replay(&settings.amqp, &Selection::Reason("expired".into()), false)
+            .await
+            .expect("a known reason with none to replay is no error");
+        assert!(none_expired.is_empty());
         list_until(&settings, 3).await;
 
         // replay: a dry run changes nothing; a replay puts the order back and removes the letter.

@@ -347,7 +347,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
     );
     let refused = store.order_view(&first_id).await.unwrap().expect("stored");
     assert_eq!(refused.payment.state, PaymentState::RetryScheduled);
-    let reached_bank = stack.sandbox.kit.arrivals("bank_transfer").len();
+    let reached_bank = stack.sandbox.kit.arrival_count("bank_transfer");
 
     let second = bank_order(2_000_000);
     stack.open_bank_account(&second, HOLDER);
@@ -364,7 +364,7 @@ async fn the_dispatcher_leases_nothing_for_a_provider_whose_breaker_is_open(db: 
         waiting.events
     );
     assert_eq!(
-        stack.sandbox.kit.arrivals("bank_transfer").len(),
+        stack.sandbox.kit.arrival_count("bank_transfer"),
         reached_bank,
         "nothing more reached the bank"
     );

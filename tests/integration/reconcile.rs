@@ -23,6 +23,7 @@ crate::on_both_databases!(
     a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied,
     extra_payouts_found_out_of_order_keep_the_earliest_day,
     a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked,
+    a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_carry_it,
 );
 
 /// The official camt.053.001.08 schema, shipped with the bank adapter.
@@ -661,5 +662,50 @@ async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_i
         .await
         .unwrap();
     assert!(day_four.items.is_empty(), "{day_four:?}");
+    stack.stop().await;
+}
+
+/// The day a late payment was booked, reconciled before the day it was sent: the day it was
+/// sent then carried it (in transit), and every later day listed it as missing.
+async fn a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_carry_it(db: Db) {
+    use gateway::reconcile::{reconcile, ItemKind, StatementFormat};
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000)]).await;
+    let late = paid[0].1.clone();
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let full = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
+    let late_entry = entry_of(&full, &late);
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let kinds = |run: &gateway::reconcile::Reconciliation| -> BTreeSet<(ItemKind, String)> {
+        run.items
+            .iter()
+            .map(|item| (item.kind, item.payment_id.clone()))
+            .collect()
+    };
+
+    // Tomorrow's statement, which books it, reconciled first.
+    let tomorrow = next_day_statement(&full, &late_entry, 1);
+    let booked = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &tomorrow, None, 0)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&booked), [(ItemKind::Matched, late.clone())].into());
+    // Then today's, which does not: in transit, as before, but not carried.
+    let today_without = next_day_statement(&full, "", 0);
+    let today_run = reconcile(
+        &store,
+        "bank_transfer",
+        StatementFormat::Camt053,
+        &today_without,
+        None,
+        1_440,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds(&today_run), [(ItemKind::InTransit, late.clone())].into());
+    let after = next_day_statement(&full, "", 2);
+    let day_after = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &after, None, 0)
+        .await
+        .unwrap();
+    assert!(day_after.items.is_empty(), "{day_after:?}");
     stack.stop().await;
 }
