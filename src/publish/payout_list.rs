@@ -78,14 +78,58 @@ impl PayoutRow {
     }
 }
 
-/// Reads a payout list; a line that is not even CSV is an error that names the line.
+/// The columns of a payout list, as [`PayoutRow`] names them.
+pub const COLUMNS: [&str; 16] = [
+    "order_id",
+    "batch_id",
+    "program",
+    "period",
+    "payment_type",
+    "beneficiary_id",
+    "full_name",
+    "commune_code",
+    "amount",
+    "channel",
+    "bank_bin",
+    "account_number",
+    "account_name",
+    "wallet_provider",
+    "phone_number",
+    "memo",
+];
+
+/// Reads a payout list. A header with a column the list does not have is refused, naming it: a
+/// misspelt `memo` or `account_name` was dropped without a word, and the orders went out
+/// without it. A line that is not even CSV, or not a payout row, is an error that names its
+/// line in the file.
 pub fn read_payout_list(path: &Path) -> anyhow::Result<Vec<PayoutRow>> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("could not open {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("could not read {} as UTF-8 text", path.display()))?;
+    parse_payout_list(&text).with_context(|| format!("{} is not a payout list", path.display()))
+}
+
+/// [`read_payout_list`] of a list's text.
+pub fn parse_payout_list(text: &str) -> anyhow::Result<Vec<PayoutRow>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().context("the header line is not CSV")?.clone();
+    if let Some(unknown) = headers.iter().find(|column| !COLUMNS.contains(&column.trim())) {
+        anyhow::bail!(
+            "the header has a column `{unknown}` that a payout list does not have (its columns: {})",
+            COLUMNS.join(", ")
+        );
+    }
+    let line_of =
+        |position: Option<&csv::Position>| position.map_or(0, |at| crate::reconcile::line_at(text, at.byte()));
     reader
-        .deserialize()
-        .enumerate()
-        .map(|(index, row)| {
-            row.with_context(|| format!("line {} of {} is not a payout row", index + 2, path.display()))
+        .records()
+        .map(|record| {
+            let record = record.map_err(|error| {
+                let line = line_of(error.position());
+                anyhow::Error::new(error).context(format!("line {line} is not CSV"))
+            })?;
+            record
+                .deserialize(Some(&headers))
+                .with_context(|| format!("line {} is not a payout row", line_of(record.position())))
         })
         .collect()
 }
@@ -103,6 +147,32 @@ pub fn write_payout_list(path: &Path, rows: &[PayoutRow]) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A misspelt column was dropped without a word: the orders went out without their memo.
+    #[test]
+    fn a_column_a_payout_list_does_not_have_is_refused_by_name() {
+        let header = COLUMNS.join(",").replace(",memo", ",memo_text");
+        let error = parse_payout_list(&format!("{header}\n")).expect_err("unknown column");
+        assert!(format!("{error:#}").contains("a column `memo_text`"), "{error:#}");
+    }
+
+    /// The line number counted records: after a blank line, or a memo over two lines, it
+    /// pointed above the line at fault.
+    #[test]
+    fn a_bad_line_is_named_by_its_line_in_the_file() {
+        let header = COLUMNS.join(",");
+        let good =
+            "TB-1,TB,meritorious,2026-12,monthly,034187000001,A,12454,1000,bank_transfer,970436,001,,,,\"two\nlines\"";
+        let short = "TB-2,TB";
+        let error = parse_payout_list(&format!("{header}\n{good}\n\n{short}\n")).expect_err("a short line");
+        assert!(format!("{error:#}").starts_with("line 5 is not"), "{error:#}");
+        assert_eq!(
+            parse_payout_list(&format!("{header}\n{good}\n"))
+                .map(|rows| rows.len())
+                .ok(),
+            Some(1)
+        );
+    }
 
     #[test]
     fn a_line_with_another_channels_destination_cells_keeps_them_for_the_gateway_to_refuse() {

@@ -113,7 +113,7 @@ fn parse(layout: &Layout, bytes: &[u8]) -> Result<ParsedStatement, StatementErro
 
 /// The line (counted from 1) of the first field of a record the `csv` reader says starts at
 /// byte `at`: its position may be the start of blank lines it skipped before the record.
-fn line_at(text: &str, at: u64) -> usize {
+pub(crate) fn line_at(text: &str, at: u64) -> usize {
     let at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
     let (before, after) = text.as_bytes().split_at(at);
     let newlines_before = before.iter().filter(|&&b| b == b'\n').count();

@@ -19,6 +19,7 @@ pub mod statement;
 use chrono::{NaiveDate, NaiveTime};
 use gateway_adapter::WalletProvider;
 
+pub(crate) use csv_layouts::line_at;
 pub use matching::{match_statement, CarryOver, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
 pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
 
