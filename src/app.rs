@@ -34,6 +34,8 @@ pub struct RunningGateway {
     /// Where the callback, health and metrics routes answer.
     pub http_address: SocketAddr,
     pub store: Store,
+    /// What `/readyz` answers; it says "stopping" from the first moment of a stop.
+    readiness: Readiness,
     /// One stage per part, stopped in order by [`RunningGateway::stop`].
     consumer: Stage,
     dispatcher: Stage,
@@ -163,6 +165,7 @@ impl RunningGateway {
         Ok(Self {
             http_address,
             store,
+            readiness,
             consumer,
             dispatcher,
             relay,
@@ -176,7 +179,12 @@ impl RunningGateway {
     /// then no new steps (steps in progress finish), then the relay publishes what is left in
     /// the outbox (for up to five seconds; the rest goes out at the next start), then the
     /// HTTP listener (requests in progress finish).
+    ///
+    /// `/readyz` answers "stopping" from the start, so a load balancer sends no more callbacks
+    /// here while the listener still answers the ones in flight.
     pub async fn stop(self) {
+        self.readiness
+            .mark_down("gateway", "stopping: no new orders are taken".to_string());
         self.pruner.stop().await;
         self.batches.stop().await;
         self.consumer.stop().await;

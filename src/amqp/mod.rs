@@ -15,6 +15,12 @@ use secrecy::ExposeSecret;
 
 use crate::config::AmqpSettings;
 
+/// The longest a connection to RabbitMQ may take, TCP and AMQP handshake together. lapin
+/// bounds neither (heartbeats start after the handshake), so a broker address that swallows
+/// packets, or a port that answers but never speaks AMQP, held a task — the start-up's
+/// topology, a consumer being stopped — for as long as the kernel retried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Opens a connection named after its role and the orders queue it serves
 /// (`payout-gateway/orders (payments.orders)`), so the management UI shows who is who.
 /// Automatic recovery stays off: each task reconnects itself and starts from a clean channel,
@@ -22,7 +28,22 @@ use crate::config::AmqpSettings;
 pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Connection> {
     let name = format!("payout-gateway/{role} ({})", settings.orders_queue);
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(settings.url.expose_secret(), properties).await
+    match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        Connection::connect(settings.url.expose_secret(), properties),
+    )
+    .await
+    {
+        Ok(connected) => connected,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "RabbitMQ did not complete the connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        )
+        .into()),
+    }
 }
 
 /// The waits between reconnect attempts, from `reconnect_delay_ms` doubling up to 30 s and

@@ -5,12 +5,30 @@ use std::process::ExitCode;
 use crate::app::RunningGateway;
 use crate::config::Settings;
 
+/// Runs the gateway until Ctrl-C or SIGTERM, then stops it in order. A signal during start-up
+/// stops it there (as the first thing a container's `docker stop` sends, it used to be lost
+/// while the gateway, PID 1 without a handler yet, went on starting); a second signal while it
+/// stops ends the process at once (exit 130): what was in flight is found again at the next
+/// start — orders not acked are redelivered, payments sent are asked about, never resent.
 pub async fn gateway(settings: Settings) -> anyhow::Result<ExitCode> {
-    let gateway = RunningGateway::start(settings).await?;
+    let gateway = tokio::select! {
+        started = RunningGateway::start(settings) => started?,
+        () = wait_for_signal() => {
+            tracing::info!("Stopped during start-up.");
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+    };
     wait_for_signal().await;
-    tracing::info!("Stopping: no new orders are taken; steps in progress finish.");
-    gateway.stop().await;
-    Ok(ExitCode::SUCCESS)
+    tracing::info!(
+        "Stopping: no new orders are taken; steps in progress finish. A second Ctrl-C or SIGTERM stops at once."
+    );
+    tokio::select! {
+        () = gateway.stop() => Ok(ExitCode::SUCCESS),
+        () = wait_for_signal() => {
+            tracing::warn!("Stopped at once by a second signal; what was in flight is resolved at the next start.");
+            Ok(ExitCode::from(INTERRUPTED))
+        }
+    }
 }
 
 pub async fn sandbox(settings: Settings) -> anyhow::Result<ExitCode> {

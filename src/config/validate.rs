@@ -123,6 +123,16 @@ impl Settings {
 
     fn validate_amqp(&self, problems: &mut Problems) {
         let amqp = &self.amqp;
+        // A URL the broker client cannot read was only found when connecting, and its error,
+        // logged on every reconnect, quoted the whole URL with its password. Neither the URL
+        // nor the parser's message (which may quote it) is shown.
+        problems.check(
+            secrecy::ExposeSecret::expose_secret(&amqp.url)
+                .parse::<lapin::uri::AMQPUri>()
+                .is_ok(),
+            "amqp.url",
+            || "is not an AMQP URL (value not shown): write it as amqp://user:password@host:5672/%2f".to_string(),
+        );
         problems.positive(
             amqp.prefetch.into(),
             "amqp.prefetch",

@@ -365,6 +365,22 @@ fn an_environment_variable_overrides_the_files() {
     assert_eq!(settings.log.format, "json");
 }
 
+/// A URL without `//` was accepted, and the broker client's error, logged on every
+/// reconnect, quoted it with its password; the gateway ran and said it was ready.
+#[test]
+fn an_amqp_url_the_client_cannot_read_is_refused_without_showing_it() {
+    let text = error_text(Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[(
+            "GATEWAY__AMQP__URL",
+            "amqp:guest:s3cret@rabbit:5672/%2f",
+        )])),
+    ));
+    assert!(text.contains("amqp.url: is not an AMQP URL"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
 /// A partner id of digits from a variable stopped start-up ("expected a string"), and one
 /// parsed as a number lost what was written (`007` became 7, signing every call wrong).
 #[test]

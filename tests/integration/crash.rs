@@ -17,6 +17,50 @@ crate::on_both_databases!(
     a_gateway_killed_while_it_claims_a_burst_in_group_commits_loses_nothing,
 );
 
+/// A SIGTERM while the gateway starts (here: held by a "broker" that accepts the connection
+/// and never speaks AMQP) found no handler yet: outside a container it killed the process on
+/// the spot, as PID 1 in one it was lost while the gateway went on starting. It now stops the
+/// start-up and exits 130, as a stop does.
+#[tokio::test]
+async fn a_sigterm_during_start_up_stops_it_with_exit_130() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let port = silent.local_addr().expect("an address").port();
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            connections.push(connection);
+        }
+    });
+    let folder = tempfile::tempdir().expect("a folder");
+    let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("run")
+        .env("GATEWAY__AMQP__URL", format!("amqp://guest:guest@127.0.0.1:{port}/%2f"))
+        .env(
+            "GATEWAY__DATABASE__URL",
+            format!("sqlite://{}/gateway.db", folder.path().display()),
+        )
+        .env("GATEWAY__HTTP__LISTEN", "127.0.0.1:0")
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the gateway binary starts");
+    // Well inside the start-up: the topology waits up to 15 s for the silent broker.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let pid = gateway.id().expect("running").to_string();
+    let sent = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    assert!(sent.is_ok_and(|status| status.success()), "SIGTERM sent");
+    let status = tokio::time::timeout(Duration::from_secs(10), gateway.wait())
+        .await
+        .expect("the gateway stops within 10 s of SIGTERM")
+        .expect("its status");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    held.abort();
+}
+
 /// Starts the real `gateway run` binary with the stack's settings in its environment.
 fn spawn_gateway(settings: &Settings) -> tokio::process::Child {
     let amqp = &settings.amqp;
