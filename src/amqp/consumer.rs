@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use futures_lite::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -104,6 +104,14 @@ async fn consume(
             }
         }
     };
+    if result.is_ok() {
+        // Stopping: the broker sends no more. Without the cancel it refilled the prefetch
+        // window with each ack of the drain below, and those deliveries went back to the
+        // queue at the close, each a delivery counted against the order's delivery limit.
+        let _ = channel
+            .basic_cancel(deliveries.tag().as_str().into(), BasicCancelOptions::default())
+            .await;
+    }
     // Let claims in progress finish and ack, so a shutdown leaves nothing half done.
     while let Some(claimed) = in_flight.join_next().await {
         settle(&channel, &mut window, claimed, attempt).await;

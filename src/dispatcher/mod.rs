@@ -85,21 +85,34 @@ impl Dispatcher {
     /// other made every provider wait six commits between leases). A claim wakes the loop of
     /// the provider that pays it ([`ProviderWakes`]); a finished step wakes its own provider's
     /// loop, so its step slot is used again at once, not at the next tick.
+    ///
+    /// A provider's loop that ends before `shutdown` (a panic) ends the run, once the other
+    /// loops stopped and the steps in progress finished: the supervisor then starts the
+    /// dispatcher again and `/readyz` says so meanwhile. Left running without it, the other
+    /// providers were paid and that provider's payments were never leased again, unseen.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        let stop_loops = shutdown.child_token();
         let mut loops = tokio::task::JoinSet::new();
         for (provider, limits) in &self.providers {
             let wake = self.wakes.of(provider);
             let (dispatcher, provider, slots) = (self.clone(), provider.clone(), limits.steps.clone());
             let floor = wake_floor(limits.step_slots, self.settings.batch_size);
-            let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
+            let (tracker, stop_loops) = (tracker.clone(), stop_loops.clone());
             loops.spawn(async move {
                 dispatcher
-                    .lease_loop(&provider, &slots, floor, &wake, &tracker, &shutdown)
+                    .lease_loop(&provider, &slots, floor, &wake, &tracker, &stop_loops)
                     .await;
             });
         }
-        shutdown.cancelled().await;
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            Some(ended) = loops.join_next() => {
+                let why = if ended.is_err() { "panicked" } else { "returned" };
+                tracing::error!(why, "A provider's lease loop ended; the dispatcher stops to be started again.");
+                stop_loops.cancel();
+            }
+        }
         while loops.join_next().await.is_some() {}
         tracker.close();
         tracker.wait().await;
