@@ -106,10 +106,14 @@ impl Dispatcher {
             });
         }
         tokio::select! {
+            // A loop ends at shutdown too (its token is a child of it): that is no failure.
+            biased;
             () = shutdown.cancelled() => {}
             Some(ended) = loops.join_next() => {
-                let why = if ended.is_err() { "panicked" } else { "returned" };
-                tracing::error!(why, "A provider's lease loop ended; the dispatcher stops to be started again.");
+                if !shutdown.is_cancelled() {
+                    let why = if ended.is_err() { "panicked" } else { "returned" };
+                    tracing::error!(why, "A provider's lease loop ended; the dispatcher stops to be started again.");
+                }
                 stop_loops.cancel();
             }
         }
