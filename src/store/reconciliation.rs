@@ -182,28 +182,17 @@ impl Store {
             let extra = extra.clone();
             Box::pin(async move {
                 for payout in extra.iter() {
-                    sqlx::query(
-                        "UPDATE reconciliation_items SET booked_on = $1 \
-                         WHERE payment_id = $2 AND kind = $3 AND booked_on > $1",
+                    remember_item(
+                        connection,
+                        &Remembered {
+                            provider: &payout.provider,
+                            entry_ref: &payout.entry_ref,
+                            kind: EXTRA_PAYOUT,
+                            payment_id: &payout.payment_id,
+                            amount: payout.amount,
+                            day: &payout.booked_on,
+                        },
                     )
-                    .bind(&payout.booked_on)
-                    .bind(&payout.payment_id)
-                    .bind(EXTRA_PAYOUT)
-                    .execute(&mut *connection)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO reconciliation_items \
-                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
-                         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&payout.provider)
-                    .bind(&payout.entry_ref)
-                    .bind(EXTRA_PAYOUT)
-                    .bind(&payout.payment_id)
-                    .bind(payout.amount)
-                    .bind(&payout.booked_on)
-                    .bind(now_ms())
-                    .execute(&mut *connection)
                     .await?;
                 }
                 Ok(())
@@ -246,46 +235,23 @@ impl Store {
         self.write(&provider.clone(), move |connection, _appends| {
             let (provider, day, carried) = (provider.clone(), day.clone(), carried.clone());
             Box::pin(async move {
-                let (carry, settled) = (&carried.carry, &carried.settled);
-                for (payment_id, amount) in carried.booked_late.iter() {
-                    sqlx::query(&format!(
-                        "INSERT INTO reconciliation_items \
-                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
-                         VALUES ($1, $2, '{BOOKED_LATE}', $3, $4, NULL, $5, $6) ON CONFLICT DO NOTHING"
-                    ))
-                    .bind(&provider)
-                    .bind(format!("{BOOKED_LATE}:{payment_id}"))
-                    .bind(payment_id)
-                    .bind(*amount)
-                    .bind(&day)
-                    .bind(now_ms())
-                    .execute(&mut *connection)
-                    .await?;
+                for (kind, payments) in [(BOOKED_LATE, &carried.booked_late), (CARRIED, &carried.carry)] {
+                    for (payment_id, amount) in payments.iter() {
+                        remember_item(
+                            connection,
+                            &Remembered {
+                                provider: &provider,
+                                entry_ref: &format!("{kind}:{payment_id}"),
+                                kind,
+                                payment_id,
+                                amount: *amount,
+                                day: &day,
+                            },
+                        )
+                        .await?;
+                    }
                 }
-                for (payment_id, amount) in carry.iter() {
-                    sqlx::query(&format!(
-                        "UPDATE reconciliation_items SET booked_on = $1 \
-                         WHERE payment_id = $2 AND kind = '{CARRIED}' AND booked_on > $1"
-                    ))
-                    .bind(&day)
-                    .bind(payment_id)
-                    .execute(&mut *connection)
-                    .await?;
-                    sqlx::query(&format!(
-                        "INSERT INTO reconciliation_items \
-                         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
-                         VALUES ($1, $2, '{CARRIED}', $3, $4, NULL, $5, $6) ON CONFLICT DO NOTHING"
-                    ))
-                    .bind(&provider)
-                    .bind(format!("{CARRIED}:{payment_id}"))
-                    .bind(payment_id)
-                    .bind(*amount)
-                    .bind(&day)
-                    .bind(now_ms())
-                    .execute(&mut *connection)
-                    .await?;
-                }
-                for payment_id in settled.iter() {
+                for payment_id in carried.settled.iter() {
                     sqlx::query(&format!(
                         "DELETE FROM reconciliation_items WHERE provider = $1 AND payment_id = $2 AND kind = '{CARRIED}'"
                     ))
@@ -321,6 +287,47 @@ impl Store {
         .await?;
         row.try_get("n")
     }
+}
+
+/// A statement line, or a payment, that reconciliation remembers for other days.
+struct Remembered<'a> {
+    provider: &'a str,
+    /// Unique per provider: the statement line's reference, or `<kind>:<payment id>`.
+    entry_ref: &'a str,
+    kind: &'static str,
+    payment_id: &'a str,
+    amount: i64,
+    /// `YYYY-MM-DD`.
+    day: &'a str,
+}
+
+/// Writes a `reconciliation_items` row once. A payment has one row of each kind (unique by
+/// payment and kind), which keeps the earliest day written for it: days reconciled out of
+/// order must not leave the later day in it.
+async fn remember_item(connection: &mut AnyConnection, item: &Remembered<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE reconciliation_items SET booked_on = $1 WHERE payment_id = $2 AND kind = $3 AND booked_on > $1",
+    )
+    .bind(item.day)
+    .bind(item.payment_id)
+    .bind(item.kind)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "INSERT INTO reconciliation_items \
+         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(item.provider)
+    .bind(item.entry_ref)
+    .bind(item.kind)
+    .bind(item.payment_id)
+    .bind(item.amount)
+    .bind(item.day)
+    .bind(now_ms())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Error> {
