@@ -245,6 +245,7 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
             position + 1,
             StatementLine {
                 entry_ref,
+                booked_as: None,
                 reference,
                 other_reference,
                 amount,
@@ -261,7 +262,8 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
         .into_iter()
         .map(|(position, mut line)| {
             if !distinct {
-                line.entry_ref = format!("{}/{position}", line.entry_ref);
+                let named = format!("{}/{position}", line.entry_ref);
+                line.booked_as = Some(std::mem::replace(&mut line.entry_ref, named));
             }
             line
         })

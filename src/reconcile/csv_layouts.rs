@@ -153,6 +153,7 @@ fn read_vnpost(fields: &[&str]) -> Result<Option<StatementLine>, String> {
         .unwrap_or(local.date());
     Ok(Some(StatementLine {
         entry_ref: required(entry_ref, "MA_GIAO_DICH")?,
+        booked_as: None,
         reference: reference.to_string(),
         other_reference: None,
         amount: parse_csv_dong(amount)?,
@@ -183,6 +184,7 @@ fn read_wallet(fields: &[&str]) -> Result<Option<StatementLine>, String> {
     let at = DateTime::from_timestamp_millis(millis).ok_or_else(|| format!("responseTime `{time}` is out of range"))?;
     Ok(Some(StatementLine {
         entry_ref: required(entry_ref, "transId")?,
+        booked_as: None,
         reference: reference.to_string(),
         other_reference: None,
         amount: parse_csv_dong(amount)?,

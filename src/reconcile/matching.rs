@@ -160,16 +160,15 @@ pub fn match_statement(
     let find = |line: &StatementLine| {
         by_reference(&line.reference).or_else(|| line.other_reference.as_deref().and_then(by_reference))
     };
-    let lines: Vec<&StatementLine> = lines.iter().collect();
     // References that name more than one line: a return is remembered by its line's reference,
     // so one of these cannot be applied once and only once.
     let mut lines_by_ref: HashMap<&str, usize> = HashMap::new();
-    for line in &lines {
+    for line in lines {
         *lines_by_ref.entry(line.entry_ref.as_str()).or_default() += 1;
     }
     // What the whole statement books for each payment, whatever the lines' order.
     let mut booked: HashMap<&str, Booked> = HashMap::new();
-    for line in &lines {
+    for line in lines {
         if let Some(payment) = find(line) {
             let counts = booked.entry(payment.payment_id.as_str()).or_default();
             match line.kind {
@@ -402,18 +401,7 @@ fn booked_under_another_reference(payment: &GatewayPayment, line: &StatementLine
     payment
         .provider_ref
         .as_deref()
-        .is_some_and(|theirs| !theirs.is_empty() && !same_entry(theirs, &line.entry_ref))
-}
-
-/// Whether a statement line's reference is the provider's: the same, or a line of a batch
-/// entry named `<the entry's reference>/<position>` (camt.053, where the entry's transactions
-/// share its reference) under that entry's reference.
-fn same_entry(theirs: &str, entry_ref: &str) -> bool {
-    entry_ref == theirs
-        || entry_ref.strip_prefix(theirs).is_some_and(|rest| {
-            rest.strip_prefix('/')
-                .is_some_and(|position| !position.is_empty() && position.bytes().all(|b| b.is_ascii_digit()))
-        })
+        .is_some_and(|theirs| !theirs.is_empty() && theirs != line.booked_as.as_deref().unwrap_or(&line.entry_ref))
 }
 
 /// The ISO 20022 return reason "duplication": the provider returned a credit *because* it was
@@ -525,6 +513,7 @@ mod tests {
     fn line(entry_ref: &str, reference: &str, amount: u64, kind: LineKind) -> StatementLine {
         StatementLine {
             entry_ref: entry_ref.into(),
+            booked_as: None,
             reference: reference.into(),
             other_reference: None,
             amount,
@@ -837,11 +826,13 @@ mod tests {
         let lines = [
             line("FT-BATCH/1", "a", 1_000, LineKind::Payout),
             line("FT-BATCH/2", "b", 2_000, LineKind::Payout),
-        ];
+        ]
+        .map(|mut line| {
+            line.booked_as = Some("FT-BATCH".into());
+            line
+        });
         let items = match_statement(&lines, &[a, b], DAY, 0);
         assert_eq!(kinds(&items), [(Matched, "a"), (Matched, "b")]);
-        assert!(!same_entry("FT-BATCH", "FT-BATCH-2"));
-        assert!(!same_entry("FT-BATCH", "FT-BATCH/"));
     }
 
     #[test]

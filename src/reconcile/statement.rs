@@ -31,6 +31,10 @@ pub struct StatementLine {
     /// The provider's own reference for the line (unique per provider): what a return is
     /// remembered by, so that the same statement applied twice changes nothing.
     pub entry_ref: String,
+    /// The provider's reference for the booking, where it is not `entry_ref`: a line of a
+    /// camt.053 batch entry whose transactions share the entry's reference is named
+    /// `<ref>/<position>`, and booked as `<ref>`, which is what the provider reports.
+    pub booked_as: Option<String>,
     /// The client reference on the line: the gateway's payment id (sent as idempotency key)
     /// or, where the provider only carries the end-to-end id, the upstream order id.
     pub reference: String,
@@ -177,6 +181,7 @@ mod tests {
         let on = |day: u32| NaiveDate::from_ymd_opt(2026, 12, day).unwrap_or_default();
         let line = |day: u32| StatementLine {
             entry_ref: format!("E{day}"),
+            booked_as: None,
             reference: "pay_1".into(),
             other_reference: None,
             amount: 1,
