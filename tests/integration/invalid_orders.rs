@@ -25,18 +25,11 @@ async fn a_corrected_order_supersedes_its_rejection_with_later_seqs(db: Db) {
     assert_eq!((rejected.status, rejected.seq), (ResultStatus::Rejected, 1));
     // `gateway orders show` said "No order … in the store" (exit 2) of an order refused as
     // invalid, though the store remembers the refusal.
-    let shown = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["orders", "show", &order_id])
-        .env(
-            "GATEWAY__DATABASE__URL",
-            secrecy::ExposeSecret::expose_secret(&stack.settings.database.url),
-        )
-        .env("GATEWAY__LOG__LEVEL", "warn")
-        .kill_on_drop(true)
-        .output();
-    let shown = crate::support::bounded("gateway orders show", shown)
-        .await
-        .expect("the gateway binary runs");
+    let shown = crate::support::gateway_command(
+        &["orders", "show", &order_id],
+        secrecy::ExposeSecret::expose_secret(&stack.settings.database.url),
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&shown.stdout);
     assert_eq!(
         shown.status.code(),

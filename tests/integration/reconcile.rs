@@ -576,6 +576,30 @@ async fn extra_payouts_found_out_of_order_keep_the_earliest_day(db: Db) {
     stack.stop().await;
 }
 
+/// Reconciles a bank statement (camt.053 `statement`) in the library, as `gateway reconcile`
+/// does, with `grace_minutes` of grace before midnight.
+async fn bank_day(store: &Store, statement: &[u8], grace_minutes: u32) -> gateway::reconcile::Reconciliation {
+    use gateway::reconcile::{reconcile, StatementFormat};
+    reconcile(
+        store,
+        "bank_transfer",
+        StatementFormat::Camt053,
+        statement,
+        None,
+        grace_minutes,
+    )
+    .await
+    .expect("the statement is reconciled")
+}
+
+/// Each item of a reconciliation as (kind, payment id).
+fn kinds(run: &gateway::reconcile::Reconciliation) -> BTreeSet<(gateway::reconcile::ItemKind, String)> {
+    run.items
+        .iter()
+        .map(|item| (item.kind, item.payment_id.clone()))
+        .collect()
+}
+
 /// The statement of the day after today: `xml` (today's) moved a day on, holding `entries` only.
 fn next_day_statement(xml: &str, entries: &str, days_on: i64) -> Vec<u8> {
     let day = (today().parse::<chrono::NaiveDate>().unwrap() + chrono::Duration::days(days_on)).to_string();
@@ -591,7 +615,7 @@ fn next_day_statement(xml: &str, entries: &str, days_on: i64) -> Vec<u8> {
 /// A payment in transit over midnight balanced its own day and was never expected again: one
 /// the provider never booked went unnoticed on every later day's statement.
 async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked(db: Db) {
-    use gateway::reconcile::{reconcile, ItemKind, StatementFormat};
+    use gateway::reconcile::ItemKind;
     let mut stack = TestStack::start(db).await;
     let paid = pay(&mut stack, &[bank_order(1_500_000), bank_order(1_600_000)]).await;
     let (late, booked) = (paid[0].1.clone(), paid[1].1.clone());
@@ -601,24 +625,9 @@ async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_i
     set_statement_faults(&stack, "bank_transfer", json!({ "omit": [late.clone()] })).await;
     let today_xml = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
     let store = Store::connect(&stack.settings.database).await.unwrap();
-    let kinds = |run: &gateway::reconcile::Reconciliation| -> BTreeSet<(ItemKind, String)> {
-        run.items
-            .iter()
-            .map(|item| (item.kind, item.payment_id.clone()))
-            .collect()
-    };
 
     // Today: a whole day of grace makes every payment sent today and not booked in transit.
-    let day_one = reconcile(
-        &store,
-        "bank_transfer",
-        StatementFormat::Camt053,
-        today_xml.as_bytes(),
-        None,
-        1_440,
-    )
-    .await
-    .unwrap();
+    let day_one = bank_day(&store, today_xml.as_bytes(), 1_440).await;
     assert_eq!(
         kinds(&day_one),
         [(ItemKind::Matched, booked.clone()), (ItemKind::InTransit, late.clone())].into()
@@ -627,40 +636,20 @@ async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_i
 
     // Tomorrow's statement does not book it either: now it is missing.
     let empty_tomorrow = next_day_statement(&today_xml, "", 1);
-    let day_two = reconcile(
-        &store,
-        "bank_transfer",
-        StatementFormat::Camt053,
-        &empty_tomorrow,
-        None,
-        0,
-    )
-    .await
-    .unwrap();
+    let day_two = bank_day(&store, &empty_tomorrow, 0).await;
     assert_eq!(kinds(&day_two), [(ItemKind::MissingAtProvider, late.clone())].into());
     assert!(!day_two.balanced());
 
     // The day after books it: matched, and no longer expected after.
     let booked_later = next_day_statement(&today_xml, &late_entry, 2);
-    let day_three = reconcile(
-        &store,
-        "bank_transfer",
-        StatementFormat::Camt053,
-        &booked_later,
-        None,
-        0,
-    )
-    .await
-    .unwrap();
+    let day_three = bank_day(&store, &booked_later, 0).await;
     assert_eq!(
         kinds(&day_three),
         [(ItemKind::Matched, late.clone())].into(),
         "{day_three:?}"
     );
     let empty_after = next_day_statement(&today_xml, "", 3);
-    let day_four = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &empty_after, None, 0)
-        .await
-        .unwrap();
+    let day_four = bank_day(&store, &empty_after, 0).await;
     assert!(day_four.items.is_empty(), "{day_four:?}");
     stack.stop().await;
 }
@@ -668,7 +657,7 @@ async fn a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_i
 /// The day a late payment was booked, reconciled before the day it was sent: the day it was
 /// sent then carried it (in transit), and every later day listed it as missing.
 async fn a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_carry_it(db: Db) {
-    use gateway::reconcile::{reconcile, ItemKind, StatementFormat};
+    use gateway::reconcile::ItemKind;
     let mut stack = TestStack::start(db).await;
     let paid = pay(&mut stack, &[bank_order(1_500_000)]).await;
     let late = paid[0].1.clone();
@@ -676,36 +665,17 @@ async fn a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_ca
     let full = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
     let late_entry = entry_of(&full, &late);
     let store = Store::connect(&stack.settings.database).await.unwrap();
-    let kinds = |run: &gateway::reconcile::Reconciliation| -> BTreeSet<(ItemKind, String)> {
-        run.items
-            .iter()
-            .map(|item| (item.kind, item.payment_id.clone()))
-            .collect()
-    };
 
     // Tomorrow's statement, which books it, reconciled first.
     let tomorrow = next_day_statement(&full, &late_entry, 1);
-    let booked = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &tomorrow, None, 0)
-        .await
-        .unwrap();
+    let booked = bank_day(&store, &tomorrow, 0).await;
     assert_eq!(kinds(&booked), [(ItemKind::Matched, late.clone())].into());
     // Then today's, which does not: in transit, as before, but not carried.
     let today_without = next_day_statement(&full, "", 0);
-    let today_run = reconcile(
-        &store,
-        "bank_transfer",
-        StatementFormat::Camt053,
-        &today_without,
-        None,
-        1_440,
-    )
-    .await
-    .unwrap();
+    let today_run = bank_day(&store, &today_without, 1_440).await;
     assert_eq!(kinds(&today_run), [(ItemKind::InTransit, late.clone())].into());
     let after = next_day_statement(&full, "", 2);
-    let day_after = reconcile(&store, "bank_transfer", StatementFormat::Camt053, &after, None, 0)
-        .await
-        .unwrap();
+    let day_after = bank_day(&store, &after, 0).await;
     assert!(day_after.items.is_empty(), "{day_after:?}");
     stack.stop().await;
 }

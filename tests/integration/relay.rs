@@ -712,23 +712,8 @@ async fn releasing_a_parked_row_named_twice_releases_it_and_says_so(db: Db) {
     let store = Store::connect(&settings).await.unwrap();
     let pool = raw_database(&url).await;
     let parked = insert_row(&pool, "result", Some("p-1"), false, true, 0).await;
-    let gateway = |args: Vec<String>| {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args(args)
-            .env("GATEWAY__DATABASE__URL", url.expose_secret())
-            .env("GATEWAY__LOG__LEVEL", "warn")
-            .kill_on_drop(true)
-            .output();
-        crate::support::bounded("gateway outbox", output)
-    };
-    let twice = gateway(vec![
-        "outbox".into(),
-        "release".into(),
-        parked.to_string(),
-        parked.to_string(),
-    ])
-    .await
-    .expect("the gateway binary runs");
+    let parked = parked.to_string();
+    let twice = crate::support::gateway_command(&["outbox", "release", &parked, &parked], url.expose_secret()).await;
     let stdout = String::from_utf8_lossy(&twice.stdout);
     assert_eq!(
         twice.status.code(),
@@ -737,9 +722,7 @@ async fn releasing_a_parked_row_named_twice_releases_it_and_says_so(db: Db) {
         String::from_utf8_lossy(&twice.stderr)
     );
     assert!(stdout.contains("Released 1 of 1 rows"), "{stdout}");
-    let negative = gateway(vec!["outbox".into(), "parked".into(), "--limit".into(), "-1".into()])
-        .await
-        .expect("the gateway binary runs");
+    let negative = crate::support::gateway_command(&["outbox", "parked", "--limit", "-1"], url.expose_secret()).await;
     assert_eq!(negative.status.code(), Some(2), "a usage error");
     pool.close().await;
     drop(store);

@@ -27,6 +27,20 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
 /// what a test checks, so one that does not finish is left behind rather than waited for.
 const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
 
+/// Runs the `gateway` binary with `args` against the store at `database_url` (an operator's
+/// command: `orders show`, `outbox release`, …), bounded like a scenario, and returns its output.
+pub async fn gateway_command(args: &[&str], database_url: &str) -> std::process::Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(args)
+        .env("GATEWAY__DATABASE__URL", database_url)
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .kill_on_drop(true)
+        .output();
+    bounded(&format!("gateway {args:?}"), output)
+        .await
+        .expect("the gateway binary runs")
+}
+
 /// Runs `scenario`, failing it by `name` if it has not finished within [`SCENARIO_LIMIT`]. A
 /// watchdog thread aborts the whole test binary a minute later if even that could not fire
 /// (the runtime's threads blocked), so a hang is reported by name in minutes instead of
