@@ -108,15 +108,14 @@ async fn consume(
         // Stopping: the broker sends no more. Without the cancel it refilled the prefetch
         // window with each ack of the drain below, and those deliveries went back to the
         // queue at the close, each a delivery counted against the order's delivery limit.
-        let _ = channel
-            .basic_cancel(deliveries.tag().as_str().into(), BasicCancelOptions::default())
-            .await;
+        let cancel = channel.basic_cancel(deliveries.tag().as_str().into(), BasicCancelOptions::default());
+        let _ = tokio::time::timeout(super::GOODBYE_TIMEOUT, cancel).await;
     }
     // Let claims in progress finish and ack, so a shutdown leaves nothing half done.
     while let Some(claimed) = in_flight.join_next().await {
         settle(&channel, &mut window, claimed, attempt).await;
     }
-    let _ = connection.close(200, "shutdown".into()).await;
+    super::close_within_timeout(&connection, "shutdown").await;
     result
 }
 

@@ -46,6 +46,17 @@ pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Conne
     }
 }
 
+/// The longest a stopping task waits for the broker to answer its goodbye (a `close`, a
+/// consumer's `cancel`): a broker in a memory or disk alarm stops reading from publishers, and
+/// a stop must not wait for the alarm to end.
+pub const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Closes `connection`, waiting at most [`GOODBYE_TIMEOUT`] for the broker's answer; either
+/// way the connection is done with.
+pub async fn close_within_timeout(connection: &Connection, reason: &str) {
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, connection.close(200, reason.into())).await;
+}
+
 /// The waits between reconnect attempts, from `reconnect_delay_ms` doubling up to 30 s and
 /// then staying there, for as long as the broker stays away: a broker restart is retried
 /// quickly and an outage is not hammered. No jitter, as before; a fresh sequence starts

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::returns::{self, Answer, Sent};
-use super::{connect, properties, reconnect_delay, topology};
+use super::{close_within_timeout, connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
 use crate::store::{OutboxKind, OutboxRow, Store};
 
@@ -35,6 +35,11 @@ const BATCH: i64 = 1024;
 /// How long a relay holds the rows it is publishing before another relay may take them:
 /// far longer than a round takes, short enough that a crashed relay's rows go out soon.
 const RELAY_LEASE_MS: i64 = 15_000;
+
+/// How long a relay asked to stop in the middle of a round still waits for its confirms
+/// before it gives the round's rows back unconfirmed (they go out at the next start, or from
+/// another gateway). The gateway's stop gave the outbox five seconds to empty before asking.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How often an idle relay refreshes the `gateway_outbox_parked` gauge, so that rows
 /// released (or parked) by another process show up.
@@ -88,6 +93,12 @@ async fn relay(
     // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
     let mut nacked_rounds = 0;
     loop {
+        if shutdown.is_cancelled() {
+            // Asked to stop with rows still waiting (the gateway's stop gave them its five
+            // seconds already): they go out at the next start.
+            close_within_timeout(&connection, "shutdown").await;
+            return Ok(());
+        }
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
         let started = std::time::Instant::now();
         let rows = store
@@ -104,7 +115,7 @@ async fn relay(
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    let _ = connection.close(200, "shutdown".into()).await;
+                    close_within_timeout(&connection, "shutdown").await;
                     return Ok(());
                 }
                 _ = wake.notified() => {}
@@ -116,7 +127,21 @@ async fn relay(
             bail!("the relay channel closed");
         }
         let started = std::time::Instant::now();
-        let round = publish(&channel, settings, &rows).await?;
+        let Some(round) = publish_unless_stopped(&channel, settings, &rows, shutdown).await? else {
+            // No confirm came within the grace (a broker in a memory or disk alarm stops
+            // reading): none of the round is marked sent, and its rows are given back.
+            tracing::warn!(
+                rows = rows.len(),
+                "Stopping while the broker has not confirmed a round of outbox messages; they stay in the \
+                 outbox and go out again at the next start (upstream may see some of them twice)."
+            );
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            if let Err(error) = store.release_outbox_leases(&ids).await {
+                tracing::warn!(%error, "Could not give back outbox leases; they run out by themselves.");
+            }
+            close_within_timeout(&connection, "shutdown").await;
+            return Ok(());
+        };
         metrics::histogram!("gateway_relay_stage_seconds", "stage" => "publish")
             .record(started.elapsed().as_secs_f64());
         let started = std::time::Instant::now();
@@ -215,6 +240,25 @@ struct Round {
     /// Returned messages that matched no row: no ack of the round is believed, and its rows
     /// neither confirmed nor refused are tried again.
     unmatched_returns: usize,
+}
+
+/// [`publish`], unless a stop comes first and the round's confirms do not follow within
+/// [`STOP_GRACE`]: then `None`, with what the broker confirmed meanwhile unknown.
+async fn publish_unless_stopped(
+    channel: &Channel,
+    settings: &AmqpSettings,
+    rows: &[OutboxRow],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Round>> {
+    let publishing = publish(channel, settings, rows);
+    tokio::pin!(publishing);
+    tokio::select! {
+        round = &mut publishing => round.map(Some),
+        _ = shutdown.cancelled() => match tokio::time::timeout(STOP_GRACE, publishing).await {
+            Ok(round) => round.map(Some),
+            Err(_) => Ok(None),
+        },
+    }
 }
 
 /// Publishes `rows` on `channel` and awaits every confirm. Only a setup fault (confirms not

@@ -26,6 +26,7 @@ mod protection;
 mod provider_text;
 mod reconcile;
 mod relay;
+mod relay_stop;
 mod report;
 mod reservations_together;
 mod returns;

@@ -32,7 +32,7 @@ crate::on_both_databases!(
 );
 
 /// Polls `check` until it holds (for state that has no event to await), or fails after 30 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -148,7 +148,7 @@ async fn store_and_raw_pool(db: Db, run_id: &str) -> (Store, AnyPool) {
 }
 
 /// A second connection to the gateway's database, for rows no gateway code would write.
-async fn raw_database(url: &SecretString) -> AnyPool {
+pub(crate) async fn raw_database(url: &SecretString) -> AnyPool {
     sqlx::any::install_default_drivers();
     let sqlite = url.expose_secret().starts_with("sqlite:");
     AnyPoolOptions::new()
@@ -176,7 +176,7 @@ async fn insert_unroutable_result(pool: &AnyPool) {
 /// Writes one result row per routing key, waiting for the relay, in one transaction (so that
 /// a relay takes them in one round), with message ids `<prefix>:1`, `<prefix>-2:1`, … and
 /// bodies of their own; returns their ids in the same order.
-async fn insert_results(pool: &AnyPool, routing_keys: &[&str], prefix: &str) -> Vec<i64> {
+pub(crate) async fn insert_results(pool: &AnyPool, routing_keys: &[&str], prefix: &str) -> Vec<i64> {
     let mut transaction = pool.begin().await.expect("a transaction");
     let mut ids = Vec::with_capacity(routing_keys.len());
     for (index, routing_key) in routing_keys.iter().enumerate() {

@@ -1,0 +1,143 @@
+//! A relay whose broker stops answering in the middle of a round — as during a memory or disk
+//! alarm, when RabbitMQ stops reading from publishers and no confirm comes — still stops when
+//! asked, and gives back the rows it could not get confirmed, so nothing is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::config::DatabaseSettings;
+use gateway::store::Store;
+use secrecy::SecretString;
+use sqlx::AnyPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::relay::{eventually, insert_results, raw_database};
+use crate::support::{test_settings, Db, TestStack};
+
+/// A TCP relay to the local RabbitMQ that can be told to hold every byte in both directions
+/// from then on: the connections stay open, nothing more gets through.
+struct StallingProxy {
+    port: u16,
+    stalled: Arc<AtomicBool>,
+}
+
+impl StallingProxy {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a local port");
+        let port = listener.local_addr().expect("its address").port();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(broker) = TcpStream::connect("127.0.0.1:5672").await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (broker_read, broker_write) = broker.into_split();
+                tokio::spawn(forward(client_read, broker_write, flag.clone()));
+                tokio::spawn(forward(broker_read, client_write, flag.clone()));
+            }
+        });
+        Self { port, stalled }
+    }
+
+    /// From now on no byte goes either way.
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn url(&self) -> SecretString {
+        SecretString::from(format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port))
+    }
+}
+
+/// Copies `from` to `to` until either closes; once `stalled`, holds what it read.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else { return };
+        if read == 0 {
+            return;
+        }
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Rows the relay holds a lease on.
+async fn leased(pool: &AnyPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox_waiting WHERE relay_lease_until IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .expect("count leased rows")
+}
+
+crate::bounded_test! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_relay_whose_confirms_stop_coming_stops_when_asked_and_gives_its_rows_back() {
+        let stack = TestStack::start_with(Db::Sqlite, test_settings(), false).await;
+        let store = Store::connect(&DatabaseSettings {
+            url: stack.settings.database.url.clone(),
+            max_connections: 2,
+            writer_thread: true,
+            writers: 2,
+        })
+        .await
+        .unwrap();
+        let pool = raw_database(&stack.settings.database.url).await;
+        let proxy = StallingProxy::start().await;
+        let mut amqp = stack.settings.amqp.clone();
+        amqp.url = proxy.url();
+        let shutdown = CancellationToken::new();
+        let relay = tokio::spawn(gateway::amqp::relay::run(
+            store.clone(),
+            amqp,
+            Arc::new(Notify::new()),
+            shutdown.clone(),
+        ));
+
+        insert_results(&pool, &["result.bank_transfer.succeeded"], "before-the-alarm").await;
+        eventually("the relay publishes through the proxy", || async {
+            store.unpublished_count().await.unwrap() == 0
+        })
+        .await;
+
+        proxy.stall();
+        insert_results(&pool, &["result.bank_transfer.succeeded"; 3], "during-the-alarm").await;
+        eventually("the relay takes the rows and waits for their confirms", || async {
+            leased(&pool).await == 3
+        })
+        .await;
+        // Well past the moment the relay would have had its confirms from a broker that answers.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        assert!(
+            stopped.is_ok(),
+            "the relay stops within 5 s of being asked although no confirm comes"
+        );
+        assert_eq!(
+            store.unpublished_count().await.unwrap(),
+            3,
+            "nothing unconfirmed is marked sent: the rows go out at the next start"
+        );
+        assert_eq!(leased(&pool).await, 0, "the relay gave its leases back");
+
+        pool.close().await;
+        drop(store);
+        stack.stop().await;
+    }
+}
