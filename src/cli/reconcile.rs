@@ -67,9 +67,24 @@ pub fn read_statement(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The exit code for a `--provider` that names no configured provider: a usage error, as
+/// clap's own are.
+const EXIT_UNKNOWN_PROVIDER: u8 = 2;
+
 /// Runs `gateway reconcile`: 0 the books balance, 3 they do not, 4 the statement cannot be
-/// read; a store that cannot be reached is an error (1).
+/// read, 2 no such provider is configured; a store that cannot be reached is an error (1).
 pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    // A mistyped key would find none of the provider's payments and report every line of a
+    // good statement as a discrepancy.
+    let Some(provider) = settings.providers.get(&args.provider) else {
+        let configured: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
+        eprintln!(
+            "error: no provider {:?} is configured; the configured providers are: {}",
+            args.provider,
+            configured.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_UNKNOWN_PROVIDER));
+    };
     let bytes = match read_statement(&args.statement, MAX_STATEMENT_BYTES) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -79,7 +94,7 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
     };
     let format = args
         .format
-        .unwrap_or_else(|| StatementFormat::for_provider(&args.provider));
+        .unwrap_or_else(|| StatementFormat::for_channel(provider.provider_type.channel()));
     let statement = match format.parse(&bytes) {
         Ok(statement) => statement,
         Err(error) => {

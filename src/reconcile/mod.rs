@@ -17,7 +17,7 @@ pub mod output;
 pub mod statement;
 
 use chrono::{NaiveDate, NaiveTime};
-use gateway_adapter::WalletProvider;
+use gateway_adapter::Channel;
 
 pub(crate) use csv_layouts::line_at;
 pub use matching::{match_statement, CarryOver, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
@@ -50,15 +50,13 @@ pub enum StatementFormat {
 }
 
 impl StatementFormat {
-    /// The format a provider's statements come in: VNPost and the wallets have their own CSV
-    /// layouts; every other provider is a bank and sends camt.053.
-    pub fn for_provider(provider: &str) -> Self {
-        if provider == "vnpost_account" {
-            StatementFormat::VnpostCsv
-        } else if WalletProvider::parse(provider).is_some() {
-            StatementFormat::WalletCsv
-        } else {
-            StatementFormat::Camt053
+    /// The format the statements of a provider paying `channel` come in: banks send camt.053,
+    /// VNPost and the wallets their own CSV layouts.
+    pub fn for_channel(channel: Channel) -> Self {
+        match channel {
+            Channel::BankTransfer => StatementFormat::Camt053,
+            Channel::VnpostAccount => StatementFormat::VnpostCsv,
+            Channel::MobileMoney => StatementFormat::WalletCsv,
         }
     }
 
@@ -316,15 +314,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_provider_has_its_format() {
-        assert_eq!(StatementFormat::for_provider("bank_transfer"), StatementFormat::Camt053);
+    fn each_channel_has_its_format() {
         assert_eq!(
-            StatementFormat::for_provider("vnpost_account"),
+            StatementFormat::for_channel(Channel::BankTransfer),
+            StatementFormat::Camt053
+        );
+        assert_eq!(
+            StatementFormat::for_channel(Channel::VnpostAccount),
             StatementFormat::VnpostCsv
         );
-        for wallet in ["viettel_money", "vnpt_money", "mobifone_money"] {
-            assert_eq!(StatementFormat::for_provider(wallet), StatementFormat::WalletCsv);
-        }
+        assert_eq!(
+            StatementFormat::for_channel(Channel::MobileMoney),
+            StatementFormat::WalletCsv
+        );
     }
 
     #[test]

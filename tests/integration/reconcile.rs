@@ -490,6 +490,31 @@ async fn an_unreadable_statement_exits_4_with_a_clear_error() {
     }
 }
 
+/// A mistyped `--provider` finds none of the provider's payments: reconciled, a good statement
+/// would list every line as unknown and the books as not balancing. It is refused by name,
+/// before the statement or the store is read.
+#[tokio::test]
+async fn a_provider_that_is_not_configured_is_refused_with_the_ones_that_are() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let database = format!("sqlite://{}/gateway.db", folder.path().display());
+    let statement = folder.path().join("bank.xml").display().to_string();
+    let output = crate::support::gateway_command(
+        &["reconcile", "--provider", "bank_tranfser", "--statement", &statement],
+        &database,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no provider \"bank_tranfser\" is configured"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bank_transfer, "),
+        "{stderr} lists the configured providers"
+    );
+}
+
 /// A return of `payment_id` under the statement reference `entry_ref`.
 fn return_of(payment_id: &str, amount: u64, entry_ref: &str) -> ReturnToApply {
     ReturnToApply {
