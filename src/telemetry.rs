@@ -8,8 +8,23 @@ use crate::config::LogSettings;
 /// crates' dependencies that would print personal data. lapin warns about each message the
 /// broker returns with the whole message in `Debug` form — a dead letter's or a replayed
 /// order's body, citizen id, name and account included (as byte values, not masked); the
-/// relay logs each return itself, by outbox id and the broker's reason.
-const NEVER_LOGGED: &str = "lapin::returned_messages=error";
+/// relay logs each return itself, by outbox id and the broker's reason. At `trace` lapin logs
+/// every frame it handles (`will handle frame`) or discards, each in `Debug` form: an order's
+/// body frame is the order itself. So lapin logs at `debug` at most, its frame modules named
+/// too, so that a directive naming one of them (`lapin::channels=trace`) is overruled as well.
+const NEVER_LOGGED: &str = "lapin=debug,lapin::channels=debug,lapin::frames=debug,lapin::returned_messages=error";
+
+/// The levels a filter directive can be on its own.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Whether the filter `directives` sets a level for everything else: a bare word that is not a
+/// level (`warning`) is a target to `tracing`, so a filter of such words alone logs nothing
+/// but that target — a misspelt `log.level` would silence the gateway.
+pub fn has_default_level(directives: &str) -> bool {
+    directives
+        .split(',')
+        .any(|directive| LEVELS.contains(&directive.trim().to_ascii_lowercase().as_str()))
+}
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(settings: &LogSettings) {
@@ -65,6 +80,8 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(target: "lapin::returned_messages", message = "[48, 51, 52]", "Server returned us a message");
             tracing::warn!(target: "lapin::channel", "a channel warning");
+            tracing::trace!(target: "lapin::channels", frame = "Body(1, [123, 34, 111])", "will handle frame");
+            tracing::trace!(target: "lapin::frames", frame = "Body(1, [123, 34, 111])", "Discarding frame because of poisoning");
             tracing::info!(target: "gateway::amqp::relay", "The outbox relay is connected.");
         });
         let bytes = captured.0.lock().expect("the capture lock").clone();
@@ -91,6 +108,35 @@ mod tests {
         }
         let logged = logged_under(filter(None, "info"));
         assert!(logged.contains("The outbox relay is connected."), "{logged}");
+    }
+
+    /// At `trace`, lapin logged every frame in `Debug` form: a consumed order's body frame is
+    /// the order, citizen id and account number included.
+    #[test]
+    fn lapin_never_logs_a_frame_whatever_the_level() {
+        for (rust_log, level) in [
+            (None, "trace"),
+            (Some("trace"), "info"),
+            (Some("lapin=trace"), "info"),
+            (Some("lapin::channels=trace,lapin::frames=trace"), "info"),
+        ] {
+            let logged = logged_under(filter(rust_log, level));
+            assert!(
+                !logged.contains("will handle frame") && !logged.contains("Discarding frame"),
+                "RUST_LOG {rust_log:?}, level {level}: {logged}"
+            );
+            assert!(logged.contains("a channel warning"), "{logged}");
+        }
+    }
+
+    #[test]
+    fn a_filter_without_a_level_for_everything_else_is_told_apart() {
+        for directives in ["info", "gateway=debug,warn", "WARN", "off", "lapin=trace, debug"] {
+            assert!(has_default_level(directives), "{directives}");
+        }
+        for directives in ["warning", "gateway=debug", "information", ""] {
+            assert!(!has_default_level(directives), "{directives}");
+        }
     }
 
     #[test]

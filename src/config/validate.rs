@@ -450,6 +450,15 @@ impl Settings {
                     log.level
                 )
             });
+        } else {
+            problems.check(crate::telemetry::has_default_level(&log.level), "log.level", || {
+                format!(
+                    "is \"{}\", which names no level for the gateway's logs (a bare word that is not one of \
+                     trace, debug, info, warn, error, off is read as a target, and every other log line is off); \
+                     write e.g. \"warn\" or \"gateway=debug,info\"",
+                    log.level
+                )
+            });
         }
     }
 

@@ -1,7 +1,9 @@
 //! `/healthz` (the process answers), `/readyz` (started, every part running, store reachable),
 //! `/metrics`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,8 +39,36 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be set (tests start several gateways): keep it.
         let _ = metrics::set_global_recorder(recorder);
+        keep_up(handle.clone());
         handle
     })
+}
+
+/// How often the recorder's histogram samples are folded into their buckets and quantiles.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How many upkeeps ran since the process started.
+static UPKEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs the recorder's upkeep every [`UPKEEP_INTERVAL`], on a thread of its own for the rest
+/// of the process. A recorder built this way (not installed with its own HTTP listener) keeps
+/// every histogram sample until a scrape renders them or an upkeep runs: a gateway nobody
+/// scraped held each provider call's, each relay round's and each commit's samples — tens a
+/// second while idle — for as long as it ran.
+fn keep_up(handle: PrometheusHandle) {
+    let upkeep = move || loop {
+        std::thread::sleep(UPKEEP_INTERVAL);
+        handle.run_upkeep();
+        UPKEEPS.fetch_add(1, Ordering::Relaxed);
+    };
+    if let Err(error) = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(upkeep) {
+        tracing::error!(%error, "Could not start the metrics' upkeep; histogram samples gather until /metrics is scraped.");
+    }
+}
+
+/// How many times the recorder's upkeep has run in this process.
+pub fn upkeeps() -> u64 {
+    UPKEEPS.load(Ordering::Relaxed)
 }
 
 pub async fn healthz() -> &'static str {
@@ -59,4 +89,25 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 pub async fn metrics() -> String {
     metrics_handle().render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without an upkeep, the recorder kept every histogram sample of a gateway that nobody
+    /// scraped, for as long as it ran.
+    #[test]
+    fn the_recorder_is_kept_up_without_a_scrape() {
+        metrics_handle();
+        let before = upkeeps();
+        let deadline = std::time::Instant::now() + UPKEEP_INTERVAL * 3;
+        while upkeeps() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an upkeep within {UPKEEP_INTERVAL:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
