@@ -114,7 +114,6 @@ impl Intake {
     /// many there were). If the store refuses the order id read from the body (a NUL byte in
     /// PostgreSQL text, say), the rejection is stored once more without it.
     async fn reject(&self, body: &[u8], properties: &StoredProperties, invalid: &Invalid) -> Result<(), StoreError> {
-        metrics::counter!("gateway_orders_total", "outcome" => "rejected").increment(1);
         let oversized = body.len() > MAX_ORDER_BYTES;
         let (kept, properties) = if oversized {
             let mut properties = properties.clone();
@@ -145,7 +144,7 @@ impl Intake {
             batch_id,
             invalid,
         };
-        match self.store.reject(&rejection, kept, &properties).await {
+        let stored = match self.store.reject(&rejection, kept, &properties).await {
             Err(StoreError::Unstorable(error)) => {
                 tracing::warn!(error = %error, "The store refused a rejection; storing it without the order id read from the message.");
                 let bare = Rejection {
@@ -160,7 +159,13 @@ impl Intake {
                 self.store.reject(&bare, kept, &properties).await
             }
             other => other,
+        };
+        // Counted once it is written, as claims are: a store that is away has the message
+        // redelivered, and each delivery would have counted again.
+        if stored.is_ok() {
+            metrics::counter!("gateway_orders_total", "outcome" => "rejected").increment(1);
         }
+        stored
     }
 }
 

@@ -48,7 +48,6 @@ impl Intake {
         properties: &StoredProperties,
         invalid: &Invalid,
     ) -> Result<(), StoreError> {
-        metrics::counter!("gateway_batch_manifests_total", "outcome" => "rejected").increment(1);
         // The first JSON value of the body, so that a manifest with bytes after it still
         // names its batch.
         let batch_id = serde_json::Deserializer::from_slice(body)
@@ -58,12 +57,17 @@ impl Intake {
             .and_then(|value| value.get("batch_id").and_then(|id| id.as_str()).map(bounded_id))
             .unwrap_or_default();
         tracing::info!(batch_id = %batch_id.escape_debug(), code = invalid.code, reason = %invalid.message, "Rejected an invalid batch manifest.");
-        match self.store.reject_manifest(&batch_id, invalid, body, properties).await {
+        let stored = match self.store.reject_manifest(&batch_id, invalid, body, properties).await {
             // An id the store cannot keep (a NUL byte in PostgreSQL text): store it without.
             Err(StoreError::Unstorable(_)) if !batch_id.is_empty() => {
                 self.store.reject_manifest("", invalid, body, properties).await
             }
             other => other,
+        };
+        // Counted once written: a redelivery after a store outage is not a second rejection.
+        if stored.is_ok() {
+            metrics::counter!("gateway_batch_manifests_total", "outcome" => "rejected").increment(1);
         }
+        stored
     }
 }

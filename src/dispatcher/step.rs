@@ -156,6 +156,7 @@ impl Dispatcher {
         let Some(record) = self.store.apply(&record, change).await? else {
             return Ok(());
         };
+        metrics::counter!("gateway_payment_transitions_total", "to" => PaymentState::Submitting.as_str()).increment(1);
         let Ok(answer) = self.call(&record, lease_ends, adapter.submit(request)).await else {
             return Ok(());
         };

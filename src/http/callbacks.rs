@@ -62,6 +62,10 @@ pub async fn receive(
         Err(_) => "store_error",
     };
     metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => label).increment(1);
+    if let Ok(CallbackOutcome::Applied(to)) = &outcome {
+        // A change a callback made is a transition as much as one the dispatcher made.
+        metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
+    }
     match outcome {
         // Another provider's payment is refused as unknown: a provider learns nothing of the
         // payments it did not send.

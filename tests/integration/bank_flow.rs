@@ -41,6 +41,9 @@ async fn an_order_ends_succeeded_with_one_credit(db: Db) {
     assert_eq!(result.payment_id, accepted.payment_id);
     assert!(result.seq > accepted.seq);
     assert_eq!(stack.credits(order_id), 1);
+    // The move to `submitting` is a transition too (it was never counted).
+    let submitting = crate::protection::metric(&stack, "gateway_payment_transitions_total", "to=\"submitting\"").await;
+    assert!(submitting.is_some_and(|count| count >= 1.0), "{submitting:?}");
     stack.stop().await;
 }
 

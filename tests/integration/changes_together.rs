@@ -336,7 +336,7 @@ fn what_a_committed_batch_left_alone_is_counted_once_and_its_stages_are_timed() 
 /// Runs `work` on a runtime of this thread with a recorder local to the thread (the writer runs
 /// on it too, so the recorder sees every count), and returns a lookup by name of the counters
 /// (their sum over labels) and histograms (how many samples).
-fn counts_while(work: impl std::future::Future<Output = ()>) -> impl Fn(&str) -> Option<u64> {
+pub(crate) fn counts_while(work: impl std::future::Future<Output = ()>) -> impl Fn(&str) -> Option<u64> {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = tokio::runtime::Builder::new_current_thread()

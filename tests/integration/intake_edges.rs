@@ -201,3 +201,53 @@ crate::bounded_test! {
         drop_database(Db::Sqlite, &run_id).await;
     }
 }
+
+/// A rejection was counted before it was written: while the store could not write it, each
+/// redelivery of the invalid order counted it again.
+#[test]
+fn an_invalid_order_is_counted_as_rejected_once_it_is_written() {
+    let counted = crate::changes_together::counts_while(async {
+        let mut invalid = bank_order(500_000);
+        invalid["amount"] = json!("-5");
+        let body = serde_json::to_vec(&invalid).unwrap();
+        let intake_on = |settings: &gateway::config::Settings, store: &Store| {
+            gateway::intake::Intake::new(
+                store.clone(),
+                settings,
+                gateway::dispatcher::ProviderWakes::default(),
+                std::sync::Arc::new(tokio::sync::Notify::new()),
+            )
+            .unwrap()
+        };
+
+        let away = gateway::demo::stack::new_run_id();
+        let (settings, store) = store_for_one_batch(Db::Sqlite, &away).await;
+        // The store cannot write the rejection (its table is gone, as if the database were
+        // away): the consumer would nack the order back to the queue, twice here.
+        let raw = crate::relay::raw_database(&settings.database.url).await;
+        sqlx::query("DROP TABLE rejected_orders").execute(&raw).await.unwrap();
+        for _ in 0..2 {
+            let taken = intake_on(&settings, &store)
+                .take(&body, &StoredProperties::default())
+                .await;
+            assert!(taken.is_err(), "nothing written");
+        }
+        raw.close().await;
+        drop(store);
+        drop_database(Db::Sqlite, &away).await;
+
+        let written = gateway::demo::stack::new_run_id();
+        let (settings, store) = store_for_one_batch(Db::Sqlite, &written).await;
+        intake_on(&settings, &store)
+            .take(&body, &StoredProperties::default())
+            .await
+            .expect("the rejection is written");
+        drop(store);
+        drop_database(Db::Sqlite, &written).await;
+    });
+    assert_eq!(
+        counted("gateway_orders_total"),
+        Some(1),
+        "one rejection written, counted once"
+    );
+}

@@ -63,7 +63,7 @@ async fn provider_metric(stack: &TestStack, name: &str, provider: &str) -> Optio
 }
 
 /// `name{<labels>}` on the gateway's `/metrics` (labels as the exporter writes them), if shown.
-async fn metric(stack: &TestStack, name: &str, labels: &str) -> Option<f64> {
+pub(crate) async fn metric(stack: &TestStack, name: &str, labels: &str) -> Option<f64> {
     let text = reqwest::get(format!("{}/metrics", stack.gateway_url()))
         .await
         .ok()?
