@@ -80,8 +80,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub separate_process: bool,
     /// Give up waiting for final results after this many seconds (after the last order is
-    /// due, under `--rate`).
-    #[arg(long, default_value_t = 600)]
+    /// due, under `--rate`; at most a day).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout_secs: u64,
     /// The configuration folder a child gateway loads (`--config-dir`; set by the command
     /// line, not a flag of `bench`).

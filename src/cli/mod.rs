@@ -141,3 +141,22 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => reconcile::run(settings, args).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// A timeout near `u64::MAX` seconds overflowed the deadline (`Instant + Duration`), and
+    /// the demo panicked after publishing its orders.
+    #[test]
+    fn a_timeout_past_a_day_is_refused_before_anything_runs() {
+        for command in ["demo", "bench"] {
+            let error = Cli::try_parse_from(["gateway", command, "--timeout-secs", "18446744073709551615"])
+                .expect_err("a timeout of 584 billion years");
+            assert!(error.to_string().contains("--timeout-secs"), "{error}");
+            assert!(Cli::try_parse_from(["gateway", command, "--timeout-secs", "86400"]).is_ok());
+        }
+    }
+}

@@ -28,8 +28,8 @@ pub struct DemoArgs {
     /// Seed of the synthetic list (the same seed gives the same list).
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
-    /// Give up waiting for final results after this many seconds.
-    #[arg(long, default_value_t = 180)]
+    /// Give up waiting for final results after this many seconds (at most a day).
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout_secs: u64,
     /// Keep the demo's queues afterwards (to look at them in the management UI).
     #[arg(long)]
@@ -37,29 +37,34 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo; exits 1 if any order lacks exactly one final result or the ledger disagrees.
-/// Stopped by Ctrl-C or SIGTERM, it deletes its queues (unless `--keep-queues`) and exits 130;
-/// its store stays in its temporary folder, as after a finished demo.
+/// Stopped by Ctrl-C or SIGTERM, it stops its gateway and sandbox, deletes its queues (unless
+/// `--keep-queues`) and exits 130; its store stays in its temporary folder, as after a finished
+/// demo. A demo that fails (its gateway cannot start, the broker goes away) deletes its queues
+/// too.
 pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let run_id = format!("demo-{}", stack::new_run_id());
-    let paid = tokio::select! {
-        paid = pay(settings.clone(), &args, &run_id) => Some(paid),
-        () = crate::cli::run::wait_for_signal() => None,
-    };
-    if let Some(paid) = paid {
-        return paid;
-    }
-    // The gateway, the sandbox and the watch were dropped with `pay`.
+    let mut amqp = settings.amqp.clone();
+    stack::name_for_run(&mut amqp, &run_id);
+    let paid = pay(settings, &args, &run_id).await;
     if !args.keep_queues {
-        let mut amqp = settings.amqp;
-        stack::name_for_run(&mut amqp, &run_id);
         stack::delete_queues(&amqp).await;
     }
-    eprintln!("Demo {run_id}: interrupted; its queues are deleted unless kept (--keep-queues).");
-    Ok(ExitCode::from(crate::cli::run::INTERRUPTED))
+    match paid {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => {
+            eprintln!("Demo {run_id}: interrupted; its queues are deleted unless kept (--keep-queues).");
+            Ok(ExitCode::from(crate::cli::run::INTERRUPTED))
+        }
+        Err(error) => Err(error.context(format!(
+            "the demo run {run_id} failed; its queues are deleted unless kept (--keep-queues)"
+        ))),
+    }
 }
 
-/// The demo itself: pays the sample list and checks the results against the ledger.
-async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::Result<ExitCode> {
+/// The demo itself: pays the sample list and checks the results against the ledger; `None`
+/// when a signal stopped it. Its gateway and sandbox are stopped before it returns, so that
+/// nothing of the run declares its queues again once they are deleted.
+async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::Result<Option<ExitCode>> {
     let started = Instant::now();
     settings.database.url = stack::temporary_sqlite_url(run_id)?;
     // A demo should not sit out the production poll and retry intervals.
@@ -71,7 +76,57 @@ async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::R
     // The ops dashboard, with a token of this run's own.
     let dashboard_token = hex::encode(rand::random::<[u8; 16]>());
     settings.dashboard.token = Some(dashboard_token.clone().into());
-    let (settings, sandbox, gateway) = stack::start(settings, run_id).await?;
+    let (settings, sandbox, gateway) = tokio::select! {
+        started = stack::start(settings, run_id) => started?,
+        () = crate::cli::run::wait_for_signal() => return Ok(None),
+    };
+    let outcome = tokio::select! {
+        outcome = pay_the_list(&settings, args, run_id, &sandbox, &gateway, &dashboard_token) => Some(outcome),
+        () = crate::cli::run::wait_for_signal() => None,
+    };
+    gateway.stop().await;
+    let ledger = sandbox.kit.ledger.entries();
+    sandbox.stop();
+    let Some(outcome) = outcome else {
+        return Ok(None);
+    };
+    let (sample, results) = outcome?;
+    let routing = settings.routing_table()?;
+
+    summary::print(&sample.rows, &results);
+    summary::print_credits_by_provider(&ledger);
+    let mut problems = summary::reconcile(&sample.rows, &results, &ledger);
+    problems.extend(summary::misrouted(&sample.rows, &ledger, &|bin| {
+        routing.bank_for_bin(bin).to_string()
+    }));
+    let credited = ledger.iter().filter(|entry| entry.is_credited()).count();
+    println!(
+        "\n{} orders, {} credits in the sandbox ledger, {:.1} s.",
+        sample.rows.len(),
+        credited,
+        started.elapsed().as_secs_f64()
+    );
+    if problems.is_empty() {
+        println!("Every order has exactly one final result and the ledger agrees: nothing paid twice, nothing lost.");
+        Ok(Some(ExitCode::SUCCESS))
+    } else {
+        for problem in &problems {
+            println!("PROBLEM: {problem}");
+        }
+        Ok(Some(ExitCode::FAILURE))
+    }
+}
+
+/// Sets the providers' faults, writes and publishes the sample list, and waits for every
+/// order's final result (or the timeout).
+async fn pay_the_list(
+    settings: &Settings,
+    args: &DemoArgs,
+    run_id: &str,
+    sandbox: &stack::LocalSandbox,
+    gateway: &crate::app::RunningGateway,
+    dashboard_token: &str,
+) -> anyhow::Result<(sample::Sample, watch::ResultsByOrder)> {
     // Providers misbehave a little, as they do: the gateway must still pay each order once.
     for provider in settings.providers.iter().map(|provider| provider.key.as_str()) {
         sandbox.kit.set_faults(
@@ -113,33 +168,5 @@ async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::R
     let expected: HashSet<String> = sample.rows.iter().map(|row| row.order_id.clone()).collect();
     let results =
         watch::collect_results(&settings.amqp, &expected, Duration::from_secs(args.timeout_secs), true).await?;
-    gateway.stop().await;
-    let ledger = sandbox.kit.ledger.entries();
-    sandbox.stop();
-
-    summary::print(&sample.rows, &results);
-    summary::print_credits_by_provider(&ledger);
-    let mut problems = summary::reconcile(&sample.rows, &results, &ledger);
-    problems.extend(summary::misrouted(&sample.rows, &ledger, &|bin| {
-        routing.bank_for_bin(bin).to_string()
-    }));
-    let credited = ledger.iter().filter(|entry| entry.is_credited()).count();
-    println!(
-        "\n{} orders, {} credits in the sandbox ledger, {:.1} s.",
-        expected.len(),
-        credited,
-        started.elapsed().as_secs_f64()
-    );
-    if !args.keep_queues {
-        stack::delete_queues(&settings.amqp).await;
-    }
-    if problems.is_empty() {
-        println!("Every order has exactly one final result and the ledger agrees: nothing paid twice, nothing lost.");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for problem in &problems {
-            println!("PROBLEM: {problem}");
-        }
-        Ok(ExitCode::FAILURE)
-    }
+    Ok((sample, results))
 }

@@ -51,9 +51,17 @@ pub async fn collect_results(
     let mut finished = HashSet::new();
     let deadline = tokio::time::Instant::now() + timeout;
     while finished.len() < expected.len() {
-        let next = tokio::time::timeout_at(deadline, deliveries.next()).await;
-        let Ok(Some(delivery)) = next else { break };
-        let delivery = delivery?;
+        let delivery = match tokio::time::timeout_at(deadline, deliveries.next()).await {
+            Err(_) => break,
+            // Not the deadline: the broker ended the consumer (the queue was deleted, the
+            // channel closed). The orders still waiting are not the gateway's to blame.
+            Ok(None) => anyhow::bail!(
+                "the broker ended the demo's consumer of its results queue with {} of {} orders final",
+                finished.len(),
+                expected.len()
+            ),
+            Ok(Some(delivery)) => delivery?,
+        };
         delivery.acker.ack(BasicAckOptions::default()).await?;
         let message: ResultMessage = match serde_json::from_slice(&delivery.data) {
             Ok(message) => message,

@@ -70,3 +70,33 @@ async fn an_interrupted_demo_deletes_its_queues() {
         assert!(!crate::support::queue_exists(&queue).await, "{queue} is deleted");
     }
 }
+
+/// A demo whose gateway could not start (its TLS files are missing) returned with its queues,
+/// declared by then, left on the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_whose_gateway_cannot_start_deletes_its_queues() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["demo", "--per-commune", "1", "--timeout-secs", "30"])
+        .env("GATEWAY__HTTP__TLS_CERT_PATH", "/nonexistent/gateway-cert.pem")
+        .env("GATEWAY__HTTP__TLS_KEY_PATH", "/nonexistent/gateway-key.pem")
+        .env("GATEWAY__LOG__LEVEL", "warn")
+        .kill_on_drop(true)
+        .output();
+    let output = crate::support::bounded("a demo that cannot start", output)
+        .await
+        .expect("the demo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let run_id = stderr
+        .split("the demo run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the error names the run: {stderr}"));
+    for queue in ["payments.orders", "payments.results", "payments.dlq"] {
+        let name = format!("{queue}.{run_id}");
+        assert!(
+            !crate::support::queue_exists(&name).await,
+            "{name} was deleted: {stderr}"
+        );
+    }
+}
