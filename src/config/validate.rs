@@ -453,9 +453,10 @@ impl Settings {
         } else {
             problems.check(crate::telemetry::has_default_level(&log.level), "log.level", || {
                 format!(
-                    "is \"{}\", which names no level for the gateway's logs (a bare word that is not one of \
-                     trace, debug, info, warn, error, off is read as a target, and every other log line is off); \
-                     write e.g. \"warn\" or \"gateway=debug,info\"",
+                    "is \"{}\", which sets no level for everything it does not name: every other log line \
+                     (other crates', the adapters') would be off. A bare word that is not one of trace, debug, \
+                     info, warn, error, off (or 0 to 5) is read as a target, and so is a level with a space \
+                     around it; write e.g. \"warn\" or \"gateway=debug,info\"",
                     log.level
                 )
             });
