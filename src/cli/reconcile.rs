@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
+use gateway_adapter::Channel;
 
 use crate::config::Settings;
 use crate::reconcile::{self, output, StatementFormat, DEFAULT_GRACE_MINUTES, EXIT_BAD_STATEMENT, MAX_STATEMENT_BYTES};
@@ -67,23 +68,33 @@ pub fn read_statement(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// The exit code for a `--provider` that names no configured provider: a usage error, as
-/// clap's own are.
+/// The exit code for a `--provider` that names neither a configured provider nor one the
+/// store has payments of: a usage error, as clap's own are.
 const EXIT_UNKNOWN_PROVIDER: u8 = 2;
 
 /// Runs `gateway reconcile`: 0 the books balance, 3 they do not, 4 the statement cannot be
-/// read, 2 no such provider is configured; a store that cannot be reached is an error (1).
+/// read, 2 no such provider; a store that cannot be reached is an error (1).
 pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     // A mistyped key would find none of the provider's payments and report every line of a
-    // good statement as a discrepancy.
-    let Some(provider) = settings.providers.get(&args.provider) else {
-        let configured: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
-        eprintln!(
-            "error: no provider {:?} is configured; the configured providers are: {}",
-            args.provider,
-            configured.join(", ")
-        );
-        return Ok(ExitCode::from(EXIT_UNKNOWN_PROVIDER));
+    // good statement as a discrepancy. A provider taken out of the configuration still has its
+    // last statements to reconcile (returns among them): the store knows what it paid.
+    let (channel, store) = match settings.providers.get(&args.provider) {
+        Some(provider) => (provider.provider_type.channel(), None),
+        None => {
+            let store = Store::connect_existing(&settings.database).await?;
+            let paid = store.channel_paid_by(&args.provider).await?;
+            let Some(channel) = paid.as_deref().and_then(Channel::parse) else {
+                let configured: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
+                eprintln!(
+                    "error: no provider {:?} is configured, and the store has no payment of it; the configured \
+                     providers are: {}",
+                    args.provider,
+                    configured.join(", ")
+                );
+                return Ok(ExitCode::from(EXIT_UNKNOWN_PROVIDER));
+            };
+            (channel, Some(store))
+        }
     };
     let bytes = match read_statement(&args.statement, MAX_STATEMENT_BYTES) {
         Ok(bytes) => bytes,
@@ -92,9 +103,7 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
             return Ok(ExitCode::from(EXIT_BAD_STATEMENT));
         }
     };
-    let format = args
-        .format
-        .unwrap_or_else(|| StatementFormat::for_channel(provider.provider_type.channel()));
+    let format = args.format.unwrap_or_else(|| StatementFormat::for_channel(channel));
     let statement = match format.parse(&bytes) {
         Ok(statement) => statement,
         Err(error) => {
@@ -106,7 +115,10 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
         }
     };
     drop(bytes);
-    let store = Store::connect_existing(&settings.database).await?;
+    let store = match store {
+        Some(store) => store,
+        None => Store::connect_existing(&settings.database).await?,
+    };
     let reconciliation =
         match reconcile::reconcile_parsed(&store, &args.provider, statement, args.date, args.grace_minutes).await {
             Ok(reconciliation) => reconciliation,

@@ -276,6 +276,15 @@ impl Store {
         .await
     }
 
+    /// The channel of one of `provider`'s payments, if it has any: what a provider no longer
+    /// configured paid, so that its statements can still be reconciled.
+    pub async fn channel_paid_by(&self, provider: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT channel FROM payments WHERE provider = $1 LIMIT 1")
+            .bind(provider)
+            .fetch_optional(self.pool())
+            .await
+    }
+
     /// How many returns reconciliation applied to `provider`'s payments (all of them when
     /// `provider` is `None`): what a report counts as returned.
     pub async fn returned_count(&self, provider: Option<&str>) -> Result<i64, sqlx::Error> {

@@ -492,12 +492,17 @@ async fn an_unreadable_statement_exits_4_with_a_clear_error() {
 
 /// A mistyped `--provider` finds none of the provider's payments: reconciled, a good statement
 /// would list every line as unknown and the books as not balancing. It is refused by name,
-/// before the statement or the store is read.
+/// before the statement is read. A provider taken out of the configuration is not refused while
+/// the store has payments of it: its last statements are still to be reconciled.
 #[tokio::test]
-async fn a_provider_that_is_not_configured_is_refused_with_the_ones_that_are() {
+async fn a_provider_neither_configured_nor_paid_through_is_refused_with_the_ones_that_are() {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = crate::support::store_for_one_batch(Db::Sqlite, &run_id).await;
+    crate::support::claim_fresh(&store, &settings, &bank_order(500_000), "bank_retired").await;
+    let database = settings.database.url.expose_secret().to_string();
     let folder = tempfile::tempdir().expect("a temporary folder");
-    let database = format!("sqlite://{}/gateway.db", folder.path().display());
     let statement = folder.path().join("bank.xml").display().to_string();
+
     let output = crate::support::gateway_command(
         &["reconcile", "--provider", "bank_tranfser", "--statement", &statement],
         &database,
@@ -513,6 +518,20 @@ async fn a_provider_that_is_not_configured_is_refused_with_the_ones_that_are() {
         stderr.contains("bank_transfer, "),
         "{stderr} lists the configured providers"
     );
+
+    let output = crate::support::gateway_command(
+        &["reconcile", "--provider", "bank_retired", "--statement", &statement],
+        &database,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "on to the statement, which is absent: {stderr}"
+    );
+    drop(store);
+    crate::support::drop_database(Db::Sqlite, &run_id).await;
 }
 
 /// A return of `payment_id` under the statement reference `entry_ref`.
