@@ -46,18 +46,20 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode>
     let mut amqp = settings.amqp.clone();
     stack::name_for_run(&mut amqp, &run_id);
     let paid = pay(settings, &args, &run_id).await;
-    if !args.keep_queues {
-        stack::delete_queues(&amqp).await;
-    }
+    let queues = if args.keep_queues {
+        "its queues are kept (--keep-queues)".to_string()
+    } else if stack::delete_queues(&amqp).await {
+        "its queues are deleted".to_string()
+    } else {
+        format!("its queues could not all be deleted (the broker did not answer): delete the queues and exchanges ending in .{run_id} by hand")
+    };
     match paid {
         Ok(Some(code)) => Ok(code),
         Ok(None) => {
-            eprintln!("Demo {run_id}: interrupted; its queues are deleted unless kept (--keep-queues).");
+            eprintln!("Demo {run_id}: interrupted; {queues}.");
             Ok(ExitCode::from(crate::cli::run::INTERRUPTED))
         }
-        Err(error) => Err(error.context(format!(
-            "the demo run {run_id} failed; its queues are deleted unless kept (--keep-queues)"
-        ))),
+        Err(error) => Err(error.context(format!("the demo run {run_id} failed; {queues}"))),
     }
 }
 
@@ -84,10 +86,15 @@ async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::R
         outcome = pay_the_list(&settings, args, run_id, &sandbox, &gateway, &dashboard_token) => Some(outcome),
         () = crate::cli::run::wait_for_signal() => None,
     };
-    gateway.stop().await;
+    // A second signal while the gateway stops (its drain, steps waiting on a hung provider)
+    // ends the demo at once, as it ends `gateway run`.
+    let stopped = tokio::select! {
+        () = gateway.stop() => true,
+        () = crate::cli::run::wait_for_signal() => false,
+    };
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
-    let Some(outcome) = outcome else {
+    let (Some(outcome), true) = (outcome, stopped) else {
         return Ok(None);
     };
     let (sample, results) = outcome?;

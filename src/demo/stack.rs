@@ -64,33 +64,40 @@ pub fn name_for_run(amqp: &mut AmqpSettings, run_id: &str) {
     }
 }
 
-/// Deletes a run's queues and exchanges (named by [`name_for_run`]).
-pub async fn delete_queues(settings: &AmqpSettings) {
+/// Deletes a run's queues and exchanges (named by [`name_for_run`]); `false` when something
+/// may be left (see [`delete_named`]).
+pub async fn delete_queues(settings: &AmqpSettings) -> bool {
     let queues = [&settings.orders_queue, &settings.results_queue, &settings.dlq_queue];
     let exchanges = [&settings.results_exchange, &settings.dead_letter_exchange];
-    delete_named(settings, &queues, &exchanges).await;
+    delete_named(settings, &queues, &exchanges).await
 }
 
-/// Deletes `queues` and `exchanges` on a connection of its own; failures are ignored, since
-/// what is gone need not be deleted.
-pub async fn delete_named(settings: &AmqpSettings, queues: &[&String], exchanges: &[&String]) {
+/// Deletes `queues` and `exchanges` on a connection of its own. RabbitMQ answers a delete of
+/// what is already gone with success, so `false` means the broker could not be reached or
+/// refused a delete: something may be left.
+pub async fn delete_named(settings: &AmqpSettings, queues: &[&String], exchanges: &[&String]) -> bool {
     let Ok(connection) = amqp::connect(settings, "cleanup").await else {
-        return;
+        return false;
     };
+    let mut deleted = false;
     if let Ok(channel) = connection.create_channel().await {
+        deleted = true;
         for queue in queues {
-            let _ = channel
+            deleted &= channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
+                .await
+                .is_ok();
         }
         for exchange in exchanges {
-            let _ = channel
+            deleted &= channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
+                .await
+                .is_ok();
         }
         let _ = channel.close(200, "done".into()).await;
     }
-    let _ = connection.close(200, "done".into()).await;
+    amqp::close_within_timeout(&connection, "done").await;
+    deleted
 }
 
 /// Prepares the stack and starts the gateway in this process.

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gateway_adapter::money::format_dong;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use sandbox_kit::LedgerEntry;
 
 use super::sample::COMMUNES;
@@ -10,20 +12,45 @@ use super::watch::ResultsByOrder;
 use crate::payment::{ResultMessage, ResultStatus};
 use crate::publish::PayoutRow;
 
-/// Order counts and amounts (đồng) per key.
-type Totals<K> = BTreeMap<K, (usize, u64)>;
+/// Order counts and amounts (đồng, a fraction kept where a line asked for one) per key.
+type Totals<K> = BTreeMap<K, (usize, Decimal)>;
 
-fn add<K: Ord>(totals: &mut Totals<K>, key: K, amount: u64) {
+fn add<K: Ord>(totals: &mut Totals<K>, key: K, amount: Decimal) {
     let cell = totals.entry(key).or_default();
     cell.0 += 1;
     cell.1 += amount;
 }
 
-fn line(place: &str, channel: &str, status: &str, count: usize, amount: u64) {
+fn line(place: &str, channel: &str, status: &str, count: usize, amount: Decimal) {
     println!(
         "{place:<14} {channel:<15} {status:<18} {count:>6} {:>18}",
-        format!("{} ₫", format_dong(amount))
+        format_amount(amount)
     );
+}
+
+/// A line's amount as the list gives it. A fraction of a đồng (which the gateway rejects) is
+/// kept, so that the rejected lines add up to what they asked for (they counted 0); an amount
+/// that is not a number, or is negative, counts 0.
+fn listed_amount(row: &PayoutRow) -> Decimal {
+    row.amount
+        .trim()
+        .parse::<Decimal>()
+        .ok()
+        .filter(|amount| !amount.is_sign_negative())
+        .unwrap_or_default()
+}
+
+/// `1.234.567 ₫`, or `1.234.567,5 ₫` with a fraction (Vietnamese writes a decimal comma).
+fn format_amount(amount: Decimal) -> String {
+    let whole = amount.trunc();
+    let dong = format_dong(whole.to_u64().unwrap_or(u64::MAX));
+    let fraction = (amount - whole).normalize();
+    if fraction.is_zero() {
+        format!("{dong} ₫")
+    } else {
+        let digits = fraction.to_string();
+        format!("{dong},{} ₫", digits.trim_start_matches("0."))
+    }
 }
 
 /// The final result of each order (the one with the highest `seq` among final ones).
@@ -53,7 +80,7 @@ pub fn print(rows: &[PayoutRow], results: &ResultsByOrder) {
             .get(row.order_id.as_str())
             .map(|m| m.status.as_str())
             .unwrap_or("no final result");
-        let amount = row.amount.parse::<u64>().unwrap_or(0);
+        let amount = listed_amount(row);
         add(
             &mut by_commune,
             (row.commune_code.as_str(), row.channel.as_str(), status),
@@ -165,14 +192,11 @@ pub fn reconcile(rows: &[PayoutRow], results: &ResultsByOrder, ledger: &[LedgerE
 pub fn print_credits_by_provider(ledger: &[LedgerEntry]) {
     let mut by_provider: Totals<&str> = BTreeMap::new();
     for entry in ledger.iter().filter(|entry| entry.is_credited()) {
-        add(&mut by_provider, entry.provider.as_str(), entry.amount);
+        add(&mut by_provider, entry.provider.as_str(), Decimal::from(entry.amount));
     }
     println!("\ncredits in the sandbox ledger, by provider:");
     for (provider, (count, amount)) in &by_provider {
-        println!(
-            "  {provider:<18} {count:>6} {:>18}",
-            format!("{} ₫", format_dong(*amount))
-        );
+        println!("  {provider:<18} {count:>6} {:>18}", format_amount(*amount));
     }
 }
 
@@ -216,6 +240,21 @@ mod tests {
             status: LedgerStatus::Completed,
             booked_at: chrono::Utc::now(),
         }
+    }
+
+    /// A line asking for a fraction of a đồng (rejected) counted 0 in the totals.
+    #[test]
+    fn a_listed_amount_keeps_its_fraction_and_prints_with_a_decimal_comma() {
+        let row = |amount: &str| PayoutRow {
+            amount: amount.into(),
+            ..PayoutRow::default()
+        };
+        assert_eq!(listed_amount(&row("1000000.5")), Decimal::new(10_000_005, 1));
+        assert_eq!(listed_amount(&row("2789000")), Decimal::from(2_789_000));
+        assert_eq!(listed_amount(&row("-5")), Decimal::ZERO);
+        assert_eq!(listed_amount(&row("abc")), Decimal::ZERO);
+        assert_eq!(format_amount(Decimal::new(10_000_005, 1)), "1.000.000,5 ₫");
+        assert_eq!(format_amount(Decimal::new(278_900_000, 2)), "2.789.000 ₫");
     }
 
     #[test]

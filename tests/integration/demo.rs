@@ -72,7 +72,9 @@ async fn an_interrupted_demo_deletes_its_queues() {
 }
 
 /// A demo whose gateway could not start (its TLS files are missing) returned with its queues,
-/// declared by then, left on the broker.
+/// declared by then, left on the broker. (This relies on the gateway declaring its topology
+/// before it reads its TLS files, as `RunningGateway::start` does; were the TLS files read
+/// first, nothing would be declared and this would hold trivially.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_whose_gateway_cannot_start_deletes_its_queues() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
