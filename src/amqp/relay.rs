@@ -41,8 +41,8 @@ const RELAY_LEASE_MS: i64 = 15_000;
 /// another gateway). The gateway's stop gave the outbox five seconds to empty before asking.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
-/// How often an idle relay refreshes the `gateway_outbox_parked` gauge, so that rows
-/// released (or parked) by another process show up.
+/// How often a relay refreshes the `gateway_outbox_parked` gauge, so that rows released (or
+/// parked) by another process show up.
 const PARKED_REPORT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown`, reconnecting after broker failures.
@@ -106,13 +106,15 @@ async fn relay(
             .await
             .context("could not read the outbox")?;
         metrics::histogram!("gateway_relay_stage_seconds", "stage" => "lease").record(started.elapsed().as_secs_f64());
+        // Busy or idle: rows released (or parked) by another process show up within the
+        // interval, not only once this relay's outbox runs empty.
+        if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
+            report_parked(store).await;
+            parked_reported_at = tokio::time::Instant::now();
+        }
         if rows.is_empty() {
             *one_by_one = 0;
             *attempt = 0;
-            if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
-                report_parked(store).await;
-                parked_reported_at = tokio::time::Instant::now();
-            }
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     close_within_timeout(&connection, "shutdown").await;

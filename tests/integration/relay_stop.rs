@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gateway::config::DatabaseSettings;
 use gateway::store::Store;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::AnyPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -18,22 +18,26 @@ use tokio_util::sync::CancellationToken;
 use crate::relay::{eventually, insert_results, raw_database};
 use crate::support::{test_settings, Db, TestStack};
 
-/// A TCP relay to the local RabbitMQ that can be told to hold every byte in both directions
-/// from then on: the connections stay open, nothing more gets through.
+/// A TCP relay to the broker of an AMQP URL that can be told to hold every byte in both
+/// directions from then on: the connections stay open, nothing more gets through.
 struct StallingProxy {
-    port: u16,
+    /// The broker's URL with the proxy's address in it.
+    url: SecretString,
     stalled: Arc<AtomicBool>,
 }
 
 impl StallingProxy {
-    async fn start() -> Self {
+    async fn start(broker_url: &SecretString) -> Self {
+        let mut uri: lapin::uri::AMQPUri = broker_url.expose_secret().parse().expect("an AMQP URL");
+        let broker = format!("{}:{}", uri.authority.host, uri.authority.port);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a local port");
-        let port = listener.local_addr().expect("its address").port();
+        uri.authority.host = "127.0.0.1".to_string();
+        uri.authority.port = listener.local_addr().expect("its address").port();
         let stalled = Arc::new(AtomicBool::new(false));
         let flag = stalled.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(broker) = TcpStream::connect("127.0.0.1:5672").await else {
+                let Ok(broker) = TcpStream::connect(&broker).await else {
                     continue;
                 };
                 let (client_read, client_write) = client.into_split();
@@ -42,16 +46,15 @@ impl StallingProxy {
                 tokio::spawn(forward(broker_read, client_write, flag.clone()));
             }
         });
-        Self { port, stalled }
+        Self {
+            url: SecretString::from(uri.to_string()),
+            stalled,
+        }
     }
 
     /// From now on no byte goes either way.
     fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
-    }
-
-    fn url(&self) -> SecretString {
-        SecretString::from(format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port))
     }
 }
 
@@ -97,9 +100,9 @@ crate::bounded_test! {
         .await
         .unwrap();
         let pool = raw_database(&stack.settings.database.url).await;
-        let proxy = StallingProxy::start().await;
+        let proxy = StallingProxy::start(&stack.settings.amqp.url).await;
         let mut amqp = stack.settings.amqp.clone();
-        amqp.url = proxy.url();
+        amqp.url = proxy.url.clone();
         let shutdown = CancellationToken::new();
         let relay = tokio::spawn(gateway::amqp::relay::run(
             store.clone(),
