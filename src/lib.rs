@@ -18,6 +18,7 @@ pub mod http;
 pub mod intake;
 pub mod order;
 pub mod payment;
+pub mod progress;
 pub mod providers;
 pub mod publish;
 pub mod reconcile;

@@ -15,6 +15,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use super::mask::render_body;
 use super::reader::{render, DeadLetter, DeadLetterSummary, DlqReader};
 use crate::config::AmqpSettings;
+use crate::progress::Progress;
 
 /// Header a replayed order carries: the reason it had been dead-lettered for.
 pub const REPLAYED_HEADER: &str = "x-replayed-from-dlq";
@@ -101,18 +102,33 @@ pub async fn show(settings: &AmqpSettings, message_id: &str, unmasked: bool) -> 
 }
 
 /// Republishes the selected dead letters to the orders queue and acks each one only after
-/// the broker confirmed its copy. With `dry_run`, only says what it would replay.
+/// the broker confirmed its copy. With `dry_run`, only says what it would replay. With
+/// `show_progress`, shows how far it went through the queue (each copy waits for its confirm,
+/// so a large DLQ takes a while).
 pub async fn replay(
     settings: &AmqpSettings,
     selection: &Selection,
     dry_run: bool,
+    show_progress: bool,
 ) -> anyhow::Result<Vec<DeadLetterSummary>> {
     let mut reader = DlqReader::open(settings, "dlq-replay").await?;
     let publisher = reader.connection().create_channel().await?;
     publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    let mut progress = Progress::new(
+        show_progress,
+        0,
+        "went through",
+        "dead letters",
+        "replaying {bar:40} {pos}/{len} dead letters gone through ({eta} left)",
+    );
     let mut replayed = Vec::new();
     let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
+        if dead.position == 1 {
+            progress.set_total(reader.count_at_start().unwrap_or_default());
+        }
+        // Counted as gone through once read, whether it is selected or not.
+        progress.advance(dead.position);
         let summary = dead.summary();
         reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
@@ -126,6 +142,7 @@ pub async fn replay(
         }
         replayed.push(summary);
     }
+    progress.finish();
     let _ = publisher.close(200, "done".into()).await;
     reader.close().await?;
     not_found_if_empty(&replayed, selection, settings, &reasons)?;

@@ -122,7 +122,7 @@ pub async fn run(settings: Settings, command: DlqCommand) -> anyhow::Result<Exit
             views.iter().for_each(print_view);
             ExitCode::SUCCESS
         }),
-        DlqCommand::Replay { select, dry_run } => replay(amqp, &select.selection(), dry_run).await.map(|done| {
+        DlqCommand::Replay { select, dry_run } => replay(amqp, &select.selection(), dry_run, true).await.map(|done| {
             print_table(&done);
             let verb = if dry_run { "Would replay" } else { "Replayed" };
             println!("{verb} {} dead letters to {}.", done.len(), amqp.orders_queue);

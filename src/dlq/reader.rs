@@ -154,6 +154,11 @@ impl DlqReader {
         &self.connection
     }
 
+    /// How many messages the queue held when the first one was read (`None` before).
+    pub fn count_at_start(&self) -> Option<usize> {
+        self.remaining.map(|left| self.position + left as usize)
+    }
+
     /// The next message, unacked; `None` once the messages present at the start were read.
     pub async fn next(&mut self) -> anyhow::Result<Option<DeadLetter>> {
         if self.remaining == Some(0) {

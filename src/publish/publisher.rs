@@ -1,15 +1,13 @@
 //! Publishes orders to the orders queue with publisher confirms, showing progress.
 
-use std::io::IsTerminal;
-
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Confirmation};
 
 use super::PayoutRow;
 use crate::amqp;
 use crate::config::AmqpSettings;
+use crate::progress::Progress;
 use crate::store::{bounded_id, SHORT_STRING_MAX_BYTES};
 
 /// Confirms awaited together; each one is still checked.
@@ -48,21 +46,17 @@ pub async fn publish_orders(
         .await
         .context("could not declare the topology")?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
-    let progress = if show_progress {
-        ProgressBar::new(rows.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    progress.set_style(
-        ProgressStyle::with_template("publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    // The bar draws on a terminal only; in a log a line every tenth says how far a long list got.
+    let mut progress = Progress::new(
+        show_progress,
+        rows.len(),
+        "published",
+        "orders",
+        "publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)",
     );
     let mut report = PublishReport::default();
-    // The bar draws on a terminal only; in a log (cron, CI, `| tee`) a line every tenth says
-    // how far a long list got.
-    let log_lines = (show_progress && !std::io::stderr().is_terminal()).then(|| TenthLines::new(rows.len()));
-    let published = publish_windows(&channel, settings, rows, &progress, log_lines, &mut report).await;
-    progress.finish_and_clear();
+    let published = publish_windows(&channel, settings, rows, &mut progress, &mut report).await;
+    progress.finish();
     if let Err(error) = published {
         // A failure half-way names the first order it hit; the operator also needs how far it
         // got and whether running the list again is safe.
@@ -83,8 +77,7 @@ async fn publish_windows(
     channel: &lapin::Channel,
     settings: &AmqpSettings,
     rows: &[PayoutRow],
-    progress: &ProgressBar,
-    mut log_lines: Option<TenthLines>,
+    progress: &mut Progress,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -111,7 +104,7 @@ async fn publish_windows(
             match confirm.await? {
                 Confirmation::Ack(None) => {
                     report.published += 1;
-                    progress.inc(1);
+                    progress.advance(report.published);
                 }
                 Confirmation::Ack(Some(_)) => {
                     bail!("order {order_id} could not be routed to {}", settings.orders_queue)
@@ -123,59 +116,13 @@ async fn publish_windows(
                 Confirmation::NotRequested => bail!("publisher confirms are not enabled"),
             }
         }
-        if let Some(line) = log_lines.as_mut().and_then(|lines| lines.at(report.published)) {
-            eprintln!("{line}");
-        }
     }
     Ok(())
-}
-
-/// A progress line for each tenth of a list confirmed, for output that is not a terminal.
-struct TenthLines {
-    total: usize,
-    /// The tenths told so far.
-    told: usize,
-}
-
-impl TenthLines {
-    fn new(total: usize) -> Self {
-        Self { total, told: 0 }
-    }
-
-    /// The line to print once `confirmed` orders are confirmed, if it completes another tenth.
-    fn at(&mut self, confirmed: usize) -> Option<String> {
-        let tenths = (confirmed * 10).checked_div(self.total)?.min(10);
-        if tenths <= self.told {
-            return None;
-        }
-        self.told = tenths;
-        Some(format!(
-            "published {confirmed} of {} orders ({}%)",
-            self.total,
-            tenths * 10
-        ))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_log_gets_a_line_for_each_tenth_confirmed() {
-        let mut lines = TenthLines::new(172_000);
-        assert_eq!(lines.at(256), None);
-        assert_eq!(
-            lines.at(17_408).as_deref(),
-            Some("published 17408 of 172000 orders (10%)")
-        );
-        assert_eq!(lines.at(17_664), None, "once per tenth");
-        assert_eq!(
-            lines.at(172_000).as_deref(),
-            Some("published 172000 of 172000 orders (100%)")
-        );
-        assert_eq!(TenthLines::new(0).at(0), None);
-    }
 
     #[test]
     fn an_order_id_longer_than_amqp_allows_is_cut_in_its_message_id_and_kept_in_its_body() {

@@ -188,25 +188,41 @@ crate::bounded_test! {
         ));
         list_until(&settings, 3).await;
         // A reason no dead letter has (a typo of `delivery_limit`) replayed nothing and succeeded.
-        let typo = dlq::replay(&settings.amqp, &Selection::Reason("delivery-limit".into()), false)
+        let typo = dlq::replay(&settings.amqp, &Selection::Reason("delivery-limit".into()), false, false)
             .await
             .expect_err("no such reason");
         assert!(
             matches!(typo.downcast_ref::<DlqError>(), Some(DlqError::NoSuchReason { present, .. }) if present.contains("invalid")),
             "{typo}"
         );
-        let none_expired = dlq::replay(&settings.amqp, &Selection::Reason("expired".into()), false)
+        let none_expired = dlq::replay(&settings.amqp, &Selection::Reason("expired".into()), false, false)
             .await
             .expect("a known reason with none to replay is no error");
         assert!(none_expired.is_empty());
         list_until(&settings, 3).await;
 
+        // The command shows how far it went through the queue; in a log, a line per tenth.
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["dlq", "replay", "--all", "--dry-run"])
+            .env("GATEWAY__AMQP__ORDERS_QUEUE", &settings.amqp.orders_queue)
+            .env("GATEWAY__AMQP__DLQ_QUEUE", &settings.amqp.dlq_queue)
+            .env("GATEWAY__LOG__LEVEL", "warn")
+            .kill_on_drop(true)
+            .output();
+        let output = crate::support::bounded("gateway dlq replay --dry-run", output)
+            .await
+            .expect("the gateway binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("went through 3 of 3 dead letters (100%)"), "{stderr}");
+        list_until(&settings, 3).await;
+
         // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
         let selection = Selection::MessageId(order_id.clone());
-        let would = dlq::replay(&settings.amqp, &selection, true).await.unwrap();
+        let would = dlq::replay(&settings.amqp, &selection, true, false).await.unwrap();
         assert_eq!(would.len(), 1);
         list_until(&settings, 3).await;
-        let replayed = dlq::replay(&settings.amqp, &selection, false).await.unwrap();
+        let replayed = dlq::replay(&settings.amqp, &selection, false, false).await.unwrap();
         assert_eq!(replayed.len(), 1);
         assert_eq!(replayed[0].order_id.as_deref(), Some(order_id.as_str()));
         let got = channel
@@ -226,7 +242,7 @@ crate::bounded_test! {
         assert!(!headers.contains_key("x-gateway-reason") && !headers.contains_key("x-gateway-detail"));
         let left = list_until(&settings, 2).await;
         assert!(left.iter().all(|d| d.message_id.as_deref() != Some(order_id.as_str())));
-        let missing = dlq::replay(&settings.amqp, &selection, false).await.unwrap_err();
+        let missing = dlq::replay(&settings.amqp, &selection, false, false).await.unwrap_err();
         assert!(matches!(
             missing.downcast_ref::<DlqError>(),
             Some(DlqError::NotFound { .. })
