@@ -1,6 +1,7 @@
 //! Command-line interface: `run`, `sandbox`, `demo`, `publish`, `dlq`, `bench`, `outbox`, `orders show|list|resolve`, `report`, `batches list|show`, `reconcile`.
 
 mod batches;
+mod carried;
 mod orders;
 mod outbox;
 mod publish;
@@ -67,6 +68,12 @@ pub enum Command {
     /// Match a provider's statement against the gateway's books; returns become `returned`
     /// results. Exit code 0: the books balance; 3: they do not; 4: the statement cannot be read.
     Reconcile(reconcile::ReconcileArgs),
+    /// Payments reconciliation carries from day to day (expected on later statements): list
+    /// them, or stop expecting one that was settled with its provider.
+    Carried {
+        #[command(subcommand)]
+        command: carried::CarriedCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +146,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Batches { command } => batches::run(settings, command).await,
         Command::Report(args) => report::run(settings, args).await,
         Command::Reconcile(args) => reconcile::run(settings, args).await,
+        Command::Carried { command } => carried::run(settings, command).await,
     }
 }
 

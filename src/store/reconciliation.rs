@@ -36,6 +36,11 @@ const EXTRA_PAYOUT: &str = "extra_payout";
 /// `booked_on` is the day of that reconciliation.
 const CARRIED: &str = "carried";
 
+/// The kind a [`CARRIED`] row becomes when a person settled the payment with its provider
+/// (`gateway carried forget`): no day expects it any more, and reconciling the day it was sent
+/// again does not carry it again (its `entry_ref` is taken).
+const FORGOTTEN: &str = "carried_forgotten";
+
 /// The kind of a `reconciliation_items` row that remembers a payment a statement of a later
 /// day than it was sent booked; its `booked_on` is that statement's day.
 const BOOKED_LATE: &str = "booked_late";
@@ -50,6 +55,18 @@ const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, 
      AND r.kind = 'carried') AS carried_since, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'booked_late') AS booked_late_on";
+
+/// A payment a reconciliation carried over to the days after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarriedPayment {
+    pub provider: String,
+    pub payment_id: String,
+    pub order_id: String,
+    pub amount: i64,
+    /// The day (`YYYY-MM-DD`) of the reconciliation that first carried it.
+    pub since: String,
+    pub state: PaymentState,
+}
 
 /// A payout line that may be a second credit of its payment, to be remembered for the
 /// returns of later days (see [`Store::remember_extra_payouts`]).
@@ -283,6 +300,76 @@ impl Store {
             .bind(provider)
             .fetch_optional(self.pool())
             .await
+    }
+
+    /// The payments reconciliations carry over (of `provider`, or of every provider), oldest
+    /// first: each later day's statement is expected to book them.
+    pub async fn carried(&self, provider: Option<&str>) -> Result<Vec<CarriedPayment>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.provider, r.payment_id, p.order_id, r.amount, r.booked_on, p.state \
+             FROM reconciliation_items r JOIN payments p ON p.payment_id = r.payment_id \
+             WHERE r.kind = '{CARRIED}' AND ($1 IS NULL OR r.provider = $1) \
+             ORDER BY r.booked_on, r.provider, r.payment_id"
+        ))
+        .bind(provider.map(str::to_string))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CarriedPayment {
+                    provider: row.try_get("provider")?,
+                    payment_id: row.try_get("payment_id")?,
+                    order_id: row.try_get("order_id")?,
+                    amount: row.try_get("amount")?,
+                    since: row.try_get("booked_on")?,
+                    state: state_column(row, "state")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stops expecting a carried payment of `provider` on the statements of the days after:
+    /// a person settled it with the provider (never booked and refunded to the disbursement
+    /// account, booked on a statement that was never reconciled, …). `note` says how, and goes
+    /// to the payment's event log. `false` when no such payment is carried.
+    pub async fn forget_carried(&self, provider: &str, payment_id: &str, note: &str) -> Result<bool, StoreError> {
+        let (provider, payment_id, note) = (provider.to_string(), payment_id.to_string(), note.to_string());
+        self.write(&payment_id.clone(), move |connection, appends| {
+            let (provider, payment_id, note) = (provider.clone(), payment_id.clone(), note.clone());
+            Box::pin(async move {
+                let mut attempt = connection.begin().await?;
+                let forgotten = sqlx::query(&format!(
+                    "UPDATE reconciliation_items SET kind = '{FORGOTTEN}', applied_at = $1 \
+                     WHERE provider = $2 AND payment_id = $3 AND kind = '{CARRIED}'"
+                ))
+                .bind(now_ms())
+                .bind(&provider)
+                .bind(&payment_id)
+                .execute(&mut *attempt)
+                .await?;
+                let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+                    .bind(&payment_id)
+                    .fetch_optional(&mut *attempt)
+                    .await?;
+                let (1, Some(row)) = (forgotten.rows_affected(), row) else {
+                    attempt.rollback().await?;
+                    return Ok(false);
+                };
+                let record = PaymentRecord::from_row(&row)?;
+                let detail = format!("no longer expected on {provider}'s statements: {note}");
+                record_event(
+                    appends,
+                    &record,
+                    Some(record.state),
+                    record.state,
+                    Some(FORGOTTEN),
+                    &detail,
+                );
+                attempt.commit().await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     /// How many returns reconciliation applied to `provider`'s payments (all of them when

@@ -24,6 +24,7 @@ crate::on_both_databases!(
     extra_payouts_found_out_of_order_keep_the_earliest_day,
     a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked,
     a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_carry_it,
+    a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_day_balances,
 );
 
 /// The official camt.053.001.08 schema, shipped with the bank adapter.
@@ -721,5 +722,103 @@ async fn a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_ca
     let after = next_day_statement(&full, "", 2);
     let day_after = bank_day(&store, &after, 0).await;
     assert!(day_after.items.is_empty(), "{day_after:?}");
+    stack.stop().await;
+}
+
+/// A carried payment the provider will never book kept every later day from balancing, and
+/// nothing could stop it being expected: `gateway carried forget` does, with a note.
+async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_day_balances(db: Db) {
+    use gateway::reconcile::ItemKind;
+    let mut stack = TestStack::start(db).await;
+    // Two payments: the statement of the next days is today's moved on, which needs an entry.
+    let paid = pay(&mut stack, &[bank_order(1_700_000), bank_order(1_800_000)]).await;
+    let (order_id, late, booked) = (paid[0].0.clone(), paid[0].1.clone(), paid[1].1.clone());
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    set_statement_faults(&stack, "bank_transfer", json!({ "omit": [late.clone()] })).await;
+    let today_xml = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let database = stack.settings.database.url.expose_secret().to_string();
+    assert!(
+        bank_day(&store, today_xml.as_bytes(), 1_440).await.balanced(),
+        "in transit today"
+    );
+    let tomorrow = bank_day(&store, &next_day_statement(&today_xml, "", 1), 0).await;
+    assert_eq!(kinds(&tomorrow), [(ItemKind::MissingAtProvider, late.clone())].into());
+
+    let listed = crate::support::gateway_command(&["carried", "list"], &database).await;
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && listing.contains(&late) && listing.contains("1 carried payments."),
+        "{listing}"
+    );
+    let wrong_provider = crate::support::gateway_command(
+        &[
+            "carried",
+            "forget",
+            &late,
+            "--provider",
+            "vnpost_account",
+            "--note",
+            "ticket 42",
+        ],
+        &database,
+    )
+    .await;
+    assert_eq!(
+        wrong_provider.status.code(),
+        Some(2),
+        "another provider carries nothing of it"
+    );
+    let forgotten = crate::support::gateway_command(
+        &[
+            "carried",
+            "forget",
+            &late,
+            "--provider",
+            "bank_transfer",
+            "--note",
+            "refunded, ticket 42",
+        ],
+        &database,
+    )
+    .await;
+    assert!(
+        forgotten.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forgotten.stderr)
+    );
+    let again = crate::support::gateway_command(
+        &[
+            "carried",
+            "forget",
+            &late,
+            "--provider",
+            "bank_transfer",
+            "--note",
+            "again",
+        ],
+        &database,
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(2), "forgotten once");
+
+    let day_after = bank_day(&store, &next_day_statement(&today_xml, "", 2), 0).await;
+    assert!(day_after.items.is_empty() && day_after.balanced(), "{day_after:?}");
+    let today_again = bank_day(&store, today_xml.as_bytes(), 1_440).await;
+    assert_eq!(
+        kinds(&today_again),
+        [(ItemKind::Matched, booked.clone()), (ItemKind::InTransit, late.clone())].into()
+    );
+    let still_forgotten = bank_day(&store, &next_day_statement(&today_xml, "", 3), 0).await;
+    assert!(
+        still_forgotten.items.is_empty(),
+        "the day it was sent, again, does not carry it again"
+    );
+    let shown = crate::support::gateway_command(&["orders", "show", &order_id], &database).await;
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("refunded, ticket 42"),
+        "the note is in the event log:\n{shown}"
+    );
     stack.stop().await;
 }
