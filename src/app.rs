@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::amqp;
+use crate::amqp::links::BrokerLinks;
 use crate::config::Settings;
 use crate::dashboard;
 use crate::dispatcher::{Dispatcher, ProviderWakes};
@@ -90,12 +91,14 @@ impl RunningGateway {
         let dispatcher_wakes = ProviderWakes::new(adapters.keys());
         let relay_wake = Arc::new(Notify::new());
         let readiness = Readiness::new();
+        let links = BrokerLinks::new(&[amqp::links::CONSUMER, amqp::links::RELAY]);
 
         let state = AppState {
             store: store.clone(),
             adapters: adapters.clone(),
             relay_wake: relay_wake.clone(),
             readiness: readiness.clone(),
+            links: links.clone(),
             pending_poll_after_ms: settings.dispatcher.pending_poll_after_ms,
             review_inquiry_after_ms: settings.dispatcher.review_inquiry_after_ms,
         };
@@ -125,9 +128,9 @@ impl RunningGateway {
             dispatcher_wakes.clone(),
             relay_wake.clone(),
         )?);
-        let amqp_settings = settings.amqp.clone();
+        let (amqp_settings, consumer_links) = (settings.amqp.clone(), links.clone());
         let consumer = Stage::supervised("consumer", &readiness, move |token| {
-            amqp::consumer::run(intake.clone(), amqp_settings.clone(), token)
+            amqp::consumer::run(intake.clone(), amqp_settings.clone(), consumer_links.clone(), token)
         });
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
@@ -142,7 +145,13 @@ impl RunningGateway {
         let (batches_store, batches_wake) = (store.clone(), relay_wake.clone());
         let (relay_store, relay_settings) = (store.clone(), settings.amqp.clone());
         let relay = Stage::supervised("relay", &readiness, move |token| {
-            amqp::relay::run(relay_store.clone(), relay_settings.clone(), relay_wake.clone(), token)
+            amqp::relay::run(
+                relay_store.clone(),
+                relay_settings.clone(),
+                relay_wake.clone(),
+                links.clone(),
+                token,
+            )
         });
         // The pruner is supervised too, but with a readiness of its own: a gateway that
         // cannot prune for a while still takes orders and callbacks.

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::ack_window::AckWindow;
+use super::links::{BrokerLinks, CONSUMER as LINK};
 use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
 use crate::intake::{Intake, IntakeError};
@@ -20,12 +21,16 @@ use crate::intake::{Intake, IntakeError};
 /// Consumes orders until `shutdown`, reconnecting after broker failures. Deliveries of a
 /// dead channel are never acked on a new one: each belongs to the channel it came on, and
 /// RabbitMQ redelivers what that channel left unacked.
-pub async fn run(intake: Arc<Intake>, settings: AmqpSettings, shutdown: CancellationToken) {
+pub async fn run(intake: Arc<Intake>, settings: AmqpSettings, links: BrokerLinks, shutdown: CancellationToken) {
     let mut attempt = 0;
     while !shutdown.is_cancelled() {
-        match consume(&intake, &settings, &shutdown, &mut attempt).await {
+        match consume(&intake, &settings, &links, &shutdown, &mut attempt).await {
             Ok(()) => return,
             Err(error) => {
+                links.lost(
+                    LINK,
+                    "not consuming orders (no broker connection, or the store does not answer); retrying",
+                );
                 metrics::counter!("gateway_consumer_reconnects_total").increment(1);
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -44,6 +49,7 @@ pub async fn run(intake: Arc<Intake>, settings: AmqpSettings, shutdown: Cancella
 async fn consume(
     intake: &Arc<Intake>,
     settings: &AmqpSettings,
+    links: &BrokerLinks,
     shutdown: &CancellationToken,
     attempt: &mut u32,
 ) -> anyhow::Result<()> {
@@ -75,6 +81,7 @@ async fn consume(
     // answers the ping but refuses writes keeps the delays doubling, so requeued orders do
     // not burn through their delivery limit in seconds.
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
+    links.connected(LINK);
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
     let mut in_flight = JoinSet::new();
     let mut window = AckWindow::default();

@@ -2,6 +2,7 @@
 
 pub mod ack_window;
 pub mod consumer;
+pub mod links;
 pub mod properties;
 pub mod relay;
 pub mod returns;

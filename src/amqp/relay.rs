@@ -24,6 +24,7 @@ use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::links::{BrokerLinks, RELAY as LINK};
 use super::returns::{self, Answer, Sent};
 use super::{close_within_timeout, connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
@@ -46,15 +47,35 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 const PARKED_REPORT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown`, reconnecting after broker failures.
-pub async fn run(store: Store, settings: AmqpSettings, wake: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Store,
+    settings: AmqpSettings,
+    wake: Arc<Notify>,
+    links: BrokerLinks,
+    shutdown: CancellationToken,
+) {
     let mut attempt = 0;
     // Rows still to publish one at a time since a batch broke the channel.
     let mut one_by_one = 0;
     report_parked(&store).await;
     while !shutdown.is_cancelled() {
-        match relay(&store, &settings, &wake, &shutdown, &mut attempt, &mut one_by_one).await {
+        match relay(
+            &store,
+            &settings,
+            &wake,
+            &links,
+            &shutdown,
+            &mut attempt,
+            &mut one_by_one,
+        )
+        .await
+        {
             Ok(()) => return,
             Err(error) => {
+                links.lost(
+                    LINK,
+                    "not publishing results (no broker connection, or the store does not answer); retrying",
+                );
                 metrics::counter!("gateway_relay_failures_total").increment(1);
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -74,6 +95,7 @@ async fn relay(
     store: &Store,
     settings: &AmqpSettings,
     wake: &Notify,
+    links: &BrokerLinks,
     shutdown: &CancellationToken,
     attempt: &mut u32,
     one_by_one: &mut usize,
@@ -89,6 +111,7 @@ async fn relay(
     // The back-off starts again once a round goes out whole (or there is nothing to send), not
     // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
+    links.connected(LINK);
     let mut parked_reported_at = tokio::time::Instant::now();
     // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
     let mut nacked_rounds = 0;

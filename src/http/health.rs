@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
@@ -77,13 +76,36 @@ pub async fn healthz() -> &'static str {
 
 /// 200 `ready` when the gateway has started, no supervised part (consumer, dispatcher,
 /// relay) is down and the store answers; otherwise 503 with a sentence naming what is not.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if let Err(why) = state.readiness.verdict() {
-        return (StatusCode::SERVICE_UNAVAILABLE, why);
-    }
-    match state.store.ping().await {
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    answer(ready(&state).await)
+}
+
+/// `/readyz`, and the orders side too: 200 `ready` when, besides, the orders consumer consumes
+/// and the outbox relay is connected to RabbitMQ; otherwise 503 with a sentence naming what is
+/// not. `/readyz` does not fail with the broker — callbacks are taken without it, and a wallet
+/// sends its callback once — so a load balancer in front of the callbacks reads `/readyz`, and
+/// whoever watches the payouts reads this.
+pub async fn readyz_orders(State(state): State<AppState>) -> (StatusCode, String) {
+    let verdict = match ready(&state).await {
+        Ok(()) => state.links.verdict(),
+        not_ready => not_ready,
+    };
+    answer(verdict)
+}
+
+async fn ready(state: &AppState) -> Result<(), String> {
+    state.readiness.verdict()?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|_| "the store does not answer".to_string())
+}
+
+fn answer(verdict: Result<(), String>) -> (StatusCode, String) {
+    match verdict {
         Ok(()) => (StatusCode::OK, "ready".to_string()),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer".to_string()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 

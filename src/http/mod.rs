@@ -13,6 +13,7 @@ use axum::Router;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::amqp::links::BrokerLinks;
 use crate::providers::Adapters;
 use crate::store::Store;
 use crate::supervise::Readiness;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// Whether the gateway has started and which of its parts are down; `/readyz` reports it.
     pub readiness: Readiness,
+    /// Whether the consumer and the relay are connected to RabbitMQ; `/readyz/orders` reports it.
+    pub links: BrokerLinks,
     /// When a payment a callback marks pending is polled next.
     pub pending_poll_after_ms: u64,
     /// When a payment a callback sends to review is asked about again.
@@ -37,6 +40,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/callbacks/{provider}", post(callbacks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/readyz/orders", get(health::readyz_orders))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

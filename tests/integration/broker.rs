@@ -10,6 +10,47 @@ use crate::support::{bank_order, Db, TestStack, HOLDER};
 
 crate::on_both_databases!(the_gateway_reconnects_after_the_broker_drops_its_connections);
 
+/// `(status, body)` of `GET <base>/<path>`.
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let answer = reqwest::get(format!("{base}/{path}"))
+        .await
+        .expect("the gateway answers");
+    (answer.status().as_u16(), answer.text().await.unwrap_or_default())
+}
+
+crate::bounded_test! {
+    /// `/readyz` stays 200 without the broker (callbacks are taken without it), and nothing
+    /// said that orders were not: `/readyz/orders` does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readyz_orders_says_whether_orders_are_taken_and_results_sent() {
+        let stack = TestStack::start(Db::Sqlite).await;
+        let base = stack.gateway_url();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while get(&base, "readyz/orders").await.0 != 200 {
+            assert!(tokio::time::Instant::now() < deadline, "connected within 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // A gateway on the same store whose broker cannot be reached.
+        let mut settings = stack.settings.clone();
+        settings.http.listen = "127.0.0.1:0".to_string();
+        let port = gateway::demo::stack::free_port().expect("a free port");
+        settings.amqp.url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f").into();
+        let cut_off = gateway::app::RunningGateway::start(settings).await.expect("it starts");
+        let cut_off_base = format!("http://{}", cut_off.http_address);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(get(&cut_off_base, "readyz").await.0, 200, "callbacks are taken");
+        let (status, why) = get(&cut_off_base, "readyz/orders").await;
+        assert_eq!(status, 503, "{why}");
+        assert!(
+            why.contains("the orders consumer") && why.contains("the outbox relay"),
+            "{why}"
+        );
+        cut_off.stop().await;
+        stack.stop().await;
+    }
+}
+
 /// Asks RabbitMQ to close every connection whose name contains `needle`; returns how many.
 async fn close_connections(needle: &str) -> usize {
     let listing = tokio::process::Command::new("rabbitmqctl")

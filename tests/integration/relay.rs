@@ -600,6 +600,7 @@ crate::bounded_test! {
             adapters: Arc::new(HashMap::new()),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
             readiness: readiness.clone(),
+            links: gateway::amqp::links::BrokerLinks::default(),
             pending_poll_after_ms: 1_000,
             review_inquiry_after_ms: 1_000,
         };

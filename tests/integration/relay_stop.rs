@@ -108,6 +108,7 @@ crate::bounded_test! {
             store.clone(),
             amqp,
             Arc::new(Notify::new()),
+            gateway::amqp::links::BrokerLinks::default(),
             shutdown.clone(),
         ));
 
