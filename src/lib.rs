@@ -29,4 +29,5 @@ pub mod spreadsheet;
 pub mod store;
 pub mod supervise;
 pub mod telemetry;
+pub mod terminal;
 pub mod vacuum;

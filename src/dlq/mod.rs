@@ -44,6 +44,7 @@ pub use actions::{list, purge, replay, show, DeadLetterView, DlqError, Selection
 pub use reader::{DeadLetterSummary, DlqReader};
 
 use crate::config::Settings;
+use crate::terminal::shown;
 
 /// `gateway dlq …` subcommands.
 #[derive(Debug, Clone, Subcommand)]
@@ -164,10 +165,10 @@ fn print_table(rows: &[DeadLetterSummary]) {
         println!(
             "{:>5}  {:<18} {:<28} {:<28} {}",
             row.position,
-            row.reason,
-            row.message_id.as_deref().unwrap_or("-"),
-            row.order_id.as_deref().unwrap_or("-"),
-            shorten(row.detail.as_deref().unwrap_or(""), 70)
+            shown(&row.reason),
+            shown(row.message_id.as_deref().unwrap_or("-")),
+            shown(row.order_id.as_deref().unwrap_or("-")),
+            shown(&shorten(row.detail.as_deref().unwrap_or(""), 70))
         );
     }
 }

@@ -14,6 +14,7 @@ use super::amount::{parse_amount, ChannelLimits};
 use super::ids::{BatchId, IdempotencyKey, OrderId, PaymentType, Period, Program};
 use super::json::{Fields, NoDuplicateKeys};
 use super::PaymentOrder;
+use crate::terminal::is_bidi_control;
 
 /// The largest message body accepted: 64 KiB. A real order is well under 2 KiB.
 pub const MAX_ORDER_BYTES: usize = 64 * 1024;
@@ -209,13 +210,8 @@ fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
     Ok(name.to_string())
 }
 
-/// Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): a memo
-/// holding one displays in another order than it is stored (a month or an amount can read
-/// differently on screen than in the data), in every tool that shows it.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
+/// A memo holding a bidirectional control displays in another order than it is stored (a month
+/// or an amount can read differently on screen than in the data), in every tool that shows it.
 fn check_memo(memo: &str) -> Result<String, Invalid> {
     if memo.chars().count() > MAX_MEMO_CHARS || memo.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(Invalid::new(

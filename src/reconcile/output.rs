@@ -7,6 +7,7 @@ use gateway_adapter::money::format_dong;
 
 use super::{Item, ItemKind, Reconciliation};
 use crate::spreadsheet::text_cell;
+use crate::terminal::shown;
 
 /// The CSV header, one row per item.
 pub const CSV_HEADER: [&str; 10] = [
@@ -62,18 +63,18 @@ pub fn table(reconciliation: &Reconciliation) -> String {
             out,
             "{:<22} {:<24} {:<34} {:<28} {:>15} {:>15} {:<12} {:<6} {}",
             item.kind.as_str(),
-            item.entry_ref.as_deref().unwrap_or("-"),
+            shown(item.entry_ref.as_deref().unwrap_or("-")),
             if item.payment_id.is_empty() {
-                "-"
+                "-".into()
             } else {
-                &item.payment_id
+                shown(&item.payment_id)
             },
-            item.order_id.as_deref().unwrap_or("-"),
+            shown(item.order_id.as_deref().unwrap_or("-")),
             dong(item.gateway_amount),
             dong(item.statement_amount.and_then(|a| i64::try_from(a).ok())),
             item.gateway_state.map(|s| s.as_str()).unwrap_or("-"),
-            item.return_reason.as_deref().unwrap_or("-"),
-            item.note
+            shown(item.return_reason.as_deref().unwrap_or("-")),
+            shown(&item.note)
         );
     }
     let _ = writeln!(out);
@@ -230,5 +231,17 @@ mod tests {
         write_csv(&reconciliation, &mut bytes).unwrap_or_else(|error| panic!("{error}"));
         let text = String::from_utf8(bytes).unwrap_or_default();
         assert!(text.contains(",'=1+1,") && text.contains(",'@SUM(A1),"), "{text}");
+    }
+
+    /// A statement's reference is the provider's text: one holding an escape sequence rewrote
+    /// the operator's terminal when the table was printed.
+    #[test]
+    fn the_providers_text_cannot_reach_the_terminal_as_escape_sequences() {
+        let mut reconciliation = reconciliation();
+        reconciliation.items[0].entry_ref = Some("FT1\u{1b}]0;owned\u{7}\u{1b}[2J".into());
+        reconciliation.items[0].return_reason = Some("AC04\u{202e}".into());
+        let text = table(&reconciliation);
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("FT1\\u{1b}]0;owned"), "{text}");
     }
 }
