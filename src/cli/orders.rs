@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::payment::PaymentState;
 use crate::review::{Refusal, Resolution, ResolveOutcome};
 use crate::store::{now_ms, PaymentFilter, PaymentListing, Store};
+use crate::terminal::shown;
 
 /// Runs one `gateway orders …` command.
 pub async fn run(settings: Settings, command: OrdersCommand) -> anyhow::Result<ExitCode> {
@@ -107,7 +108,7 @@ fn listing_table(listing: &PaymentListing, state: PaymentState, now: i64) -> Str
                 payment.state.to_string(),
                 payment.reason_code.clone().unwrap_or_else(|| "-".to_string()),
                 age(now - payment.entered_state_at),
-                shorten(payment.reason.as_deref().unwrap_or(""), 60),
+                shown(&shorten(payment.reason.as_deref().unwrap_or(""), 60)).into_owned(),
             ]
         })
         .collect();
@@ -186,16 +187,16 @@ async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<
                 resolved.previous_reason_code.as_deref().unwrap_or("-"),
                 payment.state
             );
-            println!("provider's answer  {}", resolved.provider_answer);
+            println!("provider's answer  {}", shown(&resolved.provider_answer));
             println!(
                 "reason             {}: {}",
                 payment.reason_code.as_deref().unwrap_or(""),
-                payment.reason.as_deref().unwrap_or("")
+                shown(payment.reason.as_deref().unwrap_or(""))
             );
             if let Some(reference) = &payment.provider_ref {
-                println!("provider ref       {reference}");
+                println!("provider ref       {}", shown(reference));
             }
-            println!("event log          {}", resolved.detail);
+            println!("event log          {}", shown(&resolved.detail));
             println!(
                 "The final result ({}, seq {}) is in the outbox: the running gateway publishes the result to {} \
                  (or the next one to start).",
@@ -232,17 +233,18 @@ async fn show(settings: Settings, order_id: &str) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let payment = &view.payment;
-    println!("order       {}", payment.order_id);
+    // The provider's reference, reason and words in the event log are the provider's text.
+    println!("order       {}", shown(&payment.order_id));
     println!("payment     {}", payment.payment_id);
     println!("channel     {} ({})", payment.channel, payment.provider);
     println!("amount      {} ₫", format_dong(payment.amount.max(0) as u64));
     println!("state       {}", payment.state);
     if let Some(code) = &payment.reason_code {
-        println!("reason      {code}: {}", payment.reason.as_deref().unwrap_or(""));
+        println!("reason      {code}: {}", shown(payment.reason.as_deref().unwrap_or("")));
     }
     println!("attempts    {}   inquiries {}", payment.attempts, payment.inquiries);
     if let Some(reference) = &payment.provider_ref {
-        println!("provider    {reference}");
+        println!("provider    {}", shown(reference));
     }
     println!("\nevents:");
     for event in &view.events {
@@ -252,7 +254,7 @@ async fn show(settings: Settings, order_id: &str) -> anyhow::Result<ExitCode> {
             event.from_state.as_deref().unwrap_or("-"),
             event.to_state.as_str(),
             event.reason_code.as_deref().unwrap_or(""),
-            event.detail.as_deref().unwrap_or("")
+            shown(event.detail.as_deref().unwrap_or(""))
         );
     }
     println!("\nresults:");
@@ -322,6 +324,14 @@ mod tests {
         assert_eq!(
             lines[2],
             "3 payments in needs_review, 8.367.000 ₫ in all (showing the oldest 1; raise --limit to see more)"
+        );
+        // The reason is the provider's words: an escape sequence in it rewrote the terminal.
+        let mut listing = listing;
+        listing.payments[0].reason = Some("declined\u{1b}[2J".into());
+        let table = listing_table(&listing, PaymentState::NeedsReview, 0);
+        assert!(
+            !table.contains('\u{1b}') && table.contains("declined\\u{1b}[2J"),
+            "{table:?}"
         );
     }
 }
