@@ -751,55 +751,32 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         listed.status.success() && listing.contains(&late) && listing.contains("1 carried payments."),
         "{listing}"
     );
-    let wrong_provider = crate::support::gateway_command(
-        &[
+    let forget = |provider: &'static str, note: &'static str| {
+        let args = [
             "carried",
             "forget",
-            &late,
+            late.as_str(),
             "--provider",
-            "vnpost_account",
+            provider,
             "--note",
-            "ticket 42",
-        ],
-        &database,
-    )
-    .await;
+            note,
+        ];
+        let database = database.clone();
+        async move { crate::support::gateway_command(&args, &database).await }
+    };
+    let wrong_provider = forget("vnpost_account", "ticket 42").await;
     assert_eq!(
         wrong_provider.status.code(),
         Some(2),
         "another provider carries nothing of it"
     );
-    let forgotten = crate::support::gateway_command(
-        &[
-            "carried",
-            "forget",
-            &late,
-            "--provider",
-            "bank_transfer",
-            "--note",
-            "refunded, ticket 42",
-        ],
-        &database,
-    )
-    .await;
+    let forgotten = forget("bank_transfer", "refunded, ticket 42").await;
     assert!(
         forgotten.status.success(),
         "{}",
         String::from_utf8_lossy(&forgotten.stderr)
     );
-    let again = crate::support::gateway_command(
-        &[
-            "carried",
-            "forget",
-            &late,
-            "--provider",
-            "bank_transfer",
-            "--note",
-            "again",
-        ],
-        &database,
-    )
-    .await;
+    let again = forget("bank_transfer", "again").await;
     assert_eq!(again.status.code(), Some(2), "forgotten once");
 
     let day_after = bank_day(&store, &next_day_statement(&today_xml, "", 2), 0).await;
