@@ -13,8 +13,16 @@ pub fn is_bidi_control(c: char) -> bool {
 /// `text` with its control and bidirectional control characters written as `\u{…}` escapes;
 /// unchanged (and not copied) when it has none.
 pub fn shown(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || is_bidi_control(c);
-    if !text.chars().any(unsafe_char) {
+    escaped(text, |c| c.is_control() || is_bidi_control(c))
+}
+
+/// [`shown`] for text of several lines (a message body): its line breaks stay.
+pub fn shown_lines(text: &str) -> Cow<'_, str> {
+    escaped(text, |c| c != '\n' && (c.is_control() || is_bidi_control(c)))
+}
+
+fn escaped(text: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&unsafe_char) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
@@ -41,5 +49,9 @@ mod tests {
         assert_eq!(shown("FT1\u{1b}[2J"), "FT1\\u{1b}[2J");
         assert_eq!(shown("ref\u{202e}cba"), "ref\\u{202e}cba");
         assert_eq!(shown("a\nb"), "a\\u{a}b");
+        assert_eq!(
+            shown_lines("{\n  \"a\": \"\u{9b}2J\"\n}"),
+            "{\n  \"a\": \"\\u{9b}2J\"\n}"
+        );
     }
 }

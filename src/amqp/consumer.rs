@@ -18,6 +18,9 @@ use super::{connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
 use crate::intake::{Intake, IntakeError};
 
+/// What `/readyz/orders` says of a consumer that is not consuming.
+const NOT_CONSUMING: &str = "not consuming orders (no broker connection, or the store does not answer); retrying";
+
 /// Consumes orders until `shutdown`, reconnecting after broker failures. Deliveries of a
 /// dead channel are never acked on a new one: each belongs to the channel it came on, and
 /// RabbitMQ redelivers what that channel left unacked.
@@ -27,10 +30,7 @@ pub async fn run(intake: Arc<Intake>, settings: AmqpSettings, links: BrokerLinks
         match consume(&intake, &settings, &links, &shutdown, &mut attempt).await {
             Ok(()) => return,
             Err(error) => {
-                links.lost(
-                    LINK,
-                    "not consuming orders (no broker connection, or the store does not answer); retrying",
-                );
+                links.lost(LINK, NOT_CONSUMING);
                 metrics::counter!("gateway_consumer_reconnects_total").increment(1);
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -81,7 +81,7 @@ async fn consume(
     // answers the ping but refuses writes keeps the delays doubling, so requeued orders do
     // not burn through their delivery limit in seconds.
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
-    links.connected(LINK);
+    let connected = links.connected_while(LINK, NOT_CONSUMING);
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
     let mut in_flight = JoinSet::new();
     let mut window = AckWindow::default();
@@ -111,6 +111,8 @@ async fn consume(
             }
         }
     };
+    // Not consuming from here on, whatever the claims in progress still take.
+    connected.ending();
     if result.is_ok() {
         // Stopping: the broker sends no more. Without the cancel it refilled the prefetch
         // window with each ack of the drain below, and those deliveries went back to the

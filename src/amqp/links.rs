@@ -35,6 +35,18 @@ impl BrokerLinks {
         });
     }
 
+    /// Marks `part` connected for as long as the returned guard lives: however the run that
+    /// holds it ends — an error, a panic, a stop — the part is marked lost with `why_lost`, so
+    /// a run that ended never leaves its part looking connected.
+    pub fn connected_while(&self, part: &'static str, why_lost: &'static str) -> Connected {
+        self.connected(part);
+        Connected {
+            links: self.clone(),
+            part,
+            why_lost,
+        }
+    }
+
     /// `part` is not connected, and `why`, as a sentence without secrets.
     pub fn lost(&self, part: &'static str, why: &str) {
         self.with(|down| {
@@ -60,6 +72,37 @@ impl BrokerLinks {
     }
 }
 
+/// See [`BrokerLinks::connected_while`].
+pub struct Connected {
+    links: BrokerLinks,
+    part: &'static str,
+    why_lost: &'static str,
+}
+
+impl Connected {
+    /// The part is not doing its work though its run goes on (the broker refuses results);
+    /// [`Connected::working`] says when it is again.
+    pub fn impaired(&self, why: &str) {
+        self.links.lost(self.part, why);
+    }
+
+    /// The part does its work again.
+    pub fn working(&self) {
+        self.links.connected(self.part);
+    }
+
+    /// The run is ending: the part is lost now, before what the run still has to finish.
+    pub fn ending(&self) {
+        self.links.lost(self.part, self.why_lost);
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.ending();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +122,18 @@ mod tests {
             links.verdict(),
             Err("the outbox relay: reconnecting to RabbitMQ".to_string())
         );
+    }
+
+    /// A run that panicked after it connected left its part marked connected.
+    #[test]
+    fn a_run_that_ends_however_it_ends_leaves_its_part_lost() {
+        let links = BrokerLinks::new(&[CONSUMER]);
+        let ended = std::panic::catch_unwind(|| {
+            let _connected = links.connected_while(CONSUMER, "reconnecting");
+            assert_eq!(links.verdict(), Ok(()));
+            panic!("a claim panicked");
+        });
+        assert!(ended.is_err());
+        assert_eq!(links.verdict(), Err("the orders consumer: reconnecting".to_string()));
     }
 }

@@ -24,7 +24,7 @@ use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::links::{BrokerLinks, RELAY as LINK};
+use super::links::{BrokerLinks, Connected, RELAY as LINK};
 use super::returns::{self, Answer, Sent};
 use super::{close_within_timeout, connect, properties, reconnect_delay, topology};
 use crate::config::AmqpSettings;
@@ -41,6 +41,13 @@ const RELAY_LEASE_MS: i64 = 15_000;
 /// before it gives the round's rows back unconfirmed (they go out at the next start, or from
 /// another gateway). The gateway's stop gave the outbox five seconds to empty before asking.
 const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a round's confirms may take before `/readyz/orders` says the relay is not
+/// publishing (a round of 1,024 messages is confirmed in well under a second).
+const SLOW_CONFIRMS: Duration = Duration::from_secs(5);
+
+/// What `/readyz/orders` says of a relay that is not connected.
+const NOT_PUBLISHING: &str = "not publishing results (no broker connection, or the store does not answer); retrying";
 
 /// How often a relay refreshes the `gateway_outbox_parked` gauge, so that rows released (or
 /// parked) by another process show up.
@@ -72,10 +79,7 @@ pub async fn run(
         {
             Ok(()) => return,
             Err(error) => {
-                links.lost(
-                    LINK,
-                    "not publishing results (no broker connection, or the store does not answer); retrying",
-                );
+                links.lost(LINK, NOT_PUBLISHING);
                 metrics::counter!("gateway_relay_failures_total").increment(1);
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -111,7 +115,7 @@ async fn relay(
     // The back-off starts again once a round goes out whole (or there is nothing to send), not
     // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
-    links.connected(LINK);
+    let connected = links.connected_while(LINK, NOT_PUBLISHING);
     let mut parked_reported_at = tokio::time::Instant::now();
     // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
     let mut nacked_rounds = 0;
@@ -152,7 +156,7 @@ async fn relay(
             bail!("the relay channel closed");
         }
         let started = std::time::Instant::now();
-        let Some(round) = publish_unless_stopped(&channel, settings, &rows, shutdown).await? else {
+        let Some(round) = publish_unless_stopped(&channel, settings, &rows, &connected, shutdown).await? else {
             // No confirm came within the grace (a broker in a memory or disk alarm stops
             // reading): none of the round is marked sent, and its rows are given back.
             tracing::warn!(
@@ -187,7 +191,11 @@ async fn relay(
         }
         if round.nacked.is_empty() {
             nacked_rounds = 0;
+            connected.working();
         } else {
+            connected.impaired(
+                "the broker refuses results (nack: a full queue, a quorum queue without its majority); retrying",
+            );
             // The channel is fine and so are the other rows: the nacked ones keep their lease
             // for a while that grows as long as the nacks go on, and the rows behind them go
             // out meanwhile.
@@ -268,21 +276,38 @@ struct Round {
 }
 
 /// [`publish`], unless a stop comes first and the round's confirms do not follow within
-/// [`STOP_GRACE`]: then `None`, with what the broker confirmed meanwhile unknown.
+/// [`STOP_GRACE`]: then `None`, with what the broker confirmed meanwhile unknown. Confirms
+/// that take longer than [`SLOW_CONFIRMS`] (a broker in a memory or disk alarm reads nothing
+/// from publishers) mark the relay impaired for `/readyz/orders` while it goes on waiting.
 async fn publish_unless_stopped(
     channel: &Channel,
     settings: &AmqpSettings,
     rows: &[OutboxRow],
+    connected: &Connected,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Round>> {
     let publishing = publish(channel, settings, rows);
     tokio::pin!(publishing);
-    tokio::select! {
-        round = &mut publishing => round.map(Some),
-        _ = shutdown.cancelled() => match tokio::time::timeout(STOP_GRACE, publishing).await {
-            Ok(round) => round.map(Some),
-            Err(_) => Ok(None),
-        },
+    let slow = tokio::time::sleep(SLOW_CONFIRMS);
+    tokio::pin!(slow);
+    let mut told = false;
+    loop {
+        tokio::select! {
+            round = &mut publishing => return round.map(Some),
+            () = &mut slow, if !told => {
+                told = true;
+                connected.impaired(&format!(
+                    "the broker has not confirmed a round of results for {} s (a memory or disk alarm?); waiting",
+                    SLOW_CONFIRMS.as_secs()
+                ));
+            }
+            _ = shutdown.cancelled() => {
+                return match tokio::time::timeout(STOP_GRACE, publishing).await {
+                    Ok(round) => round.map(Some),
+                    Err(_) => Ok(None),
+                };
+            }
+        }
     }
 }
 

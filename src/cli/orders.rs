@@ -205,7 +205,8 @@ async fn resolve(settings: Settings, resolution: &Resolution) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         ResolveOutcome::Refused(refusal) => {
-            eprintln!("Refused: {refusal}");
+            // The refusal quotes the provider's answer and reference.
+            eprintln!("Refused: {}", shown(&refusal.to_string()));
             Ok(match refusal {
                 Refusal::NoSuchOrder(_) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,

@@ -16,6 +16,7 @@ use super::mask::render_body;
 use super::reader::{render, DeadLetter, DeadLetterSummary, DlqReader};
 use crate::config::AmqpSettings;
 use crate::progress::Progress;
+use crate::terminal::shown;
 
 /// Header a replayed order carries: the reason it had been dead-lettered for.
 pub const REPLAYED_HEADER: &str = "x-replayed-from-dlq";
@@ -212,7 +213,9 @@ fn not_found_if_empty<T>(
                 present: if reasons.is_empty() {
                     "none (the queue is empty)".to_string()
                 } else {
-                    reasons.iter().cloned().collect::<Vec<_>>().join(", ")
+                    // The reasons are the messages' own text, printed on a terminal.
+                    let reasons: Vec<String> = reasons.iter().map(|reason| shown(reason).into_owned()).collect();
+                    reasons.join(", ")
                 },
             })
         }

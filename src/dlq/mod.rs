@@ -44,7 +44,7 @@ pub use actions::{list, purge, replay, show, DeadLetterView, DlqError, Selection
 pub use reader::{DeadLetterSummary, DlqReader};
 
 use crate::config::Settings;
-use crate::terminal::shown;
+use crate::terminal::{shown, shown_lines};
 
 /// `gateway dlq …` subcommands.
 #[derive(Debug, Clone, Subcommand)]
@@ -182,23 +182,30 @@ fn print_counts(rows: &[DeadLetterSummary]) {
         println!("\nby reason:");
     }
     for (reason, count) in counts {
-        println!("  {reason:<18} {count:>6}");
+        println!("  {:<18} {count:>6}", shown(reason));
     }
 }
 
 fn print_view(view: &DeadLetterView) {
     let summary = &view.summary;
     println!("position        {}", summary.position);
-    println!("reason          {}", summary.reason);
-    println!("message id      {}", summary.message_id.as_deref().unwrap_or("-"));
-    println!("order id        {}", summary.order_id.as_deref().unwrap_or("-"));
-    println!("content type    {}", view.content_type.as_deref().unwrap_or("-"));
-    println!("correlation id  {}", view.correlation_id.as_deref().unwrap_or("-"));
+    // Every part of a dead letter is the publisher's text (or the broker's copy of it).
+    println!("reason          {}", shown(&summary.reason));
+    println!(
+        "message id      {}",
+        shown(summary.message_id.as_deref().unwrap_or("-"))
+    );
+    println!("order id        {}", shown(summary.order_id.as_deref().unwrap_or("-")));
+    println!("content type    {}", shown(view.content_type.as_deref().unwrap_or("-")));
+    println!(
+        "correlation id  {}",
+        shown(view.correlation_id.as_deref().unwrap_or("-"))
+    );
     println!("headers:");
     for (key, value) in &view.headers {
-        println!("  {key}: {value}");
+        println!("  {}: {}", shown(key), shown(value));
     }
-    println!("body:\n{}\n", view.body);
+    println!("body:\n{}\n", shown_lines(&view.body));
 }
 
 /// At most `max` characters, with `…` when cut.

@@ -38,14 +38,23 @@ crate::bounded_test! {
         settings.amqp.url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f").into();
         let cut_off = gateway::app::RunningGateway::start(settings).await.expect("it starts");
         let cut_off_base = format!("http://{}", cut_off.http_address);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(get(&cut_off_base, "readyz").await.0, 200, "callbacks are taken");
-        let (status, why) = get(&cut_off_base, "readyz/orders").await;
-        assert_eq!(status, 503, "{why}");
+        // Until the first attempts fail, both are "not connected yet"; then both say why.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let why = loop {
+            let (status, why) = get(&cut_off_base, "readyz/orders").await;
+            assert_eq!(status, 503, "{why}");
+            if why.matches("retrying").count() == 2 {
+                break why;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "both failed to connect within 20 s: {why}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert!(
-            why.contains("the orders consumer") && why.contains("the outbox relay"),
+            why.contains("the orders consumer: not consuming orders")
+                && why.contains("the outbox relay: not publishing results"),
             "{why}"
         );
+        assert_eq!(get(&cut_off_base, "readyz").await.0, 200, "callbacks are taken");
         cut_off.stop().await;
         stack.stop().await;
     }
@@ -104,5 +113,8 @@ async fn the_gateway_reconnects_after_the_broker_drops_its_connections(db: Db) {
         assert_eq!(result.status, ResultStatus::Succeeded, "{order_id}");
         assert_eq!(stack.credits(order_id), 1, "{order_id} credited once");
     }
+    // Both reconnected, and `/readyz/orders` says so (their old runs' marks did not linger).
+    let (status, why) = get(&stack.gateway_url(), "readyz/orders").await;
+    assert_eq!(status, 200, "{why}");
     stack.stop().await;
 }

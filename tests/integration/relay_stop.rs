@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gateway::amqp::links::{BrokerLinks, RELAY};
 use gateway::config::DatabaseSettings;
 use gateway::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -104,11 +105,12 @@ crate::bounded_test! {
         let mut amqp = stack.settings.amqp.clone();
         amqp.url = proxy.url.clone();
         let shutdown = CancellationToken::new();
+        let links = BrokerLinks::new(&[RELAY]);
         let relay = tokio::spawn(gateway::amqp::relay::run(
             store.clone(),
             amqp,
             Arc::new(Notify::new()),
-            gateway::amqp::links::BrokerLinks::default(),
+            links.clone(),
             shutdown.clone(),
         ));
 
@@ -117,6 +119,7 @@ crate::bounded_test! {
             store.unpublished_count().await.unwrap() == 0
         })
         .await;
+        assert_eq!(links.verdict(), Ok(()), "connected, and its round went out whole");
 
         proxy.stall();
         insert_results(&pool, &["result.bank_transfer.succeeded"; 3], "during-the-alarm").await;
@@ -124,8 +127,14 @@ crate::bounded_test! {
             leased(&pool).await == 3
         })
         .await;
-        // Well past the moment the relay would have had its confirms from a broker that answers.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // `/readyz/orders` hears of it once the confirms are late (5 s), though the relay's
+        // connection is still open.
+        eventually("the relay is reported as not publishing", || async {
+            links
+                .verdict()
+                .is_err_and(|why| why.contains("has not confirmed a round of results"))
+        })
+        .await;
 
         shutdown.cancel();
         let stopped = tokio::time::timeout(Duration::from_secs(5), relay).await;
