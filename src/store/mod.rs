@@ -45,7 +45,9 @@ pub use properties::StoredProperties;
 pub(crate) use properties::{bounded_id, hash_suffix, SHORT_STRING_MAX_BYTES};
 pub use prune::{PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
-pub use reconciliation::{CarriedPayment, ExtraPayout, ReturnOutcome, ReturnToApply, RETURNED_BY_PROVIDER};
+pub use reconciliation::{
+    CarriedPayment, ExtraPayout, ForgetOutcome, ReturnOutcome, ReturnToApply, Settlement, RETURNED_BY_PROVIDER,
+};
 pub use report::{ReportFilter, ReportRow};
 pub use wallets::WalletReservation;
 

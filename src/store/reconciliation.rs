@@ -41,6 +41,10 @@ const CARRIED: &str = "carried";
 /// again does not carry it again (its `entry_ref` is taken).
 const FORGOTTEN: &str = "carried_forgotten";
 
+/// The reason code, and the prefix of the reference, of a return a person recorded for a
+/// carried payment the provider refunded uncredited (`gateway carried forget --as refunded`).
+const REFUNDED: &str = "refunded_uncredited";
+
 /// The kind of a `reconciliation_items` row that remembers a payment a statement of a later
 /// day than it was sent booked; its `booked_on` is that statement's day.
 const BOOKED_LATE: &str = "booked_late";
@@ -55,6 +59,32 @@ const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, 
      AND r.kind = 'carried') AS carried_since, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'booked_late') AS booked_late_on";
+
+/// How a person settled a carried payment with its provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The beneficiary was credited after all (booked on a statement that was never
+    /// reconciled, or under another reference): the payment stays succeeded.
+    Credited,
+    /// It was never credited, and the money came back to the disbursement account on the
+    /// Vietnam day `on` (`YYYY-MM-DD`): a return, with a final `returned` result for upstream.
+    Refunded { on: String },
+}
+
+/// What forgetting a carried payment did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForgetOutcome {
+    /// No longer expected; it stays succeeded.
+    Forgotten,
+    /// No longer expected, and returned: the `returned` result has this `seq`.
+    Refunded { seq: i64 },
+    /// The provider carries no such payment; nothing was written.
+    NotCarried,
+    /// The payment is not succeeded (not final yet: its own flow settles it); nothing was written.
+    NotSucceeded(PaymentState),
+    /// A statement returned it already (under `entry_ref`); nothing was written.
+    ReturnedEarlier { entry_ref: String },
+}
 
 /// A payment a reconciliation carried over to the days after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,17 +358,45 @@ impl Store {
             .collect()
     }
 
-    /// Stops expecting a carried payment of `provider` on the statements of the days after:
-    /// a person settled it with the provider (never booked and refunded to the disbursement
-    /// account, booked on a statement that was never reconciled, …). `note` says how, and goes
-    /// to the payment's event log. `false` when no such payment is carried.
-    pub async fn forget_carried(&self, provider: &str, payment_id: &str, note: &str) -> Result<bool, StoreError> {
+    /// Stops expecting a carried payment of `provider` on the statements of the days after,
+    /// once a person settled it with the provider, as `settlement` says; `note` says how and
+    /// goes to the payment's event log. Only a succeeded payment is forgotten: one not final
+    /// yet is settled by its own flow (and leaves the carried list when it fails).
+    pub async fn forget_carried(
+        &self,
+        provider: &str,
+        payment_id: &str,
+        settlement: &Settlement,
+        note: &str,
+    ) -> Result<ForgetOutcome, StoreError> {
         let (provider, payment_id, note) = (provider.to_string(), payment_id.to_string(), note.to_string());
+        let settlement = settlement.clone();
         self.write(&payment_id.clone(), move |connection, appends| {
-            let (provider, payment_id, note) = (provider.clone(), payment_id.clone(), note.clone());
+            let (provider, payment_id, note, settlement) =
+                (provider.clone(), payment_id.clone(), note.clone(), settlement.clone());
             Box::pin(async move {
                 let mut attempt = connection.begin().await?;
-                let forgotten = sqlx::query(&format!(
+                let carried = sqlx::query(&format!(
+                    "SELECT 1 FROM reconciliation_items WHERE provider = $1 AND payment_id = $2 AND kind = '{CARRIED}'"
+                ))
+                .bind(&provider)
+                .bind(&payment_id)
+                .fetch_optional(&mut *attempt)
+                .await?;
+                let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+                    .bind(&payment_id)
+                    .fetch_optional(&mut *attempt)
+                    .await?;
+                let (Some(_), Some(row)) = (carried, row) else {
+                    attempt.rollback().await?;
+                    return Ok(ForgetOutcome::NotCarried);
+                };
+                let record = PaymentRecord::from_row(&row)?;
+                if record.state != PaymentState::Succeeded {
+                    attempt.rollback().await?;
+                    return Ok(ForgetOutcome::NotSucceeded(record.state));
+                }
+                sqlx::query(&format!(
                     "UPDATE reconciliation_items SET kind = '{FORGOTTEN}', applied_at = $1 \
                      WHERE provider = $2 AND payment_id = $3 AND kind = '{CARRIED}'"
                 ))
@@ -347,26 +405,49 @@ impl Store {
                 .bind(&payment_id)
                 .execute(&mut *attempt)
                 .await?;
-                let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
-                    .bind(&payment_id)
-                    .fetch_optional(&mut *attempt)
-                    .await?;
-                let (1, Some(row)) = (forgotten.rows_affected(), row) else {
-                    attempt.rollback().await?;
-                    return Ok(false);
+                let outcome = match &settlement {
+                    Settlement::Credited => ForgetOutcome::Forgotten,
+                    Settlement::Refunded { on } => {
+                        // As a return on a statement would: a final `returned` result for
+                        // upstream, the beneficiary's slot free for a reissued order.
+                        let refund = ReturnToApply {
+                            provider: provider.clone(),
+                            entry_ref: format!("{REFUNDED}:{payment_id}"),
+                            payment_id: payment_id.clone(),
+                            amount: record.amount,
+                            reason_code: REFUNDED.to_string(),
+                            booked_on: on.clone(),
+                            reason: "the provider refunded the payout without crediting the beneficiary".to_string(),
+                        };
+                        match apply_return_in(&mut attempt, appends, &refund).await? {
+                            ReturnOutcome::Applied { seq } => ForgetOutcome::Refunded { seq },
+                            ReturnOutcome::ReturnedEarlier { entry_ref } => {
+                                attempt.rollback().await?;
+                                return Ok(ForgetOutcome::ReturnedEarlier { entry_ref });
+                            }
+                            other => {
+                                attempt.rollback().await?;
+                                return Err(sqlx::Error::Protocol(format!(
+                                    "the refund of {payment_id} could not be applied: {other:?}"
+                                )));
+                            }
+                        }
+                    }
                 };
-                let record = PaymentRecord::from_row(&row)?;
-                let detail = format!("no longer expected on {provider}'s statements: {note}");
+                let how = match settlement {
+                    Settlement::Credited => "the provider credited the beneficiary",
+                    Settlement::Refunded { .. } => "the provider refunded the payout uncredited",
+                };
                 record_event(
                     appends,
                     &record,
                     Some(record.state),
                     record.state,
                     Some(FORGOTTEN),
-                    &detail,
+                    &format!("no longer expected on {provider}'s statements ({how}): {note}"),
                 );
                 attempt.commit().await?;
-                Ok(true)
+                Ok(outcome)
             })
         })
         .await

@@ -726,15 +726,28 @@ async fn a_day_reconciled_after_the_day_that_booked_its_late_payment_does_not_ca
 }
 
 /// A carried payment the provider will never book kept every later day from balancing, and
-/// nothing could stop it being expected: `gateway carried forget` does, with a note.
+/// nothing could stop it being expected: `gateway carried forget` does, with a note. One the
+/// provider credited after all stays succeeded; one it refunded uncredited is returned, so that
+/// upstream hears of it and can pay again (forgetting it as paid left a beneficiary unpaid).
 async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_day_balances(db: Db) {
     use gateway::reconcile::ItemKind;
     let mut stack = TestStack::start(db).await;
-    // Two payments: the statement of the next days is today's moved on, which needs an entry.
-    let paid = pay(&mut stack, &[bank_order(1_700_000), bank_order(1_800_000)]).await;
-    let (order_id, late, booked) = (paid[0].0.clone(), paid[0].1.clone(), paid[1].1.clone());
+    // The statement of the next days is today's moved on, which needs an entry: `booked`.
+    let paid = pay(
+        &mut stack,
+        &[bank_order(1_700_000), bank_order(1_750_000), bank_order(1_800_000)],
+    )
+    .await;
+    let (credited_order, credited) = (paid[0].0.clone(), paid[0].1.clone());
+    let (refunded_order, refunded) = (paid[1].0.clone(), paid[1].1.clone());
+    let booked = paid[2].1.clone();
     let folder = tempfile::tempdir().expect("a temporary folder");
-    set_statement_faults(&stack, "bank_transfer", json!({ "omit": [late.clone()] })).await;
+    set_statement_faults(
+        &stack,
+        "bank_transfer",
+        json!({ "omit": [credited.clone(), refunded.clone()] }),
+    )
+    .await;
     let today_xml = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
     let store = Store::connect(&stack.settings.database).await.unwrap();
     let database = stack.settings.database.url.expose_secret().to_string();
@@ -743,59 +756,86 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         "in transit today"
     );
     let tomorrow = bank_day(&store, &next_day_statement(&today_xml, "", 1), 0).await;
-    assert_eq!(kinds(&tomorrow), [(ItemKind::MissingAtProvider, late.clone())].into());
+    assert_eq!(
+        kinds(&tomorrow),
+        [
+            (ItemKind::MissingAtProvider, credited.clone()),
+            (ItemKind::MissingAtProvider, refunded.clone())
+        ]
+        .into()
+    );
 
     let listed = crate::support::gateway_command(&["carried", "list"], &database).await;
     let listing = String::from_utf8_lossy(&listed.stdout);
     assert!(
-        listed.status.success() && listing.contains(&late) && listing.contains("1 carried payments."),
+        listed.status.success() && listing.contains(&credited) && listing.contains("2 carried payments."),
         "{listing}"
     );
-    let forget = |provider: &'static str, note: &'static str| {
-        let args = [
-            "carried",
-            "forget",
-            late.as_str(),
-            "--provider",
-            provider,
-            "--note",
-            note,
-        ];
+    let forget = |payment_id: &str, provider: &'static str, settled: &'static str, note: &'static str| {
+        let payment_id = payment_id.to_string();
         let database = database.clone();
-        async move { crate::support::gateway_command(&args, &database).await }
+        async move {
+            let args = [
+                "carried",
+                "forget",
+                payment_id.as_str(),
+                "--provider",
+                provider,
+                "--as",
+                settled,
+                "--note",
+                note,
+            ];
+            crate::support::gateway_command(&args, &database).await
+        }
     };
-    let wrong_provider = forget("vnpost_account", "ticket 42").await;
+    let wrong_provider = forget(&credited, "vnpost_account", "credited", "ticket 42").await;
     assert_eq!(
         wrong_provider.status.code(),
         Some(2),
         "another provider carries nothing of it"
     );
-    let forgotten = forget("bank_transfer", "refunded, ticket 42").await;
+    let forgotten = forget(&credited, "bank_transfer", "credited", "booked on the 4th, ticket 42").await;
     assert!(
         forgotten.status.success(),
         "{}",
         String::from_utf8_lossy(&forgotten.stderr)
     );
-    let again = forget("bank_transfer", "again").await;
+    let again = forget(&credited, "bank_transfer", "credited", "again").await;
     assert_eq!(again.status.code(), Some(2), "forgotten once");
+    let returned = forget(&refunded, "bank_transfer", "refunded", "refunded on the 5th, ticket 43").await;
+    assert!(
+        returned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&returned.stderr)
+    );
+    let result = stack
+        .wait_for(
+            &refunded_order,
+            |m| m.status == ResultStatus::Returned,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(result.is_final, "upstream hears that it was returned: {result:?}");
 
     let day_after = bank_day(&store, &next_day_statement(&today_xml, "", 2), 0).await;
     assert!(day_after.items.is_empty() && day_after.balanced(), "{day_after:?}");
     let today_again = bank_day(&store, today_xml.as_bytes(), 1_440).await;
-    assert_eq!(
-        kinds(&today_again),
-        [(ItemKind::Matched, booked.clone()), (ItemKind::InTransit, late.clone())].into()
+    assert!(
+        kinds(&today_again).contains(&(ItemKind::InTransit, credited.clone())),
+        "{today_again:?}"
     );
     let still_forgotten = bank_day(&store, &next_day_statement(&today_xml, "", 3), 0).await;
     assert!(
         still_forgotten.items.is_empty(),
-        "the day it was sent, again, does not carry it again"
+        "the day they were sent, again, does not carry them again: {still_forgotten:?}"
     );
-    let shown = crate::support::gateway_command(&["orders", "show", &order_id], &database).await;
+    let shown = crate::support::gateway_command(&["orders", "show", &credited_order], &database).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(
-        shown.contains("refunded, ticket 42"),
+        shown.contains("booked on the 4th, ticket 42"),
         "the note is in the event log:\n{shown}"
     );
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&booked));
     stack.stop().await;
 }
