@@ -99,11 +99,19 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
                     "{payment_id} is {state}, not succeeded: one not final yet is settled by its own flow, and one \
                      that failed leaves the list at the next reconciliation; forget only a succeeded payment"
                 ),
-                ForgetOutcome::ReturnedEarlier { entry_ref } => format!(
-                    "{payment_id} was returned already (statement entry {}); forget it --as credited if it is still \
-                     listed",
-                    crate::terminal::shown(&entry_ref)
-                ),
+                ForgetOutcome::ReturnedEarlier { entry_ref } => {
+                    println!(
+                        "{payment_id} is no longer expected on {provider}'s statements; a statement had returned it \
+                         already (entry {}), so upstream has its `returned` result; the note is in its event log.",
+                        crate::terminal::shown(&entry_ref)
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                ForgetOutcome::ChangedMeanwhile => {
+                    format!(
+                        "{payment_id} changed while it was being forgotten; run `gateway carried list` and try again"
+                    )
+                }
             };
             eprintln!("error: {refusal}; nothing was written");
             Ok(ExitCode::from(2))

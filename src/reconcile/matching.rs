@@ -47,6 +47,10 @@ pub struct GatewayPayment {
     /// The day a statement of a later day than it was sent booked it (its day reconciled
     /// before the day it was sent, say): it is not carried from the day it was sent.
     pub booked_late_on: Option<NaiveDate>,
+    /// The day it was returned (a statement's return, or a refund a person recorded): it is
+    /// owed no booking any more, and a payout of it booked after that day is a second credit —
+    /// upstream was told `returned` and may have paid the beneficiary again.
+    pub returned_on: Option<NaiveDate>,
 }
 
 /// What one reconciliation item is.
@@ -216,10 +220,21 @@ pub fn match_statement(
         let repeated = is_payout && !paid_out.insert(payment.payment_id.as_str());
         let amount_differs = i64::try_from(line.amount).ok() != Some(payment.amount);
         let reference_differs = is_payout && booked_under_another_reference(payment, line);
+        let paid_after_return = payment
+            .returned_on
+            .filter(|returned_on| is_payout && line.booked_on > *returned_on);
         let (kind, note) = if repeated {
             (
                 ItemKind::DuplicateOnStatement,
                 "a second payout line for this payment: the provider paid it twice".to_string(),
+            )
+        } else if let Some(returned_on) = paid_after_return {
+            (
+                ItemKind::DuplicateOnStatement,
+                format!(
+                    "booked after it was returned on {returned_on}: upstream was told `returned` and may have paid \
+                     the beneficiary again"
+                ),
             )
         } else if payment.state != PaymentState::Succeeded {
             let what = match line.kind {
@@ -278,14 +293,18 @@ pub fn match_statement(
             gateway_state: Some(payment.state),
             return_reason: return_reason(line),
             booked_on: Some(line.booked_on),
-            extra_payout: repeated || reference_differs,
+            extra_payout: repeated || reference_differs || paid_after_return.is_some(),
             note,
         });
     }
     let (from, to) = window;
     let grace_from = to.saturating_sub(grace_ms.max(0)).max(from);
     for payment in payments {
-        if payment.state != PaymentState::Succeeded || paid_out.contains(payment.payment_id.as_str()) {
+        // A returned payment is owed no booking: its credit came back (or never happened).
+        if payment.state != PaymentState::Succeeded
+            || paid_out.contains(payment.payment_id.as_str())
+            || payment.returned_on.is_some()
+        {
             continue;
         }
         let sent_that_day = payment.submitted_at.filter(|at| *at >= from && *at < to);
@@ -334,8 +353,8 @@ pub struct CarryOver {
     /// or sent this day, not on its statement and not final yet (one that succeeds later must
     /// be booked on a later day's statement). Later days expect them until they are booked.
     pub carry: Vec<(String, i64)>,
-    /// Payments carried from an earlier day that are settled now: on this statement, or ended
-    /// without a credit (failed, rejected).
+    /// Payments carried from an earlier day that are settled now: on this statement, ended
+    /// without a credit (failed, rejected), or returned.
     pub settled: Vec<String>,
     /// Payments this statement books as the gateway recorded them though they were sent on an
     /// earlier day, with their amounts: remembered, so that the day they were sent, if it is
@@ -370,7 +389,8 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
             carry_over.booked_late.push((id.to_string(), payment.amount));
         }
         if payment.carried_since.is_some() {
-            if booked || matches!(payment.state, PaymentState::Failed | PaymentState::Rejected) {
+            let returned = payment.returned_on.is_some();
+            if booked || returned || matches!(payment.state, PaymentState::Failed | PaymentState::Rejected) {
                 carry_over.settled.push(id.to_string());
             }
             continue;
@@ -507,6 +527,7 @@ mod tests {
             extra_payout_booked_on: None,
             carried_since: None,
             booked_late_on: None,
+            returned_on: None,
         }
     }
 
@@ -788,6 +809,42 @@ mod tests {
         let carried = carry_over(&payments, &items, DAY);
         assert_eq!(carried.settled, ["booked", "failed_since"]);
         assert!(carried.carry.is_empty(), "already carried: {carried:?}");
+    }
+
+    /// A returned payment (a statement's return, or a refund a person recorded) was still
+    /// expected and listed missing, stayed carried for ever, and a payout of it booked after the
+    /// return matched though upstream had been told `returned`.
+    #[test]
+    fn a_returned_payment_is_owed_no_booking_and_a_payout_after_its_return_is_flagged() {
+        use ItemKind::*;
+        let returned = |id: &str, on: u32, carried: bool| {
+            let mut p = payment(id, 1_000, PaymentState::Succeeded, 1_100);
+            p.returned_on = NaiveDate::from_ymd_opt(2026, 12, on);
+            p.carried_since = NaiveDate::from_ymd_opt(2026, 12, 1).filter(|_| carried);
+            p
+        };
+        let payments = [
+            returned("refunded_today", 3, false),
+            returned("refunded_carried", 2, true),
+            returned("paid_after_its_return", 2, false),
+            returned("returned_later", 5, false),
+        ];
+        let lines = [payout("paid_after_its_return", 1_000), payout("returned_later", 1_000)];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [
+                (Matched, "returned_later"),
+                (DuplicateOnStatement, "paid_after_its_return")
+            ],
+            "{items:?}"
+        );
+        assert!(items
+            .iter()
+            .any(|item| item.extra_payout && item.note.contains("returned on 2026-12-02")));
+        let carried = carry_over(&payments, &items, DAY);
+        assert_eq!(carried.settled, ["refunded_carried"]);
+        assert!(carried.carry.is_empty(), "{carried:?}");
     }
 
     #[test]

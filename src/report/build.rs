@@ -42,7 +42,12 @@ pub fn fact_of(row: &ReportRow) -> PaymentFact {
         outcome,
         amount: row.amount,
         reason_code,
-        order_to_credit_ms: row.credited_at.map(|credited| credited - row.claimed_at),
+        // A payout the provider refunded uncredited never reached the beneficiary: it has no
+        // time to credit, though the gateway once recorded it succeeded.
+        order_to_credit_ms: row
+            .credited_at
+            .filter(|_| row.return_reason_code.as_deref() != Some(crate::store::REFUNDED_UNCREDITED))
+            .map(|credited| credited - row.claimed_at),
     }
 }
 
@@ -61,7 +66,9 @@ pub fn notes() -> Vec<String> {
          their rejected results are on payments.results and their dead letters on payments.dlq."
             .to_string(),
         "Returned: credited, then sent back by the provider, as `gateway reconcile` recorded it from a \
-         statement; not counted as paid. A return not reconciled yet is still counted as paid."
+         statement, or never credited and refunded, as a person recorded it (`gateway carried forget --as \
+         refunded`, reason refunded_uncredited: not in the times to credit); not counted as paid. A return not \
+         reconciled yet is still counted as paid."
             .to_string(),
     ]
 }

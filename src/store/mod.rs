@@ -46,7 +46,8 @@ pub(crate) use properties::{bounded_id, hash_suffix, SHORT_STRING_MAX_BYTES};
 pub use prune::{PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
 pub use reconciliation::{
-    CarriedPayment, ExtraPayout, ForgetOutcome, ReturnOutcome, ReturnToApply, Settlement, RETURNED_BY_PROVIDER,
+    CarriedPayment, ExtraPayout, ForgetOutcome, ReturnOutcome, ReturnToApply, Settlement, REFUNDED_UNCREDITED,
+    RETURNED_BY_PROVIDER,
 };
 pub use report::{ReportFilter, ReportRow};
 pub use wallets::WalletReservation;

@@ -43,7 +43,7 @@ const FORGOTTEN: &str = "carried_forgotten";
 
 /// The reason code, and the prefix of the reference, of a return a person recorded for a
 /// carried payment the provider refunded uncredited (`gateway carried forget --as refunded`).
-const REFUNDED: &str = "refunded_uncredited";
+pub const REFUNDED_UNCREDITED: &str = "refunded_uncredited";
 
 /// The kind of a `reconciliation_items` row that remembers a payment a statement of a later
 /// day than it was sent booked; its `booked_on` is that statement's day.
@@ -58,7 +58,9 @@ const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, 
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'carried') AS carried_since, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
-     AND r.kind = 'booked_late') AS booked_late_on";
+     AND r.kind = 'booked_late') AS booked_late_on, \
+     (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'returned') AS returned_on";
 
 /// How a person settled a carried payment with its provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +84,11 @@ pub enum ForgetOutcome {
     NotCarried,
     /// The payment is not succeeded (not final yet: its own flow settles it); nothing was written.
     NotSucceeded(PaymentState),
-    /// A statement returned it already (under `entry_ref`); nothing was written.
+    /// No longer expected; a statement had returned it already (under `entry_ref`), so no
+    /// second return was written.
     ReturnedEarlier { entry_ref: String },
+    /// The payment changed while it was being forgotten; nothing was written.
+    ChangedMeanwhile,
 }
 
 /// A payment a reconciliation carried over to the days after it.
@@ -376,27 +381,9 @@ impl Store {
                 (provider.clone(), payment_id.clone(), note.clone(), settlement.clone());
             Box::pin(async move {
                 let mut attempt = connection.begin().await?;
-                let carried = sqlx::query(&format!(
-                    "SELECT 1 FROM reconciliation_items WHERE provider = $1 AND payment_id = $2 AND kind = '{CARRIED}'"
-                ))
-                .bind(&provider)
-                .bind(&payment_id)
-                .fetch_optional(&mut *attempt)
-                .await?;
-                let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
-                    .bind(&payment_id)
-                    .fetch_optional(&mut *attempt)
-                    .await?;
-                let (Some(_), Some(row)) = (carried, row) else {
-                    attempt.rollback().await?;
-                    return Ok(ForgetOutcome::NotCarried);
-                };
-                let record = PaymentRecord::from_row(&row)?;
-                if record.state != PaymentState::Succeeded {
-                    attempt.rollback().await?;
-                    return Ok(ForgetOutcome::NotSucceeded(record.state));
-                }
-                sqlx::query(&format!(
+                // The change itself is the check: a reconciliation that settled the payment
+                // meanwhile (deleting its carried row) leaves nothing to change.
+                let forgotten = sqlx::query(&format!(
                     "UPDATE reconciliation_items SET kind = '{FORGOTTEN}', applied_at = $1 \
                      WHERE provider = $2 AND payment_id = $3 AND kind = '{CARRIED}'"
                 ))
@@ -405,6 +392,19 @@ impl Store {
                 .bind(&payment_id)
                 .execute(&mut *attempt)
                 .await?;
+                let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"))
+                    .bind(&payment_id)
+                    .fetch_optional(&mut *attempt)
+                    .await?;
+                let (1, Some(row)) = (forgotten.rows_affected(), row) else {
+                    attempt.rollback().await?;
+                    return Ok(ForgetOutcome::NotCarried);
+                };
+                let record = PaymentRecord::from_row(&row)?;
+                if record.state != PaymentState::Succeeded {
+                    attempt.rollback().await?;
+                    return Ok(ForgetOutcome::NotSucceeded(record.state));
+                }
                 let outcome = match &settlement {
                     Settlement::Credited => ForgetOutcome::Forgotten,
                     Settlement::Refunded { on } => {
@@ -412,24 +412,25 @@ impl Store {
                         // upstream, the beneficiary's slot free for a reissued order.
                         let refund = ReturnToApply {
                             provider: provider.clone(),
-                            entry_ref: format!("{REFUNDED}:{payment_id}"),
+                            entry_ref: format!("{REFUNDED_UNCREDITED}:{payment_id}"),
                             payment_id: payment_id.clone(),
                             amount: record.amount,
-                            reason_code: REFUNDED.to_string(),
+                            reason_code: REFUNDED_UNCREDITED.to_string(),
                             booked_on: on.clone(),
                             reason: "the provider refunded the payout without crediting the beneficiary".to_string(),
                         };
                         match apply_return_in(&mut attempt, appends, &refund).await? {
                             ReturnOutcome::Applied { seq } => ForgetOutcome::Refunded { seq },
+                            // A statement returned it already: the refund is on record, and the
+                            // payment is forgotten all the same.
                             ReturnOutcome::ReturnedEarlier { entry_ref } => {
-                                attempt.rollback().await?;
-                                return Ok(ForgetOutcome::ReturnedEarlier { entry_ref });
+                                ForgetOutcome::ReturnedEarlier { entry_ref }
                             }
-                            other => {
+                            ReturnOutcome::AlreadyApplied
+                            | ReturnOutcome::ReferenceTaken { .. }
+                            | ReturnOutcome::NotApplicable => {
                                 attempt.rollback().await?;
-                                return Err(sqlx::Error::Protocol(format!(
-                                    "the refund of {payment_id} could not be applied: {other:?}"
-                                )));
+                                return Ok(ForgetOutcome::ChangedMeanwhile);
                             }
                         }
                     }
@@ -526,6 +527,11 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
             .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
         booked_late_on: row
             .try_get::<Option<String>, _>("booked_late_on")?
+            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
+        // Written by `apply_return`; one unreadable counts from the first day there is, so
+        // every later payout of the payment is flagged.
+        returned_on: row
+            .try_get::<Option<String>, _>("returned_on")?
             .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
     })
 }

@@ -837,5 +837,23 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         "the note is in the event log:\n{shown}"
     );
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&booked));
+
+    // The refund then shows on a later statement: it is the refund a person recorded, not a
+    // second return of the payment (which left that day unbalanced).
+    set_statement_faults(
+        &stack,
+        "bank_transfer",
+        json!({ "omit": [credited.clone(), refunded.clone()], "returns": [{ "reference": refunded.clone() }] }),
+    )
+    .await;
+    let with_return = std::fs::read_to_string(fetch_statement(&stack, "bank_transfer", folder.path()).await).unwrap();
+    let return_entry = entry_of(&with_return, &refunded);
+    let refund_day = bank_day(&store, &next_day_statement(&today_xml, &return_entry, 4), 0).await;
+    assert_eq!(
+        kinds(&refund_day),
+        [(ItemKind::Returned, refunded.clone())].into(),
+        "{refund_day:?}"
+    );
+    assert!(refund_day.balanced(), "{refund_day:?}");
     stack.stop().await;
 }
