@@ -115,10 +115,16 @@ async fn relay(
     // The back-off starts again once a round goes out whole (or there is nothing to send), not
     // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
+    // Publishing once a round is confirmed whole, or there is nothing to send: a connection
+    // alone says nothing (a broker in an alarm takes connections and confirms nothing).
     let connected = links.connected_while(LINK, NOT_PUBLISHING);
+    connected.impaired("connected to RabbitMQ; no round of results confirmed yet");
     let mut parked_reported_at = tokio::time::Instant::now();
     // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
     let mut nacked_rounds = 0;
+    // Until when nacked rows are held back (ms since 1970): the relay is not publishing them,
+    // whatever the rounds of other rows do meanwhile.
+    let mut held_back_until: Option<i64> = None;
     loop {
         if shutdown.is_cancelled() {
             // Asked to stop with rows still waiting (the gateway's stop gave them its five
@@ -142,6 +148,12 @@ async fn relay(
         if rows.is_empty() {
             *one_by_one = 0;
             *attempt = 0;
+            // Nothing to send, and nothing held back past its wait (it went out, from here or
+            // from another gateway): publishing.
+            if held_back_until.is_none_or(|until| crate::store::now_ms() >= until) {
+                held_back_until = None;
+                connected.working();
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     close_within_timeout(&connection, "shutdown").await;
@@ -189,9 +201,9 @@ async fn relay(
             tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");
             count_failure(store, settings, *id, reason).await?;
         }
-        if round.nacked.is_empty() {
+        let nacked = !round.nacked.is_empty();
+        if !nacked {
             nacked_rounds = 0;
-            connected.working();
         } else {
             connected.impaired(
                 "the broker refuses results (nack: a full queue, a quorum queue without its majority); retrying",
@@ -208,6 +220,7 @@ async fn relay(
                  queue without its majority). They are tried again after the wait; they are not parked for it."
             );
             let until = crate::store::now_ms() + wait.as_millis() as i64;
+            held_back_until = Some(until);
             if let Err(error) = store.defer_outbox(&round.nacked, until).await {
                 tracing::warn!(%error, "Could not hold back nacked outbox rows; their leases run out by themselves.");
             }
@@ -253,6 +266,12 @@ async fn relay(
             );
         }
         *attempt = 0;
+        // A round confirmed whole, and what was held back has had its turn again (the oldest
+        // rows are leased first): publishing.
+        if !nacked && held_back_until.is_none_or(|until| crate::store::now_ms() >= until) {
+            held_back_until = None;
+            connected.working();
+        }
     }
 }
 
