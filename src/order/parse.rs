@@ -2,7 +2,7 @@
 //! field by field so every refusal has a stable code and a sentence naming the field. Messages
 //! never repeat the personal data they refuse (ids, names, phones, account numbers).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 
 use gateway_adapter::names::{composed, provider_memo, strip_diacritics};
@@ -108,6 +108,14 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
             )
         })?
         .with_timezone(&Utc);
+    // A century or year digit typed wrong reads as someone not born yet. (The year is not in
+    // the message: it is the beneficiary's personal data, and the reason goes to logs.)
+    if beneficiary.id.birth_year() > created_at.year() {
+        return Err(Invalid::new(
+            "invalid_citizen_id",
+            "beneficiary.id encodes a year of birth after the order's created_at (its century/sex digit or its year digits are wrong)",
+        ));
+    }
     limits.check(channel, amount)?;
 
     Ok(PaymentOrder {

@@ -218,6 +218,8 @@ refuses! {
         WALLET, "/destination/phone_number" = "0241234567" => "invalid_phone_number";
     a_five_digit_citizen_id_is_invalid_citizen_id:
         BANK, "/beneficiary/id" = "12345" => "invalid_citizen_id";
+    a_citizen_id_of_someone_born_after_the_order_is_invalid_citizen_id:
+        BANK, "/beneficiary/id" = "034226001234" => "invalid_citizen_id";
     an_unknown_channel_is_unknown_channel:
         BANK, "/channel" = "cash" => "unknown_channel";
     an_unknown_program_is_unknown_program:
@@ -322,6 +324,24 @@ fn amounts_up_to_the_configured_limit_pass_and_above_it_are_amount_over_limit() 
     };
     let error = parse_order(WALLET.as_bytes(), &strict).expect_err("over the configured limit");
     assert_eq!(error.code, "amount_over_limit");
+}
+
+/// Born in the year the order was made is plausible (a newborn's allowance); a year after it
+/// is a digit typed wrong, refused without repeating the id or the year.
+#[test]
+fn a_citizen_id_is_checked_against_the_orders_date_without_showing_the_year() {
+    let born_that_year = with(BANK, "/beneficiary/id", json!("034225001234"));
+    assert!(parse_order(born_that_year.to_string().as_bytes(), &ChannelLimits::default()).is_ok());
+    let error = refusal(
+        with(BANK, "/beneficiary/id", json!("034399001234"))
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(error.code, "invalid_citizen_id");
+    assert!(
+        !error.message.contains("2099") && !error.message.contains("99"),
+        "{error}"
+    );
 }
 
 #[test]

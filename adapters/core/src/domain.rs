@@ -187,6 +187,21 @@ impl TryFrom<&str> for CitizenId {
     }
 }
 
+impl CitizenId {
+    /// The year of birth it encodes: the century from its fourth digit (0–1: 1900s, 2–3: 2000s)
+    /// and the year from the two after it.
+    pub fn birth_year(&self) -> i32 {
+        let digit = |at: usize| {
+            self.0
+                .as_bytes()
+                .get(at)
+                .map_or(0, |byte| i32::from(byte.wrapping_sub(b'0')))
+        };
+        let century = if digit(3) >= 2 { 2000 } else { 1900 };
+        century + digit(4) * 10 + digit(5)
+    }
+}
+
 masked_string!(
     /// A bank or VNPost account number: an opaque string of 6 to 19 digits or capital letters
     /// (virtual accounts can be alphanumeric); leading zeros are kept.
@@ -456,6 +471,15 @@ mod tests {
             CitizenId::try_from("03408700123A").map_err(|e| e.code),
             Err("invalid_citizen_id")
         );
+    }
+
+    #[test]
+    fn a_citizen_id_says_the_year_of_birth() {
+        let year = |id: &str| CitizenId::try_from(id).map(|id| id.birth_year()).ok();
+        assert_eq!(year("034087001234"), Some(1987));
+        assert_eq!(year("034148001234"), Some(1948));
+        assert_eq!(year("034205001234"), Some(2005));
+        assert_eq!(year("034399001234"), Some(2099));
     }
 
     #[test]
