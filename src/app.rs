@@ -110,6 +110,7 @@ impl RunningGateway {
             adapters.clone(),
             &settings.amqp,
             std::time::Duration::from_millis(settings.batches.check_interval_ms),
+            links.clone(),
         )? {
             router = router.merge(ops);
         }

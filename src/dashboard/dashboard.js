@@ -194,6 +194,12 @@
     byId("batches-note").textContent = note;
   }
 
+  function drawOrdersSide(side) {
+    var banner = byId("orders-side");
+    banner.hidden = side.working;
+    banner.textContent = side.working ? "" : "This gateway is not taking orders or not sending results: " + side.why;
+  }
+
   function draw(summary) {
     refreshMs = summary.refresh_ms || refreshMs;
     byId("token-form").hidden = true;
@@ -203,6 +209,7 @@
     drawDlq(summary.dlq);
     drawProviders(summary.providers);
     drawBatches(summary.batches);
+    drawOrdersSide(summary.orders_side);
     setStatus("Updated " + new Date().toLocaleTimeString("vi-VN") + " \u00b7 every " + refreshMs / 1000 + " s", false);
     document.documentElement.setAttribute("data-dashboard-ready", summary.generated_at);
   }

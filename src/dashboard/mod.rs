@@ -29,6 +29,7 @@ use axum::{Json, Router};
 
 pub use settings::DashboardSettings;
 
+use crate::amqp::links::BrokerLinks;
 use crate::config::AmqpSettings;
 use crate::providers::Adapters;
 use crate::store::Store;
@@ -54,6 +55,8 @@ pub struct DashboardState {
     batches: Arc<reuse::Reuse<batches::Batches>>,
     counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
     review: Arc<reuse::Reuse<crate::store::PaymentListing>>,
+    /// Whether this gateway takes orders and sends results (what `/readyz/orders` reads).
+    links: BrokerLinks,
 }
 
 /// The dashboard's routes, or `None` when it is off (no token). Fails on invalid settings.
@@ -63,6 +66,7 @@ pub fn router(
     adapters: Adapters,
     amqp: &AmqpSettings,
     batch_refresh: std::time::Duration,
+    links: BrokerLinks,
 ) -> anyhow::Result<Option<Router>> {
     settings.validate()?;
     let Some(token) = &settings.token else {
@@ -81,6 +85,7 @@ pub fn router(
         batches: Arc::new(reuse::Reuse::new(batch_refresh)),
         counts: Arc::new(reuse::Reuse::new(batch_refresh)),
         review: Arc::new(reuse::Reuse::new(batch_refresh)),
+        links,
     };
     Ok(Some(
         Router::new()

@@ -22,6 +22,16 @@ pub struct Summary {
     pub dlq: DlqLook,
     pub providers: Vec<ProviderHealth>,
     pub batches: Batches,
+    /// Whether this gateway takes orders and sends results; the same as `/readyz/orders`.
+    pub orders_side: OrdersSide,
+}
+
+/// This gateway's orders consumer and outbox relay, as `/readyz/orders` sees them.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrdersSide {
+    pub working: bool,
+    /// What is not working, as a sentence; `None` when all is.
+    pub why: Option<String>,
 }
 
 /// Live counts by state and channel.
@@ -119,5 +129,15 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
             .get(|| async { Ok::<_, std::convert::Infallible>(batches::in_progress(&state.store).await) })
             .await
             .unwrap_or_else(|never| match never {}),
+        orders_side: match state.links.verdict() {
+            Ok(()) => OrdersSide {
+                working: true,
+                why: None,
+            },
+            Err(why) => OrdersSide {
+                working: false,
+                why: Some(why),
+            },
+        },
     })
 }

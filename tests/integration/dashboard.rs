@@ -123,6 +123,8 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
     assert!(summary["dlq"]["error"].is_null(), "{}", summary["dlq"]);
     assert_eq!(summary["batches"]["open"], 1, "{}", summary["batches"]);
     assert_eq!(summary["batches"]["shown"][0]["check"]["final_orders"], 1);
+    // The orders side, as `/readyz/orders` sees it: this gateway consumes and publishes.
+    assert_eq!(summary["orders_side"]["working"], true, "{}", summary["orders_side"]);
 
     // The page itself carries no data, and without a token it asks for one.
     let page = http.get(format!("{base}/ops")).send().await.unwrap();
@@ -158,6 +160,10 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
         assert_eq!(text_of(dom, id).as_deref(), Some(text), "{id}");
     }
     assert!(dom.contains(&format!("id=\"review-{held_id}\"")));
+    assert!(
+        dom.contains("id=\"orders-side\" class=\"status error\" role=\"alert\" hidden"),
+        "no alarm while orders are taken"
+    );
     let batch_row = &dom[dom
         .find(&format!("id=\"batch-final-{batch_id}\""))
         .expect("the batch's row")..];
