@@ -39,11 +39,12 @@ impl ThreadWaits {
             let Some(tid) = task.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
                 continue;
             };
-            // A thread that ended between the listing and the read is left out.
-            let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            // A thread that ended between the listing and either read is left out (it was read
+            // with an empty name when it ended between the two).
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            let (Ok(schedstat), Ok(name)) = (read("schedstat"), read("comm")) else {
                 continue;
             };
-            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
             if let Some(wait) = run_queue_wait(&schedstat) {
                 by_thread.insert(tid, (name.trim_end().to_string(), wait));
             }
