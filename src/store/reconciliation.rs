@@ -516,24 +516,22 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         state: state_column(row, "state")?,
         provider_ref: row.try_get("provider_ref")?,
         submitted_at: row.try_get("submitted_at")?,
-        // Written by `remember_extra_payouts` as YYYY-MM-DD; one unreadable counts from the
-        // first day there is, so no return is applied past it.
-        extra_payout_booked_on: row
-            .try_get::<Option<String>, _>("extra_payout_booked_on")?
-            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
-        // Written by `remember_carried`; one unreadable is carried from the first day there is.
-        carried_since: row
-            .try_get::<Option<String>, _>("carried_since")?
-            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
-        booked_late_on: row
-            .try_get::<Option<String>, _>("booked_late_on")?
-            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
-        // Written by `apply_return`; one unreadable counts from the first day there is, so
-        // every later payout of the payment is flagged.
-        returned_on: row
-            .try_get::<Option<String>, _>("returned_on")?
-            .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)),
+        // Written by `remember_extra_payouts`: no return is applied past it.
+        extra_payout_booked_on: remembered_day(row, "extra_payout_booked_on")?,
+        // Written by `remember_carried`.
+        carried_since: remembered_day(row, "carried_since")?,
+        booked_late_on: remembered_day(row, "booked_late_on")?,
+        // Written by `apply_return`: every later payout of the payment is flagged.
+        returned_on: remembered_day(row, "returned_on")?,
     })
+}
+
+/// A day `reconciliation_items` remembers (`YYYY-MM-DD`). One unreadable counts from the first
+/// day there is, the side that never lets a return through or a payout go unflagged.
+fn remembered_day(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<chrono::NaiveDate>, sqlx::Error> {
+    Ok(row
+        .try_get::<Option<String>, _>(column)?
+        .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)))
 }
 
 async fn apply_return_in(
