@@ -150,8 +150,7 @@ async fn relay(
             *attempt = 0;
             // Nothing to send, and nothing held back past its wait (it went out, from here or
             // from another gateway): publishing.
-            if held_back_until.is_none_or(|until| crate::store::now_ms() >= until) {
-                held_back_until = None;
+            if wait_is_over(held_back_until) {
                 connected.working();
             }
             tokio::select! {
@@ -268,11 +267,15 @@ async fn relay(
         *attempt = 0;
         // A round confirmed whole, and what was held back has had its turn again (the oldest
         // rows are leased first): publishing.
-        if !nacked && held_back_until.is_none_or(|until| crate::store::now_ms() >= until) {
-            held_back_until = None;
+        if !nacked && wait_is_over(held_back_until) {
             connected.working();
         }
     }
+}
+
+/// Whether rows held back until `until` (ms since 1970; `None`: none held back) may go again.
+fn wait_is_over(until: Option<i64>) -> bool {
+    until.is_none_or(|until| crate::store::now_ms() >= until)
 }
 
 /// What became of one round of rows.
