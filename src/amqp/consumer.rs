@@ -56,27 +56,33 @@ async fn consume(
     // Consume only while the store answers: an order that cannot be claimed would only go
     // back to the queue and use up its delivery limit. Until the store is back, this returns
     // an error and the reconnect delay keeps doubling.
-    intake
-        .store
-        .ping()
-        .await
-        .context("the store does not answer; not consuming orders until it does")?;
-    let connection = connect(settings, "orders")
-        .await
-        .context("could not connect to RabbitMQ")?;
-    let channel = connection.create_channel().await?;
-    topology::declare(&channel, settings)
-        .await
-        .context("could not declare the topology")?;
-    channel.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
-    let mut deliveries = channel
-        .basic_consume(
-            settings.orders_queue.as_str().into(),
-            "payout-gateway".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let set_up = async {
+        intake
+            .store
+            .ping()
+            .await
+            .context("the store does not answer; not consuming orders until it does")?;
+        let connection = connect(settings, "orders")
+            .await
+            .context("could not connect to RabbitMQ")?;
+        let channel = connection.create_channel().await?;
+        topology::declare(&channel, settings)
+            .await
+            .context("could not declare the topology")?;
+        channel.basic_qos(settings.prefetch, BasicQosOptions::default()).await?;
+        let deliveries = channel
+            .basic_consume(
+                settings.orders_queue.as_str().into(),
+                "payout-gateway".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        anyhow::Ok((connection, channel, deliveries))
+    };
+    let Some((connection, channel, mut deliveries)) = super::unless_stopped(shutdown, set_up).await? else {
+        return Ok(());
+    };
     // The reconnect delay starts over only once the store took an order: a store that
     // answers the ping but refuses writes keeps the delays doubling, so requeued orders do
     // not burn through their delivery limit in seconds.

@@ -47,6 +47,21 @@ pub async fn connect(settings: &AmqpSettings, role: &str) -> lapin::Result<Conne
     }
 }
 
+/// Runs a part's set-up with the broker (connect, open a channel, declare, consume) unless
+/// `shutdown` comes first: `Ok(None)` then, and what was opened is dropped. A broker that takes
+/// the connection and never answers (or a host that swallows packets, for up to
+/// [`CONNECT_TIMEOUT`] an attempt) held the gateway's stop for as long as it did.
+pub async fn unless_stopped<T>(
+    shutdown: &tokio_util::sync::CancellationToken,
+    setup: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<Option<T>> {
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Ok(None),
+        done = setup => done.map(Some),
+    }
+}
+
 /// The longest a stopping task waits for the broker to answer its goodbye (a `close`, a
 /// consumer's `cancel`): a broker in a memory or disk alarm stops reading from publishers, and
 /// a stop must not wait for the alarm to end.

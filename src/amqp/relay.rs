@@ -62,21 +62,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut attempt = 0;
-    // Rows still to publish one at a time since a batch broke the channel.
-    let mut one_by_one = 0;
+    let mut progress = Progress::default();
     report_parked(&store).await;
     while !shutdown.is_cancelled() {
-        match relay(
-            &store,
-            &settings,
-            &wake,
-            &links,
-            &shutdown,
-            &mut attempt,
-            &mut one_by_one,
-        )
-        .await
-        {
+        match relay(&store, &settings, &wake, &links, &shutdown, &mut attempt, &mut progress).await {
             Ok(()) => return,
             Err(error) => {
                 links.lost(LINK, NOT_PUBLISHING);
@@ -95,6 +84,50 @@ pub async fn run(
     }
 }
 
+/// What a relay knows of the rows behind it, kept across its reconnects.
+#[derive(Default)]
+struct Progress {
+    /// Rows still to publish one at a time since a batch broke the channel.
+    one_by_one: usize,
+    /// Nacked rows held back in the store.
+    held_back: HeldBack,
+}
+
+/// Nacked rows held back, across rounds and reconnects: the wait grows with every round that
+/// has nacks until the rows held back have gone out (a round of other rows going out says
+/// nothing of them), and the relay is not publishing until then.
+#[derive(Debug, Default)]
+struct HeldBack {
+    /// Rounds with nacks since nothing was held back: how long the next nacked rows wait.
+    nacked_rounds: u32,
+    /// Until when the last of them are held (ms since 1970); `None`: nothing is held back.
+    until: Option<i64>,
+}
+
+impl HeldBack {
+    /// A round had nacked rows at `now` (ms since 1970): how long they are held back.
+    fn nacked(&mut self, settings: &AmqpSettings, now: i64) -> Duration {
+        let wait = reconnect_delay(settings, self.nacked_rounds);
+        self.nacked_rounds = self.nacked_rounds.saturating_add(1);
+        let until = now + wait.as_millis() as i64;
+        // Rows held back longer earlier are still held: a shorter wait does not end theirs.
+        self.until = Some(self.until.map_or(until, |earlier| earlier.max(until)));
+        wait
+    }
+
+    /// A round leased at `leased_at` (ms since 1970) had no nacked row: once every wait was
+    /// over before it was leased, the rows held back were leased again (the oldest go first)
+    /// and went out, or another gateway sent them, and the waits start short again. Returns
+    /// whether nothing is held back.
+    fn went_out(&mut self, leased_at: i64) -> bool {
+        if self.until.is_some_and(|until| leased_at < until) {
+            return false;
+        }
+        *self = Self::default();
+        true
+    }
+}
+
 async fn relay(
     store: &Store,
     settings: &AmqpSettings,
@@ -102,16 +135,23 @@ async fn relay(
     links: &BrokerLinks,
     shutdown: &CancellationToken,
     attempt: &mut u32,
-    one_by_one: &mut usize,
+    progress: &mut Progress,
 ) -> anyhow::Result<()> {
-    let connection = connect(settings, "relay")
-        .await
-        .context("could not connect to RabbitMQ")?;
-    let channel = connection.create_channel().await?;
-    topology::declare_outputs(&channel, settings)
-        .await
-        .context("could not declare the topology")?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    let Progress { one_by_one, held_back } = progress;
+    let set_up = async {
+        let connection = connect(settings, "relay")
+            .await
+            .context("could not connect to RabbitMQ")?;
+        let channel = connection.create_channel().await?;
+        topology::declare_outputs(&channel, settings)
+            .await
+            .context("could not declare the topology")?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        anyhow::Ok((connection, channel))
+    };
+    let Some((connection, channel)) = super::unless_stopped(shutdown, set_up).await? else {
+        return Ok(());
+    };
     // The back-off starts again once a round goes out whole (or there is nothing to send), not
     // at the connection: a broker that refuses every round keeps the waits growing.
     tracing::info!("The outbox relay is connected.");
@@ -120,11 +160,6 @@ async fn relay(
     let connected = links.connected_while(LINK, NOT_PUBLISHING);
     connected.impaired("connected to RabbitMQ; no round of results confirmed yet");
     let mut parked_reported_at = tokio::time::Instant::now();
-    // Rounds in a row with nacked rows: how long those rows wait before they are tried again.
-    let mut nacked_rounds = 0;
-    // Until when nacked rows are held back (ms since 1970): the relay is not publishing them,
-    // whatever the rounds of other rows do meanwhile.
-    let mut held_back_until: Option<i64> = None;
     loop {
         if shutdown.is_cancelled() {
             // Asked to stop with rows still waiting (the gateway's stop gave them its five
@@ -134,6 +169,7 @@ async fn relay(
         }
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
         let started = std::time::Instant::now();
+        let leased_at = crate::store::now_ms();
         let rows = store
             .lease_unpublished(limit, RELAY_LEASE_MS)
             .await
@@ -145,12 +181,17 @@ async fn relay(
             report_parked(store).await;
             parked_reported_at = tokio::time::Instant::now();
         }
+        // Checked idle too: a connection the broker closed (or a heartbeat lost) while there
+        // was nothing to send is found at once, not when the next result waits on it.
+        if !channel.status().connected() {
+            bail!("the relay channel closed");
+        }
         if rows.is_empty() {
             *one_by_one = 0;
             *attempt = 0;
             // Nothing to send, and nothing held back past its wait (it went out, from here or
             // from another gateway): publishing.
-            if wait_is_over(held_back_until) {
+            if held_back.went_out(leased_at) {
                 connected.working();
             }
             tokio::select! {
@@ -162,9 +203,6 @@ async fn relay(
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
             continue;
-        }
-        if !channel.status().connected() {
-            bail!("the relay channel closed");
         }
         let started = std::time::Instant::now();
         let Some(round) = publish_unless_stopped(&channel, settings, &rows, &connected, shutdown).await? else {
@@ -201,25 +239,22 @@ async fn relay(
             count_failure(store, settings, *id, reason).await?;
         }
         let nacked = !round.nacked.is_empty();
-        if !nacked {
-            nacked_rounds = 0;
-        } else {
+        if nacked {
             connected.impaired(
                 "the broker refuses results (nack: a full queue, a quorum queue without its majority); retrying",
             );
             // The channel is fine and so are the other rows: the nacked ones keep their lease
             // for a while that grows as long as the nacks go on, and the rows behind them go
             // out meanwhile.
-            let wait = reconnect_delay(settings, nacked_rounds);
-            nacked_rounds += 1;
+            let now = crate::store::now_ms();
+            let wait = held_back.nacked(settings, now);
             tracing::warn!(
                 rows = round.nacked.len(),
                 wait_ms = wait.as_millis() as u64,
                 "The broker refused outbox messages (nack): it cannot take them now (a full queue, a quorum \
                  queue without its majority). They are tried again after the wait; they are not parked for it."
             );
-            let until = crate::store::now_ms() + wait.as_millis() as i64;
-            held_back_until = Some(until);
+            let until = now + wait.as_millis() as i64;
             if let Err(error) = store.defer_outbox(&round.nacked, until).await {
                 tracing::warn!(%error, "Could not hold back nacked outbox rows; their leases run out by themselves.");
             }
@@ -239,11 +274,15 @@ async fn relay(
             }
         }
         if let Some(error) = round.broken {
-            // Only a row sent on its own, after a batch it was in broke, is blamed: a broker
-            // restart while a lone row is in flight is nobody's fault.
+            // Only a row sent on its own, after a batch it was in broke, is blamed, and only
+            // when the broker closed the channel: a connection lost while a lone row is in
+            // flight (a broker restart, the network) is nobody's fault, and blaming it parked
+            // a healthy row after a few of them.
             if let ([row], true) = (rows.as_slice(), *one_by_one > 0) {
-                let reason = format!("the broker closed the channel while taking it ({error})");
-                count_failure(store, settings, row.id, &reason).await?;
+                if blames_the_message(&error) {
+                    let reason = format!("the broker closed the channel while taking it ({error})");
+                    count_failure(store, settings, row.id, &reason).await?;
+                }
             } else {
                 *one_by_one = rows.len() - round.confirmed.len();
                 tracing::warn!(
@@ -267,15 +306,29 @@ async fn relay(
         *attempt = 0;
         // A round confirmed whole, and what was held back has had its turn again (the oldest
         // rows are leased first): publishing.
-        if !nacked && wait_is_over(held_back_until) {
+        if !nacked && held_back.went_out(leased_at) {
             connected.working();
         }
     }
 }
 
-/// Whether rows held back until `until` (ms since 1970; `None`: none held back) may go again.
-fn wait_is_over(until: Option<i64>) -> bool {
-    until.is_none_or(|until| crate::store::now_ms() >= until)
+/// Whether a failure while a message went out says something of the message: the broker
+/// closed the channel (a soft error, such as a message it will not take), not the connection
+/// (a broker restart, the network, a missed heartbeat: a hard error or no answer at all).
+fn blames_the_message(error: &anyhow::Error) -> bool {
+    use lapin::protocol::AMQPErrorKind;
+    use lapin::ErrorKind;
+    let Some(error) = error.downcast_ref::<lapin::Error>() else {
+        return true;
+    };
+    match error.kind() {
+        ErrorKind::IOError(_)
+        | ErrorKind::RuntimeShutdownError(_)
+        | ErrorKind::InvalidConnectionState(_)
+        | ErrorKind::MissingHeartbeatError => false,
+        ErrorKind::ProtocolError(amqp) => !matches!(amqp.kind(), AMQPErrorKind::Hard(_)),
+        _ => true,
+    }
 }
 
 /// What became of one round of rows.
@@ -468,6 +521,61 @@ async fn report_parked(store: &Store) {
 mod tests {
     use super::*;
     use crate::store::StoredProperties;
+
+    #[test]
+    fn nacked_rows_wait_longer_each_round_until_they_went_out_whatever_other_rows_do() {
+        let settings = AmqpSettings {
+            reconnect_delay_ms: 500,
+            ..settings()
+        };
+        let mut held = HeldBack::default();
+        assert!(held.went_out(0), "nothing held back");
+        assert_eq!(held.nacked(&settings, 1_000), Duration::from_millis(500));
+        // Rounds of other rows going out before the wait is over say nothing of the held rows,
+        // and the next nacks wait longer.
+        assert!(!held.went_out(1_200));
+        assert_eq!(held.nacked(&settings, 1_300), Duration::from_millis(1_000));
+        assert!(!held.went_out(1_600), "held until 2,300, past the first wait's end");
+        assert_eq!(held.nacked(&settings, 1_700), Duration::from_millis(2_000));
+        assert!(!held.went_out(3_699));
+        assert!(held.went_out(3_700), "leased after every wait was over: they went out");
+        assert_eq!(held.nacked(&settings, 4_000), Duration::from_millis(500), "short again");
+    }
+
+    #[test]
+    fn only_the_broker_closing_the_channel_blames_the_message() {
+        use lapin::protocol::AMQPError;
+        let from_broker = |code| -> anyhow::Error {
+            let error = AMQPError::from_id(code, "closed".into()).expect("a known reply code");
+            lapin::Error::from(lapin::ErrorKind::ProtocolError(error)).into()
+        };
+        assert!(
+            blames_the_message(&from_broker(406)),
+            "PRECONDITION_FAILED: the message"
+        );
+        assert!(!blames_the_message(&from_broker(320)), "CONNECTION_FORCED: a restart");
+        let lost: anyhow::Error = lapin::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset)).into();
+        assert!(!blames_the_message(&lost), "the network");
+        let heartbeat: anyhow::Error = lapin::Error::from(lapin::ErrorKind::MissingHeartbeatError).into();
+        assert!(!blames_the_message(&heartbeat));
+    }
+
+    #[test]
+    fn a_shorter_wait_does_not_end_a_longer_one() {
+        let settings = AmqpSettings {
+            reconnect_delay_ms: 500,
+            ..settings()
+        };
+        let mut held = HeldBack {
+            nacked_rounds: 5,
+            until: None,
+        };
+        assert_eq!(held.nacked(&settings, 0), Duration::from_millis(16_000));
+        held.nacked_rounds = 0;
+        assert_eq!(held.nacked(&settings, 1_000), Duration::from_millis(500));
+        assert!(!held.went_out(2_000), "the rows held for 16 s are still held");
+        assert!(held.went_out(16_000));
+    }
 
     fn settings() -> AmqpSettings {
         crate::config::Settings::load(std::path::Path::new("config"))

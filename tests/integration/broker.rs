@@ -60,19 +60,60 @@ crate::bounded_test! {
     }
 }
 
-/// Asks RabbitMQ to close every connection whose name contains `needle`; returns how many.
-async fn close_connections(needle: &str) -> usize {
+crate::bounded_test! {
+    /// A relay with nothing to send never looked at its connection: one the broker closed
+    /// meanwhile was found only when the next result waited on it, and `/readyz/orders` said
+    /// it was publishing all along. It now connects again while idle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_relay_whose_connection_was_closed_connects_again() {
+        let stack = TestStack::start(Db::Sqlite).await;
+        let base = stack.gateway_url();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while get(&base, "readyz/orders").await.0 != 200 {
+            assert!(tokio::time::Instant::now() < deadline, "connected within 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let needle = format!("payout-gateway/relay ({})", stack.settings.amqp.orders_queue);
+        let before = connection_pids(&needle).await;
+        assert_eq!(before.len(), 1, "{before:?}");
+        assert_eq!(close_connections(&needle).await, 1);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = connection_pids(&needle).await;
+            if now.iter().any(|pid| !before.contains(pid)) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the idle relay connected again within 15 s: {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stack.stop().await;
+    }
+}
+
+/// The broker's ids (Erlang pids) of the open connections whose name contains `needle`.
+async fn connection_pids(needle: &str) -> Vec<String> {
     let listing = tokio::process::Command::new("rabbitmqctl")
         .args(["list_connections", "pid", "client_properties", "-q"])
         .output()
         .await
         .expect("rabbitmqctl runs");
-    let text = String::from_utf8_lossy(&listing.stdout);
+    String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter(|line| line.contains(needle))
+        .filter_map(|line| line.split('\t').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Asks RabbitMQ to close every connection whose name contains `needle`; returns how many.
+async fn close_connections(needle: &str) -> usize {
     let mut closed = 0;
-    for line in text.lines().filter(|line| line.contains(needle)) {
-        let Some(pid) = line.split('\t').next() else { continue };
+    for pid in connection_pids(needle).await {
         let status = tokio::process::Command::new("rabbitmqctl")
-            .args(["close_connection", pid, "closed by the broker test"])
+            .args(["close_connection", pid.as_str(), "closed by the broker test"])
             .status()
             .await
             .expect("rabbitmqctl runs");

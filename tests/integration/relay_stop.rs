@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::amqp::links::{BrokerLinks, RELAY};
+use gateway::amqp::links::{BrokerLinks, CONSUMER, RELAY};
 use gateway::config::DatabaseSettings;
 use gateway::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -150,6 +150,50 @@ crate::bounded_test! {
         assert_eq!(leased(&pool).await, 0, "the relay gave its leases back");
 
         pool.close().await;
+        drop(store);
+        stack.stop().await;
+    }
+}
+
+crate::bounded_test! {
+    /// A broker that takes the connection and never answers (the proxy stalled from the
+    /// start): the consumer and the relay, setting up, held a stop until their connection
+    /// attempt gave up, 15 s on. They stop when asked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consumer_and_a_relay_setting_up_with_a_silent_broker_stop_when_asked() {
+        let stack = TestStack::start_with(Db::Sqlite, test_settings(), false).await;
+        let store = Store::connect(&stack.settings.database).await.unwrap();
+        let proxy = StallingProxy::start(&stack.settings.amqp.url).await;
+        proxy.stall();
+        let mut amqp = stack.settings.amqp.clone();
+        amqp.url = proxy.url.clone();
+        let shutdown = CancellationToken::new();
+        let links = BrokerLinks::new(&[CONSUMER, RELAY]);
+        let relay = tokio::spawn(gateway::amqp::relay::run(
+            store.clone(),
+            amqp.clone(),
+            Arc::new(Notify::new()),
+            links.clone(),
+            shutdown.clone(),
+        ));
+        let consumer = tokio::spawn(gateway::amqp::consumer::run(
+            Arc::new(stack.intake(&store)),
+            amqp,
+            links.clone(),
+            shutdown.clone(),
+        ));
+        // Both are in their first connection's handshake, which gets no answer.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!relay.is_finished() && !consumer.is_finished());
+        assert!(links.verdict().is_err(), "neither is connected");
+
+        shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(3), async {
+            let _ = relay.await;
+            let _ = consumer.await;
+        })
+        .await;
+        assert!(stopped.is_ok(), "both stop within 3 s of being asked");
         drop(store);
         stack.stop().await;
     }
