@@ -38,9 +38,15 @@ pub enum CarriedCommand {
         /// `returned` result and can pay again).
         #[arg(long = "as", value_enum)]
         settled: Settled,
-        /// How it was settled (ticket, call); kept in the payment's event log. No personal data.
+        /// How it was settled (ticket, call); kept in the payment's event log with the operator
+        /// (`GATEWAY_OPERATOR`, else the login name). No personal data.
         #[arg(long)]
         note: String,
+        /// With `--as refunded`: the day the money came back (`YYYY-MM-DD`, Vietnam time), which
+        /// the report counts the return on and after which a payout of it on a statement is
+        /// flagged. Defaults to today; never after it.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        refunded_on: Option<chrono::NaiveDate>,
     },
 }
 
@@ -51,8 +57,33 @@ pub enum Settled {
     Refunded,
 }
 
+/// The exit code of a refused command: a usage error, as clap's own are.
+const EXIT_REFUSED: u8 = 2;
+
 pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<ExitCode> {
+    if let CarriedCommand::Forget {
+        settled,
+        note,
+        refunded_on,
+        ..
+    } = &command
+    {
+        if let Err(refusal) = check_forget(*settled, note, *refunded_on, vietnam_date(chrono::Utc::now())) {
+            eprintln!("error: {refusal}; nothing was written");
+            return Ok(ExitCode::from(EXIT_REFUSED));
+        }
+    }
     let store = Store::connect_existing(&settings.database).await?;
+    let provider = match &command {
+        CarriedCommand::List { provider } => provider.as_deref(),
+        CarriedCommand::Forget { provider, .. } => Some(provider.as_str()),
+    };
+    if let Some(key) = provider {
+        if settings.providers.get(key).is_none() && store.channel_paid_by(key).await?.is_none() {
+            eprintln!("error: {}", super::reconcile::no_such_provider(&settings, key));
+            return Ok(ExitCode::from(EXIT_REFUSED));
+        }
+    }
     match command {
         CarriedCommand::List { provider } => {
             let carried = store.carried(provider.as_deref()).await?;
@@ -65,18 +96,21 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
             provider,
             settled,
             note,
+            refunded_on,
         } => {
-            if note.trim().is_empty() {
-                eprintln!("error: --note must say how the payment was settled with the provider");
-                return Ok(ExitCode::from(2));
-            }
             let settlement = match settled {
                 Settled::Credited => Settlement::Credited,
                 Settled::Refunded => Settlement::Refunded {
-                    on: vietnam_date(chrono::Utc::now()).to_string(),
+                    on: refunded_on
+                        .unwrap_or_else(|| vietnam_date(chrono::Utc::now()))
+                        .to_string(),
                 },
             };
-            let refusal = match store.forget_carried(&provider, &payment_id, &settlement, &note).await? {
+            let operator = super::orders::operator();
+            let refusal = match store
+                .forget_carried(&provider, &payment_id, &settlement, &operator, &note)
+                .await?
+            {
                 ForgetOutcome::Forgotten => {
                     println!(
                         "{payment_id} is no longer expected on {provider}'s statements and stays succeeded; the note is \
@@ -107,6 +141,21 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
                     );
                     return Ok(ExitCode::SUCCESS);
                 }
+                ForgetOutcome::ReturnedNotCredited { entry_ref } => format!(
+                    "a statement returned {payment_id} (entry {}): the money came back, so the beneficiary was not \
+                     credited by it, and upstream has its `returned` result; if the provider says it was credited \
+                     after all, that is a new payout to look into with them",
+                    crate::terminal::shown(&entry_ref)
+                ),
+                ForgetOutcome::RefundBeforeSent { sent_on } => format!(
+                    "{payment_id} was sent on {sent_on}: it cannot have been refunded before; give the day the money \
+                     came back with --refunded-on"
+                ),
+                ForgetOutcome::PaidMoreThanOnce { on } => format!(
+                    "a statement booked a second payout of {payment_id} (on {}): with one payout refunded the \
+                     beneficiary may still hold the other; ask the provider, and forget it `--as credited` if so",
+                    crate::terminal::shown(&on)
+                ),
                 ForgetOutcome::ChangedMeanwhile => {
                     format!(
                         "{payment_id} changed while it was being forgotten; run `gateway carried list` and try again"
@@ -114,8 +163,30 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
                 }
             };
             eprintln!("error: {refusal}; nothing was written");
-            Ok(ExitCode::from(2))
+            Ok(ExitCode::from(EXIT_REFUSED))
         }
+    }
+}
+
+/// What `forget` refuses before it reads the store: a note that says nothing, a refund day with
+/// a payment settled as credited, or a refund day after `today`.
+fn check_forget(
+    settled: Settled,
+    note: &str,
+    refunded_on: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+) -> Result<(), String> {
+    if note.trim().is_empty() {
+        return Err("--note must say how the payment was settled with the provider".to_string());
+    }
+    match (settled, refunded_on) {
+        (Settled::Credited, Some(_)) => {
+            Err("--refunded-on is the day the money came back, and goes with --as refunded only".to_string())
+        }
+        (Settled::Refunded, Some(day)) if day > today => Err(format!(
+            "--refunded-on {day} is after today ({today}, Vietnam time): give the day the money came back"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -136,4 +207,28 @@ fn table(carried: &[CarriedPayment]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> chrono::NaiveDate {
+        text.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_forget_says_how_and_a_refund_day_is_a_past_day_of_a_refund() {
+        let today = day("2026-12-07");
+        assert!(check_forget(Settled::Credited, "ticket 42", None, today).is_ok());
+        assert!(check_forget(Settled::Refunded, "ticket 43", Some(day("2026-12-05")), today).is_ok());
+        assert!(check_forget(Settled::Refunded, "ticket 43", Some(today), today).is_ok());
+        let blank = check_forget(Settled::Credited, "  ", None, today).expect_err("refused");
+        assert!(blank.contains("--note"), "{blank}");
+        let credited =
+            check_forget(Settled::Credited, "ticket 42", Some(day("2026-12-05")), today).expect_err("refused");
+        assert!(credited.contains("--as refunded only"), "{credited}");
+        let future = check_forget(Settled::Refunded, "ticket 43", Some(day("2026-12-08")), today).expect_err("refused");
+        assert!(future.contains("after today (2026-12-07"), "{future}");
+    }
 }

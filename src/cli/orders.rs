@@ -63,7 +63,7 @@ pub(super) fn parse_state(value: &str) -> Result<PaymentState, String> {
 }
 
 /// Who is resolving: `GATEWAY_OPERATOR`, else the login name, else `unknown`.
-fn operator() -> String {
+pub(super) fn operator() -> String {
     ["GATEWAY_OPERATOR", "USER"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())

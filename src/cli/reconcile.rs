@@ -72,6 +72,17 @@ pub fn read_statement(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
 /// store has payments of: a usage error, as clap's own are.
 const EXIT_UNKNOWN_PROVIDER: u8 = 2;
 
+/// Why `key` names no provider: neither configured nor in the store's payments (a provider
+/// taken out of the configuration still has its statements and its carried payments).
+pub(super) fn no_such_provider(settings: &Settings, key: &str) -> String {
+    let configured: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
+    format!(
+        "no provider {} is configured, and the store has no payment of it; the configured providers are: {}",
+        crate::terminal::shown(&format!("{key:?}")),
+        configured.join(", ")
+    )
+}
+
 /// Runs `gateway reconcile`: 0 the books balance, 3 they do not, 4 the statement cannot be
 /// read, 2 no such provider; a store that cannot be reached is an error (1).
 pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -84,13 +95,7 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
             let store = Store::connect_existing(&settings.database).await?;
             let paid = store.channel_paid_by(&args.provider).await?;
             let Some(channel) = paid.as_deref().and_then(Channel::parse) else {
-                let configured: Vec<String> = settings.providers.iter().map(|provider| provider.key.clone()).collect();
-                eprintln!(
-                    "error: no provider {:?} is configured, and the store has no payment of it; the configured \
-                     providers are: {}",
-                    args.provider,
-                    configured.join(", ")
-                );
+                eprintln!("error: {}", no_such_provider(&settings, &args.provider));
                 return Ok(ExitCode::from(EXIT_UNKNOWN_PROVIDER));
             };
             (channel, Some(store))

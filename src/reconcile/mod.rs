@@ -23,7 +23,7 @@ pub(crate) use csv_layouts::line_at;
 pub use matching::{match_statement, CarryOver, GatewayPayment, Item, ItemKind, DEFAULT_GRACE_MINUTES};
 pub use statement::{LineKind, ParsedStatement, StatementError, StatementLine};
 
-use crate::store::{ExtraPayout, ReturnOutcome, ReturnToApply, Store, StoreError, REFUNDED_UNCREDITED};
+use crate::store::{ExtraPayout, ReturnOutcome, ReturnToApply, Store, StoreError};
 
 /// Exit code: every statement line matched or was a return, and nothing is missing.
 pub const EXIT_BALANCED: u8 = 0;
@@ -298,14 +298,10 @@ async fn apply_return(store: &Store, provider: &str, item: &mut Item) -> Result<
             );
         }
         // A person recorded the refund before the statement that books it was reconciled:
-        // this line is that refund, not a second one.
-        ReturnOutcome::ReturnedEarlier { entry_ref }
-            if entry_ref
-                .strip_prefix(REFUNDED_UNCREDITED)
-                .is_some_and(|rest| rest.starts_with(':')) =>
-        {
-            item.note =
-                "the refund a person recorded (gateway carried forget --as refunded); nothing written".to_string();
+        // this line is that refund, not a second one (and from now on the only one).
+        ReturnOutcome::RecordedRefundBooked => {
+            item.note = "books the refund a person recorded (gateway carried forget --as refunded); nothing written"
+                .to_string();
         }
         ReturnOutcome::ReturnedEarlier { entry_ref } => {
             item.kind = ItemKind::DuplicateOnStatement;

@@ -87,6 +87,15 @@ pub enum ForgetOutcome {
     /// No longer expected; a statement had returned it already (under `entry_ref`), so no
     /// second return was written.
     ReturnedEarlier { entry_ref: String },
+    /// Refused as credited: a statement returned it (under `entry_ref`), so the beneficiary
+    /// does not have the money and upstream was told so; nothing was written.
+    ReturnedNotCredited { entry_ref: String },
+    /// Refused as refunded: the refund's day is before the day it was sent (`sent_on`);
+    /// nothing was written.
+    RefundBeforeSent { sent_on: String },
+    /// Refused as refunded: a statement booked a second payout of it (on the day `on`), so the
+    /// beneficiary may hold a credit whatever came back; nothing was written.
+    PaidMoreThanOnce { on: String },
     /// The payment changed while it was being forgotten; nothing was written.
     ChangedMeanwhile,
 }
@@ -147,6 +156,11 @@ pub enum ReturnOutcome {
     ReferenceTaken { payment_id: String },
     /// Another statement line already returned this payment; nothing was written.
     ReturnedEarlier { entry_ref: String },
+    /// The line books the refund a person recorded before it (`gateway carried forget --as
+    /// refunded`): the recorded return is now this line's, so that this line again is applied
+    /// already and any other line returning the payment is one return too many. No second
+    /// return was written.
+    RecordedRefundBooked,
     /// The payment is not a succeeded payment of this provider with this amount (it changed
     /// since the match); nothing was written.
     NotApplicable,
@@ -365,16 +379,18 @@ impl Store {
 
     /// Stops expecting a carried payment of `provider` on the statements of the days after,
     /// once a person settled it with the provider, as `settlement` says; `note` says how and
-    /// goes to the payment's event log. Only a succeeded payment is forgotten: one not final
+    /// goes to the payment's event log, with who (`operator`). Only a succeeded payment is forgotten: one not final
     /// yet is settled by its own flow (and leaves the carried list when it fails).
     pub async fn forget_carried(
         &self,
         provider: &str,
         payment_id: &str,
         settlement: &Settlement,
+        operator: &str,
         note: &str,
     ) -> Result<ForgetOutcome, StoreError> {
-        let (provider, payment_id, note) = (provider.to_string(), payment_id.to_string(), note.to_string());
+        let (provider, payment_id) = (provider.to_string(), payment_id.to_string());
+        let note = format!("by operator {operator}: {}", note.trim());
         let settlement = settlement.clone();
         self.write(&payment_id.clone(), move |connection, appends| {
             let (provider, payment_id, note, settlement) =
@@ -405,6 +421,20 @@ impl Store {
                     attempt.rollback().await?;
                     return Ok(ForgetOutcome::NotSucceeded(record.state));
                 }
+                if let Settlement::Refunded { on } = &settlement {
+                    let sent = record.submitted_at.unwrap_or(record.created_at);
+                    let sent_on = chrono::DateTime::from_timestamp_millis(sent)
+                        .map(|at| gateway_adapter::vietnam_time::date(at).to_string())
+                        .unwrap_or_default();
+                    if *on < sent_on {
+                        attempt.rollback().await?;
+                        return Ok(ForgetOutcome::RefundBeforeSent { sent_on });
+                    }
+                }
+                if let Some(refusal) = settlement_contradicted(&mut attempt, &payment_id, &settlement).await? {
+                    attempt.rollback().await?;
+                    return Ok(refusal);
+                }
                 let outcome = match &settlement {
                     Settlement::Credited => ForgetOutcome::Forgotten,
                     Settlement::Refunded { on } => {
@@ -417,7 +447,9 @@ impl Store {
                             amount: record.amount,
                             reason_code: REFUNDED_UNCREDITED.to_string(),
                             booked_on: on.clone(),
-                            reason: "the provider refunded the payout without crediting the beneficiary".to_string(),
+                            reason: format!(
+                                "the provider refunded the payout on {on} without crediting the beneficiary"
+                            ),
                         };
                         match apply_return_in(&mut attempt, appends, &refund).await? {
                             ReturnOutcome::Applied { seq } => ForgetOutcome::Refunded { seq },
@@ -428,6 +460,7 @@ impl Store {
                             }
                             ReturnOutcome::AlreadyApplied
                             | ReturnOutcome::ReferenceTaken { .. }
+                            | ReturnOutcome::RecordedRefundBooked
                             | ReturnOutcome::NotApplicable => {
                                 attempt.rollback().await?;
                                 return Ok(ForgetOutcome::ChangedMeanwhile);
@@ -445,7 +478,7 @@ impl Store {
                     Some(record.state),
                     record.state,
                     Some(FORGOTTEN),
-                    &format!("no longer expected on {provider}'s statements ({how}): {note}"),
+                    &format!("no longer expected on {provider}'s statements ({how}) {note}"),
                 );
                 attempt.commit().await?;
                 Ok(outcome)
@@ -526,12 +559,93 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
     })
 }
 
+/// What the statements say against a settlement an operator gives for a carried payment:
+/// credited, yet a statement returned it; refunded, yet a statement booked it twice (the
+/// refund of one payout leaves the other credited). `None` when nothing does.
+async fn settlement_contradicted(
+    connection: &mut AnyConnection,
+    payment_id: &str,
+    settlement: &Settlement,
+) -> Result<Option<ForgetOutcome>, sqlx::Error> {
+    let kind = match settlement {
+        Settlement::Credited => "returned",
+        Settlement::Refunded { .. } => EXTRA_PAYOUT,
+    };
+    let found = sqlx::query(
+        "SELECT entry_ref, booked_on FROM reconciliation_items WHERE payment_id = $1 AND kind = $2 \
+         ORDER BY booked_on LIMIT 1",
+    )
+    .bind(payment_id)
+    .bind(kind)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some(row) = found else {
+        return Ok(None);
+    };
+    Ok(Some(match settlement {
+        Settlement::Credited => ForgetOutcome::ReturnedNotCredited {
+            entry_ref: row.try_get("entry_ref")?,
+        },
+        Settlement::Refunded { .. } => ForgetOutcome::PaidMoreThanOnce {
+            on: row.try_get::<Option<String>, _>("booked_on")?.unwrap_or_default(),
+        },
+    }))
+}
+
+/// Whether `entry_ref` is the return a person recorded for `payment_id` (see
+/// [`Store::forget_carried`]) rather than a statement line.
+fn is_recorded_refund(entry_ref: &str, payment_id: &str) -> bool {
+    entry_ref
+        .strip_prefix(REFUNDED_UNCREDITED)
+        .and_then(|rest| rest.strip_prefix(':'))
+        == Some(payment_id)
+}
+
 /// A day `reconciliation_items` remembers (`YYYY-MM-DD`). One unreadable counts from the first
 /// day there is, the side that never lets a return through or a payout go unflagged.
 fn remembered_day(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<chrono::NaiveDate>, sqlx::Error> {
     Ok(row
         .try_get::<Option<String>, _>(column)?
         .map(|day| day.parse().unwrap_or(chrono::NaiveDate::MIN)))
+}
+
+/// The statement line `returned` books the refund a person recorded as `recorded`: the
+/// recorded return becomes this line's (its day stays the one the person gave, the day
+/// upstream was told), unless the line's reference is remembered for something else.
+async fn book_recorded_refund(
+    mut attempt: sqlx::Transaction<'_, sqlx::Any>,
+    returned: &ReturnToApply,
+    recorded: &str,
+) -> Result<ReturnOutcome, sqlx::Error> {
+    let holder: Option<String> =
+        sqlx::query_scalar("SELECT payment_id FROM reconciliation_items WHERE provider = $1 AND entry_ref = $2")
+            .bind(&returned.provider)
+            .bind(&returned.entry_ref)
+            .fetch_optional(&mut *attempt)
+            .await?;
+    if let Some(payment_id) = holder {
+        attempt.rollback().await?;
+        return Ok(ReturnOutcome::ReferenceTaken { payment_id });
+    }
+    let moved = sqlx::query(
+        "UPDATE reconciliation_items SET entry_ref = $1 \
+         WHERE provider = $2 AND entry_ref = $3 AND payment_id = $4 AND kind = 'returned'",
+    )
+    .bind(&returned.entry_ref)
+    .bind(&returned.provider)
+    .bind(recorded)
+    .bind(&returned.payment_id)
+    .execute(&mut *attempt)
+    .await?;
+    if moved.rows_affected() == 0 {
+        // Recorded under another provider's key: this line is not that refund.
+        attempt.rollback().await?;
+        return Ok(ReturnOutcome::ReturnedEarlier {
+            entry_ref: recorded.to_string(),
+        });
+    }
+    attempt.commit().await?;
+    Ok(ReturnOutcome::RecordedRefundBooked)
 }
 
 async fn apply_return_in(
@@ -548,6 +662,12 @@ async fn apply_return_in(
             .map(|row| row.try_get("entry_ref"))
             .transpose()?;
     if let Some(entry_ref) = earlier {
+        if entry_ref != returned.entry_ref
+            && is_recorded_refund(&entry_ref, &returned.payment_id)
+            && !is_recorded_refund(&returned.entry_ref, &returned.payment_id)
+        {
+            return book_recorded_refund(attempt, returned, &entry_ref).await;
+        }
         attempt.rollback().await?;
         return Ok(if entry_ref == returned.entry_ref {
             ReturnOutcome::AlreadyApplied

@@ -771,39 +771,73 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         listed.status.success() && listing.contains(&credited) && listing.contains("2 carried payments."),
         "{listing}"
     );
-    let forget = |payment_id: &str, provider: &'static str, settled: &'static str, note: &'static str| {
-        let payment_id = payment_id.to_string();
-        let database = database.clone();
-        async move {
-            let args = [
-                "carried",
-                "forget",
-                payment_id.as_str(),
-                "--provider",
-                provider,
-                "--as",
-                settled,
-                "--note",
-                note,
-            ];
-            crate::support::gateway_command(&args, &database).await
-        }
+    // A mistyped provider lists nothing, which read as "nothing carried": it is refused.
+    let mistyped =
+        crate::support::gateway_command(&["carried", "list", "--provider", "bank-transfer"], &database).await;
+    assert_eq!(mistyped.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&mistyped.stderr).contains("the configured providers are: "),
+        "{}",
+        String::from_utf8_lossy(&mistyped.stderr)
+    );
+    let forget =
+        |payment_id: &str, provider: &'static str, settled: &'static str, note: &'static str, extra: Vec<String>| {
+            let payment_id = payment_id.to_string();
+            let database = database.clone();
+            async move {
+                let mut args = vec![
+                    "carried",
+                    "forget",
+                    payment_id.as_str(),
+                    "--provider",
+                    provider,
+                    "--as",
+                    settled,
+                    "--note",
+                    note,
+                ];
+                args.extend(extra.iter().map(String::as_str));
+                crate::support::gateway_command(&args, &database).await
+            }
+        };
+    let refund_day = |days_on: i64| {
+        let day = today().parse::<chrono::NaiveDate>().unwrap() + chrono::Duration::days(days_on);
+        vec!["--refunded-on".to_string(), day.to_string()]
     };
-    let wrong_provider = forget(&credited, "vnpost_account", "credited", "ticket 42").await;
+    let wrong_provider = forget(&credited, "vnpost_account", "credited", "ticket 42", vec![]).await;
     assert_eq!(
         wrong_provider.status.code(),
         Some(2),
         "another provider carries nothing of it"
     );
-    let forgotten = forget(&credited, "bank_transfer", "credited", "booked on the 4th, ticket 42").await;
+    let forgotten = forget(
+        &credited,
+        "bank_transfer",
+        "credited",
+        "booked on the 4th, ticket 42",
+        vec![],
+    )
+    .await;
     assert!(
         forgotten.status.success(),
         "{}",
         String::from_utf8_lossy(&forgotten.stderr)
     );
-    let again = forget(&credited, "bank_transfer", "credited", "again").await;
+    let again = forget(&credited, "bank_transfer", "credited", "again", vec![]).await;
     assert_eq!(again.status.code(), Some(2), "forgotten once");
-    let returned = forget(&refunded, "bank_transfer", "refunded", "refunded on the 5th, ticket 43").await;
+    for (days_on, why) in [(-1, "was sent on"), (1, "after today")] {
+        let refused = forget(&refunded, "bank_transfer", "refunded", "ticket 43", refund_day(days_on)).await;
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(refused.status.code() == Some(2) && stderr.contains(why), "{stderr}");
+    }
+    let returned = forget(
+        &refunded,
+        "bank_transfer",
+        "refunded",
+        "refunded on the 5th, ticket 43",
+        refund_day(0),
+    )
+    .await;
     assert!(
         returned.status.success(),
         "{}",
@@ -817,6 +851,14 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         )
         .await;
     assert!(result.is_final, "upstream hears that it was returned: {result:?}");
+    assert!(
+        result
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("refunded the payout on {}", today())),
+        "the day the money came back: {result:?}"
+    );
 
     let day_after = bank_day(&store, &next_day_statement(&today_xml, "", 2), 0).await;
     assert!(day_after.items.is_empty() && day_after.balanced(), "{day_after:?}");
@@ -833,8 +875,11 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
     let shown = crate::support::gateway_command(&["orders", "show", &credited_order], &database).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(
-        shown.contains("booked on the 4th, ticket 42"),
-        "the note is in the event log:\n{shown}"
+        shown.contains(&format!(
+            "by operator {}: booked on the 4th, ticket 42",
+            crate::support::OPERATOR
+        )),
+        "the note is in the event log, with who wrote it:\n{shown}"
     );
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&booked));
 
@@ -855,5 +900,20 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         "{refund_day:?}"
     );
     assert!(refund_day.balanced(), "{refund_day:?}");
+    let refund_day_again = bank_day(&store, &next_day_statement(&today_xml, &return_entry, 4), 0).await;
+    assert!(
+        refund_day_again.balanced() && kinds(&refund_day_again) == [(ItemKind::Returned, refunded.clone())].into(),
+        "{refund_day_again:?}"
+    );
+    // A second line returning it is money back twice, as without the refund on record (the
+    // person's refund was taken for every return line of the payment).
+    let entry_ref = element(&return_entry, "AcctSvcrRef").to_string();
+    let second_return = return_entry.replace(&entry_ref, &format!("{entry_ref}-2"));
+    let twice = bank_day(&store, &next_day_statement(&today_xml, &second_return, 5), 0).await;
+    assert_eq!(
+        kinds(&twice),
+        [(ItemKind::DuplicateOnStatement, refunded.clone())].into(),
+        "{twice:?}"
+    );
     stack.stop().await;
 }

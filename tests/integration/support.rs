@@ -27,6 +27,9 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
 /// what a test checks, so one that does not finish is left behind rather than waited for.
 const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
 
+/// Who runs the operator's commands of the tests (`GATEWAY_OPERATOR`).
+pub const OPERATOR: &str = "ops-test";
+
 /// Runs the `gateway` binary with `args` against the store at `database_url` (an operator's
 /// command: `orders show`, `outbox release`, …), bounded like a scenario, and returns its output.
 pub async fn gateway_command(args: &[&str], database_url: &str) -> std::process::Output {
@@ -34,6 +37,7 @@ pub async fn gateway_command(args: &[&str], database_url: &str) -> std::process:
         .args(args)
         .env("GATEWAY__DATABASE__URL", database_url)
         .env("GATEWAY__LOG__LEVEL", "warn")
+        .env("GATEWAY_OPERATOR", OPERATOR)
         .kill_on_drop(true)
         .output();
     bounded(&format!("gateway {args:?}"), output)
