@@ -180,6 +180,69 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
     stack.stop().await;
 }
 
+/// While this gateway cannot reach its broker, the page says so under its title, in the words
+/// `/readyz/orders` uses: which part is down (the consumer, the relay) and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_so_while_this_gateway_takes_no_orders() {
+    let mut settings = test_settings();
+    settings.dashboard = DashboardSettings {
+        token: Some(SecretString::from(TOKEN)),
+        refresh_ms: 1_000,
+        ..Default::default()
+    };
+    let mut stack = TestStack::start_with(Db::Sqlite, settings, false).await;
+    let mut cut_off = stack.settings.clone();
+    let port = stack::free_port().expect("a free port");
+    cut_off.amqp.url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f").into();
+    let gateway = RunningGateway::start(cut_off).await.unwrap();
+    let base = format!("http://{}", gateway.http_address);
+    stack.gateway = Some(gateway);
+
+    // "Not connected yet" at first; once both parts failed to connect, each says why.
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let summary: Value = http
+            .get(format!("{base}/ops/api/summary"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let side = &summary["orders_side"];
+        assert_eq!(side["working"], false, "{side}");
+        if side["why"].as_str().unwrap_or_default().matches("retrying").count() == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both failed to connect within 20 s: {side}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let shown = browser::render(&format!("{base}/ops#token={TOKEN}")).await;
+    assert!(shown.console.is_empty(), "console messages: {:?}", shown.console);
+    let dom = &shown.dom;
+    assert!(dom.contains("data-dashboard-ready="), "the page drew a summary");
+    assert!(
+        dom.contains("id=\"orders-side\" class=\"status error\" role=\"alert\">"),
+        "the alarm is shown, not hidden"
+    );
+    let alarm = text_of(dom, "orders-side").expect("the alarm's text");
+    assert!(
+        alarm.starts_with("This gateway is not taking orders or not sending results: ")
+            && alarm.contains("the orders consumer: not consuming orders")
+            && alarm.contains("the outbox relay: not publishing results"),
+        "{alarm}"
+    );
+    stack.stop().await;
+}
+
 /// Publishes an order for the same beneficiary, program, period and type as `paid` (already
 /// paid): the duplicate guard holds it in `needs_review`, without sending it. Returns its order id.
 async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) -> String {
