@@ -167,6 +167,12 @@ async fn relay(
             close_within_timeout(&connection, "shutdown").await;
             return Ok(());
         }
+        // Checked idle too: a connection the broker closed (or a heartbeat lost) while there
+        // was nothing to send is found at the next poll, not when the next result waits on it;
+        // and before the lease, so no row is leased on a channel that is gone.
+        if !channel.status().connected() {
+            bail!("the relay channel closed");
+        }
         let limit = if *one_by_one > 0 { 1 } else { BATCH };
         let started = std::time::Instant::now();
         let leased_at = crate::store::now_ms();
@@ -180,11 +186,6 @@ async fn relay(
         if parked_reported_at.elapsed() >= PARKED_REPORT_INTERVAL {
             report_parked(store).await;
             parked_reported_at = tokio::time::Instant::now();
-        }
-        // Checked idle too: a connection the broker closed (or a heartbeat lost) while there
-        // was nothing to send is found at once, not when the next result waits on it.
-        if !channel.status().connected() {
-            bail!("the relay channel closed");
         }
         if rows.is_empty() {
             *one_by_one = 0;
@@ -312,11 +313,13 @@ async fn relay(
     }
 }
 
-/// Whether a failure while a message went out says something of the message: the broker
-/// closed the channel (a soft error, such as a message it will not take), not the connection
-/// (a broker restart, the network, a missed heartbeat: a hard error or no answer at all).
+/// Whether a failure while a lone message went out may be the message's doing: the broker
+/// closed the channel or the connection over it (a message it will not take, a frame it
+/// cannot read). Not when the connection went for another reason — a broker restart
+/// (`CONNECTION_FORCED`), the network, a missed heartbeat — or the channel was closed before
+/// the message was sent.
 fn blames_the_message(error: &anyhow::Error) -> bool {
-    use lapin::protocol::AMQPErrorKind;
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError};
     use lapin::ErrorKind;
     let Some(error) = error.downcast_ref::<lapin::Error>() else {
         return true;
@@ -325,8 +328,9 @@ fn blames_the_message(error: &anyhow::Error) -> bool {
         ErrorKind::IOError(_)
         | ErrorKind::RuntimeShutdownError(_)
         | ErrorKind::InvalidConnectionState(_)
+        | ErrorKind::InvalidChannelState(..)
         | ErrorKind::MissingHeartbeatError => false,
-        ErrorKind::ProtocolError(amqp) => !matches!(amqp.kind(), AMQPErrorKind::Hard(_)),
+        ErrorKind::ProtocolError(amqp) => !matches!(amqp.kind(), AMQPErrorKind::Hard(AMQPHardError::CONNECTIONFORCED)),
         _ => true,
     }
 }
@@ -543,7 +547,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_broker_closing_the_channel_blames_the_message() {
+    fn only_the_broker_closing_over_the_message_blames_it() {
         use lapin::protocol::AMQPError;
         let from_broker = |code| -> anyhow::Error {
             let error = AMQPError::from_id(code, "closed".into()).expect("a known reply code");
@@ -553,7 +557,14 @@ mod tests {
             blames_the_message(&from_broker(406)),
             "PRECONDITION_FAILED: the message"
         );
+        assert!(blames_the_message(&from_broker(501)), "FRAME_ERROR: maybe the message");
         assert!(!blames_the_message(&from_broker(320)), "CONNECTION_FORCED: a restart");
+        let closed_before: anyhow::Error = lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+            lapin::ChannelState::Closing,
+            "basic.publish",
+        ))
+        .into();
+        assert!(!blames_the_message(&closed_before), "closed before it was sent");
         let lost: anyhow::Error = lapin::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset)).into();
         assert!(!blames_the_message(&lost), "the network");
         let heartbeat: anyhow::Error = lapin::Error::from(lapin::ErrorKind::MissingHeartbeatError).into();

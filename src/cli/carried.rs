@@ -43,8 +43,8 @@ pub enum CarriedCommand {
         #[arg(long)]
         note: String,
         /// With `--as refunded`: the day the money came back (`YYYY-MM-DD`, Vietnam time), which
-        /// the report counts the return on and after which a payout of it on a statement is
-        /// flagged. Defaults to today; never after it.
+        /// the `returned` result names and after which a payout of it on a statement is
+        /// flagged. Defaults to today; never after it, nor before the day it was sent.
         #[arg(long, value_name = "YYYY-MM-DD")]
         refunded_on: Option<chrono::NaiveDate>,
     },

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gateway_adapter::CallbackError;
 use serde_json::json;
 
 use super::AppState;
@@ -30,7 +31,13 @@ pub async fn receive(
         metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => error.code())
             .increment(1);
         tracing::warn!(%provider, code = error.code(), "Refused a callback that did not verify.");
-        return refuse(StatusCode::UNAUTHORIZED, error.code(), &error.to_string());
+        // A body or header that cannot even be read is bad input (400), as when parsing;
+        // a missing, wrong or stale signature is not authenticated (401).
+        let status = match error {
+            CallbackError::Malformed(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        return refuse(status, error.code(), &error.to_string());
     }
     let event = match adapter.parse_callback(&headers, &body) {
         Ok(event) => event,

@@ -638,7 +638,8 @@ async fn book_recorded_refund(
     .execute(&mut *attempt)
     .await?;
     if moved.rows_affected() == 0 {
-        // Recorded under another provider's key: this line is not that refund.
+        // Another run (a reconciliation in another process) made another line the refund
+        // meanwhile, or it was recorded under another provider: this line is a second return.
         attempt.rollback().await?;
         return Ok(ReturnOutcome::ReturnedEarlier {
             entry_ref: recorded.to_string(),

@@ -65,6 +65,19 @@ async fn forged_stale_and_replayed_callbacks_change_nothing(db: Db) {
         .await
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
+    // A stamp that is no number is bad input, not a failed authentication.
+    let unreadable = reqwest::Client::new()
+        .post(format!("{}/callbacks/bank_transfer", stack.gateway_url()))
+        .header("webhook-id", "msg_unreadable")
+        .header("webhook-timestamp", "abc")
+        .header("webhook-signature", "v1,AAAA")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreadable.status().as_u16(), 400);
+    let answer: Value = unreadable.json().await.unwrap_or(Value::Null);
+    assert_eq!(answer["code"], "malformed_callback", "{answer}");
     assert_eq!(
         state_of(&stack, &payment_id).await,
         PaymentState::Pending,

@@ -6,6 +6,7 @@
 pub mod adapter;
 pub mod domain;
 pub mod ids;
+pub mod lenient;
 pub mod mask;
 pub mod money;
 pub mod names;

@@ -6,12 +6,12 @@
 //! submit answer) — never a success and never a failure — and is counted in
 //! `gateway_provider_unknown_status_total`.
 
+use gateway_adapter::lenient::string_or_number;
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
 use provider_http::reason;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 /// `lang` of every request: Vietnamese answers.
 pub const LANG: &str = "vi";
@@ -119,17 +119,6 @@ impl ResultCode {
             Self::UnknownError => "Unknown error.",
             Self::Unlisted(_) => "Unlisted result.",
         }
-    }
-}
-
-/// Deserialises an optional id that a provider may send as a JSON string or a number.
-fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(Value::Number(number)) => Ok(Some(number.to_string())),
-        // The value is not quoted: a provider's body may hold personal data.
-        Some(_) => Err(serde::de::Error::custom("expected a string or a number")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! gateway's `ProviderStatus` and `AdapterError`. Every mapping is an exhaustive `match` over
 //! [`VnpostResultCode`]: no wildcard arm can turn a code nobody listed into a success.
 
+use gateway_adapter::lenient::required_string_or_number;
 use gateway_adapter::mask::{mask_name, mask_tail};
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::parse_error::json_problem;
@@ -173,10 +174,15 @@ pub struct VnpostQueryResponse {
 /// A callback body (`result_code` `00` done or `03` failed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VnpostCallback {
-    /// VNPost's id for this event; a duplicate delivery reuses it.
+    /// VNPost's id for this event; a duplicate delivery reuses it. This and the other ids and
+    /// the stamp may come as JSON numbers: they sign the same as strings, so they parse too.
+    #[serde(deserialize_with = "required_string_or_number")]
     pub event_id: String,
+    #[serde(deserialize_with = "required_string_or_number")]
     pub request_id: String,
+    #[serde(deserialize_with = "required_string_or_number")]
     pub order_ref: String,
+    #[serde(deserialize_with = "required_string_or_number")]
     pub transaction_id: String,
     /// Whole đồng; `None` when absent or not a positive whole amount (the sandbox always
     /// sends it, for failed payouts too).
@@ -189,6 +195,7 @@ pub struct VnpostCallback {
     pub result_code: VnpostResultCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_code: Option<String>,
+    #[serde(deserialize_with = "required_string_or_number")]
     pub timestamp: String,
     #[serde(default)]
     pub signature: String,
@@ -520,6 +527,31 @@ pub fn callback_event(body: &[u8]) -> Result<CallbackEvent, CallbackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_with_ids_and_stamp_as_numbers_parses_as_it_verifies() {
+        let as_numbers = serde_json::json!({
+            "event_id": 7001, "request_id": "pay_1", "order_ref": 42, "transaction_id": 9001,
+            "amount": 1_000_000, "result_code": "00", "timestamp": 20_261_207_070_000_u64
+        });
+        let as_strings = serde_json::json!({
+            "event_id": "7001", "request_id": "pay_1", "order_ref": "42", "transaction_id": "9001",
+            "amount": 1_000_000, "result_code": "00", "timestamp": "20261207070000"
+        });
+        let fields = |body: &serde_json::Value| body.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            crate::signing::sign_fields(b"k", &fields(&as_numbers)),
+            crate::signing::sign_fields(b"k", &fields(&as_strings)),
+            "they sign the same"
+        );
+        assert!(crate::signing::timestamp_of(&fields(&as_numbers)).is_some());
+        for body in [as_numbers, as_strings] {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let event = callback_event(&bytes).expect("it parses as it verified");
+            assert_eq!(event.event_id, "7001");
+            assert!(matches!(event.status, ProviderStatus::Succeeded { .. }), "{event:?}");
+        }
+    }
 
     fn code(text: &str) -> VnpostResultCode {
         serde_json::from_value(serde_json::json!(text)).expect("a string")
