@@ -117,17 +117,19 @@ impl PendingCallback {
     }
 }
 
-/// Remembers each callback's event id in one multi-row insert; returns the ones that were new.
+/// Remembers each callback's event id in one multi-row insert; returns the ones that were new,
+/// each with the payment it was remembered for (an event id twice in the batch, for two
+/// payments, is remembered for one of them only).
 pub(super) async fn remember_callbacks(
     transaction: &mut AnyConnection,
     callbacks: &[&PendingCallback],
-) -> Result<HashSet<(String, String)>, sqlx::Error> {
+) -> Result<HashSet<(String, String, String)>, sqlx::Error> {
     let now = now_ms();
     let fresh = rows_returning(
         transaction,
         "INSERT INTO callback_events (provider, event_id, payment_id, received_at) VALUES ",
         "($1, $2, $3, $4)",
-        " ON CONFLICT DO NOTHING RETURNING provider, event_id",
+        " ON CONFLICT DO NOTHING RETURNING provider, event_id, payment_id",
         callbacks,
         |query, callback| {
             query
@@ -140,7 +142,13 @@ pub(super) async fn remember_callbacks(
     .await?;
     fresh
         .iter()
-        .map(|row| Ok((row.try_get("provider")?, row.try_get("event_id")?)))
+        .map(|row| {
+            Ok((
+                row.try_get("provider")?,
+                row.try_get("event_id")?,
+                row.try_get("payment_id")?,
+            ))
+        })
         .collect()
 }
 

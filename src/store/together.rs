@@ -216,11 +216,18 @@ async fn decide_callbacks<'b>(
         }
     }
     let remembered: Vec<&PendingCallback> = known.iter().map(|(callback, _)| &**callback).collect();
-    let fresh = remember_callbacks(transaction, &remembered).await?;
+    let mut fresh = remember_callbacks(transaction, &remembered).await?;
     drop(remembered);
     let mut changes = Vec::new();
     for (callback, record) in known {
-        if !fresh.contains(&(callback.provider.clone(), callback.event_id.clone())) {
+        // New for the payment it was remembered for, and only once: an event id twice in the
+        // batch is a duplicate the second time, as written alone, whichever payment it names.
+        let key = (
+            callback.provider.clone(),
+            callback.event_id.clone(),
+            callback.payment_id.clone(),
+        );
+        if !fresh.remove(&key) {
             callback.outcome = Some(CallbackOutcome::Duplicate);
             continue;
         }

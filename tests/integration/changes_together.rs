@@ -41,11 +41,11 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
     let run_id = gateway::demo::stack::new_run_id();
     let (settings, store) = store_for_one_batch(db, &run_id).await;
     let mut records = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..12 {
         let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
         records.push(store.payment(&payment_id).await.unwrap().unwrap());
     }
-    let [a, b, c, d, e, f, g, h, i, j] = <[PaymentRecord; 10]>::try_from(records).unwrap();
+    let [a, b, c, d, e, f, g, h, i, j, k, l] = <[PaymentRecord; 12]>::try_from(records).unwrap();
     // B moves before the batch, so the batch's change of B starts from a stale record.
     let submitting = || Change::to(PaymentState::Submitting, "about to send");
     store.apply(&b, submitting()).await.unwrap().unwrap();
@@ -101,6 +101,8 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         callback("bank_transfer", event("i"), &i.payment_id, fail_if_submitting), // 14: …callbacks after them…
         callback("bank_transfer", event("j"), &j.payment_id, fail_if_submitting), // 15
         callback("bank_transfer", event("j2"), &j.payment_id, fail_if_submitting), // 16: …and one after that
+        callback("bank_transfer", event("k"), &k.payment_id, fail),               // 17: an event id…
+        callback("bank_transfer", event("k"), &l.payment_id, fail),               // 18: …reused for another payment
     ])
     .await;
 
@@ -154,6 +156,10 @@ async fn changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alon
         CallbackOutcome::Ignored(PaymentState::Failed),
         "the third write of J saw the second"
     );
+    // Written alone, the second is a duplicate of the event: the batch applied both.
+    let mut reused = [format!("{:?}", called(17)), format!("{:?}", called(18))];
+    reused.sort();
+    assert_eq!(reused, ["Applied(Failed)", "Duplicate"], "an event id applies once");
 
     // A batch with an illegal change runs again one by one: the illegal change fails alone.
     let again = all_at_once(vec![
