@@ -18,6 +18,15 @@ async fn get(base: &str, path: &str) -> (u16, String) {
     (answer.status().as_u16(), answer.text().await.unwrap_or_default())
 }
 
+/// Waits (up to 20 s) until the gateway at `base` takes orders and sends results.
+async fn orders_side_ready(base: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while get(base, "readyz/orders").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "connected within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 crate::bounded_test! {
     /// `/readyz` stays 200 without the broker (callbacks are taken without it), and nothing
     /// said that orders were not: `/readyz/orders` does.
@@ -25,11 +34,7 @@ crate::bounded_test! {
     async fn readyz_orders_says_whether_orders_are_taken_and_results_sent() {
         let stack = TestStack::start(Db::Sqlite).await;
         let base = stack.gateway_url();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while get(&base, "readyz/orders").await.0 != 200 {
-            assert!(tokio::time::Instant::now() < deadline, "connected within 20 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        orders_side_ready(&base).await;
 
         // A gateway on the same store whose broker cannot be reached.
         let mut settings = stack.settings.clone();
@@ -68,11 +73,7 @@ crate::bounded_test! {
     async fn an_idle_relay_whose_connection_was_closed_connects_again() {
         let stack = TestStack::start(Db::Sqlite).await;
         let base = stack.gateway_url();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while get(&base, "readyz/orders").await.0 != 200 {
-            assert!(tokio::time::Instant::now() < deadline, "connected within 20 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        orders_side_ready(&base).await;
         let needle = format!("payout-gateway/relay ({})", stack.settings.amqp.orders_queue);
         let before = connection_pids(&needle).await;
         assert_eq!(before.len(), 1, "{before:?}");

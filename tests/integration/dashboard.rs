@@ -104,17 +104,7 @@ async fn the_dashboard_shows_a_known_run_and_refuses_other_tokens(db: Db) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let summary: Value = http
-        .get(&api)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = summary_of(&http, &api).await;
     assert_eq!(summary["payments"]["total"], 5);
     assert_eq!(summary["needs_review"]["total"], 1);
     assert_eq!(summary["needs_review"]["shown"][0]["order_id"], json!(held_id));
@@ -202,17 +192,7 @@ async fn the_page_says_so_while_this_gateway_takes_no_orders() {
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let summary: Value = http
-            .get(format!("{base}/ops/api/summary"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let summary = summary_of(&http, &format!("{base}/ops/api/summary")).await;
         let side = &summary["orders_side"];
         assert_eq!(side["working"], false, "{side}");
         if side["why"].as_str().unwrap_or_default().matches("retrying").count() == 2 {
@@ -276,19 +256,8 @@ async fn the_payments_in_review_are_read_once_per_interval_for_every_viewer(db: 
     let gateway = RunningGateway::start(stack.settings.clone()).await.unwrap();
     let api = format!("http://{}/ops/api/summary", gateway.http_address);
     stack.gateway = Some(gateway);
-    let summary = || async {
-        reqwest::Client::new()
-            .get(&api)
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let http = reqwest::Client::new();
+    let summary = || summary_of(&http, &api);
 
     let paid = bank_order(2_789_000);
     assert_eq!(pay(&mut stack, &paid, HOLDER).await, ResultStatus::Succeeded);
@@ -378,6 +347,20 @@ async fn the_dlq_look_counts_reasons_and_leaves_every_message_in_the_queue() {
         .queue_delete(amqp.dlq_queue.as_str().into(), QueueDeleteOptions::default())
         .await;
     let _ = connection.close(200, "done".into()).await;
+}
+
+/// What the dashboard's API at `api` answers with the right token.
+async fn summary_of(http: &reqwest::Client, api: &str) -> Value {
+    http.get(api)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The text of the element with `id` in a dumped DOM (up to its first child element).
