@@ -379,8 +379,9 @@ impl Store {
 
     /// Stops expecting a carried payment of `provider` on the statements of the days after,
     /// once a person settled it with the provider, as `settlement` says; `note` says how and
-    /// goes to the payment's event log, with who (`operator`). Only a succeeded payment is forgotten: one not final
-    /// yet is settled by its own flow (and leaves the carried list when it fails).
+    /// goes to the payment's event log, with who (`operator`). Only a succeeded payment is
+    /// forgotten: one not final yet is settled by its own flow (and leaves the carried list
+    /// when it fails); and not one the statements contradict (see [`ForgetOutcome`]).
     pub async fn forget_carried(
         &self,
         provider: &str,
