@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use gateway_adapter::names::names_match;
-use gateway_adapter::{Destination, PayoutAdapter, PayoutRequest};
+use gateway_adapter::{PayoutAdapter, PayoutRequest};
 
 use super::limits::OutOfLease;
 use super::Dispatcher;
@@ -93,7 +93,7 @@ impl Dispatcher {
         record: &PaymentRecord,
         request: &PayoutRequest,
     ) -> Result<Option<Outcome>, StoreError> {
-        let Destination::Wallet { provider, msisdn } = &request.destination else {
+        let Some((provider, msisdn)) = request.destination.wallet() else {
             return Ok(None);
         };
         let month = gateway_adapter::vietnam_time::month(chrono::Utc::now());

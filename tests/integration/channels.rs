@@ -8,7 +8,7 @@ use gateway::payment::{PaymentState, ResultStatus};
 use sandbox_kit::Faults;
 use serde_json::{json, Value};
 
-use crate::support::{vnpost_order, wallet_order, Db, TestStack, HOLDER};
+use crate::support::{bank_order, vnpost_order, wallet_order, Db, TestStack, HOLDER};
 
 crate::on_both_databases!(
     every_channel_pays_one_credit_per_order,
@@ -102,6 +102,31 @@ async fn a_wallet_over_its_monthly_limit_fails_before_anything_is_sent(db: Db) {
     let result = stack.final_result(&order_id(&second)).await;
     assert_eq!(result.reason_code.as_deref(), Some("wallet_monthly_limit"));
     assert_eq!(stack.credits(&order_id(&second)), 0);
+
+    // The same wallet by another road: a bank transfer to Viettel Money's NAPAS BIN, to the
+    // wallet's phone number, went past the month's cap unchecked.
+    let wallet = wallet_order("viettel_money", 8_000_000);
+    stack.open_account(&wallet, HOLDER);
+    stack.publish(&wallet).await;
+    assert_eq!(
+        stack.final_result(&order_id(&wallet)).await.status,
+        ResultStatus::Succeeded
+    );
+    let phone = wallet["destination"]["phone_number"]
+        .as_str()
+        .unwrap()
+        .replace("+84", "0");
+    let mut by_bank = bank_order(3_000_000);
+    by_bank["destination"] = json!({ "bank_bin": "971005", "account_number": phone });
+    stack.publish(&by_bank).await;
+    let result = stack.final_result(&order_id(&by_bank)).await;
+    assert_eq!(
+        result.reason_code.as_deref(),
+        Some("wallet_monthly_limit"),
+        "{:?}",
+        result.reason
+    );
+    assert_eq!(stack.credits(&order_id(&by_bank)), 0);
     stack.stop().await;
 }
 

@@ -373,6 +373,31 @@ pub enum Destination {
     },
 }
 
+impl Destination {
+    /// The wallet this destination credits: a wallet's own, or a bank transfer to a wallet's
+    /// NAPAS BIN (Viettel Money 971005, VNPT Money 971011) whose account number is the wallet's
+    /// phone number — the same wallet and the same monthly cap, by another road. `None` for a
+    /// bank or VNPost account, and for a wallet BIN's account that is no phone number.
+    pub fn wallet(&self) -> Option<(WalletProvider, Msisdn)> {
+        match self {
+            Destination::Wallet { provider, msisdn } => Some((*provider, msisdn.clone())),
+            Destination::BankAccount {
+                bin, account_number, ..
+            } => {
+                let provider = match bin.as_str() {
+                    "971005" => WalletProvider::ViettelMoney,
+                    "971011" => WalletProvider::VnptMoney,
+                    _ => return None,
+                };
+                Msisdn::try_from(account_number.as_str())
+                    .ok()
+                    .map(|msisdn| (provider, msisdn))
+            }
+            Destination::VnpostAccount { .. } => None,
+        }
+    }
+}
+
 impl fmt::Debug for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -421,6 +446,31 @@ impl Destination {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bank_transfer_to_a_wallets_bin_and_its_phone_number_credits_that_wallet() {
+        let bank = |bin: &str, account: &str| Destination::BankAccount {
+            bin: BankBin::try_from(bin).expect("a known BIN"),
+            account_number: AccountNumber::try_from(account).expect("an account number"),
+            account_name: None,
+        };
+        let phone = Msisdn::try_from("0961234567").expect("a phone number");
+        assert_eq!(
+            bank("971005", "0961234567").wallet(),
+            Some((WalletProvider::ViettelMoney, phone.clone()))
+        );
+        assert_eq!(
+            bank("971011", "0961234567").wallet(),
+            Some((WalletProvider::VnptMoney, phone.clone()))
+        );
+        assert_eq!(bank("971005", "1234567890123").wallet(), None, "no phone number");
+        assert_eq!(bank("970436", "0961234567").wallet(), None, "a bank");
+        let wallet = Destination::Wallet {
+            provider: WalletProvider::MobifoneMoney,
+            msisdn: phone.clone(),
+        };
+        assert_eq!(wallet.wallet(), Some((WalletProvider::MobifoneMoney, phone)));
+    }
 
     #[test]
     fn phone_numbers_accept_common_forms() {
