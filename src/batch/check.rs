@@ -87,6 +87,9 @@ pub enum DifferenceKind {
     ExtraOrders,
     /// Manifest without lines: the amounts received do not add up to the declared total.
     TotalMismatch,
+    /// Manifest without lines: orders of the batch refused as invalid (`actual`, a count):
+    /// nothing of them was paid, as with lines, where each is an [`Self::InvalidOrder`].
+    InvalidOrders,
 }
 
 impl DifferenceKind {
@@ -99,6 +102,7 @@ impl DifferenceKind {
             DifferenceKind::MissingOrders => "missing_orders",
             DifferenceKind::ExtraOrders => "extra_orders",
             DifferenceKind::TotalMismatch => "total_mismatch",
+            DifferenceKind::InvalidOrders => "invalid_orders",
         }
     }
 }
@@ -401,6 +405,16 @@ fn assess_totals(facts: &BatchFacts, closing: bool, result: &mut BatchCheck) {
         result.differences.push(count(DifferenceKind::ExtraOrders));
     } else if closing && arrived < declared.orders {
         result.differences.push(count(DifferenceKind::MissingOrders));
+    }
+    if facts.invalid.orders > 0 {
+        // The totals may still add up (another order paid more), but not every declared order
+        // was paid: never balanced.
+        result.differences.push(Difference {
+            kind: DifferenceKind::InvalidOrders,
+            order_id: None,
+            declared: None,
+            actual: Some(facts.invalid.orders),
+        });
     }
     if (closing || arrived >= declared.orders) && claimed.amount != declared.amount {
         result.differences.push(Difference {

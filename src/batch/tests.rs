@@ -377,6 +377,17 @@ fn without_lines_counts_and_totals_are_compared() {
     let kinds: Vec<DifferenceKind> = result.differences.iter().map(|d| d.kind).collect();
     assert_eq!(kinds, [DifferenceKind::ExtraOrders, DifferenceKind::TotalMismatch]);
     assert_eq!(result.differences[0].actual, Some(4));
+    // One refused as invalid and another paid more: the count and the total add up, and the
+    // batch closed balanced with an order unpaid.
+    let inflated = [
+        order("A", 1_000_000, Outcome::Succeeded),
+        order("B", 5_000_000, Outcome::Succeeded),
+        order("C", 0, Outcome::Invalid),
+    ];
+    let result = check(&declared, &inflated, true);
+    let kinds: Vec<DifferenceKind> = result.differences.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, [DifferenceKind::InvalidOrders]);
+    assert_eq!(result.differences[0].actual, Some(1));
 }
 
 #[test]

@@ -166,7 +166,7 @@ fn closed_by(by: ClosedBy) -> &'static str {
 pub fn describe(difference: &Difference) -> String {
     let counts = matches!(
         difference.kind,
-        DifferenceKind::MissingOrders | DifferenceKind::ExtraOrders
+        DifferenceKind::MissingOrders | DifferenceKind::ExtraOrders | DifferenceKind::InvalidOrders
     );
     let value = |value: Option<u64>| match value {
         None => "-".to_string(),
