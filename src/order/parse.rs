@@ -204,10 +204,17 @@ fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
         let stripped = strip_diacritics(c.encode_utf8(&mut buffer));
         !stripped.is_empty() && stripped.chars().all(|c| c.is_ascii_alphabetic())
     };
-    let allowed =
-        |c: char| (c.is_alphabetic() && latin(c)) || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{036F}');
+    // Combining diacritics, but not the grapheme joiner (U+034F): invisible, it keeps a
+    // decomposed name from composing, so one name would be spelled two ways.
+    let allowed = |c: char| {
+        (c.is_alphabetic() && latin(c))
+            || matches!(c, ' ' | '\'' | '-' | '.' | '\u{0300}'..='\u{034E}' | '\u{0350}'..='\u{036F}')
+    };
     let count = name.chars().count();
-    if !(1..=MAX_NAME_CHARS).contains(&count) || !name.chars().all(allowed) || !name.chars().any(char::is_alphabetic) {
+    // At least one Latin letter: a combining mark Unicode counts as alphabetic (U+0345) on its
+    // own is no name, and reaches the providers as an empty one.
+    let has_letter = name.chars().any(|c| c.is_alphabetic() && latin(c));
+    if !(1..=MAX_NAME_CHARS).contains(&count) || !name.chars().all(allowed) || !has_letter {
         return Err(Invalid::new(
             "invalid_name",
             format!(

@@ -366,7 +366,16 @@ fn created_at_that_is_not_rfc_3339_is_invalid_created_at() {
 
 #[test]
 fn a_name_without_letters_or_with_digits_is_invalid_name() {
-    let names = ["", "  ", "Nguyen Van 2", "Lê<script>"].map(Value::from);
+    let names = [
+        "",
+        "  ",
+        "Nguyen Van 2",
+        "Lê<script>",
+        "\u{0345}",
+        " \u{0301}",
+        "Nguy\u{034F}ễn",
+    ]
+    .map(Value::from);
     assert_refused(BANK, "/beneficiary/full_name", &names, "invalid_name");
 }
 
