@@ -194,11 +194,16 @@ fn parse_destination(top: &Fields<'_>, channel: Channel) -> Result<Destination, 
 }
 
 /// A person's name: 1–100 characters of Latin letters (Vietnamese diacritics included,
-/// precomposed or as combining marks), spaces, `'`, `-` and `.`, with at least one letter. A
+/// precomposed or as combining marks), spaces, `'` (`’` and `ʼ` read as it), `-` and `.`, with
+/// at least one letter. A
 /// letter that reads as no Latin letter once its diacritics are gone (another script, `ß`,
 /// `Ø`) is refused here: name matching and the providers' ASCII names would drop it, and the
 /// payment would fail `name_mismatch` later, or go out under a name cut short.
 fn check_name(path: &str, name: &str) -> Result<String, Invalid> {
+    // A word processor's apostrophe (’ U+2019) or the letter apostrophe (ʼ U+02BC), common in
+    // ethnic-minority names (H’Hen Niê), is the apostrophe providers spell: one name, one spelling.
+    let name = name.replace(['\u{2019}', '\u{02BC}'], "'");
+    let name = name.as_str();
     let latin = |c: char| {
         let mut buffer = [0; 4];
         let stripped = strip_diacritics(c.encode_utf8(&mut buffer));

@@ -428,6 +428,14 @@ fn a_name_or_memo_spelt_with_combining_marks_is_the_same_order_as_its_composed_s
         decomposed.fingerprint(),
         "a re-sent order is a duplicate, not a conflict"
     );
+    // A curly or letter apostrophe is the plain one: H’Hen Niê and H'Hen Niê are one order.
+    let straight = parse(&with(BANK, "/beneficiary/full_name", json!("H'Hen Niê")).to_string());
+    for apostrophe in ['\u{2019}', '\u{02BC}'] {
+        let name = format!("H{apostrophe}Hen Niê");
+        let curly = parse(&with(BANK, "/beneficiary/full_name", json!(name)).to_string());
+        assert_eq!(curly.beneficiary.full_name, "H'Hen Niê");
+        assert_eq!(curly.fingerprint(), straight.fingerprint(), "{name}");
+    }
     // Lengths count what a person reads: 140 "ữ" spelt with combining marks are 420 code points.
     let long = with(BANK, "/memo", json!("u\u{31B}\u{303}".repeat(140)));
     assert_eq!(parse(&long.to_string()).memo.chars().count(), 140);

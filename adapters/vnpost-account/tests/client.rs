@@ -621,7 +621,8 @@ fn a_callback_with_a_zero_negative_fractional_or_missing_amount_reports_no_amoun
 #[test]
 fn a_malformed_callback_is_refused_without_quoting_vnpost() {
     let body = signed(serde_json::json!({
-        "event_id": "EV0004", "request_id": PAYMENT, "order_ref": 84981234567_u64,
+        // An id may come as a number (it signs as its text); as a list it is malformed.
+        "event_id": "EV0004", "request_id": PAYMENT, "order_ref": ["84981234567"],
         "transaction_id": "VNP0001", "amount": 500_000, "result_code": "00",
         "timestamp": "20260101070000"
     }));
