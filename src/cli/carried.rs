@@ -61,6 +61,7 @@ pub enum Settled {
 const EXIT_REFUSED: u8 = 2;
 
 pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<ExitCode> {
+    let today = vietnam_date(chrono::Utc::now());
     if let CarriedCommand::Forget {
         settled,
         note,
@@ -68,7 +69,7 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
         ..
     } = &command
     {
-        if let Err(refusal) = check_forget(*settled, note, *refunded_on, vietnam_date(chrono::Utc::now())) {
+        if let Err(refusal) = check_forget(*settled, note, *refunded_on, today) {
             eprintln!("error: {refusal}; nothing was written");
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
@@ -101,9 +102,7 @@ pub async fn run(settings: Settings, command: CarriedCommand) -> anyhow::Result<
             let settlement = match settled {
                 Settled::Credited => Settlement::Credited,
                 Settled::Refunded => Settlement::Refunded {
-                    on: refunded_on
-                        .unwrap_or_else(|| vietnam_date(chrono::Utc::now()))
-                        .to_string(),
+                    on: refunded_on.unwrap_or(today).to_string(),
                 },
             };
             let operator = super::orders::operator();
