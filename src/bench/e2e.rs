@@ -15,11 +15,12 @@ use super::core_wait::{CoreWait, ThreadWaits};
 use super::disk_io::DiskIo;
 use super::machine::CpuUse;
 use super::pacing::Pacing;
+use super::postgres_wal::WalPosition;
 use super::progress::{Counters, Reporter};
 use super::publisher::{self, Published};
 use super::stats::{self, Memory};
 use super::store_work::StoreWork;
-use super::workload::{FreshDatabase, OrderIds, Workload};
+use super::workload::{DatabaseKind, FreshDatabase, OrderIds, Workload};
 use super::BenchArgs;
 use crate::amqp;
 use crate::app::RunningGateway;
@@ -60,6 +61,8 @@ pub struct GatewayReport {
     /// What the gateway processes' counters grew by over the same span (`--separate-process`
     /// only).
     pub store_work: Option<StoreWork>,
+    /// Bytes the PostgreSQL server wrote to its WAL over the same span (PostgreSQL runs only).
+    pub postgres_wal_bytes: Option<u64>,
     pub gateway_peak_kib: Option<u64>,
     /// Each order's publish → final result latency.
     pub latencies: Vec<Duration>,
@@ -195,6 +198,14 @@ impl Gateways {
     }
 }
 
+/// The PostgreSQL server's WAL insert position, on a PostgreSQL run.
+async fn postgres_wal(args: &BenchArgs) -> Option<WalPosition> {
+    match args.database {
+        DatabaseKind::Postgres => WalPosition::read(&args.postgres_url).await,
+        DatabaseKind::Sqlite => None,
+    }
+}
+
 /// Runs the gateway phase; the stack, its queues and the database are removed afterwards.
 pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyhow::Result<GatewayReport> {
     let database = FreshDatabase::create(args.database, &args.postgres_url, run_id).await?;
@@ -237,11 +248,16 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     };
 
     let work_before = gateways.store_work().await;
+    let wal_before = postgres_wal(args).await;
     let gateway_before = gateways.sample();
     let machine_before = CpuUse::read();
     let measured = measure(&settings, &workload, args).await;
     let machine = CpuUse::read().since(machine_before);
     let gateway_after = gateways.sample();
+    let postgres_wal_bytes = postgres_wal(args)
+        .await
+        .zip(wal_before)
+        .map(|(after, before)| after.bytes_since(before));
     let store_work = gateways
         .store_work()
         .await
@@ -292,6 +308,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         gateway_io,
         machine,
         store_work,
+        postgres_wal_bytes,
         gateway_peak_kib: gateway_after
             .and_then(|sample| sample.memory)
             .map(|memory| memory.peak_kib),

@@ -10,6 +10,7 @@ pub mod e2e;
 pub mod interrupt;
 pub mod machine;
 pub mod pacing;
+pub mod postgres_wal;
 pub mod progress;
 pub mod publisher;
 pub mod report;

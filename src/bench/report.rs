@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::baseline::{self, BaselineReport};
 use super::disk_io::DiskIo;
 use super::e2e::GatewayReport;
+use super::postgres_wal::WalPosition;
 use super::stats::{per_second, LatencySummary, Memory};
 use super::store_work::StoreWork;
 use super::workload::{self, Channels, DatabaseKind};
@@ -158,6 +159,7 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
     ];
     // Counted by the gateway processes themselves; "n/a" when they run in this process.
     lines.extend(DiskIo::per_order(gateway.gateway_io, gateway.orders));
+    lines.push(WalPosition::per_order(gateway.postgres_wal_bytes, gateway.orders));
     let absent = StoreWork::default().per_order(0);
     lines.extend(store_work.clone().unwrap_or(absent));
     for (key, value) in &lines {

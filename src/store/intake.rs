@@ -388,12 +388,15 @@ async fn claim_in(
     let (payment_id, fingerprint) = (row.payment_id.clone(), row.fingerprint.clone());
 
     let Some(inserted) = inserted else {
-        // Either the idempotency key or the order id is taken (both are unique).
+        // Either the payment id (a hash of the idempotency key, so the key) or the order id is
+        // taken (both are unique); the payment holding the key first. Found by the payment id,
+        // not the key: PostgreSQL has no index on the key (migration
+        // `drop_idempotency_key_unique`), and the key is compared below anyway.
         let existing = sqlx::query(
-            "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE idempotency_key = $1 OR order_id = $2 \
-             ORDER BY CASE WHEN idempotency_key = $1 THEN 0 ELSE 1 END LIMIT 1",
+            "SELECT payment_id, fingerprint, idempotency_key FROM payments WHERE payment_id = $1 OR order_id = $2 \
+             ORDER BY CASE WHEN payment_id = $1 THEN 0 ELSE 1 END LIMIT 1",
         )
-        .bind(order.idempotency_key.as_str())
+        .bind(payment_id.as_str())
         .bind(order.order_id.as_str())
         .fetch_one(&mut *transaction)
         .await?;
@@ -409,6 +412,11 @@ async fn claim_in(
             let detail = if existing_key == order.idempotency_key.as_str() {
                 format!(
                     "conflict: idempotency key already used by payment {existing_id} for a different payload; nothing was paid for this message"
+                )
+            } else if existing_id == payment_id {
+                // Two keys with one hash: never seen, but not taken for a duplicate either.
+                format!(
+                    "conflict: payment id {existing_id} is already held by another idempotency key; nothing was paid for this message"
                 )
             } else {
                 // Results are identified by `<order_id>:<seq>`, so a second payment under the

@@ -104,6 +104,29 @@ async fn a_burst_in_one_process_still_reports_latency_and_checks_the_ledger() {
     );
     assert!(number(&figures, "process_cpu_ms_per_order") > 0.0);
     assert!(number(&figures, "latency_p99_ms") > 0.0);
+    assert_eq!(figures["postgres_wal_kib_per_order"], "n/a", "a SQLite run");
+}
+
+/// On PostgreSQL the bench counts what the server wrote to its WAL per order: each order is
+/// claimed (its row, its stored order, the beneficiary's period, each with its index
+/// entries), moved three times and its results appended, kilobytes in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_run_counts_the_servers_wal_written_per_order() {
+    let url = crate::support::postgres_admin_url();
+    let figures = bench(&[
+        "--orders",
+        "40",
+        "--channels",
+        "mix",
+        "--database",
+        "postgres",
+        "--postgres-url",
+        &url,
+    ])
+    .await;
+    assert_eq!(figures["check"], "ok");
+    let kib = number(&figures, "postgres_wal_kib_per_order");
+    assert!(kib > 1.0, "WAL KiB per order {kib}");
 }
 
 /// Ctrl-C in the middle of the gateway phase: the bench stops, exits 130, and leaves none of

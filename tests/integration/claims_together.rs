@@ -13,11 +13,12 @@ use gateway_adapter::Invalid;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::support::{all_at_once, bank_order, drop_database, store_for_one_batch, Db};
+use crate::support::{all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, Db};
 
 crate::on_both_databases!(
     current_thread:
     claims_of_one_batch_get_the_outcomes_they_would_get_alone,
+    a_payment_id_held_under_another_key_is_a_conflict_not_an_error,
 );
 
 async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
@@ -174,6 +175,60 @@ async fn claims_of_one_batch_get_the_outcomes_they_would_get_alone(db: Db) {
             .await
             .unwrap();
     assert_eq!(conflicts, 2, "both conflicts dead-lettered");
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A payment id is a hash of the idempotency key, and a claim whose payment id is taken finds
+/// the payment holding it by that id (PostgreSQL keeps no index on the key). Two keys with one
+/// hash are never seen in practice; here a payment's key and order id are rewritten so that
+/// its id is held under another key, and the order claimed again must be a conflict (dead
+/// letter, nothing paid), not a store error that would leave it to be redelivered forever.
+async fn a_payment_id_held_under_another_key_is_a_conflict_not_an_error(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
+    let order = bank_order(600_000);
+    let payment_id = claim_fresh(&store, &settings, &order, "bank_transfer").await;
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payments SET idempotency_key = 'a-key-with-the-same-hash', order_id = 'another-order' WHERE payment_id = $1")
+        .bind(payment_id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let parsed = parse_order(&serde_json::to_vec(&order).unwrap(), &settings.limits).unwrap();
+    let outcome = store
+        .claim(
+            &parsed,
+            "bank_transfer",
+            b"{}",
+            &StoredProperties::default(),
+            DuplicatePaymentPolicy::Review,
+        )
+        .await;
+    assert_eq!(
+        outcome.expect("the claim is answered"),
+        ClaimOutcome::Conflict {
+            payment_id: payment_id.clone()
+        }
+    );
+    let dead: Vec<String> = sqlx::query_scalar("SELECT headers FROM outbox WHERE kind = 'dead_letter'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].contains("already held by another idempotency key"),
+        "{}",
+        dead[0]
+    );
+    let payments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(payments, 1, "nothing new to pay");
     drop(store);
     drop_database(db, &run_id).await;
 }
