@@ -35,7 +35,7 @@ impl Dispatcher {
             Err(error) => {
                 tracing::error!(payment_id = %record.payment_id, error_kind = ?error.classify(), "The stored order cannot be read back; the payment goes to review.");
                 let change = lifecycle::unreadable_order(&record, &self.policy, now_ms());
-                if let Err(error) = self.record(&record, change).await {
+                if let Err(error) = self.record(&record, change, None).await {
                     tracing::error!(payment_id = %record.payment_id, %error, "Could not move an unreadable payment to review.");
                 }
                 return;
@@ -134,7 +134,10 @@ impl Dispatcher {
         if step != Step::PendingPoll {
             metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         }
-        let change = lifecycle::next(&record, step, answer.into(), &self.policy, now_ms());
+        let outcome = Outcome::from(answer);
+        let said = outcome.provider_settles();
+        let change = lifecycle::next(&record, step, outcome, &self.policy, now_ms());
+        let change = Decided { change, said };
         self.carry_out(adapter, record, change, step.submit_after(), request, lease_ends)
             .await
     }
@@ -145,13 +148,14 @@ impl Dispatcher {
         &self,
         adapter: &dyn PayoutAdapter,
         record: PaymentRecord,
-        change: Change,
+        change: impl Into<Decided>,
         submit: Step,
         request: &PayoutRequest,
         lease_ends: Instant,
     ) -> Result<(), StoreError> {
+        let Decided { change, said } = change.into();
         if change.to != PaymentState::Submitting {
-            return self.record(&record, change).await;
+            return self.record(&record, change, said).await;
         }
         let Some(record) = self.store.apply(&record, change).await? else {
             return Ok(());
@@ -163,8 +167,10 @@ impl Dispatcher {
         if submit == Step::Submit {
             metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
         }
-        let change = lifecycle::next(&record, submit, answer.into(), &self.policy, now_ms());
-        self.record(&record, change).await
+        let outcome = Outcome::from(answer);
+        let said = outcome.provider_settles();
+        let change = lifecycle::next(&record, submit, outcome, &self.policy, now_ms());
+        self.record(&record, change, said).await
     }
 
     /// Runs a call about `record` to its provider within the provider's call permits and the
@@ -196,10 +202,16 @@ impl Dispatcher {
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback (or an
     /// operator) got there first, which is fine: the payment is already where that change put
-    /// it — unless the provider just said it was paid and that change left it final otherwise
-    /// (failed, say): then upstream and ops are told (`provider_contradicts_final`), since
-    /// upstream would reissue a payment the provider says it made.
-    async fn record(&self, record: &PaymentRecord, change: Change) -> Result<(), StoreError> {
+    /// it — unless the provider's answer (`said`) just settled it one way and that change left
+    /// it final the other way (paid and failed, or failed and paid): then upstream and ops are
+    /// told (`provider_contradicts_final`), since upstream would reissue a payment the provider
+    /// says it made, or take as paid one the provider says it did not pay.
+    async fn record(
+        &self,
+        record: &PaymentRecord,
+        change: Change,
+        said: Option<PaymentState>,
+    ) -> Result<(), StoreError> {
         let to = change.to;
         let reason_code = change.reason_code.clone();
         let detail = change.detail.clone();
@@ -208,7 +220,7 @@ impl Dispatcher {
                 metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
                 tracing::info!(payment_id = %record.payment_id, from = %record.state, to = %to, reason_code = reason_code.as_deref().unwrap_or(""), "Payment moved.");
             }
-            None if to == PaymentState::Succeeded => {
+            None if said == Some(to) => {
                 self.store
                     .report_contradicting_answer(&record.payment_id, to, &detail)
                     .await?;
@@ -218,5 +230,18 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+}
+
+/// A change and the final state the provider's answer behind it stated, if it stated one
+/// (see [`Outcome::provider_settles`]); a change the dispatcher decided alone states none.
+struct Decided {
+    change: Change,
+    said: Option<PaymentState>,
+}
+
+impl From<Change> for Decided {
+    fn from(change: Change) -> Self {
+        Self { change, said: None }
     }
 }

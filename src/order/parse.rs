@@ -21,6 +21,8 @@ pub const MAX_ORDER_BYTES: usize = 64 * 1024;
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_MEMO_CHARS: usize = 140;
+/// No order of this gateway was made before 2000; an earlier `created_at` is a default time.
+const EARLIEST_CREATED_YEAR: i32 = 2000;
 
 const ORDER_FIELDS: &[&str] = &[
     "order_id",
@@ -100,16 +102,24 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
     // beneficiary's statement as an empty line: the default memo says what the money is.
     .filter(|memo| !provider_memo(memo, MAX_MEMO_CHARS).is_empty())
     .unwrap_or_else(|| PaymentOrder::default_memo(program, period));
-    let created_at = DateTime::parse_from_rfc3339(top.required_str("created_at")?)
-        .map_err(|_| {
-            Invalid::new(
-                "invalid_created_at",
-                "created_at must be an RFC 3339 timestamp with a time zone, e.g. 2025-06-20T08:30:00+07:00",
-            )
-        })?
-        .with_timezone(&Utc);
-    // A century or year digit typed wrong reads as someone not born yet. (The year is not in
-    // the message: it is the beneficiary's personal data, and the reason goes to logs.)
+    let created_at = DateTime::parse_from_rfc3339(top.required_str("created_at")?).map_err(|_| {
+        Invalid::new(
+            "invalid_created_at",
+            "created_at must be an RFC 3339 timestamp with a time zone, e.g. 2025-06-20T08:30:00+07:00",
+        )
+    })?;
+    // A zero or default time (0001-01-01, 1970-01-01) is a missing date, not when the order
+    // was made; left in, it would make every citizen id read as someone not born yet.
+    if created_at.year() < EARLIEST_CREATED_YEAR {
+        return Err(Invalid::new(
+            "invalid_created_at",
+            "created_at is before 2000: a zero or default time, not when the order was made",
+        ));
+    }
+    // A century or year digit typed wrong reads as someone not born yet. The year is the one
+    // upstream wrote (its own offset), not UTC's, which is still the year before for the first
+    // hours of 1 January in Vietnam. (The year is not in the message: it is the beneficiary's
+    // personal data, and the reason goes to logs.)
     if beneficiary.id.birth_year() > created_at.year() {
         return Err(Invalid::new(
             "invalid_citizen_id",
@@ -129,7 +139,7 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
         amount,
         destination,
         memo,
-        created_at,
+        created_at: created_at.with_timezone(&Utc),
     })
 }
 

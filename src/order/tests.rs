@@ -358,6 +358,36 @@ fn malformed_periods_are_invalid_period() {
     assert_refused(BANK, "/period", &periods.map(Value::from), "invalid_period");
 }
 
+/// A zero or default time is a missing date: refused as `invalid_created_at`, not blamed on
+/// the citizen id whose year of birth it would make look later.
+#[test]
+fn a_default_created_at_is_invalid_created_at_not_invalid_citizen_id() {
+    let values = [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "1999-12-31T23:59:59+07:00",
+    ]
+    .map(Value::from);
+    assert_refused(BANK, "/created_at", &values, "invalid_created_at");
+    let first_of_2000 = with(BANK, "/created_at", json!("2000-01-01T00:00:00+07:00"));
+    let born_1960 = with(&first_of_2000.to_string(), "/beneficiary/id", json!("034160001234"));
+    assert!(parse_order(born_1960.to_string().as_bytes(), &ChannelLimits::default()).is_ok());
+}
+
+/// The year of `created_at` is the one upstream wrote: 03:00 on 1 January 2026 in Vietnam is
+/// still 2025 in UTC, and someone born in 2026 may have an allowance made that morning.
+#[test]
+fn the_year_of_created_at_is_read_in_its_own_offset() {
+    let new_year_morning = with(BANK, "/created_at", json!("2026-01-01T03:00:00+07:00"));
+    let born_2026 = with(&new_year_morning.to_string(), "/beneficiary/id", json!("034226001234"));
+    let order = parse_order(born_2026.to_string().as_bytes(), &ChannelLimits::default()).expect("a newborn's order");
+    assert_eq!(
+        order.created_at.to_rfc3339(),
+        "2025-12-31T20:00:00+00:00",
+        "kept in UTC"
+    );
+}
+
 #[test]
 fn created_at_that_is_not_rfc_3339_is_invalid_created_at() {
     let values = ["2025-06-20 08:30", "2025-06-20", "yesterday"].map(Value::from);

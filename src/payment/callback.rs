@@ -13,7 +13,7 @@
 use gateway_adapter::{CallbackEvent, ProviderStatus};
 
 use super::PaymentState;
-use crate::store::{CallbackDecision, Change, PaymentRecord};
+use crate::store::{CallbackDecision, Change, Inquiries, PaymentRecord};
 
 /// When the dispatcher should look at a payment next, after a callback moved it.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +40,11 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, times: CallbackTime
             "callback_contradicts_record",
             format!("a verified provider callback contradicts the gateway's record: {why}"),
         );
+        // A new reason to look: the review's inquiries start over, as the dispatcher's do.
+        let change = Change {
+            inquiries: Inquiries::Reset,
+            ..change
+        };
         CallbackDecision::Apply(match record.submitted_at {
             Some(_) => change.at(times.review_at),
             None => change,
@@ -79,8 +84,10 @@ pub fn decide(record: &PaymentRecord, event: &CallbackEvent, times: CallbackTime
             ..Change::to(target, detail)
         },
         ProviderStatus::Failed { code, reason } => Change::to(target, detail).reason(code.clone(), reason.clone()),
+        // Polled from the first delay on, as after a submit or inquiry that answered pending.
         ProviderStatus::Pending { provider_ref } => Change {
             provider_ref: provider_ref.clone(),
+            inquiries: Inquiries::Reset,
             ..Change::to(target, detail).at(times.poll_at)
         },
         ProviderStatus::NotFound => return CallbackDecision::Ignore,

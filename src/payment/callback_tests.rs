@@ -4,7 +4,7 @@ use gateway_adapter::{CallbackEvent, PaymentId, ProviderStatus, Vnd};
 
 use super::{decide, CallbackTimes};
 use crate::payment::PaymentState::{self, *};
-use crate::store::{CallbackDecision, PaymentRecord};
+use crate::store::{CallbackDecision, Inquiries, PaymentRecord};
 
 const AMOUNT: i64 = 2_789_000;
 const TIMES: CallbackTimes = CallbackTimes {
@@ -162,6 +162,30 @@ fn a_contradiction_on_a_sent_payment_schedules_a_review_inquiry() {
         panic!("applied");
     };
     assert_eq!(change.next_attempt_at, Some(TIMES.review_at));
+}
+
+/// A callback that sends a payment to review or marks it pending starts its inquiries over,
+/// as the dispatcher's own changes to those states do: the next question comes after the
+/// first delay, not after the one its earlier inquiries had grown to (up to 64 times longer).
+#[test]
+fn a_callback_that_sends_to_review_or_pending_starts_the_inquiries_over() {
+    for (state, status, amount) in [
+        (Pending, succeeded(), None),
+        (Submitting, succeeded(), OTHER),
+        (Unknown, pending(), None),
+        (NeedsReview, succeeded(), OTHER),
+    ] {
+        let mut asked = record(state, true);
+        asked.inquiries = 6;
+        let CallbackDecision::Apply(change) = decide(&asked, &event(status.clone(), amount), TIMES) else {
+            panic!("{state} × {status:?}: a change is applied");
+        };
+        assert!(
+            matches!(change.to, NeedsReview | PaymentState::Pending),
+            "{state} × {status:?}"
+        );
+        assert_eq!(change.inquiries, Inquiries::Reset, "{state} × {status:?}");
+    }
 }
 
 #[test]

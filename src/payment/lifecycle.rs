@@ -98,6 +98,18 @@ impl From<Result<ProviderStatus, AdapterError>> for Outcome {
     }
 }
 
+impl Outcome {
+    /// The final state the provider's answer states outright: succeeded or failed. A payment
+    /// that something else settled otherwise meanwhile (a callback) is contradicted by it.
+    pub fn provider_settles(&self) -> Option<PaymentState> {
+        match self {
+            Outcome::Status(ProviderStatus::Succeeded { .. }) => Some(PaymentState::Succeeded),
+            Outcome::Status(ProviderStatus::Failed { .. }) => Some(PaymentState::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// What the dispatcher does with a payment that is due.
 #[derive(Clone, Debug)]
 pub enum Plan {

@@ -550,22 +550,28 @@ async fn contested_slot(transaction: &mut AnyConnection, slot: &Slot) -> Result<
         slot.payment_type.as_str(),
     );
     let payment_id = slot.payment_id.as_str();
-    let holder = sqlx::query(
-        "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
-         WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
-    )
-    .bind(key.0)
-    .bind(key.1)
-    .bind(key.2)
-    .bind(key.3)
-    .fetch_one(&mut *transaction)
-    .await?;
-    let holder_id: String = holder.try_get("payment_id")?;
-    let holder_state: String = holder.try_get("state")?;
-    // A payment that failed or was rejected paid nothing: a new order may take its place.
-    if holder_state == PaymentState::Failed.as_str() || holder_state == PaymentState::Rejected.as_str() {
-        // Compare-and-set on the holder: of two new orders racing for a failed holder's
-        // slot (two gateways on PostgreSQL), only one takes it.
+    let mut holder_id = String::new();
+    // Each round reads the holder; a failed one is taken over by compare-and-set. Lost, another
+    // new order took the slot first (two gateways on PostgreSQL): read again, so that the
+    // order held names that payment, not the failed one it replaced — a reviewer who saw the
+    // failed one would release the order while the other is paid.
+    for _ in 0..SLOT_ROUNDS {
+        let holder = sqlx::query(
+            "SELECT g.payment_id, p.state FROM beneficiary_periods g JOIN payments p ON p.payment_id = g.payment_id \
+             WHERE g.beneficiary_id = $1 AND g.program = $2 AND g.period = $3 AND g.payment_type = $4",
+        )
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .bind(key.3)
+        .fetch_one(&mut *transaction)
+        .await?;
+        holder_id = holder.try_get("payment_id")?;
+        let holder_state: String = holder.try_get("state")?;
+        // A payment that failed or was rejected paid nothing: a new order may take its place.
+        if holder_state != PaymentState::Failed.as_str() && holder_state != PaymentState::Rejected.as_str() {
+            break;
+        }
         let taken = sqlx::query(
             "UPDATE beneficiary_periods SET payment_id = $1 WHERE beneficiary_id = $2 AND program = $3 \
              AND period = $4 AND payment_type = $5 AND payment_id = $6",
@@ -584,3 +590,9 @@ async fn contested_slot(transaction: &mut AnyConnection, slot: &Slot) -> Result<
     }
     Ok(Some(holder_id))
 }
+
+/// How many times a claim reads a contested slot again after losing it to another new order.
+/// The slot changes hands only to a live payment or from a failed one, so a second read finds
+/// a live holder unless that one failed in between; past this the order is held, naming the
+/// last holder read.
+const SLOT_ROUNDS: usize = 3;

@@ -19,6 +19,7 @@ crate::on_both_databases!(
     run_once_drives_a_bank_payment_from_accepted_through_pending_to_succeeded,
     run_once_asks_about_a_payment_left_in_submitting_before_sending_it_again,
     a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops,
+    a_failed_answer_for_a_payment_settled_paid_meanwhile_is_told_upstream_and_ops,
 );
 
 /// A stack without a gateway, its store, and a dispatcher of the test's own that polls a
@@ -162,6 +163,21 @@ async fn run_once_asks_about_a_payment_left_in_submitting_before_sending_it_agai
 /// payment. It is reported as a callback's reversal is: a non-final `needs_review` result with
 /// `provider_contradicts_final` and a dead letter `contradiction`; the state stays final.
 async fn a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops(db: Db) {
+    answer_for_a_payment_settled_otherwise_meanwhile(db, PaymentState::Succeeded).await;
+}
+
+/// The other way round: the payment is settled paid meanwhile (a late "completed" callback)
+/// and the bank's answer to the poll is "failed" (a returned transfer). Dropped quietly, nobody
+/// would learn that the beneficiary may not have the money; a callback saying so would have
+/// been reported as a reversal.
+async fn a_failed_answer_for_a_payment_settled_paid_meanwhile_is_told_upstream_and_ops(db: Db) {
+    answer_for_a_payment_settled_otherwise_meanwhile(db, PaymentState::Failed).await;
+}
+
+/// The bank answers the poll of a pending payment with `answer` (succeeded or failed) while
+/// another hand settles the payment the other way: the state stays as that hand left it, and
+/// upstream and ops are told the provider contradicts it.
+async fn answer_for_a_payment_settled_otherwise_meanwhile(db: Db, answer: PaymentState) {
     let (stack, store, dispatcher) = stepwise(db).await;
     let order = bank_order(1_100_000);
     stack.open_bank_account(&order, HOLDER);
@@ -169,12 +185,21 @@ async fn a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_a
     assert_eq!(dispatcher.run_once().await, 1);
     let pending = view(&store, &order_id).await.payment;
     assert_eq!(pending.state, PaymentState::Pending);
-    stack
-        .sandbox
-        .kit
-        .ledger
-        .complete("bank_transfer", &pending.payment_id)
-        .expect("the transfer is booked");
+    let ledger = &stack.sandbox.kit.ledger;
+    let (booked, settled_by_the_other_hand, credits) = match answer {
+        PaymentState::Succeeded => (
+            ledger.complete("bank_transfer", &pending.payment_id),
+            Change::to(PaymentState::Failed, "test: settled failed by another hand")
+                .reason("provider_failed", "failed, as another hand recorded it"),
+            1,
+        ),
+        _ => (
+            ledger.fail("bank_transfer", &pending.payment_id, "RETURNED"),
+            Change::to(PaymentState::Succeeded, "test: settled paid by another hand"),
+            0,
+        ),
+    };
+    booked.expect("the transfer is in the bank's ledger");
     // Slow, within the bank's 1 s timeout: the other hand has time to settle it meanwhile.
     stack.set_bank_faults(Faults {
         latency_ms: 700,
@@ -205,17 +230,16 @@ async fn a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_a
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let _ = connection.close().await;
-    let failed = Change::to(PaymentState::Failed, "test: settled failed by another hand")
-        .reason("provider_failed", "failed, as another hand recorded it");
     store
-        .apply(&pending, failed)
+        .apply(&pending, settled_by_the_other_hand)
         .await
         .unwrap()
         .expect("the poll has not answered yet");
     assert_eq!(polling.await.unwrap(), 1);
 
     let after = view(&store, &order_id).await;
-    assert_eq!(after.payment.state, PaymentState::Failed, "a final state never changes");
+    assert_ne!(after.payment.state, answer, "a final state never changes");
+    assert!(after.payment.state.is_final());
     let last = after.results.last().expect("results");
     assert_eq!(last.status, ResultStatus::NeedsReview, "{:?}", after.results);
     assert!(!last.is_final);
@@ -228,6 +252,6 @@ async fn a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_a
                 && row.properties.headers.get("x-gateway-reason").map(String::as_str) == Some("contradiction")),
         "a dead letter for ops"
     );
-    assert_eq!(stack.credits(&order_id), 1, "the bank paid it once");
+    assert_eq!(stack.credits(&order_id), credits, "the bank's ledger as it answered");
     stack.stop().await;
 }
