@@ -232,8 +232,9 @@ async fn relay(
         metrics::histogram!("gateway_relay_round_rows").record(rows.len() as f64);
         metrics::counter!("gateway_outbox_published_total").increment(round.confirmed.len() as u64);
         for (id, reason) in &round.unpublishable {
-            store.park(*id, reason).await.context("could not park an outbox row")?;
-            parked(store, *id, reason).await;
+            if store.park(*id, reason).await.context("could not park an outbox row")? {
+                parked(store, *id, reason).await;
+            }
         }
         for (id, reason) in &round.returned {
             tracing::error!(outbox_id = id, reason = %reason, "The broker refused an outbox message.");

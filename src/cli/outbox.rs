@@ -1,8 +1,11 @@
 //! `gateway outbox parked|release`: the outbox rows the broker would not take, for ops.
 //!
-//! A parked row is a result or dead letter the relay gave up on after
-//! `amqp.outbox_publish_attempts` (the broker nacked it or could not route it). It stays in the
-//! store, never blocks the rows behind it, and goes out again once released.
+//! A parked row is a result or dead letter the relay gave up on: one the broker could not route
+//! (returned) or that broke the channel when sent alone, `amqp.outbox_publish_attempts` times,
+//! or one that cannot be made into an AMQP message at all (at once). A nack (a full queue, a
+//! quorum queue without its majority) never parks a row: it is held back and tried again. A
+//! parked row stays in the store, never blocks the rows behind it, and goes out again once
+//! released.
 
 use std::process::ExitCode;
 

@@ -143,6 +143,9 @@ pub struct Item {
     /// under another reference than the provider reported), whatever else is wrong with it:
     /// remembered so that a later day's return of the payment is reviewed.
     pub extra_payout: bool,
+    /// The line is a payout (money out to the beneficiary), whatever else is wrong with it: what
+    /// books a payment. A return, reversal or credit naming it does not.
+    pub payout: bool,
 }
 
 /// The default grace before the day's end: a payment sent in the last 30 minutes of the day
@@ -207,6 +210,7 @@ pub fn match_statement(
                 return_reason: return_reason(line),
                 booked_on: Some(line.booked_on),
                 extra_payout: false,
+                payout: line.kind == LineKind::Payout,
                 note: match line.kind {
                     LineKind::Payout => "the provider booked a payout the gateway never sent".to_string(),
                     LineKind::Return { .. } => "the provider returned a payout the gateway never sent".to_string(),
@@ -294,6 +298,7 @@ pub fn match_statement(
             return_reason: return_reason(line),
             booked_on: Some(line.booked_on),
             extra_payout: repeated || reference_differs || paid_after_return.is_some(),
+            payout: is_payout,
             note,
         });
     }
@@ -340,6 +345,7 @@ pub fn match_statement(
             return_reason: None,
             booked_on: None,
             extra_payout: false,
+            payout: false,
             note,
         });
     }
@@ -366,9 +372,11 @@ pub struct CarryOver {
 /// settled: without it, a payment in transit over midnight (or still pending when its day was
 /// reconciled) was never expected again, and one the provider never booked went unnoticed.
 pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64)) -> CarryOver {
-    let on_statement: HashSet<&str> = items
+    // Booked by a payout line; a return, reversal or credit naming a payment books nothing (the
+    // same run lists a succeeded one missing), so a carried payment stays expected.
+    let paid_out: HashSet<&str> = items
         .iter()
-        .filter(|item| item.entry_ref.is_some())
+        .filter(|item| item.payout)
         .map(|item| item.payment_id.as_str())
         .collect();
     let in_transit: HashSet<&str> = items
@@ -384,7 +392,7 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
         .collect();
     for payment in payments {
         let id = payment.payment_id.as_str();
-        let booked = on_statement.contains(id);
+        let booked = paid_out.contains(id);
         if matched.contains(id) && payment.submitted_at.is_some_and(|at| at < window.0) {
             carry_over.booked_late.push((id.to_string(), payment.amount));
         }
@@ -809,6 +817,26 @@ mod tests {
         let carried = carry_over(&payments, &items, DAY);
         assert_eq!(carried.settled, ["booked", "failed_since"]);
         assert!(carried.carry.is_empty(), "already carried: {carried:?}");
+    }
+
+    /// A statement line that names a carried payment without paying it out (a credit without
+    /// return information, a reversal, a return left for review) settled it: the same run
+    /// listed it missing and then stopped expecting it, and `carried` forgot it. It stays
+    /// carried until a payout line books it.
+    #[test]
+    fn a_carried_payment_named_by_a_line_that_is_no_payout_stays_expected() {
+        let mut carried = payment("p", 1_000, PaymentState::Succeeded, 500);
+        carried.carried_since = NaiveDate::from_ymd_opt(2026, 12, 2);
+        let credit = line("CR-1", "p", 1_000, LineKind::Credit);
+        let items = match_statement(&[credit], std::slice::from_ref(&carried), DAY, 0);
+        assert!(
+            items.iter().any(|item| item.kind == ItemKind::MissingAtProvider),
+            "{items:?}"
+        );
+        let after = carry_over(std::slice::from_ref(&carried), &items, DAY);
+        assert!(after.settled.is_empty(), "still expected: {after:?}");
+        let booked = match_statement(&[payout("p", 1_000)], std::slice::from_ref(&carried), DAY, 0);
+        assert_eq!(carry_over(&[carried], &booked, DAY).settled, ["p"]);
     }
 
     /// A returned payment (a statement's return, or a refund a person recorded) was still

@@ -404,6 +404,7 @@ mod tests {
             booked_on: None,
             note: String::new(),
             extra_payout: false,
+            payout: false,
         };
         let mut reconciliation = Reconciliation {
             provider: "bank_transfer".into(),

@@ -83,14 +83,15 @@ pub fn table(reconciliation: &Reconciliation) -> String {
         if items.is_empty() {
             continue;
         }
-        let amount: u64 = items
+        // Each amount is at most i64::MAX (`parse_dong`); many of them can still pass u64::MAX.
+        let amount = items
             .iter()
             .map(|i| {
                 i.statement_amount
                     .or_else(|| i.gateway_amount.and_then(|a| u64::try_from(a).ok()))
                     .unwrap_or(0)
             })
-            .sum();
+            .fold(0_u64, u64::saturating_add);
         let _ = writeln!(
             out,
             "{:<22} {:>6} {:>18} ₫",
@@ -163,6 +164,7 @@ mod tests {
             booked_on: NaiveDate::from_ymd_opt(2026, 12, 3),
             note: "a, \"quoted\" note".into(),
             extra_payout: false,
+            payout: false,
         };
         Reconciliation {
             provider: "bank_transfer".into(),
@@ -185,6 +187,21 @@ mod tests {
             text.contains("The books do not balance: 1 items need a person"),
             "{text}"
         );
+    }
+
+    /// Three lines of the largest amount a statement may carry sum past u64: the total is
+    /// capped, not a panic (nor, in a release build, a wrapped wrong number).
+    #[test]
+    fn the_totals_of_huge_lines_do_not_overflow() {
+        let mut reconciliation = reconciliation();
+        for item in &mut reconciliation.items {
+            item.kind = ItemKind::UnknownToGateway;
+            item.statement_amount = Some(i64::MAX as u64);
+        }
+        let third = reconciliation.items[0].clone();
+        reconciliation.items.push(third);
+        let text = table(&reconciliation);
+        assert!(text.contains(&format_dong(u64::MAX)), "{text}");
     }
 
     #[test]

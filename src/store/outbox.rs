@@ -357,9 +357,10 @@ impl Store {
     }
 
     /// Parks row `id` at once: it can never be published as it is (a failure that reaches
-    /// any count of attempts).
-    pub async fn park(&self, id: i64, reason: &str) -> Result<(), sqlx::Error> {
-        self.record_publish_failure(id, reason, 1).await.map(drop)
+    /// any count of attempts). Returns false when the row no longer waits (another gateway's
+    /// relay published it after this one's lease ran out): nothing was parked.
+    pub async fn park(&self, id: i64, reason: &str) -> Result<bool, sqlx::Error> {
+        self.record_publish_failure(id, reason, 1).await
     }
 
     /// Parked messages, oldest first, for an ops command to show.

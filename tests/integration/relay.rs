@@ -29,6 +29,7 @@ crate::on_both_databases!(
     a_broker_that_refuses_messages_for_a_while_gets_them_all_afterwards_and_parks_none,
     pruning_deletes_only_published_rows_and_callback_ids_past_their_retention,
     releasing_a_parked_row_named_twice_releases_it_and_says_so,
+    parking_a_row_that_no_longer_waits_parks_nothing_and_says_so,
 );
 
 /// Polls `check` until it holds (for state that has no event to await), or fails after 30 s.
@@ -726,6 +727,38 @@ async fn releasing_a_parked_row_named_twice_releases_it_and_says_so(db: Db) {
     let negative = crate::support::gateway_command(&["outbox", "parked", "--limit", "-1"], url.expose_secret()).await;
     assert_eq!(negative.status.code(), Some(2), "a usage error");
     pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A row that no longer waits (another gateway's relay published it after this one's lease
+/// ran out) is not parked, and `park` says so, so that the relay neither logs a parked row at
+/// error level nor counts one; a row still waiting is parked.
+async fn parking_a_row_that_no_longer_waits_parks_nothing_and_says_so(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = crate::support::store_for_one_batch(db, &run_id).await;
+    for amount in [500_000, 510_000] {
+        crate::support::claim_fresh(&store, &settings, &bank_order(amount), "bank_transfer").await;
+    }
+    let rows = store
+        .lease_unpublished(10, 60_000)
+        .await
+        .expect("the results are leased");
+    assert_eq!(rows.len(), 2, "one accepted result each");
+    store.mark_published(&[rows[0].id]).await.expect("marked");
+    assert!(!store
+        .park(rows[0].id, "test: published meanwhile")
+        .await
+        .expect("answered"));
+    assert!(store.park(rows[1].id, "test: cannot be sent").await.expect("answered"));
+    let parked: Vec<i64> = store
+        .parked(10)
+        .await
+        .expect("listed")
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(parked, [rows[1].id]);
     drop(store);
     drop_database(db, &run_id).await;
 }
