@@ -15,8 +15,8 @@
 //! then writes it on its own, as it would have alone: a second change of one payment by the
 //! dispatcher, a lone callback after a change of its payment, a change with a dead letter, an
 //! illegal transition, a callback that reverses a final payment, a callback whose
-//! compare-and-set was lost (its event id is given back first). Outcomes are exactly those of
-//! the writes one by one.
+//! compare-and-set was lost (its event id is given back first), a change of a payment whose
+//! callback came before it in the batch. Outcomes are exactly those of the writes one by one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -69,6 +69,7 @@ pub(super) async fn write_together(
     appends: &mut Appends,
     writes: Vec<Together<'_>>,
 ) -> Result<(), sqlx::Error> {
+    let callback_first = callbacks_before_changes(&writes);
     let mut claims = Vec::new();
     let mut applies = Vec::new();
     let mut callbacks = Vec::new();
@@ -76,6 +77,8 @@ pub(super) async fn write_together(
     for write in writes {
         match write {
             Together::Claim(claim) => claims.push(claim),
+            // Left to be written on its own, after the callback (see `callbacks_before_changes`).
+            Together::Apply(apply) if callback_first.contains(&apply.record.payment_id) => {}
             Together::Apply(apply) => applies.push(apply),
             Together::Callback(callback) => callbacks.push(callback),
             Together::Reservation(reservation) => reservations.push(reservation),
@@ -104,6 +107,40 @@ pub(super) async fn write_together(
     }
     stages.done("reservations");
     Ok(())
+}
+
+/// The payments for which a callback came before the dispatcher's change in this batch (its
+/// units of one payment are in arrival order). One by one, that callback is written first and
+/// the change, decided on the record before it, then loses its compare-and-set; written
+/// together, changes go first. So that both ways end alike (a batch is written one by one when
+/// any of its writes fails), such a change is left out here and written on its own after,
+/// where it sees the callback's write.
+fn callbacks_before_changes(writes: &[Together<'_>]) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut first = HashSet::new();
+    for write in writes {
+        match write {
+            Together::Apply(apply) => {
+                seen.insert(apply.record.payment_id.as_str());
+            }
+            Together::Callback(callback) => {
+                if seen.insert(callback.payment_id.as_str()) {
+                    first.insert(callback.payment_id.as_str());
+                }
+            }
+            Together::Claim(_) | Together::Reservation(_) => {}
+        }
+    }
+    // Only payments that have a change too: a callback alone is written together as ever.
+    writes
+        .iter()
+        .filter_map(|write| match write {
+            Together::Apply(apply) if first.contains(apply.record.payment_id.as_str()) => {
+                Some(apply.record.payment_id.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whose compare-and-set a row of the batched update is.

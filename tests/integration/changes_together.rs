@@ -22,6 +22,7 @@ crate::on_both_databases!(
     current_thread:
     changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone,
     callbacks_settle_payments_without_reading_their_stored_orders,
+    a_callback_before_a_change_of_its_payment_goes_first_written_together_or_one_by_one,
 );
 
 /// What one write of the batch came back with.
@@ -300,6 +301,82 @@ async fn callbacks_settle_payments_without_reading_their_stored_orders(db: Db) {
         );
     }
     pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A callback that came before the dispatcher's change of the same payment, both decided on
+/// the same record, goes first whether its batch is written together or — because another
+/// write of the batch fails — one by one: the payment ends the same either way. (Written
+/// together, changes went first, so the bank's "paid" callback lost to a "failed" change
+/// there and won one by one.)
+async fn a_callback_before_a_change_of_its_payment_goes_first_written_together_or_one_by_one(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
+    let succeed_if_sent: fn(&PaymentRecord) -> CallbackDecision = |record| {
+        if record.state == PaymentState::Submitting {
+            CallbackDecision::Apply(Change::to(PaymentState::Succeeded, "the bank booked it"))
+        } else {
+            CallbackDecision::Ignore
+        }
+    };
+    for another_write_fails in [false, true] {
+        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
+        let accepted = store.payment(&payment_id).await.unwrap().unwrap();
+        let sent = store
+            .apply(&accepted, Change::to(PaymentState::Submitting, "about to send"))
+            .await
+            .unwrap()
+            .unwrap();
+        let other_id = claim_fresh(&store, &settings, &bank_order(510_000), "bank_transfer").await;
+        let other = store.payment(&other_id).await.unwrap().unwrap();
+        let event = format!("{run_id}-{another_write_fails}");
+        let mut writes: Vec<Write<'_>> = vec![
+            Box::pin(async {
+                Answer::Callback(
+                    store
+                        .apply_callback("bank_transfer", &event, &payment_id, succeed_if_sent)
+                        .await,
+                )
+            }),
+            Box::pin(async {
+                Answer::Applied(
+                    store
+                        .apply(&sent, failed())
+                        .await
+                        .map(|next| next.map(|next| next.state)),
+                )
+            }),
+        ];
+        if another_write_fails {
+            writes.push(Box::pin(async {
+                Answer::Applied(
+                    store
+                        .apply(&other, Change::to(PaymentState::Pending, "illegal from accepted"))
+                        .await
+                        .map(|next| next.map(|next| next.state)),
+                )
+            }));
+        }
+        let answers = all_at_once(writes).await;
+        assert!(
+            matches!(
+                answers[0],
+                Answer::Callback(Ok(CallbackOutcome::Applied(PaymentState::Succeeded)))
+            ),
+            "another write fails: {another_write_fails}: {answers:?}"
+        );
+        assert!(
+            matches!(answers[1], Answer::Applied(Ok(None))),
+            "the change decided on the record before the callback loses: {answers:?}"
+        );
+        let after = store.payment(&payment_id).await.unwrap().unwrap();
+        assert_eq!(
+            after.state,
+            PaymentState::Succeeded,
+            "another write fails: {another_write_fails}"
+        );
+    }
     drop(store);
     drop_database(db, &run_id).await;
 }
