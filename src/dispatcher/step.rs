@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use gateway_adapter::names::names_match;
-use gateway_adapter::{PayoutAdapter, PayoutRequest};
+use gateway_adapter::{AdapterError, PayoutAdapter, PayoutRequest, ProviderStatus};
 
 use super::limits::OutOfLease;
 use super::Dispatcher;
@@ -35,7 +35,7 @@ impl Dispatcher {
             Err(error) => {
                 tracing::error!(payment_id = %record.payment_id, error_kind = ?error.classify(), "The stored order cannot be read back; the payment goes to review.");
                 let change = lifecycle::unreadable_order(&record, &self.policy, now_ms());
-                if let Err(error) = self.record(&record, change, None).await {
+                if let Err(error) = self.record(&record, change).await {
                     tracing::error!(payment_id = %record.payment_id, %error, "Could not move an unreadable payment to review.");
                 }
                 return;
@@ -134,10 +134,7 @@ impl Dispatcher {
         if step != Step::PendingPoll {
             metrics::counter!("gateway_provider_inquiries_total", "provider" => record.provider.clone()).increment(1);
         }
-        let outcome = Outcome::from(answer);
-        let said = outcome.provider_settles();
-        let change = lifecycle::next(&record, step, outcome, &self.policy, now_ms());
-        let change = Decided { change, said };
+        let change = self.decide(&record, step, answer);
         self.carry_out(adapter, record, change, step.submit_after(), request, lease_ends)
             .await
     }
@@ -153,11 +150,11 @@ impl Dispatcher {
         request: &PayoutRequest,
         lease_ends: Instant,
     ) -> Result<(), StoreError> {
-        let Decided { change, said } = change.into();
-        if change.to != PaymentState::Submitting {
-            return self.record(&record, change, said).await;
+        let decided = change.into();
+        if decided.change.to != PaymentState::Submitting {
+            return self.record(&record, decided).await;
         }
-        let Some(record) = self.store.apply(&record, change).await? else {
+        let Some(record) = self.store.apply(&record, decided.change).await? else {
             return Ok(());
         };
         metrics::counter!("gateway_payment_transitions_total", "to" => PaymentState::Submitting.as_str()).increment(1);
@@ -167,10 +164,19 @@ impl Dispatcher {
         if submit == Step::Submit {
             metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
         }
+        let change = self.decide(&record, submit, answer);
+        self.record(&record, change).await
+    }
+
+    /// What the provider's `answer` to a call of `step` means for `record`, with the final
+    /// state the answer itself stated.
+    fn decide(&self, record: &PaymentRecord, step: Step, answer: Result<ProviderStatus, AdapterError>) -> Decided {
         let outcome = Outcome::from(answer);
         let said = outcome.provider_settles();
-        let change = lifecycle::next(&record, submit, outcome, &self.policy, now_ms());
-        self.record(&record, change, said).await
+        Decided {
+            change: lifecycle::next(record, step, outcome, &self.policy, now_ms()),
+            said,
+        }
     }
 
     /// Runs a call about `record` to its provider within the provider's call permits and the
@@ -206,12 +212,8 @@ impl Dispatcher {
     /// it final the other way (paid and failed, or failed and paid): then upstream and ops are
     /// told (`provider_contradicts_final`), since upstream would reissue a payment the provider
     /// says it made, or take as paid one the provider says it did not pay.
-    async fn record(
-        &self,
-        record: &PaymentRecord,
-        change: Change,
-        said: Option<PaymentState>,
-    ) -> Result<(), StoreError> {
+    async fn record(&self, record: &PaymentRecord, change: impl Into<Decided>) -> Result<(), StoreError> {
+        let Decided { change, said } = change.into();
         let to = change.to;
         let reason_code = change.reason_code.clone();
         let detail = change.detail.clone();

@@ -69,16 +69,16 @@ pub(super) async fn write_together(
     appends: &mut Appends,
     writes: Vec<Together<'_>>,
 ) -> Result<(), sqlx::Error> {
-    let callback_first = callbacks_before_changes(&writes);
+    let after_their_callbacks = changes_after_their_callbacks(&writes);
     let mut claims = Vec::new();
     let mut applies = Vec::new();
     let mut callbacks = Vec::new();
     let mut reservations = Vec::new();
-    for write in writes {
+    for (index, write) in writes.into_iter().enumerate() {
         match write {
             Together::Claim(claim) => claims.push(claim),
-            // Left to be written on its own, after the callback (see `callbacks_before_changes`).
-            Together::Apply(apply) if callback_first.contains(&apply.record.payment_id) => {}
+            // Written on its own, after its callback (see `changes_after_their_callbacks`).
+            Together::Apply(_) if after_their_callbacks.contains(&index) => {}
             Together::Apply(apply) => applies.push(apply),
             Together::Callback(callback) => callbacks.push(callback),
             Together::Reservation(reservation) => reservations.push(reservation),
@@ -109,38 +109,34 @@ pub(super) async fn write_together(
     Ok(())
 }
 
-/// The payments for which a callback came before the dispatcher's change in this batch (its
-/// units of one payment are in arrival order). One by one, that callback is written first and
-/// the change, decided on the record before it, then loses its compare-and-set; written
-/// together, changes go first. So that both ways end alike (a batch is written one by one when
-/// any of its writes fails), such a change is left out here and written on its own after,
-/// where it sees the callback's write.
-fn callbacks_before_changes(writes: &[Together<'_>]) -> HashSet<String> {
+/// The positions in `writes` of the dispatcher's changes whose payment had a callback before
+/// them in this batch (a payment's units are in arrival order). One by one, that callback is
+/// written first and the change, decided on the record before it, then loses its
+/// compare-and-set; written together, changes go first. So that both ways end alike (a batch is
+/// written one by one when any of its writes fails), such a change is left out here and written
+/// on its own after, where it sees the callback's write.
+fn changes_after_their_callbacks(writes: &[Together<'_>]) -> HashSet<usize> {
     let mut seen = HashSet::new();
-    let mut first = HashSet::new();
-    for write in writes {
+    let mut callback_first = HashSet::new();
+    let mut later = HashSet::new();
+    for (index, write) in writes.iter().enumerate() {
         match write {
             Together::Apply(apply) => {
-                seen.insert(apply.record.payment_id.as_str());
+                let payment = apply.record.payment_id.as_str();
+                if callback_first.contains(payment) {
+                    later.insert(index);
+                }
+                seen.insert(payment);
             }
             Together::Callback(callback) => {
                 if seen.insert(callback.payment_id.as_str()) {
-                    first.insert(callback.payment_id.as_str());
+                    callback_first.insert(callback.payment_id.as_str());
                 }
             }
             Together::Claim(_) | Together::Reservation(_) => {}
         }
     }
-    // Only payments that have a change too: a callback alone is written together as ever.
-    writes
-        .iter()
-        .filter_map(|write| match write {
-            Together::Apply(apply) if first.contains(apply.record.payment_id.as_str()) => {
-                Some(apply.record.payment_id.clone())
-            }
-            _ => None,
-        })
-        .collect()
+    later
 }
 
 /// Whose compare-and-set a row of the batched update is.

@@ -234,103 +234,99 @@ async fn a_payment_id_held_under_another_key_is_a_conflict_not_an_error(db: Db) 
     drop_database(db, &run_id).await;
 }
 
-/// PostgreSQL, two gateways: a new order finds its beneficiary's period held by a failed
-/// payment (which paid nothing) and tries to take it over, but another gateway's new order
-/// holds the period's row and takes it over first. The claim is held as a possible duplicate
-/// payment naming the payment that holds the period now — not the failed one, which a
-/// reviewer would read as "nothing paid" and release, paying the beneficiary twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_period_taken_over_by_another_gateway_meanwhile_names_its_new_holder() {
-    crate::support::bounded(
-        "a_period_taken_over_by_another_gateway_meanwhile_names_its_new_holder",
-        async {
-            let db = Db::Postgres;
-            let run_id = gateway::demo::stack::new_run_id();
-            let (settings, store) = store_for_one_batch(db, &run_id).await;
-            let first = bank_order(700_000);
-            let failed_id = claim_fresh(&store, &settings, &first, "bank_transfer").await;
-            // The other gateway's new order, for the same period; a payment of its own.
-            let taker_id = claim_fresh(&store, &settings, &bank_order(700_001), "bank_transfer").await;
-            let url = settings.database.url.expose_secret().to_string();
-            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-            sqlx::query("UPDATE payments SET state = 'failed' WHERE payment_id = $1")
-                .bind(failed_id.as_str())
-                .execute(&pool)
-                .await
-                .unwrap();
-
-            // The other gateway's transaction holds the period's row while it decides.
-            let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
-            sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-            sqlx::query("SELECT payment_id FROM beneficiary_periods WHERE payment_id = $1 FOR UPDATE")
-                .bind(failed_id.as_str())
-                .fetch_one(&mut other)
-                .await
-                .unwrap();
-            let mut second = bank_order(700_002);
-            second["beneficiary"] = first["beneficiary"].clone();
-            let second = parse_order(&serde_json::to_vec(&second).unwrap(), &settings.limits).unwrap();
-            let claiming = tokio::spawn({
-                let store = store.clone();
-                async move {
-                    store
-                        .claim(
-                            &second,
-                            "bank_transfer",
-                            b"{}",
-                            &StoredProperties::default(),
-                            DuplicatePaymentPolicy::Review,
-                        )
-                        .await
-                }
-            });
-            // This claim has read the failed holder and waits on the row to take it over.
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-            loop {
-                let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(&pool)
+crate::bounded_test! {
+    /// PostgreSQL, two gateways: a new order finds its beneficiary's period held by a failed
+    /// payment (which paid nothing) and tries to take it over, but another gateway's new order
+    /// holds the period's row and takes it over first. The claim is held as a possible duplicate
+    /// payment naming the payment that holds the period now — not the failed one, which a
+    /// reviewer would read as "nothing paid" and release, paying the beneficiary twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_period_taken_over_by_another_gateway_meanwhile_names_its_new_holder() {
+        let db = Db::Postgres;
+        let run_id = gateway::demo::stack::new_run_id();
+        let (settings, store) = store_for_one_batch(db, &run_id).await;
+        let first = bank_order(700_000);
+        let failed_id = claim_fresh(&store, &settings, &first, "bank_transfer").await;
+        // The other gateway's new order, for the same period; a payment of its own.
+        let taker_id = claim_fresh(&store, &settings, &bank_order(700_001), "bank_transfer").await;
+        let url = settings.database.url.expose_secret().to_string();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE payments SET state = 'failed' WHERE payment_id = $1")
+            .bind(failed_id.as_str())
+            .execute(&pool)
             .await
             .unwrap();
-                if waiting > 0 {
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "the claim waits on the period's row"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+        // The other gateway's transaction holds the period's row while it decides.
+        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+        sqlx::query("SELECT payment_id FROM beneficiary_periods WHERE payment_id = $1 FOR UPDATE")
+            .bind(failed_id.as_str())
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        let mut second = bank_order(700_002);
+        second["beneficiary"] = first["beneficiary"].clone();
+        let second = parse_order(&serde_json::to_vec(&second).unwrap(), &settings.limits).unwrap();
+        let claiming = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .claim(
+                        &second,
+                        "bank_transfer",
+                        b"{}",
+                        &StoredProperties::default(),
+                        DuplicatePaymentPolicy::Review,
+                    )
+                    .await
             }
-            sqlx::query("UPDATE beneficiary_periods SET payment_id = $1 WHERE payment_id = $2")
-                .bind(taker_id.as_str())
-                .bind(failed_id.as_str())
-                .execute(&mut other)
+        });
+        // This claim has read the failed holder and waits on the row to take it over.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the claim waits on the period's row"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        sqlx::query("UPDATE beneficiary_periods SET payment_id = $1 WHERE payment_id = $2")
+            .bind(taker_id.as_str())
+            .bind(failed_id.as_str())
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+        let claimed = claiming.await.unwrap().expect("the claim is written");
+        let ClaimOutcome::Claimed { payment_id, state, .. } = claimed else {
+            panic!("a new payment, held: {claimed:?}");
+        };
+        assert_eq!(state.as_str(), "needs_review");
+        let (reason_code, reason): (String, String) =
+            sqlx::query_as("SELECT reason_code, reason FROM payments WHERE payment_id = $1")
+                .bind(payment_id.as_str())
+                .fetch_one(&pool)
                 .await
                 .unwrap();
-            sqlx::query("COMMIT").execute(&mut other).await.unwrap();
-
-            let claimed = claiming.await.unwrap().expect("the claim is written");
-            let ClaimOutcome::Claimed { payment_id, state, .. } = claimed else {
-                panic!("a new payment, held: {claimed:?}");
-            };
-            assert_eq!(state.as_str(), "needs_review");
-            let (reason_code, reason): (String, String) =
-                sqlx::query_as("SELECT reason_code, reason FROM payments WHERE payment_id = $1")
-                    .bind(payment_id.as_str())
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-            assert_eq!(reason_code, "possible_duplicate_payment");
-            assert!(
-                reason.contains(taker_id.as_str()),
-                "names the payment holding the period: {reason}"
-            );
-            assert!(!reason.contains(failed_id.as_str()), "not the failed one: {reason}");
-            drop(store);
-            pool.close().await;
-            drop_database(db, &run_id).await;
-        },
-    )
-    .await;
+        assert_eq!(reason_code, "possible_duplicate_payment");
+        assert!(
+            reason.contains(taker_id.as_str()),
+            "names the payment holding the period: {reason}"
+        );
+        assert!(!reason.contains(failed_id.as_str()), "not the failed one: {reason}");
+        drop(store);
+        pool.close().await;
+        drop_database(db, &run_id).await;
+    }
 }
