@@ -94,7 +94,7 @@ impl Store {
             properties: properties.clone(),
             detail,
         });
-        self.write(&rejection.order_id, move |connection, appends| {
+        self.write_order(&rejection.order_id, move |connection, appends| {
             let rejected = rejected.clone();
             Box::pin(async move { reject_in(connection, appends, &rejected).await })
         })

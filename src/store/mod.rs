@@ -13,6 +13,7 @@ mod index_plans;
 mod intake;
 mod multi_row;
 mod ops;
+mod order_locks;
 mod outbox;
 mod payments;
 mod properties;
@@ -210,7 +211,7 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self
                 .writer
-                .write(key, move |connection, _| work(connection))
+                .write(writer::Key::Other(key), move |connection, _| work(connection))
                 .await
                 .map_err(StoreError::into_sqlx),
             Backend::Postgres => {
@@ -229,7 +230,19 @@ impl Store {
             + Send
             + 'static,
     {
-        self.writer.write(key, work).await
+        self.writer.write(writer::Key::Other(key), work).await
+    }
+
+    /// [`Store::write`] for work that claims or rejects the order `order_id`: on PostgreSQL its
+    /// batch locks the order id first, so that two gateways take turns on it.
+    pub(crate) async fn write_order<T, F>(&self, order_id: &str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut sqlx::AnyConnection, &'c mut appends::Appends) -> writer::WriteFuture<'c, T>
+            + Send
+            + 'static,
+    {
+        self.writer.write(writer::Key::Order(order_id), work).await
     }
 }
 

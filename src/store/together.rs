@@ -16,7 +16,9 @@
 //! dispatcher, a lone callback after a change of its payment, a change with a dead letter, an
 //! illegal transition, a callback that reverses a final payment, a callback whose
 //! compare-and-set was lost (its event id is given back first), a change of a payment whose
-//! callback came before it in the batch. Outcomes are exactly those of the writes one by one.
+//! callback came before it in the batch, a callback after a change of its payment that is
+//! written on its own (so that it goes after it). Outcomes are exactly those of the writes one
+//! by one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -74,12 +76,22 @@ pub(super) async fn write_together(
     let mut applies = Vec::new();
     let mut callbacks = Vec::new();
     let mut reservations = Vec::new();
+    // Payments changed by a write left alone: what comes after it for the same payment is left
+    // alone too, so that it is written after it, as one by one (the batch's alone writes go in
+    // its order, after everything written together).
+    let mut changed_alone = HashSet::new();
     for (index, write) in writes.into_iter().enumerate() {
         match write {
             Together::Claim(claim) => claims.push(claim),
-            // Written on its own, after its callback (see `changes_after_their_callbacks`).
-            Together::Apply(_) if after_their_callbacks.contains(&index) => {}
+            // Written on its own: after its callback (see `changes_after_their_callbacks`), or
+            // because it dead-letters the order.
+            Together::Apply(apply) if after_their_callbacks.contains(&index) || apply.change.dead_letter.is_some() => {
+                changed_alone.insert(apply.record.payment_id.as_str());
+            }
             Together::Apply(apply) => applies.push(apply),
+            Together::Callback(callback) if changed_alone.contains(callback.payment_id.as_str()) => {
+                callback.left_alone = Some("payment_in_batch");
+            }
             Together::Callback(callback) => callbacks.push(callback),
             Together::Reservation(reservation) => reservations.push(reservation),
         }
@@ -160,7 +172,7 @@ async fn changes_together<'b>(
     let mut payments = HashSet::new();
     let mut planned: Vec<(Source<'b>, PaymentRecord)> = Vec::new();
     for apply in applies {
-        if apply.change.dead_letter.is_some() || !payments.insert(apply.record.payment_id.clone()) {
+        if !payments.insert(apply.record.payment_id.clone()) {
             continue;
         }
         // An illegal transition fails on its own, with its own error.

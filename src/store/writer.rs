@@ -24,6 +24,7 @@ use super::appends::Appends;
 use super::callbacks::PendingCallback;
 use super::index_plans::BEGIN_INDEXES_ONLY;
 use super::intake::PendingClaim;
+use super::order_locks::{fnv1a, lock_orders};
 use super::payments::PendingApply;
 use super::together::write_together;
 use super::wallets::PendingReservation;
@@ -51,12 +52,19 @@ trait Unit: Send {
     fn together(&mut self) -> Option<Together<'_>> {
         None
     }
+    /// The order id it claims or rejects, if it does: the batch locks it first (see
+    /// [`super::order_locks`]).
+    fn order_id(&mut self) -> Option<&str> {
+        None
+    }
 }
 
 type Work<T> = Box<dyn for<'c> Fn(&'c mut AnyConnection, &'c mut Appends) -> WriteFuture<'c, T> + Send>;
 
 struct Job<T> {
     key: String,
+    /// Whether `key` is an order id that the work claims or rejects.
+    of_order: bool,
     work: Work<T>,
     output: Option<T>,
     reply: oneshot::Sender<Result<T, StoreError>>,
@@ -83,6 +91,10 @@ impl<T: Send + 'static> Unit for Job<T> {
 
     fn fail(self: Box<Self>, error: StoreError) {
         let _ = self.reply.send(Err(error));
+    }
+
+    fn order_id(&mut self) -> Option<&str> {
+        self.of_order.then_some(self.key.as_str())
     }
 }
 
@@ -153,6 +165,11 @@ impl<P: Pending> Unit for PendingJob<P> {
     fn together(&mut self) -> Option<Together<'_>> {
         Some(self.pending.together())
     }
+
+    fn order_id(&mut self) -> Option<&str> {
+        // A claim is routed by its order id.
+        matches!(self.pending.together(), Together::Claim(_)).then_some(self.key.as_str())
+    }
 }
 
 /// The queues in front of the writer tasks. Cheap to clone; the tasks end when the last
@@ -204,14 +221,19 @@ impl Writer {
     /// Runs `work` in the next group commit of the writer that `key` routes to, and returns its
     /// output once that committed. `work` may run twice (see the module doc), so it only
     /// touches the database.
-    pub async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
+    pub async fn write<T, F>(&self, key: Key<'_>, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection, &'c mut Appends) -> WriteFuture<'c, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let (key, of_order) = match key {
+            Key::Order(order_id) => (order_id, true),
+            Key::Other(key) => (key, false),
+        };
         let job = Job {
             key: key.to_string(),
+            of_order,
             work: Box::new(work),
             output: None,
             reply,
@@ -244,6 +266,16 @@ impl Writer {
             .await
             .map_err(|_| unavailable("the store's writer dropped a write"))?
     }
+}
+
+/// What a write is routed by.
+#[derive(Clone, Copy, Debug)]
+pub enum Key<'a> {
+    /// The order id it claims or rejects: routed by it, and locked by its batch on PostgreSQL
+    /// so that two gateways take turns on it (see [`super::order_locks`]).
+    Order(&'a str),
+    /// Anything else: a payment, a batch, a provider.
+    Other(&'a str),
 }
 
 /// Where a writer task takes the connection it commits on.
@@ -363,10 +395,7 @@ fn take<W>(slot: &std::sync::Mutex<Option<W>>) -> Option<W> {
 
 /// The writer a key goes to: a stable hash (FNV-1a) modulo the number of writers.
 fn shard(key: &str, writers: usize) -> usize {
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % writers as u64) as usize
+    (fnv1a(key) % writers as u64) as usize
 }
 
 /// Waits for one unit, then takes whatever else is queued, up to [`MAX_BATCH`], in key order.
@@ -430,6 +459,11 @@ async fn run_together(
 ) -> Result<(), Unfinished> {
     let mut stages = Stages::start("gateway_store_batch_stage_seconds");
     let mut transaction = connection.begin_with(begin).await.map_err(Unfinished::CommitFailed)?;
+    if let Err(error) = lock_orders(&mut transaction, batch.iter_mut().filter_map(|unit| unit.order_id())).await {
+        // Not a unit's fault: the connection (or the server) is not fit to write on.
+        let _ = transaction.rollback().await;
+        return Err(Unfinished::CommitFailed(error));
+    }
     stages.done("begin");
     let mut appends = Appends::default();
     let kinds = batch.iter_mut().filter_map(|unit| unit.together()).collect();
@@ -538,7 +572,7 @@ fn begin_statement(pool: &AnyPool) -> &'static str {
 
 /// The slow path, after a unit failed: each unit in a savepoint of its own, with its appends
 /// written inside it, so only the failing ones are rolled back and told.
-async fn commit_one_by_one(connection: &mut AnyConnection, begin: &'static str, batch: Vec<Box<dyn Unit>>) -> Fit {
+async fn commit_one_by_one(connection: &mut AnyConnection, begin: &'static str, mut batch: Vec<Box<dyn Unit>>) -> Fit {
     let mut transaction = match connection.begin_with(begin).await {
         Ok(transaction) => transaction,
         Err(error) => {
@@ -546,6 +580,11 @@ async fn commit_one_by_one(connection: &mut AnyConnection, begin: &'static str, 
             return Fit::Replace;
         }
     };
+    if let Err(error) = lock_orders(&mut transaction, batch.iter_mut().filter_map(|unit| unit.order_id())).await {
+        let _ = transaction.rollback().await;
+        fail_all(batch, &error);
+        return Fit::Replace;
+    }
     let mut written = Vec::with_capacity(batch.len());
     for mut unit in batch {
         let mut savepoint = match (*transaction).begin().await {
@@ -636,6 +675,7 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: key.to_string(),
+            of_order: false,
             work: insert_work(value),
             output: None,
             reply,
@@ -716,6 +756,7 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let read_then_write = Job {
             key: "k".to_string(),
+            of_order: false,
             work: work(move |connection, _| {
                 Box::pin(async move {
                     let highest: i64 = sqlx::query_scalar("SELECT MAX(x) FROM t")
@@ -766,9 +807,9 @@ mod tests {
         let kept = Writer::start(Connections::Kept(pool.clone()), 1, Placement::Shared);
         let per_batch = Writer::start(Connections::PerBatch(shared.clone()), 1, Placement::Shared);
         for value in [1, 2] {
-            assert_eq!(kept.write("k", insert_work(Some(value))).await.unwrap(), 1);
+            assert_eq!(kept.write(Key::Other("k"), insert_work(Some(value))).await.unwrap(), 1);
         }
-        assert_eq!(per_batch.write("k", insert_work(Some(3))).await.unwrap(), 1);
+        assert_eq!(per_batch.write(Key::Other("k"), insert_work(Some(3))).await.unwrap(), 1);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert_eq!(
             (pool.size(), pool.num_idle()),

@@ -23,6 +23,7 @@ crate::on_both_databases!(
     changes_and_callbacks_of_one_batch_get_the_outcomes_they_would_get_alone,
     callbacks_settle_payments_without_reading_their_stored_orders,
     a_callback_before_a_change_of_its_payment_goes_first_written_together_or_one_by_one,
+    a_callback_after_a_dead_lettering_change_of_its_payment_goes_after_it_written_together_or_one_by_one,
 );
 
 /// What one write of the batch came back with.
@@ -377,6 +378,97 @@ async fn a_callback_before_a_change_of_its_payment_goes_first_written_together_o
             "another write fails: {another_write_fails}"
         );
     }
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A callback that came after the dispatcher's change of the same payment goes after it even
+/// when that change dead-letters the order (which is written on its own, not with the batch's
+/// plain changes): one by one the change goes first, so together it must too. (Written
+/// together, such a change did not count as changing its payment, the callback went first in
+/// the batch's changes, and the change then lost its compare-and-set: the payment ended
+/// `failed` with no dead letter together and `needs_review` with one one by one.)
+async fn a_callback_after_a_dead_lettering_change_of_its_payment_goes_after_it_written_together_or_one_by_one(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
+    let fail_if_sent: fn(&PaymentRecord) -> CallbackDecision = |record| {
+        if record.state == PaymentState::Submitting {
+            CallbackDecision::Apply(failed())
+        } else {
+            CallbackDecision::Ignore
+        }
+    };
+    for another_write_fails in [false, true] {
+        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
+        let accepted = store.payment(&payment_id).await.unwrap().unwrap();
+        let sent = store
+            .apply(&accepted, Change::to(PaymentState::Submitting, "about to send"))
+            .await
+            .unwrap()
+            .unwrap();
+        let other_id = claim_fresh(&store, &settings, &bank_order(510_000), "bank_transfer").await;
+        let other = store.payment(&other_id).await.unwrap().unwrap();
+        let event = format!("{run_id}-{another_write_fails}");
+        let mut to_review = Change::to(PaymentState::NeedsReview, "no answer after every inquiry")
+            .reason("unknown_outcome", "the provider never said");
+        to_review.dead_letter = Some("unknown_outcome");
+        let mut writes: Vec<Write<'_>> = vec![
+            Box::pin(async {
+                Answer::Applied(
+                    store
+                        .apply(&sent, to_review)
+                        .await
+                        .map(|next| next.map(|next| next.state)),
+                )
+            }),
+            Box::pin(async {
+                Answer::Callback(
+                    store
+                        .apply_callback("bank_transfer", &event, &payment_id, fail_if_sent)
+                        .await,
+                )
+            }),
+        ];
+        if another_write_fails {
+            writes.push(Box::pin(async {
+                Answer::Applied(
+                    store
+                        .apply(&other, Change::to(PaymentState::Pending, "illegal from accepted"))
+                        .await
+                        .map(|next| next.map(|next| next.state)),
+                )
+            }));
+        }
+        let answers = all_at_once(writes).await;
+        assert!(
+            matches!(answers[0], Answer::Applied(Ok(Some(PaymentState::NeedsReview)))),
+            "another write fails: {another_write_fails}: {answers:?}"
+        );
+        assert!(
+            matches!(
+                answers[1],
+                Answer::Callback(Ok(CallbackOutcome::Ignored(PaymentState::NeedsReview)))
+            ),
+            "the callback sees the change before it: {answers:?}"
+        );
+        let after = store.payment(&payment_id).await.unwrap().unwrap();
+        assert_eq!(
+            after.state,
+            PaymentState::NeedsReview,
+            "another write fails: {another_write_fails}"
+        );
+    }
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let dead: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'dead_letter' AND headers LIKE '%unknown_outcome%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(dead, 2, "each payment's change dead-lettered its order");
+    pool.close().await;
     drop(store);
     drop_database(db, &run_id).await;
 }

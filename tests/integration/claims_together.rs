@@ -330,3 +330,101 @@ crate::bounded_test! {
         drop_database(db, &run_id).await;
     }
 }
+
+crate::bounded_test! {
+    /// PostgreSQL, two gateways: one rejects a broken copy of an order while the other claims a
+    /// valid copy of it, at the same moment. Whichever goes first, the other must see it: the
+    /// claim numbers its first result after the rejection (`<order_id>:2`), or the rejection
+    /// finds the payment and only dead-letters its copy. Read committed alone lets each miss
+    /// the other's uncommitted row, and upstream would get `rejected` and `accepted` both as
+    /// `<order_id>:1` (one dropped as a duplicate) for an order that is being paid. Here the
+    /// rejection is stopped inside its transaction (a test transaction holds the row it inserts)
+    /// while the claim comes in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_and_a_rejection_of_one_order_id_at_two_gateways_take_turns() {
+        let db = Db::Postgres;
+        let run_id = gateway::demo::stack::new_run_id();
+        let (settings, rejecting) = store_for_one_batch(db, &run_id).await;
+        let claiming = gateway::store::Store::connect(&settings.database)
+            .await
+            .expect("the second gateway's store connects");
+        let url = settings.database.url.expose_secret().to_string();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let order = bank_order(800_000);
+        let order_id = order["order_id"].as_str().unwrap().to_string();
+
+        let mut stall = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut stall).await.unwrap();
+        sqlx::query("INSERT INTO rejected_orders (order_id, rejected_at) VALUES ($1, 0)")
+            .bind(order_id.as_str())
+            .execute(&mut stall)
+            .await
+            .unwrap();
+        let rejection = tokio::spawn({
+            let order_id = order_id.clone();
+            async move {
+                let invalid = Invalid::new("invalid_amount", "amount is not an integer");
+                let rejection = Rejection {
+                    order_id,
+                    channel: Some("bank_transfer".to_string()),
+                    batch_id: None,
+                    invalid: &invalid,
+                };
+                rejecting.reject(&rejection, b"{}", &StoredProperties::default()).await
+            }
+        });
+        let waiting_on = |event: &'static str| {
+            let pool = pool.clone();
+            async move {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND wait_event_type = 'Lock' AND wait_event = $1",
+                )
+                .bind(event)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                waiting > 0
+            }
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !waiting_on("transactionid").await {
+            assert!(tokio::time::Instant::now() < deadline, "the rejection waits inside its transaction");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+
+        let parsed = parse_order(&serde_json::to_vec(&order).unwrap(), &settings.limits).unwrap();
+        let claim = tokio::spawn(async move {
+            claiming
+                .claim(&parsed, "bank_transfer", b"{}", &StoredProperties::default(), DuplicatePaymentPolicy::Review)
+                .await
+        });
+        // The claim either waits for the rejection, or (what must not happen) is written before it.
+        while !claim.is_finished() && !waiting_on("advisory").await {
+            assert!(tokio::time::Instant::now() < deadline, "the claim is written or waits");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        sqlx::query("ROLLBACK").execute(&mut stall).await.unwrap();
+        rejection.await.unwrap().expect("the rejection is written");
+        let claimed = claim.await.unwrap().expect("the claim is written");
+        assert!(matches!(claimed, ClaimOutcome::Claimed { .. }), "{claimed:?}");
+
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'result' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let results: Vec<(String, i64)> = bodies
+            .iter()
+            .map(|body| serde_json::from_slice::<Value>(body).unwrap())
+            .filter(|body| body["order_id"] == order_id.as_str())
+            .map(|body| (body["status"].as_str().unwrap().to_string(), body["seq"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(
+            results,
+            [("rejected".to_string(), 1), ("accepted".to_string(), 2)],
+            "the rejection is result 1 and the claim's first result follows it"
+        );
+        pool.close().await;
+        drop_database(db, &run_id).await;
+    }
+}
