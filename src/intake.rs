@@ -119,7 +119,7 @@ impl Intake {
             let mut properties = properties.clone();
             properties
                 .headers
-                .insert("x-gateway-original-bytes".to_string(), body.len().to_string());
+                .insert(crate::dlq::ORIGINAL_BYTES_HEADER.to_string(), body.len().to_string());
             (&body[..MAX_ORDER_BYTES], properties)
         } else {
             (body, properties.clone())

@@ -94,7 +94,7 @@ pub async fn show(settings: &AmqpSettings, message_id: &str, unmasked: bool) -> 
     }
     reader.close().await?;
     not_found_if_empty(
-        &found,
+        found.len(),
         &Selection::MessageId(message_id.to_string()),
         settings,
         &BTreeSet::new(),
@@ -102,16 +102,33 @@ pub async fn show(settings: &AmqpSettings, message_id: &str, unmasked: bool) -> 
     Ok(found)
 }
 
+/// What a replay did with the dead letters it selected.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Put back on the orders queue and removed from the DLQ (with `dry_run`, would have been).
+    pub replayed: Vec<DeadLetterSummary>,
+    /// Selected but left in the DLQ, because a copy would not stand for them.
+    pub kept: Vec<Kept>,
+}
+
+/// A selected dead letter a replay left where it is, and why.
+#[derive(Debug)]
+pub struct Kept {
+    pub summary: DeadLetterSummary,
+    pub why: &'static str,
+}
+
 /// Republishes the selected dead letters to the orders queue and acks each one only after
-/// the broker confirmed its copy. With `dry_run`, only says what it would replay. With
-/// `show_progress`, shows how far it went through the queue (each copy waits for its confirm,
-/// so a large DLQ takes a while).
+/// the broker confirmed its copy. Letters whose copy would not stand for them (see
+/// [`DeadLetter::why_not_replayed`]) stay in the DLQ, and are named in what it returns. With
+/// `dry_run`, only says what it would replay. With `show_progress`, shows how far it went
+/// through the queue (each copy waits for its confirm, so a large DLQ takes a while).
 pub async fn replay(
     settings: &AmqpSettings,
     selection: &Selection,
     dry_run: bool,
     show_progress: bool,
-) -> anyhow::Result<Vec<DeadLetterSummary>> {
+) -> anyhow::Result<Replayed> {
     let mut reader = DlqReader::open(settings, "dlq-replay").await?;
     let publisher = reader.connection().create_channel().await?;
     publisher.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -123,6 +140,7 @@ pub async fn replay(
         "replaying {bar:40} {pos}/{len} dead letters gone through ({eta} left)",
     );
     let mut replayed = Vec::new();
+    let mut kept = Vec::new();
     let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
         if dead.position == 1 {
@@ -133,6 +151,10 @@ pub async fn replay(
         let summary = dead.summary();
         reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
+            continue;
+        }
+        if let Some(why) = dead.why_not_replayed() {
+            kept.push(Kept { summary, why });
             continue;
         }
         if !dry_run {
@@ -146,8 +168,8 @@ pub async fn replay(
     progress.finish();
     let _ = publisher.close(200, "done".into()).await;
     reader.close().await?;
-    not_found_if_empty(&replayed, selection, settings, &reasons)?;
-    Ok(replayed)
+    not_found_if_empty(replayed.len() + kept.len(), selection, settings, &reasons)?;
+    Ok(Replayed { replayed, kept })
 }
 
 /// Acks (removes) the selected dead letters when `confirmed`; otherwise only says which ones
@@ -172,7 +194,7 @@ pub async fn purge(
         removed.push(summary);
     }
     reader.close().await?;
-    not_found_if_empty(&removed, selection, settings, &reasons)?;
+    not_found_if_empty(removed.len(), selection, settings, &reasons)?;
     Ok(removed)
 }
 
@@ -195,18 +217,18 @@ pub const KNOWN_REASONS: [&str; 10] = [
 /// can have (a typo) found nothing (`reasons`: every reason the queue holds). A known reason
 /// with nothing to act on, and `--all` of an empty queue, are fine: a cron job replaying
 /// `delivery_limit` letters finds none most days.
-fn not_found_if_empty<T>(
-    found: &[T],
+fn not_found_if_empty(
+    found: usize,
     selection: &Selection,
     settings: &AmqpSettings,
     reasons: &BTreeSet<String>,
 ) -> Result<(), DlqError> {
     match selection {
-        Selection::MessageId(id) if found.is_empty() => Err(DlqError::NotFound {
+        Selection::MessageId(id) if found == 0 => Err(DlqError::NotFound {
             message_id: id.clone(),
             queue: settings.dlq_queue.clone(),
         }),
-        Selection::Reason(reason) if found.is_empty() && !KNOWN_REASONS.contains(&reason.as_str()) => {
+        Selection::Reason(reason) if found == 0 && !KNOWN_REASONS.contains(&reason.as_str()) => {
             Err(DlqError::NoSuchReason {
                 reason: reason.clone(),
                 queue: settings.dlq_queue.clone(),

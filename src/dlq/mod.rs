@@ -40,8 +40,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-pub use actions::{list, purge, replay, show, DeadLetterView, DlqError, Selection};
-pub use reader::{DeadLetterSummary, DlqReader};
+pub use actions::{list, purge, replay, show, DeadLetterView, DlqError, Kept, Replayed, Selection};
+pub use reader::{DeadLetterSummary, DlqReader, ORIGINAL_BYTES_HEADER};
 
 use crate::config::Settings;
 use crate::terminal::{shown, shown_lines};
@@ -124,10 +124,12 @@ pub async fn run(settings: Settings, command: DlqCommand) -> anyhow::Result<Exit
             ExitCode::SUCCESS
         }),
         DlqCommand::Replay { select, dry_run } => replay(amqp, &select.selection(), dry_run, true).await.map(|done| {
-            print_table(&done);
+            if !done.replayed.is_empty() || done.kept.is_empty() {
+                print_table(&done.replayed);
+            }
             let verb = if dry_run { "Would replay" } else { "Replayed" };
-            println!("{verb} {} dead letters to {}.", done.len(), amqp.orders_queue);
-            ExitCode::SUCCESS
+            println!("{verb} {} dead letters to {}.", done.replayed.len(), amqp.orders_queue);
+            print_kept(&done.kept, &amqp.dlq_queue)
         }),
         DlqCommand::Purge { select, yes } => purge(amqp, &select.selection(), yes).await.map(|done| {
             print_table(&done);
@@ -171,6 +173,27 @@ fn print_table(rows: &[DeadLetterSummary]) {
             shown(&shorten(row.detail.as_deref().unwrap_or(""), 70))
         );
     }
+}
+
+/// Names the dead letters a replay left in the DLQ, and why; exit 1 if there are any (not
+/// everything selected was replayed).
+fn print_kept(kept: &[Kept], dlq: &str) -> ExitCode {
+    if kept.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "Left {} selected dead letters in {dlq}; a replay would only lose them:",
+        kept.len()
+    );
+    for Kept { summary, why } in kept {
+        println!(
+            "{:>5}  {:<18} {:<28} {why}",
+            summary.position,
+            shown(&summary.reason),
+            shown(summary.message_id.as_deref().unwrap_or("-")),
+        );
+    }
+    ExitCode::FAILURE
 }
 
 fn print_counts(rows: &[DeadLetterSummary]) {

@@ -20,6 +20,9 @@ use crate::config::AmqpSettings;
 pub const REASON_HEADER: &str = "x-gateway-reason";
 /// Header with the sentence explaining a gateway dead letter.
 pub const DETAIL_HEADER: &str = "x-gateway-detail";
+/// Header on the dead letter of an order over the size limit, whose body was cut to the limit:
+/// how many bytes the order had.
+pub const ORIGINAL_BYTES_HEADER: &str = "x-gateway-original-bytes";
 
 /// One line of `gateway dlq list`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +84,25 @@ impl DeadLetter {
         let queue = death.get("queue").and_then(text).unwrap_or_default();
         let count = death.get("count").map(render).unwrap_or_default();
         Some(format!("dead-lettered by the broker from {queue} (count {count})"))
+    }
+
+    /// Why a replay must leave this dead letter where it is, if it must: a replay removes the
+    /// letter once its copy is on the orders queue, and for these the copy would not stand for
+    /// it — the letter would only be lost.
+    pub fn why_not_replayed(&self) -> Option<&'static str> {
+        if self.reason() == "contradiction" {
+            return Some(
+                "a report for a person, not an order to claim: its payment is final and a replay would \
+                 only be answered as a duplicate; purge it once it is handled",
+            );
+        }
+        if self.header(ORIGINAL_BYTES_HEADER).is_some() {
+            return Some(
+                "the order was over the size limit and only its first bytes were kept: a replay would \
+                 not send the order that arrived",
+            );
+        }
+        None
     }
 
     pub fn message_id(&self) -> Option<String> {

@@ -198,7 +198,7 @@ crate::bounded_test! {
         let none_expired = dlq::replay(&settings.amqp, &Selection::Reason("expired".into()), false, false)
             .await
             .expect("a known reason with none to replay is no error");
-        assert!(none_expired.is_empty());
+        assert!(none_expired.replayed.is_empty() && none_expired.kept.is_empty());
         list_until(&settings, 3).await;
 
         // The command shows how far it went through the queue; in a log, a line per tenth.
@@ -220,11 +220,11 @@ crate::bounded_test! {
         // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
         let selection = Selection::MessageId(order_id.clone());
         let would = dlq::replay(&settings.amqp, &selection, true, false).await.unwrap();
-        assert_eq!(would.len(), 1);
+        assert_eq!(would.replayed.len(), 1);
         list_until(&settings, 3).await;
         let replayed = dlq::replay(&settings.amqp, &selection, false, false).await.unwrap();
-        assert_eq!(replayed.len(), 1);
-        assert_eq!(replayed[0].order_id.as_deref(), Some(order_id.as_str()));
+        assert_eq!(replayed.replayed.len(), 1);
+        assert_eq!(replayed.replayed[0].order_id.as_deref(), Some(order_id.as_str()));
         let got = channel
             .basic_get(
                 settings.amqp.orders_queue.as_str().into(),
@@ -263,20 +263,125 @@ crate::bounded_test! {
         assert_eq!(removed.len(), 1);
         list_until(&settings, 0).await;
 
-        for queue in [
-            &settings.amqp.orders_queue,
-            &settings.amqp.results_queue,
-            &settings.amqp.dlq_queue,
-        ] {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in [&settings.amqp.results_exchange, &settings.amqp.dead_letter_exchange] {
-            let _ = channel
-                .exchange_delete(exchange.as_str().into(), Default::default())
-                .await;
-        }
-        let _ = connection.close(200, "done".into()).await;
+        remove_queues(&settings, connection, &channel).await;
+    }
+}
+
+/// Deletes the test's queues and exchanges and closes its connection.
+async fn remove_queues(settings: &Settings, connection: lapin::Connection, channel: &lapin::Channel) {
+    for queue in [
+        &settings.amqp.orders_queue,
+        &settings.amqp.results_queue,
+        &settings.amqp.dlq_queue,
+    ] {
+        let _ = channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for exchange in [&settings.amqp.results_exchange, &settings.amqp.dead_letter_exchange] {
+        let _ = channel
+            .exchange_delete(exchange.as_str().into(), Default::default())
+            .await;
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
+crate::bounded_test! {
+    /// A replay removes a dead letter once its copy is on the orders queue. For two kinds of
+    /// letter the copy would not stand for it, so even `--all` leaves them: a `contradiction`
+    /// (a report for a person about a final payment; the copy would be answered as a duplicate
+    /// and the report gone) and the dead letter of an order over the size limit (only its first
+    /// 64 KiB were kept; the copy would be another message, refused for another reason or
+    /// even claimed).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replay_leaves_the_letters_a_copy_would_not_stand_for() {
+        let (settings, connection, channel) = fresh_queues().await;
+        let contradicted = bank_order(500_000);
+        let contradicted_id = contradicted["order_id"].as_str().unwrap().to_string();
+        dead_letter(
+            &channel,
+            &settings,
+            &serde_json::to_vec(&contradicted).unwrap(),
+            &contradicted_id,
+            &[
+                ("x-gateway-reason", text("contradiction")),
+                ("x-gateway-detail", text("callback_contradicts_final: the bank says it paid")),
+            ],
+        )
+        .await;
+        let cut = vec![b' '; 65_536];
+        dead_letter(
+            &channel,
+            &settings,
+            &cut,
+            "too-large-1",
+            &[
+                ("x-gateway-reason", text("invalid")),
+                ("x-gateway-detail", text("order_too_large: the body is over 65536 bytes")),
+                ("x-gateway-original-bytes", text("100000")),
+            ],
+        )
+        .await;
+        let never_claimed = bank_order(510_000);
+        let never_claimed_id = never_claimed["order_id"].as_str().unwrap().to_string();
+        dead_letter(
+            &channel,
+            &settings,
+            &serde_json::to_vec(&never_claimed).unwrap(),
+            &never_claimed_id,
+            &[
+                ("x-gateway-reason", text("invalid")),
+                ("x-gateway-detail", text("unknown_bank: 970499 is not a known NAPAS transfer BIN")),
+            ],
+        )
+        .await;
+        list_until(&settings, 3).await;
+
+        // Named by its id, the contradiction is found, and left.
+        let by_id = dlq::replay(&settings.amqp, &Selection::MessageId(contradicted_id.clone()), false, false)
+            .await
+            .expect("a dead letter with that id exists");
+        assert!(by_id.replayed.is_empty(), "{by_id:?}");
+        assert_eq!(by_id.kept.len(), 1);
+        assert!(by_id.kept[0].why.contains("report for a person"), "{by_id:?}");
+        list_until(&settings, 3).await;
+
+        // The command says which it left and why, and exits 1: not everything was replayed.
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["dlq", "replay", "--all"])
+            .env("GATEWAY__AMQP__ORDERS_QUEUE", &settings.amqp.orders_queue)
+            .env("GATEWAY__AMQP__DLQ_QUEUE", &settings.amqp.dlq_queue)
+            .env("GATEWAY__LOG__LEVEL", "warn")
+            .kill_on_drop(true)
+            .output();
+        let output = crate::support::bounded("gateway dlq replay --all", output)
+            .await
+            .expect("the gateway binary runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("Replayed 1 dead letters"), "{stdout}");
+        assert!(stdout.contains("Left 2 selected dead letters"), "{stdout}");
+        assert!(stdout.contains(&contradicted_id) && stdout.contains("too-large-1"), "{stdout}");
+        assert!(stdout.contains("only its first bytes were kept"), "{stdout}");
+        let left = list_until(&settings, 2).await;
+        let mut reasons: Vec<&str> = left.iter().map(|letter| letter.reason.as_str()).collect();
+        reasons.sort_unstable();
+        assert_eq!(reasons, ["contradiction", "invalid"]);
+        assert!(left.iter().all(|letter| letter.message_id.as_deref() != Some(never_claimed_id.as_str())));
+        let got = channel
+            .basic_get(
+                settings.amqp.orders_queue.as_str().into(),
+                BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap()
+            .expect("the order never claimed is on the orders queue");
+        assert_eq!(got.delivery.properties.message_id().as_ref().unwrap().as_str(), never_claimed_id);
+
+        // Purged, once handled.
+        let removed = dlq::purge(&settings.amqp, &Selection::All, true).await.unwrap();
+        assert_eq!(removed.len(), 2);
+        list_until(&settings, 0).await;
+        remove_queues(&settings, connection, &channel).await;
     }
 }
