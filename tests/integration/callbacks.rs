@@ -269,3 +269,57 @@ async fn a_signed_completion_without_the_amount_goes_to_review_and_a_consistent_
     );
     stack.stop().await;
 }
+
+crate::bounded_test! {
+    /// A callback that comes while the database cannot be reached is answered 503
+    /// `store_unavailable` — a provider sends it again on a 5xx, where a 4xx would end its
+    /// retries and lose it — and the same callback sent again once the database is back is
+    /// applied. (PostgreSQL: the gateway's connections are ended and new ones refused.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_callback_while_the_store_is_down_is_answered_503_and_applied_when_sent_again() {
+        use sqlx::Executor;
+        let mut stack = TestStack::start(Db::Postgres).await;
+        let (order_id, payment_id) = stack.pending_bank_order(1_234_000).await;
+        let body = completed_bank_callback(&payment_id, &order_id, 1_234_000);
+        let database = format!("gateway_test_{}", stack.run_id);
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&crate::support::postgres_admin_url())
+            .await
+            .unwrap();
+        admin
+            .execute(format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false").as_str())
+            .await
+            .unwrap();
+        admin
+            .execute(
+                format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'").as_str(),
+            )
+            .await
+            .unwrap();
+
+        let now = chrono::Utc::now().timestamp();
+        let (status, answer) = post(&stack, SECRET, "msg_while_down", now, body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (503, Some("store_unavailable")),
+            "{answer}"
+        );
+
+        admin
+            .execute(format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true").as_str())
+            .await
+            .unwrap();
+        // As a provider does: again after a while, until it is taken (the first may still meet a
+        // pooled connection that was ended, which the pool then replaces).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let (status, answer) = loop {
+            let (status, answer) = post(&stack, SECRET, "msg_while_down", now, body.clone()).await;
+            if status != 503 || tokio::time::Instant::now() > deadline {
+                break (status, answer);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
+        assert_eq!(state_of(&stack, &payment_id).await, PaymentState::Succeeded);
+        stack.stop().await;
+    }
+}
