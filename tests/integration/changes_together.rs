@@ -306,6 +306,35 @@ async fn callbacks_settle_payments_without_reading_their_stored_orders(db: Db) {
     drop_database(db, &run_id).await;
 }
 
+/// A new payment moved to `submitting`, and another left `accepted`.
+async fn a_sent_payment_and_another(
+    store: &gateway::store::Store,
+    settings: &gateway::config::Settings,
+) -> (PaymentRecord, PaymentRecord) {
+    let payment_id = claim_fresh(store, settings, &bank_order(500_000), "bank_transfer").await;
+    let accepted = store.payment(&payment_id).await.unwrap().unwrap();
+    let sent = store
+        .apply(&accepted, Change::to(PaymentState::Submitting, "about to send"))
+        .await
+        .unwrap()
+        .unwrap();
+    let other_id = claim_fresh(store, settings, &bank_order(510_000), "bank_transfer").await;
+    (sent, store.payment(&other_id).await.unwrap().unwrap())
+}
+
+/// A write that fails (an illegal transition of `accepted` `other`), so that its batch is
+/// written again one by one.
+fn an_illegal_change<'a>(store: &'a gateway::store::Store, other: &'a PaymentRecord) -> Write<'a> {
+    Box::pin(async move {
+        Answer::Applied(
+            store
+                .apply(other, Change::to(PaymentState::Pending, "illegal from accepted"))
+                .await
+                .map(|next| next.map(|next| next.state)),
+        )
+    })
+}
+
 /// A callback that came before the dispatcher's change of the same payment, both decided on
 /// the same record, goes first whether its batch is written together or — because another
 /// write of the batch fails — one by one: the payment ends the same either way. (Written
@@ -322,15 +351,8 @@ async fn a_callback_before_a_change_of_its_payment_goes_first_written_together_o
         }
     };
     for another_write_fails in [false, true] {
-        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
-        let accepted = store.payment(&payment_id).await.unwrap().unwrap();
-        let sent = store
-            .apply(&accepted, Change::to(PaymentState::Submitting, "about to send"))
-            .await
-            .unwrap()
-            .unwrap();
-        let other_id = claim_fresh(&store, &settings, &bank_order(510_000), "bank_transfer").await;
-        let other = store.payment(&other_id).await.unwrap().unwrap();
+        let (sent, other) = a_sent_payment_and_another(&store, &settings).await;
+        let payment_id = sent.payment_id.clone();
         let event = format!("{run_id}-{another_write_fails}");
         let mut writes: Vec<Write<'_>> = vec![
             Box::pin(async {
@@ -350,14 +372,7 @@ async fn a_callback_before_a_change_of_its_payment_goes_first_written_together_o
             }),
         ];
         if another_write_fails {
-            writes.push(Box::pin(async {
-                Answer::Applied(
-                    store
-                        .apply(&other, Change::to(PaymentState::Pending, "illegal from accepted"))
-                        .await
-                        .map(|next| next.map(|next| next.state)),
-                )
-            }));
+            writes.push(an_illegal_change(&store, &other));
         }
         let answers = all_at_once(writes).await;
         assert!(
@@ -399,15 +414,8 @@ async fn a_callback_after_a_dead_lettering_change_of_its_payment_goes_after_it_w
         }
     };
     for another_write_fails in [false, true] {
-        let payment_id = claim_fresh(&store, &settings, &bank_order(500_000), "bank_transfer").await;
-        let accepted = store.payment(&payment_id).await.unwrap().unwrap();
-        let sent = store
-            .apply(&accepted, Change::to(PaymentState::Submitting, "about to send"))
-            .await
-            .unwrap()
-            .unwrap();
-        let other_id = claim_fresh(&store, &settings, &bank_order(510_000), "bank_transfer").await;
-        let other = store.payment(&other_id).await.unwrap().unwrap();
+        let (sent, other) = a_sent_payment_and_another(&store, &settings).await;
+        let payment_id = sent.payment_id.clone();
         let event = format!("{run_id}-{another_write_fails}");
         let mut to_review = Change::to(PaymentState::NeedsReview, "no answer after every inquiry")
             .reason("unknown_outcome", "the provider never said");
@@ -430,14 +438,7 @@ async fn a_callback_after_a_dead_lettering_change_of_its_payment_goes_after_it_w
             }),
         ];
         if another_write_fails {
-            writes.push(Box::pin(async {
-                Answer::Applied(
-                    store
-                        .apply(&other, Change::to(PaymentState::Pending, "illegal from accepted"))
-                        .await
-                        .map(|next| next.map(|next| next.state)),
-                )
-            }));
+            writes.push(an_illegal_change(&store, &other));
         }
         let answers = all_at_once(writes).await;
         assert!(
