@@ -206,8 +206,16 @@ fn submitting(record: &PaymentRecord, policy: &Policy, now_ms: i64) -> Change {
         && record.reason_code.as_deref() == Some(CIRCUIT_OPEN);
     Change {
         count_attempt: !refused_unsent,
+        wallet_month: sent_again_in(record, now_ms),
         ..Change::to(PaymentState::Submitting, "submitting to the provider").at(now_ms + policy.lease_ms as i64)
     }
+}
+
+/// For a submit that repeats one already sent, the month (Vietnam time) it goes in now: its
+/// wallet reservation, if any, moves there (see [`Change::wallet_month`]).
+pub(super) fn sent_again_in(record: &PaymentRecord, now_ms: i64) -> Option<String> {
+    record.submitted_at?;
+    chrono::DateTime::from_timestamp_millis(now_ms).map(gateway_adapter::vietnam_time::month)
 }
 
 /// What a provider's answer about the payout means, after a submit or an inquiry.

@@ -325,3 +325,55 @@ fn an_unreadable_order_goes_to_review_and_is_asked_about_only_if_it_was_sent() {
         owned((NeedsReview, code, false, Reset, "", REVIEW))
     );
 }
+
+/// A submit that repeats one already sent moves the payment's wallet reservation to the month
+/// (Vietnam time) it goes in now — the money goes then, whatever month its checks ran in —
+/// whether it is a retry after an outage or a resubmit after "no record"; a first submit,
+/// decided by the checks that reserve it, moves nothing.
+#[test]
+fn a_submit_sent_again_moves_the_wallet_reservation_to_the_month_it_goes_in() {
+    // NOW is 2027-01-15 08:00 UTC, 15:00 in Vietnam.
+    let this_month = Some("2027-01".to_string());
+    let Plan::Record(retry) = plan(
+        &record((RetryScheduled, SENT, 1, 0, "provider_unavailable")),
+        &POLICY,
+        NOW,
+    ) else {
+        panic!("a sent payment's retry is recorded as submitting");
+    };
+    assert_eq!((retry.to, retry.wallet_month), (Submitting, this_month.clone()));
+    let resubmit = next(
+        &record((Unknown, SENT, 1, 1, "")),
+        StatusInquiry,
+        not_found(),
+        &POLICY,
+        NOW,
+    );
+    assert_eq!((resubmit.to, resubmit.wallet_month), (Submitting, this_month));
+    let first = next(
+        &record((Accepted, NO, 0, 0, "")),
+        Checks,
+        Outcome::Cleared,
+        &POLICY,
+        NOW,
+    );
+    assert_eq!((first.to, first.wallet_month), (Submitting, None));
+    // 23:59 on the last day of December in Vietnam is still December; a minute later, January.
+    let december_end = 1_798_736_340_000; // 2026-12-31 16:59:00 UTC
+    let late = next(
+        &record((Unknown, SENT, 1, 1, "")),
+        StatusInquiry,
+        not_found(),
+        &POLICY,
+        december_end,
+    );
+    assert_eq!(late.wallet_month.as_deref(), Some("2026-12"));
+    let early = next(
+        &record((Unknown, SENT, 1, 1, "")),
+        StatusInquiry,
+        not_found(),
+        &POLICY,
+        december_end + 60_000,
+    );
+    assert_eq!(early.wallet_month.as_deref(), Some("2027-01"));
+}

@@ -10,6 +10,7 @@ use super::index_plans::fetch_lease;
 use super::multi_row::rows_returning;
 use super::outbox::{insert_dead_letter, insert_result};
 use super::text::storable_owned;
+use super::wallets::move_reservation_to;
 use super::{now_ms, state_column, Backend, Store, StoreError, StoredProperties};
 use gateway_adapter::{PaymentId, PayoutRequest};
 
@@ -198,6 +199,10 @@ pub struct Change {
     pub inquiries: Inquiries,
     /// Also dead-letters the original order with this `x-gateway-reason`.
     pub dead_letter: Option<&'static str>,
+    /// Moves the payment's wallet reservation, if it holds one in an earlier month, to this
+    /// month (`YYYY-MM`, Vietnam time): set on a submit that repeats one already sent, whose
+    /// money goes in the month it is sent again (see [`super::wallets`]).
+    pub wallet_month: Option<String>,
     /// A sentence for the event log (no personal data).
     pub detail: String,
 }
@@ -213,6 +218,7 @@ impl Change {
             count_attempt: false,
             inquiries: Inquiries::Keep,
             dead_letter: None,
+            wallet_month: None,
             detail: detail.into(),
         }
     }
@@ -338,6 +344,9 @@ pub(super) async fn apply_in(
         return Ok(None);
     }
     append_change(appends, record, &next, &change)?;
+    if let Some(month) = &change.wallet_month {
+        move_reservation_to(transaction, &record.payment_id, month).await?;
+    }
     if let Some(reason) = change.dead_letter {
         dead_letter_payment(transaction, appends, record, reason, &change.detail).await?;
     }

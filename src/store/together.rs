@@ -84,8 +84,12 @@ pub(super) async fn write_together(
         match write {
             Together::Claim(claim) => claims.push(claim),
             // Written on its own: after its callback (see `changes_after_their_callbacks`), or
-            // because it dead-letters the order.
-            Together::Apply(apply) if after_their_callbacks.contains(&index) || apply.change.dead_letter.is_some() => {
+            // because it dead-letters the order or moves a wallet reservation (both rare).
+            Together::Apply(apply)
+                if after_their_callbacks.contains(&index)
+                    || apply.change.dead_letter.is_some()
+                    || apply.change.wallet_month.is_some() =>
+            {
                 changed_alone.insert(apply.record.payment_id.as_str());
             }
             Together::Apply(apply) => applies.push(apply),

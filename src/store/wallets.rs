@@ -109,6 +109,25 @@ macro_rules! move_to_this_month {
     };
 }
 
+/// Moves `payment_id`'s reservation, if it holds one in a month before `month`, to `month`, with
+/// no check of that month's limit: the payout was sent before and goes again with the same key,
+/// which a limit cannot refuse. A payout sent, and sent again in a later month (an outage, an
+/// open circuit breaker, a provider with no record of it), would otherwise stay counted in the
+/// month of its checks, and another payout could take the whole limit of the month its money
+/// goes in. (Months are `YYYY-MM`, so they compare as text.)
+pub(super) async fn move_reservation_to(
+    transaction: &mut AnyConnection,
+    payment_id: &str,
+    month: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE wallet_reservations SET month = $1 WHERE payment_id = $2 AND month < $1")
+        .bind(month)
+        .bind(payment_id)
+        .execute(transaction)
+        .await?;
+    Ok(())
+}
+
 /// The reservations of a batch, checked and taken together, each with the outcome it would
 /// have had alone in the batch's order: the wallets' month rows counted in one upsert (in wallet
 /// order, so that on PostgreSQL their row locks serialise the checks of one wallet by several

@@ -5,7 +5,8 @@
 //! own reservation is never counted twice, and a second reservation of one payment sees the
 //! first. A payment checked again in a later month takes its reservation there.
 
-use gateway::store::{StoreError, WalletReservation};
+use gateway::payment::PaymentState;
+use gateway::store::{Change, StoreError, WalletReservation};
 use secrecy::ExposeSecret;
 
 use crate::support::{all_at_once, claim_fresh, drop_database, store_for_one_batch, wallet_order, Db};
@@ -14,6 +15,7 @@ crate::on_both_databases!(
     current_thread:
     reservations_of_one_batch_get_the_outcomes_they_would_get_alone,
     a_payment_checked_again_in_a_later_month_holds_that_months_limit,
+    a_payout_sent_again_in_a_later_month_holds_that_months_limit,
 );
 
 const PROVIDER: &str = "mobile_money_test";
@@ -181,6 +183,74 @@ async fn a_payment_checked_again_in_a_later_month_holds_that_months_limit(db: Db
         held, expected,
         "one reservation per payment, in the month it was last checked in"
     );
+    pool.close().await;
+    drop(store);
+    drop_database(db, &run_id).await;
+}
+
+/// A wallet payout checked and sent on the last day of a month, whose submit failed (an outage,
+/// an open breaker, a provider with no record of it), is sent again in the next month with the
+/// same key — no new check, since the first may have been booked — and its money goes then: its
+/// reservation moves to that month with the resubmit, so a second payout to the wallet cannot
+/// take that month's whole limit beside it. (Before, it stayed in the month of its checks.) The
+/// move is written in a batch with another change, as the dispatcher's writes come.
+async fn a_payout_sent_again_in_a_later_month_holds_that_months_limit(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = store_for_one_batch(db, &run_id).await;
+    let a = claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await;
+    let b = claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await;
+    let other = claim_fresh(&store, &settings, &wallet_order("viettel_money", 100_000), PROVIDER).await;
+    let wallet = msisdn(&run_id, "+8495");
+    let reserve = |payment_id: &str, month: &'static str| {
+        let (store, payment_id, wallet) = (&store, payment_id.to_string(), wallet.clone());
+        async move {
+            store
+                .reserve_wallet_month(&payment_id, PROVIDER, &wallet, month, 600_000, LIMIT)
+                .await
+                .unwrap()
+        }
+    };
+    let apply = |record: gateway::store::PaymentRecord, change: Change| {
+        let store = &store;
+        async move {
+            store
+                .apply(&record, change)
+                .await
+                .unwrap()
+                .expect("the change is written")
+        }
+    };
+
+    // 30 November: checked, reserved in November, sent; the provider was down.
+    assert_eq!(reserve(&a, "2026-11").await, WalletReservation::Reserved);
+    let accepted = store.payment(&a).await.unwrap().unwrap();
+    let sent = apply(accepted, Change::to(PaymentState::Submitting, "submitting")).await;
+    let retry = apply(sent, Change::to(PaymentState::RetryScheduled, "the provider was down")).await;
+    // 1 December: sent again, as the dispatcher decides it.
+    let mut again = Change::to(PaymentState::Submitting, "submitting again");
+    again.wallet_month = Some("2026-12".to_string());
+    let other_record = store.payment(&other).await.unwrap().unwrap();
+    let written = all_at_once(vec![
+        Box::pin(apply(retry, again)) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+        Box::pin(apply(other_record, Change::to(PaymentState::Submitting, "submitting"))),
+    ])
+    .await;
+    assert!(written.iter().all(|record| record.state == PaymentState::Submitting));
+
+    assert_eq!(
+        reserve(&b, "2026-12").await,
+        WalletReservation::OverLimit { already: 600_000 },
+        "A's payout, sent in December, holds 600,000 of December's limit"
+    );
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let month: String = sqlx::query_scalar("SELECT month FROM wallet_reservations WHERE payment_id = $1")
+        .bind(a.as_str())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(month, "2026-12");
     pool.close().await;
     drop(store);
     drop_database(db, &run_id).await;

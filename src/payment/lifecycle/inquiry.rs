@@ -20,6 +20,7 @@ pub(super) fn after_inquiry(record: &PaymentRecord, status: ProviderStatus, poli
         return Change {
             count_attempt: true,
             inquiries: Inquiries::Reset,
+            wallet_month: super::sent_again_in(record, now_ms),
             ..Change::to(
                 PaymentState::Submitting,
                 "the provider never received it; resending with the same key",
