@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use gateway_adapter::money::format_dong;
+use gateway_adapter::Channel;
 
 use super::OrdersCommand;
 use crate::config::Settings;
@@ -62,6 +63,10 @@ pub(super) fn parse_state(value: &str) -> Result<PaymentState, String> {
     })
 }
 
+/// The exit code of `list` with a channel, provider or batch that nothing names: a usage error,
+/// as clap's own are.
+const EXIT_UNKNOWN: u8 = 2;
+
 /// Who is resolving: `GATEWAY_OPERATOR`, else the login name, else `unknown`.
 pub(super) fn operator() -> String {
     ["GATEWAY_OPERATOR", "USER"]
@@ -74,6 +79,30 @@ pub(super) fn operator() -> String {
 
 async fn list(settings: Settings, filter: &PaymentFilter) -> anyhow::Result<ExitCode> {
     let store = Store::connect_existing(&settings.database).await?;
+    // A mistyped channel, provider or batch would match nothing and read as "none waiting".
+    if let Some(key) = &filter.channel {
+        let known = Channel::parse(key).is_some()
+            || settings.providers.get(key).is_some()
+            || store.channel_paid_by(key).await?.is_some();
+        if !known {
+            eprintln!(
+                "error: {} is no channel ({}), and {}",
+                shown(&format!("{key:?}")),
+                Channel::ALL.map(|channel| channel.as_str()).join(", "),
+                super::reconcile::no_such_provider(&settings, key)
+            );
+            return Ok(ExitCode::from(EXIT_UNKNOWN));
+        }
+    }
+    if let Some(batch_id) = &filter.batch_id {
+        if !store.batch_named(batch_id).await? {
+            eprintln!(
+                "error: no order, manifest or rejection names batch {}",
+                shown(&format!("{batch_id:?}"))
+            );
+            return Ok(ExitCode::from(EXIT_UNKNOWN));
+        }
+    }
     let listing = store.list_payments(filter).await?;
     print!("{}", listing_table(&listing, filter.state, now_ms()));
     Ok(ExitCode::SUCCESS)

@@ -65,6 +65,24 @@ impl ChannelLimits {
     }
 }
 
+impl ChannelLimits {
+    /// Refuses `amount` with `amount_over_limit` when it is above the wallets' limit per order:
+    /// for a bank transfer into a wallet, which is a wallet payout by another road.
+    pub fn check_into_wallet(&self, amount: Vnd) -> Result<(), Invalid> {
+        if amount.dong() > self.mobile_money_max {
+            return Err(Invalid::new(
+                "amount_over_limit",
+                format!(
+                    "amount is above the {} limit of {} VND per order, which holds for a bank transfer into a wallet too",
+                    Channel::MobileMoney,
+                    format_dong(self.mobile_money_max)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn fractional() -> Invalid {
     Invalid::new(
         "amount_fractional",

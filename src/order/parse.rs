@@ -127,6 +127,11 @@ pub fn parse_order(body: &[u8], limits: &ChannelLimits) -> Result<PaymentOrder, 
         ));
     }
     limits.check(channel, amount)?;
+    // A bank transfer to a wallet's NAPAS BIN with the wallet's phone number is a wallet payout
+    // by another road (it counts in that wallet's month too): a wallet's limit per order holds.
+    if channel != Channel::MobileMoney && destination.wallet().is_some() {
+        limits.check_into_wallet(amount)?;
+    }
 
     Ok(PaymentOrder {
         order_id,

@@ -326,6 +326,37 @@ fn amounts_up_to_the_configured_limit_pass_and_above_it_are_amount_over_limit() 
     assert_eq!(error.code, "amount_over_limit");
 }
 
+/// A bank transfer to a wallet's BIN whose account is the wallet's phone number is a wallet
+/// payout by another road: the wallets' limit per order holds for it (it held only the banks'
+/// before, so with `mobile_money_max` below `bank_transfer_max` a large payout went to the
+/// wallet by the bank road). To a wallet BIN with an account that is no phone number, or to a
+/// bank, the banks' limit alone.
+#[test]
+fn a_bank_transfer_into_a_wallet_holds_the_wallets_limit_per_order() {
+    let limits = ChannelLimits {
+        mobile_money_max: 1_000_000,
+        ..ChannelLimits::default()
+    };
+    let into_wallet = |bin: &str, account: &str, amount: u64| {
+        let order = with(BANK, "/destination/bank_bin", json!(bin));
+        let order = with(&order.to_string(), "/destination/account_number", json!(account));
+        with(&order.to_string(), "/amount", json!(amount)).to_string()
+    };
+    let error = parse_order(into_wallet("971005", "0981234567", 1_000_001).as_bytes(), &limits)
+        .expect_err("over the wallets' limit");
+    assert_eq!(error.code, "amount_over_limit");
+    assert!(
+        error.message.contains("bank transfer into a wallet"),
+        "{}",
+        error.message
+    );
+    assert!(parse_order(into_wallet("971005", "0981234567", 1_000_000).as_bytes(), &limits).is_ok());
+    assert!(parse_order(into_wallet("971011", "0981234567", 1_000_001).as_bytes(), &limits).is_err());
+    // A wallet BIN's account that is no phone number, and a bank: the banks' limit.
+    assert!(parse_order(into_wallet("971005", "123456789012", 1_000_001).as_bytes(), &limits).is_ok());
+    assert!(parse_order(into_wallet("970436", "0981234567", 1_000_001).as_bytes(), &limits).is_ok());
+}
+
 /// Born in the year the order was made is plausible (a newborn's allowance); a year after it
 /// is a digit typed wrong, refused without repeating the id or the year.
 #[test]

@@ -217,6 +217,19 @@ impl Store {
             .transpose()
     }
 
+    /// Whether anything names `batch_id`: a payment, a manifest or a rejected order.
+    pub async fn batch_named(&self, batch_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM payments WHERE batch_id = $1) \
+             OR EXISTS (SELECT 1 FROM batches WHERE batch_id = $1) \
+             OR EXISTS (SELECT 1 FROM rejected_orders WHERE batch_id = $1) THEN 1 ELSE 0 END",
+        )
+        .bind(batch_id)
+        .fetch_one(self.pool())
+        .await
+        .map(|named| named == 1)
+    }
+
     /// Open batches, oldest first.
     pub async fn open_batches(&self) -> Result<Vec<BatchRecord>, sqlx::Error> {
         let rows = sqlx::query(&format!(

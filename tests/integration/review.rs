@@ -287,3 +287,61 @@ async fn a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_c
     assert_eq!(stack.credits(&order_id), 0, "nothing was paid");
     stack.stop().await;
 }
+
+/// `orders list` with a channel, provider or batch that nothing names would match nothing and
+/// print "0 payments in needs_review" — a review queue that reads empty because of a typo. It is
+/// refused by name (exit 2), while a channel, a configured provider and a batch that orders name
+/// list as before, and so does a provider taken out of the configuration that still has
+/// payments.
+#[tokio::test]
+async fn orders_list_refuses_a_channel_provider_or_batch_that_nothing_names() {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = crate::support::store_for_one_batch(Db::Sqlite, &run_id).await;
+    let order = bank_order(500_000);
+    crate::support::claim_fresh(&store, &settings, &order, "bank_retired").await;
+    let batch = order["batch_id"].as_str().unwrap().to_string();
+    let database = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_string();
+    let list = |args: &'static [&'static str], extra: Option<String>| {
+        let database = database.clone();
+        async move {
+            let mut all: Vec<&str> = vec!["orders", "list", "--state", "accepted"];
+            all.extend_from_slice(args);
+            if let Some(extra) = &extra {
+                all.push(extra.as_str());
+            }
+            let output = crate::support::gateway_command(&all, &database).await;
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+                String::from_utf8_lossy(&output.stderr).to_string(),
+            )
+        }
+    };
+
+    let (code, _, stderr) = list(&["--channel", "bank_tranfser"], None).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("\"bank_tranfser\" is no channel"), "{stderr}");
+    assert!(
+        stderr.contains("bank_transfer, vnpost_account, mobile_money"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = list(&["--batch"], Some(format!("{batch}-typo"))).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no order, manifest or rejection names batch"),
+        "{stderr}"
+    );
+
+    for (args, extra) in [
+        (&["--channel", "bank_transfer"][..], None),
+        (&["--channel", "viettel_money"][..], None),
+        (&["--channel", "bank_retired"][..], None),
+        (&["--batch"][..], Some(batch.clone())),
+    ] {
+        let (code, stdout, stderr) = list(args, extra).await;
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(stdout.contains(" in accepted, "), "{args:?}: {stdout}");
+    }
+    drop(store);
+    crate::support::drop_database(Db::Sqlite, &run_id).await;
+}
