@@ -120,13 +120,25 @@ const LATEST_RESULT: &str =
      ORDER BY id DESC LIMIT 1";
 
 /// Queues again the latest result of a payment, for a duplicate delivery of its order.
-/// Flushes `appends` first, so a result queued earlier in the same transaction counts.
+/// Flushes `appends` first, so a result queued earlier in the same transaction counts; on
+/// PostgreSQL waits for a change of the payment committing meanwhile, so its result counts too.
 pub(super) async fn republish_latest_result(
     transaction: &mut AnyConnection,
     appends: &mut Appends,
     payment_id: &str,
 ) -> Result<bool, sqlx::Error> {
     appends.flush(transaction).await?;
+    if Backend::of(transaction) == Backend::Postgres {
+        // A change of the payment may be committing in another writer's transaction (or another
+        // gateway's): its result is not seen yet, and a copy of the one before it, written after
+        // it, would be the payment's newest row (what a later duplicate copies, what the prune
+        // keeps). The change holds the payment's row until it commits; waiting for it here makes
+        // the next statement see it. (SQLite's one writer runs changes one after another.)
+        sqlx::query("SELECT 1 FROM payments WHERE payment_id = $1 FOR SHARE")
+            .bind(payment_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+    }
     let latest = sqlx::query(LATEST_RESULT)
         .bind(payment_id)
         .fetch_optional(&mut *transaction)

@@ -251,3 +251,107 @@ fn an_invalid_order_is_counted_as_rejected_once_it_is_written() {
         "one rejection written, counted once"
     );
 }
+
+crate::bounded_test! {
+    /// PostgreSQL: a duplicate delivery is answered with its payment's latest result, and a change
+    /// of that payment may be committing at that moment in another writer (or gateway). The
+    /// duplicate waits for it and copies the result it wrote. (Before, it copied the result
+    /// before it, read while the change was not yet committed, and being written after it, that
+    /// older copy was the payment's newest row: a later duplicate got it again, and the prune
+    /// kept it and deleted the newer one.) Here a test transaction plays the committing change,
+    /// come just after the duplicate's insert found the order's key taken: it holds the payment's
+    /// row and has written its next result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_duplicate_waits_for_a_change_of_its_payment_committing_meanwhile() {
+        use sqlx::Connection;
+        let db = Db::Postgres;
+        let run_id = gateway::demo::stack::new_run_id();
+        let (settings, store) = store_for_one_batch(db, &run_id).await;
+        let order = parse_order(&serde_json::to_vec(&bank_order(500_000)).unwrap(), &settings.limits).unwrap();
+        let claim = {
+            let (store, order) = (store.clone(), order.clone());
+            move || {
+                let (store, order) = (store.clone(), order.clone());
+                async move {
+                    store
+                        .claim(&order, "bank_transfer", b"{}", &StoredProperties::default(), DuplicatePaymentPolicy::Review)
+                        .await
+                }
+            }
+        };
+        let ClaimOutcome::Claimed { payment_id, .. } = claim().await.unwrap() else {
+            panic!("the first delivery claims the order");
+        };
+        let url = settings.database.url.expose_secret().to_string();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let accepted: Vec<u8> = sqlx::query_scalar("SELECT body FROM outbox WHERE payment_id = $1 AND kind = 'result'")
+            .bind(payment_id.as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let mut pending: serde_json::Value = serde_json::from_slice(&accepted).unwrap();
+        pending["seq"] = json!(2);
+        pending["status"] = json!("pending");
+
+        let mut change = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut change).await.unwrap();
+        // Its compare-and-set, as the duplicate's own insert saw it: the row held, no new version
+        // yet (a new version would make that insert wait on its key; the change can come just
+        // after it, which is what this plays).
+        sqlx::query("SELECT payment_id FROM payments WHERE payment_id = $1 FOR UPDATE")
+            .bind(payment_id.as_str())
+            .fetch_one(&mut change)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO outbox (kind, payment_id, routing_key, headers, body, created_at, payment_created_at) \
+             SELECT kind, payment_id, 'result.bank_transfer.pending', headers, $2, created_at, payment_created_at \
+             FROM outbox WHERE payment_id = $1 AND kind = 'result'",
+        )
+        .bind(payment_id.as_str())
+        .bind(serde_json::to_vec(&pending).unwrap())
+        .execute(&mut change)
+        .await
+        .unwrap();
+
+        let duplicate = tokio::spawn(claim());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if duplicate.is_finished() || waiting > 0 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the duplicate is answered or waits");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sqlx::query("COMMIT").execute(&mut change).await.unwrap();
+        assert_eq!(
+            duplicate.await.unwrap().unwrap(),
+            ClaimOutcome::Duplicate {
+                payment_id: payment_id.clone()
+            }
+        );
+
+        let newest: Vec<u8> = sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE payment_id = $1 AND kind = 'result' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(payment_id.as_str())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let newest: serde_json::Value = serde_json::from_slice(&newest).unwrap();
+        assert_eq!(
+            (newest["seq"].as_i64(), newest["status"].as_str()),
+            (Some(2), Some("pending")),
+            "the duplicate's copy is of the result committed meanwhile"
+        );
+        pool.close().await;
+        drop(store);
+        drop_database(db, &run_id).await;
+    }
+}
