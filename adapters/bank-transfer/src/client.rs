@@ -49,6 +49,14 @@ impl BankTransferAdapter {
         if gateway_adapter::normalise_base_url(&config.base_url).is_none() {
             return Err(ConfigError::NotAnHttpUrl { key: "base_url" });
         }
+        // Sent in a header on every call: a value no header can carry would be found only at
+        // the first payment, which every payment would then fail on.
+        if config.client_id.is_empty() || http::HeaderValue::from_str(&config.client_id).is_err() {
+            return Err(ConfigError::Malformed {
+                key: "client_id".to_string(),
+                expected: "a client id that an HTTP header can carry: not empty, no control characters (it is sent as X-Client-Id)",
+            });
+        }
         if config.webhook_secrets.is_empty() {
             return Err(ConfigError::Empty {
                 key: "webhook_secrets",

@@ -244,7 +244,7 @@ pub fn has_bank_code(answer: &ProviderResponse, code: &str) -> bool {
 /// personal data). A 409, or a 422 `IDEMPOTENCY_CONFLICT`, says the bank already
 /// holds a transfer under our `Idempotency-Key`: on a resubmit the first one may have been
 /// booked, so it is an unknown outcome for a status inquiry to settle, never a failure. 422
-/// carries permanent business refusals; every other status is classified the same way for
+/// with the bank's `error_code` carries permanent business refusals; every other status is classified the same way for
 /// every provider ([`ProviderResponse::status_error`]: 401/403 `provider_auth_failed`, 3xx,
 /// 408, 429 and 5xx transient with `Retry-After`, the rest permanent).
 pub fn map_error(answer: &ProviderResponse) -> AdapterError {
@@ -262,8 +262,11 @@ pub fn map_error(answer: &ProviderResponse) -> AdapterError {
              earlier attempt may have booked: a status inquiry must settle it."
         ));
     }
-    match status {
-        422 => AdapterError::permanent(reason_code_for(bank_code.unwrap_or("INVALID_REQUEST")), message),
+    match (status, bank_code) {
+        (422, Some(code)) => AdapterError::permanent(reason_code_for(code), message),
+        // A 422 without the bank's code (a page from something in front of the bank, a body of
+        // another shape) is a bare status, like any provider's: it fails a first attempt, and
+        // after one the bank may have booked it is asked about, never taken as its refusal.
         _ => answer.status_error(message),
     }
 }

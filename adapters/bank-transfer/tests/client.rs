@@ -152,6 +152,47 @@ async fn each_422_code_is_permanent_with_its_reason_code() {
     }
 }
 
+/// The client id goes in the `X-Client-Id` header of every call: one no header can carry (a
+/// control character, empty) is refused when the adapter is built, naming the key, instead of
+/// failing every payment at its first call with `invalid_request` — which, on a payment sent
+/// before, read as the bank's refusal of a transfer it may have booked.
+#[test]
+fn a_client_id_no_header_can_carry_is_refused_at_start() {
+    for client_id in ["", "province\ntb", "del\u{7f}"] {
+        let config = adapter_bank_transfer::BankTransferConfig {
+            client_id: client_id.into(),
+            ..common::config("http://127.0.0.1:1/bank", 1_000)
+        };
+        let refused = adapter_bank_transfer::BankTransferAdapter::new(config).err();
+        assert!(
+            refused
+                .as_ref()
+                .is_some_and(|error| error.to_string().contains("client_id")),
+            "{client_id:?}: {refused:?}"
+        );
+    }
+}
+
+/// A 422 whose body carries no bank error code (a page from a firewall in front of the bank, a
+/// body of another shape) says nothing the bank said: it is a bare `http_422`, which fails a
+/// first attempt but, after an attempt the bank may have booked, is asked about (README,
+/// invariant 3). It was `invalid_request`, the bank's own refusal, which failed the payment
+/// whatever came before — and upstream could then pay again what the bank had booked.
+#[tokio::test]
+async fn a_422_without_the_banks_error_code_is_a_bare_http_status() {
+    for answer in [
+        ResponseTemplate::new(422),
+        ResponseTemplate::new(422).set_body_string("<html>request blocked</html>"),
+        ResponseTemplate::new(422).set_body_json(serde_json::json!({"code": "E42", "detail": "no"})),
+    ] {
+        let result = submit_answered_with(answer).await;
+        assert!(
+            matches!(&result, Err(AdapterError::Permanent { code, .. }) if code == "http_422"),
+            "{result:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_409_says_the_bank_already_holds_our_key_so_it_leads_to_an_inquiry_not_a_failure() {
     // On a resubmit after a 5xx or a timeout the first transfer may have been booked: only
