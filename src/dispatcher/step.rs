@@ -158,12 +158,24 @@ impl Dispatcher {
             return Ok(());
         };
         metrics::counter!("gateway_payment_transitions_total", "to" => PaymentState::Submitting.as_str()).increment(1);
-        let Ok(answer) = self.call(&record, lease_ends, adapter.submit(request)).await else {
-            return Ok(());
+        let answer = match self.call(&record, lease_ends, adapter.submit(request)).await {
+            Ok(answer) => {
+                if submit == Step::Submit {
+                    metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone())
+                        .increment(1);
+                }
+                answer
+            }
+            // Cut short: it may have reached the provider; the payment stays `submitting` and is
+            // asked about once its lease has run out.
+            Err(OutOfLease::CutShort) => return Ok(()),
+            // Not made: nothing left. Recorded as such (the attempt counted with `submitting` is
+            // given back), or each such turn spent an attempt on a submit never sent.
+            Err(OutOfLease::NotMade) => Err(AdapterError::transient(
+                lifecycle::CALL_NOT_MADE,
+                "The submit was not sent: no call permit of the provider came in time for an answer within the payment's lease.",
+            )),
         };
-        if submit == Step::Submit {
-            metrics::counter!("gateway_provider_submits_total", "provider" => record.provider.clone()).increment(1);
-        }
         let change = self.decide(&record, submit, answer);
         self.record(&record, change).await
     }
@@ -196,7 +208,7 @@ impl Dispatcher {
         };
         match made {
             Err(OutOfLease::NotMade) => {
-                tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was not made: it could not have answered before the payment's lease runs out (the provider's call permits were all taken too long). The payment is taken up again when the lease has run out.");
+                tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was not made: it could not have answered before the payment's lease runs out (the provider's call permits were all taken too long). A submit is put back in the queue at once; after any other call the payment is taken up again when the lease has run out.");
             }
             Err(OutOfLease::CutShort) => {
                 tracing::warn!(payment_id = %record.payment_id, provider = %record.provider, state = %record.state, "A provider call was cut short unanswered: its lease was about to run out (it waited inside the adapter, at the provider's rate limit most likely). What it may have done is asked after when the payment is taken up again.");

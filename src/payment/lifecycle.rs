@@ -17,7 +17,9 @@
 //! - A `Retry-After` is honoured up to `backoff_max_ms`, never longer.
 //! - A `circuit_open` refusal (the provider's circuit breaker; nothing left) is no attempt and
 //!   no inquiry: the payment waits for the breaker's `retry_after` and is never failed for it.
-//!   A submit it refused gives back, at the next submit, the attempt counted before it.
+//!   A submit it refused gives back, at the next submit, the attempt counted before it. So
+//!   does a submit committed but not sent because no call permit came in time to answer within
+//!   the payment's lease ([`CALL_NOT_MADE`]).
 //! - Final states never change: [`plan`] has nothing for them ([`PaymentState::can_become`]).
 
 use gateway_adapter::money::format_dong;
@@ -26,6 +28,13 @@ use gateway_adapter::{AdapterError, ProviderStatus};
 
 use super::PaymentState;
 use crate::store::{Change, Inquiries, PaymentRecord};
+
+/// The reason code of a submit committed (`submitting`) but not sent: no call permit of the
+/// provider came in time for an answer within the payment's lease. Nothing left, as with a
+/// `circuit_open` refusal: the payment goes back to the queue and the attempt counted with it
+/// is given back at the next submit (else each such turn spent an attempt, and one never sent
+/// ended in review once they ran out).
+pub const CALL_NOT_MADE: &str = "call_not_made";
 
 mod delays;
 mod failures;
@@ -154,7 +163,9 @@ pub fn next(record: &PaymentRecord, step: Step, outcome: Outcome, policy: &Polic
                 message,
                 retry_after,
             }),
-        ) if code == CIRCUIT_OPEN => failures::circuit_open(record, step, message, retry_after, policy, now_ms),
+        ) if code == CIRCUIT_OPEN || code == CALL_NOT_MADE => {
+            failures::circuit_open(record, step, (&code, message), retry_after, policy, now_ms)
+        }
         (Step::Checks, Outcome::Cleared) => submitting(record, policy, now_ms),
         (Step::Checks, Outcome::NameMismatch) => {
             Change::to(PaymentState::Failed, "name inquiry returned another holder name").reason(
@@ -203,7 +214,7 @@ pub fn unreadable_order(record: &PaymentRecord, policy: &Policy, now_ms: i64) ->
 fn submitting(record: &PaymentRecord, policy: &Policy, now_ms: i64) -> Change {
     let refused_unsent = record.state == PaymentState::RetryScheduled
         && record.submitted_at.is_some()
-        && record.reason_code.as_deref() == Some(CIRCUIT_OPEN);
+        && matches!(record.reason_code.as_deref(), Some(CIRCUIT_OPEN | CALL_NOT_MADE));
     Change {
         count_attempt: !refused_unsent,
         wallet_month: sent_again_in(record, now_ms),

@@ -377,3 +377,45 @@ fn a_submit_sent_again_moves_the_wallet_reservation_to_the_month_it_goes_in() {
     );
     assert_eq!(early.wallet_month.as_deref(), Some("2027-01"));
 }
+
+/// A submit committed (`submitting`, its attempt counted) but not sent, because no call permit
+/// came in time to answer within the lease, is recorded as what it is: nothing left, back to
+/// the queue, and the next submit gives the attempt back — as after a circuit breaker's refusal.
+/// On the last attempt too: it does not run out of attempts, nor go to review, for submits never
+/// sent. (Before, nothing was recorded: each such turn spent an attempt and, once they ran out,
+/// a payment never sent ended in review.)
+#[test]
+fn a_submit_committed_but_not_sent_goes_back_to_the_queue_and_gives_its_attempt_back() {
+    let not_made = || Outcome::Error(AdapterError::transient(super::CALL_NOT_MADE, "no permit in time"));
+    for (given, step) in [
+        ((Submitting, SENT, 1, 0, ""), Submit),
+        ((Submitting, SENT, 4, 0, ""), Submit),
+        ((Submitting, SENT, 2, 0, ""), Resubmit),
+    ] {
+        let change = next(&record(given), step, not_made(), &POLICY, NOW);
+        assert_eq!(
+            seen(&change),
+            owned((
+                RetryScheduled,
+                "call_not_made",
+                false,
+                Keep,
+                "",
+                change.next_attempt_at.map(|at| at - NOW)
+            )),
+            "{given:?}"
+        );
+        assert!(
+            change.next_attempt_at.is_some_and(|at| at > NOW),
+            "{given:?}: looked at again"
+        );
+    }
+    let Plan::Record(again) = plan(&record((RetryScheduled, SENT, 1, 0, "call_not_made")), &POLICY, NOW) else {
+        panic!("submitted again");
+    };
+    assert_eq!(
+        (again.to, again.count_attempt),
+        (Submitting, false),
+        "the attempt is given back"
+    );
+}

@@ -20,25 +20,97 @@ crate::on_both_databases!(
     run_once_asks_about_a_payment_left_in_submitting_before_sending_it_again,
     a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops,
     a_failed_answer_for_a_payment_settled_paid_meanwhile_is_told_upstream_and_ops,
+    a_submit_that_finds_no_call_permit_in_time_goes_back_to_the_queue_with_its_attempt,
 );
+
+/// The transfers the sandbox bank booked for `order_id`.
+fn booked(stack: &TestStack, order_id: &str) -> usize {
+    let entries = stack.sandbox.kit.ledger.entries();
+    entries.iter().filter(|entry| entry.order_ref == order_id).count()
+}
+
+/// One call at a time to the bank, each taking 600 ms, and two payments stepped at once (two
+/// `run_once` side by side, a payment each): each commits `submitting` after its name inquiry,
+/// but the other's call holds the one permit until too late for a submit to answer within the
+/// lease (it must start a timeout and a margin before the lease ends), so neither submit is
+/// sent. Each goes back to the queue as `call_not_made` with its attempt given back, and both
+/// are then sent once, one attempt each. (Before, both stayed `submitting` with an attempt
+/// spent: each turn like it cost an attempt and an inquiry, and a payment never sent ended in
+/// review once they ran out.)
+async fn a_submit_that_finds_no_call_permit_in_time_goes_back_to_the_queue_with_its_attempt(db: Db) {
+    let faults = Faults {
+        latency_ms: 600,
+        ..Faults::default()
+    };
+    let (stack, store, dispatcher) = stepwise_with(db, faults, |settings| {
+        settings.provider_concurrency = 1;
+        settings.batch_size = 1;
+    })
+    .await;
+    let mut order_ids = Vec::new();
+    for amount in [1_250_000, 1_350_000] {
+        let order = bank_order(amount);
+        stack.open_bank_account(&order, HOLDER);
+        order_ids.push(stack.claim(&store, &order).await);
+    }
+
+    let (first, second) = tokio::join!(dispatcher.run_once(), dispatcher.run_once());
+    assert_eq!(first + second, 2, "a payment each");
+    for order_id in &order_ids {
+        let payment = view(&store, order_id).await.payment;
+        assert_eq!(
+            (payment.state, payment.reason_code.as_deref(), payment.attempts),
+            (PaymentState::RetryScheduled, Some("call_not_made"), 1),
+            "{order_id}"
+        );
+        assert_eq!(booked(&stack, order_id), 0, "{order_id}: nothing was sent");
+    }
+
+    // Stepped one at a time, each is sent once, as its first attempt.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut states = Vec::new();
+        for order_id in &order_ids {
+            states.push(view(&store, order_id).await.payment.state);
+        }
+        if states.iter().all(|state| *state == PaymentState::Pending) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "both are sent: {states:?}");
+        dispatcher.run_once().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for order_id in &order_ids {
+        let payment = view(&store, order_id).await.payment;
+        assert_eq!(payment.attempts, 1, "{order_id}: one attempt for one submit");
+        assert_eq!(booked(&stack, order_id), 1, "{order_id}: booked once");
+    }
+    stack.stop().await;
+}
 
 /// A stack without a gateway, its store, and a dispatcher of the test's own that polls a
 /// pending payment at once (`pending_poll_after_ms = 0`); the bank keeps every transfer
 /// processing until the test completes it.
 async fn stepwise(db: Db) -> (TestStack, Store, Dispatcher) {
+    stepwise_with(db, Faults::default(), |_| {}).await
+}
+
+/// [`stepwise`] with the bank's `faults` and the dispatcher's settings changed by `tune`.
+async fn stepwise_with(
+    db: Db,
+    faults: Faults,
+    tune: impl FnOnce(&mut gateway::config::DispatcherSettings),
+) -> (TestStack, Store, Dispatcher) {
     let stack = TestStack::start_with(db, crate::support::test_settings(), false).await;
     stack.set_bank_faults(Faults {
         complete_after_ms: 3_600_000,
-        ..Faults::default()
+        ..faults
     });
     let store = Store::connect(&stack.settings.database).await.unwrap();
     let mut settings = stack.settings.dispatcher.clone();
     settings.pending_poll_after_ms = 0;
-    let adapters = build_adapters(
-        &stack.settings.providers,
-        stack.settings.dispatcher.provider_concurrency,
-    )
-    .unwrap();
+    tune(&mut settings);
+    let adapters = build_adapters(&stack.settings.providers, settings.provider_concurrency).unwrap();
     let dispatcher = Dispatcher::new(
         store.clone(),
         adapters,

@@ -115,14 +115,15 @@ fn before_send_failure(
     }
 }
 
-/// The provider's circuit breaker refused the call, so nothing left: no attempt and no
+/// The provider's circuit breaker refused the call (`code` `circuit_open`), or no call permit
+/// came in time to answer within the lease (`call_not_made`), so nothing left: no attempt and no
 /// inquiry is counted, nothing fails, and the payment says no more about having been sent
 /// than its state already did. It is looked at again when the breaker asks (`retry_after`).
 /// Only the age rule still applies: a payment pending too long goes to review either way.
 pub(super) fn circuit_open(
     record: &PaymentRecord,
     step: Step,
-    message: String,
+    (code, message): (&str, String),
     retry_after: Option<Duration>,
     policy: &Policy,
     now_ms: i64,
@@ -136,15 +137,13 @@ pub(super) fn circuit_open(
         Step::PendingPoll => "pending poll",
         Step::ReviewInquiry => "review inquiry",
     };
-    let detail = format!("{what} not sent: circuit_open");
+    let detail = format!("{what} not sent: {code}");
     match step {
         // Back to the queue; `lifecycle::submitting` gives the refused submit's attempt back.
         Step::Checks | Step::Submit | Step::Resubmit => Change::to(PaymentState::RetryScheduled, detail)
-            .reason(super::CIRCUIT_OPEN, message)
+            .reason(code, message)
             .at(at),
-        Step::StatusInquiry => Change::to(PaymentState::Unknown, detail)
-            .reason(super::CIRCUIT_OPEN, message)
-            .at(at),
+        Step::StatusInquiry => Change::to(PaymentState::Unknown, detail).reason(code, message).at(at),
         Step::PendingPoll if inquiry::pending_too_long(record, policy, now_ms) => inquiry::too_long(&detail, policy),
         Step::PendingPoll => Change::to(PaymentState::Pending, detail).at(at),
         Step::ReviewInquiry => Change {
