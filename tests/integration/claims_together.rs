@@ -14,7 +14,9 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-use crate::support::{all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, Db};
+use crate::support::{
+    all_at_once, bank_order, claim_fresh, drop_database, store_for_one_batch, until_waiting_on_a_lock, Db,
+};
 
 crate::on_both_databases!(
     current_thread:
@@ -283,23 +285,7 @@ crate::bounded_test! {
             }
         });
         // This claim has read the failed holder and waits on the row to take it over.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-            if waiting > 0 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the claim waits on the period's row"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        until_waiting_on_a_lock(&pool, None, || false, "the claim waits on the period's row").await;
         sqlx::query("UPDATE beneficiary_periods SET payment_id = $1 WHERE payment_id = $2")
             .bind(taker_id.as_str())
             .bind(failed_id.as_str())
@@ -373,25 +359,8 @@ crate::bounded_test! {
                 rejecting.reject(&rejection, b"{}", &StoredProperties::default()).await
             }
         });
-        let waiting_on = |event: &'static str| {
-            let pool = pool.clone();
-            async move {
-                let waiting: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-                     AND wait_event_type = 'Lock' AND wait_event = $1",
-                )
-                .bind(event)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                waiting > 0
-            }
-        };
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !waiting_on("transactionid").await {
-            assert!(tokio::time::Instant::now() < deadline, "the rejection waits inside its transaction");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let waits = "the rejection waits inside its transaction";
+        until_waiting_on_a_lock(&pool, Some("transactionid"), || false, waits).await;
 
         let parsed = parse_order(&serde_json::to_vec(&order).unwrap(), &settings.limits).unwrap();
         let claim = tokio::spawn(async move {
@@ -400,10 +369,8 @@ crate::bounded_test! {
                 .await
         });
         // The claim either waits for the rejection, or (what must not happen) is written before it.
-        while !claim.is_finished() && !waiting_on("advisory").await {
-            assert!(tokio::time::Instant::now() < deadline, "the claim is written or waits");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let waits = "the claim is written or waits";
+        until_waiting_on_a_lock(&pool, Some("advisory"), || claim.is_finished(), waits).await;
         sqlx::query("ROLLBACK").execute(&mut stall).await.unwrap();
         rejection.await.unwrap().expect("the rejection is written");
         let claimed = claim.await.unwrap().expect("the claim is written");

@@ -315,20 +315,8 @@ crate::bounded_test! {
         .unwrap();
 
         let duplicate = tokio::spawn(claim());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            if duplicate.is_finished() || waiting > 0 {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the duplicate is answered or waits");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let waits = "the duplicate is answered or waits";
+        crate::support::until_waiting_on_a_lock(&pool, None, || duplicate.is_finished(), waits).await;
         sqlx::query("COMMIT").execute(&mut change).await.unwrap();
         assert_eq!(
             duplicate.await.unwrap().unwrap(),

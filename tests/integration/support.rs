@@ -122,6 +122,29 @@ pub async fn store_for_one_batch(db: Db, run_id: &str) -> (Settings, gateway::st
     (settings, store)
 }
 
+/// Waits, up to 20 s, until a session of the PostgreSQL database `pool` is on waits on a lock
+/// (of the kind `event` names — `transactionid`, `advisory`, `tuple` — or any), or until `done()`
+/// says the work that would wait has finished without waiting; panics saying `what` was
+/// expected otherwise.
+pub async fn until_waiting_on_a_lock(pool: &sqlx::AnyPool, event: Option<&str>, done: impl Fn() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND ($1 = '' OR wait_event = $1)",
+        )
+        .bind(event.unwrap_or_default())
+        .fetch_one(pool)
+        .await
+        .expect("pg_stat_activity is read");
+        if waiting > 0 || done() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Claims `order`, which must be new, for `provider`; returns its payment id.
 pub async fn claim_fresh(store: &gateway::store::Store, settings: &Settings, order: &Value, provider: &str) -> String {
     use gateway::store::{ClaimOutcome, StoredProperties};
