@@ -87,6 +87,7 @@ impl RunningGateway {
         if adapters.is_empty() {
             tracing::warn!("No provider is configured under [providers]; payments will wait.");
         }
+        report_unconfigured_providers(&store, &adapters).await;
         declare_topology(&settings).await;
         let dispatcher_wakes = ProviderWakes::new(adapters.keys());
         let relay_wake = Arc::new(Notify::new());
@@ -205,6 +206,32 @@ impl RunningGateway {
         }
         self.relay.stop().await;
         self.http.stop().await;
+    }
+}
+
+/// Says which providers have payments that are not final and no adapter: the dispatcher steps
+/// the payments of configured providers only, so a provider section renamed or removed while
+/// some of its payments were still on their way leaves them waiting, unseen. Each such provider
+/// is logged as an error and counted in `gateway_payments_of_unconfigured_provider{provider}`;
+/// putting its section back under the same key lets them finish.
+async fn report_unconfigured_providers(store: &Store, adapters: &crate::providers::Adapters) {
+    let unfinished = match store.unfinished_by_provider().await {
+        Ok(unfinished) => unfinished,
+        Err(error) => {
+            tracing::warn!(%error, "Could not count the payments not final by provider at start-up.");
+            return;
+        }
+    };
+    for (provider, payments) in unfinished {
+        if adapters.contains_key(&provider) {
+            continue;
+        }
+        tracing::error!(
+            %provider,
+            payments,
+            "Payments not final yet are paid by a provider that is not configured: nothing steps them until a [providers] section of that key is back."
+        );
+        metrics::gauge!("gateway_payments_of_unconfigured_provider", "provider" => provider).set(payments as f64);
     }
 }
 

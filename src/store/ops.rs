@@ -1,4 +1,5 @@
-//! Reads for the ops dashboard: payments counted by state and channel, with their amounts.
+//! Reads for ops: payments counted by state and channel, with their amounts (the dashboard), and
+//! the payments not final yet counted by provider (start-up).
 
 use sqlx::Row;
 
@@ -34,5 +35,15 @@ impl Store {
             })
         })
         .collect()
+    }
+
+    /// The payments not final yet, counted by the provider that pays them, sorted by provider.
+    pub async fn unfinished_by_provider(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT provider, COUNT(*) FROM payments WHERE state NOT IN ('succeeded', 'failed', 'rejected') \
+             GROUP BY provider ORDER BY provider",
+        )
+        .fetch_all(self.pool())
+        .await
     }
 }

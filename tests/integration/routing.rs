@@ -121,3 +121,40 @@ fn a_bin_claimed_by_two_banks_is_refused_at_start_up() {
         "{text}"
     );
 }
+
+/// A provider section renamed or removed while some of its payments are not final leaves them
+/// waiting: the dispatcher steps configured providers only. At start-up the gateway says so —
+/// an error in its log and `gateway_payments_of_unconfigured_provider{provider}` on `/metrics` —
+/// for that provider only, not for a configured one with payments on their way too. (Before,
+/// nothing said it.)
+#[tokio::test]
+async fn payments_of_a_provider_no_longer_configured_are_counted_at_start() {
+    let mut stack = TestStack::start_with(Db::Sqlite, crate::support::test_settings(), false).await;
+    let store = gateway::store::Store::connect(&stack.settings.database).await.unwrap();
+    let retired = format!("bank_retired_{}", stack.run_id);
+    for provider in [retired.as_str(), retired.as_str(), "bank_transfer"] {
+        crate::support::claim_fresh(&store, &stack.settings, &bank_order(500_000), provider).await;
+    }
+    stack.gateway = Some(
+        gateway::app::RunningGateway::start(stack.settings.clone())
+            .await
+            .unwrap(),
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", stack.gateway_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = |provider: &str| {
+        let name = format!("gateway_payments_of_unconfigured_provider{{provider=\"{provider}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name.as_str()))
+            .map(str::to_string)
+    };
+    assert_eq!(counted(&retired).as_deref(), Some("2"), "{metrics}");
+    assert_eq!(counted("bank_transfer"), None, "a configured provider is not counted");
+    stack.stop().await;
+}
