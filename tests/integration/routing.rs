@@ -141,20 +141,16 @@ async fn payments_of_a_provider_no_longer_configured_are_counted_at_start() {
             .unwrap(),
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", stack.gateway_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     let counted = |provider: &str| {
-        let name = format!("gateway_payments_of_unconfigured_provider{{provider=\"{provider}\"}} ");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name.as_str()))
-            .map(str::to_string)
+        let labels = format!("provider=\"{provider}\"");
+        let stack = &stack;
+        async move { crate::protection::metric(stack, "gateway_payments_of_unconfigured_provider", &labels).await }
     };
-    assert_eq!(counted(&retired).as_deref(), Some("2"), "{metrics}");
-    assert_eq!(counted("bank_transfer"), None, "a configured provider is not counted");
+    assert_eq!(counted(&retired).await, Some(2.0));
+    assert_eq!(
+        counted("bank_transfer").await,
+        None,
+        "a configured provider is not counted"
+    );
     stack.stop().await;
 }
