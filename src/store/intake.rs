@@ -94,10 +94,13 @@ impl Store {
             properties: properties.clone(),
             detail,
         });
-        self.write_order(&rejection.order_id, move |connection, appends| {
-            let rejected = rejected.clone();
-            Box::pin(async move { reject_in(connection, appends, &rejected).await })
-        })
+        self.write(
+            super::writer::Key::Order(&rejection.order_id),
+            move |connection, appends| {
+                let rejected = rejected.clone();
+                Box::pin(async move { reject_in(connection, appends, &rejected).await })
+            },
+        )
         .await
     }
 }

@@ -221,28 +221,18 @@ impl Store {
         }
     }
 
-    /// Runs `work` in the next group commit of the writer `key` routes to (the payment id, or
-    /// the wallet) and returns its output once the commit that covers it is durable.
-    pub(crate) async fn write<T, F>(&self, key: &str, work: F) -> Result<T, StoreError>
+    /// Runs `work` in the next group commit of the writer `key` routes to (a payment id, a
+    /// wallet, a batch: a `&str`; an order id it claims or rejects: [`writer::Key::Order`], whose
+    /// batch locks it first on PostgreSQL) and returns its output once the commit that covers it
+    /// is durable.
+    pub(crate) async fn write<'k, T, F>(&self, key: impl Into<writer::Key<'k>>, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut sqlx::AnyConnection, &'c mut appends::Appends) -> writer::WriteFuture<'c, T>
             + Send
             + 'static,
     {
-        self.writer.write(writer::Key::Other(key), work).await
-    }
-
-    /// [`Store::write`] for work that claims or rejects the order `order_id`: on PostgreSQL its
-    /// batch locks the order id first, so that two gateways take turns on it.
-    pub(crate) async fn write_order<T, F>(&self, order_id: &str, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut sqlx::AnyConnection, &'c mut appends::Appends) -> writer::WriteFuture<'c, T>
-            + Send
-            + 'static,
-    {
-        self.writer.write(writer::Key::Order(order_id), work).await
+        self.writer.write(key.into(), work).await
     }
 }
 

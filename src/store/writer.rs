@@ -278,6 +278,18 @@ pub enum Key<'a> {
     Other(&'a str),
 }
 
+impl<'a> From<&'a str> for Key<'a> {
+    fn from(key: &'a str) -> Self {
+        Key::Other(key)
+    }
+}
+
+impl<'a> From<&'a String> for Key<'a> {
+    fn from(key: &'a String) -> Self {
+        Key::Other(key)
+    }
+}
+
 /// Where a writer task takes the connection it commits on.
 #[derive(Clone, Debug)]
 pub enum Connections {
