@@ -154,7 +154,8 @@ impl Dispatcher {
         if decided.change.to != PaymentState::Submitting {
             return self.record(&record, decided).await;
         }
-        let Some(record) = self.store.apply(&record, decided.change).await? else {
+        let change = lifecycle::for_destination(decided.change, &request.destination);
+        let Some(record) = self.store.apply(&record, change).await? else {
             return Ok(());
         };
         metrics::counter!("gateway_payment_transitions_total", "to" => PaymentState::Submitting.as_str()).increment(1);

@@ -24,7 +24,7 @@
 
 use gateway_adapter::money::format_dong;
 use gateway_adapter::protection::CIRCUIT_OPEN;
-use gateway_adapter::{AdapterError, ProviderStatus};
+use gateway_adapter::{AdapterError, Destination, ProviderStatus};
 
 use super::PaymentState;
 use crate::store::{Change, Inquiries, PaymentRecord};
@@ -227,6 +227,17 @@ fn submitting(record: &PaymentRecord, policy: &Policy, now_ms: i64) -> Change {
 pub(super) fn sent_again_in(record: &PaymentRecord, now_ms: i64) -> Option<String> {
     record.submitted_at?;
     chrono::DateTime::from_timestamp_millis(now_ms).map(gateway_adapter::vietnam_time::month)
+}
+
+/// `change` for a payout to `destination`: its [`Change::wallet_month`] is kept only where the
+/// payout holds a wallet reservation to move (a wallet, or a bank transfer into one, see
+/// [`Destination::wallet`]). Elsewhere the store would write the change alone, outside the
+/// batched changes, for an update that changes nothing, on every retry of a provider's outage.
+pub fn for_destination(mut change: Change, destination: &Destination) -> Change {
+    if destination.wallet().is_none() {
+        change.wallet_month = None;
+    }
+    change
 }
 
 /// What a provider's answer about the payout means, after a submit or an inquiry.

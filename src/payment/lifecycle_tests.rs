@@ -378,6 +378,52 @@ fn a_submit_sent_again_moves_the_wallet_reservation_to_the_month_it_goes_in() {
     assert_eq!(early.wallet_month.as_deref(), Some("2027-01"));
 }
 
+/// Only a payout that holds a wallet reservation keeps the month of its resubmit: to a bank
+/// account, a VNPost account or a wallet BIN's account that is no phone number, there is none
+/// to move, and the change would be written alone (outside the batched changes) for nothing.
+#[test]
+fn only_a_payout_into_a_wallet_moves_a_reservation_when_sent_again() {
+    let destination = |json: &str| -> gateway_adapter::Destination {
+        serde_json::from_str(json).expect("a destination in the order's shape")
+    };
+    let sent_again = || {
+        next(
+            &record((Unknown, SENT, 1, 1, "")),
+            StatusInquiry,
+            not_found(),
+            &POLICY,
+            NOW,
+        )
+    };
+    for (json, moves) in [
+        (
+            r#"{"kind":"wallet","provider":"viettel_money","msisdn":"0987654321"}"#,
+            true,
+        ),
+        (
+            r#"{"kind":"bank_account","bin":"971005","account_number":"0987654321"}"#,
+            true,
+        ),
+        (
+            r#"{"kind":"bank_account","bin":"971011","account_number":"84912345678"}"#,
+            true,
+        ),
+        (
+            r#"{"kind":"bank_account","bin":"970436","account_number":"0987654321"}"#,
+            false,
+        ),
+        (
+            r#"{"kind":"bank_account","bin":"971005","account_number":"123456"}"#,
+            false,
+        ),
+        (r#"{"kind":"vnpost_account","account_number":"0123456789"}"#, false),
+    ] {
+        let change = super::for_destination(sent_again(), &destination(json));
+        assert_eq!(change.to, Submitting, "{json}");
+        assert_eq!(change.wallet_month.is_some(), moves, "{json}");
+    }
+}
+
 /// A submit committed (`submitting`, its attempt counted) but not sent, because no call permit
 /// came in time to answer within the lease, is recorded as what it is: nothing left, back to
 /// the queue, and the next submit gives the attempt back — as after a circuit breaker's refusal.
