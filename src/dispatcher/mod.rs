@@ -143,7 +143,13 @@ impl Dispatcher {
         let tick = Duration::from_millis(self.settings.tick_ms.max(10));
         let linger = Duration::from_millis(self.settings.lease_linger_ms);
         let mut fewest = 1;
+        // The tick is kept apart from the wakes: a sleep made again after each wake never ran
+        // out under a steady stream of them, and a payment then waited for `floor` free slots.
+        let mut tick_at = tokio::time::Instant::now() + tick;
         while !shutdown.is_cancelled() {
+            if fewest == 1 {
+                tick_at = tokio::time::Instant::now() + tick;
+            }
             if self.lease_for(provider, slots, fewest, wake, tracker).await {
                 continue;
             }
@@ -152,10 +158,12 @@ impl Dispatcher {
                 _ = wake.notified() => {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(linger) => floor,
+                        _ = tokio::time::sleep(linger) => {
+                            if tokio::time::Instant::now() >= tick_at { 1 } else { floor }
+                        }
                     }
                 }
-                _ = tokio::time::sleep(tick) => 1,
+                _ = tokio::time::sleep_until(tick_at) => 1,
             };
         }
     }

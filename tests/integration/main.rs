@@ -21,6 +21,7 @@ mod dlq;
 mod https_callbacks;
 mod intake_edges;
 mod invalid_orders;
+mod lease_loop;
 mod outcomes;
 mod protection;
 mod provider_text;
