@@ -192,7 +192,12 @@ fn hints(body: &[u8], properties: &StoredProperties) -> Hints {
     Hints {
         order_id: field("order_id").unwrap_or_else(|| message_id_hint(properties)),
         channel: field("channel").filter(|c| gateway_adapter::Channel::parse(c).is_some()),
-        batch_id: field("batch_id").filter(|batch_id| !batch_id.is_empty()),
+        // A message with a top-level `kind` is no order (an order has no such field): a
+        // manifest whose `kind` is misspelt, say. It names no batch, or its batch counted it
+        // as one of its orders refused, and could close early on it, unbalanced.
+        batch_id: field("batch_id")
+            .filter(|batch_id| !batch_id.is_empty())
+            .filter(|_| value.as_ref().and_then(|v| v.get("kind")).is_none()),
     }
 }
 

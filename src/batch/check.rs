@@ -392,7 +392,11 @@ fn assess_totals(facts: &BatchFacts, closing: bool, result: &mut BatchCheck) {
     // Orders of the batch refused as invalid arrived too (their `rejected` result went out):
     // they count against the declared number, and nothing of them was paid.
     let arrived = claimed.orders + facts.invalid.orders;
-    result.final_orders = facts.succeeded.orders + facts.failed.orders + facts.rejected.orders + facts.invalid.orders;
+    // Without lines, which orders were declared is not known: orders of the batch beyond the
+    // declared count are extra ones, so at most the declared count is final ("4 of 3 declared
+    // orders final" read as more than there were).
+    result.final_orders = (facts.succeeded.orders + facts.failed.orders + facts.rejected.orders + facts.invalid.orders)
+        .min(declared.orders);
     let all_final = result.in_progress.orders == 0;
     result.complete = arrived >= declared.orders && all_final;
     let count = |kind| Difference {

@@ -374,6 +374,10 @@ fn without_lines_counts_and_totals_are_compared() {
     ];
     let result = check(&declared, &four, false);
     assert!(result.complete);
+    assert_eq!(
+        result.final_orders, declared.order_count,
+        "no more final than declared; the fourth is extra"
+    );
     let kinds: Vec<DifferenceKind> = result.differences.iter().map(|d| d.kind).collect();
     assert_eq!(kinds, [DifferenceKind::ExtraOrders, DifferenceKind::TotalMismatch]);
     assert_eq!(result.differences[0].actual, Some(4));

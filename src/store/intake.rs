@@ -142,7 +142,10 @@ async fn reject_in(
         insert_result(appends, message, None)?;
         if !order_id.is_empty() {
             sqlx::query(
-                "INSERT INTO rejected_orders (order_id, rejected_at, batch_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                // A copy refused again keeps the first refusal, but fills in the batch the first
+                // did not name (its `batch_id` missing or empty), so that batch counts it.
+                "INSERT INTO rejected_orders (order_id, rejected_at, batch_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (order_id) DO UPDATE SET batch_id = COALESCE(rejected_orders.batch_id, excluded.batch_id)",
             )
             .bind(order_id.as_str())
             .bind(now_ms())

@@ -30,6 +30,7 @@ crate::on_both_databases!(
     the_tallies_computed_in_sql_equal_the_check_of_every_order_and_read_a_bounded_number_of_rows,
     one_batch_that_cannot_be_checked_does_not_keep_the_others_from_closing,
     a_manifest_without_lines_counts_an_order_of_its_batch_refused_as_invalid_as_final,
+    a_batch_counts_as_refused_its_orders_alone_and_one_refused_twice_once_a_copy_names_it,
 );
 
 /// A batch result as read from the results exchange.
@@ -608,5 +609,70 @@ async fn a_manifest_without_lines_counts_an_order_of_its_batch_refused_as_invali
         vec![DifferenceKind::TotalMismatch, DifferenceKind::InvalidOrders]
     );
     assert_ne!(stored_batch(&store, &batch_id).await.status, BatchStatus::Open);
+    stack.stop().await;
+}
+
+/// Two batches with manifests without lines. The first's manifest came first with its `kind`
+/// misspelt, so it was refused down the order path: that is no order of the batch, and the
+/// batch of one valid order paid is balanced (before, it counted as an order refused, and the
+/// batch closed `unbalanced` with an invalid order and a shortfall). The second's invalid order
+/// came first without its `batch_id`, then again with it: the batch counts it (before, the
+/// first refusal's row was kept as it was, naming no batch, and the batch waited a week for it).
+async fn a_batch_counts_as_refused_its_orders_alone_and_one_refused_twice_once_a_copy_names_it(db: Db) {
+    let stack = TestStack::start_with(db, test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let intake = Arc::new(stack.intake(&store));
+    let without_lines = |batch_id: &str, orders: &[Value], total: &str| {
+        let mut manifest = manifest_of(batch_id, orders);
+        manifest.as_object_mut().unwrap().remove("orders");
+        manifest["total_amount"] = json!(total);
+        manifest
+    };
+    let order_of = |batch_id: &str, amount: &str| {
+        let mut order = bank_order(1_500_000);
+        order["batch_id"] = json!(batch_id);
+        order["amount"] = json!(amount);
+        order
+    };
+
+    let misspelt_batch = format!("TB-2026-12-K{}", stack.run_id);
+    let paid = order_of(&misspelt_batch, "1500000");
+    let mut misspelt = without_lines(&misspelt_batch, std::slice::from_ref(&paid), "1500000");
+    misspelt["kind"] = json!("batch_manifests");
+    take_all(&intake, vec![misspelt]).await;
+    take_all(
+        &intake,
+        vec![without_lines(&misspelt_batch, std::slice::from_ref(&paid), "1500000")],
+    )
+    .await;
+    take_all(&intake, vec![paid.clone()]).await;
+    set_states(&stack, &[(paid["order_id"].as_str().unwrap().to_string(), "succeeded")]).await;
+    let record = stored_batch(&store, &misspelt_batch).await;
+    let facts = assess(&store.batch_facts(&record, true).await.unwrap(), true);
+    assert_eq!((facts.invalid.orders, facts.final_orders), (0, 1), "{facts:?}");
+    assert!(facts.differences.is_empty(), "{facts:?}");
+
+    let twice_batch = format!("TB-2026-12-T{}", stack.run_id);
+    let valid = order_of(&twice_batch, "1500000");
+    let invalid = order_of(&twice_batch, "1500000.5");
+    let mut nameless = invalid.clone();
+    nameless.as_object_mut().unwrap().remove("batch_id");
+    take_all(&intake, vec![nameless]).await;
+    take_all(&intake, vec![invalid.clone()]).await;
+    take_all(
+        &intake,
+        vec![without_lines(&twice_batch, &[valid.clone(), invalid], "3000000")],
+    )
+    .await;
+    take_all(&intake, vec![valid.clone()]).await;
+    set_states(
+        &stack,
+        &[(valid["order_id"].as_str().unwrap().to_string(), "succeeded")],
+    )
+    .await;
+    let record = stored_batch(&store, &twice_batch).await;
+    let open = assess(&store.batch_facts(&record, false).await.unwrap(), false);
+    assert_eq!((open.invalid.orders, open.final_orders), (1, 2), "{open:?}");
+    assert!(open.complete, "the refused order is final: {open:?}");
     stack.stop().await;
 }
