@@ -111,8 +111,15 @@ pub fn read_payout_list(path: &Path) -> anyhow::Result<Vec<PayoutRow>> {
 /// [`read_payout_list`] of a list's text.
 pub fn parse_payout_list(text: &str) -> anyhow::Result<Vec<PayoutRow>> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().context("the header line is not CSV")?.clone();
-    if let Some(unknown) = headers.iter().find(|column| !COLUMNS.contains(&column.trim())) {
+    // A column's name is read without the spaces around it (a spreadsheet's `, memo` or a
+    // non-breaking space): checked trimmed and read untrimmed, its cells were dropped unsaid.
+    let headers: csv::StringRecord = reader
+        .headers()
+        .context("the header line is not CSV")?
+        .iter()
+        .map(str::trim)
+        .collect();
+    if let Some(unknown) = headers.iter().find(|column| !COLUMNS.contains(column)) {
         anyhow::bail!(
             "the header has a column `{unknown}` that a payout list does not have (its columns: {})",
             COLUMNS.join(", ")
@@ -154,6 +161,28 @@ mod tests {
         let header = COLUMNS.join(",").replace(",memo", ",memo_text");
         let error = parse_payout_list(&format!("{header}\n")).expect_err("unknown column");
         assert!(format!("{error:#}").contains("a column `memo_text`"), "{error:#}");
+    }
+
+    /// A column named with spaces around it (`, memo`, `account_name `, a non-breaking space
+    /// from a spreadsheet) is the column: its cells were dropped without a word, every order
+    /// going out with the default memo and no holder's name.
+    #[test]
+    fn a_column_named_with_spaces_around_it_keeps_its_cells() {
+        let header = COLUMNS
+            .join(",")
+            .replace(",memo", ", memo")
+            .replace(",account_name", ",account_name\u{a0}")
+            .replace(",amount", ",amount ");
+        let line = "TB-1,TB,meritorious,2026-12,monthly,034187000001,A,12454,1000,bank_transfer,970436,001,Nguyen Van A,,,Tro cap";
+        let rows = parse_payout_list(&format!("{header}\n{line}\n")).expect("the columns are known");
+        assert_eq!(
+            (
+                rows[0].memo.as_str(),
+                rows[0].account_name.as_str(),
+                rows[0].amount.as_str()
+            ),
+            ("Tro cap", "Nguyen Van A", "1000")
+        );
     }
 
     /// The line number counted records: after a blank line, or a memo over two lines, it
