@@ -368,6 +368,36 @@ fn an_environment_variable_overrides_the_files() {
     assert_eq!(settings.log.format, "json");
 }
 
+/// A money limit with a fraction or an exponent is refused, naming the key: read as an
+/// unsigned integer it was rounded (`499999999.5` became 500,000,000, over the NAPAS limit of
+/// "below 500,000,000") or saturated (`1e30` became no limit at all).
+#[test]
+fn a_money_limit_that_is_no_whole_number_is_refused() {
+    for (variable, value) in [
+        ("GATEWAY__LIMITS__BANK_TRANSFER_MAX", "499999999.5"),
+        ("GATEWAY__LIMITS__MOBILE_MONEY_MAX", "1e30"),
+        ("GATEWAY__LIMITS__WALLET_MONTHLY_MAX", "-5"),
+    ] {
+        let text = error_text(Settings::load_from(
+            &config_dir(),
+            None,
+            Some(variables(&[(variable, value)])),
+        ));
+        assert!(
+            text.contains("a whole number of đồng")
+                && text.contains(&variable["GATEWAY__LIMITS__".len()..].to_lowercase()),
+            "{variable}={value}: {text}"
+        );
+    }
+    let settings = Settings::load_from(
+        &config_dir(),
+        None,
+        Some(variables(&[("GATEWAY__LIMITS__VNPOST_ACCOUNT_MAX", "50000000")])),
+    )
+    .expect("a whole number loads");
+    assert_eq!(settings.limits.vnpost_account_max, 50_000_000);
+}
+
 /// A URL without `//` was accepted, and the broker client's error, logged on every
 /// reconnect, quoted it with its password; the gateway ran and said it was ready.
 #[test]

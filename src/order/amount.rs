@@ -16,16 +16,53 @@ use gateway_adapter::{Channel, Invalid, Vnd};
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelLimits {
     /// Per NAPAS 24/7 interbank transfer: below 500,000,000 VND. Default 499,999,999.
+    #[serde(deserialize_with = "whole_dong")]
     pub bank_transfer_max: u64,
     /// Per payment into a VNPost account. Default 100,000,000.
+    #[serde(deserialize_with = "whole_dong")]
     pub vnpost_account_max: u64,
     /// Per payment into a mobile-money wallet. Default 100,000,000.
+    #[serde(deserialize_with = "whole_dong")]
     pub mobile_money_max: u64,
     /// Credits into one wallet per calendar month (Vietnam time) across all orders. The
     /// dispatcher checks it before anything is sent; an order that would exceed it fails
     /// with `wallet_monthly_limit`. 10,000,000 under the 2021-2025 pilot rules (the default),
     /// 100,000,000 under Decree 368/2025.
+    #[serde(deserialize_with = "whole_dong")]
     pub wallet_monthly_max: u64,
+}
+
+/// A limit in whole đồng, as an integer or a text of digits. A number with a fraction or an
+/// exponent is refused: read as an unsigned integer, the config reader rounded it
+/// (`499999999.5` became 500,000,000, over the NAPAS limit) or saturated it (`1e30` became no
+/// limit at all).
+fn whole_dong<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct WholeDong;
+    impl serde::de::Visitor<'_> for WholeDong {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number of đồng (no fraction, no exponent)")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<u64, E> {
+            Ok(value)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<u64, E> {
+            u64::try_from(value).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(value), &self))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<u64, E> {
+            Err(E::invalid_type(serde::de::Unexpected::Float(value), &self))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<u64, E> {
+            text.parse()
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+        }
+    }
+    deserializer.deserialize_any(WholeDong)
 }
 
 impl Default for ChannelLimits {
