@@ -47,6 +47,10 @@ pub struct GatewayPayment {
     /// The day a statement of a later day than it was sent booked it (its day reconciled
     /// before the day it was sent, say): it is not carried from the day it was sent.
     pub booked_late_on: Option<NaiveDate>,
+    /// The day of the payout line that first booked it, as the first reconciliation that found
+    /// one remembered it: a payout of it booked on another day is a second credit (the same
+    /// statement reconciled again books it on the same day, and changes nothing).
+    pub first_booked_on: Option<NaiveDate>,
     /// The day it was returned (a statement's return, or a refund a person recorded): it is
     /// owed no booking any more, and a payout of it booked after that day is a second credit —
     /// upstream was told `returned` and may have paid the beneficiary again.
@@ -184,6 +188,9 @@ pub fn match_statement(
                     if booked_under_another_reference(payment, line) {
                         counts.under_another_reference += 1;
                     }
+                    if booked_on_another_day(payment, line).is_some() {
+                        counts.on_another_day += 1;
+                    }
                 }
                 LineKind::Reversal => counts.reversals += 1,
                 LineKind::Credit => counts.credits += 1,
@@ -227,10 +234,19 @@ pub fn match_statement(
         let paid_after_return = payment
             .returned_on
             .filter(|returned_on| is_payout && line.booked_on > *returned_on);
+        let booked_before = booked_on_another_day(payment, line).filter(|_| is_payout);
         let (kind, note) = if repeated {
             (
                 ItemKind::DuplicateOnStatement,
                 "a second payout line for this payment: the provider paid it twice".to_string(),
+            )
+        } else if let Some(first) = booked_before {
+            (
+                ItemKind::DuplicateOnStatement,
+                format!(
+                    "a payout of this payment was booked on {first} already (a statement reconciled before): \
+                     the provider paid it twice"
+                ),
             )
         } else if let Some(returned_on) = paid_after_return {
             (
@@ -297,18 +313,21 @@ pub fn match_statement(
             gateway_state: Some(payment.state),
             return_reason: return_reason(line),
             booked_on: Some(line.booked_on),
-            extra_payout: repeated || reference_differs || paid_after_return.is_some(),
+            extra_payout: repeated || reference_differs || paid_after_return.is_some() || booked_before.is_some(),
             payout: is_payout,
             note,
         });
     }
     let (from, to) = window;
     let grace_from = to.saturating_sub(grace_ms.max(0)).max(from);
+    let returned_now = returned_by(&items);
     for payment in payments {
-        // A returned payment is owed no booking: its credit came back (or never happened).
+        // A returned payment is owed no booking: its credit came back (or never happened), and
+        // one this statement returns is as returned as one returned before.
         if payment.state != PaymentState::Succeeded
             || paid_out.contains(payment.payment_id.as_str())
             || payment.returned_on.is_some()
+            || returned_now.contains(payment.payment_id.as_str())
         {
             continue;
         }
@@ -352,6 +371,15 @@ pub fn match_statement(
     items
 }
 
+/// The payments whose return `items` apply (a return left for review is not applied).
+fn returned_by(items: &[Item]) -> HashSet<String> {
+    items
+        .iter()
+        .filter(|item| item.kind == ItemKind::Returned)
+        .map(|item| item.payment_id.clone())
+        .collect()
+}
+
 /// What a reconciliation leaves to the days after it ([`carry_over`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CarryOver {
@@ -362,9 +390,15 @@ pub struct CarryOver {
     /// Payments carried from an earlier day that are settled now: on this statement, ended
     /// without a credit (failed, rejected), or returned.
     pub settled: Vec<String>,
-    /// Payments this statement books as the gateway recorded them though they were sent on an
-    /// earlier day, with their amounts: remembered, so that the day they were sent, if it is
-    /// reconciled after this one, does not carry them (and every later day miss them).
+    /// Payments no reconciliation found booked before that this statement books, with their
+    /// amounts and the day of the (first) payout line booking each: remembered, so that a
+    /// payout of one booked on another day is found to be a second credit.
+    pub first_booked: Vec<(String, i64, NaiveDate)>,
+    /// Payments this statement books though they were sent on an earlier day, with their
+    /// amounts: remembered, so that the day they were sent, if it is reconciled after this one,
+    /// does not carry them (and every later day miss them). Any payout line books it, as the
+    /// gateway recorded it or not (a status or amount that differs is this day's item, listed
+    /// once, not a reason to expect the payment again every day after).
     pub booked_late: Vec<(String, i64)>,
 }
 
@@ -384,20 +418,26 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
         .filter(|item| item.kind == ItemKind::InTransit)
         .map(|item| item.payment_id.as_str())
         .collect();
+    let returned_now = returned_by(items);
     let mut carry_over = CarryOver::default();
-    let matched: HashSet<&str> = items
-        .iter()
-        .filter(|item| item.kind == ItemKind::Matched)
-        .map(|item| item.payment_id.as_str())
-        .collect();
+    let mut first_booked: HashMap<&str, NaiveDate> = HashMap::new();
+    for item in items.iter().filter(|item| item.payout && item.order_id.is_some()) {
+        if let Some(day) = item.booked_on {
+            let first = first_booked.entry(item.payment_id.as_str()).or_insert(day);
+            *first = (*first).min(day);
+        }
+    }
     for payment in payments {
         let id = payment.payment_id.as_str();
         let booked = paid_out.contains(id);
-        if matched.contains(id) && payment.submitted_at.is_some_and(|at| at < window.0) {
+        if let Some(day) = first_booked.get(id).filter(|_| payment.first_booked_on.is_none()) {
+            carry_over.first_booked.push((id.to_string(), payment.amount, *day));
+        }
+        if booked && payment.submitted_at.is_some_and(|at| at < window.0) {
             carry_over.booked_late.push((id.to_string(), payment.amount));
         }
         if payment.carried_since.is_some() {
-            let returned = payment.returned_on.is_some();
+            let returned = payment.returned_on.is_some() || returned_now.contains(id);
             if booked || returned || matches!(payment.state, PaymentState::Failed | PaymentState::Rejected) {
                 carry_over.settled.push(id.to_string());
             }
@@ -418,6 +458,9 @@ struct Booked {
     payouts: usize,
     /// Of the payouts, those booked under another reference than the provider reported.
     under_another_reference: usize,
+    /// Of the payouts, those booked on another day than the payout a reconciliation before
+    /// found ([`GatewayPayment::first_booked_on`]).
+    on_another_day: usize,
     reversals: usize,
     /// Credits naming the payment without return information.
     credits: usize,
@@ -430,6 +473,12 @@ fn booked_under_another_reference(payment: &GatewayPayment, line: &StatementLine
         .provider_ref
         .as_deref()
         .is_some_and(|theirs| !theirs.is_empty() && theirs != line.booked_as.as_deref().unwrap_or(&line.entry_ref))
+}
+
+/// The day an earlier reconciliation found the payment first booked on, when payout `line` is
+/// booked on another: a second credit of it.
+fn booked_on_another_day(payment: &GatewayPayment, line: &StatementLine) -> Option<NaiveDate> {
+    payment.first_booked_on.filter(|first| *first != line.booked_on)
 }
 
 /// The ISO 20022 return reason "duplication": the provider returned a credit *because* it was
@@ -481,6 +530,11 @@ fn needs_review(
         return Some(
             "returned, but the statement books a payout of it under another reference than the provider reported"
                 .to_string(),
+        );
+    }
+    if booked.on_another_day > 0 {
+        return Some(
+            "returned, but the statement books a payout of it again, after an earlier statement booked one".to_string(),
         );
     }
     if booked.reversals > 0 {
@@ -535,6 +589,7 @@ mod tests {
             extra_payout_booked_on: None,
             carried_since: None,
             booked_late_on: None,
+            first_booked_on: None,
             returned_on: None,
         }
     }
@@ -873,6 +928,89 @@ mod tests {
         let carried = carry_over(&payments, &items, DAY);
         assert_eq!(carried.settled, ["refunded_carried"]);
         assert!(carried.carry.is_empty(), "{carried:?}");
+    }
+
+    /// A carried payment whose payout was booked on a statement not reconciled yet, returned
+    /// on this one: the return is applied, and the same run listed it missing too (and the
+    /// run after it, on the same statement, did not).
+    #[test]
+    fn a_carried_payment_returned_by_this_statement_is_not_also_missing() {
+        let mut carried = payment("p", 1_000, PaymentState::Succeeded, 500);
+        carried.carried_since = NaiveDate::from_ymd_opt(2026, 12, 2);
+        let items = match_statement(&[genuine_return("p", 1_000)], std::slice::from_ref(&carried), DAY, 0);
+        assert_eq!(kinds(&items), [(ItemKind::Returned, "p")]);
+        assert_eq!(carry_over(&[carried], &items, DAY).settled, ["p"], "no longer expected");
+    }
+
+    /// A payment sent on an earlier day that this statement books with another status or
+    /// amount than the gateway's is booked all the same: remembered as booked late, so that its
+    /// own day, reconciled after this one, does not carry it and every day after list it
+    /// missing (only a line the gateway matched was remembered).
+    #[test]
+    fn a_payment_booked_late_with_a_difference_is_remembered_as_booked() {
+        let payments = [
+            payment("pending", 1_000, PaymentState::Pending, 500),
+            payment("other_amount", 2_000, PaymentState::Succeeded, 600),
+            payment("matched", 3_000, PaymentState::Succeeded, 700),
+        ];
+        let lines = [
+            payout("pending", 1_000),
+            payout("other_amount", 2_500),
+            payout("matched", 3_000),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [
+                (ItemKind::Matched, "matched"),
+                (ItemKind::AmountMismatch, "other_amount"),
+                (ItemKind::StatusMismatch, "pending"),
+            ]
+        );
+        let carried = carry_over(&payments, &items, DAY);
+        let late: Vec<&str> = carried.booked_late.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(late, ["pending", "other_amount", "matched"]);
+    }
+
+    /// A payment a reconciliation before found booked on the 1st is booked again on the 3rd,
+    /// with a return: that payout is a second credit, and the return is for a person (before,
+    /// the payout matched and the return was applied: upstream, told `returned`, would pay
+    /// again a beneficiary who still held the first credit). The statement of its first
+    /// booking, reconciled again, finds the same line on the same day: matched, as before.
+    #[test]
+    fn a_payout_booked_on_another_day_than_its_first_booking_is_a_second_credit() {
+        use ItemKind::*;
+        let lines = [payout("p", 1_000), genuine_return("p", 1_000)];
+        let mut paid = payment("p", 1_000, PaymentState::Succeeded, 500);
+        paid.first_booked_on = NaiveDate::from_ymd_opt(2026, 12, 1);
+        let items = match_statement(&lines, std::slice::from_ref(&paid), DAY, 0);
+        assert_eq!(kinds(&items), [(DuplicateOnStatement, "p"), (ReturnNeedsReview, "p")]);
+        let second = items.iter().find(|item| item.kind == DuplicateOnStatement);
+        assert!(
+            second.is_some_and(|item| item.extra_payout && item.note.contains("booked on 2026-12-01 already")),
+            "{second:?}"
+        );
+        assert!(
+            carry_over(std::slice::from_ref(&paid), &items, DAY)
+                .first_booked
+                .is_empty(),
+            "remembered once"
+        );
+
+        paid.first_booked_on = NaiveDate::from_ymd_opt(2026, 12, 3);
+        let again = match_statement(&lines, std::slice::from_ref(&paid), DAY, 0);
+        assert_eq!(kinds(&again), [(Matched, "p"), (Returned, "p")]);
+
+        let fresh = payment("q", 2_000, PaymentState::Succeeded, 1_100);
+        let items = match_statement(&[payout("q", 2_000)], std::slice::from_ref(&fresh), DAY, 0);
+        assert_eq!(
+            carry_over(&[fresh], &items, DAY).first_booked,
+            [(
+                "q".to_string(),
+                2_000,
+                NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default()
+            )]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use sqlx::{AnyConnection, Connection, Row};
 
 use super::appends::Appends;
+use super::multi_row::rows_returning;
 use super::outbox::insert_result;
 use super::payments::{record_event, PAYMENT_COLUMNS};
 use super::{now_ms, state_column, PaymentRecord, Store, StoreError};
@@ -49,6 +50,12 @@ pub const REFUNDED_UNCREDITED: &str = "refunded_uncredited";
 /// day than it was sent booked; its `booked_on` is that statement's day.
 const BOOKED_LATE: &str = "booked_late";
 
+/// The kind of a `reconciliation_items` row that remembers the day of the payout line that
+/// first booked a payment, as the first reconciliation that found one saw it (written once,
+/// never moved: a statement reconciled again finds its line on that day and changes nothing,
+/// and a payout of the payment on any other day is a second credit).
+const FIRST_BOOKED: &str = "booked";
+
 /// A payment's columns for matching, from `payments`, with the first day an earlier
 /// reconciliation remembered a second payout of it booked on (rows of kind [`EXTRA_PAYOUT`])
 /// and the day a reconciliation carried it over from (kind [`CARRIED`]).
@@ -59,6 +66,8 @@ const MATCH_COLUMNS: &str = "payment_id, order_id, amount, state, provider_ref, 
      AND r.kind = 'carried') AS carried_since, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'booked_late') AS booked_late_on, \
+     (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
+     AND r.kind = 'booked') AS first_booked_on, \
      (SELECT MIN(r.booked_on) FROM reconciliation_items r WHERE r.payment_id = payments.payment_id \
      AND r.kind = 'returned') AS returned_on";
 
@@ -292,7 +301,11 @@ impl Store {
         day: &str,
         carried: &crate::reconcile::CarryOver,
     ) -> Result<(), StoreError> {
-        if carried.carry.is_empty() && carried.settled.is_empty() && carried.booked_late.is_empty() {
+        if carried.carry.is_empty()
+            && carried.settled.is_empty()
+            && carried.booked_late.is_empty()
+            && carried.first_booked.is_empty()
+        {
             return Ok(());
         }
         let provider = provider.to_string();
@@ -301,6 +314,7 @@ impl Store {
         self.write(&provider.clone(), move |connection, _appends| {
             let (provider, day, carried) = (provider.clone(), day.clone(), carried.clone());
             Box::pin(async move {
+                remember_first_bookings(connection, &provider, &carried.first_booked).await?;
                 for (kind, payments) in [(BOOKED_LATE, &carried.booked_late), (CARRIED, &carried.carry)] {
                     for (payment_id, amount) in payments.iter() {
                         remember_item(
@@ -513,6 +527,47 @@ struct Remembered<'a> {
     day: &'a str,
 }
 
+/// Remembers the day each of `first_booked` (payment id, amount, day) was first booked, where
+/// nothing is remembered yet (kind [`FIRST_BOOKED`]; a row is never moved, see there), many
+/// rows a statement: a province's payout day books every payment of it.
+async fn remember_first_bookings(
+    connection: &mut AnyConnection,
+    provider: &str,
+    first_booked: &[(String, i64, chrono::NaiveDate)],
+) -> Result<(), sqlx::Error> {
+    let applied_at = now_ms();
+    let rows: Vec<(String, &str, i64, String)> = first_booked
+        .iter()
+        .map(|(payment_id, amount, day)| {
+            (
+                format!("{FIRST_BOOKED}:{payment_id}"),
+                payment_id.as_str(),
+                *amount,
+                day.to_string(),
+            )
+        })
+        .collect();
+    rows_returning(
+        connection,
+        "INSERT INTO reconciliation_items \
+         (provider, entry_ref, kind, payment_id, amount, reason_code, booked_on, applied_at) VALUES ",
+        &format!("($1, $2, '{FIRST_BOOKED}', $3, $4, NULL, $5, $6)"),
+        " ON CONFLICT DO NOTHING",
+        &rows,
+        |query, (entry_ref, payment_id, amount, day)| {
+            query
+                .bind(provider.to_string())
+                .bind(entry_ref.as_str())
+                .bind(*payment_id)
+                .bind(*amount)
+                .bind(day.as_str())
+                .bind(applied_at)
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes a `reconciliation_items` row once. A payment has one row of each kind (unique by
 /// payment and kind), which keeps the earliest day written for it: days reconciled out of
 /// order must not leave the later day in it.
@@ -555,6 +610,8 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         // Written by `remember_carried`.
         carried_since: remembered_day(row, "carried_since")?,
         booked_late_on: remembered_day(row, "booked_late_on")?,
+        // Written by `remember_carried`, once.
+        first_booked_on: remembered_day(row, "first_booked_on")?,
         // Written by `apply_return`: every later payout of the payment is flagged.
         returned_on: remembered_day(row, "returned_on")?,
     })
