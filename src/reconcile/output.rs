@@ -131,7 +131,8 @@ pub fn write_csv(reconciliation: &Reconciliation, writer: impl Write) -> Result<
             item.kind.as_str().to_string(),
             text_cell(item.entry_ref.as_deref().unwrap_or_default()).into_owned(),
             text_cell(&item.payment_id).into_owned(),
-            item.order_id.clone().unwrap_or_default(),
+            // Upstream's text, which may start with `-` (`-A1` is a formula to a spreadsheet).
+            text_cell(item.order_id.as_deref().unwrap_or_default()).into_owned(),
             item.gateway_amount.map(|a| a.to_string()).unwrap_or_default(),
             item.statement_amount.map(|a| a.to_string()).unwrap_or_default(),
             item.gateway_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -237,17 +238,20 @@ mod tests {
         assert!(lines[1].ends_with("\"a, \"\"quoted\"\" note\""), "{}", lines[1]);
     }
 
-    /// The statement line's reference and the return reason are the provider's text: one that
-    /// starts like a formula ran as one when the CSV was opened in a spreadsheet.
+    /// The statement line's reference and the return reason are the provider's text, and the
+    /// order id upstream's (`[A-Za-z0-9._:-]`, so it may start with `-`): one that starts like
+    /// a formula ran as one when the CSV was opened in a spreadsheet.
     #[test]
     fn the_providers_text_that_looks_like_a_formula_is_written_as_text() {
         let mut reconciliation = reconciliation();
         reconciliation.items[0].entry_ref = Some("=1+1".into());
         reconciliation.items[0].return_reason = Some("@SUM(A1)".into());
+        reconciliation.items[0].order_id = Some("-A1".into());
         let mut bytes = Vec::new();
         write_csv(&reconciliation, &mut bytes).unwrap_or_else(|error| panic!("{error}"));
         let text = String::from_utf8(bytes).unwrap_or_default();
         assert!(text.contains(",'=1+1,") && text.contains(",'@SUM(A1),"), "{text}");
+        assert!(text.contains(",'-A1,"), "{text}");
     }
 
     /// A statement's reference is the provider's text: one holding an escape sequence rewrote
