@@ -236,6 +236,7 @@ pub async fn reconcile_parsed(
     let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
     let carried = matching::carry_over(&payments, &items, window);
     store.remember_carried(provider, &day.to_string(), &carried).await?;
+    store.remember_first_bookings(provider, &carried.first_booked).await?;
     // A payout that may be a second credit is remembered for the returns of later days.
     store.remember_extra_payouts(&extra_payouts(provider, &items)).await?;
     // Only items the match found to be genuine, unambiguous returns write anything.

@@ -50,6 +50,9 @@ pub const REFUNDED_UNCREDITED: &str = "refunded_uncredited";
 /// day than it was sent booked; its `booked_on` is that statement's day.
 const BOOKED_LATE: &str = "booked_late";
 
+/// How many first bookings one transaction remembers (see [`Store::remember_first_bookings`]).
+const FIRST_BOOKINGS_PER_WRITE: usize = 1_024;
+
 /// The kind of a `reconciliation_items` row that remembers the day of the payout line that
 /// first booked a payment, as the first reconciliation that found one saw it (written once,
 /// never moved: a statement reconciled again finds its line on that day and changes nothing,
@@ -290,6 +293,29 @@ impl Store {
         rows.iter().map(gateway_payment).collect()
     }
 
+    /// Remembers the day each of `first_booked` (payment id, amount, day) was first booked,
+    /// where nothing is remembered yet (kind [`FIRST_BOOKED`]), [`FIRST_BOOKINGS_PER_WRITE`]
+    /// to a transaction: a province's payout day books every payment of it, and one
+    /// transaction for all of them held SQLite's one write lock for seconds, against the
+    /// running gateway's writer (which gives up after `busy_timeout`). A run cut short between
+    /// two leaves the rest to the next run of the same statement, which finds those lines on
+    /// the remembered days (a row is never moved).
+    pub async fn remember_first_bookings(
+        &self,
+        provider: &str,
+        first_booked: &[(String, i64, chrono::NaiveDate)],
+    ) -> Result<(), StoreError> {
+        for chunk in first_booked.chunks(FIRST_BOOKINGS_PER_WRITE) {
+            let (provider, chunk) = (provider.to_string(), std::sync::Arc::new(chunk.to_vec()));
+            self.write(&provider.clone(), move |connection, _appends| {
+                let (provider, chunk) = (provider.clone(), chunk.clone());
+                Box::pin(async move { remember_first_bookings(connection, &provider, &chunk).await })
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Writes what the reconciliation of `day` (`YYYY-MM-DD`) leaves to other days: the
     /// payments it expected and did not find, with their amounts, so that the days after it
     /// expect them too (a payment keeps the earliest such day); the payments it booked though
@@ -301,11 +327,7 @@ impl Store {
         day: &str,
         carried: &crate::reconcile::CarryOver,
     ) -> Result<(), StoreError> {
-        if carried.carry.is_empty()
-            && carried.settled.is_empty()
-            && carried.booked_late.is_empty()
-            && carried.first_booked.is_empty()
-        {
+        if carried.carry.is_empty() && carried.settled.is_empty() && carried.booked_late.is_empty() {
             return Ok(());
         }
         let provider = provider.to_string();
@@ -314,7 +336,6 @@ impl Store {
         self.write(&provider.clone(), move |connection, _appends| {
             let (provider, day, carried) = (provider.clone(), day.clone(), carried.clone());
             Box::pin(async move {
-                remember_first_bookings(connection, &provider, &carried.first_booked).await?;
                 for (kind, payments) in [(BOOKED_LATE, &carried.booked_late), (CARRIED, &carried.carry)] {
                     for (payment_id, amount) in payments.iter() {
                         remember_item(
@@ -527,9 +548,7 @@ struct Remembered<'a> {
     day: &'a str,
 }
 
-/// Remembers the day each of `first_booked` (payment id, amount, day) was first booked, where
-/// nothing is remembered yet (kind [`FIRST_BOOKED`]; a row is never moved, see there), many
-/// rows a statement: a province's payout day books every payment of it.
+/// [`Store::remember_first_bookings`] of one chunk, in one statement per 256 rows.
 async fn remember_first_bookings(
     connection: &mut AnyConnection,
     provider: &str,

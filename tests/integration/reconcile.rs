@@ -21,6 +21,7 @@ crate::on_both_databases!(
     a_bank_statement_naming_payments_by_the_end_to_end_id_alone_balances,
     a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review,
     a_payout_booked_again_on_a_later_days_statement_is_a_second_credit,
+    the_first_bookings_of_a_province_sized_statement_are_all_remembered_and_never_moved,
     a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied,
     extra_payouts_found_out_of_order_keep_the_earliest_day,
     a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked,
@@ -973,4 +974,43 @@ async fn a_carried_payment_settled_with_the_provider_is_forgotten_and_the_next_d
         "{twice:?}"
     );
     stack.stop().await;
+}
+
+/// A province's payout day books every payment of it on one statement: its first bookings are
+/// remembered 1,024 to a transaction (one transaction for all held SQLite's one write lock
+/// against the running gateway's writer for seconds), every one of them; remembered again with
+/// another day (the same payments on a later statement), none moves.
+async fn the_first_bookings_of_a_province_sized_statement_are_all_remembered_and_never_moved(db: Db) {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = crate::support::store_for_one_batch(db, &run_id).await;
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 12, d).expect("a day");
+    let bookings = |on: u32| -> Vec<(String, i64, chrono::NaiveDate)> {
+        (0..2_500)
+            .map(|n| (format!("pay-{n:05}"), 1_000_000 + n, day(on)))
+            .collect()
+    };
+    store
+        .remember_first_bookings("bank_transfer", &bookings(3))
+        .await
+        .unwrap();
+    store
+        .remember_first_bookings("bank_transfer", &bookings(5))
+        .await
+        .unwrap();
+
+    let pool = sqlx::AnyPool::connect(settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let (rows, first, last): (i64, String, String) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(booked_on), MAX(booked_on) FROM reconciliation_items WHERE kind = 'booked'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (rows, first.as_str(), last.as_str()),
+        (2_500, "2026-12-03", "2026-12-03")
+    );
+    pool.close().await;
+    crate::support::drop_database(db, &run_id).await;
 }
