@@ -420,11 +420,13 @@ pub fn carry_over(payments: &[GatewayPayment], items: &[Item], window: (i64, i64
         .collect();
     let returned_now = returned_by(items);
     let mut carry_over = CarryOver::default();
+    // The day of each payment's first payout line in the statement's order: the one the match
+    // took as its payout (any after it are `repeated`), so that the same statement reconciled
+    // again takes the same line, whatever the days of its lines.
     let mut first_booked: HashMap<&str, NaiveDate> = HashMap::new();
     for item in items.iter().filter(|item| item.payout && item.order_id.is_some()) {
         if let Some(day) = item.booked_on {
-            let first = first_booked.entry(item.payment_id.as_str()).or_insert(day);
-            *first = (*first).min(day);
+            first_booked.entry(item.payment_id.as_str()).or_insert(day);
         }
     }
     for payment in payments {
@@ -1011,6 +1013,26 @@ mod tests {
                 NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default()
             )]
         );
+    }
+
+    /// Two payouts of one payment on a statement of several days, the later day's line first:
+    /// the match takes the first line as the payout and the second as the duplicate, and the
+    /// day remembered is that first line's, so the same statement reconciled again says the
+    /// same (remembering the earlier day made both lines duplicates on the second run).
+    #[test]
+    fn a_statement_reconciled_again_takes_the_same_line_as_the_payout() {
+        use ItemKind::*;
+        let mut earlier = line("FT-p-1", "p", 1_000, LineKind::Payout);
+        earlier.booked_on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+        let lines = [payout("p", 1_000), earlier];
+        let mut paid = payment("p", 1_000, PaymentState::Succeeded, 500);
+        let first = match_statement(&lines, std::slice::from_ref(&paid), DAY, 0);
+        assert_eq!(kinds(&first), [(Matched, "p"), (DuplicateOnStatement, "p")]);
+        let remembered = carry_over(std::slice::from_ref(&paid), &first, DAY).first_booked;
+        assert_eq!(remembered.len(), 1);
+        paid.first_booked_on = Some(remembered[0].2);
+        let again = match_statement(&lines, std::slice::from_ref(&paid), DAY, 0);
+        assert_eq!(kinds(&again), kinds(&first));
     }
 
     #[test]

@@ -234,15 +234,17 @@ pub async fn reconcile_parsed(
     }
     let grace_ms = i64::from(grace_minutes) * 60_000;
     let mut items = match_statement(&statement.lines, &payments, window, grace_ms);
-    let carried = matching::carry_over(&payments, &items, window);
-    store.remember_carried(provider, &day.to_string(), &carried).await?;
-    store.remember_first_bookings(provider, &carried.first_booked).await?;
     // A payout that may be a second credit is remembered for the returns of later days.
     store.remember_extra_payouts(&extra_payouts(provider, &items)).await?;
     // Only items the match found to be genuine, unambiguous returns write anything.
     for item in items.iter_mut().filter(|item| item.kind == ItemKind::Returned) {
         apply_return(store, provider, item).await?;
     }
+    // After the returns: a carried payment whose return the store refused (its reference
+    // remembered for another payment) is still owed a booking, and stays carried.
+    let carried = matching::carry_over(&payments, &items, window);
+    store.remember_carried(provider, &day.to_string(), &carried).await?;
+    store.remember_first_bookings(provider, &carried.first_booked).await?;
     Ok(Reconciliation {
         provider: provider.to_string(),
         day,

@@ -22,6 +22,7 @@ crate::on_both_databases!(
     a_return_on_a_later_day_of_a_payment_booked_twice_is_listed_for_review,
     a_payout_booked_again_on_a_later_days_statement_is_a_second_credit,
     the_first_bookings_of_a_province_sized_statement_are_all_remembered_and_never_moved,
+    a_carried_payment_whose_return_the_store_refuses_stays_carried,
     a_return_under_a_reference_remembered_for_another_payment_is_not_called_applied,
     extra_payouts_found_out_of_order_keep_the_earliest_day,
     a_payment_in_transit_over_midnight_is_expected_on_the_next_days_until_it_is_booked,
@@ -1013,4 +1014,67 @@ async fn the_first_bookings_of_a_province_sized_statement_are_all_remembered_and
     );
     pool.close().await;
     crate::support::drop_database(db, &run_id).await;
+}
+
+/// A carried payment whose return on a later statement the store refuses (its reference is
+/// remembered for another payment's return) stays carried: still owed a booking, and still
+/// there for `carried forget`. (Before, the run settled it on the match's word, before the
+/// return was written, and then the store refused the return: no longer expected, never
+/// returned.)
+async fn a_carried_payment_whose_return_the_store_refuses_stays_carried(db: Db) {
+    use gateway::reconcile::{CarryOver, LineKind, ParsedStatement, StatementLine};
+    let mut stack = TestStack::start(db).await;
+    let paid = pay(&mut stack, &[bank_order(1_500_000), bank_order(1_600_000)]).await;
+    let (returned, carried) = (paid[0].clone(), paid[1].clone());
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let first = store
+        .apply_return(&return_of(&returned.1, returned.2, "RTN-SHARED"))
+        .await
+        .unwrap();
+    assert!(matches!(first, ReturnOutcome::Applied { .. }), "{first:?}");
+    let today: chrono::NaiveDate = today().parse().unwrap();
+    let carry = CarryOver {
+        carry: vec![(carried.1.clone(), i64::try_from(carried.2).unwrap())],
+        ..CarryOver::default()
+    };
+    store
+        .remember_carried("bank_transfer", &today.to_string(), &carry)
+        .await
+        .unwrap();
+
+    let tomorrow = today + chrono::Duration::days(1);
+    let statement = ParsedStatement {
+        date: Some(tomorrow),
+        lines: vec![StatementLine {
+            entry_ref: "RTN-SHARED".into(),
+            booked_as: None,
+            reference: carried.1.clone(),
+            other_reference: None,
+            amount: carried.2,
+            booked_on: tomorrow,
+            kind: LineKind::Return {
+                reason_code: "AC04".into(),
+            },
+        }],
+        ..ParsedStatement::default()
+    };
+    let run = gateway::reconcile::reconcile_parsed(&store, "bank_transfer", statement, None, 0)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = run.items.iter().map(|item| item.kind).collect();
+    assert_eq!(
+        kinds,
+        [gateway::reconcile::ItemKind::ReturnNeedsReview],
+        "{:?}",
+        run.items
+    );
+    let still: Vec<String> = store
+        .carried(Some("bank_transfer"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|payment| payment.payment_id)
+        .collect();
+    assert_eq!(still, [carried.1.clone()], "still owed a booking");
+    stack.stop().await;
 }
