@@ -42,6 +42,11 @@ const STYLE: &str = include_str!("dashboard.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// How long the figures may take to read: a few reads, each a fraction of a second on a province
+/// (and the heavier ones shared by every viewer, [`reuse`]), well within the listener's request
+/// timeout.
+const SUMMARY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the dashboard's handlers share.
 #[derive(Clone)]
 pub struct DashboardState {
@@ -132,7 +137,10 @@ async fn api_summary(State(state): State<DashboardState>, headers: HeaderMap) ->
     if !state.token.allows(&headers) {
         return auth::unauthorized();
     }
-    match summary::build(&state).await {
+    // Bounded, as `/readyz` is, so that a store that is gone is answered 503 with the page's
+    // message within the listener's request timeout, not 408 with an empty body.
+    let built = tokio::time::timeout(SUMMARY_WITHIN, summary::build(&state)).await;
+    match built.unwrap_or(Err(sqlx::Error::PoolTimedOut)) {
         Ok(summary) => ([(header::CACHE_CONTROL, "no-store")], Json(summary)).into_response(),
         Err(error) => {
             tracing::warn!(%error, "The dashboard could not read the store.");

@@ -93,13 +93,18 @@ pub async fn readyz_orders(State(state): State<AppState>) -> (StatusCode, String
     answer(verdict)
 }
 
+/// How long a readiness check waits for the store's answer. A store that is gone (PostgreSQL
+/// down, its address refusing connections) is not an error at once: the pool tries again for a
+/// connection for up to 30 s, past the listener's request timeout, and the probe got a 408
+/// with no body instead of this 503 with its sentence.
+pub(crate) const STORE_ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
 async fn ready(state: &AppState) -> Result<(), String> {
     state.readiness.verdict()?;
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|_| "the store does not answer".to_string())
+    match tokio::time::timeout(STORE_ANSWER_WITHIN, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err("the store does not answer".to_string()),
+    }
 }
 
 fn answer(verdict: Result<(), String>) -> (StatusCode, String) {

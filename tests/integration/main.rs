@@ -35,6 +35,7 @@ mod review;
 mod routing;
 mod scale_out;
 mod stepwise;
+mod store_outage;
 mod upgrade;
 
 /// One `#[tokio::test]` (attributes as written) whose body runs under
