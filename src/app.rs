@@ -111,6 +111,7 @@ impl RunningGateway {
             adapters.clone(),
             &settings.amqp,
             std::time::Duration::from_millis(settings.batches.check_interval_ms),
+            readiness.clone(),
             links.clone(),
         )? {
             router = router.merge(ops);

@@ -60,7 +60,9 @@ pub struct DashboardState {
     batches: Arc<reuse::Reuse<batches::Batches>>,
     counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
     review: Arc<reuse::Reuse<crate::store::PaymentListing>>,
-    /// Whether this gateway takes orders and sends results (what `/readyz/orders` reads).
+    /// Whether this gateway's parts run, and whether it takes orders and sends results (what
+    /// `/readyz/orders` reads).
+    readiness: crate::supervise::Readiness,
     links: BrokerLinks,
 }
 
@@ -71,6 +73,7 @@ pub fn router(
     adapters: Adapters,
     amqp: &AmqpSettings,
     batch_refresh: std::time::Duration,
+    readiness: crate::supervise::Readiness,
     links: BrokerLinks,
 ) -> anyhow::Result<Option<Router>> {
     settings.validate()?;
@@ -90,6 +93,7 @@ pub fn router(
         batches: Arc::new(reuse::Reuse::new(batch_refresh)),
         counts: Arc::new(reuse::Reuse::new(batch_refresh)),
         review: Arc::new(reuse::Reuse::new(batch_refresh)),
+        readiness,
         links,
     };
     Ok(Some(

@@ -8,6 +8,7 @@ use super::batches::{self, Batches};
 use super::dlq_look::DlqLook;
 use super::provider_health::{self, ProviderHealth};
 use super::DashboardState;
+use crate::amqp::links::BrokerLinks;
 use crate::payment::PaymentState;
 use crate::store::{now_ms, PaymentFilter, StateChannelCount};
 
@@ -129,15 +130,50 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
             .get(|| async { Ok::<_, std::convert::Infallible>(batches::in_progress(&state.store).await) })
             .await
             .unwrap_or_else(|never| match never {}),
-        orders_side: match state.links.verdict() {
-            Ok(()) => OrdersSide {
+        orders_side: OrdersSide::of(&state.readiness, &state.links),
+    })
+}
+
+impl OrdersSide {
+    /// What `/readyz/orders` says of this gateway, the store apart (the figures are read from
+    /// it, so a store that does not answer is the summary's 503): every part running (a
+    /// dispatcher down stops the payouts while the broker links stay up), then the consumer and
+    /// the relay connected.
+    pub fn of(readiness: &crate::supervise::Readiness, links: &BrokerLinks) -> Self {
+        match readiness.verdict().and_then(|()| links.verdict()) {
+            Ok(()) => Self {
                 working: true,
                 why: None,
             },
-            Err(why) => OrdersSide {
+            Err(why) => Self {
                 working: false,
                 why: Some(why),
             },
-        },
-    })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervise::Readiness;
+
+    /// The red line says what `/readyz/orders` says: with the broker links up, a dispatcher
+    /// that is down (crash-looping, waiting up to a minute between starts) left the page saying
+    /// all was working while the counts stood still.
+    #[test]
+    fn the_orders_side_is_down_while_a_part_is_down_though_the_broker_links_are_up() {
+        let (readiness, links) = (Readiness::new(), BrokerLinks::new(&["consumer", "relay"]));
+        readiness.mark_started();
+        links.connected("consumer");
+        links.connected("relay");
+        assert!(OrdersSide::of(&readiness, &links).working);
+        readiness.mark_down("dispatcher", "it panicked; starting again in 2000 ms".to_string());
+        let side = OrdersSide::of(&readiness, &links);
+        assert!(!side.working);
+        assert!(side.why.is_some_and(|why| why.contains("dispatcher")), "names it");
+        readiness.mark_up("dispatcher");
+        links.lost("relay", "no broker connection");
+        assert!(!OrdersSide::of(&readiness, &links).working);
+    }
 }
