@@ -49,8 +49,13 @@
   function takeTokenFromFragment() {
     var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
     if (match) {
-      window.sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+      // Out of the address bar first, whatever the token holds.
       window.history.replaceState(null, "", window.location.pathname + window.location.search);
+      var token = match[1];
+      // A token is printable ASCII and may hold a `%` that starts no escape: taken as written
+      // (decodeURIComponent threw on it, and the page stopped at "Loading…").
+      try { token = decodeURIComponent(token); } catch (notEncoded) { /* as written */ }
+      window.sessionStorage.setItem(TOKEN_KEY, token);
     }
   }
 
