@@ -1075,6 +1075,6 @@ async fn a_carried_payment_whose_return_the_store_refuses_stays_carried(db: Db) 
         .into_iter()
         .map(|payment| payment.payment_id)
         .collect();
-    assert_eq!(still, [carried.1.clone()], "still owed a booking");
+    assert_eq!(still, std::slice::from_ref(&carried.1), "still owed a booking");
     stack.stop().await;
 }
