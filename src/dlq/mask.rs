@@ -2,9 +2,12 @@
 //!
 //! Masked: `beneficiary.id`, `destination.account_number` and `destination.phone_number`
 //! (all but the last three characters) and `beneficiary.full_name`,
-//! `destination.account_name` (initials). A body that is not a JSON object (not JSON, or an
-//! array of orders, or an order encoded twice as a JSON string) cannot be masked field by
-//! field, so it is not printed unless `--unmasked` is given.
+//! `destination.account_name` (initials). Any field an order or a batch manifest does not have
+//! (`beneficiary.name`, an envelope `{"order": {…}}`) is shown by its name with `***` for its
+//! value: the refused orders are the ones whose fields are not where masking looks, and
+//! showing those in clear printed the data under the wrong name. A body that is not a JSON
+//! object (not JSON, or an array of orders, or an order encoded twice as a JSON string) cannot
+//! be masked field by field, so it is not printed unless `--unmasked` is given.
 
 use gateway_adapter::mask::{mask_name, mask_tail};
 use serde_json::Value;
@@ -17,6 +20,53 @@ const PERSONAL_FIELDS: [(&str, &str, bool); 5] = [
     ("destination", "phone_number", false),
     ("destination", "account_name", true),
 ];
+
+/// The top-level fields of an order or a batch manifest that hold no personal data.
+const PLAIN_FIELDS: [&str; 16] = [
+    "order_id",
+    "idempotency_key",
+    "batch_id",
+    "program",
+    "period",
+    "payment_type",
+    "amount",
+    "currency",
+    "channel",
+    "memo",
+    "created_at",
+    "kind",
+    "commune_code",
+    "order_count",
+    "total_amount",
+    "deadline",
+];
+
+/// The fields of each object that may stay as they are, besides the personal ones (masked
+/// above); every other field's value is `***`.
+const KEPT_WITHIN: [(&str, &[&str]); 3] = [
+    ("beneficiary", &["id", "full_name", "commune_code"]),
+    (
+        "destination",
+        &[
+            "account_number",
+            "phone_number",
+            "account_name",
+            "bank_bin",
+            "wallet_provider",
+        ],
+    ),
+    // A manifest's lines.
+    ("orders", &["order_id", "amount"]),
+];
+
+/// Replaces the value of every field of `object` not in `kept` with `***`.
+fn hide_other_fields(object: &mut serde_json::Map<String, Value>, kept: &[&str]) {
+    for (name, value) in object.iter_mut() {
+        if !kept.contains(&name.as_str()) && !value.is_null() {
+            *value = Value::String("***".to_string());
+        }
+    }
+}
 
 /// Masks the personal fields of an order body in place. Values of the wrong JSON type are
 /// masked too (a number as its digits, anything else wholly), since they may still be data;
@@ -40,6 +90,30 @@ pub fn mask_order(body: &mut Value) {
         };
         *value = Value::String(masked);
     }
+    let Some(top) = body.as_object_mut() else {
+        return;
+    };
+    for (name, kept) in KEPT_WITHIN {
+        match top.get_mut(name) {
+            Some(Value::Object(object)) => hide_other_fields(object, kept),
+            Some(Value::Array(lines)) if name == "orders" => {
+                for line in lines.iter_mut() {
+                    match line {
+                        Value::Object(object) => hide_other_fields(object, kept),
+                        other => *other = Value::String("***".to_string()),
+                    }
+                }
+            }
+            Some(Value::Null) | None => {}
+            Some(other) => *other = Value::String("***".to_string()),
+        }
+    }
+    let kept: Vec<&str> = PLAIN_FIELDS
+        .iter()
+        .copied()
+        .chain(KEPT_WITHIN.map(|(name, _)| name))
+        .collect();
+    hide_other_fields(top, &kept);
 }
 
 /// The body as `show` prints it: pretty JSON (masked unless `unmasked`), or the raw text
@@ -112,6 +186,43 @@ mod tests {
         mask_order(&mut order);
         assert_eq!(order["beneficiary"], "***", "not an object: masked wholly");
         assert_eq!(order["destination"]["account_name"], "***");
+    }
+
+    /// A refused order whose data is not where masking looks — in an envelope, or under a
+    /// field the contract does not have — was printed in clear; such a field is shown by its
+    /// name, its value `***`. The contract's plain fields, and a manifest's lines, stay.
+    #[test]
+    fn a_field_an_order_does_not_have_is_shown_by_its_name_only() {
+        let order = json!({"order_id": "TB-1", "beneficiary": {"id": "034187000001", "full_name": "Nguyễn Văn Đức"}});
+        let mut envelope = json!({ "order": order, "note": "Nguyễn Văn Đức 0981234567" });
+        mask_order(&mut envelope);
+        assert_eq!(envelope, json!({ "order": "***", "note": "***" }));
+        let mut misnamed = json!({
+            "order_id": "TB-2",
+            "amount": "1500000",
+            "beneficiary": { "name": "Nguyễn Văn Đức", "citizen_id": "034187000001", "commune_code": "12454" },
+            "destination": { "bank_bin": "970436", "phone": "0981234567" },
+        });
+        mask_order(&mut misnamed);
+        assert_eq!(
+            misnamed,
+            json!({
+                "order_id": "TB-2",
+                "amount": "1500000",
+                "beneficiary": { "name": "***", "citizen_id": "***", "commune_code": "12454" },
+                "destination": { "bank_bin": "970436", "phone": "***" },
+            })
+        );
+        let mut manifest = json!({
+            "kind": "batch_manifest", "batch_id": "TB", "order_count": 1, "total_amount": "1",
+            "orders": [{ "order_id": "TB-1", "amount": "1", "full_name": "Nguyễn Văn Đức" }, "034187000001"],
+        });
+        mask_order(&mut manifest);
+        assert_eq!(
+            manifest["orders"],
+            json!([{ "order_id": "TB-1", "amount": "1", "full_name": "***" }, "***"])
+        );
+        assert_eq!(manifest["batch_id"], "TB");
     }
 
     #[test]
