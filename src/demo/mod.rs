@@ -23,7 +23,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 20)]
     pub per_commune: usize,
     /// The payment period, `YYYY-MM`.
-    #[arg(long, default_value = "2026-12")]
+    #[arg(long, default_value = "2026-12", value_parser = period_arg)]
     pub period: String,
     /// Seed of the synthetic list (the same seed gives the same list).
     #[arg(long, default_value_t = 2026)]
@@ -34,6 +34,17 @@ pub struct DemoArgs {
     /// Keep the demo's queues afterwards (to look at them in the management UI).
     #[arg(long)]
     pub keep_queues: bool,
+}
+
+/// `--period`: a month, `YYYY-MM`. Any other text made every line of the list `rejected`
+/// (`invalid_period`), and the demo, whose every order then had its one final result, said all
+/// was well.
+fn period_arg(text: &str) -> Result<String, String> {
+    chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 7)
+        .map(|_| text.to_string())
+        .ok_or_else(|| format!("`{text}` is not a month written YYYY-MM (e.g. 2026-12)"))
 }
 
 /// Runs the demo; exits 1 if any order lacks exactly one final result or the ledger disagrees.
@@ -107,9 +118,14 @@ async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::R
         routing.bank_for_bin(bin).to_string()
     }));
     let credited = ledger.iter().filter(|entry| entry.is_credited()).count();
+    if credited == 0 {
+        problems.push("no order was paid: the sample's valid lines should have been".to_string());
+    }
+    // The list sends one line twice; that is one order.
+    let orders: std::collections::BTreeSet<&str> = sample.rows.iter().map(|row| row.order_id.as_str()).collect();
     println!(
         "\n{} orders, {} credits in the sandbox ledger, {:.1} s.",
-        sample.rows.len(),
+        orders.len(),
         credited,
         started.elapsed().as_secs_f64()
     );

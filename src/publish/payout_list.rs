@@ -127,7 +127,7 @@ pub fn parse_payout_list(text: &str) -> anyhow::Result<Vec<PayoutRow>> {
     }
     let line_of =
         |position: Option<&csv::Position>| position.map_or(0, |at| crate::reconcile::line_at(text, at.byte()));
-    reader
+    let rows: Vec<PayoutRow> = reader
         .records()
         .map(|record| {
             let record = record.map_err(|error| {
@@ -138,7 +138,13 @@ pub fn parse_payout_list(text: &str) -> anyhow::Result<Vec<PayoutRow>> {
                 .deserialize(Some(&headers))
                 .with_context(|| format!("line {} is not a payout row", line_of(record.position())))
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    // An export that came out empty is no payout list: publishing "0 orders" and exiting 0
+    // read as done to whoever ran it (a cron job, say).
+    if rows.is_empty() {
+        anyhow::bail!("the list has no payout line (only a header, or nothing)");
+    }
+    Ok(rows)
 }
 
 /// Writes a payout list (the demo writes its sample this way).
@@ -183,6 +189,16 @@ mod tests {
             ),
             ("Tro cap", "Nguyen Van A", "1000")
         );
+    }
+
+    /// An empty export, or one with its header alone, is refused: it published nothing and
+    /// exited 0.
+    #[test]
+    fn a_list_without_a_payout_line_is_refused() {
+        for text in ["", "order_id\n", &format!("{}\n", COLUMNS.join(","))] {
+            let error = parse_payout_list(text).expect_err("no payout line");
+            assert!(format!("{error:#}").contains("no payout line"), "{text:?}: {error:#}");
+        }
     }
 
     /// The line number counted records: after a blank line, or a memo over two lines, it

@@ -22,6 +22,8 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("nothing paid twice, nothing lost"), "{stdout}");
+    // Ten communes of three; the line sent twice is one order (it was counted twice: 31).
+    assert!(stdout.contains("\n30 orders, "), "{stdout}");
     for commune in ["Đề Thám", "Dũng Nghĩa"] {
         assert!(stdout.contains(commune), "the summary lists {commune}");
     }
@@ -29,6 +31,23 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
         stdout.contains("rejected") && stdout.contains("failed"),
         "the sample shows rejections and failures"
     );
+}
+
+/// A period that is no month is refused before anything runs (exit 2, naming it): every line
+/// was then `rejected`, each order had its one final result, and the demo exited 0 saying all
+/// was well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_period_that_is_no_month_is_refused() {
+    for period in ["2026-13", "12/2026", "2026-1"] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["demo", "--per-commune", "1", "--period", period])
+            .output()
+            .await
+            .expect("the gateway runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{period}: {stderr}");
+        assert!(stderr.contains("is not a month written YYYY-MM"), "{period}: {stderr}");
+    }
 }
 
 /// Ctrl-C while the demo pays: it stops, exits 130 and deletes the queues it made (each would
