@@ -57,6 +57,15 @@ impl BankTransferAdapter {
                 expected: "a client id that an HTTP header can carry: not empty, no control characters (it is sent as X-Client-Id)",
             });
         }
+        // An unset template variable gives an empty value, which signs every call with an empty
+        // key: every call refused 401, found at the first payment (VNPost and the wallets
+        // already refused theirs).
+        if config.request_secret.expose_secret().is_empty() {
+            return Err(ConfigError::Empty {
+                key: "request_secret",
+                why: "every request would be signed with an empty key and refused",
+            });
+        }
         if config.webhook_secrets.is_empty() {
             return Err(ConfigError::Empty {
                 key: "webhook_secrets",

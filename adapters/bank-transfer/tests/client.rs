@@ -173,6 +173,23 @@ fn a_client_id_no_header_can_carry_is_refused_at_start() {
     }
 }
 
+/// An empty `request_secret` (an unset template variable) is refused at start, naming it: it
+/// signed every call with an empty key, each refused 401, found at the first payment.
+#[test]
+fn an_empty_request_secret_is_refused_at_start() {
+    let config = adapter_bank_transfer::BankTransferConfig {
+        request_secret: secrecy::SecretString::from(""),
+        ..common::config("http://127.0.0.1:1/bank", 1_000)
+    };
+    let refused = adapter_bank_transfer::BankTransferAdapter::new(config).err();
+    assert!(
+        refused
+            .as_ref()
+            .is_some_and(|error| error.to_string().contains("request_secret")),
+        "{refused:?}"
+    );
+}
+
 /// A 422 whose body carries no bank error code (a page from a firewall in front of the bank, a
 /// body of another shape) says nothing the bank said: it is a bare `http_422`, which fails a
 /// first attempt but, after an attempt the bank may have booked, is asked about (README,
