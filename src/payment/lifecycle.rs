@@ -166,11 +166,6 @@ pub fn next(record: &PaymentRecord, step: Step, outcome: Outcome, policy: &Polic
         ) if code == CIRCUIT_OPEN || code == CALL_NOT_MADE => {
             failures::circuit_open(record, step, (&code, message), retry_after, policy, now_ms)
         }
-        (Step::Checks, Outcome::Error(AdapterError::Transient { code, message, .. }))
-            if code == provider_http::reason::PROVIDER_AUTH_FAILED =>
-        {
-            failures::credentials_refused(&code, message, policy, now_ms)
-        }
         (Step::Checks, Outcome::Cleared) => submitting(record, policy, now_ms),
         (Step::Checks, Outcome::NameMismatch) => {
             Change::to(PaymentState::Failed, "name inquiry returned another holder name").reason(

@@ -139,10 +139,6 @@ pub(super) fn asks_to_wait(code: &str, wait: Option<Duration>) -> Outcome {
 pub(super) fn throttled() -> Outcome {
     asks_to_wait("provider_throttled", Some(Duration::from_secs(30)))
 }
-/// A 401: the provider refused our signature or secret.
-pub(super) fn auth_failed() -> Outcome {
-    Outcome::Error(AdapterError::transient("provider_auth_failed", "401"))
-}
 pub(super) fn circuit_open() -> Outcome {
     asks_to_wait("circuit_open", Some(Duration::from_millis(400)))
 }
@@ -180,8 +176,6 @@ fn table() -> Vec<(Given, Step, Outcome, Expect)> {
         (accepted, Checks, throttled(),           (RetryScheduled, "provider_throttled", true, Keep, "", CAP)),
         (accepted, Checks, timeout(),             (RetryScheduled, "provider_timeout", true, Keep, "", Some(100))),
         (accepted, Checks, circuit_open(),        (RetryScheduled, "circuit_open", false, Keep, "", BREAKER)),
-        // Our credentials refused: nothing fails while ops fix them, tried again at the longest wait.
-        (accepted, Checks, auth_failed(),         (RetryScheduled, "provider_auth_failed", false, Keep, "", CAP)),
         (accepted, Checks, succeeded(),           (NeedsReview, "unexpected_outcome", false, Keep, "", None)),
         ((RetryScheduled, NO, 1, 0, "x"), Checks, transient(), (RetryScheduled, "provider_unavailable", true, Keep, "", Some(200))),
         // Out of attempts before anything left: only then does a payment fail `retries_exhausted`.
@@ -189,7 +183,6 @@ fn table() -> Vec<(Given, Step, Outcome, Expect)> {
         (last_try, Checks, transient(),           (Failed, "retries_exhausted", true, Keep, "retries_exhausted", None)),
         (last_try, Checks, timeout(),             (Failed, "retries_exhausted", true, Keep, "retries_exhausted", None)),
         (last_try, Checks, circuit_open(),        (RetryScheduled, "circuit_open", false, Keep, "", BREAKER)),
-        (last_try, Checks, auth_failed(),         (RetryScheduled, "provider_auth_failed", false, Keep, "", CAP)),
         // A submit: `submitting` already counted the attempt.
         (submitting, Submit, succeeded(),         (Succeeded, "", false, Keep, "", None)),
         (submitting, Submit, failed(),            (Failed, "account_closed", false, Keep, "", None)),
@@ -271,7 +264,7 @@ fn table() -> Vec<(Given, Step, Outcome, Expect)> {
 #[test]
 fn every_state_and_outcome_leads_where_the_table_says() {
     let table = table();
-    assert_eq!(table.len(), 82);
+    assert_eq!(table.len(), 80);
     for (given, step, outcome, expected) in table {
         let record = record(given);
         let change = next(&record, step, outcome.clone(), &POLICY, NOW);

@@ -48,11 +48,6 @@ impl Policy {
         }
     }
 
-    /// The longest wait any retry is given: `backoff_max_ms`.
-    pub(super) fn longest_delay_ms(&self) -> i64 {
-        as_ms(self.backoff_max_ms)
-    }
-
     fn capped(&self, wait: Duration) -> i64 {
         let asked = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         as_ms(asked.min(self.backoff_max_ms))

@@ -79,18 +79,6 @@ pub(super) fn after_error(
     }
 }
 
-/// The provider refused our credentials (`provider_auth_failed`: a wrong or rotated secret,
-/// answered 401 or 403) at the checks, before anything was sent: no attempt is counted
-/// and nothing fails while ops fix the configuration — as the adapters promise — and the
-/// payment is tried again after `backoff_max_ms`, not sooner (each try is a refused call).
-/// Counted as attempts, a credential mistake failed every payment of the channel
-/// `retries_exhausted` within seconds.
-pub(super) fn credentials_refused(code: &str, message: String, policy: &Policy, now_ms: i64) -> Change {
-    Change::to(PaymentState::RetryScheduled, format!("name inquiry: {code}"))
-        .reason(code, message)
-        .at(now_ms + policy.longest_delay_ms())
-}
-
 /// A retryable failure before the submit: counted as an attempt. When attempts run out, a
 /// payment that was never submitted fails; one that was is inquired first.
 fn before_send_failure(
