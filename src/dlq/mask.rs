@@ -59,10 +59,14 @@ const KEPT_WITHIN: [(&str, &[&str]); 3] = [
     ("orders", &["order_id", "amount"]),
 ];
 
-/// Replaces the value of every field of `object` not in `kept` with `***`.
-fn hide_other_fields(object: &mut serde_json::Map<String, Value>, kept: &[&str]) {
+/// Replaces the value of every field of `object` not in `kept` with `***`, and of every field
+/// in `scalars` whose value is an object or an array (data nested where a plain value belongs,
+/// `"memo": {"full_name": …}`, is no plain value).
+fn hide_other_fields(object: &mut serde_json::Map<String, Value>, kept: &[&str], scalars: &[&str]) {
     for (name, value) in object.iter_mut() {
-        if !kept.contains(&name.as_str()) && !value.is_null() {
+        let unknown = !kept.contains(&name.as_str()) && !value.is_null();
+        let nested = scalars.contains(&name.as_str()) && (value.is_object() || value.is_array());
+        if unknown || nested {
             *value = Value::String("***".to_string());
         }
     }
@@ -95,11 +99,11 @@ pub fn mask_order(body: &mut Value) {
     };
     for (name, kept) in KEPT_WITHIN {
         match top.get_mut(name) {
-            Some(Value::Object(object)) => hide_other_fields(object, kept),
+            Some(Value::Object(object)) => hide_other_fields(object, kept, kept),
             Some(Value::Array(lines)) if name == "orders" => {
                 for line in lines.iter_mut() {
                     match line {
-                        Value::Object(object) => hide_other_fields(object, kept),
+                        Value::Object(object) => hide_other_fields(object, kept, kept),
                         other => *other = Value::String("***".to_string()),
                     }
                 }
@@ -113,7 +117,7 @@ pub fn mask_order(body: &mut Value) {
         .copied()
         .chain(KEPT_WITHIN.map(|(name, _)| name))
         .collect();
-    hide_other_fields(top, &kept);
+    hide_other_fields(top, &kept, &PLAIN_FIELDS);
 }
 
 /// The body as `show` prints it: pretty JSON (masked unless `unmasked`), or the raw text
@@ -223,6 +227,16 @@ mod tests {
             json!([{ "order_id": "TB-1", "amount": "1", "full_name": "***" }, "***"])
         );
         assert_eq!(manifest["batch_id"], "TB");
+        let mut nested = json!({
+            "order_id": "TB-3",
+            "memo": { "full_name": "Nguyễn Văn Đức" },
+            "beneficiary": { "commune_code": ["034187000001"] },
+        });
+        mask_order(&mut nested);
+        assert_eq!(
+            nested,
+            json!({ "order_id": "TB-3", "memo": "***", "beneficiary": { "commune_code": "***" } })
+        );
     }
 
     #[test]
