@@ -79,7 +79,6 @@ impl RunningGateway {
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
         settings.refuse_sandbox_secrets_in_production()?;
         settings.validate()?;
-        let dashboard = settings.dashboard.clone();
         let store = Store::connect(&settings.database).await?;
         // The recorder first: the adapters' breakers set their gauges when they are built.
         http::health::metrics_handle();
@@ -102,15 +101,14 @@ impl RunningGateway {
             links: links.clone(),
             pending_poll_after_ms: settings.dispatcher.pending_poll_after_ms,
             review_inquiry_after_ms: settings.dispatcher.review_inquiry_after_ms,
+            store_answer_within: http::health::store_answer_within(settings.http.request_timeout_ms),
         };
         let http_token = CancellationToken::new();
         let mut router = http::router(state, settings.http.max_body_bytes);
         if let Some(ops) = dashboard::router(
-            &dashboard,
+            &settings,
             store.clone(),
             adapters.clone(),
-            &settings.amqp,
-            std::time::Duration::from_millis(settings.batches.check_interval_ms),
             readiness.clone(),
             links.clone(),
         )? {

@@ -30,7 +30,6 @@ use axum::{Json, Router};
 pub use settings::DashboardSettings;
 
 use crate::amqp::links::BrokerLinks;
-use crate::config::AmqpSettings;
 use crate::providers::Adapters;
 use crate::store::Store;
 
@@ -41,11 +40,6 @@ const STYLE: &str = include_str!("dashboard.css");
 /// The page may load its own script and style and call this gateway, nothing else.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// How long the figures may take to read: a few reads, each a fraction of a second on a province
-/// (and the heavier ones shared by every viewer, [`reuse`]), well within the listener's request
-/// timeout.
-const SUMMARY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the dashboard's handlers share.
 #[derive(Clone)]
@@ -60,22 +54,28 @@ pub struct DashboardState {
     batches: Arc<reuse::Reuse<batches::Batches>>,
     counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
     review: Arc<reuse::Reuse<crate::store::PaymentListing>>,
+    /// How long each of its reads of the store may take (see
+    /// [`crate::http::health::store_answer_within`]); the DLQ look has a bound of its own.
+    store_within: std::time::Duration,
     /// Whether this gateway's parts run, and whether it takes orders and sends results (what
     /// `/readyz/orders` reads).
     readiness: crate::supervise::Readiness,
     links: BrokerLinks,
 }
 
-/// The dashboard's routes, or `None` when it is off (no token). Fails on invalid settings.
+/// The dashboard's routes, or `None` when it is off (no token): from the gateway's settings
+/// (`[dashboard]`, the broker to look at the DLQ on, how often batches are read, the request
+/// timeout its store reads stay within). Fails on invalid settings.
 pub fn router(
-    settings: &DashboardSettings,
+    gateway: &crate::config::Settings,
     store: Store,
     adapters: Adapters,
-    amqp: &AmqpSettings,
-    batch_refresh: std::time::Duration,
     readiness: crate::supervise::Readiness,
     links: BrokerLinks,
 ) -> anyhow::Result<Option<Router>> {
+    let (settings, amqp) = (&gateway.dashboard, &gateway.amqp);
+    let batch_refresh = std::time::Duration::from_millis(gateway.batches.check_interval_ms);
+    let store_within = crate::http::health::store_answer_within(gateway.http.request_timeout_ms);
     settings.validate()?;
     let Some(token) = &settings.token else {
         return Ok(None);
@@ -93,6 +93,7 @@ pub fn router(
         batches: Arc::new(reuse::Reuse::new(batch_refresh)),
         counts: Arc::new(reuse::Reuse::new(batch_refresh)),
         review: Arc::new(reuse::Reuse::new(batch_refresh)),
+        store_within,
         readiness,
         links,
     };
@@ -141,10 +142,7 @@ async fn api_summary(State(state): State<DashboardState>, headers: HeaderMap) ->
     if !state.token.allows(&headers) {
         return auth::unauthorized();
     }
-    // Bounded, as `/readyz` is, so that a store that is gone is answered 503 with the page's
-    // message within the listener's request timeout, not 408 with an empty body.
-    let built = tokio::time::timeout(SUMMARY_WITHIN, summary::build(&state)).await;
-    match built.unwrap_or(Err(sqlx::Error::PoolTimedOut)) {
+    match summary::build(&state).await {
         Ok(summary) => ([(header::CACHE_CONTROL, "no-store")], Json(summary)).into_response(),
         Err(error) => {
             tracing::warn!(%error, "The dashboard could not read the store.");

@@ -70,10 +70,23 @@ pub struct ReviewItem {
     pub sent: bool,
 }
 
+/// A read of the store, bounded as `/readyz`'s is: a store that is gone is answered 503 with
+/// the page's message within the listener's request timeout, not 408 with an empty body. Only
+/// the store's reads: the DLQ look has a bound of its own, and a broker that does not answer
+/// is told as such (under one bound for the whole summary, it was told as the store's fault).
+async fn bounded<T>(
+    state: &DashboardState,
+    read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(state.store_within, read)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 /// Builds the summary; a store that does not answer is an error (the page says so).
 pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
     // A GROUP BY over every payment: one for every viewer per `batches.check_interval_ms`.
-    let counts = state.counts.get(|| state.store.count_by_state_and_channel()).await?;
+    let counts = bounded(state, state.counts.get(|| state.store.count_by_state_and_channel())).await?;
     let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
     channels.sort();
     channels.dedup();
@@ -85,7 +98,7 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
         batch_id: None,
         limit: state.settings.needs_review_limit,
     };
-    let listing = state.review.get(|| state.store.list_payments(&in_review)).await?;
+    let listing = bounded(state, state.review.get(|| state.store.list_payments(&in_review))).await?;
     let now = now_ms();
     let shown = listing
         .payments

@@ -93,15 +93,19 @@ pub async fn readyz_orders(State(state): State<AppState>) -> (StatusCode, String
     answer(verdict)
 }
 
-/// How long a readiness check waits for the store's answer. A store that is gone (PostgreSQL
-/// down, its address refusing connections) is not an error at once: the pool tries again for a
-/// connection for up to 30 s, past the listener's request timeout, and the probe got a 408
-/// with no body instead of this 503 with its sentence.
-pub(crate) const STORE_ANSWER_WITHIN: Duration = Duration::from_secs(2);
+/// How long a handler waits for the store's answer: three quarters of the listener's request
+/// timeout (`http.request_timeout_ms`), so that its own answer still goes out. A store that is
+/// gone (PostgreSQL down, its address refusing connections) is not an error at once: the pool
+/// tries again for a connection for up to 30 s, past the request timeout, and `/readyz` and
+/// the dashboard got a 408 with no body instead of their 503 with its sentence. A store that is
+/// only slow (a long read ahead on SQLite's one reader connection) still answers in time.
+pub fn store_answer_within(request_timeout_ms: u64) -> Duration {
+    Duration::from_millis((request_timeout_ms.saturating_mul(3) / 4).max(1))
+}
 
 async fn ready(state: &AppState) -> Result<(), String> {
     state.readiness.verdict()?;
-    match tokio::time::timeout(STORE_ANSWER_WITHIN, state.store.ping()).await {
+    match tokio::time::timeout(state.store_answer_within, state.store.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err("the store does not answer".to_string()),
     }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub pending_poll_after_ms: u64,
     /// When a payment a callback sends to review is asked about again.
     pub review_inquiry_after_ms: u64,
+    /// How long `/readyz` waits for the store ([`health::store_answer_within`]).
+    pub store_answer_within: std::time::Duration,
 }
 
 /// The routes. Bodies above `max_body_bytes` are refused with 413 before any handler reads them.

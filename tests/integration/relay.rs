@@ -604,6 +604,7 @@ crate::bounded_test! {
             links: gateway::amqp::links::BrokerLinks::default(),
             pending_poll_after_ms: 1_000,
             review_inquiry_after_ms: 1_000,
+            store_answer_within: gateway::http::health::store_answer_within(10_000),
         };
         let shutdown = CancellationToken::new();
         let (address, server) = gateway::http::serve("127.0.0.1:0", gateway::http::router(state, 1024), shutdown.clone())
