@@ -28,7 +28,7 @@ pub const MAX_MANIFEST_LINES: usize = 10_000;
 /// The largest `order_count` a manifest without lines may declare.
 pub const MAX_ORDER_COUNT: u64 = 1_000_000;
 
-const MANIFEST_FIELDS: &[&str] = &[
+pub(crate) const MANIFEST_FIELDS: &[&str] = &[
     "kind",
     "batch_id",
     "program",
@@ -40,7 +40,7 @@ const MANIFEST_FIELDS: &[&str] = &[
     "created_at",
     "orders",
 ];
-const LINE_FIELDS: &[&str] = &["order_id", "amount"];
+pub(crate) const LINE_FIELDS: &[&str] = &["order_id", "amount"];
 
 /// One declared order: its id and amount.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,6 +25,7 @@ pub use manifest::{
     is_manifest, parse_manifest, BatchManifest, ManifestLine, MANIFEST_KIND, MAX_MANIFEST_BYTES, MAX_MANIFEST_LINES,
     MAX_ORDER_COUNT,
 };
+pub(crate) use manifest::{LINE_FIELDS as MANIFEST_LINE_FIELDS, MANIFEST_FIELDS};
 pub use result::{rfc3339, BatchHeader, BatchRejection, BatchResult, ClosedBy, REJECTED_ROUTING_KEY};
 pub use settings::{BatchSettings, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CLOSE_AFTER_MS};
 pub use view::{describe, render_list, render_show, BatchView};

@@ -21,43 +21,17 @@ const PERSONAL_FIELDS: [(&str, &str, bool); 5] = [
     ("destination", "account_name", true),
 ];
 
-/// The top-level fields of an order or a batch manifest that hold no personal data.
-const PLAIN_FIELDS: [&str; 16] = [
-    "order_id",
-    "idempotency_key",
-    "batch_id",
-    "program",
-    "period",
-    "payment_type",
-    "amount",
-    "currency",
-    "channel",
-    "memo",
-    "created_at",
-    "kind",
-    "commune_code",
-    "order_count",
-    "total_amount",
-    "deadline",
-];
-
-/// The fields of each object that may stay as they are, besides the personal ones (masked
-/// above); every other field's value is `***`.
-const KEPT_WITHIN: [(&str, &[&str]); 3] = [
-    ("beneficiary", &["id", "full_name", "commune_code"]),
-    (
-        "destination",
-        &[
-            "account_number",
-            "phone_number",
-            "account_name",
-            "bank_bin",
-            "wallet_provider",
-        ],
-    ),
-    // A manifest's lines.
-    ("orders", &["order_id", "amount"]),
-];
+/// The objects within an order or a manifest, and the fields each may have (the contract's own
+/// lists, so that what is shown follows what is accepted).
+fn kept_within() -> [(&'static str, Vec<&'static str>); 3] {
+    use crate::order::contract;
+    let destination = [contract::BANK_FIELDS, contract::VNPOST_FIELDS, contract::WALLET_FIELDS].concat();
+    [
+        ("beneficiary", contract::BENEFICIARY_FIELDS.to_vec()),
+        ("destination", destination),
+        ("orders", crate::batch::MANIFEST_LINE_FIELDS.to_vec()),
+    ]
+}
 
 /// Replaces the value of every field of `object` not in `kept` with `***`, and of every field
 /// in `scalars` whose value is an object or an array (data nested where a plain value belongs,
@@ -97,10 +71,11 @@ pub fn mask_order(body: &mut Value) {
     let Some(top) = body.as_object_mut() else {
         return;
     };
-    for (name, kept) in KEPT_WITHIN {
-        match top.get_mut(name) {
+    let within = kept_within();
+    for (name, kept) in &within {
+        match top.get_mut(*name) {
             Some(Value::Object(object)) => hide_other_fields(object, kept, kept),
-            Some(Value::Array(lines)) if name == "orders" => {
+            Some(Value::Array(lines)) if *name == "orders" => {
                 for line in lines.iter_mut() {
                     match line {
                         Value::Object(object) => hide_other_fields(object, kept, kept),
@@ -112,12 +87,15 @@ pub fn mask_order(body: &mut Value) {
             Some(other) => *other = Value::String("***".to_string()),
         }
     }
-    let kept: Vec<&str> = PLAIN_FIELDS
+    // The top level: an order's fields and a manifest's; those that are no object of their
+    // own hold plain values.
+    let kept = [crate::order::contract::ORDER_FIELDS, crate::batch::MANIFEST_FIELDS].concat();
+    let plain: Vec<&str> = kept
         .iter()
         .copied()
-        .chain(KEPT_WITHIN.map(|(name, _)| name))
+        .filter(|field| within.iter().all(|(name, _)| name != field))
         .collect();
-    hide_other_fields(top, &kept, &PLAIN_FIELDS);
+    hide_other_fields(top, &kept, &plain);
 }
 
 /// The body as `show` prints it: pretty JSON (masked unless `unmasked`), or the raw text

@@ -25,6 +25,11 @@ pub use amount::{parse_amount, ChannelLimits};
 pub use ids::{BatchId, IdempotencyKey, OrderId, PaymentType, Period, Program, MAX_ID_LEN};
 pub use parse::{parse_order, MAX_ORDER_BYTES};
 
+/// The fields of an order's objects, as the contract defines them (what `dlq show` may show).
+pub(crate) mod contract {
+    pub(crate) use super::parse::{BANK_FIELDS, BENEFICIARY_FIELDS, ORDER_FIELDS, VNPOST_FIELDS, WALLET_FIELDS};
+}
+
 /// The contract version this module implements.
 pub const CONTRACT_VERSION: u32 = 1;
 

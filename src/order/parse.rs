@@ -24,7 +24,7 @@ const MAX_MEMO_CHARS: usize = 140;
 /// No order of this gateway was made before 2000; an earlier `created_at` is a default time.
 const EARLIEST_CREATED_YEAR: i32 = 2000;
 
-const ORDER_FIELDS: &[&str] = &[
+pub(crate) const ORDER_FIELDS: &[&str] = &[
     "order_id",
     "idempotency_key",
     "batch_id",
@@ -39,10 +39,10 @@ const ORDER_FIELDS: &[&str] = &[
     "memo",
     "created_at",
 ];
-const BENEFICIARY_FIELDS: &[&str] = &["id", "full_name", "commune_code"];
-const BANK_FIELDS: &[&str] = &["bank_bin", "account_number", "account_name"];
-const VNPOST_FIELDS: &[&str] = &["account_number"];
-const WALLET_FIELDS: &[&str] = &["wallet_provider", "phone_number"];
+pub(crate) const BENEFICIARY_FIELDS: &[&str] = &["id", "full_name", "commune_code"];
+pub(crate) const BANK_FIELDS: &[&str] = &["bank_bin", "account_number", "account_name"];
+pub(crate) const VNPOST_FIELDS: &[&str] = &["account_number"];
+pub(crate) const WALLET_FIELDS: &[&str] = &["wallet_provider", "phone_number"];
 
 /// Parses and validates one payment order (contract v1). The first problem found is returned;
 /// fields are checked in contract order, unknown fields of an object before its values.
