@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_lite::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 
 use crate::amqp;
 use crate::config::AmqpSettings;
 use crate::payment::ResultMessage;
+use crate::progress::Progress;
 
 /// Every result message seen, by order id, in arrival order.
 pub type ResultsByOrder = BTreeMap<String, Vec<ResultMessage>>;
@@ -38,14 +38,14 @@ pub async fn collect_results(
             FieldTable::default(),
         )
         .await?;
-    let progress = if show_progress {
-        ProgressBar::new(expected.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    progress.set_style(
-        ProgressStyle::with_template("final results {bar:40} {pos}/{len} orders ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    // A bar on a terminal, a line per tenth in a log (the bar alone said nothing there while
+    // the demo waited, up to `--timeout-secs`).
+    let mut progress = Progress::new(
+        show_progress,
+        expected.len(),
+        "final results for",
+        "orders",
+        "final results {bar:40} {pos}/{len} orders ({elapsed})",
     );
     let mut results = ResultsByOrder::new();
     let mut finished = HashSet::new();
@@ -71,11 +71,11 @@ pub async fn collect_results(
             }
         };
         if message.is_final && expected.contains(&message.order_id) && finished.insert(message.order_id.clone()) {
-            progress.inc(1);
+            progress.advance(finished.len());
         }
         results.entry(message.order_id.clone()).or_default().push(message);
     }
-    progress.finish_and_clear();
+    progress.finish();
     // Cancel while the consumer is alive, so dropping it sends no second cancel that would
     // race the connection's close.
     let _ = channel

@@ -24,6 +24,9 @@ async fn the_demo_pays_the_sample_list_and_its_summary_adds_up() {
     assert!(stdout.contains("nothing paid twice, nothing lost"), "{stdout}");
     // Ten communes of three; the line sent twice is one order (it was counted twice: 31).
     assert!(stdout.contains("\n30 orders, "), "{stdout}");
+    // Its output is no terminal: the wait for final results is told a tenth at a time.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("final results for 30 of 30 orders (100%)"), "{stderr}");
     for commune in ["Đề Thám", "Dũng Nghĩa"] {
         assert!(stdout.contains(commune), "the summary lists {commune}");
     }
