@@ -89,11 +89,14 @@ impl Dispatcher {
     /// A provider's loop that ends before `shutdown` (a panic) ends the run, once the other
     /// loops stopped and the steps in progress finished: the supervisor then starts the
     /// dispatcher again and `/readyz` says so meanwhile. Left running without it, the other
-    /// providers were paid and that provider's payments were never leased again, unseen.
+    /// providers were paid and that provider's payments were never leased again, unseen. A
+    /// loop's panic goes on as the run's own, so that `/readyz` says "it panicked" (returning,
+    /// the run read as "it stopped on its own").
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         let stop_loops = shutdown.child_token();
         let mut loops = tokio::task::JoinSet::new();
+        let mut panicked = None;
         for (provider, limits) in &self.providers {
             let wake = self.wakes.of(provider);
             let (dispatcher, provider, slots) = (self.clone(), provider.clone(), limits.steps.clone());
@@ -114,12 +117,16 @@ impl Dispatcher {
                     let why = if ended.is_err() { "panicked" } else { "returned" };
                     tracing::error!(why, "A provider's lease loop ended; the dispatcher stops to be started again.");
                 }
+                panicked = ended.err().filter(|error| error.is_panic()).map(|error| error.into_panic());
                 stop_loops.cancel();
             }
         }
         while loops.join_next().await.is_some() {}
         tracker.close();
         tracker.wait().await;
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     /// Leases for one provider until `shutdown`: again at once after a full lease, else after

@@ -18,6 +18,74 @@ use crate::support::{bank_order, set_provider_timeouts, test_settings, Db, TestS
 
 crate::on_both_databases!(a_payment_is_leased_at_the_tick_while_wakes_keep_coming_faster_than_it);
 
+/// A provider whose breaker check panics: its lease loop panics at its first lease.
+struct Panicky;
+
+#[async_trait::async_trait]
+impl gateway_adapter::PayoutAdapter for Panicky {
+    fn channel(&self) -> gateway_adapter::Channel {
+        gateway_adapter::Channel::BankTransfer
+    }
+    fn provider_key(&self) -> &str {
+        "panicky"
+    }
+    async fn submit(
+        &self,
+        _: &gateway_adapter::PayoutRequest,
+    ) -> Result<gateway_adapter::ProviderStatus, gateway_adapter::AdapterError> {
+        Err(gateway_adapter::AdapterError::transient("test", "never called"))
+    }
+    async fn query_status(
+        &self,
+        _: &gateway_adapter::PayoutRequest,
+    ) -> Result<gateway_adapter::ProviderStatus, gateway_adapter::AdapterError> {
+        Err(gateway_adapter::AdapterError::transient("test", "never called"))
+    }
+    fn verify_callback(
+        &self,
+        _: &axum::http::HeaderMap,
+        _: &[u8],
+        _: i64,
+    ) -> Result<(), gateway_adapter::CallbackError> {
+        Ok(())
+    }
+    fn parse_callback(
+        &self,
+        _: &axum::http::HeaderMap,
+        _: &[u8],
+    ) -> Result<gateway_adapter::CallbackEvent, gateway_adapter::CallbackError> {
+        Err(gateway_adapter::CallbackError::Malformed("never called".into()))
+    }
+    fn unavailable_for(&self) -> Option<Duration> {
+        panic!("a test provider's breaker check panics");
+    }
+}
+
+crate::bounded_test! {
+    /// A provider's lease loop that panics ends `Dispatcher::run` as a panic, so that the
+    /// supervisor (and `/readyz`) says the dispatcher "panicked". (Before, the run caught the
+    /// loop's panic and returned, which read as "it stopped on its own".)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lease_loop_that_panics_ends_the_dispatcher_as_a_panic() {
+        let run_id = gateway::demo::stack::new_run_id();
+        let (settings, store) = crate::support::store_for_one_batch(Db::Sqlite, &run_id).await;
+        let adapters: gateway::providers::Adapters = Arc::new(
+            [("panicky".to_string(), Arc::new(Panicky) as Arc<dyn gateway_adapter::PayoutAdapter>)].into(),
+        );
+        let dispatcher = Arc::new(Dispatcher::new(
+            store,
+            adapters,
+            &std::collections::HashMap::new(),
+            settings.dispatcher.clone(),
+            &settings.limits,
+            ProviderWakes::default(),
+            Arc::new(Notify::new()),
+        ));
+        let ended = tokio::spawn(dispatcher.run(CancellationToken::new())).await;
+        assert!(ended.is_err_and(|error| error.is_panic()), "the run ends as a panic");
+    }
+}
+
 /// Eight step slots (four call permits), seven of them held by payments whose slow calls take
 /// seconds, and wakes coming every 20 ms, faster than the 100 ms tick: a wake leases only once a
 /// quarter of the slots (two) is free, so the payment claimed meanwhile is the tick's to lease,
