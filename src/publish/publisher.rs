@@ -97,11 +97,16 @@ async fn publish_windows(
                     &body,
                     properties,
                 )
-                .await?;
+                .await
+                // A lost connection names the order too, like a nack: where the list stopped.
+                .with_context(|| format!("order {} could not be published", row.order_id))?;
             confirms.push((row.order_id.as_str(), confirm));
         }
         for (order_id, confirm) in confirms {
-            match confirm.await? {
+            let confirmed = confirm
+                .await
+                .with_context(|| format!("order {order_id} was not confirmed by the broker"))?;
+            match confirmed {
                 Confirmation::Ack(None) => {
                     report.published += 1;
                     progress.advance(report.published);

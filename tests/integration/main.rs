@@ -25,6 +25,7 @@ mod lease_loop;
 mod outcomes;
 mod protection;
 mod provider_text;
+mod publish_cut;
 mod reconcile;
 mod relay;
 mod relay_stop;
