@@ -78,9 +78,7 @@ async fn bounded<T>(
     state: &DashboardState,
     read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
-    tokio::time::timeout(state.store_within, read)
-        .await
-        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+    crate::http::health::store_read_within(state.store_within, read).await
 }
 
 /// Builds the summary; a store that does not answer is an error (the page says so).

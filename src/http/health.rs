@@ -103,12 +103,22 @@ pub fn store_answer_within(request_timeout_ms: u64) -> Duration {
     Duration::from_millis((request_timeout_ms.saturating_mul(3) / 4).max(1))
 }
 
+/// `read` of the store, as an error ([`sqlx::Error::PoolTimedOut`]) once `within` has passed
+/// without its answer (see [`store_answer_within`]).
+pub async fn store_read_within<T>(
+    within: Duration,
+    read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 async fn ready(state: &AppState) -> Result<(), String> {
     state.readiness.verdict()?;
-    match tokio::time::timeout(state.store_answer_within, state.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) | Err(_) => Err("the store does not answer".to_string()),
-    }
+    store_read_within(state.store_answer_within, state.store.ping())
+        .await
+        .map_err(|_| "the store does not answer".to_string())
 }
 
 fn answer(verdict: Result<(), String>) -> (StatusCode, String) {

@@ -629,7 +629,7 @@ fn gateway_payment(row: &sqlx::any::AnyRow) -> Result<GatewayPayment, sqlx::Erro
         // Written by `remember_carried`.
         carried_since: remembered_day(row, "carried_since")?,
         booked_late_on: remembered_day(row, "booked_late_on")?,
-        // Written by `remember_carried`, once.
+        // Written by `remember_first_bookings`, once.
         first_booked_on: remembered_day(row, "first_booked_on")?,
         // Written by `apply_return`: every later payout of the payment is flagged.
         returned_on: remembered_day(row, "returned_on")?,

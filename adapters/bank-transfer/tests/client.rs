@@ -163,13 +163,7 @@ fn a_client_id_no_header_can_carry_is_refused_at_start() {
             client_id: client_id.into(),
             ..common::config("http://127.0.0.1:1/bank", 1_000)
         };
-        let refused = adapter_bank_transfer::BankTransferAdapter::new(config).err();
-        assert!(
-            refused
-                .as_ref()
-                .is_some_and(|error| error.to_string().contains("client_id")),
-            "{client_id:?}: {refused:?}"
-        );
+        assert_refused_naming(config, "client_id");
     }
 }
 
@@ -181,12 +175,15 @@ fn an_empty_request_secret_is_refused_at_start() {
         request_secret: secrecy::SecretString::from(""),
         ..common::config("http://127.0.0.1:1/bank", 1_000)
     };
+    assert_refused_naming(config, "request_secret");
+}
+
+/// Asserts that the adapter refuses `config` when it is built, naming `key`.
+fn assert_refused_naming(config: adapter_bank_transfer::BankTransferConfig, key: &str) {
     let refused = adapter_bank_transfer::BankTransferAdapter::new(config).err();
     assert!(
-        refused
-            .as_ref()
-            .is_some_and(|error| error.to_string().contains("request_secret")),
-        "{refused:?}"
+        refused.as_ref().is_some_and(|error| error.to_string().contains(key)),
+        "{key}: {refused:?}"
     );
 }
 
