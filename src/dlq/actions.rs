@@ -83,15 +83,24 @@ pub async fn list(settings: &AmqpSettings, limit: Option<usize>) -> anyhow::Resu
     Ok(found)
 }
 
-/// Every dead letter with `message_id`, read and returned to the queue.
-pub async fn show(settings: &AmqpSettings, message_id: &str, unmasked: bool) -> anyhow::Result<Vec<DeadLetterView>> {
+/// Every dead letter with `message_id`, read and returned to the queue. With `show_progress`,
+/// shows how far it went through the queue (it reads all of it to find every copy).
+pub async fn show(
+    settings: &AmqpSettings,
+    message_id: &str,
+    unmasked: bool,
+    show_progress: bool,
+) -> anyhow::Result<Vec<DeadLetterView>> {
     let mut reader = DlqReader::open(settings, "dlq-show").await?;
+    let mut progress = pass_progress(show_progress, "reading");
     let mut found = Vec::new();
     while let Some(dead) = reader.next().await? {
+        went_through(&mut progress, &reader, &dead);
         if dead.message_id().as_deref() == Some(message_id) {
             found.push(view(&dead, unmasked));
         }
     }
+    progress.finish();
     reader.close().await?;
     not_found_if_empty(
         found.len(),
@@ -132,22 +141,12 @@ pub async fn replay(
     let mut reader = DlqReader::open(settings, "dlq-replay").await?;
     let publisher = reader.connection().create_channel().await?;
     publisher.confirm_select(ConfirmSelectOptions::default()).await?;
-    let mut progress = Progress::new(
-        show_progress,
-        0,
-        "went through",
-        "dead letters",
-        "replaying {bar:40} {pos}/{len} dead letters gone through ({eta} left)",
-    );
+    let mut progress = pass_progress(show_progress, "replaying");
     let mut replayed = Vec::new();
     let mut kept = Vec::new();
     let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
-        if dead.position == 1 {
-            progress.set_total(reader.count_at_start().unwrap_or_default());
-        }
-        // Counted as gone through once read, whether it is selected or not.
-        progress.advance(dead.position);
+        went_through(&mut progress, &reader, &dead);
         let summary = dead.summary();
         reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
@@ -174,15 +173,19 @@ pub async fn replay(
 
 /// Acks (removes) the selected dead letters when `confirmed`; otherwise only says which ones
 /// it would remove. Never uses `queue.purge`: it removes only what it read and selected.
+/// With `show_progress`, shows how far it went through the queue.
 pub async fn purge(
     settings: &AmqpSettings,
     selection: &Selection,
     confirmed: bool,
+    show_progress: bool,
 ) -> anyhow::Result<Vec<DeadLetterSummary>> {
     let mut reader = DlqReader::open(settings, "dlq-purge").await?;
+    let mut progress = pass_progress(show_progress, "purging");
     let mut removed = Vec::new();
     let mut reasons = BTreeSet::new();
     while let Some(dead) = reader.next().await? {
+        went_through(&mut progress, &reader, &dead);
         let summary = dead.summary();
         reasons.insert(summary.reason.clone());
         if !selection.matches(&summary) {
@@ -193,9 +196,30 @@ pub async fn purge(
         }
         removed.push(summary);
     }
+    progress.finish();
     reader.close().await?;
     not_found_if_empty(removed.len(), selection, settings, &reasons)?;
     Ok(removed)
+}
+
+/// How far a pass (`doing`: `replaying`, …) went through the queue; its total comes with the
+/// first message read ([`went_through`]).
+fn pass_progress(show: bool, doing: &str) -> Progress {
+    Progress::new(
+        show,
+        0,
+        "went through",
+        "dead letters",
+        &format!("{doing} {{bar:40}} {{pos}}/{{len}} dead letters gone through ({{eta}} left)"),
+    )
+}
+
+/// Counts `dead` as gone through once read, whether it is selected or not.
+fn went_through(progress: &mut Progress, reader: &DlqReader, dead: &DeadLetter) {
+    if dead.position == 1 {
+        progress.set_total(reader.count_at_start().unwrap_or_default());
+    }
+    progress.advance(dead.position);
 }
 
 /// The reasons a dead letter may have: the gateway's `x-gateway-reason`s, RabbitMQ's own

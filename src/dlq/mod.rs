@@ -119,7 +119,7 @@ pub async fn run(settings: Settings, command: DlqCommand) -> anyhow::Result<Exit
             }
             ExitCode::SUCCESS
         }),
-        DlqCommand::Show { message_id, unmasked } => show(amqp, &message_id, unmasked).await.map(|views| {
+        DlqCommand::Show { message_id, unmasked } => show(amqp, &message_id, unmasked, true).await.map(|views| {
             views.iter().for_each(print_view);
             ExitCode::SUCCESS
         }),
@@ -131,7 +131,7 @@ pub async fn run(settings: Settings, command: DlqCommand) -> anyhow::Result<Exit
             println!("{verb} {} dead letters to {}.", done.replayed.len(), amqp.orders_queue);
             print_kept(&done.kept, &amqp.dlq_queue)
         }),
-        DlqCommand::Purge { select, yes } => purge(amqp, &select.selection(), yes).await.map(|done| {
+        DlqCommand::Purge { select, yes } => purge(amqp, &select.selection(), yes, true).await.map(|done| {
             print_table(&done);
             if yes {
                 println!("Removed {} dead letters from {}.", done.len(), amqp.dlq_queue);

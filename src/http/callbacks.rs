@@ -53,12 +53,16 @@ pub async fn receive(
         review_at: now + state.review_inquiry_after_ms as i64,
     };
     let decided = event.clone();
-    let outcome = state
+    // Bounded like `/readyz`: with PostgreSQL gone the pool tries for a connection for longer
+    // than the request may take, and the provider got a bare 408 instead of the 503 below. A
+    // write still queued when this gives up may commit after the 503; the provider's next copy
+    // is then a duplicate (its event id is kept with the write), answered as one.
+    let apply = state
         .store
         .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), move |record| {
             decide(record, &decided, times)
-        })
-        .await;
+        });
+    let outcome = super::health::store_read_within(state.store_answer_within, apply).await;
     let label = match &outcome {
         Ok(CallbackOutcome::Applied(_)) => "applied",
         Ok(CallbackOutcome::Duplicate) => "duplicate",

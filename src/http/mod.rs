@@ -32,7 +32,7 @@ pub struct AppState {
     pub pending_poll_after_ms: u64,
     /// When a payment a callback sends to review is asked about again.
     pub review_inquiry_after_ms: u64,
-    /// How long `/readyz` waits for the store ([`health::store_answer_within`]).
+    /// How long `/readyz` and a callback wait for the store ([`health::store_answer_within`]).
     pub store_answer_within: std::time::Duration,
 }
 

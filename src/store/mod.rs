@@ -44,7 +44,7 @@ pub use outbox::{OutboxKind, OutboxRow, ParkedRow};
 pub use payments::{Change, Inquiries, PaymentRecord};
 pub use properties::StoredProperties;
 pub(crate) use properties::{bounded_id, hash_suffix, SHORT_STRING_MAX_BYTES};
-pub use prune::{PruneBefore, PruneReport};
+pub use prune::{OutboxWalk, PruneBefore, PruneReport};
 pub use queries::{OrderView, PaymentEvent, PaymentFilter, PaymentListing, PaymentSummary};
 pub use reconciliation::{
     CarriedPayment, ExtraPayout, ForgetOutcome, ReturnOutcome, ReturnToApply, Settlement, REFUNDED_UNCREDITED,

@@ -7,6 +7,12 @@
 //! (they still have to reach RabbitMQ, or a person), and the latest result of each payment,
 //! which a duplicate delivery of its order is answered with (found by the payment's claim time
 //! and id, as every line of a payment is filed).
+//!
+//! The latest results are kept for good, so a walk from the outbox's oldest row passes over
+//! one row per payment ever paid. A prune can start where the last one's cut-off was instead
+//! ([`OutboxWalk::From`]): the rows before it were gone through then, and only one that became
+//! deletable since (a parked row sent, a payment in review that got a later result) is left to
+//! the next walk over everything ([`OutboxWalk::Everything`]; `retention` runs one a day).
 
 use std::sync::Arc;
 
@@ -26,6 +32,16 @@ pub struct PruneBefore {
     pub outbox_written_before_ms: i64,
     /// Callback ids received before this.
     pub callback_received_before_ms: i64,
+}
+
+/// Which outbox rows a prune goes through (all of them are older than its cut-off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxWalk {
+    /// From the oldest row.
+    Everything,
+    /// Only the rows written at or after this instant (milliseconds since 1970): an earlier
+    /// prune, whose cut-off it was, went through the ones before.
+    From(i64),
 }
 
 /// How many rows one prune deleted.
@@ -48,16 +64,26 @@ const DELETABLE_OUTBOX_ROWS: &str = "SELECT o.id, o.created_at FROM outbox o \
 
 impl Store {
     /// Deletes published outbox rows and callback ids older than `before` (see the module
-    /// docs for what stays), chunk by chunk, until nothing older is left or `shutdown`.
+    /// docs for what stays), chunk by chunk, until nothing older is left or `shutdown`. Of the
+    /// outbox, goes through the rows `walk` names.
     ///
     /// Each chunk is found on the readers' connection, from where the last one ended (the rows
     /// kept for good — each payment's latest result — are passed once per prune, not once per
     /// chunk), and deleted in a group commit like every other write: on SQLite a `DELETE` on
     /// the readers' connection took the one write lock for the whole scan, and the writer's
     /// `BEGIN IMMEDIATE` waited out its busy timeout and failed its batch of claims.
-    pub async fn prune(&self, before: PruneBefore, shutdown: &CancellationToken) -> Result<PruneReport, StoreError> {
+    pub async fn prune(
+        &self,
+        before: PruneBefore,
+        walk: OutboxWalk,
+        shutdown: &CancellationToken,
+    ) -> Result<PruneReport, StoreError> {
         let mut report = PruneReport::default();
-        let mut after = (i64::MIN, i64::MIN);
+        // Rows at or after `from`: `created_at >= from`, and any id.
+        let mut after = match walk {
+            OutboxWalk::Everything => (i64::MIN, i64::MIN),
+            OutboxWalk::From(from) => (from, i64::MIN),
+        };
         while !shutdown.is_cancelled() {
             let rows = sqlx::query(DELETABLE_OUTBOX_ROWS)
                 .bind(before.outbox_written_before_ms)

@@ -169,7 +169,7 @@ crate::bounded_test! {
         list_until(&settings, 3).await;
 
         // show: personal data masked unless asked; a missing id is DlqError::NotFound.
-        let shown = dlq::show(&settings.amqp, &order_id, false).await.unwrap();
+        let shown = dlq::show(&settings.amqp, &order_id, false, false).await.unwrap();
         assert_eq!(shown.len(), 1);
         let body = &shown[0].body;
         assert!(body.contains(&format!("*********{}", &citizen_id[9..])), "{body}");
@@ -179,9 +179,9 @@ crate::bounded_test! {
             .headers
             .iter()
             .any(|(k, v)| k == "x-gateway-reason" && v == "invalid"));
-        let unmasked = dlq::show(&settings.amqp, &order_id, true).await.unwrap();
+        let unmasked = dlq::show(&settings.amqp, &order_id, true, false).await.unwrap();
         assert!(unmasked[0].body.contains(&citizen_id));
-        let missing = dlq::show(&settings.amqp, "no-such-id", false).await.unwrap_err();
+        let missing = dlq::show(&settings.amqp, "no-such-id", false, false).await.unwrap_err();
         assert!(matches!(
             missing.downcast_ref::<DlqError>(),
             Some(DlqError::NotFound { .. })
@@ -201,21 +201,32 @@ crate::bounded_test! {
         assert!(none_expired.replayed.is_empty() && none_expired.kept.is_empty());
         list_until(&settings, 3).await;
 
-        // The command shows how far it went through the queue; in a log, a line per tenth.
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args(["dlq", "replay", "--all", "--dry-run"])
-            .env("GATEWAY__AMQP__ORDERS_QUEUE", &settings.amqp.orders_queue)
-            .env("GATEWAY__AMQP__DLQ_QUEUE", &settings.amqp.dlq_queue)
-            .env("GATEWAY__LOG__LEVEL", "warn")
-            .kill_on_drop(true)
-            .output();
-        let output = crate::support::bounded("gateway dlq replay --dry-run", output)
-            .await
-            .expect("the gateway binary runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{stderr}");
-        assert!(stderr.contains("went through 3 of 3 dead letters (100%)"), "{stderr}");
-        list_until(&settings, 3).await;
+        // The commands that read the whole queue show how far they went through it; in a
+        // log, a line per tenth. (`purge` without `--yes` removes nothing and exits 1.)
+        for (args, succeeds) in [
+            (vec!["replay", "--all", "--dry-run"], true),
+            (vec!["show", order_id.as_str()], true),
+            (vec!["purge", "--all"], false),
+        ] {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+                .arg("dlq")
+                .args(&args)
+                .env("GATEWAY__AMQP__ORDERS_QUEUE", &settings.amqp.orders_queue)
+                .env("GATEWAY__AMQP__DLQ_QUEUE", &settings.amqp.dlq_queue)
+                .env("GATEWAY__LOG__LEVEL", "warn")
+                .kill_on_drop(true)
+                .output();
+            let output = crate::support::bounded("gateway dlq", output)
+                .await
+                .expect("the gateway binary runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.success(), succeeds, "dlq {args:?}: {stderr}");
+            assert!(
+                stderr.contains("went through 3 of 3 dead letters (100%)"),
+                "dlq {args:?}: {stderr}"
+            );
+            list_until(&settings, 3).await;
+        }
 
         // replay: a dry run changes nothing; a replay puts the order back and removes the letter.
         let selection = Selection::MessageId(order_id.clone());
@@ -249,17 +260,17 @@ crate::bounded_test! {
         ));
 
         // purge: without --yes nothing goes; by reason only that reason; --all --yes empties it.
-        let would = dlq::purge(&settings.amqp, &Selection::All, false).await.unwrap();
+        let would = dlq::purge(&settings.amqp, &Selection::All, false, false).await.unwrap();
         assert_eq!(would.len(), 2);
         list_until(&settings, 2).await;
-        let removed = dlq::purge(&settings.amqp, &Selection::Reason("delivery_limit".into()), true)
+        let removed = dlq::purge(&settings.amqp, &Selection::Reason("delivery_limit".into()), true, false)
             .await
             .unwrap();
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].message_id.as_deref(), Some(over_limit_id.as_str()));
         let left = list_until(&settings, 1).await;
         assert_eq!(left[0].message_id.as_deref(), Some("malformed-1"));
-        let removed = dlq::purge(&settings.amqp, &Selection::All, true).await.unwrap();
+        let removed = dlq::purge(&settings.amqp, &Selection::All, true, false).await.unwrap();
         assert_eq!(removed.len(), 1);
         list_until(&settings, 0).await;
 
@@ -379,7 +390,7 @@ crate::bounded_test! {
         assert_eq!(got.delivery.properties.message_id().as_ref().unwrap().as_str(), never_claimed_id);
 
         // Purged, once handled.
-        let removed = dlq::purge(&settings.amqp, &Selection::All, true).await.unwrap();
+        let removed = dlq::purge(&settings.amqp, &Selection::All, true, false).await.unwrap();
         assert_eq!(removed.len(), 2);
         list_until(&settings, 0).await;
         remove_queues(&settings, connection, &channel).await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gateway::config::DatabaseSettings;
 use gateway::payment::ResultStatus;
-use gateway::store::{now_ms, OutboxKind, Store};
+use gateway::store::{now_ms, OutboxKind, OutboxWalk, Store};
 use gateway::supervise::{supervise, Readiness, RestartDelay};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -474,7 +474,11 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
     insert_callback_id(&pool, "recent", 34).await;
 
     let report = store
-        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .prune(
+            retention.prune_before(now_ms()),
+            OutboxWalk::Everything,
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!((report.outbox_rows, report.callback_events), (4, 1));
@@ -495,7 +499,11 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         .unwrap();
     assert_eq!(callbacks, vec!["recent".to_string()]);
     let again = store
-        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .prune(
+            retention.prune_before(now_ms()),
+            OutboxWalk::Everything,
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -504,16 +512,66 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         "a second prune finds nothing"
     );
 
+    // A prune from an earlier one's cut-off goes through only the rows written since: a row
+    // older than that, deletable since (the parked one, sent by hand), waits for the next
+    // walk over everything.
+    sqlx::query("UPDATE outbox SET parked_at = NULL, park_reason = NULL WHERE id = $1")
+        .bind(parked)
+        .execute(&pool)
+        .await
+        .expect("the parked row is sent");
+    let old_of_p7 = insert_row(&pool, "result", Some("p-7"), true, false, 20).await;
+    insert_row(&pool, "result", Some("p-7"), true, false, 19).await;
+    let earlier_cut_off = now_ms() - 25 * 24 * 60 * 60 * 1000;
+    let since = store
+        .prune(
+            retention.prune_before(now_ms()),
+            OutboxWalk::From(earlier_cut_off),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        since.outbox_rows, 1,
+        "only {old_of_p7}, written since the earlier cut-off"
+    );
+    let exists = |id: i64| {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+    };
+    assert_eq!(
+        (exists(old_of_p7).await.unwrap(), exists(parked).await.unwrap()),
+        (0, 1)
+    );
+    let everything = store
+        .prune(
+            retention.prune_before(now_ms()),
+            OutboxWalk::Everything,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(everything.outbox_rows, 1, "the walk over everything takes {parked}");
+    assert_eq!(exists(parked).await.unwrap(), 0);
+
     // At shutdown a prune stops between chunks: one asked to stop deletes nothing more.
     let old_of_p6 = insert_row(&pool, "result", Some("p-6"), true, false, 30).await;
     insert_row(&pool, "result", Some("p-6"), true, false, 29).await;
     insert_callback_id(&pool, "older", 40).await;
     let stopping = CancellationToken::new();
     stopping.cancel();
-    let stopped = store.prune(retention.prune_before(now_ms()), &stopping).await.unwrap();
+    let stopped = store
+        .prune(retention.prune_before(now_ms()), OutboxWalk::Everything, &stopping)
+        .await
+        .unwrap();
     assert_eq!((stopped.outbox_rows, stopped.callback_events), (0, 0));
     let after = store
-        .prune(retention.prune_before(now_ms()), &CancellationToken::new())
+        .prune(
+            retention.prune_before(now_ms()),
+            OutboxWalk::Everything,
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -11,7 +11,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{test_settings, Db, TestStack};
+use adapter_bank_transfer::WebhookSecret;
+
+use crate::support::{completed_bank_callback, test_settings, Db, TestStack, BANK_WEBHOOK_SECRET};
 
 const TOKEN: &str = "ops-token-for-the-outage-test-0123456789";
 
@@ -61,14 +63,14 @@ impl Proxy {
 }
 
 crate::bounded_test! {
-    /// PostgreSQL gone: `/readyz` answers 503 "the store does not answer" and the dashboard's
-    /// figures 503 `store_unavailable`, each within the listener's request timeout (2 s here,
+    /// PostgreSQL gone: `/readyz` answers 503 "the store does not answer", the dashboard's
+    /// figures and a callback 503 `store_unavailable`, each within the listener's request timeout (2 s here,
     /// below the 30 s the pool tries for a connection). (Before, the
     /// store's pool tried again for a connection for up to 30 s, and both were answered 408 with
     /// an empty body at the request timeout: a probe read no reason, the page "Unexpected end of
     /// JSON input".)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn readyz_and_the_dashboard_say_the_store_does_not_answer_when_postgres_is_gone() {
+    async fn readyz_the_dashboard_and_callbacks_say_the_store_does_not_answer_when_postgres_is_gone() {
         let mut settings = test_settings();
         settings.dashboard.token = Some(SecretString::from(TOKEN));
         // The store's answer is awaited for three quarters of it: 1.5 s.
@@ -108,6 +110,27 @@ crate::bounded_test! {
         assert_eq!(summary.status().as_u16(), 503);
         let body: serde_json::Value = summary.json().await.expect("a JSON answer");
         assert_eq!(body["error"], "store_unavailable", "{body}");
+
+        // A signed callback is answered 503 `store_unavailable` (the provider sends it again),
+        // not a bare 408 at the request timeout.
+        let now = chrono::Utc::now().timestamp();
+        let callback = completed_bank_callback("pay-of-the-outage", "order-of-the-outage", 1_000_000);
+        let signature = WebhookSecret::parse(BANK_WEBHOOK_SECRET)
+            .expect("the sandbox's secret")
+            .sign("msg_outage", now, &callback);
+        let answer = client
+            .post(format!("{base}/callbacks/bank_transfer"))
+            .header("webhook-id", "msg_outage")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(callback)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status().as_u16(), 503);
+        let body: serde_json::Value = answer.json().await.expect("a JSON answer");
+        assert_eq!(body["code"], "store_unavailable", "{body}");
 
         // Its parts may wait out their own store calls; the test does not wait for them all.
         let _ = tokio::time::timeout(Duration::from_secs(20), gateway.stop()).await;
