@@ -61,9 +61,19 @@ impl Intake {
         if crate::batch::is_manifest(body) {
             return self.take_manifest(body, properties).await;
         }
-        let taken = match parse_order(body, &self.limits) {
+        let routed = parse_order(body, &self.limits).and_then(|order| {
+            match self.routing.provider_for(&order.destination) {
+                Some(provider) => Ok((order, provider)),
+                // Claimed, it would wait for good: the dispatcher steps configured providers only.
+                None => Err(Invalid::new(
+                    "provider_not_configured",
+                    "no provider configured in this gateway pays this destination (its wallet provider, VNPost, or any bank); nothing was paid",
+                )),
+            }
+        });
+        let taken = match routed {
             Err(invalid) => self.reject(body, properties, &invalid).await,
-            Ok(order) => match self.claim(&order, body, properties).await {
+            Ok((order, provider)) => match self.claim(&order, provider, body, properties).await {
                 // A valid order whose data the store refuses is rejected with a reason, so it
                 // does not loop until the broker's delivery limit.
                 Err(StoreError::Unstorable(error)) => {
@@ -84,8 +94,13 @@ impl Intake {
         })
     }
 
-    async fn claim(&self, order: &PaymentOrder, body: &[u8], properties: &StoredProperties) -> Result<(), StoreError> {
-        let provider = self.routing.provider_for(&order.destination);
+    async fn claim(
+        &self,
+        order: &PaymentOrder,
+        provider: &str,
+        body: &[u8],
+        properties: &StoredProperties,
+    ) -> Result<(), StoreError> {
         let outcome = self
             .store
             .claim(order, provider, body, properties, self.duplicate_payment_policy)

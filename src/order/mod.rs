@@ -124,6 +124,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ("invalid_memo", "memo is longer than 140 characters or contains control characters"),
     ("invalid_created_at", "created_at is not an RFC 3339 timestamp"),
     ("unstorable_order", "the gateway's store refuses a value of the order; nothing was paid"),
+    ("provider_not_configured", "no provider configured in this gateway pays the destination (its wallet provider, VNPost, or any bank); nothing was paid"),
 ];
 
 /// The meaning of a reason code, if it is one of [`REASON_CODES`].

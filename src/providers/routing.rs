@@ -1,8 +1,9 @@
 //! Which provider pays an order: a bank account goes to the bank provider whose `bins` list its
 //! BIN, else to the default (sponsor) bank; VNPost and wallet orders name their provider.
-//! The provider is chosen once, when the order is claimed, and stored with the payment.
+//! The provider is chosen once, when the order is claimed, and stored with the payment; an
+//! order no configured provider pays is refused then (`provider_not_configured`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gateway_adapter::{Channel, Destination};
 use serde::Deserialize;
@@ -36,6 +37,8 @@ fn default_bank() -> String {
 pub struct Routing {
     bank_by_bin: HashMap<&'static str, String>,
     default_bank: String,
+    /// Every configured provider key: the dispatcher runs a loop for each, and for no other.
+    configured: HashSet<String>,
 }
 
 impl Routing {
@@ -65,6 +68,7 @@ impl Routing {
         Ok(Self {
             bank_by_bin,
             default_bank: settings.default_bank.clone(),
+            configured: providers.iter().map(|provider| provider.key.clone()).collect(),
         })
     }
 
@@ -73,12 +77,15 @@ impl Routing {
         self.bank_by_bin.get(bin).unwrap_or(&self.default_bank)
     }
 
-    /// The provider key that pays `destination`.
-    pub fn provider_for(&self, destination: &Destination) -> &str {
-        match destination {
+    /// The provider key that pays `destination`, or `None` when that provider has no section
+    /// in the configuration (a wallet provider the province has no contract with, or no bank
+    /// at all): the dispatcher would never step such a payment.
+    pub fn provider_for(&self, destination: &Destination) -> Option<&str> {
+        let key = match destination {
             Destination::BankAccount { bin, .. } => self.bank_for_bin(bin.as_str()),
             other => other.provider_key(),
-        }
+        };
+        self.configured.contains(key).then_some(key)
     }
 }
 
@@ -119,8 +126,8 @@ mod tests {
     fn a_listed_bin_goes_to_its_bank_and_every_other_bin_to_the_sponsor_bank() {
         let providers = banks(&[("bank_transfer", None), ("bank_vietinbank", Some("970415"))]);
         let routing = Routing::new(&providers, &RoutingSettings::default()).expect("valid routing");
-        assert_eq!(routing.provider_for(&account_at("970415")), "bank_vietinbank");
-        assert_eq!(routing.provider_for(&account_at("970436")), "bank_transfer");
+        assert_eq!(routing.provider_for(&account_at("970415")), Some("bank_vietinbank"));
+        assert_eq!(routing.provider_for(&account_at("970436")), Some("bank_transfer"));
     }
 
     #[test]
@@ -137,9 +144,19 @@ mod tests {
         assert!(Routing::new(&no_default, &chosen).is_ok());
     }
 
+    /// (Before, such orders were claimed under a key no dispatcher loop steps: `accepted`
+    /// and then nothing, for good.)
     #[test]
-    fn with_no_bank_configured_bank_orders_wait_for_the_default_bank() {
+    fn an_order_no_configured_provider_pays_has_no_provider() {
         let routing = Routing::new(&ProvidersSettings::default(), &RoutingSettings::default()).expect("valid");
-        assert_eq!(routing.provider_for(&account_at("970436")), "bank_transfer");
+        assert_eq!(routing.provider_for(&account_at("970436")), None, "no bank at all");
+        let wallet = Destination::Wallet {
+            provider: gateway_adapter::WalletProvider::MobifoneMoney,
+            msisdn: gateway_adapter::Msisdn::try_from("0901234567").expect("a mobile number"),
+        };
+        let only_banks = banks(&[("bank_transfer", None)]);
+        let routing = Routing::new(&only_banks, &RoutingSettings::default()).expect("valid");
+        assert_eq!(routing.provider_for(&wallet), None, "no section for the wallet");
+        assert_eq!(routing.provider_for(&account_at("970436")), Some("bank_transfer"));
     }
 }

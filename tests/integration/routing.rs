@@ -1,5 +1,6 @@
 //! Banks routed by BIN: the second bank of `config/default.toml` pays its own BIN, the
-//! sponsor bank pays the rest, and a third bank joins by configuration alone.
+//! sponsor bank pays the rest, and a third bank joins by configuration alone. An order no
+//! configured provider pays is refused at once.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use gateway::config::Settings;
 use gateway::payment::ResultStatus;
 use serde_json::Value;
 
-use crate::support::{bank_order, tuned_for_tests, Db, TestStack, HOLDER};
+use crate::support::{bank_order, test_settings, tuned_for_tests, wallet_order, Db, TestStack, HOLDER};
 
 /// The provider whose sandbox ledger credited `order_id`.
 fn paid_by(stack: &TestStack, order_id: &str) -> Vec<String> {
@@ -58,6 +59,31 @@ crate::bounded_test! {
             (ResultStatus::Succeeded, vec!["bank_transfer".to_string()]),
         ];
         assert_eq!(outcomes, expected);
+        stack.stop().await;
+    }
+}
+
+crate::bounded_test! {
+    /// A province with no MobiFone Money contract (no section for it): an order to a MobiFone
+    /// wallet is a final `rejected`, `provider_not_configured`, and paid by nobody. (Before, it
+    /// was claimed under a key no dispatcher loop steps: `accepted`, and then nothing for good.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_order_no_configured_provider_pays_is_rejected_at_once() {
+        let mut settings = test_settings();
+        settings
+            .providers
+            .remove("mobifone_money")
+            .expect("config/default.toml configures MobiFone Money");
+        let mut stack = TestStack::start_with(Db::Sqlite, settings, true).await;
+        let order = wallet_order("mobifone_money", 500_000);
+        let order_id = order["order_id"].as_str().unwrap_or_default().to_string();
+        stack.publish(&order).await;
+        let result = stack.wait_for(&order_id, |m| m.is_final, Duration::from_secs(30)).await;
+        assert_eq!(
+            (result.status, result.reason_code.as_deref()),
+            (ResultStatus::Rejected, Some("provider_not_configured"))
+        );
+        assert!(paid_by(&stack, &order_id).is_empty());
         stack.stop().await;
     }
 }
