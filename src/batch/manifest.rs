@@ -164,16 +164,34 @@ pub fn parse_manifest(body: &[u8]) -> Result<BatchManifest, Invalid> {
 }
 
 fn parse_order_count(value: &Value) -> Result<u64, Invalid> {
-    let count = value
-        .as_u64()
-        .ok_or_else(|| Invalid::new("wrong_type", "order_count must be a JSON integer"))?;
-    if !(1..=MAX_ORDER_COUNT).contains(&count) {
-        return Err(Invalid::new(
-            "invalid_order_count",
-            format!("order_count must be from 1 to {MAX_ORDER_COUNT}"),
-        ));
+    match value {
+        Value::Number(number) => match number.as_u64() {
+            Some(count) if (1..=MAX_ORDER_COUNT).contains(&count) => Ok(count),
+            // An integer out of range, of either sign: `0`, `-1`, or one past what 64 bits hold
+            // (which JSON reading gives as a whole float).
+            Some(_) => Err(order_count_out_of_range()),
+            None if number.as_i64().is_some() => Err(order_count_out_of_range()),
+            None if number
+                .as_f64()
+                .is_some_and(|float| float.fract() == 0.0 && float.abs() >= 2f64.powi(63)) =>
+            {
+                Err(order_count_out_of_range())
+            }
+            None => Err(order_count_wrong_type()),
+        },
+        _ => Err(order_count_wrong_type()),
     }
-    Ok(count)
+}
+
+fn order_count_out_of_range() -> Invalid {
+    Invalid::new(
+        "invalid_order_count",
+        format!("order_count must be from 1 to {MAX_ORDER_COUNT}"),
+    )
+}
+
+fn order_count_wrong_type() -> Invalid {
+    Invalid::new("wrong_type", "order_count must be a JSON integer")
 }
 
 fn optional_time(top: &Fields<'_>, name: &str, code: &'static str) -> Result<Option<DateTime<Utc>>, Invalid> {

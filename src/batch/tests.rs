@@ -64,6 +64,15 @@ fn invalid_manifests_are_refused_with_stable_codes() {
         ("period", "period", json!("2026-13"), "invalid_period"),
         ("commune", "commune_code", json!("1245"), "invalid_commune_code"),
         ("count zero", "order_count", json!(0), "invalid_order_count"),
+        // An integer out of range is out of range, whatever its sign or size.
+        ("count negative", "order_count", json!(-1), "invalid_order_count"),
+        (
+            "count past 64 bits",
+            "order_count",
+            json!(100_000_000_000_000_000_000_f64),
+            "invalid_order_count",
+        ),
+        ("count fractional", "order_count", json!(2.5), "wrong_type"),
         ("count as string", "order_count", json!("3"), "wrong_type"),
         ("count off", "order_count", json!(4), "manifest_count_mismatch"),
         ("total off", "total_amount", json!(6_000_001), "manifest_total_mismatch"),

@@ -365,9 +365,10 @@ impl PayoutAdapter for MobileMoneyAdapter {
         if fields.get("partnerCode").and_then(Value::as_str) != Some(self.config.partner_code.as_str()) {
             return Err(CallbackError::BadSignature);
         }
+        // Signed the same as a number or as a string of its digits, so taken as either.
         let response_time = fields
             .get("responseTime")
-            .and_then(Value::as_i64)
+            .and_then(gateway_adapter::lenient::whole_number)
             .ok_or_else(|| CallbackError::Malformed("responseTime is not unix milliseconds".into()))?;
         let tolerance_ms = self.config.callback_tolerance_secs.saturating_mul(1_000);
         if now_unix.saturating_mul(1_000).abs_diff(response_time) > tolerance_ms.unsigned_abs() {

@@ -6,7 +6,7 @@
 //! submit answer) — never a success and never a failure — and is counted in
 //! `gateway_provider_unknown_status_total`.
 
-use gateway_adapter::lenient::string_or_number;
+use gateway_adapter::lenient::{required_whole_number, string_or_number};
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
@@ -267,7 +267,9 @@ pub struct WalletIpn {
     pub fail_code: Option<i64>,
     #[serde(default)]
     pub message: Option<String>,
-    /// Unix milliseconds when the provider signed the callback.
+    /// Unix milliseconds when the provider signed the callback (a number, or its digits as a
+    /// string: both sign the same).
+    #[serde(deserialize_with = "required_whole_number")]
     pub response_time: i64,
 }
 

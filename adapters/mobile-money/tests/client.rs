@@ -640,6 +640,31 @@ fn an_ipn_without_signature_is_refused() {
     ));
 }
 
+/// `responseTime` as a string of its digits signs as the number does, so it is taken too.
+/// (Before, it verified and then was refused `malformed_callback`, and a wallet sends an IPN
+/// once: the payment waited for its status poll.)
+#[test]
+fn an_ipn_whose_response_time_is_a_string_of_digits_is_taken() {
+    let body = serde_json::to_vec(&signed(json!({
+        "partnerCode": PARTNER_CODE, "requestId": PAYMENT, "orderId": ORDER,
+        "amount": 500_000, "transId": TRANS_ID, "resultCode": 0, "message": "Successful.",
+        "responseTime": (FIXED_NOW * 1_000).to_string()
+    })))
+    .expect("serialisable");
+    assert_eq!(verify(&body, FIXED_NOW), Ok(()));
+    let event = offline_adapter()
+        .parse_callback(&http::HeaderMap::new(), &body)
+        .expect("a well-formed IPN");
+    assert!(matches!(event.status, ProviderStatus::Succeeded { .. }), "{event:?}");
+    let stale = serde_json::to_vec(&signed(json!({
+        "partnerCode": PARTNER_CODE, "requestId": PAYMENT, "orderId": ORDER,
+        "amount": 500_000, "transId": TRANS_ID, "resultCode": 0, "message": "Successful.",
+        "responseTime": ((FIXED_NOW - 3_600) * 1_000).to_string()
+    })))
+    .expect("serialisable");
+    assert_eq!(verify(&stale, FIXED_NOW), Err(CallbackError::StaleTimestamp));
+}
+
 #[test]
 fn an_ipn_for_another_partner_code_is_refused_even_when_properly_signed() {
     let other_partner = signed(json!({
