@@ -71,6 +71,11 @@ pub struct Resolution {
     /// this, "no record" does not prove failure: a status endpoint can lag a queued request,
     /// and a failed payment frees the beneficiary's slot for a new order.
     pub no_record_confirmed: bool,
+    /// The operator confirmed the outcome with the provider by hand, for a payment that was
+    /// sent but whose stored order no longer reads back (`unreadable_stored_order`): the gateway
+    /// cannot ask the provider about it, and without this nothing could ever settle it but a
+    /// callback. Refused for a payment whose order reads back (the provider is asked instead).
+    pub without_inquiry: bool,
 }
 
 /// A resolution that was written.
@@ -99,8 +104,10 @@ pub enum Refusal {
     NeverSubmitted { payment_id: String },
     #[error("No adapter is configured for provider {provider}, so its answer cannot be checked; nothing was written. Configure [providers.{provider}] and try again.")]
     NoAdapter { provider: String },
-    #[error("The order stored for payment {payment_id} no longer reads back, so the provider cannot be asked; nothing was written.")]
+    #[error("The order stored for payment {payment_id} no longer reads back, so the gateway cannot ask the provider about it; nothing was written. If you confirmed the outcome with the provider yourself, resolve again with --without-inquiry.")]
     UnreadableOrder { payment_id: String },
+    #[error("The order stored for payment {payment_id} reads back, so the gateway asks the provider itself; nothing was written. Resolve again without --without-inquiry.")]
+    InquiryPossible { payment_id: String },
     #[error(
         "The status inquiry to {provider} failed ({error}); nothing was written. Try again when the provider answers."
     )]
@@ -265,6 +272,11 @@ pub async fn resolve(
         });
     };
     let (change, provider_answer) = match record.payout_request() {
+        Ok(_) if resolution.without_inquiry => {
+            return refused(Refusal::InquiryPossible {
+                payment_id: record.payment_id,
+            })
+        }
         Ok(request) => {
             let answer = match adapter.query_status(&request).await {
                 Ok(answer) => answer,
@@ -285,6 +297,11 @@ pub async fn resolve(
         Err(_) if resolution.verdict == Verdict::Failed && record.submitted_at.is_none() => (
             closed_unsent(&record, resolution, chrono::Utc::now()),
             NOT_ASKED.to_string(),
+        ),
+        // Sent, so only the provider knows; it cannot be asked, but the operator did ask it.
+        Err(_) if resolution.without_inquiry => (
+            settled_by_hand(resolution, chrono::Utc::now()),
+            NOT_ASKED_SENT.to_string(),
         ),
         Err(_) => {
             return refused(Refusal::UnreadableOrder {
@@ -316,6 +333,31 @@ const NOT_ASKED: &str = "not asked: nothing was sent, and the stored order no lo
 fn closed_unsent(record: &PaymentRecord, resolution: &Resolution, at: chrono::DateTime<chrono::Utc>) -> Change {
     Change::to(PaymentState::Failed, resolved_detail(resolution, at, NOT_ASKED))
         .reason(RESOLVED_BY_OPERATOR, closed_before_sending(record))
+}
+
+/// What a resolution says of the provider's answer for a sent payment settled by hand.
+const NOT_ASKED_SENT: &str =
+    "not asked by the gateway: the stored order no longer reads back; the operator confirmed the outcome with the provider";
+
+/// The change that settles a sent payment whose stored order no longer reads back, on the
+/// operator's word (`--without-inquiry`): the gateway has no request to ask the provider with.
+fn settled_by_hand(resolution: &Resolution, at: chrono::DateTime<chrono::Utc>) -> Change {
+    let reason = match resolution.verdict {
+        Verdict::Succeeded => {
+            "an operator confirmed with the provider by hand that the payout reached the beneficiary (the stored order no longer reads back, so the gateway could not ask)"
+        }
+        Verdict::Failed => {
+            "an operator confirmed with the provider by hand that the payout failed and will never be booked (the stored order no longer reads back, so the gateway could not ask); nothing was credited"
+        }
+    };
+    Change {
+        provider_ref: resolution.provider_ref.clone(),
+        ..Change::to(
+            resolution.verdict.state(),
+            resolved_detail(resolution, at, NOT_ASKED_SENT),
+        )
+        .reason(RESOLVED_BY_OPERATOR, reason)
+    }
 }
 
 /// The payment an id names: a payment id, or an order id (unique: one order id, one payment).
@@ -366,6 +408,7 @@ mod tests {
             provider_ref: provider_ref.map(str::to_string),
             operator: "lan".into(),
             no_record_confirmed: false,
+            without_inquiry: false,
         }
     }
 

@@ -117,6 +117,11 @@ pub enum OrdersCommand {
         /// record and will never book this request (its idempotency window has passed).
         #[arg(long)]
         no_record_confirmed: bool,
+        /// For a sent payment whose stored order no longer reads back
+        /// (`unreadable_stored_order`), which the gateway cannot ask the provider about: you
+        /// confirmed the outcome with the provider yourself. Refused for any other payment.
+        #[arg(long)]
+        without_inquiry: bool,
     },
 }
 

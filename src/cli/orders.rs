@@ -41,6 +41,7 @@ pub async fn run(settings: Settings, command: OrdersCommand) -> anyhow::Result<E
             note,
             provider_ref,
             no_record_confirmed,
+            without_inquiry,
         } => {
             let resolution = Resolution {
                 order_id,
@@ -49,6 +50,7 @@ pub async fn run(settings: Settings, command: OrdersCommand) -> anyhow::Result<E
                 provider_ref,
                 operator: operator(),
                 no_record_confirmed,
+                without_inquiry,
             };
             resolve(settings, &resolution).await
         }

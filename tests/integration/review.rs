@@ -7,7 +7,7 @@ use gateway::app::RunningGateway;
 use gateway::payment::{PaymentState, ResultMessage, ResultStatus};
 use gateway::providers::build_adapters;
 use gateway::review::{Refusal, Resolution, ResolveOutcome, Verdict, RESOLVED_BY_OPERATOR};
-use gateway::store::{Change, PaymentFilter, Store};
+use gateway::store::{Change, PaymentFilter, PaymentRecord, Store};
 use sandbox_kit::Faults;
 use serde_json::{json, Value};
 
@@ -18,6 +18,7 @@ crate::on_both_databases!(
     a_held_duplicate_can_only_be_resolved_as_failed,
     a_sent_payment_is_resolved_only_when_the_provider_agrees,
     a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_closed_failed,
+    a_sent_payment_whose_stored_order_no_longer_reads_is_settled_on_the_operators_word,
 );
 
 const OPERATOR: &str = "test-operator";
@@ -54,19 +55,28 @@ async fn resolve(
     verdict: Verdict,
     provider_ref: Option<&str>,
 ) -> ResolveOutcome {
-    let adapters = build_adapters(
-        &stack.settings.providers,
-        stack.settings.dispatcher.provider_concurrency,
-    )
-    .unwrap();
-    let resolution = Resolution {
+    resolve_as(stack, store, resolution(order_id, verdict, provider_ref)).await
+}
+
+/// The test operator's resolution of `order_id`, with their note.
+fn resolution(order_id: &str, verdict: Verdict, provider_ref: Option<&str>) -> Resolution {
+    Resolution {
         order_id: order_id.to_string(),
         verdict,
         note: NOTE.to_string(),
         provider_ref: provider_ref.map(str::to_string),
         operator: OPERATOR.to_string(),
         no_record_confirmed: false,
-    };
+        without_inquiry: false,
+    }
+}
+
+async fn resolve_as(stack: &TestStack, store: &Store, resolution: Resolution) -> ResolveOutcome {
+    let adapters = build_adapters(
+        &stack.settings.providers,
+        stack.settings.dispatcher.provider_concurrency,
+    )
+    .unwrap();
     gateway::review::resolve(store, &adapters, &resolution).await.unwrap()
 }
 
@@ -253,23 +263,7 @@ async fn a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_c
     let order = bank_order(1_300_000);
     let order_id = stack.claim(&store, &order).await;
     let record = store.payments_named(&order_id).await.unwrap().remove(0);
-    let pool = sqlx::AnyPool::connect(secrecy::ExposeSecret::expose_secret(&stack.settings.database.url))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE payment_orders SET order_json = 'not an order' WHERE payment_id = $1")
-        .bind(record.payment_id.as_str())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let unreadable = store.payments_named(&order_id).await.unwrap().remove(0);
-    assert!(
-        unreadable.payout_request().is_err(),
-        "the stored order no longer reads back"
-    );
-    let held = Change::to(PaymentState::NeedsReview, "test: the stored order cannot be read back")
-        .reason("unreadable_stored_order", "the stored order cannot be read back");
-    assert!(store.apply(&unreadable, held).await.unwrap().is_some());
+    hold_unreadable(&stack, &store, &record).await;
 
     let refused = refusal(resolve(&stack, &store, &order_id, Verdict::Succeeded, None).await);
     assert!(matches!(refused, Refusal::NeverSubmitted { .. }), "{refused}");
@@ -285,6 +279,70 @@ async fn a_payment_held_unsent_whose_stored_order_no_longer_reads_can_still_be_c
     );
     assert!(resolved.detail.contains(NOTE), "{}", resolved.detail);
     assert_eq!(stack.credits(&order_id), 0, "nothing was paid");
+    stack.stop().await;
+}
+
+/// Spoils the stored order of `record` so that it no longer reads back, and holds the payment
+/// in review for it (`unreadable_stored_order`), as the dispatcher does.
+async fn hold_unreadable(stack: &TestStack, store: &Store, record: &PaymentRecord) {
+    let pool = sqlx::AnyPool::connect(secrecy::ExposeSecret::expose_secret(&stack.settings.database.url))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payment_orders SET order_json = 'not an order' WHERE payment_id = $1")
+        .bind(record.payment_id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let unreadable = store.payments_named(&record.order_id).await.unwrap().remove(0);
+    assert!(
+        unreadable.payout_request().is_err(),
+        "the stored order no longer reads back"
+    );
+    let held = Change::to(PaymentState::NeedsReview, "test: the stored order cannot be read back")
+        .reason("unreadable_stored_order", "the stored order cannot be read back");
+    assert!(store.apply(&unreadable, held).await.unwrap().is_some());
+}
+
+/// A payment that was sent and then held in review because its stored order no longer reads
+/// back had no way out but a callback: the gateway cannot ask the provider without the
+/// order's request, and every resolution was refused `UnreadableOrder`. With
+/// `--without-inquiry` the operator, who asked the provider by hand, settles it; the flag is
+/// refused for a payment whose order reads back.
+async fn a_sent_payment_whose_stored_order_no_longer_reads_is_settled_on_the_operators_word(db: Db) {
+    let stack = TestStack::start_with(db, crate::support::test_settings(), false).await;
+    let store = Store::connect(&stack.settings.database).await.unwrap();
+    let order = bank_order(1_300_000);
+    let order_id = stack.claim(&store, &order).await;
+    let record = store.payments_named(&order_id).await.unwrap().remove(0);
+    let sending = Change::to(PaymentState::Submitting, "test: submitting");
+    let sent = store.apply(&record, sending).await.unwrap().expect("submitting");
+    let review = Change::to(PaymentState::NeedsReview, "test: outcome unknown").reason("unknown_outcome", "test");
+    store.apply(&sent, review).await.unwrap().expect("in review");
+    let by_hand = |verdict| Resolution {
+        without_inquiry: true,
+        ..resolution(&order_id, verdict, Some("FT-BY-HAND-1"))
+    };
+    let refused = refusal(resolve_as(&stack, &store, by_hand(Verdict::Succeeded)).await);
+    assert!(matches!(refused, Refusal::InquiryPossible { .. }), "{refused}");
+
+    let in_review = store.payments_named(&order_id).await.unwrap().remove(0);
+    hold_unreadable(&stack, &store, &in_review).await;
+    let refused = refusal(resolve(&stack, &store, &order_id, Verdict::Succeeded, None).await);
+    assert!(matches!(refused, Refusal::UnreadableOrder { .. }), "{refused}");
+    assert!(refused.to_string().contains("--without-inquiry"), "{refused}");
+    let ResolveOutcome::Resolved(resolved) = resolve_as(&stack, &store, by_hand(Verdict::Succeeded)).await else {
+        panic!("the operator's word settles a sent payment the gateway cannot ask about");
+    };
+    assert_eq!(resolved.payment.state, PaymentState::Succeeded);
+    assert_eq!(resolved.payment.reason_code.as_deref(), Some(RESOLVED_BY_OPERATOR));
+    assert_eq!(resolved.payment.provider_ref.as_deref(), Some("FT-BY-HAND-1"));
+    assert!(
+        resolved.provider_answer.starts_with("not asked by the gateway"),
+        "{}",
+        resolved.provider_answer
+    );
+    assert!(resolved.detail.contains(NOTE), "{}", resolved.detail);
     stack.stop().await;
 }
 
