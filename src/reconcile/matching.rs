@@ -7,9 +7,9 @@
 //!
 //! A return is applied ([`ItemKind::Returned`]) only when it is a genuine return (it says why
 //! the money came back) and the statement shows no sign that the payment was paid more than
-//! once: at most one payout line for it, under the reference the provider reported, no
-//! reversal of one of its entries, no extra payout found by an earlier day's reconciliation,
-//! and not returned as a duplicate (`AM05`). A bare reversal
+//! once: at most one payout line for it, under the reference the provider reported and of the
+//! amount the gateway instructed, no reversal of one of its entries, no extra payout found by
+//! an earlier day's reconciliation, and not returned as a duplicate (`AM05`). A bare reversal
 //! (`RvslInd` without return information) is usually a duplicate booking taken back and never
 //! a return. Everything else is [`ItemKind::ReturnNeedsReview`]: writing `returned` to upstream
 //! while the beneficiary still holds one credit would make upstream pay the order twice.
@@ -144,8 +144,10 @@ pub struct Item {
     /// A sentence for the person reading the report.
     pub note: String,
     /// A payout line that may be a second credit of its payment (a second payout line, or one
-    /// under another reference than the provider reported), whatever else is wrong with it:
-    /// remembered so that a later day's return of the payment is reviewed.
+    /// under another reference than the provider reported), or that credited another amount
+    /// than instructed, whatever else is wrong with it: remembered so that a later day's return
+    /// of the payment is reviewed (a return of the instructed amount may leave the beneficiary
+    /// holding the rest).
     pub extra_payout: bool,
     /// The line is a payout (money out to the beneficiary), whatever else is wrong with it: what
     /// books a payment. A return, reversal or credit naming it does not.
@@ -185,6 +187,9 @@ pub fn match_statement(
             match line.kind {
                 LineKind::Payout => {
                     counts.payouts += 1;
+                    if booked_at_another_amount(payment, line) {
+                        counts.at_another_amount += 1;
+                    }
                     if booked_under_another_reference(payment, line) {
                         counts.under_another_reference += 1;
                     }
@@ -229,7 +234,7 @@ pub fn match_statement(
         };
         let is_payout = line.kind == LineKind::Payout;
         let repeated = is_payout && !paid_out.insert(payment.payment_id.as_str());
-        let amount_differs = i64::try_from(line.amount).ok() != Some(payment.amount);
+        let amount_differs = booked_at_another_amount(payment, line);
         let reference_differs = is_payout && booked_under_another_reference(payment, line);
         let paid_after_return = payment
             .returned_on
@@ -313,7 +318,11 @@ pub fn match_statement(
             gateway_state: Some(payment.state),
             return_reason: return_reason(line),
             booked_on: Some(line.booked_on),
-            extra_payout: repeated || reference_differs || paid_after_return.is_some() || booked_before.is_some(),
+            extra_payout: repeated
+                || reference_differs
+                || (is_payout && amount_differs)
+                || paid_after_return.is_some()
+                || booked_before.is_some(),
             payout: is_payout,
             note,
         });
@@ -460,12 +469,19 @@ struct Booked {
     payouts: usize,
     /// Of the payouts, those booked under another reference than the provider reported.
     under_another_reference: usize,
+    /// Of the payouts, those of another amount than the gateway instructed.
+    at_another_amount: usize,
     /// Of the payouts, those booked on another day than the payout a reconciliation before
     /// found ([`GatewayPayment::first_booked_on`]).
     on_another_day: usize,
     reversals: usize,
     /// Credits naming the payment without return information.
     credits: usize,
+}
+
+/// A line of another amount than the gateway instructed for its payment.
+fn booked_at_another_amount(payment: &GatewayPayment, line: &StatementLine) -> bool {
+    i64::try_from(line.amount).ok() != Some(payment.amount)
 }
 
 /// A payout line whose entry is not the one the provider reported to the gateway: maybe a
@@ -531,6 +547,13 @@ fn needs_review(
     if booked.under_another_reference > 0 {
         return Some(
             "returned, but the statement books a payout of it under another reference than the provider reported"
+                .to_string(),
+        );
+    }
+    if booked.at_another_amount > 0 {
+        return Some(
+            "returned, but the statement books its payout at another amount than the gateway instructed: the \
+             beneficiary may still hold what the return does not give back"
                 .to_string(),
         );
     }
@@ -725,19 +748,23 @@ mod tests {
 
     /// A payout line that may be a second credit is flagged to be remembered whatever kind of
     /// item it is: a second line, or one under another reference with the wrong amount or for a
-    /// payment not succeeded; the payment's own payout is not.
+    /// payment not succeeded, and the payment's own entry of another amount than instructed;
+    /// the payment's own payout of its amount is not.
     #[test]
     fn a_possible_second_credit_is_flagged_whatever_else_is_wrong_with_it() {
         let payments = [
             payment("a", 1_000, PaymentState::Succeeded, 1_100),
             payment("b", 2_000, PaymentState::Succeeded, 900),
             payment("c", 3_000, PaymentState::Pending, 900),
+            payment("d", 4_000, PaymentState::Succeeded, 1_100),
         ];
         let lines = [
             payout("a", 1_000),
             line("FT-a-again", "a", 1_000, LineKind::Payout),
             line("FT-b-other", "b", 2_500, LineKind::Payout),
             line("FT-c-other", "c", 3_000, LineKind::Payout),
+            // Its own entry, but of another amount than instructed.
+            line("FT-d", "d", 4_500, LineKind::Payout),
         ];
         let flagged: Vec<(ItemKind, String, bool)> = match_statement(&lines, &payments, DAY, 0)
             .into_iter()
@@ -748,9 +775,39 @@ mod tests {
             (ItemKind::DuplicateOnStatement, "FT-a-again", true),
             (ItemKind::AmountMismatch, "FT-b-other", true),
             (ItemKind::StatusMismatch, "FT-c-other", true),
+            (ItemKind::AmountMismatch, "FT-d", true),
         ]
         .map(|(kind, entry, extra)| (kind, entry.to_string(), extra));
         assert_eq!(flagged, expected);
+    }
+
+    /// A return of the instructed amount, on the day the statement books the payout at another
+    /// (a tenfold credit): applied, it told upstream `returned`, freed the beneficiary's period
+    /// and the reissued order paid them again while they still held the rest.
+    #[test]
+    fn a_return_beside_a_payout_of_another_amount_needs_review() {
+        let payments = [payment("p", 500_000, PaymentState::Succeeded, 1_100)];
+        let lines = [
+            payout("p", 5_000_000),
+            line(
+                "RTN-p",
+                "p",
+                500_000,
+                LineKind::Return {
+                    reason_code: "AC04".into(),
+                },
+            ),
+        ];
+        let items = match_statement(&lines, &payments, DAY, 0);
+        assert_eq!(
+            kinds(&items),
+            [(ItemKind::AmountMismatch, "p"), (ItemKind::ReturnNeedsReview, "p")]
+        );
+        let review = items.iter().find(|item| item.kind == ItemKind::ReturnNeedsReview);
+        assert!(
+            review.is_some_and(|item| item.note.contains("another amount")),
+            "{items:?}"
+        );
     }
 
     #[test]
