@@ -196,6 +196,22 @@ fn entry_lines(entry: Node) -> Result<Vec<StatementLine>, String> {
         transactions.push(None);
     }
     let batch = transactions.len() > 1;
+    if batch {
+        // Each line takes its transaction's amount: they must add up to what the entry booked,
+        // or a file booked more (or less) than it lists and would still balance.
+        let mut listed: u64 = 0;
+        for transaction in transactions.iter().flatten() {
+            let amount = amount_of(child(*transaction, "Amt").ok_or("a transaction of a batch entry has no amount")?)?;
+            listed = listed
+                .checked_add(amount)
+                .ok_or("the transactions of a batch entry add up to more than an amount can hold")?;
+        }
+        if listed != entry_amount {
+            return Err(format!(
+                "the transactions of a batch entry add up to {listed} đồng, not the entry's amount {entry_amount}"
+            ));
+        }
+    }
     let mut lines = Vec::new();
     for (position, transaction) in transactions.into_iter().enumerate() {
         let refs = transaction.and_then(|tx| child(tx, "Refs"));
@@ -425,6 +441,24 @@ mod tests {
 <BookgDt><Dt>2026-12-03</Dt></BookgDt><AcctSvcrRef>FT-BATCH</AcctSvcrRef><NtryDtls>{details}</NtryDtls></Ntry>"#,
             1000 * transactions.len()
         )
+    }
+
+    /// A batch entry that booked 9,000 đồng and lists two transactions of 1,000: both lines
+    /// matched and the books balanced, though the account was debited 7,000 more than listed.
+    #[test]
+    fn a_batch_entry_whose_transactions_do_not_add_up_to_it_is_refused() {
+        let xml = batch_entry(&[("pay_a", Some("TX-1")), ("pay_b", Some("TX-2"))]);
+        assert!(parse(document(&xml).as_bytes()).is_ok(), "2,000 in two of 1,000");
+        let off = xml.replacen(r#"<Amt Ccy="VND">2000</Amt>"#, r#"<Amt Ccy="VND">9000</Amt>"#, 1);
+        match parse(document(&off).as_bytes()) {
+            Err(StatementError::Entry { problem, .. }) => {
+                assert!(
+                    problem.contains("add up to 2000 đồng, not the entry's amount 9000"),
+                    "{problem}"
+                )
+            }
+            other => panic!("refused, not {other:?}"),
+        }
     }
 
     /// Two returns in one batch entry under one reference (a bank copying the entry's reference
