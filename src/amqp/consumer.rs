@@ -83,9 +83,11 @@ async fn consume(
     let Some((connection, channel, mut deliveries)) = super::unless_stopped(shutdown, set_up).await? else {
         return Ok(());
     };
-    // The reconnect delay starts over only once the store took an order: a store that
-    // answers the ping but refuses writes keeps the delays doubling, so requeued orders do
-    // not burn through their delivery limit in seconds.
+    // The reconnect delay starts over once the store took an order, or when the broker (not the
+    // store) ended a session that had been consuming: a store that answers the ping but
+    // refuses writes keeps the delays doubling, so requeued orders do not burn through their
+    // delivery limit in seconds, while a broker that drops an idle consumer now and then (the
+    // queue is empty most of the month) is rejoined within the first wait, not the longest.
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
     let connected = links.connected_while(LINK, NOT_CONSUMING);
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
@@ -112,8 +114,14 @@ async fn consume(
                         (tag, taken)
                     });
                 }
-                Some(Err(error)) => break Err(error).context("the orders channel failed"),
-                None => break Err(anyhow::anyhow!("the broker cancelled the orders consumer")),
+                Some(Err(error)) => {
+                    *attempt = 0;
+                    break Err(error).context("the orders channel failed");
+                }
+                None => {
+                    *attempt = 0;
+                    break Err(anyhow::anyhow!("the broker cancelled the orders consumer"));
+                }
             }
         }
     };

@@ -94,6 +94,36 @@ crate::bounded_test! {
     }
 }
 
+crate::bounded_test! {
+    /// The consumer's reconnect wait started over only once the store took an order, so with
+    /// the orders queue empty (most of the month) each connection the broker dropped doubled
+    /// it: from the seventh on, every broker blip kept orders out for 30 s. A session the broker
+    /// ended after it had been consuming now starts the waits over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_consumer_dropped_again_and_again_reconnects_within_the_first_wait() {
+        let stack = TestStack::start(Db::Sqlite).await;
+        orders_side_ready(&stack.gateway_url()).await;
+        let needle = format!("payout-gateway/orders ({})", stack.settings.amqp.orders_queue);
+        for drop in 1..=8 {
+            let before = connection_pids(&needle).await;
+            assert_eq!(close_connections(&needle).await, 1, "drop {drop}");
+            let dropped_at = tokio::time::Instant::now();
+            loop {
+                let now = connection_pids(&needle).await;
+                if now.iter().any(|pid| !before.contains(pid)) {
+                    break;
+                }
+                assert!(
+                    dropped_at.elapsed() < Duration::from_secs(8),
+                    "drop {drop}: the consumer connected again within 8 s (the first wait is 0.5 s)"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        stack.stop().await;
+    }
+}
+
 /// The broker's ids (Erlang pids) of the open connections whose name contains `needle`.
 async fn connection_pids(needle: &str) -> Vec<String> {
     let listing = tokio::process::Command::new("rabbitmqctl")
