@@ -221,29 +221,53 @@ impl Dispatcher {
 
     /// Applies a change, logging it once. A lost compare-and-set means a callback (or an
     /// operator) got there first, which is fine: the payment is already where that change put
-    /// it — unless the provider's answer (`said`) just settled it one way and that change left
-    /// it final the other way (paid and failed, or failed and paid): then upstream and ops are
-    /// told (`provider_contradicts_final`), since upstream would reissue a payment the provider
-    /// says it made, or take as paid one the provider says it did not pay.
+    /// it — unless the provider's answer (`said`) just settled it. Then that answer still
+    /// stands (see [`Self::settle_changed_meanwhile`]).
     async fn record(&self, record: &PaymentRecord, change: impl Into<Decided>) -> Result<(), StoreError> {
         let Decided { change, said } = change.into();
         let to = change.to;
+        let settles = (said == Some(to)).then(|| change.clone());
         let reason_code = change.reason_code.clone();
-        let detail = change.detail.clone();
         match self.store.apply(record, change).await? {
             Some(_) => {
                 metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
                 tracing::info!(payment_id = %record.payment_id, from = %record.state, to = %to, reason_code = reason_code.as_deref().unwrap_or(""), "Payment moved.");
             }
-            None if said == Some(to) => {
-                self.store
-                    .report_contradicting_answer(&record.payment_id, to, &detail)
-                    .await?;
-            }
-            None => {
-                tracing::debug!(payment_id = %record.payment_id, to = %to, "The payment changed meanwhile; this step's result is dropped.");
+            None => match settles {
+                Some(change) => self.settle_changed_meanwhile(record, change).await?,
+                None => {
+                    tracing::debug!(payment_id = %record.payment_id, to = %to, "The payment changed meanwhile; this step's result is dropped.");
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// The provider's final answer (`change`) about a payment that changed while it was
+    /// asked. Still on its way (a "processing" callback moved it to `pending` meanwhile), the
+    /// payment is settled by that answer as it now stands; dropped, it waited for its next
+    /// poll to learn what the provider had said. One moved to `needs_review` meanwhile was put
+    /// there for a person, and stays. Final the other way (paid and failed, or
+    /// failed and paid), upstream and ops are told (`provider_contradicts_final`), since
+    /// upstream would reissue a payment the provider says it made, or take as paid one the
+    /// provider says it did not pay.
+    async fn settle_changed_meanwhile(&self, record: &PaymentRecord, change: Change) -> Result<(), StoreError> {
+        let to = change.to;
+        let detail = change.detail.clone();
+        if let Some(current) = self.store.payment(&record.payment_id).await? {
+            if current.state != PaymentState::NeedsReview && current.state.can_become(to) {
+                let from = current.state;
+                if self.store.apply(&current, change).await?.is_some() {
+                    metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
+                    tracing::info!(payment_id = %record.payment_id, %from, %to, "Payment moved by the provider's answer, after it changed while the provider was asked.");
+                    return Ok(());
+                }
             }
         }
+        // Final meanwhile (or changed once more: its next step asks again).
+        self.store
+            .report_contradicting_answer(&record.payment_id, to, &detail)
+            .await?;
         Ok(())
     }
 }

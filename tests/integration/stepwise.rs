@@ -21,6 +21,7 @@ crate::on_both_databases!(
     a_paid_answer_for_a_payment_settled_failed_meanwhile_is_told_upstream_and_ops,
     a_failed_answer_for_a_payment_settled_paid_meanwhile_is_told_upstream_and_ops,
     a_submit_that_finds_no_call_permit_in_time_goes_back_to_the_queue_with_its_attempt,
+    a_paid_answer_for_a_payment_a_processing_callback_moved_meanwhile_settles_it,
 );
 
 /// The transfers the sandbox bank booked for `order_id`.
@@ -225,6 +226,90 @@ async fn run_once_asks_about_a_payment_left_in_submitting_before_sending_it_agai
         .get("bank_transfer", &resent.payment.payment_id);
     assert!(booked.is_some(), "the bank booked the resend");
     assert_eq!(stack.credits(&order_id), 0, "still processing at the bank");
+    stack.stop().await;
+}
+
+/// The dispatcher asks the bank about a payment left in `submitting` (the bank booked and
+/// completed it); while the (slow) answer is on its way, a "processing" callback moves the
+/// payment to `pending`. The bank answers "paid": the dispatcher's change lost its
+/// compare-and-set and was dropped, and the payment waited for its next poll
+/// (`pending_poll_after_ms`, a minute by default) to learn what the provider had already said.
+/// The provider's final word now settles the payment as it stands.
+async fn a_paid_answer_for_a_payment_a_processing_callback_moved_meanwhile_settles_it(db: Db) {
+    let (stack, store, dispatcher) = stepwise(db).await;
+    let order = bank_order(1_150_000);
+    stack.open_bank_account(&order, HOLDER);
+    let order_id = stack.claim(&store, &order).await;
+    let accepted = view(&store, &order_id).await.payment;
+    let left = Change {
+        count_attempt: true,
+        ..Change::to(
+            PaymentState::Submitting,
+            "test: the submit went out, then the gateway died",
+        )
+        .at(now_ms())
+    };
+    let submitting = store
+        .apply(&accepted, left)
+        .await
+        .unwrap()
+        .expect("nothing else moved it");
+    // The submit that went out: booked, and completed at the bank.
+    let adapters = build_adapters(&stack.settings.providers, 4).unwrap();
+    let request = submitting.payout_request().expect("the stored order reads back");
+    adapters["bank_transfer"]
+        .submit(&request)
+        .await
+        .expect("the bank books it");
+    let ledger = &stack.sandbox.kit.ledger;
+    ledger
+        .complete("bank_transfer", &submitting.payment_id)
+        .expect("booked");
+    stack.set_bank_faults(Faults {
+        latency_ms: 700,
+        complete_after_ms: 3_600_000,
+        ..Faults::default()
+    });
+
+    let dispatcher = Arc::new(dispatcher);
+    let asking = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        async move { dispatcher.run_once().await }
+    });
+    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let leased: Option<i64> = sqlx::query_scalar("SELECT lease_until FROM payments WHERE payment_id = $1")
+            .bind(submitting.payment_id.as_str())
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        if leased.is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the inquiry leases the payment");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = connection.close().await;
+    let processing = Change::to(PaymentState::Pending, "test: a processing callback").at(now_ms() + 3_600_000);
+    store
+        .apply(&submitting, processing)
+        .await
+        .unwrap()
+        .expect("the inquiry has not answered yet");
+    assert_eq!(asking.await.unwrap(), 1);
+
+    let after = view(&store, &order_id).await;
+    assert_eq!(
+        moves(&after),
+        [PaymentState::Submitting, PaymentState::Pending, PaymentState::Succeeded]
+    );
+    assert!(after.payment.provider_ref.is_some(), "the bank's reference");
+    let last = after.results.last().expect("results");
+    assert_eq!((last.status, last.is_final), (ResultStatus::Succeeded, true));
+    assert_eq!(stack.credits(&order_id), 1);
     stack.stop().await;
 }
 
