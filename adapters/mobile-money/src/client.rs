@@ -173,11 +173,15 @@ impl MobileMoneyAdapter {
         };
         match signing::verify(self.secret(), &fields) {
             Ok(()) => {}
+            // An unsigned body is no signed result: a 401 of an API gateway in front of the
+            // provider (`{"error":"invalid token"}`) is classified by its status, as one
+            // without a body is, and only a 2xx or 422 is a result that should have been signed.
             Err(SignatureProblem::Missing) => {
-                return Err(problem(
+                let unsigned = problem(
                     reason::PROVIDER_BAD_SIGNATURE,
                     format!("{provider}'s answer carries no signature."),
-                ))
+                );
+                return Err(self.http_error(answer, unsigned));
             }
             Err(SignatureProblem::Bad) => {
                 return Err(problem(

@@ -330,6 +330,24 @@ async fn a_submit_answer_with_a_bad_or_missing_signature_is_an_unknown_outcome()
     assert_unknown(&submit_answered_with(ResponseTemplate::new(200).set_body_string("<html>ok</html>")).await);
 }
 
+/// An API gateway in front of the wallet answering with JSON of its own, unsigned: classified
+/// by its HTTP status, as without a body. (Before, any JSON body was opened as the provider's
+/// and found unsigned: a 401 after a credentials rotation was an unknown outcome, and every
+/// payment went through status inquiries to review.)
+#[tokio::test]
+async fn an_unsigned_json_error_page_is_classified_by_its_status() {
+    let unsigned = |status: u16, body: Value| ResponseTemplate::new(status).set_body_json(body);
+    let result = submit_answered_with(unsigned(401, json!({"error": "invalid token"}))).await;
+    assert_transient(&result, "provider_auth_failed");
+    let result = submit_answered_with(unsigned(403, json!({"error": "forbidden"}))).await;
+    assert_transient(&result, "provider_auth_failed");
+    let result = submit_answered_with(unsigned(404, json!({"message": "no route"}))).await;
+    assert_permanent(&result, "http_404");
+    // A result that should have been signed is still in doubt.
+    assert_unknown(&submit_answered_with(unsigned(200, json!({"resultCode": 0}))).await);
+    assert_unknown(&submit_answered_with(unsigned(422, json!({"resultCode": 40}))).await);
+}
+
 #[tokio::test]
 async fn a_wallet_of_another_provider_is_refused_without_calling_anyone() {
     let server = MockServer::start().await;

@@ -245,10 +245,13 @@ impl PayoutAdapter for VnpostAccountAdapter {
             answer.transaction_id.as_deref(),
             answer.fail_code.as_deref(),
         )?;
-        if matches!(status, ProviderStatus::NotFound) {
+        let about_ours = answer.request_id.as_deref() == Some(request.payment_id.as_str());
+        // "Not found" may leave out which request it was asked about; one that names another
+        // request is not about ours (resubmitting on it spent an attempt on another's answer).
+        if matches!(status, ProviderStatus::NotFound) && (about_ours || answer.request_id.is_none()) {
             return Ok(status);
         }
-        if answer.request_id.as_deref() != Some(request.payment_id.as_str()) {
+        if !about_ours {
             return Err(AdapterError::transient(
                 reason::PROVIDER_BAD_ANSWER,
                 "VNPost answered the status query for another request_id.",

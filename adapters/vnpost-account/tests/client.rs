@@ -415,6 +415,20 @@ async fn query_00_is_succeeded() {
 async fn query_05_means_vnpost_never_received_the_payment() {
     let body = signed(serde_json::json!({"result_code": "05", "request_id": PAYMENT}));
     assert_eq!(query_answered_with(body).await, Ok(ProviderStatus::NotFound));
+    let unnamed = signed(serde_json::json!({"result_code": "05"}));
+    assert_eq!(query_answered_with(unnamed).await, Ok(ProviderStatus::NotFound));
+}
+
+/// "Not found" about another request is no answer about ours. (Before, it was taken as ours:
+/// the payment was resubmitted on another payment's answer, an attempt spent.)
+#[tokio::test]
+async fn query_05_about_another_request_is_transient() {
+    let body = signed(serde_json::json!({"result_code": "05", "request_id": "pay_someone_else"}));
+    let answer = query_answered_with(body).await;
+    assert!(
+        matches!(&answer, Err(AdapterError::Transient { code, .. }) if code == "provider_bad_answer"),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]
