@@ -1,6 +1,7 @@
 //! The bank's wire types (prefixed `Bank…`) and the mapping of its statuses and error codes
 //! onto the gateway's `ProviderStatus` and `AdapterError`.
 
+use gateway_adapter::mask::{mask_name, mask_tail};
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::parse_error::json_problem;
 use gateway_adapter::telemetry::count_unknown_status;
@@ -11,21 +12,40 @@ use provider_http::{reason, ProviderResponse};
 use serde::{Deserialize, Serialize};
 
 /// Body of `POST /v1/name-inquiry`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankNameInquiryRequest {
     pub bin: String,
     pub account_number: String,
 }
 
+impl std::fmt::Debug for BankNameInquiryRequest {
+    /// Masks the account number: this type may end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankNameInquiryRequest")
+            .field("bin", &self.bin)
+            .field("account_number", &mask_tail(&self.account_number))
+            .finish()
+    }
+}
+
 /// Successful answer of `POST /v1/name-inquiry`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankNameInquiryResponse {
     /// UPPERCASE, without diacritics.
     pub account_name: String,
 }
 
+impl std::fmt::Debug for BankNameInquiryResponse {
+    /// Masks the holder's name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankNameInquiryResponse")
+            .field("account_name", &mask_name(&self.account_name))
+            .finish()
+    }
+}
+
 /// Body of `POST /v1/transfers`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankTransferRequest {
     /// Our payment id; also the `Idempotency-Key` header.
     pub client_reference: String,
@@ -39,6 +59,22 @@ pub struct BankTransferRequest {
     pub beneficiary_name: String,
     /// ASCII, no diacritics, at most `memo_max_chars`.
     pub description: String,
+}
+
+impl std::fmt::Debug for BankTransferRequest {
+    /// Masks the account and the name: this type may end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankTransferRequest")
+            .field("client_reference", &self.client_reference)
+            .field("end_to_end_id", &self.end_to_end_id)
+            .field("amount", &self.amount)
+            .field("currency", &self.currency)
+            .field("beneficiary_bin", &self.beneficiary_bin)
+            .field("beneficiary_account", &mask_tail(&self.beneficiary_account))
+            .field("beneficiary_name", &mask_name(&self.beneficiary_name))
+            .field("description", &self.description)
+            .finish()
+    }
 }
 
 impl BankTransferRequest {
@@ -283,6 +319,36 @@ mod tests {
             retry_after,
             body: body.to_vec(),
         }
+    }
+
+    /// The wire types that carry an account or a name print them masked: one logged with `{:?}`
+    /// (by a later change, or a crate's debug log) must not write them out whole.
+    #[test]
+    fn wire_types_debug_print_no_account_or_name() {
+        let transfer = BankTransferRequest {
+            client_reference: "pay_1".into(),
+            end_to_end_id: "TB-1".into(),
+            amount: 500_000,
+            currency: "VND".into(),
+            beneficiary_bin: "970436".into(),
+            beneficiary_account: "0011004455667".into(),
+            beneficiary_name: "NGUYEN VAN DUC".into(),
+            description: "Tro cap".into(),
+        };
+        let inquiry = BankNameInquiryRequest {
+            bin: "970436".into(),
+            account_number: "0011004455667".into(),
+        };
+        let holder = BankNameInquiryResponse {
+            account_name: "NGUYEN VAN DUC".into(),
+        };
+        for printed in [format!("{transfer:?}"), format!("{inquiry:?}"), format!("{holder:?}")] {
+            assert!(
+                !printed.contains("0011004455667") && !printed.contains("NGUYEN VAN DUC"),
+                "{printed}"
+            );
+        }
+        assert!(format!("{transfer:?}").contains("pay_1"), "the ids stay readable");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! `gateway_provider_unknown_status_total`.
 
 use gateway_adapter::lenient::{required_whole_number, string_or_number};
+use gateway_adapter::mask::{mask_name, mask_tail};
 use gateway_adapter::names::{normalise_name, provider_memo};
 use gateway_adapter::telemetry::count_unknown_status;
 use gateway_adapter::{AdapterError, Msisdn, PayoutRequest, ProviderStatus, Vnd, WalletProvider};
@@ -123,7 +124,7 @@ impl ResultCode {
 }
 
 /// Body of `POST /v2/wallet/inquiry`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WalletInquiryRequest {
     pub partner_code: String,
@@ -137,8 +138,19 @@ pub struct WalletInquiryRequest {
     pub signature: String,
 }
 
+impl std::fmt::Debug for WalletInquiryRequest {
+    /// Masks the phone number: this type may end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletInquiryRequest")
+            .field("partner_code", &self.partner_code)
+            .field("request_id", &self.request_id)
+            .field("wallet_id", &mask_tail(&self.wallet_id))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Answer of `POST /v2/wallet/inquiry` (after its signature verified).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WalletInquiryResponse {
     pub result_code: i64,
@@ -149,8 +161,19 @@ pub struct WalletInquiryResponse {
     pub wallet_name: Option<String>,
 }
 
+impl std::fmt::Debug for WalletInquiryResponse {
+    /// Masks the phone number and the holder's name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletInquiryResponse")
+            .field("result_code", &self.result_code)
+            .field("wallet_id", &self.wallet_id.as_deref().map(mask_tail))
+            .field("wallet_name", &self.wallet_name.as_deref().map(mask_name))
+            .finish()
+    }
+}
+
 /// Body of `POST /v2/disbursement/pay`, fields in the order they are sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WalletPayRequest {
     pub partner_code: String,
@@ -170,6 +193,22 @@ pub struct WalletPayRequest {
     pub request_type: String,
     pub lang: String,
     pub signature: String,
+}
+
+impl std::fmt::Debug for WalletPayRequest {
+    /// Masks the phone number and the name: this type may end up in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletPayRequest")
+            .field("partner_code", &self.partner_code)
+            .field("request_id", &self.request_id)
+            .field("order_id", &self.order_id)
+            .field("amount", &self.amount)
+            .field("wallet_id", &mask_tail(&self.wallet_id))
+            .field("beneficiary_name", &mask_name(&self.beneficiary_name))
+            .field("order_info", &self.order_info)
+            .field("ipn_url", &self.ipn_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WalletPayRequest {
@@ -447,6 +486,44 @@ mod tests {
     const EVERY_LISTED_CODE: [i64; 15] = [
         0, 1000, 1001, 1002, 1003, 1004, 1006, 1010, 7000, 11, 13, 20, 40, 98, 99,
     ];
+
+    /// The wire types that carry a phone number or a name print them masked: one logged with
+    /// `{:?}` (by a later change, or a crate's debug log) must not write them out whole.
+    #[test]
+    fn wire_types_debug_print_no_phone_number_or_name() {
+        let pay = WalletPayRequest {
+            partner_code: "GW".into(),
+            request_id: "pay_1".into(),
+            order_id: "TB-1".into(),
+            amount: 500_000,
+            wallet_id: "0981234567".into(),
+            beneficiary_name: "NGUYEN VAN DUC".into(),
+            order_info: "Tro cap".into(),
+            ipn_url: "http://127.0.0.1/callbacks/viettel_money".into(),
+            request_type: "disburseToWallet".into(),
+            lang: "vi".into(),
+            signature: String::new(),
+        };
+        let inquiry = WalletInquiryRequest {
+            partner_code: "GW".into(),
+            request_id: "inq_1".into(),
+            wallet_id: "0981234567".into(),
+            lang: "vi".into(),
+            signature: String::new(),
+        };
+        let holder = WalletInquiryResponse {
+            result_code: 0,
+            wallet_id: Some("0981234567".into()),
+            wallet_name: Some("NGUYEN VAN DUC".into()),
+        };
+        for printed in [format!("{pay:?}"), format!("{inquiry:?}"), format!("{holder:?}")] {
+            assert!(
+                !printed.contains("0981234567") && !printed.contains("NGUYEN VAN DUC"),
+                "{printed}"
+            );
+        }
+        assert!(format!("{pay:?}").contains("pay_1"), "the ids stay readable");
+    }
 
     #[test]
     fn codes_round_trip_and_unlisted_codes_are_kept() {
