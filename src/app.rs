@@ -188,7 +188,9 @@ impl RunningGateway {
     /// Stops in order: the pruner, then no new orders (claims in progress finish and ack),
     /// then no new steps (steps in progress finish), then the relay publishes what is left in
     /// the outbox (for up to five seconds; the rest goes out at the next start), then the
-    /// HTTP listener (requests in progress finish).
+    /// HTTP listener (requests in progress finish). What is left is what waits at that moment:
+    /// results other gateways on the same database write meanwhile are theirs to publish, and
+    /// held every rolling restart for its whole five seconds.
     ///
     /// `/readyz` answers "stopping" from the start, so a load balancer sends no more callbacks
     /// here while the listener still answers the ones in flight.
@@ -200,8 +202,11 @@ impl RunningGateway {
         self.consumer.stop().await;
         self.dispatcher.stop().await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while tokio::time::Instant::now() < deadline && self.store.unpublished_count().await.unwrap_or(0) > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Ok(Some(newest)) = self.store.newest_unpublished().await {
+            while tokio::time::Instant::now() < deadline && self.store.unpublished_up_to(newest).await.unwrap_or(0) > 0
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         self.relay.stop().await;
         self.http.stop().await;

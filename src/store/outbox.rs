@@ -449,6 +449,23 @@ impl Store {
     pub async fn unpublished_count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(UNPUBLISHED_COUNT).fetch_one(self.pool()).await
     }
+
+    /// The newest message waiting for the relay (its row id), if any: with
+    /// [`Store::unpublished_up_to`], what a stopping gateway waits for, not what other
+    /// gateways on the same database write after it.
+    pub async fn newest_unpublished(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT MAX(id) FROM outbox_waiting")
+            .fetch_one(self.pool())
+            .await
+    }
+
+    /// How many messages up to row `id` still wait for the relay.
+    pub async fn unpublished_up_to(&self, id: i64) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_waiting WHERE id <= $1")
+            .bind(id)
+            .fetch_one(self.pool())
+            .await
+    }
 }
 
 #[cfg(test)]

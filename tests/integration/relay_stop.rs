@@ -198,3 +198,54 @@ crate::bounded_test! {
         stack.stop().await;
     }
 }
+
+crate::bounded_test! {
+    /// Another gateway on the same database writes results all along and publishes each a
+    /// moment later: a stopping gateway waits for what waited when it stopped, not for what
+    /// the other writes meanwhile. (Before, it counted every waiting row in the database, so every rolling restart
+    /// beside a busy gateway took the whole five seconds.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopping_gateway_does_not_wait_for_results_other_gateways_write_meanwhile() {
+        let mut stack = TestStack::start(Db::Postgres).await;
+        let pool = raw_database(&stack.settings.database.url).await;
+        let writing = CancellationToken::new();
+        let other_gateway = tokio::spawn({
+            let (pool, writing) = (pool.clone(), writing.clone());
+            async move {
+                let mut held = std::collections::VecDeque::new();
+                let mut written = 0;
+                while !writing.is_cancelled() {
+                    written += 1;
+                    let ids = insert_results(&pool, &["result.bank_transfer.pending"], &format!("other-{written}")).await;
+                    // Held by the other gateway's relay, which publishes each 100 ms later.
+                    sqlx::query("UPDATE outbox_waiting SET relay_lease_until = $1 WHERE id = $2")
+                        .bind(chrono::Utc::now().timestamp_millis() + 3_600_000)
+                        .bind(ids[0])
+                        .execute(&pool)
+                        .await
+                        .expect("leased");
+                    held.push_back(ids[0]);
+                    if held.len() > 5 {
+                        let published = held.pop_front().expect("held rows");
+                        sqlx::query("DELETE FROM outbox_waiting WHERE id = $1")
+                            .bind(published)
+                            .execute(&pool)
+                            .await
+                            .expect("published");
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let gateway = stack.gateway.take().expect("the stack runs a gateway");
+        let stopping = std::time::Instant::now();
+        gateway.stop().await;
+        let took = stopping.elapsed();
+        writing.cancel();
+        let _ = other_gateway.await;
+        pool.close().await;
+        stack.stop().await;
+        assert!(took < Duration::from_secs(4), "the stop took {took:?}");
+    }
+}
