@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::reuse::Reuse;
 use crate::batch::{describe, rfc3339, BatchCheck, BatchView};
 use crate::store::{now_ms, Store};
 
@@ -71,6 +72,29 @@ impl BatchProgress {
 
 /// Reads and checks the open batches; a store error is reported inside, not raised, so the
 /// rest of the dashboard still shows.
+/// [`in_progress`] within `within`, one reading shared by every viewer for a while
+/// (`shared`). A reading that could not check every batch, or did not come in time, is shown
+/// but not kept: the next refresh reads again.
+pub async fn in_progress_within(shared: &Reuse<Batches>, store: &Store, within: std::time::Duration) -> Batches {
+    let read = shared.get(|| async {
+        let batches = in_progress(store).await;
+        match batches.error {
+            None => Ok(batches),
+            Some(_) => Err(batches),
+        }
+    });
+    match tokio::time::timeout(within, read).await {
+        Ok(Ok(batches) | Err(batches)) => batches,
+        Err(_) => Batches {
+            error: Some(format!(
+                "The batches could not be read within {:.1} s.",
+                within.as_secs_f64()
+            )),
+            ..Default::default()
+        },
+    }
+}
+
 pub async fn in_progress(store: &Store) -> Batches {
     let open = match store.open_batches().await {
         Ok(open) => open,

@@ -21,8 +21,8 @@ use crate::amqp;
 use crate::config::AmqpSettings;
 use crate::dlq::DlqReader;
 
-/// The longest one look may take before the dashboard shows it as failed; well inside the
-/// listener's request timeout (`http.request_timeout_ms`, 10 s by default).
+/// The longest one look may take before the dashboard shows it as failed, unless the summary's
+/// own bound (inside the listener's request timeout) is shorter.
 const LOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One look at the DLQ.
@@ -63,8 +63,9 @@ impl DlqWatch {
         }
     }
 
-    /// The last look if it is recent enough, else a new one.
-    pub async fn look(&self) -> DlqLook {
+    /// The last look if it is recent enough, else a new one, taken within `within` at most
+    /// (and [`LOOK_TIMEOUT`]).
+    pub async fn look(&self, within: Duration) -> DlqLook {
         let mut last = self.last.lock().await;
         if let Some((taken, look)) = last.as_ref() {
             if taken.elapsed() < self.refresh {
@@ -72,12 +73,13 @@ impl DlqWatch {
             }
         }
         let looked_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let look = match tokio::time::timeout(LOOK_TIMEOUT, self.take()).await {
+        let bound = within.min(LOOK_TIMEOUT);
+        let look = match tokio::time::timeout(bound, self.take()).await {
             Ok(Ok(look)) => DlqLook { looked_at, ..look },
             Ok(Err(error)) => self.failed(looked_at, format!("{error:#}")),
             Err(_) => self.failed(
                 looked_at,
-                format!("RabbitMQ did not answer within {} s", LOOK_TIMEOUT.as_secs()),
+                format!("RabbitMQ did not answer within {:.1} s", bound.as_secs_f64()),
             ),
         };
         *last = Some((Instant::now(), look.clone()));

@@ -70,24 +70,20 @@ pub struct ReviewItem {
     pub sent: bool,
 }
 
-/// A read of the store, bounded as `/readyz`'s is: a store that is gone is answered 503 with
-/// the page's message within the listener's request timeout, not 408 with an empty body. Only
-/// the store's reads: the DLQ look has a bound of its own, and a broker that does not answer
-/// is told as such (under one bound for the whole summary, it was told as the store's fault).
-async fn bounded<T>(
-    state: &DashboardState,
-    read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, sqlx::Error> {
-    crate::http::health::store_read_within(state.store_within, read).await
-}
-
 /// Builds the summary; a store that does not answer is an error (the page says so).
+///
+/// Its parts are read side by side, all within one bound (`/readyz`'s: three quarters of the
+/// listener's request timeout), so the answer goes out before the listener's 408 however slow
+/// each part is: the payment counts and the review list (the store: not answering in time is
+/// the 503 with the page's message), the DLQ look (a broker that does not answer is told as
+/// such in `dlq.error`) and the batches (told in `batches.error`). Read one after the other,
+/// each under a bound of its own, they added up past the request timeout, and the page got an
+/// empty 408 on every refresh.
 pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
+    use crate::http::health::store_read_within;
+    let within = state.store_within;
     // A GROUP BY over every payment: one for every viewer per `batches.check_interval_ms`.
-    let counts = bounded(state, state.counts.get(|| state.store.count_by_state_and_channel())).await?;
-    let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
-    channels.sort();
-    channels.dedup();
+    let counts = store_read_within(within, state.counts.get(|| state.store.count_by_state_and_channel()));
     // Sorted by when each payment entered review and summed over all of them: during a
     // provider's outage tens of thousands of rows, so one reading for every viewer too.
     let in_review = PaymentFilter {
@@ -96,7 +92,17 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
         batch_id: None,
         limit: state.settings.needs_review_limit,
     };
-    let listing = bounded(state, state.review.get(|| state.store.list_payments(&in_review))).await?;
+    let listing = store_read_within(within, state.review.get(|| state.store.list_payments(&in_review)));
+    let (counts, listing, dlq, batches) = tokio::join!(
+        counts,
+        listing,
+        state.dlq.look(within),
+        batches::in_progress_within(&state.batches, &state.store, within)
+    );
+    let (counts, listing) = (counts?, listing?);
+    let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
+    channels.sort();
+    channels.dedup();
     let now = now_ms();
     let shown = listing
         .payments
@@ -134,13 +140,9 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
             total_amount: listing.total_amount,
             shown,
         },
-        dlq: state.dlq.look().await,
+        dlq,
         providers: provider_health::from_metrics(&metrics, &providers),
-        batches: state
-            .batches
-            .get(|| async { Ok::<_, std::convert::Infallible>(batches::in_progress(&state.store).await) })
-            .await
-            .unwrap_or_else(|never| match never {}),
+        batches,
         orders_side: OrdersSide::of(&state.readiness, &state.links),
     })
 }

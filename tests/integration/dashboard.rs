@@ -247,6 +247,53 @@ async fn the_page_says_so_while_this_gateway_takes_no_orders() {
     stack.stop().await;
 }
 
+crate::bounded_test! {
+    /// A broker that takes connections and never speaks: the summary still answers within the
+    /// listener's request timeout, the DLQ look told as not answering and the orders side as
+    /// down. (Before, the look had five seconds of its own after the store's reads, past a 3 s
+    /// request timeout: the page got an empty 408 on every refresh and never drew the alarm it
+    /// exists to show.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_summary_answers_in_time_while_the_broker_does_not() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = silent.local_addr().expect("its address").port();
+        let holding = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                held.push(connection);
+            }
+        });
+        let mut settings = test_settings();
+        settings.dashboard = DashboardSettings {
+            token: Some(SecretString::from(TOKEN)),
+            ..Default::default()
+        };
+        settings.http.request_timeout_ms = 3_000;
+        let mut stack = TestStack::start_with(Db::Sqlite, settings, false).await;
+        let mut silenced = stack.settings.clone();
+        silenced.amqp.url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f").into();
+        let gateway = RunningGateway::start(silenced).await.unwrap();
+        let base = format!("http://{}", gateway.http_address);
+        stack.gateway = Some(gateway);
+
+        let asked = std::time::Instant::now();
+        let answer = reqwest::Client::new()
+            .get(format!("{base}/ops/api/summary"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status().as_u16(), 200, "within the request timeout");
+        assert!(asked.elapsed() < Duration::from_secs(3), "{:?}", asked.elapsed());
+        let summary: Value = answer.json().await.expect("a JSON summary");
+        let dlq_error = summary["dlq"]["error"].as_str().unwrap_or_default();
+        assert!(dlq_error.contains("did not answer"), "{summary}");
+        assert_eq!(summary["orders_side"]["working"], false, "{summary}");
+        holding.abort();
+        stack.stop().await;
+    }
+}
+
 /// Publishes an order for the same beneficiary, program, period and type as `paid` (already
 /// paid): the duplicate guard holds it in `needs_review`, without sending it. Returns its order id.
 async fn hold_a_duplicate_of(stack: &mut TestStack, paid: &Value, suffix: &str) -> String {
@@ -349,7 +396,9 @@ async fn the_dlq_look_counts_reasons_and_leaves_every_message_in_the_queue() {
         assert!(confirm.is_ack());
     }
 
-    let bounded = DlqWatch::new(amqp.clone(), 2, Duration::from_secs(60)).look().await;
+    let bounded = DlqWatch::new(amqp.clone(), 2, Duration::from_secs(60))
+        .look(Duration::from_secs(10))
+        .await;
     assert_eq!(bounded.error, None);
     assert_eq!(bounded.depth, Some(3));
     assert_eq!((bounded.read, bounded.complete), (2, false));
@@ -359,11 +408,17 @@ async fn the_dlq_look_counts_reasons_and_leaves_every_message_in_the_queue() {
     assert_eq!(full.by_reason.get("invalid"), Some(&2));
     assert_eq!(full.by_reason.get("unknown_outcome"), Some(&1));
     assert!(full.complete);
-    assert_eq!(watch.look().await, full, "a look is reused within dlq_refresh_ms");
+    assert_eq!(
+        watch.look(Duration::from_secs(10)).await,
+        full,
+        "a look is reused within dlq_refresh_ms"
+    );
 
     let mut missing = amqp.clone();
     missing.dlq_queue = format!("{}.missing", amqp.dlq_queue);
-    let failed = DlqWatch::new(missing, 10, Duration::from_secs(60)).look().await;
+    let failed = DlqWatch::new(missing, 10, Duration::from_secs(60))
+        .look(Duration::from_secs(10))
+        .await;
     assert_eq!(failed.depth, None);
     assert!(failed.error.unwrap().contains("does not exist"));
 
@@ -404,9 +459,11 @@ async fn wait_for_depth(
     depth: u32,
 ) -> gateway::dashboard::dlq_look::DlqLook {
     for _ in 0..50 {
-        let probe = DlqWatch::new(amqp.clone(), 0, Duration::from_millis(1)).look().await;
+        let probe = DlqWatch::new(amqp.clone(), 0, Duration::from_millis(1))
+            .look(Duration::from_secs(10))
+            .await;
         if probe.depth == Some(depth) {
-            return watch.look().await;
+            return watch.look(Duration::from_secs(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
