@@ -134,6 +134,20 @@ pub fn parse_payout_list(text: &str) -> anyhow::Result<Vec<PayoutRow>> {
                 let line = line_of(error.position());
                 anyhow::Error::new(error).context(format!("line {line} is not CSV"))
             })?;
+            // No cell of a payout row holds a line break (the gateway refuses one in any field
+            // an order has): one that does is a quote opened and never closed, which CSV reads
+            // to the end of the file, and every line after it went into that cell unpublished.
+            if let Some(column) = record
+                .iter()
+                .zip(headers.iter())
+                .find_map(|(cell, column)| cell.contains(['\n', '\r']).then_some(column))
+            {
+                anyhow::bail!(
+                    "line {}: its `{column}` cell holds a line break, most likely a quote (\") opened and never \
+                     closed, which would read the lines after it into that cell",
+                    line_of(record.position())
+                );
+            }
             record
                 .deserialize(Some(&headers))
                 .with_context(|| format!("line {} is not a payout row", line_of(record.position())))
@@ -160,6 +174,34 @@ pub fn write_payout_list(path: &Path, rows: &[PayoutRow]) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A memo that opens a quote and never closes it: CSV reads the rest of the file into that
+    /// cell, so the list read as one row, `publish` sent one order and exited 0, and the lines
+    /// after it were never published.
+    #[test]
+    fn a_quote_never_closed_is_refused_not_read_to_the_end_of_the_list() {
+        let header = COLUMNS.join(",");
+        let line = |n: u32, memo: &str| {
+            format!(
+                "TB-2026-12-00000{n},TB-2026-12,meritorious,2026-12,monthly,03418700000{n},Nguyen Van Duc,12454,\
+                 2789000,bank_transfer,970436,001100445566{n},,,,{memo}"
+            )
+        };
+        let good = format!("{header}\n{}\n{}\n", line(1, "Tro cap"), line(2, "Tro cap"));
+        assert_eq!(parse_payout_list(&good).expect("a good list").len(), 2);
+        let open = format!(
+            "{header}\n{}\n{}\n{}\n",
+            line(1, "\"Tro cap thang 12"),
+            line(2, "Tro cap"),
+            line(3, "Tro cap")
+        );
+        let error = parse_payout_list(&open).expect_err("refused");
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("line 2: its `memo` cell holds a line break"),
+            "{message}"
+        );
+    }
 
     /// A misspelt column was dropped without a word: the orders went out without their memo.
     #[test]
@@ -201,15 +243,15 @@ mod tests {
         }
     }
 
-    /// The line number counted records: after a blank line, or a memo over two lines, it
-    /// pointed above the line at fault.
+    /// The line number counted records: after a blank line (or, before line breaks in cells
+    /// were refused, a memo over two lines), it pointed above the line at fault.
     #[test]
     fn a_bad_line_is_named_by_its_line_in_the_file() {
         let header = COLUMNS.join(",");
         let good =
-            "TB-1,TB,meritorious,2026-12,monthly,034187000001,A,12454,1000,bank_transfer,970436,001,,,,\"two\nlines\"";
+            "TB-1,TB,meritorious,2026-12,monthly,034187000001,A,12454,1000,bank_transfer,970436,001,,,,\"two, words\"";
         let short = "TB-2,TB";
-        let error = parse_payout_list(&format!("{header}\n{good}\n\n{short}\n")).expect_err("a short line");
+        let error = parse_payout_list(&format!("{header}\n{good}\n\n\n{short}\n")).expect_err("a short line");
         assert!(format!("{error:#}").starts_with("line 5 is not"), "{error:#}");
         assert_eq!(
             parse_payout_list(&format!("{header}\n{good}\n"))
