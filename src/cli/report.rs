@@ -43,6 +43,17 @@ pub async fn run(settings: Settings, args: ReportArgs) -> anyhow::Result<ExitCod
         None => CommuneNames::pilot(),
     };
     let store = Store::connect_existing(&settings.database).await?;
+    // A batch nothing names (a typo) wrote a report of zeros and exited 0: read as done, and
+    // as "nothing was paid", by a scripted end-of-period run.
+    if let Some(batch_id) = &args.batch_id {
+        if !store.batch_named(batch_id).await? {
+            eprintln!(
+                "error: no order, manifest or rejection names batch {}; nothing was written",
+                crate::terminal::shown(&format!("{batch_id:?}"))
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     let filter = ReportFilter {
         period: args.period.clone(),
         batch_id: args.batch_id.clone(),

@@ -74,18 +74,36 @@ pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode>
     }
 }
 
+/// A demo should not sit out the production poll and retry intervals; but it never shortens
+/// one below what the rest of the configuration needs (a lease that holds two calls of the
+/// slowest provider, a poll before a pending payment is too old): with fixed values of its
+/// own, a configuration that passes the checks failed them once the demo had changed it.
+fn paced_for_a_demo(settings: &mut Settings) {
+    let dispatcher = &mut settings.dispatcher;
+    dispatcher.pending_poll_after_ms = dispatcher.pending_poll_after_ms.min(2_000);
+    dispatcher.inquiry_delay_ms = dispatcher.inquiry_delay_ms.min(500);
+    dispatcher.backoff_base_ms = dispatcher.backoff_base_ms.min(200);
+    dispatcher.backoff_max_ms = dispatcher.backoff_max_ms.min(2_000);
+    let slowest_call_ms = settings
+        .providers
+        .timeouts()
+        .values()
+        .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
+        .max()
+        .unwrap_or(0);
+    let least_lease_ms = slowest_call_ms
+        .saturating_mul(2)
+        .saturating_add(crate::config::LEASE_MARGIN_MS);
+    dispatcher.lease_ms = dispatcher.lease_ms.min(10_000).max(least_lease_ms);
+}
+
 /// The demo itself: pays the sample list and checks the results against the ledger; `None`
 /// when a signal stopped it. Its gateway and sandbox are stopped before it returns, so that
 /// nothing of the run declares its queues again once they are deleted.
 async fn pay(mut settings: Settings, args: &DemoArgs, run_id: &str) -> anyhow::Result<Option<ExitCode>> {
     let started = Instant::now();
     settings.database.url = stack::temporary_sqlite_url(run_id)?;
-    // A demo should not sit out the production poll and retry intervals.
-    settings.dispatcher.pending_poll_after_ms = 2_000;
-    settings.dispatcher.inquiry_delay_ms = 500;
-    settings.dispatcher.backoff_base_ms = 200;
-    settings.dispatcher.backoff_max_ms = 2_000;
-    settings.dispatcher.lease_ms = 10_000;
+    paced_for_a_demo(&mut settings);
     // The ops dashboard, with a token of this run's own.
     let dashboard_token = hex::encode(rand::random::<[u8; 16]>());
     settings.dashboard.token = Some(dashboard_token.clone().into());
@@ -192,4 +210,27 @@ async fn pay_the_list(
     let results =
         watch::collect_results(&settings.amqp, &expected, Duration::from_secs(args.timeout_secs), true).await?;
     Ok((sample, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slow provider (5 s) in a configuration that passes its checks: the demo set its lease
+    /// to 10 s, under the two calls and a margin a lease must hold, and failed to start on a
+    /// value nobody had configured.
+    #[test]
+    fn the_demos_pace_keeps_a_configuration_that_passes_its_checks_passing() {
+        let mut settings = Settings::load(std::path::Path::new("config")).expect("config/default.toml loads");
+        settings
+            .providers
+            .config_mut::<adapter_bank_transfer::BankTransferConfig>("bank_transfer")
+            .expect("the sandbox bank")
+            .timeout_ms = 5_000;
+        settings.validate().expect("valid as configured");
+        paced_for_a_demo(&mut settings);
+        settings.validate().expect("still valid, paced for the demo");
+        assert_eq!(settings.dispatcher.lease_ms, 11_000, "two 5 s calls and the margin");
+        assert_eq!(settings.dispatcher.pending_poll_after_ms, 2_000);
+    }
 }

@@ -159,3 +159,50 @@ async fn the_report_of_a_known_run_shows_its_figures_in_a_browser(db: Db) {
     );
     stack.stop().await;
 }
+
+/// `report --batch` with a batch nothing names (a typo) wrote a report of zeros and exited 0,
+/// which a scripted end-of-period run read as done and as "nothing was paid". It is refused
+/// (exit 2) before anything is written; the batch's real id writes the report.
+#[tokio::test]
+async fn a_report_of_a_batch_nothing_names_is_refused_before_anything_is_written() {
+    let run_id = gateway::demo::stack::new_run_id();
+    let (settings, store) = crate::support::store_for_one_batch(Db::Sqlite, &run_id).await;
+    let order = bank_order(500_000);
+    crate::support::claim_fresh(&store, &settings, &order, "bank_transfer").await;
+    let batch = order["batch_id"].as_str().unwrap().to_string();
+    let period = order["period"].as_str().unwrap().to_string();
+    let database = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_string();
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let typo_out = out.path().join("typo");
+    let typo = format!("{batch}-typo");
+    let args = [
+        "report",
+        "--period",
+        &period,
+        "--batch",
+        &typo,
+        "--out",
+        typo_out.to_str().unwrap(),
+    ];
+    let output = crate::support::gateway_command(&args, &database).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("names batch"), "{stderr}");
+    assert!(!typo_out.exists(), "nothing was written");
+
+    let real_out = out.path().join("real");
+    let args = [
+        "report",
+        "--period",
+        &period,
+        "--batch",
+        &batch,
+        "--out",
+        real_out.to_str().unwrap(),
+    ];
+    let output = crate::support::gateway_command(&args, &database).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(real_out.join("summary.csv").exists());
+    drop(store);
+    crate::support::drop_database(Db::Sqlite, &run_id).await;
+}
