@@ -121,8 +121,8 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ("invalid_account_number", "destination.account_number is not 6-19 digits or capital letters"),
     ("unknown_wallet_provider", "destination.wallet_provider is not viettel_money, vnpt_money or mobifone_money"),
     ("invalid_phone_number", "destination.phone_number is not a Vietnamese mobile number"),
-    ("invalid_memo", "memo is longer than 140 characters or contains control characters"),
-    ("invalid_created_at", "created_at is not an RFC 3339 timestamp"),
+    ("invalid_memo", "memo is longer than 140 characters or contains control characters or bidirectional controls"),
+    ("invalid_created_at", "created_at is not an RFC 3339 timestamp, or is before 2000"),
     ("unstorable_order", "the gateway's store refuses a value of the order; nothing was paid"),
     ("provider_not_configured", "no provider configured in this gateway pays the destination (its wallet provider, VNPost, or any bank); nothing was paid"),
 ];
