@@ -35,7 +35,7 @@ const BATCH: i64 = 1024;
 
 /// How long a relay holds the rows it is publishing before another relay may take them:
 /// far longer than a round takes, short enough that a crashed relay's rows go out soon.
-const RELAY_LEASE_MS: i64 = 15_000;
+pub const RELAY_LEASE_MS: i64 = 15_000;
 
 /// How long a relay asked to stop in the middle of a round still waits for its confirms
 /// before it gives the round's rows back unconfirmed (they go out at the next start, or from

@@ -97,7 +97,8 @@ impl DistinctResults {
 pub struct Collected {
     /// Each order's final result, by order index.
     pub arrivals: Vec<Option<Arrival>>,
-    /// Result messages of any kind read until the last final one arrived.
+    /// This run's result messages read, until the last final one arrived and the reader's
+    /// settling time after it (see [`start`]).
     pub messages: usize,
     /// Distinct (order, seq) pairs among them.
     pub distinct: usize,
@@ -128,7 +129,6 @@ impl Collector {
     /// Takes one result message read at `at`. Messages that are not results of this run's
     /// orders (a batch result, someone else's order) are only counted.
     pub fn take(&mut self, body: &[u8], at: Instant) {
-        self.messages += 1;
         let Ok(head) = serde_json::from_slice::<ResultHead>(body) else {
             return;
         };
@@ -139,6 +139,7 @@ impl Collector {
         else {
             return;
         };
+        self.messages += 1;
         self.distinct.insert(index, head.seq);
         if !head.is_final {
             return;
@@ -177,13 +178,15 @@ impl Collector {
 }
 
 /// Starts reading the results queue (declaring the topology first, so nothing published
-/// before the gateway starts is lost); the task ends when every order has its final result
-/// or `timeout` has passed.
+/// before the gateway starts is lost); the task ends `settle` after every order has its final
+/// result (what comes meanwhile — a result published twice, a second final — is counted too),
+/// or when `timeout` has passed.
 pub async fn start(
     connection: &lapin::Connection,
     settings: &AmqpSettings,
     mut collector: Collector,
     timeout: Duration,
+    settle: Duration,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<Collected>>> {
     let reader = connection.create_channel().await?;
     amqp::topology::declare(&reader, settings).await?;
@@ -206,6 +209,12 @@ pub async fn start(
             };
             let at = Instant::now();
             collector.take(&delivery?.data, at);
+        }
+        if collector.done() {
+            let settled = tokio::time::Instant::now() + settle;
+            while let Ok(Some(delivery)) = tokio::time::timeout_at(settled, deliveries.next()).await {
+                collector.take(&delivery?.data, Instant::now());
+            }
         }
         // Cancel while the consumer is alive, so dropping it sends no second cancel.
         reader
@@ -247,7 +256,10 @@ mod tests {
         collector.take(b"{\"batch_id\":\"B\"}", later);
         assert!(collector.done());
         let collected = collector.finish();
-        assert_eq!(collected.messages, 8);
+        // Only this run's results: another run's order, an order past this run's count and a
+        // batch result are not results of this run (counting them put rows in the numerator
+        // of publishes per result row that the denominator never had).
+        assert_eq!(collected.messages, 5);
         assert_eq!(collected.distinct, 4);
         let first = collected.arrivals[0].as_ref().expect("order 0 final");
         assert_eq!(

@@ -2,15 +2,15 @@
 //! child `gateway run`; N valid orders published (burst or open loop) with each order's publish
 //! instant, final results read as they arrive, then checked against the sandbox ledger.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sandbox_kit::{Faults, LedgerEntry};
+use sandbox_kit::Faults;
 
+use super::check;
 use super::child::{self, ChildGateway, Sample};
-use super::collector::{self, Arrival, Collector};
+use super::collector::{self, Collector};
 use super::core_wait::{CoreWait, ThreadWaits};
 use super::disk_io::DiskIo;
 use super::machine::CpuUse;
@@ -20,13 +20,12 @@ use super::progress::{Counters, Reporter};
 use super::publisher::{self, Published};
 use super::stats::{self, Memory};
 use super::store_work::StoreWork;
-use super::workload::{DatabaseKind, FreshDatabase, OrderIds, Workload};
+use super::workload::{DatabaseKind, FreshDatabase, Workload};
 use super::BenchArgs;
 use crate::amqp;
 use crate::app::RunningGateway;
 use crate::config::Settings;
 use crate::demo::stack::{self, LocalSandbox};
-use crate::payment::ResultStatus;
 
 /// What the gateway run measured and found.
 #[derive(Debug)]
@@ -206,12 +205,23 @@ async fn postgres_wal(args: &BenchArgs) -> Option<WalPosition> {
     }
 }
 
+/// Deletes the run's queues and exchanges, saying so when some may be left.
+async fn delete_queues(settings: &Settings) {
+    if !stack::delete_queues(&settings.amqp).await {
+        eprintln!(
+            "warning: some of the run's queues or exchanges may be left on the broker (queue {}); delete them with rabbitmqctl",
+            settings.amqp.orders_queue
+        );
+    }
+}
+
 /// Runs the gateway phase; the stack, its queues and the database are removed afterwards.
 pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyhow::Result<GatewayReport> {
+    // Read before the database is made, so that a configuration it refuses leaves none behind.
+    let routing = settings.routing_table()?;
     let database = FreshDatabase::create(args.database, &args.postgres_url, run_id).await?;
     settings.database.url = database.url();
     tune(&mut settings, args);
-    let routing = settings.routing_table()?;
     let workload = Workload::new(
         args.orders,
         run_id,
@@ -241,7 +251,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         Ok(gateways) => gateways,
         Err(error) => {
             sandbox.stop();
-            stack::delete_queues(&settings.amqp).await;
+            delete_queues(&settings).await;
             database.remove().await;
             return Err(error);
         }
@@ -268,7 +278,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     gateways.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
-    stack::delete_queues(&settings.amqp).await;
+    delete_queues(&settings).await;
     database.remove().await;
     let (published, collected) = measured?;
 
@@ -279,7 +289,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
             .iter()
             .map(|arrival| arrival.as_ref().map(|arrival| arrival.at)),
     );
-    let (succeeded, credits, problems) = verify(&workload.ids, &collected.arrivals, &ledger);
+    let (succeeded, credits, problems) = check::verify(&workload.ids, &collected.arrivals, &ledger);
     let arrived = || collected.arrivals.iter().flatten().map(|arrival| arrival.at);
     let gateway_cpu = match (&gateway_before, &gateway_after) {
         (Some(before), Some(after)) => after
@@ -361,7 +371,15 @@ async fn measure(
     let pacing = Pacing::from_rate(args.rate.map(f64::from));
     // Under a rate, the wait for results starts when the last order is due.
     let timeout = Duration::from_secs(args.timeout_secs) + pacing.due_at(workload.count);
-    let reader = collector::start(&connection, amqp_settings, collector, timeout).await?;
+    // Read on after the last final result: one gateway's results a moment more; with several, a
+    // relay lease more, so that a row another gateway publishes again once a lease ran out is
+    // seen in `publishes_per_result_row`.
+    let settle = if args.gateways > 1 {
+        Duration::from_millis(crate::amqp::relay::RELAY_LEASE_MS.unsigned_abs()) + Duration::from_secs(1)
+    } else {
+        Duration::from_secs(1)
+    };
+    let reader = collector::start(&connection, amqp_settings, collector, timeout, settle).await?;
     let reporter = Reporter::start(counters.clone(), workload.count);
     let published = match publisher::publish(&connection, amqp_settings, workload, pacing, counters).await {
         Ok(published) => published,
@@ -374,54 +392,4 @@ async fn measure(
     drop(reporter);
     let _ = connection.close(200, "done".into()).await;
     Ok((published, collected))
-}
-
-/// Every order has exactly one final result, `succeeded`, and exactly one credit in the
-/// ledger; the ledger has no other credits. Returns (succeeded, credits, problems). Linear in
-/// the orders and the ledger (one map of credits by order).
-fn verify(ids: &OrderIds, arrivals: &[Option<Arrival>], ledger: &[LedgerEntry]) -> (usize, usize, Vec<String>) {
-    let mut problems = Vec::new();
-    let mut succeeded = 0;
-    let mut missing = 0;
-    for (index, arrival) in arrivals.iter().enumerate() {
-        match arrival {
-            None => missing += 1,
-            Some(arrival) if arrival.final_results() > 1 => problems.push(format!(
-                "order {} has {} final results",
-                ids.id(index),
-                arrival.final_results()
-            )),
-            Some(arrival) if arrival.status != ResultStatus::Succeeded => {
-                problems.push(format!("order {} ended {}", ids.id(index), arrival.status.as_str()))
-            }
-            Some(_) => succeeded += 1,
-        }
-    }
-    if missing > 0 {
-        problems.push(format!("{missing} orders have no final result before the timeout"));
-    }
-    let mut credits_by_order: HashMap<&str, usize> = HashMap::with_capacity(arrivals.len());
-    for entry in ledger.iter().filter(|entry| entry.is_credited()) {
-        *credits_by_order.entry(entry.order_ref.as_str()).or_default() += 1;
-    }
-    let credits: usize = credits_by_order.values().sum();
-    if credits != arrivals.len() {
-        problems.push(format!(
-            "the ledger has {credits} credits for {} orders",
-            arrivals.len()
-        ));
-    }
-    let paid_twice = credits_by_order.values().filter(|count| **count > 1).count();
-    if paid_twice > 0 {
-        problems.push(format!("{paid_twice} orders were credited more than once"));
-    }
-    let foreign = credits_by_order
-        .keys()
-        .filter(|order| ids.index_of(order).is_none_or(|index| index >= arrivals.len()))
-        .count();
-    if foreign > 0 {
-        problems.push(format!("{foreign} credited orders are not orders of this run"));
-    }
-    problems.truncate(20);
-    (succeeded, credits, problems)
 }

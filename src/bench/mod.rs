@@ -2,6 +2,7 @@
 //! bare-relay baseline measured in the same run. Prints `key=value` lines and a summary.
 
 pub mod baseline;
+pub mod check;
 pub mod child;
 pub mod collector;
 pub mod core_wait;
@@ -63,8 +64,9 @@ pub struct BenchArgs {
     /// much a slow provider costs.
     #[arg(long, default_value_t = 0)]
     pub provider_latency_ms: u64,
-    /// Gateway processes sharing the work (PostgreSQL only): the extra ones run in this
-    /// process with their own consumer, dispatcher and relay on the same database and queues.
+    /// Gateway processes sharing the work (PostgreSQL only), each with its own consumer,
+    /// dispatcher and relay on the same database and queues: child processes with
+    /// `--separate-process` (CPU summed over them, peak RSS the largest), else all in this one.
     #[arg(long, default_value_t = 1)]
     pub gateways: usize,
     /// Publish only final results (`amqp.publish_intermediate_results = false`).

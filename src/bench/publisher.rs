@@ -29,7 +29,8 @@ pub struct Published {
     pub last: Instant,
     /// When the broker confirmed the last order.
     pub last_confirm: Instant,
-    /// Each order's publish instant, by index (`None` only if publishing stopped early).
+    /// Where each order's latency starts, by index (`None` only if publishing stopped early):
+    /// its publish instant in a burst, the instant it was due under a rate.
     pub sent: Vec<Option<Instant>>,
     /// The longest any order went out after its due time (open loop only; a burst is never
     /// late). Latency is measured from the real publish instant, so a large lag here means
@@ -97,10 +98,17 @@ pub async fn publish(
                 ..Default::default()
             };
             let now = Instant::now();
-            if let Pacing::Rate(_) = pacing {
-                max_lag = max_lag.max(now.saturating_duration_since(first + pacing.due_at(next)));
-            }
-            sent[next] = Some(now);
+            // Under a rate an order's latency runs from when it was due, not from when it went
+            // out: a publisher held up (by the machine, by the broker's flow control) delays
+            // the orders behind it, and that wait is part of what upstream would see.
+            sent[next] = Some(match pacing {
+                Pacing::Rate(_) => {
+                    let due = first + pacing.due_at(next);
+                    max_lag = max_lag.max(now.saturating_duration_since(due));
+                    due.min(now)
+                }
+                Pacing::Burst => now,
+            });
             last = now;
             let queue = settings.orders_queue.as_str().into();
             let confirm = channel

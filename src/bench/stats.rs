@@ -38,9 +38,10 @@ impl LatencySummary {
     }
 }
 
-/// Each order's latency from its own publish instant to its final result, for the orders that
-/// have both; `sent` and `arrived` are indexed by order. Under a rate, orders go out over the
-/// whole run, so latency must be measured per order, never from the first publish.
+/// Each order's latency from its own start (its publish instant, or under a rate the instant
+/// it was due: see `Published::sent`) to its final result, for the orders that have both;
+/// `sent` and `arrived` are indexed by order. Under a rate, orders go out over the whole run,
+/// so latency must be measured per order, never from the first publish.
 pub fn per_order_latencies(
     sent: &[Option<Instant>],
     arrived: impl IntoIterator<Item = Option<Instant>>,
