@@ -57,6 +57,9 @@ pub struct GatewayReport {
     pub gateway_io: Option<DiskIo>,
     /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
     pub machine: CpuUse,
+    /// How long that span was (the publishing and the wait for every final result, with the
+    /// reader's connection and its settling time around them).
+    pub machine_span: Duration,
     /// What the gateway processes' counters grew by over the same span (`--separate-process`
     /// only).
     pub store_work: Option<StoreWork>,
@@ -261,8 +264,10 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     let wal_before = postgres_wal(args).await;
     let gateway_before = gateways.sample();
     let machine_before = CpuUse::read();
+    let machine_from = Instant::now();
     let measured = measure(&settings, &workload, args).await;
     let machine = CpuUse::read().since(machine_before);
+    let machine_span = machine_from.elapsed();
     let gateway_after = gateways.sample();
     let postgres_wal_bytes = postgres_wal(args)
         .await
@@ -317,6 +322,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         gateway_core_wait,
         gateway_io,
         machine,
+        machine_span,
         store_work,
         postgres_wal_bytes,
         gateway_peak_kib: gateway_after

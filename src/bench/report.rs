@@ -31,8 +31,9 @@ pub fn print(args: &BenchArgs, nproc: usize, base: &BaselineReport, gateway: &Ga
         .cpu_after
         .zip(gateway.cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
-    // Every core for the whole run: what the machine could have spent on each order.
-    let available = end_to_end.mul_f64(nproc as f64);
+    // Every core over the span the machine's CPU was read over: what the machine could have
+    // spent on each order, against what it did (`machine_cpu_ms_per_order`) in the same span.
+    let available = gateway.machine_span.mul_f64(nproc as f64);
     let latency = LatencySummary::of(&gateway.latencies);
     let ratio = if base.relay_msgs_per_s() > 0.0 {
         orders_per_s / base.relay_msgs_per_s()
