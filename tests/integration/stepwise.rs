@@ -124,6 +124,32 @@ async fn stepwise_with(
     (stack, store, dispatcher)
 }
 
+/// `dispatcher.run_once()` on a task of its own; its count of payments stepped.
+fn step_in_the_background(dispatcher: Dispatcher) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move { dispatcher.run_once().await })
+}
+
+/// Waits until `payment_id` is leased: the step has taken it, and its call is out.
+async fn wait_until_leased(stack: &TestStack, payment_id: &str) {
+    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let leased: Option<i64> = sqlx::query_scalar("SELECT lease_until FROM payments WHERE payment_id = $1")
+            .bind(payment_id)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        if leased.is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a step leases the payment");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = connection.close().await;
+}
+
 async fn view(store: &Store, order_id: &str) -> OrderView {
     store.order_view(order_id).await.unwrap().expect("the order is stored")
 }
@@ -271,28 +297,8 @@ async fn a_paid_answer_for_a_payment_a_processing_callback_moved_meanwhile_settl
         ..Faults::default()
     });
 
-    let dispatcher = Arc::new(dispatcher);
-    let asking = tokio::spawn({
-        let dispatcher = dispatcher.clone();
-        async move { dispatcher.run_once().await }
-    });
-    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let leased: Option<i64> = sqlx::query_scalar("SELECT lease_until FROM payments WHERE payment_id = $1")
-            .bind(submitting.payment_id.as_str())
-            .fetch_one(&mut connection)
-            .await
-            .unwrap();
-        if leased.is_some() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the inquiry leases the payment");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let _ = connection.close().await;
+    let asking = step_in_the_background(dispatcher);
+    wait_until_leased(&stack, &submitting.payment_id).await;
     let processing = Change::to(PaymentState::Pending, "test: a processing callback").at(now_ms() + 3_600_000);
     store
         .apply(&submitting, processing)
@@ -364,29 +370,9 @@ async fn answer_for_a_payment_settled_otherwise_meanwhile(db: Db, answer: Paymen
         ..Faults::default()
     });
 
-    let dispatcher = Arc::new(dispatcher);
-    let polling = tokio::spawn({
-        let dispatcher = dispatcher.clone();
-        async move { dispatcher.run_once().await }
-    });
+    let polling = step_in_the_background(dispatcher);
     // The poll has leased the payment (and its inquiry is out) before the other hand acts.
-    let mut connection = sqlx::AnyConnection::connect(stack.settings.database.url.expose_secret())
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let leased: Option<i64> = sqlx::query_scalar("SELECT lease_until FROM payments WHERE payment_id = $1")
-            .bind(pending.payment_id.as_str())
-            .fetch_one(&mut connection)
-            .await
-            .unwrap();
-        if leased.is_some() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the poll leases the payment");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let _ = connection.close().await;
+    wait_until_leased(&stack, &pending.payment_id).await;
     store
         .apply(&pending, settled_by_the_other_hand)
         .await
