@@ -177,17 +177,24 @@ impl Collector {
     }
 }
 
+/// The results reader: its task, and a signal that every order has its final result (or that
+/// the reader stopped without them).
+pub struct Reader {
+    pub task: tokio::task::JoinHandle<anyhow::Result<Collected>>,
+    pub all_final: tokio::sync::oneshot::Receiver<()>,
+}
+
 /// Starts reading the results queue (declaring the topology first, so nothing published
 /// before the gateway starts is lost); the task ends `settle` after every order has its final
-/// result (what comes meanwhile — a result published twice, a second final — is counted too),
-/// or when `timeout` has passed.
+/// result (what comes meanwhile — a result published twice, a second final — is counted too;
+/// `Reader::all_final` fires before it), or when `timeout` has passed.
 pub async fn start(
     connection: &lapin::Connection,
     settings: &AmqpSettings,
     mut collector: Collector,
     timeout: Duration,
     settle: Duration,
-) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<Collected>>> {
+) -> anyhow::Result<Reader> {
     let reader = connection.create_channel().await?;
     amqp::topology::declare(&reader, settings).await?;
     let mut deliveries = reader
@@ -201,7 +208,8 @@ pub async fn start(
             FieldTable::default(),
         )
         .await?;
-    Ok(tokio::spawn(async move {
+    let (all_final, signal) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
         while !collector.done() {
             let Ok(Some(delivery)) = tokio::time::timeout_at(deadline, deliveries.next()).await else {
@@ -211,6 +219,7 @@ pub async fn start(
             collector.take(&delivery?.data, at);
         }
         if collector.done() {
+            let _ = all_final.send(());
             let settled = tokio::time::Instant::now() + settle;
             while let Ok(Some(delivery)) = tokio::time::timeout_at(settled, deliveries.next()).await {
                 collector.take(&delivery?.data, Instant::now());
@@ -223,7 +232,11 @@ pub async fn start(
         drop(deliveries);
         let _ = reader.close(200, "done".into()).await;
         anyhow::Ok(collector.finish())
-    }))
+    });
+    Ok(Reader {
+        task,
+        all_final: signal,
+    })
 }
 
 #[cfg(test)]

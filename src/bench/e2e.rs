@@ -57,8 +57,8 @@ pub struct GatewayReport {
     pub gateway_io: Option<DiskIo>,
     /// The machine's, RabbitMQ's and PostgreSQL's CPU time over the same span.
     pub machine: CpuUse,
-    /// How long that span was (the publishing and the wait for every final result, with the
-    /// reader's connection and its settling time around them).
+    /// How long that span was: from before the results reader connected to the last final
+    /// result (the reader's settling time after it is not in it).
     pub machine_span: Duration,
     /// What the gateway processes' counters grew by over the same span (`--separate-process`
     /// only).
@@ -265,7 +265,7 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
     let gateway_before = gateways.sample();
     let machine_before = CpuUse::read();
     let machine_from = Instant::now();
-    let measured = measure(&settings, &workload, args).await;
+    let measuring = measure(&settings, &workload, args).await;
     let machine = CpuUse::read().since(machine_before);
     let machine_span = machine_from.elapsed();
     let gateway_after = gateways.sample();
@@ -280,6 +280,11 @@ pub async fn run(mut settings: Settings, args: &BenchArgs, run_id: &str) -> anyh
         .map(|(after, before)| after - before);
     let memory_after = Memory::read();
     let cpu_after = stats::process_cpu();
+    // The reader's settling time, the gateways still running (see `collector::start`).
+    let measured = match measuring {
+        Ok(measuring) => measuring.collected().await,
+        Err(error) => Err(error),
+    };
     gateways.stop().await;
     let ledger = sandbox.kit.ledger.entries();
     sandbox.stop();
@@ -361,13 +366,29 @@ where
         .try_fold(T::default(), |sum, span| Some(sum + span?))
 }
 
-/// Starts the results reader, publishes every order, and waits for every final result,
-/// printing progress every few seconds.
-async fn measure(
-    settings: &Settings,
-    workload: &Workload,
-    args: &BenchArgs,
-) -> anyhow::Result<(Published, collector::Collected)> {
+/// A run measured up to its last final result, whose results reader reads on for a while
+/// (see [`collector::start`]).
+struct Measured {
+    published: Published,
+    reader: tokio::task::JoinHandle<anyhow::Result<collector::Collected>>,
+    reporter: Reporter,
+    connection: lapin::Connection,
+}
+
+impl Measured {
+    /// Waits for the reader to finish; what it read.
+    async fn collected(self) -> anyhow::Result<(Published, collector::Collected)> {
+        let collected = self.reader.await??;
+        drop(self.reporter);
+        let _ = self.connection.close(200, "done".into()).await;
+        Ok((self.published, collected))
+    }
+}
+
+/// Starts the results reader, publishes every order, and returns once every order has its
+/// final result (or the reader gave up), printing progress every few seconds. The figures of
+/// the run are read then, before the reader's settling time.
+async fn measure(settings: &Settings, workload: &Workload, args: &BenchArgs) -> anyhow::Result<Measured> {
     let amqp_settings = &settings.amqp;
     let connection = amqp::connect(amqp_settings, "bench")
         .await
@@ -390,12 +411,16 @@ async fn measure(
     let published = match publisher::publish(&connection, amqp_settings, workload, pacing, counters).await {
         Ok(published) => published,
         Err(error) => {
-            reader.abort();
+            reader.task.abort();
             return Err(error);
         }
     };
-    let collected = reader.await??;
-    drop(reporter);
-    let _ = connection.close(200, "done".into()).await;
-    Ok((published, collected))
+    // Fired once every order has its final result; dropped if the reader ended without them.
+    let _ = reader.all_final.await;
+    Ok(Measured {
+        published,
+        reader: reader.task,
+        reporter,
+        connection,
+    })
 }
