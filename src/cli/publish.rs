@@ -8,7 +8,7 @@ use crate::publish::{publish_orders, read_payout_list};
 
 pub async fn file(settings: Settings, path: &Path) -> anyhow::Result<ExitCode> {
     let rows = read_payout_list(path)?;
-    let report = publish_orders(&settings.amqp, &rows, true).await?;
+    let report = publish_orders(&settings.amqp, &rows, true, crate::publish::CONFIRM_WITHIN).await?;
     println!(
         "Published {} orders from {} to {}.",
         report.published,

@@ -205,7 +205,7 @@ async fn pay_the_list(
         gateway.http_address
     );
 
-    publish_orders(&settings.amqp, &sample.rows, true).await?;
+    publish_orders(&settings.amqp, &sample.rows, true, crate::publish::CONFIRM_WITHIN).await?;
     let expected: HashSet<String> = sample.rows.iter().map(|row| row.order_id.clone()).collect();
     let results =
         watch::collect_results(&settings.amqp, &expected, Duration::from_secs(args.timeout_secs), true).await?;

@@ -4,4 +4,4 @@ mod payout_list;
 mod publisher;
 
 pub use payout_list::{read_payout_list, write_payout_list, PayoutRow};
-pub use publisher::{publish_orders, PublishReport};
+pub use publisher::{publish_orders, PublishReport, CONFIRM_WITHIN};

@@ -13,6 +13,10 @@ use crate::store::{bounded_id, SHORT_STRING_MAX_BYTES};
 /// Confirms awaited together; each one is still checked.
 const WINDOW: usize = 256;
 
+/// How long a window of orders may wait to be taken and confirmed before `publish` gives up
+/// (see [`publish_orders`]): a healthy broker confirms one in well under a second.
+pub const CONFIRM_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How a publish went.
 #[derive(Clone, Debug, Default)]
 pub struct PublishReport {
@@ -32,11 +36,15 @@ fn order_properties(row: &PayoutRow) -> BasicProperties {
 
 /// Publishes one order per row (AMQP `message_id` = `order_id`, persistent, mandatory) and
 /// returns once the broker confirmed every one. A nack or an unroutable message stops it
-/// with an error naming the order, so the operator knows where to resume.
+/// with an error naming the order, so the operator knows where to resume; so does a window of
+/// orders not taken and confirmed within `confirm_within` ([`CONFIRM_WITHIN`] for the
+/// commands): a broker in a memory or disk alarm reads nothing from publishers, and `publish`
+/// waited for it without end.
 pub async fn publish_orders(
     settings: &AmqpSettings,
     rows: &[PayoutRow],
     show_progress: bool,
+    confirm_within: std::time::Duration,
 ) -> anyhow::Result<PublishReport> {
     let connection = amqp::connect(settings, "publish")
         .await
@@ -55,7 +63,7 @@ pub async fn publish_orders(
         "publishing {bar:40} {pos}/{len} orders ({per_sec}, {eta} left)",
     );
     let mut report = PublishReport::default();
-    let published = publish_windows(&channel, settings, rows, &mut progress, &mut report).await;
+    let published = publish_windows(&channel, settings, rows, confirm_within, &mut progress, &mut report).await;
     progress.finish();
     if let Err(error) = published {
         // A failure half-way names the first order it hit; the operator also needs how far it
@@ -71,55 +79,80 @@ pub async fn publish_orders(
     Ok(report)
 }
 
-/// Publishes `rows` in windows of [`WINDOW`], each confirmed before the next, counting the
-/// confirmed ones in `report`.
+/// Publishes `rows` in windows of [`WINDOW`], each confirmed (within `confirm_within`) before
+/// the next, counting the confirmed ones in `report`.
 async fn publish_windows(
     channel: &lapin::Channel,
     settings: &AmqpSettings,
     rows: &[PayoutRow],
+    confirm_within: std::time::Duration,
     progress: &mut Progress,
     report: &mut PublishReport,
 ) -> anyhow::Result<()> {
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for window in rows.chunks(WINDOW) {
-        let mut confirms = Vec::with_capacity(window.len());
-        for row in window {
-            let body = serde_json::to_vec(&row.to_order_json(&created_at))?;
-            let properties = order_properties(row);
-            let confirm = channel
-                .basic_publish(
-                    "".into(),
-                    settings.orders_queue.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    &body,
-                    properties,
-                )
-                .await
-                // A lost connection names the order too, like a nack: where the list stopped.
-                .with_context(|| format!("order {} could not be published", row.order_id))?;
-            confirms.push((row.order_id.as_str(), confirm));
-        }
-        for (order_id, confirm) in confirms {
-            let confirmed = confirm
-                .await
-                .with_context(|| format!("order {order_id} was not confirmed by the broker"))?;
-            match confirmed {
-                Confirmation::Ack(None) => {
-                    report.published += 1;
-                    progress.advance(report.published);
-                }
-                Confirmation::Ack(Some(_)) => {
-                    bail!("order {order_id} could not be routed to {}", settings.orders_queue)
-                }
-                Confirmation::Nack(_) => bail!(
-                    "the broker refused order {order_id} (is {} full?)",
-                    settings.orders_queue
-                ),
-                Confirmation::NotRequested => bail!("publisher confirms are not enabled"),
+        let published = publish_window(channel, settings, window, &created_at, progress, report);
+        match tokio::time::timeout(confirm_within, published).await {
+            Ok(published) => published?,
+            Err(_) => {
+                // Confirmed in order: the first not confirmed is where the list stopped.
+                let at = rows.get(report.published).map_or("?", |row| row.order_id.as_str());
+                bail!(
+                    "order {at} was not confirmed by the broker within {} s (is it in a memory or disk alarm?)",
+                    confirm_within.as_secs_f64()
+                );
             }
+        }
+    }
+    Ok(())
+}
+
+/// Publishes one window of rows and waits for their confirms, counting them in `report`.
+async fn publish_window(
+    channel: &lapin::Channel,
+    settings: &AmqpSettings,
+    window: &[PayoutRow],
+    created_at: &str,
+    progress: &mut Progress,
+    report: &mut PublishReport,
+) -> anyhow::Result<()> {
+    let mut confirms = Vec::with_capacity(window.len());
+    for row in window {
+        let body = serde_json::to_vec(&row.to_order_json(created_at))?;
+        let properties = order_properties(row);
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                settings.orders_queue.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &body,
+                properties,
+            )
+            .await
+            // A lost connection names the order too, like a nack: where the list stopped.
+            .with_context(|| format!("order {} could not be published", row.order_id))?;
+        confirms.push((row.order_id.as_str(), confirm));
+    }
+    for (order_id, confirm) in confirms {
+        let confirmed = confirm
+            .await
+            .with_context(|| format!("order {order_id} was not confirmed by the broker"))?;
+        match confirmed {
+            Confirmation::Ack(None) => {
+                report.published += 1;
+                progress.advance(report.published);
+            }
+            Confirmation::Ack(Some(_)) => {
+                bail!("order {order_id} could not be routed to {}", settings.orders_queue)
+            }
+            Confirmation::Nack(_) => bail!(
+                "the broker refused order {order_id} (is {} full?)",
+                settings.orders_queue
+            ),
+            Confirmation::NotRequested => bail!("publisher confirms are not enabled"),
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! `publish` (the payout list's publisher) when the broker connection is lost half-way: through
-//! a TCP proxy that cuts the connection once the publisher has sent a number of bytes.
+//! `publish` (the payout list's publisher) when the broker connection is lost half-way, or the
+//! broker stops reading: through a TCP proxy that cuts the connection, or stops forwarding in
+//! both directions, once the publisher has sent a number of bytes.
 
 use std::time::Duration;
 
@@ -10,9 +11,19 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{test_settings, Db, TestStack};
 
-/// Forwards one connection to the broker and cuts both ways once the client has sent `budget`
-/// bytes. Returns the broker URL with the proxy's address in it.
-async fn cutting_proxy(broker_url: &SecretString, budget: usize) -> SecretString {
+/// What the proxy does once the client has sent its budget of bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AtBudget {
+    /// Closes both ways: a lost connection.
+    Cut,
+    /// Keeps the connection open and forwards nothing more either way: a broker in a memory
+    /// or disk alarm, which stops reading from publishers and confirms nothing.
+    Stall,
+}
+
+/// Forwards one connection to the broker until the client has sent `budget` bytes, then does
+/// what `at_budget` says. Returns the broker URL with the proxy's address in it.
+async fn cutting_proxy(broker_url: &SecretString, budget: usize, at_budget: AtBudget) -> SecretString {
     let mut uri: lapin::uri::AMQPUri = broker_url.expose_secret().parse().expect("an AMQP URL");
     let broker = format!("{}:{}", uri.authority.host, uri.authority.port);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a local port");
@@ -27,8 +38,24 @@ async fn cutting_proxy(broker_url: &SecretString, budget: usize) -> SecretString
         };
         let (mut client_read, mut client_write) = client.into_split();
         let (mut server_read, mut server_write) = server.into_split();
-        let back = tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let over_budget = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let back = tokio::spawn({
+            let over_budget = over_budget.clone();
+            async move {
+                let mut buffer = vec![0u8; 4096];
+                loop {
+                    let Ok(read) = server_read.read(&mut buffer).await else {
+                        break;
+                    };
+                    if read == 0 || over_budget.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    if client_write.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                }
+                (server_read, client_write)
+            }
         });
         let mut sent = 0;
         let mut buffer = vec![0u8; 4096];
@@ -45,8 +72,17 @@ async fn cutting_proxy(broker_url: &SecretString, budget: usize) -> SecretString
             }
             sent += take;
         }
-        // Both halves dropped: the broker and the publisher each see the connection end.
-        back.abort();
+        over_budget.store(true, std::sync::atomic::Ordering::SeqCst);
+        match at_budget {
+            // Both halves dropped: the broker and the publisher each see the connection end.
+            AtBudget::Cut => back.abort(),
+            AtBudget::Stall => {
+                // Every half kept open and read by no one (the way back stops at the broker's
+                // next bytes), until the test ends.
+                let _kept = (client_read, server_write, back.await);
+                std::future::pending::<()>().await;
+            }
+        }
     });
     SecretString::from(uri.to_string())
 }
@@ -69,14 +105,49 @@ crate::bounded_test! {
             .collect();
         let mut amqp = stack.settings.amqp.clone();
         // Past the handshake and the topology, into the first windows of orders.
-        amqp.url = cutting_proxy(&stack.settings.amqp.url, 64 * 1024).await;
-        let failed = tokio::time::timeout(Duration::from_secs(60), publish_orders(&amqp, &rows, false))
+        amqp.url = cutting_proxy(&stack.settings.amqp.url, 64 * 1024, AtBudget::Cut).await;
+        let failed = tokio::time::timeout(Duration::from_secs(60), publish_orders(&amqp, &rows, false, gateway::publish::CONFIRM_WITHIN))
             .await
             .expect("publishing ends")
             .expect_err("the connection was cut");
         let text = format!("{failed:#}");
         assert!(
             text.contains(&format!("order CUT-{}-", stack.run_id)) && text.contains("were confirmed before it stopped"),
+            "{text}"
+        );
+        stack.stop().await;
+    }
+}
+
+crate::bounded_test! {
+    /// The broker stops reading half-way through a list and confirms nothing (a memory or disk
+    /// alarm): `publish` gives up once a window waited `confirm_within`, naming the order it was
+    /// at. (Before, it waited for the broker without end: a cron run hung.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broker_that_stops_confirming_is_given_up_on_naming_the_order() {
+        let stack = TestStack::start_with(Db::Sqlite, test_settings(), false).await;
+        let rows: Vec<PayoutRow> = (0..2_000)
+            .map(|n| PayoutRow {
+                order_id: format!("STALL-{}-{n:05}", stack.run_id),
+                batch_id: format!("STALL-{}", stack.run_id),
+                memo: "x".repeat(200),
+                ..PayoutRow::default()
+            })
+            .collect();
+        let mut amqp = stack.settings.amqp.clone();
+        amqp.url = cutting_proxy(&stack.settings.amqp.url, 64 * 1024, AtBudget::Stall).await;
+        let failed = tokio::time::timeout(
+            Duration::from_secs(60),
+            publish_orders(&amqp, &rows, false, Duration::from_secs(2)),
+        )
+        .await
+        .expect("publishing ends")
+        .expect_err("the broker stopped confirming");
+        let text = format!("{failed:#}");
+        assert!(
+            text.contains(&format!("order STALL-{}-", stack.run_id))
+                && text.contains("was not confirmed by the broker within 2 s")
+                && text.contains("were confirmed before it stopped"),
             "{text}"
         );
         stack.stop().await;
