@@ -43,10 +43,7 @@ async fn cutting_proxy(broker_url: &SecretString, budget: usize, at_budget: AtBu
             let over_budget = over_budget.clone();
             async move {
                 let mut buffer = vec![0u8; 4096];
-                loop {
-                    let Ok(read) = server_read.read(&mut buffer).await else {
-                        break;
-                    };
+                while let Ok(read) = server_read.read(&mut buffer).await {
                     if read == 0 || over_budget.load(std::sync::atomic::Ordering::SeqCst) {
                         break;
                     }
