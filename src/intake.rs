@@ -12,6 +12,13 @@ use crate::order::{parse_order, ChannelLimits, PaymentOrder, MAX_ID_LEN, MAX_ORD
 use crate::providers::Routing;
 use crate::store::{ClaimOutcome, Rejection, Store, StoreError, StoredProperties};
 
+fn into_intake_error(error: StoreError) -> IntakeError {
+    match error {
+        StoreError::Unavailable(_) => IntakeError::StoreUnavailable(error),
+        StoreError::Unstorable(_) => IntakeError::Unstorable(error),
+    }
+}
+
 /// Everything the consumer needs to take an order in.
 pub struct Intake {
     pub store: Store,
@@ -61,16 +68,10 @@ impl Intake {
         if crate::batch::is_manifest(body) {
             return self.take_manifest(body, properties).await;
         }
-        let routed = parse_order(body, &self.limits).and_then(|order| {
-            match self.routing.provider_for(&order.destination) {
-                Some(provider) => Ok((order, provider)),
-                // Claimed, it would wait for good: the dispatcher steps configured providers only.
-                None => Err(Invalid::new(
-                    "provider_not_configured",
-                    "no provider configured in this gateway pays this destination (its wallet provider, VNPost, or any bank); nothing was paid",
-                )),
-            }
-        });
+        let routed = match parse_order(body, &self.limits) {
+            Err(invalid) => Err(invalid),
+            Ok(order) => self.routed(order).await.map_err(into_intake_error)?,
+        };
         let taken = match routed {
             Err(invalid) => self.reject(body, properties, &invalid).await,
             Ok((order, provider)) => match self.claim(&order, provider, body, properties).await {
@@ -88,10 +89,26 @@ impl Intake {
             },
         };
         self.relay_wake.notify_one();
-        taken.map_err(|error| match error {
-            StoreError::Unavailable(_) => IntakeError::StoreUnavailable(error),
-            StoreError::Unstorable(_) => IntakeError::Unstorable(error),
-        })
+        taken.map_err(into_intake_error)
+    }
+
+    /// The order with the provider that pays it, or the refusal `provider_not_configured`
+    /// when no configured provider does: claimed, it would wait for good, since the dispatcher
+    /// steps configured providers only. An order already claimed (a redelivery, upstream
+    /// sending it again, while its provider's section is gone) goes on to its claim, which
+    /// answers it as a duplicate with its latest result, as any other.
+    async fn routed(&self, order: PaymentOrder) -> Result<Result<(PaymentOrder, &str), Invalid>, StoreError> {
+        if let Some(provider) = self.routing.provider_for(&order.destination) {
+            return Ok(Ok((order, provider)));
+        }
+        if self.store.order_claimed(order.order_id.as_str()).await? {
+            let provider = self.routing.provider_key_for(&order.destination);
+            return Ok(Ok((order, provider)));
+        }
+        Ok(Err(Invalid::new(
+            "provider_not_configured",
+            "no provider configured in this gateway pays this destination (its wallet provider, VNPost, or any bank); nothing was paid",
+        )))
     }
 
     async fn claim(

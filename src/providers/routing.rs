@@ -81,11 +81,16 @@ impl Routing {
     /// in the configuration (a wallet provider the province has no contract with, or no bank
     /// at all): the dispatcher would never step such a payment.
     pub fn provider_for(&self, destination: &Destination) -> Option<&str> {
-        let key = match destination {
+        let key = self.provider_key_for(destination);
+        self.configured.contains(key).then_some(key)
+    }
+
+    /// The provider key that would pay `destination`, configured or not.
+    pub fn provider_key_for(&self, destination: &Destination) -> &str {
+        match destination {
             Destination::BankAccount { bin, .. } => self.bank_for_bin(bin.as_str()),
             other => other.provider_key(),
-        };
-        self.configured.contains(key).then_some(key)
+        }
     }
 }
 

@@ -64,6 +64,15 @@ impl Store {
         self.writer.submit(order.order_id.as_str(), claim).await
     }
 
+    /// Whether a payment was claimed for `order_id`.
+    pub async fn order_claimed(&self, order_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(self.pool())
+            .await
+            .map(|row| row.is_some())
+    }
+
     /// Records an invalid order: a final `rejected` result and a dead letter `invalid`.
     pub async fn reject(
         &self,

@@ -88,6 +88,43 @@ crate::bounded_test! {
     }
 }
 
+crate::bounded_test! {
+    /// An order claimed while its provider was configured, delivered again once the section is
+    /// gone (a redelivery, upstream sending it again): answered as the duplicate it is, with
+    /// its latest result, not refused `provider_not_configured` with a dead letter for ops.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_order_claimed_before_its_provider_was_removed_is_still_a_duplicate() {
+        let mut settings = test_settings();
+        settings
+            .providers
+            .remove("mobifone_money")
+            .expect("config/default.toml configures MobiFone Money");
+        let stack = TestStack::start_with(Db::Sqlite, settings, false).await;
+        let store = gateway::store::Store::connect(&stack.settings.database).await.unwrap();
+        let order = wallet_order("mobifone_money", 500_000);
+        crate::support::claim_fresh(&store, &stack.settings, &order, "mobifone_money").await;
+        let order_id = stack.claim(&store, &order).await;
+
+        let view = store.order_view(&order_id).await.unwrap().expect("the order is stored");
+        assert!(
+            view.results.iter().all(|result| result.status != ResultStatus::Rejected),
+            "{:?}",
+            view.results
+        );
+        let waiting = store.lease_unpublished(100, 60_000).await.unwrap();
+        assert!(
+            waiting.iter().all(|row| row.kind != gateway::store::OutboxKind::DeadLetter),
+            "no dead letter for a duplicate"
+        );
+        assert!(
+            waiting.len() >= 2,
+            "the accepted result, and the same again for the duplicate: {}",
+            waiting.len()
+        );
+        stack.stop().await;
+    }
+}
+
 /// A config folder holding the repository's `default.toml` and an environment file that
 /// adds a third bank for BIDV's BIN, with its own secrets, and its emulation.
 fn config_with_a_third_bank() -> tempfile::TempDir {
