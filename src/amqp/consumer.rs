@@ -84,10 +84,18 @@ async fn consume(
         return Ok(());
     };
     // The reconnect delay starts over once the store took an order, or when the broker (not the
-    // store) ended a session that had been consuming: a store that answers the ping but
-    // refuses writes keeps the delays doubling, so requeued orders do not burn through their
-    // delivery limit in seconds, while a broker that drops an idle consumer now and then (the
-    // queue is empty most of the month) is rejoined within the first wait, not the longest.
+    // store) ended a session that had been consuming for longer than the wait that would follow
+    // it: a store that answers the ping but refuses writes keeps the delays doubling, so
+    // requeued orders do not burn through their delivery limit in seconds, and so does a broker
+    // that ends each session as soon as it starts; while a broker that drops an idle consumer
+    // now and then (the queue is empty most of the month) is rejoined within the first wait,
+    // not the longest.
+    let consuming_since = std::time::Instant::now();
+    let broker_ended = |attempt: &mut u32| {
+        if consuming_since.elapsed() >= reconnect_delay(settings, *attempt) {
+            *attempt = 0;
+        }
+    };
     tracing::info!(queue = %settings.orders_queue, prefetch = settings.prefetch, "Consuming payment orders.");
     let connected = links.connected_while(LINK, NOT_CONSUMING);
     // Prefetch bounds how many deliveries are in flight, so this set stays small.
@@ -115,11 +123,11 @@ async fn consume(
                     });
                 }
                 Some(Err(error)) => {
-                    *attempt = 0;
+                    broker_ended(attempt);
                     break Err(error).context("the orders channel failed");
                 }
                 None => {
-                    *attempt = 0;
+                    broker_ended(attempt);
                     break Err(anyhow::anyhow!("the broker cancelled the orders consumer"));
                 }
             }

@@ -73,19 +73,25 @@ impl BatchProgress {
 /// Reads and checks the open batches; a store error is reported inside, not raised, so the
 /// rest of the dashboard still shows.
 /// [`in_progress`] within `within`, one reading shared by every viewer for a while
-/// (`shared`). A reading that could not check every batch, or did not come in time, is shown
-/// but not kept: the next refresh reads again.
-pub async fn in_progress_within(shared: &Reuse<Batches>, store: &Store, within: std::time::Duration) -> Batches {
-    let read = shared.get(|| async {
-        let batches = in_progress(store).await;
+/// (`shared`). A reading that could not check every batch is shown but not kept: the next
+/// refresh reads again; one that did not come in time finishes anyway and is kept for the next
+/// (see [`Reuse::get_within`]).
+pub async fn in_progress_within(
+    shared: &std::sync::Arc<Reuse<Batches>>,
+    store: &Store,
+    within: std::time::Duration,
+) -> Batches {
+    let store = store.clone();
+    let read = move || async move {
+        let batches = in_progress(&store).await;
         match batches.error {
             None => Ok(batches),
             Some(_) => Err(batches),
         }
-    });
-    match tokio::time::timeout(within, read).await {
-        Ok(Ok(batches) | Err(batches)) => batches,
-        Err(_) => Batches {
+    };
+    match shared.get_within(within, read).await {
+        Some(Ok(batches) | Err(batches)) => batches,
+        None => Batches {
             error: Some(format!(
                 "The batches could not be read within {:.1} s.",
                 within.as_secs_f64()

@@ -3,6 +3,7 @@
 //! per interval, however many pages ask.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The last reading of a `T` and when it was taken.
@@ -40,11 +41,54 @@ impl<T: Clone> Reuse<T> {
     }
 }
 
+impl<T: Clone + Send + 'static> Reuse<T> {
+    /// [`Reuse::get`] on a task of its own, waited for `within` at most; `None` when the
+    /// reading did not come in time. The reading still finishes, and is kept for the callers
+    /// after it: dropped with a caller that stopped waiting, a reading slower than the bound
+    /// was started again, and given up again, by every refresh of every viewer.
+    pub async fn get_within<E, F, Fut>(self: &Arc<Self>, within: Duration, read: F) -> Option<Result<T, E>>
+    where
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let shared = Arc::clone(self);
+        let reading = tokio::spawn(async move { shared.get(read).await });
+        match tokio::time::timeout(within, reading).await {
+            Ok(Ok(read)) => Some(read),
+            Ok(Err(failed)) => {
+                tracing::error!(error = %failed, "A dashboard reading failed to finish.");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    /// A reading slower than the caller's bound: the caller gets `None`, and the reading is
+    /// kept for the next caller, who gets it at once.
+    #[tokio::test]
+    async fn a_reading_slower_than_the_bound_is_kept_for_the_next_caller() {
+        let shared = Arc::new(Reuse::new(Duration::from_secs(60)));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, ()>(7)
+        };
+        assert_eq!(shared.get_within(Duration::from_millis(50), slow).await, None);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let fresh = || async { Ok::<_, ()>(8) };
+        assert_eq!(
+            shared.get_within(Duration::from_millis(50), fresh).await,
+            Some(Ok(7)),
+            "the slow reading finished and was kept"
+        );
+    }
 
     #[tokio::test]
     async fn a_reading_is_reused_within_the_interval_and_a_failure_is_not_kept() {

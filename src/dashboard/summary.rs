@@ -78,12 +78,15 @@ pub struct ReviewItem {
 /// the 503 with the page's message), the DLQ look (a broker that does not answer is told as
 /// such in `dlq.error`) and the batches (told in `batches.error`). Read one after the other,
 /// each under a bound of its own, they added up past the request timeout, and the page got an
-/// empty 408 on every refresh.
+/// empty 408 on every refresh. A store reading or a batch check slower than the bound still
+/// finishes and is kept for the next refresh (see `Reuse::get_within`).
 pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
-    use crate::http::health::store_read_within;
     let within = state.store_within;
     // A GROUP BY over every payment: one for every viewer per `batches.check_interval_ms`.
-    let counts = store_read_within(within, state.counts.get(|| state.store.count_by_state_and_channel()));
+    let store = state.store.clone();
+    let counts = state
+        .counts
+        .get_within(within, move || async move { store.count_by_state_and_channel().await });
     // Sorted by when each payment entered review and summed over all of them: during a
     // provider's outage tens of thousands of rows, so one reading for every viewer too.
     let in_review = PaymentFilter {
@@ -92,14 +95,17 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
         batch_id: None,
         limit: state.settings.needs_review_limit,
     };
-    let listing = store_read_within(within, state.review.get(|| state.store.list_payments(&in_review)));
+    let store = state.store.clone();
+    let listing = state
+        .review
+        .get_within(within, move || async move { store.list_payments(&in_review).await });
     let (counts, listing, dlq, batches) = tokio::join!(
         counts,
         listing,
         state.dlq.look(within),
         batches::in_progress_within(&state.batches, &state.store, within)
     );
-    let (counts, listing) = (counts?, listing?);
+    let (counts, listing) = (answered(counts)?, answered(listing)?);
     let mut channels: Vec<String> = counts.iter().map(|count| count.channel.clone()).collect();
     channels.sort();
     channels.dedup();
@@ -145,6 +151,11 @@ pub async fn build(state: &DashboardState) -> Result<Summary, sqlx::Error> {
         batches,
         orders_side: OrdersSide::of(&state.readiness, &state.links),
     })
+}
+
+/// A store reading, or the store's "did not answer" (`/readyz`'s) when it did not come in time.
+fn answered<T>(read: Option<Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    read.unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 impl OrdersSide {

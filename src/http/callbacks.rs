@@ -52,31 +52,22 @@ pub async fn receive(
         poll_at: now + state.pending_poll_after_ms as i64,
         review_at: now + state.review_inquiry_after_ms as i64,
     };
-    let decided = event.clone();
-    // Bounded like `/readyz`: with PostgreSQL gone the pool tries for a connection for longer
-    // than the request may take, and the provider got a bare 408 instead of the 503 below. A
-    // write still queued when this gives up may commit after the 503; the provider's next copy
-    // is then a duplicate (its event id is kept with the write), answered as one.
-    let apply = state
-        .store
-        .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), move |record| {
-            decide(record, &decided, times)
-        });
-    let outcome = super::health::store_read_within(state.store_answer_within, apply).await;
-    let label = match &outcome {
-        Ok(CallbackOutcome::Applied(_)) => "applied",
-        Ok(CallbackOutcome::Duplicate) => "duplicate",
-        Ok(CallbackOutcome::UnknownPayment) => "unknown_payment",
-        Ok(CallbackOutcome::ForAnotherProvider) => "for_another_provider",
-        Ok(CallbackOutcome::Ignored(_)) => "ignored",
-        Ok(CallbackOutcome::Reversal(_)) => "reversal",
-        Err(_) => "store_error",
+    // Applied on a task of its own, and waited for like `/readyz` waits for the store: with
+    // PostgreSQL gone the pool tries for a connection for longer than the request may take, and
+    // the provider got a bare 408 instead of the 503 below. A write still queued when the wait
+    // gives up commits after the 503, and what follows its commit (ops told of a reversal, the
+    // metrics, the relay woken) still runs on that task; the provider's next copy is then a
+    // duplicate (its event id is kept with the write), answered as one.
+    let applying = tokio::spawn(apply(state.clone(), provider.clone(), event.clone(), times));
+    let outcome = match tokio::time::timeout(state.store_answer_within, applying).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(failed)) => {
+            tracing::error!(%provider, error = %failed, "Applying a callback did not finish.");
+            Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+        }
+        Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
     };
-    metrics::counter!("gateway_callbacks_total", "provider" => provider.clone(), "outcome" => label).increment(1);
-    if let Ok(CallbackOutcome::Applied(to)) = &outcome {
-        // A change a callback made is a transition as much as one the dispatcher made.
-        metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
-    }
+    let label = outcome.as_ref().map_or("store_error", outcome_label);
     match outcome {
         // Another provider's payment is refused as unknown: a provider learns nothing of the
         // payments it did not send.
@@ -87,7 +78,6 @@ pub async fn receive(
         ),
         Ok(outcome) => {
             tracing::info!(%provider, payment_id = %event.payment_id, event_id = %event.event_id, outcome = ?outcome, "Took a callback.");
-            state.relay_wake.notify_one();
             let status = StatusCode::from_u16(adapter.callback_ack_status()).unwrap_or(StatusCode::OK);
             if status == StatusCode::NO_CONTENT {
                 status.into_response()
@@ -115,6 +105,45 @@ pub async fn receive(
                 "the callback could not be stored; send it again",
             )
         }
+    }
+}
+
+/// Writes one verified callback and does what follows its commit: the metrics, and the relay
+/// woken for the result it may have written.
+async fn apply(
+    state: AppState,
+    provider: String,
+    event: gateway_adapter::CallbackEvent,
+    times: CallbackTimes,
+) -> Result<CallbackOutcome, StoreError> {
+    let decided = event.clone();
+    let outcome = state
+        .store
+        .apply_callback(&provider, &event.event_id, event.payment_id.as_str(), move |record| {
+            decide(record, &decided, times)
+        })
+        .await;
+    let label = outcome.as_ref().map_or("store_error", outcome_label);
+    metrics::counter!("gateway_callbacks_total", "provider" => provider, "outcome" => label).increment(1);
+    if let Ok(CallbackOutcome::Applied(to)) = &outcome {
+        // A change a callback made is a transition as much as one the dispatcher made.
+        metrics::counter!("gateway_payment_transitions_total", "to" => to.as_str()).increment(1);
+    }
+    if outcome.is_ok() {
+        state.relay_wake.notify_one();
+    }
+    outcome
+}
+
+/// The `outcome` label of `gateway_callbacks_total`, and the answer's `outcome` field.
+fn outcome_label(outcome: &CallbackOutcome) -> &'static str {
+    match outcome {
+        CallbackOutcome::Applied(_) => "applied",
+        CallbackOutcome::Duplicate => "duplicate",
+        CallbackOutcome::UnknownPayment => "unknown_payment",
+        CallbackOutcome::ForAnotherProvider => "for_another_provider",
+        CallbackOutcome::Ignored(_) => "ignored",
+        CallbackOutcome::Reversal(_) => "reversal",
     }
 }
 

@@ -104,16 +104,14 @@ pub fn store_answer_within(request_timeout_ms: u64) -> Duration {
 }
 
 /// `read` of the store, as an error ([`sqlx::Error::PoolTimedOut`]) once `within` has passed
-/// without its answer (see [`store_answer_within`]). Also for a write whose caller may send it
-/// again (a callback): the write is not cancelled by this, and may still commit after the
-/// answer went out, so it must be one that a second copy finds done.
-pub async fn store_read_within<T, E: From<sqlx::Error>>(
+/// without its answer (see [`store_answer_within`]).
+pub async fn store_read_within<T>(
     within: Duration,
-    read: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+    read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
     tokio::time::timeout(within, read)
         .await
-        .unwrap_or_else(|_| Err(E::from(sqlx::Error::PoolTimedOut)))
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 async fn ready(state: &AppState) -> Result<(), String> {
