@@ -95,13 +95,14 @@ impl Intake {
     /// The order with the provider that pays it, or the refusal `provider_not_configured`
     /// when no configured provider does: claimed, it would wait for good, since the dispatcher
     /// steps configured providers only. An order already claimed (a redelivery, upstream
-    /// sending it again, while its provider's section is gone) goes on to its claim, which
-    /// answers it as a duplicate with its latest result, as any other.
+    /// sending it again, while its provider's section is gone), or one whose idempotency key
+    /// another order took, goes on to its claim, which answers it as a duplicate with its latest
+    /// result, or as a conflict, as any other.
     async fn routed(&self, order: PaymentOrder) -> Result<Result<(PaymentOrder, &str), Invalid>, StoreError> {
         if let Some(provider) = self.routing.provider_for(&order.destination) {
             return Ok(Ok((order, provider)));
         }
-        if self.store.order_claimed(order.order_id.as_str()).await? {
+        if self.store.order_claimed(&order).await? {
             let provider = self.routing.provider_key_for(&order.destination);
             return Ok(Ok((order, provider)));
         }

@@ -64,10 +64,12 @@ impl Store {
         self.writer.submit(order.order_id.as_str(), claim).await
     }
 
-    /// Whether a payment was claimed for `order_id`.
-    pub async fn order_claimed(&self, order_id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM payments WHERE order_id = $1")
-            .bind(order_id)
+    /// Whether a payment was claimed for `order`'s order id or under its idempotency key (the
+    /// payment id is a hash of the key): its claim would find it, as a duplicate or a conflict.
+    pub async fn order_claimed(&self, order: &PaymentOrder) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM payments WHERE order_id = $1 OR payment_id = $2")
+            .bind(order.order_id.as_str())
+            .bind(payment_id_for(order.idempotency_key.as_str()).to_string())
             .fetch_optional(self.pool())
             .await
             .map(|row| row.is_some())

@@ -91,7 +91,8 @@ crate::bounded_test! {
 crate::bounded_test! {
     /// An order claimed while its provider was configured, delivered again once the section is
     /// gone (a redelivery, upstream sending it again): answered as the duplicate it is, with
-    /// its latest result, not refused `provider_not_configured` with a dead letter for ops.
+    /// its latest result, not refused `provider_not_configured` with a dead letter for ops; and
+    /// another order under its idempotency key is a conflict.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_order_claimed_before_its_provider_was_removed_is_still_a_duplicate() {
         let mut settings = test_settings();
@@ -121,6 +122,21 @@ crate::bounded_test! {
             "the accepted result, and the same again for the duplicate: {}",
             waiting.len()
         );
+
+        // Another order under the taken idempotency key is the conflict it is, as with any
+        // provider (it was refused `provider_not_configured`, the key's reuse unsaid).
+        let mut reused = order.clone();
+        // The first order's key is its order id (it named none).
+        reused["idempotency_key"] = serde_json::json!(order_id);
+        reused["order_id"] = serde_json::json!(format!("{order_id}-other"));
+        stack.claim(&store, &reused).await;
+        let waiting = store.lease_unpublished(100, 60_000).await.unwrap();
+        let reasons: Vec<&str> = waiting
+            .iter()
+            .filter(|row| row.kind == gateway::store::OutboxKind::DeadLetter)
+            .filter_map(|row| row.properties.headers.get("x-gateway-reason").map(String::as_str))
+            .collect();
+        assert_eq!(reasons, ["conflict"]);
         stack.stop().await;
     }
 }
