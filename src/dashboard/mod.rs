@@ -54,8 +54,9 @@ pub struct DashboardState {
     batches: Arc<reuse::Reuse<batches::Batches>>,
     counts: Arc<reuse::Reuse<Vec<crate::store::StateChannelCount>>>,
     review: Arc<reuse::Reuse<crate::store::PaymentListing>>,
-    /// How long each of its reads of the store may take (see
-    /// [`crate::http::health::store_answer_within`]); the DLQ look has a bound of its own.
+    /// How long the summary waits for its parts, read side by side (see
+    /// [`crate::http::health::store_answer_within`]): the store's readings, the DLQ look (also
+    /// within a bound of its own) and the batches.
     store_within: std::time::Duration,
     /// Whether this gateway's parts run, and whether it takes orders and sends results (what
     /// `/readyz/orders` reads).

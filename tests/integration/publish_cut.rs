@@ -84,6 +84,19 @@ async fn cutting_proxy(broker_url: &SecretString, budget: usize, at_budget: AtBu
     SecretString::from(uri.to_string())
 }
 
+/// 2,000 payout lines (each order over 200 bytes, so that the list runs well past a proxy's
+/// budget), order ids `<prefix>-<run id>-00000` on.
+fn a_long_list(prefix: &str, run_id: &str) -> Vec<PayoutRow> {
+    (0..2_000)
+        .map(|n| PayoutRow {
+            order_id: format!("{prefix}-{run_id}-{n:05}"),
+            batch_id: format!("{prefix}-{run_id}"),
+            memo: "x".repeat(200),
+            ..PayoutRow::default()
+        })
+        .collect()
+}
+
 crate::bounded_test! {
     /// The connection is lost half-way through a list: `publish` fails naming the order it was
     /// at, and says how many were confirmed before it. (Before, a lost connection gave the
@@ -92,14 +105,7 @@ crate::bounded_test! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_lost_half_way_names_the_order_it_was_at() {
         let stack = TestStack::start_with(Db::Sqlite, test_settings(), false).await;
-        let rows: Vec<PayoutRow> = (0..2_000)
-            .map(|n| PayoutRow {
-                order_id: format!("CUT-{}-{n:05}", stack.run_id),
-                batch_id: format!("CUT-{}", stack.run_id),
-                memo: "x".repeat(200),
-                ..PayoutRow::default()
-            })
-            .collect();
+        let rows = a_long_list("CUT", &stack.run_id);
         let mut amqp = stack.settings.amqp.clone();
         // Past the handshake and the topology, into the first windows of orders.
         amqp.url = cutting_proxy(&stack.settings.amqp.url, 64 * 1024, AtBudget::Cut).await;
@@ -123,14 +129,7 @@ crate::bounded_test! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_broker_that_stops_confirming_is_given_up_on_naming_the_order() {
         let stack = TestStack::start_with(Db::Sqlite, test_settings(), false).await;
-        let rows: Vec<PayoutRow> = (0..2_000)
-            .map(|n| PayoutRow {
-                order_id: format!("STALL-{}-{n:05}", stack.run_id),
-                batch_id: format!("STALL-{}", stack.run_id),
-                memo: "x".repeat(200),
-                ..PayoutRow::default()
-            })
-            .collect();
+        let rows = a_long_list("STALL", &stack.run_id);
         let mut amqp = stack.settings.amqp.clone();
         amqp.url = cutting_proxy(&stack.settings.amqp.url, 64 * 1024, AtBudget::Stall).await;
         let failed = tokio::time::timeout(

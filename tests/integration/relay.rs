@@ -452,6 +452,15 @@ async fn insert_callback_id(pool: &AnyPool, event_id: &str, age_days: i64) {
         .expect("insert a callback id");
 }
 
+/// A prune now, at the default retention, through the rows `walk` names.
+async fn prune_now(store: &Store, walk: OutboxWalk) -> gateway::store::PruneReport {
+    let retention = gateway::config::RetentionSettings::default();
+    store
+        .prune(retention.prune_before(now_ms()), walk, &CancellationToken::new())
+        .await
+        .unwrap()
+}
+
 async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retention(db: Db) {
     let run_id = gateway::demo::stack::new_run_id();
     let (store, pool) = store_and_raw_pool(db, &run_id).await;
@@ -473,14 +482,7 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
     insert_callback_id(&pool, "old", 36).await;
     insert_callback_id(&pool, "recent", 34).await;
 
-    let report = store
-        .prune(
-            retention.prune_before(now_ms()),
-            OutboxWalk::Everything,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let report = prune_now(&store, OutboxWalk::Everything).await;
     assert_eq!((report.outbox_rows, report.callback_events), (4, 1));
     let mut left: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
         .fetch_all(&pool)
@@ -498,14 +500,7 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         .await
         .unwrap();
     assert_eq!(callbacks, vec!["recent".to_string()]);
-    let again = store
-        .prune(
-            retention.prune_before(now_ms()),
-            OutboxWalk::Everything,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let again = prune_now(&store, OutboxWalk::Everything).await;
     assert_eq!(
         (again.outbox_rows, again.callback_events),
         (0, 0),
@@ -523,14 +518,7 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
     let old_of_p7 = insert_row(&pool, "result", Some("p-7"), true, false, 20).await;
     insert_row(&pool, "result", Some("p-7"), true, false, 19).await;
     let earlier_cut_off = now_ms() - 25 * 24 * 60 * 60 * 1000;
-    let since = store
-        .prune(
-            retention.prune_before(now_ms()),
-            OutboxWalk::From(earlier_cut_off),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let since = prune_now(&store, OutboxWalk::From(earlier_cut_off)).await;
     assert_eq!(
         since.outbox_rows, 1,
         "only {old_of_p7}, written since the earlier cut-off"
@@ -544,14 +532,7 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         (exists(old_of_p7).await.unwrap(), exists(parked).await.unwrap()),
         (0, 1)
     );
-    let everything = store
-        .prune(
-            retention.prune_before(now_ms()),
-            OutboxWalk::Everything,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let everything = prune_now(&store, OutboxWalk::Everything).await;
     assert_eq!(everything.outbox_rows, 1, "the walk over everything takes {parked}");
     assert_eq!(exists(parked).await.unwrap(), 0);
 
@@ -566,14 +547,7 @@ async fn pruning_deletes_only_published_rows_and_callback_ids_past_their_retenti
         .await
         .unwrap();
     assert_eq!((stopped.outbox_rows, stopped.callback_events), (0, 0));
-    let after = store
-        .prune(
-            retention.prune_before(now_ms()),
-            OutboxWalk::Everything,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let after = prune_now(&store, OutboxWalk::Everything).await;
     assert_eq!(
         (after.outbox_rows, after.callback_events),
         (1, 1),
